@@ -1,0 +1,155 @@
+"""The one interface every benchmark adapter implements.
+
+A benchmark gives, per evaluated language, a corpus, queries, qrels and a resource tier;
+pivot-language retrieval training pairs; and bitext between the pivot and each language.
+Adapters: ``synthetic`` (embedded default), ``miracl`` (ir_datasets), ``local`` (files).
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from harness.errors import UnknownLanguageError
+
+
+@dataclass(frozen=True)
+class LanguageData:
+    """Evaluation data for one language.
+
+    Attributes
+    ----------
+    language : str
+        Language code, e.g. ``"sw"``.
+    tier : str
+        Resource tier, e.g. ``"high"`` or ``"low"``.
+    corpus : Mapping[str, str]
+        ``doc_id -> text`` (for MIRACL: title and text joined by a space).
+    queries : Mapping[str, str]
+        ``query_id -> text``; only judged queries.
+    qrels : Mapping[str, Mapping[str, int]]
+        ``query_id -> {doc_id: relevance}`` (TREC qrels).
+    """
+
+    language: str
+    tier: str
+    corpus: Mapping[str, str]
+    queries: Mapping[str, str]
+    qrels: Mapping[str, Mapping[str, int]]
+
+    def __post_init__(self) -> None:
+        missing = [q for q in self.qrels if q not in self.queries]
+        if missing:
+            raise ValueError(
+                f"language {self.language!r}: {len(missing)} judged queries have no text "
+                f"(e.g. {missing[:3]}); every query in the qrels must be in the query file"
+            )
+        unjudged = [q for q in self.queries if q not in self.qrels]
+        if unjudged:
+            raise ValueError(
+                f"language {self.language!r}: {len(unjudged)} queries have no qrels "
+                f"(e.g. {unjudged[:3]}); keep only judged queries, or supply their qrels"
+            )
+
+    def fingerprint(self) -> str:
+        """sha256 over corpus, queries and qrels (order-independent)."""
+        h = hashlib.sha256()
+        for part in (self.corpus, self.queries):
+            for k in sorted(part):
+                h.update(k.encode())
+                h.update(b"\t")
+                h.update(part[k].encode())
+                h.update(b"\n")
+        for q in sorted(self.qrels):
+            for d in sorted(self.qrels[q]):
+                h.update(f"{q}\t{d}\t{self.qrels[q][d]}\n".encode())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class TrainPair:
+    """A pivot-language retrieval training example: a query and a relevant passage."""
+
+    query: str
+    positive: str
+
+
+@dataclass(frozen=True)
+class BitextPair:
+    """A translation pair: ``pivot`` sentence and its ``other`` language rendering."""
+
+    pivot: str
+    other: str
+
+
+@dataclass(frozen=True)
+class BaseModelSpec:
+    """Where the base encoder comes from.
+
+    ``path`` is a local directory or hub name loadable by ``from_pretrained``; for the
+    synthetic benchmark it is produced by the benchmark itself (pre-trained MLM).
+    """
+
+    path: str
+    fingerprint: str
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+class Benchmark(abc.ABC):
+    """Abstract benchmark.
+
+    Subclasses set ``name``, ``pivot``, ``languages`` (evaluated languages, ordered) and
+    ``tiers`` (``language -> tier``), and implement the loaders.  Loaders may be slow
+    (they read data) and should cache what they load.
+    """
+
+    name: str
+    pivot: str
+    languages: tuple[str, ...]
+    tiers: Mapping[str, str]
+
+    def check_language(self, language: str) -> None:
+        if language not in self.tiers:
+            raise UnknownLanguageError(language, self.name, self.tiers)
+
+    def tier(self, language: str) -> str:
+        self.check_language(language)
+        return self.tiers[language]
+
+    @abc.abstractmethod
+    def language_data(self, language: str) -> LanguageData:
+        """Corpus, queries, qrels and tier for ``language``."""
+
+    @abc.abstractmethod
+    def train_pairs(self) -> Sequence[TrainPair]:
+        """Pivot-language retrieval training pairs (used to fine-tune the teacher)."""
+
+    @abc.abstractmethod
+    def bitext(self, language: str) -> Sequence[BitextPair]:
+        """Parallel sentences between the pivot and ``language`` (empty for the pivot)."""
+
+    @abc.abstractmethod
+    def fingerprint(self) -> str:
+        """Content hash identifying the data (cache key and manifest provenance)."""
+
+    def language_fingerprints(self) -> dict[str, str]:
+        """Per-language data fingerprints, for the manifest."""
+        return {lang: self.language_data(lang).fingerprint() for lang in self.languages}
+
+    def describe(self) -> dict[str, object]:
+        """JSON-serialisable summary for manifests and reports."""
+        return {
+            "name": self.name,
+            "pivot": self.pivot,
+            "languages": list(self.languages),
+            "tiers": dict(self.tiers),
+            "synthetic": False,
+        }
+
+
+def hash_json(obj: object) -> str:
+    """sha256 of the canonical JSON encoding of ``obj``."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()

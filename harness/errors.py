@@ -1,0 +1,98 @@
+"""Exceptions a user can act on.
+
+Every exception says what was wrong, where, the value received, what is allowed and
+how to fix it.  They subclass built-ins so callers can catch them generically.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(value: str, allowed: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest allowed name, or ``""``."""
+    matches = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1, cutoff=0.5)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+class HarnessError(Exception):
+    """Base class of the harness's own errors."""
+
+
+class ConfigError(HarnessError, ValueError):
+    """A configuration value is invalid.
+
+    Parameters
+    ----------
+    path : str
+        Dotted key path, e.g. ``methods.ot-distill.epsilon``.
+    value : object
+        The value received.
+    allowed : str
+        What is allowed, in words.
+    hint : str, optional
+        How to fix it.
+    source : str, optional
+        The file the value came from.
+    """
+
+    def __init__(self, path: str, value: object, allowed: str, hint: str = "", source: str = ""):
+        self.path, self.value, self.allowed, self.hint, self.source = path, value, allowed, hint, source
+        where = f" in {source}" if source else ""
+        msg = f"invalid config{where}: `{path}` = {value!r}; allowed: {allowed}"
+        if hint:
+            msg += f". {hint}"
+        super().__init__(msg)
+
+
+class UnknownMethodError(HarnessError, LookupError):
+    def __init__(self, name: str, available: Iterable[str]):
+        available = sorted(available)
+        self.name, self.available = name, available
+        super().__init__(
+            f"unknown method {name!r}{did_you_mean(name, available)}; registered methods: "
+            f"{', '.join(available) or '(none)'}. Run `harness methods` to list them with the "
+            "distribution that provides each."
+        )
+
+
+class UnknownLanguageError(HarnessError, LookupError):
+    def __init__(self, language: str, benchmark: str, available: Iterable[str]):
+        available = sorted(available)
+        self.language, self.available = language, available
+        super().__init__(
+            f"unknown language {language!r} for benchmark {benchmark!r}"
+            f"{did_you_mean(language, available)}; available: {', '.join(available)}"
+        )
+
+
+class PluginError(HarnessError, TypeError):
+    """A method plugin is malformed (raised at registration)."""
+
+
+class DataUnavailableError(HarnessError, FileNotFoundError):
+    """Benchmark data or model weights are not available offline."""
+
+
+class CacheCorruptError(HarnessError, OSError):
+    """A cache entry failed its checksum."""
+
+
+class NonFiniteLossError(HarnessError, FloatingPointError):
+    """Training produced a NaN or infinite loss."""
+
+    def __init__(self, method: str, seed: int, step: int, loss: float, hint: str = ""):
+        self.method, self.seed, self.step, self.loss = method, seed, step, loss
+        msg = f"non-finite loss in method {method!r}, seed {seed}, step {step}: loss = {loss!r}"
+        if hint:
+            msg += f". {hint}"
+        super().__init__(msg)
+
+
+class RunLockedError(HarnessError, RuntimeError):
+    """Another process is writing the same run directory."""
+
+
+class StatisticsError(HarnessError, ValueError):
+    """The results table cannot support the requested analysis."""

@@ -1,0 +1,188 @@
+"""Bi-encoder over ``transformers``: pooling, normalisation, max length, batching.
+
+Any local directory or hub name that ``AutoModel.from_pretrained`` understands works,
+e.g. ``bert-base-multilingual-cased`` from the local Hugging Face cache, or the embedded
+``mini`` encoder that the synthetic benchmark pre-trains and saves with
+``save_pretrained``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from harness.errors import ConfigError, DataUnavailableError
+
+POOLINGS = ("mean", "cls")
+_META = "harness_biencoder.json"
+
+
+class BiEncoder(nn.Module):
+    """Shared-weight dual encoder.
+
+    ``embed(x) = normalize(pool(BERT(x)))`` where ``pool`` is the mask-weighted mean of the
+    last hidden layer (``"mean"``) or the ``[CLS]`` vector (``"cls"``), and ``normalize``
+    divides by the L2 norm (so the dot product is the cosine similarity).
+
+    Parameters
+    ----------
+    model : transformers.PreTrainedModel
+        A model whose output has ``last_hidden_state`` / ``hidden_states``.
+    tokenizer : transformers.PreTrainedTokenizerBase
+    pooling : {"mean", "cls"}
+    normalize : bool
+    max_length : int
+        Tokens per text after truncation (special tokens included).
+    """
+
+    def __init__(self, model, tokenizer, pooling: str = "mean", normalize: bool = True, max_length: int = 128):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ConfigError("model.pooling", pooling, f"one of {POOLINGS}")
+        if max_length < 4:
+            raise ConfigError("model.max_length", max_length, "an integer >= 4")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.pooling = pooling
+        self.normalize = normalize
+        self.max_length = int(max_length)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        pooling: str | None = None,
+        normalize: bool | None = None,
+        max_length: int | None = None,
+        device: str = "cpu",
+        local_files_only: bool = True,
+    ) -> "BiEncoder":
+        """Load a model and tokenizer with ``from_pretrained``.
+
+        Options saved by :meth:`save_pretrained` are defaults; explicit arguments win.
+        ``local_files_only`` defaults to True because this harness never downloads at run
+        time: a hub name must already be in the Hugging Face cache.
+        """
+        from transformers import AutoModel, AutoTokenizer
+
+        meta: dict = {}
+        p = Path(name_or_path)
+        if (p / _META).is_file():
+            meta = json.loads((p / _META).read_text())
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), local_files_only=local_files_only)
+            model = AutoModel.from_pretrained(str(name_or_path), local_files_only=local_files_only)
+        except (OSError, ValueError) as e:
+            raise DataUnavailableError(
+                f"cannot load model {str(name_or_path)!r} with from_pretrained (offline): {e}. "
+                "Give a local directory holding config.json, the weights and the tokenizer, or "
+                "download the model once on a connected machine (e.g. `huggingface-cli download "
+                f"{name_or_path}`) and copy the Hugging Face cache (HF_HOME) here."
+            ) from e
+        enc = cls(
+            model,
+            tokenizer,
+            pooling=pooling or meta.get("pooling", "mean"),
+            normalize=meta.get("normalize", True) if normalize is None else normalize,
+            max_length=max_length or meta.get("max_length", 128),
+        )
+        return enc.to(device)
+
+    def save_pretrained(self, path: str | Path) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        (path / _META).write_text(
+            json.dumps({"pooling": self.pooling, "normalize": self.normalize, "max_length": self.max_length})
+        )
+
+    def copy(self) -> "BiEncoder":
+        """A deep copy (e.g. to initialise a student from the teacher)."""
+        return copy.deepcopy(self)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    # ------------------------------------------------------------------ forward
+    def tokenize(self, texts: Sequence[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
+        """Tokenise and pad to the longest text in ``texts``; tensors on the model's device."""
+        batch = self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=max_length or self.max_length,
+            return_tensors="pt",
+        )
+        dev = self.device
+        return {k: v.to(dev) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+
+    def token_embeddings(self, features: dict[str, torch.Tensor], layer: int = -1) -> torch.Tensor:
+        """Hidden states of ``layer`` (``-1``: last), shape ``(batch, seq_len, hidden)``."""
+        if layer == -1:
+            return self.model(**features).last_hidden_state
+        out = self.model(**features, output_hidden_states=True)
+        return out.hidden_states[layer]
+
+    def pool(self, tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Pool ``(B, L, H)`` token vectors to ``(B, H)``, normalised if configured."""
+        if self.pooling == "cls":
+            pooled = tokens[:, 0]
+        else:
+            m = attention_mask.unsqueeze(-1).to(tokens.dtype)  # (B, L, 1)
+            pooled = (tokens * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, H)
+        if self.normalize:
+            pooled = nn.functional.normalize(pooled.float(), dim=-1)
+        return pooled
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Sentence embeddings ``(B, H)`` with gradients."""
+        return self.pool(self.token_embeddings(features), features["attention_mask"])
+
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """Tokenise and embed a batch of texts, with gradients: ``(len(texts), H)``."""
+        return self(self.tokenize(texts))
+
+    @torch.no_grad()
+    def encode(self, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+        """Embed many texts without gradients: ``(len(texts), H)`` float32 on CPU.
+
+        Texts are sorted by token length and padded per batch (length bucketing), so short
+        texts do not pay for long ones; results come back in input order.
+        """
+        n = len(texts)
+        if n == 0:
+            return torch.zeros(0, self.dim)
+        was_training = self.training
+        self.eval()
+        lengths = [len(ids) for ids in self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]]
+        order = sorted(range(n), key=lambda i: (lengths[i], i))
+        out = torch.empty(n, self.dim)
+        dev = self.device
+        use_autocast = dev.type == "cuda"
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            feats = self.tokenize([texts[i] for i in idx])
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_autocast):
+                emb = self(feats)
+            out[idx] = emb.float().cpu()
+        self.train(was_training)
+        return out
+
+    def encode_queries(self, texts: Sequence[str], language: str) -> torch.Tensor:
+        return self.encode(texts)
+
+    def encode_documents(self, texts: Sequence[str], language: str) -> torch.Tensor:
+        return self.encode(texts)
