@@ -1,0 +1,170 @@
+"""Content-hash cache for stage outputs.
+
+Each entry is a directory ``<root>/<stage>/<key-hash>/`` holding the files a stage
+produced plus ``.entry.json`` (the key, the sha256 and size of every file, and when it was
+written).  Entries are built in a temporary sibling directory and renamed into place, so a
+reader sees either nothing or a complete entry; a per-entry file lock stops two processes
+building the same entry at once.  On every read the checksums are verified; a corrupt
+entry (truncated or edited file) is reported with a :class:`CacheCorruptWarning` and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from harness.benchmarks.base import hash_json
+from harness.errors import CacheCorruptError
+
+ENTRY_META = ".entry.json"
+
+
+class CacheCorruptWarning(UserWarning):
+    """A cache entry failed its checksum and is being recomputed."""
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def default_cache_root() -> Path:
+    """``$HARNESS_CACHE`` if set, else ``~/.cache/harness``."""
+    env = os.environ.get("HARNESS_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "harness"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class Cache:
+    """A directory of content-addressed stage outputs.
+
+    Parameters
+    ----------
+    root : path-like
+        Cache root directory (created on demand).
+    """
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).expanduser()
+
+    @classmethod
+    def default(cls) -> "Cache":
+        return cls(default_cache_root())
+
+    def key_hash(self, stage: str, key: dict[str, Any]) -> str:
+        return hash_json({"stage": stage, "key": key})
+
+    def entry_dir(self, stage: str, key: dict[str, Any]) -> Path:
+        return self.root / stage / self.key_hash(stage, key)[:32]
+
+    # -------------------------------------------------------------- verification
+    @staticmethod
+    def _manifest(directory: Path) -> dict[str, Any]:
+        files = {}
+        for p in sorted(directory.rglob("*")):
+            if p.is_file() and p.name != ENTRY_META:
+                rel = p.relative_to(directory).as_posix()
+                files[rel] = {"sha256": file_sha256(p), "size": p.stat().st_size}
+        return files
+
+    def verify(self, directory: Path) -> None:
+        """Raise :class:`CacheCorruptError` if any file is missing, extra or altered."""
+        meta_path = directory / ENTRY_META
+        try:
+            meta = json.loads(meta_path.read_text())
+            expected = meta["files"]
+        except (OSError, ValueError, KeyError) as e:
+            raise CacheCorruptError(f"cache entry {directory}: unreadable {ENTRY_META} ({e})") from e
+        for rel, info in expected.items():
+            p = directory / rel
+            if not p.is_file():
+                raise CacheCorruptError(f"cache entry {directory}: file {rel} is missing")
+            if p.stat().st_size != info["size"]:
+                raise CacheCorruptError(
+                    f"cache entry {directory}: file {rel} has {p.stat().st_size} bytes, expected {info['size']}"
+                )
+            if file_sha256(p) != info["sha256"]:
+                raise CacheCorruptError(f"cache entry {directory}: file {rel} fails its sha256 checksum")
+
+    # -------------------------------------------------------------- access
+    def lookup(self, stage: str, key: dict[str, Any]) -> Path | None:
+        """The verified entry directory, or None if absent; a corrupt entry is removed with a warning."""
+        d = self.entry_dir(stage, key)
+        if not (d / ENTRY_META).is_file():
+            return None
+        try:
+            self.verify(d)
+        except CacheCorruptError as e:
+            warnings.warn(f"{e}; recomputing it", CacheCorruptWarning, stacklevel=3)
+            self._discard(d)
+            return None
+        return d
+
+    def _discard(self, d: Path) -> None:
+        trash = d.with_name(f".trash-{d.name}-{uuid.uuid4().hex}")
+        try:
+            os.replace(d, trash)
+        except OSError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def get_or_build(self, stage: str, key: dict[str, Any], build: Callable[[Path], None]) -> Path:
+        """Return the entry for ``(stage, key)``, building it with ``build(tmp_dir)`` if needed.
+
+        ``build`` writes its files into the given empty directory.  If it raises, nothing
+        is left behind and the exception propagates.
+        """
+        found = self.lookup(stage, key)
+        if found is not None:
+            return found
+        final = self.entry_dir(stage, key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(final) + ".lock"):
+            found = self.lookup(stage, key)  # another process may have built it meanwhile
+            if found is not None:
+                return found
+            if final.exists():  # leftover without a valid meta file: remove
+                self._discard(final)
+            tmp = final.with_name(f".tmp-{final.name}-{uuid.uuid4().hex}")
+            tmp.mkdir()
+            try:
+                build(tmp)
+                meta = {"stage": stage, "key": key, "created": time.time(), "files": self._manifest(tmp)}
+                (tmp / ENTRY_META).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
+                os.replace(tmp, final)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+        return final
