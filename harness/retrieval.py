@@ -97,8 +97,8 @@ def to_run_dict(
     return {q: {doc_ids[j]: float(v) for j, v in zip(ix[r], s[r])} for r, q in enumerate(query_ids)}
 
 
-def write_trec_run(run: Mapping[str, Mapping[str, float]], path: Path, tag: str, k: int = 100) -> None:
-    """Write a standard TREC run file (``qid Q0 docid rank score tag``), top ``k`` per query.
+def trec_run_text(run: Mapping[str, Mapping[str, float]], tag: str, k: int = 100) -> str:
+    """A standard TREC run (``qid Q0 docid rank score tag``), top ``k`` per query.
 
     Ranks follow descending score, ties by doc id, as trec_eval orders them.
     """
@@ -107,7 +107,12 @@ def write_trec_run(run: Mapping[str, Mapping[str, float]], path: Path, tag: str,
         ranked = sorted(run[qid].items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         for rank, (doc, score) in enumerate(ranked, 1):
             lines.append(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
-    atomic_write_text(Path(path), "".join(lines))
+    return "".join(lines)
+
+
+def write_trec_run(run: Mapping[str, Mapping[str, float]], path: Path, tag: str, k: int = 100) -> None:
+    """Write :func:`trec_run_text` to ``path`` atomically."""
+    atomic_write_text(Path(path), trec_run_text(run, tag, k))
 
 
 def read_trec_run(path: Path) -> dict[str, dict[str, float]]:

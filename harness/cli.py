@@ -1,0 +1,144 @@
+"""Command line: ``harness run | methods | report | compare | reproduce``.
+
+Heavy libraries (torch, transformers, ranx) are imported only by the commands that need
+them, so ``harness --help`` and ``harness methods --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE = 0, 1, 2
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", metavar="DIR", help="run directory (default: <output.dir>/<name>-<config sha256[:8]>)")
+    p.add_argument("--cache-dir", metavar="DIR", help="cache root (default: $HARNESS_CACHE or ~/.cache/harness)")
+    p.add_argument("--executor", choices=["local", "ray"], help="where cells run (default: the config's executor.kind)")
+    p.add_argument("--address", metavar="ADDR", help="Ray cluster address (with --executor ray); default: start a local instance")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or per-cell lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Statistical benchmarking harness for cross-lingual retrieval methods.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a matrix (methods x seeds, per language) and write a run directory",
+                       description="Run the matrix described by CONFIG (a TOML file, or the name of a shipped config: "
+                                   "default, smoke). With no CONFIG, runs the embedded default matrix.")
+    p.add_argument("config", nargs="?", help="TOML config path or shipped config name (default: embedded default)")
+    _add_run_args(p)
+
+    p = sub.add_parser("methods", help="list registered method plugins",
+                       description="List method plugins found through the 'harness.methods' entry-point group, "
+                                   "with version, providing distribution and description. Broken plugins are reported.")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("report", help="re-render a run directory's report from stored results (no training)")
+    p.add_argument("run_dir", type=Path)
+
+    p = sub.add_parser("compare", help="compare two run directories (paired per query) into a comparison report")
+    p.add_argument("run_a", type=Path)
+    p.add_argument("run_b", type=Path)
+    p.add_argument("--out", type=Path, help="output directory (default: <run_b>/compare-<name of run_a>)")
+
+    p = sub.add_parser("reproduce", help="re-run a run directory's config and check every per-query score")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--out", type=Path, help="directory of the new run (default: <run_dir>-reproduce)")
+    p.add_argument("--cache-dir", metavar="DIR", help="cache root; default: a fresh temporary cache, so nothing is reused")
+    p.add_argument("--tolerance", type=float, default=None, help="allowed absolute difference (default 0 on CPU, 1e-3 on GPU)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    from harness.errors import HarnessError
+
+    try:
+        return COMMANDS[args.command](args)
+    except HarnessError as e:
+        print(f"harness {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"harness {args.command}: interrupted; finished cells are cached and a re-run resumes", file=sys.stderr)
+        return 130
+
+
+def cmd_run(args) -> int:
+    from harness.cache import Cache
+    from harness.config import load_config
+    from harness.runner import run_matrix
+
+    config = load_config(args.config)
+    cache = Cache(args.cache_dir) if args.cache_dir else Cache.default()
+    log = (lambda s: None) if args.quiet else None
+    res = run_matrix(config, run_dir=Path(args.out) if args.out else None, cache=cache, executor=args.executor,
+                     address=args.address, progress=False if args.quiet else None, log=log)
+    print(f"run directory: {res.run_dir}")
+    print(f"report: {res.run_dir / 'report.html'}")
+    print(f"status: {res.status} ({len(res.cells) - len(res.failed)}/{len(res.cells)} cells, {res.seconds:.1f} s)")
+    for f in res.failed:
+        print(f"  failed: {f.method} seed={f.seed}: {f.error}")
+    return EXIT_OK if not res.failed else EXIT_FAILED_CELLS
+
+
+def cmd_methods(args) -> int:
+    import json
+
+    from harness.registry import list_methods
+
+    infos = list_methods()
+    if args.json:
+        print(json.dumps([{"name": m.name, "version": m.version, "distribution": m.distribution, "kind": m.kind,
+                           "description": m.description, "error": m.error} for m in infos], indent=1))
+        return EXIT_OK
+    rows = [(m.name, m.version, m.distribution, m.description if m.ok else f"BROKEN: {m.error}") for m in infos]
+    head = ("NAME", "VERSION", "DISTRIBUTION", "DESCRIPTION")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(3)]
+    for r in [head, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r[:3], widths)) + "  " + str(r[3]))
+    broken = [m for m in infos if not m.ok]
+    if broken:
+        print(f"\n{len(broken)} plugin(s) failed to load; the others are usable.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from reports import rerender
+
+    path = rerender(args.run_dir)
+    print(f"report: {path}")
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from reports.compare import compare_runs
+
+    out = compare_runs(args.run_a, args.run_b, out_dir=args.out)
+    print(f"comparison report: {out}")
+    return EXIT_OK
+
+
+def cmd_reproduce(args) -> int:
+    from reports.reproduce import reproduce_run
+
+    res = reproduce_run(args.run_dir, out_dir=args.out, cache_dir=args.cache_dir, tolerance=args.tolerance)
+    print(res.summary())
+    return EXIT_OK if res.identical else EXIT_FAILED_CELLS
+
+
+COMMANDS = {"run": cmd_run, "methods": cmd_methods, "report": cmd_report, "compare": cmd_compare,
+            "reproduce": cmd_reproduce}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

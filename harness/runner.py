@@ -1,0 +1,269 @@
+"""Run a matrix into a run directory.
+
+Run directory layout::
+
+    manifest.json                  config (normalised) + sha256, versions, platform, accelerator,
+                                   dataset fingerprints, seeds, per-cell status and timings
+    config.toml                    the normalised config (re-runnable with `harness run`)
+    results.parquet                method, seed, language, tier, query_id, metric, value
+    qrels/<language>.qrels         TREC qrels used
+    runs/<method>/<seed>/<language>.trec   TREC runs (top k)
+    analysis.json                  every number the report shows
+    report.html                    self-contained report
+
+Reliability: a file lock stops two runs from writing the same directory; every file is
+written to a temporary name and renamed; ``manifest.json`` says ``"status": "running"``
+until the end, so an interrupted run never looks finished.  Cells are cached as they
+finish, so re-running an interrupted config resumes where it stopped and produces the same
+per-query scores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from filelock import FileLock, Timeout
+
+from harness.cache import Cache, atomic_write_bytes, atomic_write_text
+from harness.config import HarnessConfig
+from harness.engine import RESULT_COLUMNS, CellOutput, CellSpec, Engine
+from harness.errors import RunLockedError
+
+PACKAGES = ("xling-harness", "torch", "transformers", "tokenizers", "ranx", "ir_datasets", "POT", "statsmodels",
+            "scipy", "numpy", "pandas", "pyarrow", "bm25s", "jinja2", "pydantic", "matplotlib", "numba", "ray")
+
+
+def package_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = None
+    return out
+
+
+def accelerator() -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {"cuda_available": torch.cuda.is_available(), "torch_threads": torch.get_num_threads(),
+                            "cpu_count": os.cpu_count()}
+    if torch.cuda.is_available():
+        info["cuda_device"] = torch.cuda.get_device_name(0)
+        info["cuda_version"] = torch.version.cuda
+    return info
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def default_run_dir(config: HarnessConfig) -> Path:
+    return Path(config.raw.output.dir) / f"{config.name}-{config.sha256()[:8]}"
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str  # "complete" | "partial"
+    failed: list[CellOutput] = field(default_factory=list)
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class RunStore:
+    """Writes one run directory atomically under a lock."""
+
+    def __init__(self, run_dir: Path):
+        self.dir = Path(run_dir)
+        self._lock: FileLock | None = None
+
+    def __enter__(self) -> "RunStore":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.dir / ".lock"))
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise RunLockedError(
+                f"run directory {self.dir} is being written by another harness process (lock {self.dir / '.lock'}); "
+                "wait for it to finish, or choose another directory with --out"
+            ) from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+    def write_json(self, rel: str, obj: Any) -> None:
+        atomic_write_text(self.dir / rel, json.dumps(obj, indent=2, sort_keys=False, default=str, allow_nan=False))
+
+    def write_text(self, rel: str, text: str) -> None:
+        atomic_write_text(self.dir / rel, text)
+
+    def write_results(self, df: pd.DataFrame) -> None:
+        import io
+
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        atomic_write_bytes(self.dir / "results.parquet", buf.getvalue())
+
+
+def command_line(config: HarnessConfig, run_dir: Path) -> str:
+    return f"harness run {shlex.quote(str(run_dir / 'config.toml'))} --out {shlex.quote(str(run_dir))}"
+
+
+def run_matrix(
+    config: HarnessConfig,
+    *,
+    run_dir: Path | None = None,
+    cache: Cache | None = None,
+    executor: str | None = None,
+    address: str | None = None,
+    progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
+    render: bool = True,
+) -> RunResult:
+    """Run every (method, seed) cell of ``config`` and write the run directory."""
+    from harness.executors import make_executor
+
+    t_start = time.perf_counter()
+    cache = cache or Cache.default()
+    run_dir = Path(run_dir) if run_dir else default_run_dir(config)
+    progress = sys.stderr.isatty() if progress is None else progress
+    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    with RunStore(run_dir) as store:
+        engine = Engine(config, cache, progress=progress)
+        bench = engine.benchmark
+        manifest: dict[str, Any] = {
+            "harness_version": _harness_version(),
+            "status": "running",
+            "name": config.name,
+            "started": now(),
+            "finished": None,
+            "command": " ".join(shlex.quote(a) for a in sys.argv) if sys.argv and sys.argv[0].endswith("harness") else None,
+            "reproduce": command_line(config, run_dir),
+            "config": config.normalized(),
+            "config_sha256": config.sha256(),
+            "config_source": config.source,
+            "seeds": config.seeds,
+            "metrics": config.metrics,
+            "benchmark": bench.describe(),
+            "dataset_fingerprints": {"benchmark": bench.fingerprint(), "languages": bench.language_fingerprints()},
+            "methods": {m.name: {"version": m.cls.version, "kind": m.cls.kind, "distribution": _dist(m.name),
+                                 "description": m.cls.description(), "citation": m.cls.citation,
+                                 "options": m.options.model_dump(mode="json")} for m in config.methods},
+            "device": engine.device,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "accelerator": accelerator(),
+            "packages": package_versions(),
+            "cache_root": str(cache.root),
+            "cells": [],
+        }
+        store.write_text("config.toml", config.to_toml())
+        specs = engine.plan()
+        cells: dict[tuple[str, int], dict[str, Any]] = {
+            (s.method, s.seed): {"method": s.method, "seed": s.seed, "status": "pending", "key": s.key} for s in specs
+        }
+        manifest["cells"] = list(cells.values())
+        store.write_json("manifest.json", manifest)
+
+        outputs: dict[tuple[str, int], CellOutput] = {}
+        todo: list[CellSpec] = []
+        for s in specs:
+            cached = engine.load_cached_cell(s)
+            if cached is not None:
+                outputs[(s.method, s.seed)] = cached
+                cells[(s.method, s.seed)].update(status="done", from_cache=True, timings=cached.timings)
+            else:
+                todo.append(s)
+        if outputs:
+            log(f"{len(outputs)} of {len(specs)} cells found in the cache ({cache.root})")
+
+        ex = make_executor(executor or config.raw.executor.kind, config=config, engine=engine, address=address)
+        for out in ex.run(todo, progress=progress):
+            outputs[(out.method, out.seed)] = out
+            c = cells[(out.method, out.seed)]
+            c.update(status=out.status, from_cache=out.from_cache, timings=out.timings)
+            if out.status == "done":
+                engine.store_cell(out)
+                total = sum(out.timings.values())
+                log(f"cell {out.method} seed={out.seed}: done in {total:.1f} s")
+            else:
+                c.update(error=out.error, traceback=out.traceback)
+                log(f"cell {out.method} seed={out.seed}: FAILED: {out.error}")
+            store.write_json("manifest.json", manifest)
+
+        # ---------------------------------------------------------------- assemble
+        done = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status == "done"]
+        failed = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status != "done"]
+        for lang in bench.languages:
+            from harness.retrieval import write_trec_qrels
+
+            write_trec_qrels(bench.language_data(lang).qrels, store.dir / "qrels" / f"{lang}.qrels")
+        for out in done:
+            for lang, text in out.runs.items():
+                store.write_text(f"runs/{out.method}/{out.seed}/{lang}.trec", text)
+        if done:
+            results = pd.concat([o.results for o in done], ignore_index=True)[RESULT_COLUMNS]
+        else:
+            results = pd.DataFrame({c: pd.Series(dtype="int64" if c == "seed" else ("float64" if c == "value" else "object"))
+                                    for c in RESULT_COLUMNS})
+        store.write_results(results)
+        for out in done:
+            if out.info:
+                cells[(out.method, out.seed)]["info"] = out.info
+
+        analysis = analyze_results(results, config, bench)
+        store.write_json("analysis.json", analysis)
+        manifest["status"] = "complete" if not failed else "partial"
+        manifest["finished"] = now()
+        manifest["seconds"] = round(time.perf_counter() - t_start, 3)
+        manifest["failed_cells"] = [{"method": o.method, "seed": o.seed, "error": o.error} for o in failed]
+        if render:
+            from reports import render_report
+
+            # The report is rendered before the manifest is marked complete; it reads the manifest passed in.
+            render_report(store.dir, manifest=manifest, analysis=analysis, results=results)
+        store.write_json("manifest.json", manifest)
+    return RunResult(run_dir=run_dir, status=manifest["status"], failed=failed, cells=list(cells.values()),
+                     seconds=manifest["seconds"])
+
+
+def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench) -> dict[str, Any]:
+    """The statistics package's analysis as JSON data (``{"error": ...}`` if it cannot run)."""
+    from harness.errors import StatisticsError
+    from harness.stats import analyze
+
+    if results.empty:
+        return {"error": "no finished cells: nothing to analyse"}
+    tiers = {lang: bench.tier(lang) for lang in bench.languages}
+    try:
+        return analyze(results, config.analysis, tiers=tiers).to_dict()
+    except StatisticsError as e:  # degenerate tables (e.g. one method) are reported, not hidden
+        return {"error": str(e)}
+
+
+def _dist(name: str) -> str:
+    from harness.registry import method_distribution
+
+    return method_distribution(name)
+
+
+def _harness_version() -> str:
+    from harness import __version__
+
+    return __version__

@@ -1,0 +1,68 @@
+import pandas as pd
+import pytest
+import torch
+
+from harness.evaluation import evaluate_per_query
+from harness.retrieval import dense_search, read_trec_run, to_run_dict, write_trec_qrels, write_trec_run
+
+
+def test_dense_search_exact_and_chunk_independent():
+    g = torch.Generator().manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(7, 16, generator=g), dim=1)
+    d = torch.nn.functional.normalize(torch.randn(503, 16, generator=g), dim=1)
+    d[100] = d[5]  # an exact tie: the lower index must come first
+    s_full, i_full = dense_search(q, d, 20)
+    s_chunk, i_chunk = dense_search(q, d, 20, doc_chunk=37, query_chunk=3)
+    brute = torch.sort(-(q @ d.T), dim=1, stable=True).indices[:, :20]
+    assert torch.equal(i_full, brute)
+    assert torch.equal(i_chunk, i_full)
+    assert torch.allclose(s_chunk, s_full, atol=1e-6)
+    assert bool((s_full[:, :-1] >= s_full[:, 1:]).all())
+
+
+def test_dense_search_k_larger_than_corpus():
+    s, i = dense_search(torch.eye(3), torch.eye(3), k=100)
+    assert s.shape == (3, 3) and i[:, 0].tolist() == [0, 1, 2]
+
+
+def test_dense_search_shape_error():
+    with pytest.raises(ValueError, match="shape mismatch"):
+        dense_search(torch.zeros(2, 3), torch.zeros(4, 5))
+
+
+def test_evaluation_follows_trec_eval_c():
+    qrels = {"q1": {"d1": 1, "d2": 0}, "q2": {"d3": 1}, "q3": {"d9": 1}}
+    run = {"q1": {"d2": 2.0, "d1": 1.0}, "q2": {"d5": 1.0}, "qx": {"d1": 1.0}}
+    df = evaluate_per_query(qrels, run, ["ndcg@10", "recall@100", "mrr@10"])
+    v = df.set_index(["query_id", "metric"])["value"]
+    # q1: relevant doc at rank 2 -> nDCG = 1/log2(3), MRR = 1/2
+    assert v["q1", "ndcg@10"] == pytest.approx(1 / __import__("math").log2(3))
+    assert v["q1", "mrr@10"] == pytest.approx(0.5)
+    assert v["q1", "recall@100"] == pytest.approx(1.0)
+    # q2 retrieved nothing relevant, q3 retrieved nothing: both kept with 0 (-c); qx unjudged: ignored
+    for q in ("q2", "q3"):
+        for m in ("ndcg@10", "recall@100", "mrr@10"):
+            assert v[q, m] == 0.0
+    assert set(df["query_id"]) == {"q1", "q2", "q3"}
+    assert len(df) == 9
+
+
+def test_evaluation_missing_qrels_is_an_error():
+    from harness.errors import StatisticsError
+
+    with pytest.raises(StatisticsError, match="missing qrels"):
+        evaluate_per_query({}, {"q": {"d": 1.0}})
+
+
+def test_trec_round_trip(tmp_path):
+    q = torch.eye(4)[:2]
+    d = torch.eye(4)
+    s, i = dense_search(q, d, 3)
+    run = to_run_dict(["a", "b"], ["w", "x", "y", "z"], s, i)
+    write_trec_run(run, tmp_path / "r.trec", tag="t")
+    back = read_trec_run(tmp_path / "r.trec")
+    assert back == {k: {dk: pytest.approx(dv) for dk, dv in v.items()} for k, v in run.items()}
+    lines = (tmp_path / "r.trec").read_text().splitlines()
+    assert lines[0].split()[:4] == ["a", "Q0", "w", "1"]
+    write_trec_qrels({"a": {"w": 1}}, tmp_path / "q.qrels")
+    assert (tmp_path / "q.qrels").read_text() == "a 0 w 1\n"
