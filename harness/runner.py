@@ -145,7 +145,13 @@ def run_matrix(
     progress = sys.stderr.isatty() if progress is None else progress
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     with RunStore(run_dir) as store:
-        engine = Engine(config, cache, progress=progress)
+        kind = executor or config.raw.executor.kind
+        device = None
+        if kind == "ray":
+            from harness.executors.ray import ray_device
+
+            device = ray_device(config)
+        engine = Engine(config, cache, progress=progress, device=device)
         bench = engine.benchmark
         manifest: dict[str, Any] = {
             "harness_version": _harness_version(),
@@ -193,7 +199,7 @@ def run_matrix(
         if outputs:
             log(f"{len(outputs)} of {len(specs)} cells found in the cache ({cache.root})")
 
-        ex = make_executor(executor or config.raw.executor.kind, config=config, engine=engine, address=address)
+        ex = make_executor(kind, config=config, engine=engine, address=address)
         for out in ex.run(todo, progress=progress):
             outputs[(out.method, out.seed)] = out
             c = cells[(out.method, out.seed)]
