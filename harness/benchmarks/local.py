@@ -1,0 +1,290 @@
+"""A benchmark from local files, read with ir_datasets' own TSV and TREC readers.
+
+Per language:
+
+* ``corpus``: TSV, ``doc_id<TAB>text`` or ``doc_id<TAB>title<TAB>text`` (one layout per
+  file; the first line decides); a document's text is ``title + " " + text``;
+* ``queries``: TSV, ``query_id<TAB>text``;
+* ``qrels``: TREC qrels, ``query_id 0 doc_id relevance`` (whitespace-separated);
+* ``tier``: ``low``, ``mid`` or ``high``.
+
+Shared: ``pivot`` (language code), ``train_pairs`` (TSV ``query<TAB>positive passage``,
+the teacher's training data) and ``bitext_dir`` (``<language>.tsv`` files of
+``pivot<TAB>other`` pairs).  Relative paths are resolved against ``base_dir`` (the
+config file's directory), else the working directory.
+
+Checks: a missing file is named (with its config key); a malformed line is reported with
+its file and line number; duplicate ids, judgments of unknown query or doc ids (some are
+named) and an empty qrels ("missing qrels") are errors.  Queries without judgments are
+dropped, as every evaluated query must be judged, and counted in :meth:`describe`.
+
+Example config::
+
+    [benchmark]
+    name = "local"
+    pivot = "en"
+    train_pairs = "data/en-train.tsv"
+    bitext_dir = "data/bitext"
+    [benchmark.languages.sw]
+    corpus = "data/sw/corpus.tsv"
+    queries = "data/sw/queries.tsv"
+    qrels = "data/sw/qrels.txt"
+    tier = "low"
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple, Tuple
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from harness.benchmarks._common import TIERS, DataFormatError, check_language_code, iter_tsv, parse_options, sha256_file
+from harness.benchmarks._filebased import FileBenchmark
+from harness.benchmarks.base import LanguageData, TrainPair, hash_json
+from harness.errors import ConfigError, DataUnavailableError, did_you_mean
+
+__all__ = ["LocalOptions", "LocalLanguageOptions", "LocalBenchmark"]
+
+ADAPTER_VERSION = "1"
+
+
+class LocalLanguageOptions(BaseModel):
+    """Files and tier of one language (config table ``[benchmark.languages.<code>]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    corpus: Path
+    queries: Path
+    qrels: Path
+    tier: str
+
+    @field_validator("tier", mode="before")
+    @classmethod
+    def _check_tier(cls, v: Any) -> Any:
+        if v not in TIERS:
+            raise ConfigError("tier", v, f"one of {', '.join(TIERS)}", f"unknown tier{did_you_mean(str(v), TIERS)}")
+        return v
+
+
+class LocalOptions(BaseModel):
+    """Options of the ``local`` benchmark.
+
+    Attributes
+    ----------
+    languages : dict
+        ``language code -> LocalLanguageOptions``, in report order.
+    pivot : str
+        Pivot language code (need not be evaluated).
+    train_pairs : Path or None
+        TSV of ``query<TAB>positive passage`` pivot training pairs.
+    bitext_dir : Path or None
+        Directory of ``<language>.tsv`` bitext files.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    languages: dict[str, LocalLanguageOptions]
+    pivot: str = "en"
+    train_pairs: Path | None = None
+    bitext_dir: Path | None = None
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _check_languages(cls, v: Any) -> Any:
+        if not isinstance(v, Mapping) or not v:
+            raise ConfigError("languages", v, "a non-empty table of language code = {corpus, queries, qrels, tier}")
+        for code in v:
+            check_language_code(f"languages.{code}", code)
+        return v
+
+    @field_validator("pivot", mode="before")
+    @classmethod
+    def _check_pivot(cls, v: Any) -> Any:
+        return check_language_code("pivot", v)
+
+    @classmethod
+    def parse(cls, data: "LocalOptions | Mapping[str, Any] | None", source: str = "") -> "LocalOptions":
+        """Validate options; problems raise ConfigError with key path ``benchmark.<field>``."""
+        return parse_options(cls, data, prefix="benchmark", source=source)
+
+
+# ir_datasets' TsvIter accepts any number (>= 1) of fields after the id when the last
+# field is annotated ``typing.Tuple[str, ...]``; the layout is then checked here.
+# (The functional form keeps the annotation object, which TsvIter compares by equality.)
+_LocalDoc = NamedTuple("_LocalDoc", [("doc_id", str), ("fields", Tuple[str, ...])])  # noqa: UP006
+
+
+class _Doc(NamedTuple):
+    doc_id: str
+    title: str
+    text: str
+
+
+class LocalBenchmark(FileBenchmark):
+    """Benchmark from local files (see the module docstring).
+
+    Parameters
+    ----------
+    options : LocalOptions or mapping
+    cache : harness.cache.Cache, optional
+        Accepted for the adapters' common constructor signature and unused (the files
+        are read directly; reading is fast next to training).
+    base_dir : path, optional
+        Directory relative paths are resolved against (the config file's directory).
+    """
+
+    name = "local"
+
+    def __init__(
+        self, options: LocalOptions | Mapping[str, Any], cache: Any = None, *, base_dir: str | os.PathLike | None = None
+    ):
+        self.options = LocalOptions.parse(options)
+        self.base_dir = (Path(base_dir) if base_dir is not None else Path.cwd()).resolve()
+        self.pivot = self.options.pivot
+        self.languages = tuple(self.options.languages)
+        self.tiers = {lang: o.tier for lang, o in self.options.languages.items()}
+        self._init_state()
+
+    def _path(self, p: Path) -> Path:
+        return p if p.is_absolute() else self.base_dir / p
+
+    def _existing(self, key: str, p: Path, what: str) -> Path:
+        path = self._path(p)
+        if not path.is_file():
+            raise DataUnavailableError(
+                f"{what} file {str(path)!r} (benchmark.{key}) does not exist"
+                + (f" (relative paths are resolved against {str(self.base_dir)!r})" if not p.is_absolute() else "")
+            )
+        return path
+
+    def files(self, language: str) -> dict[str, Path]:
+        """Resolved ``corpus``, ``queries`` and ``qrels`` paths of ``language``."""
+        self.check_language(language)
+        o = self.options.languages[language]
+        return {"corpus": self._path(o.corpus), "queries": self._path(o.queries), "qrels": self._path(o.qrels)}
+
+    # ------------------------------------------------------------------ Benchmark API
+    def _read_language(self, language: str) -> LanguageData:
+        from ir_datasets.formats import TrecQrels, TsvDocs, TsvQueries
+        from ir_datasets.util import LocalDownload
+
+        from harness.benchmarks import _irds
+
+        o = self.options.languages[language]
+        key = f"languages.{language}"
+        corpus = self._existing(f"{key}.corpus", o.corpus, "corpus")
+        queries = self._existing(f"{key}.queries", o.queries, "queries")
+        qrels = self._existing(f"{key}.qrels", o.qrels, "qrels")
+        docs_h = TsvDocs(LocalDownload(corpus, mkdir=False), doc_cls=_LocalDoc)
+        queries_h = TsvQueries(LocalDownload(queries, mkdir=False))
+        qrels_h = TrecQrels(LocalDownload(qrels, mkdir=False), {})
+        paths = {"docs": corpus, "queries": queries, "qrels": qrels}
+        blanks = {"docs": _irds.tsv_blank, "queries": _irds.tsv_blank, "qrels": _irds.trec_blank}
+
+        def line_of(entity: str, index: int) -> int | None:
+            return _irds._physical_line(paths[entity], index, blanks[entity])
+
+        # TsvDocs.docs_iter would use a docstore ``<corpus>.pklz4`` if one had been built
+        # next to the file; read the file itself (``_iter``) so nothing stale is used.
+        docs = _irds.iter_records(docs_h._iter, source=str(corpus), path=corpus)
+        got = _irds.collect_language(
+            language,
+            o.tier,
+            _doc_layout(docs, corpus, line_of),
+            _irds.iter_records(queries_h.queries_iter, source=str(queries), path=queries),
+            _irds.iter_records(qrels_h.qrels_iter, source=str(qrels), path=qrels, blank=_irds.trec_blank),
+            sources={"docs": str(corpus), "queries": str(queries), "qrels": str(qrels)},
+            unknown_docs="error",
+            line_of=line_of,
+        )
+        self._stats[language] = got.stats()
+        return got.data
+
+    def train_pairs(self) -> Sequence[TrainPair]:
+        with self._lock:
+            if self._train is None:
+                if self.options.train_pairs is None:
+                    raise DataUnavailableError(
+                        "benchmark.train_pairs is not set: the teacher needs pivot-language training pairs, a TSV "
+                        f"file of '{self.pivot} query<TAB>positive passage' lines"
+                    )
+                path = self._existing("train_pairs", self.options.train_pairs, "train pairs")
+                pairs = [TrainPair(query=f[0], positive=f[1]) for _, f in iter_tsv(path, ("query", "positive"))]
+                if not pairs:
+                    raise DataFormatError(path, "no training pairs (the file is empty)")
+                self._train = pairs
+            return self._train
+
+    # ------------------------------------------------------------------ provenance
+    def check_available(self) -> None:
+        """Raise DataUnavailableError now if a configured file is missing (reads nothing)."""
+        for lang, o in self.options.languages.items():
+            for key in ("corpus", "queries", "qrels"):
+                self._existing(f"languages.{lang}.{key}", getattr(o, key), key)
+        if self.options.train_pairs is not None:
+            self._existing("train_pairs", self.options.train_pairs, "train pairs")
+        self._check_bitext_files()
+
+    def _bitext_dir(self) -> Path | None:
+        return self._path(self.options.bitext_dir) if self.options.bitext_dir is not None else None
+
+    def fingerprint(self) -> str:
+        """sha256 over the adapter version, pivot, tiers and the sha256 of every file's bytes."""
+
+        def digest(p: Path) -> str:
+            return sha256_file(p) if p.is_file() else "missing"
+
+        with self._lock:
+            if self._fingerprint is None:
+                langs = {lang: {"tier": self.tiers[lang], **{k: digest(p) for k, p in self.files(lang).items()}} for lang in self.languages}
+                train = digest(self._path(self.options.train_pairs)) if self.options.train_pairs else None
+                self._fingerprint = hash_json(
+                    {
+                        "adapter": f"local/{ADAPTER_VERSION}",
+                        "pivot": self.pivot,
+                        "languages": langs,
+                        "train": train,
+                        "bitext": self._bitext_digests(),
+                    }
+                )
+            return self._fingerprint
+
+    def describe(self) -> dict[str, object]:
+        """Summary with per-language counts (reads every language), including
+        ``dropped_unjudged_queries``: queries in the file that had no judgments."""
+        for lang in self.languages:
+            self.language_data(lang)
+        out = super().describe()
+        out.update(
+            {
+                "files": {lang: {k: str(p) for k, p in self.files(lang).items()} for lang in self.languages},
+                "train_pairs": str(self._path(self.options.train_pairs)) if self.options.train_pairs else None,
+                "bitext_dir": str(self._path(self.options.bitext_dir)) if self.options.bitext_dir else None,
+                "stats": {lang: dict(self._stats[lang]) for lang in self.languages},
+            }
+        )
+        return out
+
+
+def _doc_layout(docs: Iterator[tuple[int, Any]], path: Path, line_of) -> Iterator[tuple[int, _Doc]]:
+    """Check that every corpus line has the first line's layout (text, or title and text)."""
+    width = None
+    for i, d in docs:
+        n = len(d.fields)
+        if n not in (1, 2):
+            raise DataFormatError(
+                path, f"expected doc_id<TAB>text or doc_id<TAB>title<TAB>text, got {n + 1} fields", line_of("docs", i),
+                "a field may not contain a tab or a newline",
+            )
+        if width is None:
+            width = n
+        elif n != width:
+            layout = "doc_id<TAB>text" if width == 1 else "doc_id<TAB>title<TAB>text"
+            raise DataFormatError(path, f"got {n + 1} fields, but the first line has the layout {layout}", line_of("docs", i))
+        text = d.fields[-1]
+        if not text.strip():
+            raise DataFormatError(path, f"document {d.doc_id!r} has an empty text", line_of("docs", i))
+        yield i, _Doc(d.doc_id, d.fields[0] if n == 2 else "", text)

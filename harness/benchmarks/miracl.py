@@ -1,0 +1,418 @@
+"""MIRACL (Zhang et al., TACL 2023, arXiv 2210.09984) through ir_datasets.
+
+Per evaluated language ``lang``, ``ir_datasets.load(f"miracl/{lang}/{split}")`` gives the
+corpus (Wikipedia passages; a document's text is ``title + " " + text``), the queries and
+the qrels (MIRACL judges 0/1; kept as given, including judgments of passages that are
+not in the corpus, so nDCG matches trec_eval over the official qrels).  Every judged
+query is kept; queries without judgments are dropped and counted in :meth:`describe`.
+
+Pivot-language retrieval training pairs come from ``miracl/<pivot>/train``: for each
+training query in file order with a positive judgment, the query and its first positive
+passage (in qrels order) that exists in the corpus; ``max_train_pairs`` keeps the first N.
+Bitext comes from ``<bitext_dir>/<lang>.tsv`` files (``pivot<TAB>other``; MIRACL has none).
+
+MIRACL is *monolingual* retrieval (queries and passages in the same language); methods
+that transfer a pivot retriever through bitext are evaluated here on monolingual search.
+
+Offline use
+-----------
+The harness never downloads at run time unless ``allow_download = true``.  Before
+reading, the adapter checks that every file ir_datasets needs is already under
+``IR_DATASETS_HOME`` (default ``~/.ir_datasets``) and otherwise raises
+:class:`~harness.errors.DataUnavailableError` naming the dataset id, the missing files
+and how to obtain them.  ir_datasets fixes its MIRACL paths when it first loads a MIRACL
+id in a process, so set ``IR_DATASETS_HOME`` before that.
+
+Fingerprint
+-----------
+sha256 over: the adapter version, the normalised options (minus ``allow_download``),
+the ir_datasets version, and for every dataset id used (each language's ``split``, and
+``<pivot>/train``) the list of its source files as ``(entity, file name, md5)`` with the
+md5 ir_datasets pins (so no corpus is read), plus the sha256 of each bitext file.  Files
+without a pinned md5 (datasets registered by tests or users) are hashed by content.
+
+Example
+-------
+>>> bench = MiraclBenchmark({"languages": ["sw", "yo"], "split": "dev"})  # doctest: +SKIP
+>>> data = bench.language_data("sw")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from harness.benchmarks._common import TIERS, parse_options
+from harness.benchmarks._filebased import FileBenchmark
+from harness.benchmarks.base import LanguageData, TrainPair, hash_json
+from harness.errors import ConfigError, DataUnavailableError, did_you_mean
+
+__all__ = ["MiraclOptions", "MiraclBenchmark", "MIRACL_LANGUAGES", "DEFAULT_TIERS"]
+
+#: The 18 MIRACL languages (the paper's order: 16 "known" then the two surprise languages).
+MIRACL_LANGUAGES = ("ar", "bn", "en", "es", "fa", "fi", "fr", "hi", "id", "ja", "ko", "ru", "sw", "te", "th", "zh", "de", "yo")
+#: Languages with a ``train`` split in ir_datasets (``de`` and ``yo`` only have dev/test).
+TRAIN_LANGUAGES = tuple(lang for lang in MIRACL_LANGUAGES if lang not in ("de", "yo"))
+#: Resource tiers by mBERT pre-training size: low sw yo bn te; mid th hi; high the rest.
+DEFAULT_TIERS: dict[str, str] = {
+    lang: ("low" if lang in ("sw", "yo", "bn", "te") else "mid" if lang in ("th", "hi") else "high") for lang in MIRACL_LANGUAGES
+}
+SPLITS = ("dev", "train")
+_TEST_SPLITS = ("testA", "testB", "test-a", "test-b", "test")
+ADAPTER_VERSION = "1"
+
+
+def _language(path: str, code: object) -> str:
+    if code not in MIRACL_LANGUAGES:
+        raise ConfigError(
+            path,
+            code,
+            f"a MIRACL language: {', '.join(MIRACL_LANGUAGES)}",
+            f"unknown language{did_you_mean(str(code), MIRACL_LANGUAGES)}",
+        )
+    return str(code)
+
+
+class MiraclOptions(BaseModel):
+    """Options of the ``miracl`` benchmark (config table ``[benchmark]``).
+
+    Attributes
+    ----------
+    languages : tuple of str
+        Evaluated languages, in report order (default: all 18).
+    split : {"dev", "train"}
+        Query/qrels split evaluated (MIRACL's test-A/B qrels are not public).
+    pivot : str
+        Language of the teacher's training pairs (``miracl/<pivot>/train``) and of the
+        pivot side of the bitext.
+    tiers : dict
+        ``language -> tier`` overriding :data:`DEFAULT_TIERS` (tiers: low, mid, high).
+    bitext_dir : Path or None
+        Directory of ``<language>.tsv`` bitext files (``pivot<TAB>other``).
+    max_train_pairs : int or None
+        Keep at most this many pivot training pairs (the first in file order).
+    allow_download : bool
+        Let ir_datasets download missing files (needs network); off by default.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    languages: tuple[str, ...] = MIRACL_LANGUAGES
+    split: str = "dev"
+    pivot: str = "en"
+    tiers: dict[str, str] = {}
+    bitext_dir: Path | None = None
+    max_train_pairs: int | None = None
+    allow_download: bool = False
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _check_languages(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, (list, tuple)) or not v:
+            raise ConfigError("languages", v, "a non-empty list of MIRACL language codes")
+        seen: set[str] = set()
+        for code in v:
+            _language("languages", code)
+            if code in seen:
+                raise ConfigError("languages", list(v), "each language at most once", f"{code!r} is listed twice")
+            seen.add(code)
+        return tuple(v)
+
+    @field_validator("split", mode="before")
+    @classmethod
+    def _check_split(cls, v: Any) -> Any:
+        if v in _TEST_SPLITS:
+            raise ConfigError(
+                "split",
+                v,
+                f"one of {', '.join(SPLITS)}",
+                "ir_datasets distributes only the topics of MIRACL's test-A/test-B sets (their qrels are "
+                "held out), so they cannot be evaluated; use 'dev'",
+            )
+        if v not in SPLITS:
+            raise ConfigError("split", v, f"one of {', '.join(SPLITS)}", f"unknown split{did_you_mean(str(v), SPLITS)}")
+        return v
+
+    @field_validator("pivot", mode="before")
+    @classmethod
+    def _check_pivot(cls, v: Any) -> Any:
+        _language("pivot", v)
+        if v not in TRAIN_LANGUAGES:
+            raise ConfigError("pivot", v, f"a MIRACL language with a train split: {', '.join(TRAIN_LANGUAGES)}")
+        return v
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _check_tiers(cls, v: Any) -> Any:
+        if not isinstance(v, Mapping):
+            raise ConfigError("tiers", v, "a table of language = tier, e.g. { sw = 'low' }")
+        for code, tier in v.items():
+            _language(f"tiers.{code}", code)
+            if tier not in TIERS:
+                raise ConfigError(f"tiers.{code}", tier, f"one of {', '.join(TIERS)}", f"unknown tier{did_you_mean(str(tier), TIERS)}")
+        return dict(v)
+
+    @field_validator("max_train_pairs")
+    @classmethod
+    def _check_max(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise ConfigError("max_train_pairs", v, "a positive integer, or absent for all pairs")
+        return v
+
+    @model_validator(mode="after")
+    def _check_split_languages(self) -> "MiraclOptions":
+        if self.split == "train":
+            bad = [lang for lang in self.languages if lang not in TRAIN_LANGUAGES]
+            if bad:
+                raise ConfigError(
+                    "languages", list(self.languages), f"languages with a train split: {', '.join(TRAIN_LANGUAGES)}",
+                    f"{', '.join(bad)} have no MIRACL train split; drop them or use split = 'dev'",
+                )
+        return self
+
+    @classmethod
+    def parse(cls, data: "MiraclOptions | Mapping[str, Any] | None", source: str = "") -> "MiraclOptions":
+        """Validate options; problems raise ConfigError with key path ``benchmark.<field>``."""
+        return parse_options(cls, data, prefix="benchmark", source=source)
+
+    def tier_map(self) -> dict[str, str]:
+        """Tier of every evaluated language (defaults, then overrides)."""
+        tiers = {**DEFAULT_TIERS, **self.tiers}
+        return {lang: tiers[lang] for lang in self.languages}
+
+
+def _how_to_get(dataset_id: str) -> str:
+    return (
+        "To fix: on a machine with internet access, download it once with\n"
+        f"    ir_datasets export {dataset_id} docs > /dev/null\n"
+        f"    ir_datasets export {dataset_id} queries > /dev/null\n"
+        f"    ir_datasets export {dataset_id} qrels > /dev/null\n"
+        "(or run the harness there with benchmark.allow_download = true), then copy that machine's "
+        "~/.ir_datasets/miracl directory into this machine's ir_datasets home "
+        f"({os.environ.get('IR_DATASETS_HOME', '~/.ir_datasets')}), or set IR_DATASETS_HOME to a copy before "
+        "starting the harness. The MIRACL corpora are the Hugging Face dataset files of miracl/miracl-corpus; "
+        "topics and qrels come from macavaney/miracl-noauth."
+    )
+
+
+class MiraclBenchmark(FileBenchmark):
+    """MIRACL through ir_datasets (see the module docstring).
+
+    Parameters
+    ----------
+    options : MiraclOptions or mapping, optional
+        Validated with :meth:`MiraclOptions.parse`.
+    cache : harness.cache.Cache, optional
+        Accepted for the adapters' common constructor signature and unused: ir_datasets'
+        own files (and docstore) are this adapter's cache.
+    loader : callable, optional
+        ``dataset_id -> ir_datasets dataset``; default ``ir_datasets.load``.
+    dataset_id : str
+        Template of the evaluated datasets' ids, with ``{lang}`` and ``{split}``.
+    train_dataset_id : str
+        Template of the pivot training dataset's id, with ``{lang}``.
+
+    The last three are a seam for tests and for MIRACL-shaped datasets registered with
+    ir_datasets under other ids; they go through exactly the same code.
+    """
+
+    name = "miracl"
+    bitext_missing_reason = "MIRACL has no parallel text; "
+
+    def __init__(
+        self,
+        options: MiraclOptions | Mapping[str, Any] | None = None,
+        cache: Any = None,
+        *,
+        loader: Callable[[str], Any] | None = None,
+        dataset_id: str = "miracl/{lang}/{split}",
+        train_dataset_id: str = "miracl/{lang}/train",
+    ):
+        self.options = MiraclOptions.parse(options)
+        self.pivot = self.options.pivot
+        self.languages = tuple(self.options.languages)
+        self.tiers = self.options.tier_map()
+        self._loader = loader
+        self._dataset_id = dataset_id
+        self._train_dataset_id = train_dataset_id
+        self._train_stats: dict[str, int] = {}
+        self._init_state()
+
+    # ------------------------------------------------------------------ ids and datasets
+    def dataset_id(self, language: str) -> str:
+        """The ir_datasets id evaluated for ``language``."""
+        return self._dataset_id.format(lang=language, split=self.options.split)
+
+    def train_dataset_id(self) -> str:
+        """The ir_datasets id of the pivot training data."""
+        return self._train_dataset_id.format(lang=self.pivot)
+
+    def _open(self, dataset_id: str, entities: tuple[str, ...]) -> Any:
+        """Load a dataset; unless downloads are allowed, refuse when files are missing."""
+        from harness.benchmarks import _irds
+
+        loader = self._loader
+        if loader is None:
+            import ir_datasets
+
+            loader = ir_datasets.load
+        ds = _irds.load_dataset(dataset_id, loader)
+        if not self.options.allow_download:
+            missing = [s for s in _irds.source_files(ds, entities) if not s.present]
+            if missing:
+                raise DataUnavailableError(
+                    _irds.missing_message("MIRACL data", dataset_id, missing, _how_to_get(dataset_id))
+                )
+        return ds
+
+    # ------------------------------------------------------------------ Benchmark API
+    def _read_language(self, language: str) -> LanguageData:
+        from harness.benchmarks import _irds
+
+        ds_id = self.dataset_id(language)
+        ds = self._open(ds_id, _irds.ENTITIES)
+        hint = _how_to_get(ds_id)
+        got = _irds.collect_language(
+            language,
+            self.tiers[language],
+            _irds.iter_records(ds.docs_iter, source=f"{ds_id} docs", unavailable_hint=hint),
+            _irds.iter_records(ds.queries_iter, source=f"{ds_id} queries", unavailable_hint=hint),
+            _irds.iter_records(ds.qrels_iter, source=f"{ds_id} qrels", unavailable_hint=hint),
+            sources={e: f"{ds_id} {e}" for e in _irds.ENTITIES},
+            unknown_docs="keep",
+        )
+        self._stats[language] = got.stats()
+        return got.data
+
+    def train_pairs(self) -> Sequence[TrainPair]:
+        with self._lock:
+            if self._train is None:
+                self._train = self._read_train_pairs()
+            return self._train
+
+    def _read_train_pairs(self) -> list[TrainPair]:
+        from harness.benchmarks import _irds
+
+        ds_id = self.train_dataset_id()
+        hint = _how_to_get(ds_id)
+        ds = self._open(ds_id, ("queries", "qrels"))
+        queries: dict[str, str] = {}
+        for _, q in _irds.iter_records(ds.queries_iter, source=f"{ds_id} queries", unavailable_hint=hint):
+            queries.setdefault(q.query_id, q.text)
+        positives: dict[str, list[str]] = {}
+        for _, r in _irds.iter_records(ds.qrels_iter, source=f"{ds_id} qrels", unavailable_hint=hint):
+            if int(r.relevance) > 0:
+                positives.setdefault(r.query_id, []).append(r.doc_id)
+        chosen = [q for q in queries if q in positives]
+        limit = self.options.max_train_pairs
+        needed = {d for q in chosen for d in positives[q]}
+        texts = self._pivot_passages(ds, ds_id, needed, hint)
+        pairs: list[TrainPair] = []
+        skipped = 0
+        for q in chosen:
+            if limit is not None and len(pairs) >= limit:
+                break
+            doc = next((d for d in positives[q] if d in texts), None)
+            if doc is None:
+                skipped += 1
+                continue
+            pairs.append(TrainPair(query=queries[q], positive=texts[doc]))
+        if not pairs:
+            raise DataUnavailableError(
+                f"{ds_id}: no training pair could be formed ({len(queries)} queries, {len(positives)} with a "
+                f"positive judgment, {skipped} whose positives are missing from the corpus)"
+            )
+        if skipped:
+            warnings.warn(
+                f"{ds_id}: {skipped} training queries skipped because none of their positive passages is in "
+                "the corpus", stacklevel=2,
+            )
+        self._train_stats = {"pairs": len(pairs), "queries_with_positive": len(chosen), "skipped_missing_passage": skipped}
+        return pairs
+
+    def _pivot_passages(self, ds: Any, ds_id: str, needed: set[str], hint: str) -> dict[str, str]:
+        """Texts of ``needed`` pivot passages: from memory if the pivot language is loaded,
+        else ir_datasets' docstore if built, else one streaming pass over the corpus."""
+        from harness.benchmarks import _irds
+
+        if self.pivot in self._data:
+            corpus = self._data[self.pivot].corpus
+            return {d: corpus[d] for d in needed if d in corpus}
+        if _irds.docstore_built(ds):
+            found = ds.docs_store().get_many(needed)
+            return {d: _irds.doc_text(doc) for d, doc in found.items()}
+        if not self.options.allow_download:
+            missing = [s for s in _irds.source_files(ds, ("docs",)) if not s.present]
+            if missing:
+                raise DataUnavailableError(_irds.missing_message("MIRACL pivot corpus", ds_id, missing, hint))
+        out: dict[str, str] = {}
+        for _, d in _irds.iter_records(ds.docs_iter, source=f"{ds_id} docs", unavailable_hint=hint):
+            if d.doc_id in needed:
+                out[d.doc_id] = _irds.doc_text(d)
+        return out
+
+    # ------------------------------------------------------------------ provenance
+    def check_available(self) -> None:
+        """Raise DataUnavailableError now if any evaluated language's files, the pivot
+        training data or a bitext file is missing (reads nothing large)."""
+        from harness.benchmarks import _irds
+
+        for lang in self.languages:
+            self._open(self.dataset_id(lang), _irds.ENTITIES)
+        self._open(self.train_dataset_id(), _irds.ENTITIES)
+        self._check_bitext_files()
+
+    def _bitext_dir(self) -> Path | None:
+        return self.options.bitext_dir
+
+    def _files(self, dataset_id: str) -> list[list[str]]:
+        from harness.benchmarks import _irds
+
+        loader = self._loader
+        if loader is None:
+            import ir_datasets
+
+            loader = ir_datasets.load
+        ds = _irds.load_dataset(dataset_id, loader)
+        return [[s.entity, Path(s.path).name, s.content_id()] for s in _irds.source_files(ds)]
+
+    def fingerprint(self) -> str:
+        """See the module docstring: pinned md5s of ir_datasets' files, not their contents."""
+        with self._lock:
+            if self._fingerprint is None:
+                import ir_datasets
+
+                ids = sorted({self.dataset_id(lang) for lang in self.languages} | {self.train_dataset_id()})
+                self._fingerprint = hash_json(
+                    {
+                        "adapter": f"miracl/{ADAPTER_VERSION}",
+                        "options": self.options.model_dump(mode="json", exclude={"allow_download", "bitext_dir"}),
+                        "ir_datasets": ir_datasets.__version__,
+                        "files": {i: self._files(i) for i in ids},
+                        "bitext": self._bitext_digests(),
+                    }
+                )
+            return self._fingerprint
+
+    def describe(self) -> dict[str, object]:
+        """Summary; ``stats`` covers the languages loaded so far (all, after a run)."""
+        out = super().describe()
+        out.update(
+            {
+                "split": self.options.split,
+                "dataset_ids": {lang: self.dataset_id(lang) for lang in self.languages},
+                "train_dataset_id": self.train_dataset_id(),
+                "max_train_pairs": self.options.max_train_pairs,
+                "bitext_dir": str(self.options.bitext_dir) if self.options.bitext_dir else None,
+                "stats": {lang: dict(self._stats[lang]) for lang in self.languages if lang in self._stats},
+                "train_stats": dict(self._train_stats),
+            }
+        )
+        return out
