@@ -186,3 +186,17 @@ def test_save_pretrained_writes_a_directory_transformers_can_read_alone(tmp_path
     model = AutoModel.from_pretrained(tmp_path / "m", local_files_only=True)
     tok = AutoTokenizer.from_pretrained(tmp_path / "m", local_files_only=True)
     assert model.config.hidden_size == 32 and tok.convert_tokens_to_ids("lion") == tiny_bert.vocab.index("lion")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_encode_with_bf16_autocast_matches_cpu(tiny_model_dir):
+    cpu = BiEncoder.from_pretrained(tiny_model_dir).encode(TEXTS, batch_size=3)  # (7, 32)
+    gpu_enc = BiEncoder.from_pretrained(tiny_model_dir, device="cuda")
+    assert gpu_enc.device.type == "cuda"
+    gpu = gpu_enc.encode(TEXTS, batch_size=3)
+    assert gpu.device.type == "cpu" and gpu.dtype == torch.float32
+    torch.testing.assert_close(gpu.norm(dim=1), torch.ones(len(TEXTS)), atol=1e-4, rtol=0)
+    assert (gpu * cpu).sum(1).min() > 0.99  # cosine to the float32 CPU embedding
+    alone = torch.cat([gpu_enc.encode([t]) for t in TEXTS])
+    assert (alone * gpu).sum(1).min() > 0.995  # input order kept under length sorting
+    assert (gpu @ cpu.T).argmax(1).tolist() == list(range(len(TEXTS)))
