@@ -1,0 +1,332 @@
+"""``harness compare DIR_A DIR_B``: a paired, per-query comparison of two runs.
+
+Typical use: run B holds a method's new version, run A its old one, on the same benchmark.
+For every method present in both runs, every language whose data have the same fingerprint
+in both, and every metric both runs evaluated:
+
+* each query's score is averaged over the run's seeds (``a_q``, ``b_q``), queries are
+  paired by id, and ``d_q = b_q - a_q``;
+* the difference ``mean(d)``, its t interval, the paired t-test, the sign-flip randomization
+  test and Cohen's ``d_z`` come from :mod:`reports._stats_bridge` (see there for formulas);
+* p-values are adjusted over the family of per-language comparisons of one metric
+  (Holm by default, or run B's ``analysis.correction``), and separately over the macro
+  averages (one per method) of that metric;
+* the queries whose score changed most (largest ``|d_q|``) are listed per method.
+
+Analysis settings (primary metric, alpha, interval level, permutations, correction, seed)
+come from run B's ``[analysis]`` section.  Output, in ``out_dir`` (default
+``<run_b>/compare-<name of run_a>``): ``compare.html`` (self-contained), ``compare.json``
+(every number shown), ``compare_languages.csv``, ``compare_queries.csv`` and
+``compare_languages.tex`` (booktabs).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import HarnessError
+from reports.reproduce import load_manifest, load_results
+
+TOP_QUERIES = 15
+
+
+class IncomparableRunsError(HarnessError, ValueError):
+    """Two runs share no method, language or metric that can be compared."""
+
+
+@dataclass(frozen=True)
+class LanguageDiff:
+    """One paired comparison (``language == "macro"``: the average over compared languages)."""
+
+    method: str
+    metric: str
+    language: str
+    tier: str
+    n_queries: int
+    mean_a: float
+    mean_b: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_t: float
+    p_randomization: float
+    p_adjusted: float
+    effect_size: float
+    significant: bool
+
+
+@dataclass(frozen=True)
+class QueryChange:
+    method: str
+    metric: str
+    language: str
+    query_id: str
+    score_a: float
+    score_b: float
+    difference: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything ``compare.html`` shows."""
+
+    run_a: dict[str, Any]
+    run_b: dict[str, Any]
+    options: dict[str, Any]
+    methods: list[dict[str, Any]]
+    languages: list[str]
+    excluded_languages: list[dict[str, str]]
+    metrics: list[str]
+    rows: list[LanguageDiff]
+    queries: list[QueryChange]
+    config_differences: list[dict[str, Any]]
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return _json_safe(d)
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, np.generic):
+        return _json_safe(obj.item())
+    return obj
+
+
+def _run_info(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "dir": str(run_dir), "name": manifest.get("name", run_dir.name), "config_sha256": manifest.get("config_sha256", ""),
+        "started": manifest.get("started"), "finished": manifest.get("finished"), "device": manifest.get("device"),
+        "seeds": manifest.get("seeds", []), "benchmark": (manifest.get("benchmark") or {}).get("name"),
+        "synthetic": bool((manifest.get("benchmark") or {}).get("synthetic", False)),
+        "harness_version": manifest.get("harness_version"),
+    }
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+def config_differences(config_a: dict[str, Any], config_b: dict[str, Any]) -> list[dict[str, Any]]:
+    """Dotted key paths whose values differ between two normalised configs (``output`` ignored)."""
+    fa = {k: v for k, v in _flatten(config_a).items() if not k.startswith("output.")}
+    fb = {k: v for k, v in _flatten(config_b).items() if not k.startswith("output.")}
+    keys = sorted(set(fa) | set(fb))
+    return [{"key": k, "a": json.dumps(fa.get(k)) if k in fa else "(absent)",
+             "b": json.dumps(fb.get(k)) if k in fb else "(absent)"} for k in keys if fa.get(k, ...) != fb.get(k, ...)]
+
+
+def _analysis_options(manifest: dict[str, Any]) -> dict[str, Any]:
+    a = ((manifest.get("config") or {}).get("analysis") or {})
+    return {
+        "primary_metric": a.get("primary_metric", "ndcg@10"), "alpha": float(a.get("alpha", 0.05)),
+        "ci_level": float(a.get("ci_level", 0.95)), "n_permutations": int(a.get("n_permutations", 10_000)),
+        "correction": a.get("correction", "holm"), "seed": int(a.get("seed", 0)),
+    }
+
+
+def _seed_means(results: pd.DataFrame) -> pd.Series:
+    """Per-query scores averaged over seeds: index (method, language, metric, query_id)."""
+    df = results.assign(query_id=results["query_id"].astype(str))
+    return df.groupby(["method", "language", "metric", "query_id"], sort=True)["value"].mean()
+
+
+def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES) -> Comparison:
+    """Compute the comparison of ``run_b`` against ``run_a`` (see the module docstring)."""
+    from harness.stats.streams import stream
+    from reports._stats_bridge import adjust_pvalues, paired_difference, paired_difference_stratified
+
+    run_a, run_b = Path(run_a), Path(run_b)
+    man_a, man_b = load_manifest(run_a), load_manifest(run_b)
+    res_a, res_b = load_results(run_a), load_results(run_b)
+    opts = _analysis_options(man_b)
+    warnings: list[str] = []
+
+    methods = sorted(set(res_a["method"].unique()) & set(res_b["method"].unique()))
+    if not methods:
+        raise IncomparableRunsError(
+            f"runs {run_a} (methods: {', '.join(sorted(res_a['method'].unique())) or 'none'}) and {run_b} "
+            f"(methods: {', '.join(sorted(res_b['method'].unique())) or 'none'}) have no finished method in common; "
+            "`harness compare` pairs a method with itself across runs (e.g. its old and new version)")
+    metrics = [m for m in dict.fromkeys([opts["primary_metric"], *sorted(res_b["metric"].unique())])
+               if m in set(res_a["metric"]) and m in set(res_b["metric"])]
+    if not metrics:
+        raise IncomparableRunsError(f"runs {run_a} and {run_b} evaluated no metric in common "
+                                    f"({sorted(res_a['metric'].unique())} vs {sorted(res_b['metric'].unique())})")
+    if opts["primary_metric"] not in metrics:
+        warnings.append(f"primary metric {opts['primary_metric']} is not in both runs; using {metrics[0]}")
+        opts["primary_metric"] = metrics[0]
+
+    fp_a = ((man_a.get("dataset_fingerprints") or {}).get("languages") or {})
+    fp_b = ((man_b.get("dataset_fingerprints") or {}).get("languages") or {})
+    languages, excluded = [], []
+    for lang in sorted(set(res_a["language"].unique()) | set(res_b["language"].unique())):
+        if lang not in set(res_a["language"]) or lang not in set(res_b["language"]):
+            excluded.append({"language": lang, "reason": f"only in run {'A' if lang in set(res_a['language']) else 'B'}"})
+        elif lang in fp_a and lang in fp_b and fp_a[lang] != fp_b[lang]:
+            excluded.append({"language": lang, "reason": f"different data (fingerprint {str(fp_a[lang])[:10]} vs "
+                                                         f"{str(fp_b[lang])[:10]}): queries cannot be paired"})
+        else:
+            languages.append(lang)
+    if not languages:
+        raise IncomparableRunsError(f"runs {run_a} and {run_b} have no language with the same data: "
+                                    + "; ".join(f"{e['language']}: {e['reason']}" for e in excluded))
+    tiers = dict(zip(res_b["language"].astype(str), res_b["tier"].astype(str)))
+
+    sa, sb = _seed_means(res_a), _seed_means(res_b)
+    rows: list[LanguageDiff] = []
+    queries: list[QueryChange] = []
+    for metric in metrics:
+        per_lang: list[tuple[str, str, Any, int]] = []  # (method, language, PairedDifference, n)
+        macro: list[tuple[str, Any]] = []
+        for method in methods:
+            pairs = []
+            changes = []
+            for lang in languages:
+                try:
+                    qa, qb = sa.loc[(method, lang, metric)], sb.loc[(method, lang, metric)]
+                except KeyError:
+                    warnings.append(f"{method} / {lang} / {metric}: no scores in one of the runs; not compared")
+                    continue
+                joined = pd.concat([qa.rename("a"), qb.rename("b")], axis=1, join="inner")
+                bad = ~np.isfinite(joined.to_numpy()).all(axis=1)
+                if bad.any():
+                    warnings.append(f"{method} / {lang} / {metric}: {int(bad.sum())} queries without a finite score "
+                                    "in one run were left out")
+                    joined = joined[~bad]
+                only = len(qa.index.symmetric_difference(qb.index))
+                if only:
+                    warnings.append(f"{method} / {lang} / {metric}: {only} queries present in one run only were "
+                                    "left out")
+                if len(joined) < 2:
+                    warnings.append(f"{method} / {lang} / {metric}: fewer than 2 paired queries; not compared")
+                    continue
+                a, b = joined["a"].to_numpy(), joined["b"].to_numpy()  # (n_queries,)
+                res = paired_difference(a, b, rng=stream(opts["seed"], "compare", metric, method, lang),
+                                        n_permutations=opts["n_permutations"], ci_level=opts["ci_level"])
+                per_lang.append((method, lang, res, len(joined)))
+                pairs.append((a, b))
+                if metric == opts["primary_metric"]:
+                    d = b - a
+                    changes.extend(QueryChange(method, metric, lang, str(q), float(x), float(y), float(z))
+                                   for q, x, y, z in zip(joined.index, a, b, d))
+            if pairs:
+                macro.append((method, paired_difference_stratified(
+                    pairs, rng=stream(opts["seed"], "compare-macro", metric, method),
+                    n_permutations=opts["n_permutations"], ci_level=opts["ci_level"])))
+            changes.sort(key=lambda c: (-abs(c.difference), c.language, c.query_id))
+            queries.extend(changes[:top_queries])
+        adj = adjust_pvalues([r.p_randomization for _, _, r, _ in per_lang], opts["correction"])
+        for (method, lang, r, n), p_adj in zip(per_lang, adj):
+            rows.append(_row(method, metric, lang, tiers.get(lang, ""), n, r, float(p_adj), opts["alpha"]))
+        adj_m = adjust_pvalues([r.p_randomization for _, r in macro], opts["correction"])
+        for (method, r), p_adj in zip(macro, adj_m):
+            rows.append(_row(method, metric, "macro", "all", r.n, r, float(p_adj), opts["alpha"]))
+
+    order = {m: i for i, m in enumerate(metrics)}
+    rows.sort(key=lambda r: (order[r.metric], r.method, r.language == "macro", r.language))
+    mi_a, mi_b = man_a.get("methods") or {}, man_b.get("methods") or {}
+    method_info = [{
+        "name": m,
+        "version_a": str((mi_a.get(m) or {}).get("version", "?")), "version_b": str((mi_b.get(m) or {}).get("version", "?")),
+        "options_a": json.dumps((mi_a.get(m) or {}).get("options", {}), sort_keys=True),
+        "options_b": json.dumps((mi_b.get(m) or {}).get("options", {}), sort_keys=True),
+    } for m in methods]
+    return Comparison(
+        run_a=_run_info(run_a, man_a), run_b=_run_info(run_b, man_b), options=opts, methods=method_info,
+        languages=languages, excluded_languages=excluded, metrics=metrics, rows=rows, queries=queries,
+        config_differences=config_differences(man_a.get("config") or {}, man_b.get("config") or {}),
+        warnings=list(dict.fromkeys(warnings)),
+    )
+
+
+def _row(method: str, metric: str, lang: str, tier: str, n: int, r: Any, p_adj: float, alpha: float) -> LanguageDiff:
+    return LanguageDiff(method=method, metric=metric, language=lang, tier=tier, n_queries=int(n), mean_a=r.mean_a,
+                        mean_b=r.mean_b, difference=r.difference, ci_low=r.ci_low, ci_high=r.ci_high, p_t=r.p_t,
+                        p_randomization=r.p_randomization, p_adjusted=p_adj, effect_size=r.effect_size,
+                        significant=bool(p_adj < alpha))
+
+
+def headline(c: Comparison) -> list[str]:
+    """One sentence per method, generated from the primary metric's numbers."""
+    pm, o = c.options["primary_metric"], c.options
+    out = []
+    for m in c.methods:
+        name = m["name"]
+        macro = [r for r in c.rows if r.method == name and r.metric == pm and r.language == "macro"]
+        langs = [r for r in c.rows if r.method == name and r.metric == pm and r.language != "macro"]
+        if not macro:
+            out.append(f"{name}: no language could be compared on {pm}.")
+            continue
+        r = macro[0]
+        up = sum(1 for x in langs if x.significant and x.difference > 0)
+        down = sum(1 for x in langs if x.significant and x.difference < 0)
+        direction = "higher" if r.difference > 0 else "lower" if r.difference < 0 else "unchanged"
+        verdict = "a significant" if r.significant else "no significant"
+        out.append(
+            f"{name} (version {m['version_a']} in A, {m['version_b']} in B): run B is {direction} on {pm} averaged over "
+            f"{len(langs)} languages by {r.difference:+.4f} ({int(round(100 * o['ci_level']))}% CI "
+            f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}], randomization p = {r.p_randomization:.4g}, "
+            f"{o['correction']}-adjusted p = {r.p_adjusted:.4g}): {verdict} difference at alpha = {o['alpha']:g}. "
+            f"Significantly higher in {up} and lower in {down} of {len(langs)} languages ({o['correction']}-adjusted)."
+        )
+    return out
+
+
+def _forest_plots(c: Comparison) -> list[Any]:
+    from reports.plots import Interval, forest
+
+    pm = c.options["primary_metric"]
+    items = [Interval(label=f"{r.method} · {r.language}", estimate=r.difference, low=r.ci_low, high=r.ci_high,
+                      group=r.method) for r in c.rows if r.metric == pm]
+    if not items:
+        return []
+    level = int(round(100 * c.options["ci_level"]))
+    return [forest(items, xlabel=f"difference in {pm} (B - A)", reference=0.0,
+                   alt=f"Forest plot of the per-language differences in {pm} between run B and run A, with {level}% "
+                       "confidence intervals, one row per method and language, including the macro average.",
+                   caption=f"Per-language differences in {pm} (B - A), seed-averaged and paired over queries, "
+                           f"with {level}% t intervals; the dashed line marks no difference.")]
+
+
+def compare_runs(run_a: str | Path, run_b: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write the comparison of ``run_b`` against ``run_a`` and return the path of ``compare.html``."""
+    from harness.cache import atomic_write_text
+    from reports._render import render_html, render_latex
+
+    run_a, run_b = Path(run_a), Path(run_b)
+    out = Path(out_dir) if out_dir is not None else run_b / f"compare-{run_a.resolve().name}"
+    c = build_comparison(run_a, run_b)
+    data = c.to_dict()
+    lang_df = pd.DataFrame([asdict(r) for r in c.rows])
+    query_df = pd.DataFrame([asdict(q) for q in c.queries],
+                            columns=["method", "metric", "language", "query_id", "score_a", "score_b", "difference"])
+    pm = c.options["primary_metric"]
+    html = render_html("compare.html.j2", c=c, headline=headline(c), plots=_forest_plots(c), primary=pm,
+                       level=int(round(100 * c.options["ci_level"])))
+    tex = render_latex("compare_languages.tex.j2", c=c, rows=[r for r in c.rows if r.metric == pm], primary=pm,
+                       level=int(round(100 * c.options["ci_level"])))
+    atomic_write_text(out / "compare.json", json.dumps(data, indent=2, allow_nan=False))
+    atomic_write_text(out / "compare_languages.csv", lang_df.to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(out / "compare_queries.csv", query_df.to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(out / "compare_languages.tex", tex)
+    atomic_write_text(out / "compare.html", html)
+    return out / "compare.html"

@@ -1,0 +1,199 @@
+"""Figures of the reports, drawn with matplotlib and embedded as SVG data URIs.
+
+Every function takes numbers that the statistics package already computed (means, interval
+ends, shares) and returns a :class:`Plot`: an ``<img>``-ready ``data:image/svg+xml`` URI plus
+the alt text and caption the template shows.  An SVG loaded through ``<img>`` cannot run
+scripts, so method names drawn into a figure are inert.  Figures use matplotlib's
+object-oriented API (no pyplot, no global state) and fixed SVG ids and metadata, so the same
+numbers give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Okabe-Ito colour-blind-safe palette
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+RC = {
+    "svg.fonttype": "none",  # text stays text: smaller files, selectable, scales when printed
+    "svg.hashsalt": "harness-report",
+    "font.family": "sans-serif",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 10,
+}
+
+
+@dataclass(frozen=True)
+class Plot:
+    """An embedded figure: ``uri`` (data URI of an SVG), ``alt`` text and ``caption``."""
+
+    uri: str
+    alt: str
+    caption: str
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _encode(fig, alt: str, caption: str) -> Plot:
+    import matplotlib
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context(RC):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return Plot(uri=f"data:image/svg+xml;base64,{data}", alt=alt, caption=caption)
+
+
+def _color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _style(fn):
+    """Run a figure builder inside the report's rc settings (fonts, spines)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context(RC):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_style
+def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, label: str, alt: str, caption: str,
+            center: float | None = None, fmt: str = "{:.3f}") -> Plot:
+    """Annotated heatmap of ``values`` (shape ``(len(rows), len(cols))``; NaN cells left blank).
+
+    ``center`` set: a diverging colour map symmetric around it (for differences).
+    """
+    values = np.asarray(values, dtype=float)  # (n_rows, n_cols)
+    fig = _figure(max(3.5, 0.75 * len(cols) + 2.2), max(1.6, 0.38 * len(rows) + 1.0))
+    ax = fig.add_subplot()
+    finite = values[np.isfinite(values)]
+    if center is None:
+        cmap = "viridis"
+        vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    else:
+        cmap = "RdBu"
+        half = float(np.max(np.abs(finite - center))) if finite.size else 1.0
+        half = half or 1.0
+        vmin, vmax = center - half, center + half
+    if vmin == vmax:
+        vmax = vmin + 1e-9
+    im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(len(cols)), labels=list(cols), rotation=45 if len(cols) > 8 else 0)
+    ax.set_yticks(range(len(rows)), labels=list(rows))
+    ax.spines[:].set_visible(False)
+    norm = im.norm
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            v = values[i, j]
+            if np.isfinite(v):
+                shade = norm(v)
+                dark = (shade < 0.2 or shade > 0.8) if center is not None else shade < 0.55
+                ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")
+    fig.colorbar(im, ax=ax, label=label, shrink=0.9)
+    return _encode(fig, alt, caption)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One row of a forest plot: ``label``, point ``estimate``, interval ``[low, high]``, ``group`` (colour)."""
+
+    label: str
+    estimate: float
+    low: float | None
+    high: float | None
+    group: str = ""
+
+
+@_style
+def forest(items: Sequence[Interval], *, xlabel: str, alt: str, caption: str, reference: float | None = None) -> Plot:
+    """Dot-and-whisker (forest) plot, one row per item, top to bottom; optional vertical reference line."""
+    groups = list(dict.fromkeys(it.group for it in items))
+    fig = _figure(6.2, max(1.6, 0.24 * len(items) + 0.9))
+    ax = fig.add_subplot()
+    y = np.arange(len(items))[::-1]  # first item on top
+    for g_i, g in enumerate(groups):
+        idx = [i for i, it in enumerate(items) if it.group == g]
+        est = np.array([items[i].estimate for i in idx], dtype=float)
+        lo = np.array([np.nan if items[i].low is None else items[i].low for i in idx], dtype=float)
+        hi = np.array([np.nan if items[i].high is None else items[i].high for i in idx], dtype=float)
+        err = np.vstack([est - lo, hi - est])  # (2, n)
+        err = np.where(np.isfinite(err), err, 0.0)
+        ax.errorbar(est, y[idx], xerr=err, fmt="o", color=_color(g_i), ecolor=_color(g_i), capsize=2.5,
+                    markersize=4, label=g or None)
+    if reference is not None:
+        ax.axvline(reference, color="#777777", linewidth=0.8, linestyle="--")
+    ax.set_yticks(y, labels=[it.label for it in items])
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    if len(groups) > 1 and any(groups):
+        ax.legend(loc="best", fontsize=7, frameon=False)
+    return _encode(fig, alt, caption)
+
+
+@_style
+def bars(labels: Sequence[str], values: Sequence[float], *, low: Sequence[float | None] | None = None,
+         high: Sequence[float | None] | None = None, ylabel: str, alt: str, caption: str) -> Plot:
+    """Vertical bars with optional interval whiskers ``[low, high]``."""
+    v = np.asarray(values, dtype=float)
+    fig = _figure(max(3.5, 0.7 * len(labels) + 1.5), 2.6)
+    ax = fig.add_subplot()
+    x = np.arange(len(labels))
+    ax.bar(x, v, color=[_color(i) for i in range(len(labels))], width=0.65)
+    if low is not None and high is not None:
+        lo = np.array([np.nan if a is None else a for a in low], dtype=float)
+        hi = np.array([np.nan if a is None else a for a in high], dtype=float)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        if ok.any():
+            err = np.vstack([v[ok] - lo[ok], hi[ok] - v[ok]]).clip(min=0)  # (2, n_ok)
+            ax.errorbar(x[ok], v[ok], yerr=err, fmt="none", ecolor="#333333", capsize=3, linewidth=1)
+    ax.set_xticks(x, labels=list(labels), rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    return _encode(fig, alt, caption)
+
+
+@_style
+def strip(points: Mapping[str, Sequence[tuple[str, float]]], *, ylabel: str, alt: str, caption: str) -> Plot:
+    """Strip plot: for each category (x), its labelled points, spread horizontally by a fixed offset.
+
+    ``points[category] = [(label, value), ...]``; labels (e.g. seeds) get one colour each.
+    The horizontal spread is deterministic (evenly spaced), not random jitter.
+    """
+    cats = list(points)
+    labels = sorted({lab for pts in points.values() for lab, _ in pts}, key=lambda s: (len(s), s))
+    fig = _figure(max(3.8, 0.8 * len(cats) + 1.8), 2.8)
+    ax = fig.add_subplot()
+    width = 0.5
+    for li, lab in enumerate(labels):
+        offset = (li - (len(labels) - 1) / 2) * (width / max(1, len(labels)))
+        xs, ys = [], []
+        for ci, cat in enumerate(cats):
+            for plab, val in points[cat]:
+                if plab == lab:
+                    xs.append(ci + offset)
+                    ys.append(val)
+        ax.scatter(xs, ys, s=18, color=_color(li), label=lab, zorder=3)
+    ax.set_xticks(range(len(cats)), labels=cats, rotation=30 if len(cats) > 4 else 0, ha="right" if len(cats) > 4 else "center")
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    if labels:
+        ax.legend(loc="best", fontsize=7, frameon=False, title=None)
+    return _encode(fig, alt, caption)

@@ -1,0 +1,259 @@
+"""``harness reproduce DIR``: re-run a run directory's config and check every per-query score.
+
+The stored ``config.toml`` (the normalised config) is run again with
+:func:`harness.runner.run_matrix` into a new directory, with a fresh, empty cache unless the
+caller passes one, so every stage (base encoder, teacher, methods, retrieval, evaluation) is
+recomputed.  Then every row of the two ``results.parquet`` tables is matched on
+``(method, seed, language, query_id, metric)`` and compared:
+
+* CPU runs must be **identical**: ``|a - b| <= tolerance`` with ``tolerance = 0``, i.e. the
+  same floating-point value (two NaNs count as equal).
+* If either run used CUDA (manifest ``device == "cuda"``), kernels are not bitwise
+  deterministic, so the default tolerance is :data:`GPU_TOLERANCE` (absolute, per score).
+
+A row present in only one table is a difference too.  Differences are grouped by cell
+``(method, seed, language)`` and reported with their number and the largest absolute
+difference, so a user sees at once which cells did not reproduce and by how much.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import HarnessError
+
+#: default absolute tolerance per per-query score when either run used a GPU.
+GPU_TOLERANCE = 1e-3
+#: default tolerance on CPU: exact equality.
+CPU_TOLERANCE = 0.0
+
+KEY = ["method", "seed", "language", "query_id", "metric"]
+
+
+class RunDirectoryError(HarnessError, FileNotFoundError):
+    """A run directory lacks a file the command needs."""
+
+
+def require_file(run_dir: Path, name: str, what: str) -> Path:
+    """``run_dir / name``, or a :class:`RunDirectoryError` saying what is missing and why it matters."""
+    path = Path(run_dir) / name
+    if not path.is_file():
+        hint = "is this a run directory written by `harness run`?"
+        if not Path(run_dir).is_dir():
+            hint = "the directory does not exist; pass the directory printed by `harness run` (\"run directory: ...\")"
+        raise RunDirectoryError(f"{path} not found: {what} is needed; {hint}")
+    return path
+
+
+def load_manifest(run_dir: Path) -> dict[str, Any]:
+    return json.loads(require_file(run_dir, "manifest.json", "the run's manifest").read_text())
+
+
+def load_results(run_dir: Path) -> pd.DataFrame:
+    return pd.read_parquet(require_file(run_dir, "results.parquet", "the per-query results table"))
+
+
+@dataclass(frozen=True)
+class CellDifference:
+    """Per-query scores of one cell that differ beyond the tolerance.
+
+    ``n_rows`` counts (query, metric) rows compared in the cell; ``n_differ`` those with
+    ``|a - b| > tolerance``; ``n_missing_original`` / ``n_missing_new`` rows present in only
+    one run; ``max_abs_diff`` the largest ``|a - b|`` (NaN against a number counts as inf);
+    ``worst_query`` / ``worst_metric`` where it occurs.
+    """
+
+    method: str
+    seed: int
+    language: str
+    n_rows: int
+    n_differ: int
+    n_missing_original: int
+    n_missing_new: int
+    max_abs_diff: float
+    worst_query: str | None
+    worst_metric: str | None
+
+    def describe(self) -> str:
+        parts = [f"{self.n_differ} of {self.n_rows} scores differ"]
+        if self.n_differ and self.worst_query is not None:
+            parts.append(f"max |diff| {self.max_abs_diff:.3g} ({self.worst_metric}, query {self.worst_query})")
+        if self.n_missing_new:
+            parts.append(f"{self.n_missing_new} rows missing in the reproduction")
+        if self.n_missing_original:
+            parts.append(f"{self.n_missing_original} rows only in the reproduction")
+        return f"{self.method} seed={self.seed} {self.language}: " + "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class ScoreComparison:
+    """Result of comparing two results tables row by row (see :func:`compare_scores`)."""
+
+    tolerance: float
+    n_rows: int
+    n_differ: int
+    max_abs_diff: float
+    cells: tuple[CellDifference, ...]
+
+    @property
+    def identical(self) -> bool:
+        return not self.cells
+
+
+@dataclass(frozen=True)
+class ReproduceResult:
+    """Outcome of :func:`reproduce_run`.
+
+    ``identical`` is true when every per-query score of the original run is matched by the
+    reproduction within ``tolerance`` (0 on CPU: the same value), no row is missing on
+    either side and no cell failed in the reproduction.
+    """
+
+    original_dir: Path
+    new_dir: Path
+    tolerance: float
+    device_original: str
+    device_new: str
+    comparison: ScoreComparison
+    failed_cells: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def identical(self) -> bool:
+        return self.comparison.identical and not self.failed_cells
+
+    def summary(self) -> str:
+        c = self.comparison
+        how = "exactly equal" if self.tolerance == 0 else f"within an absolute tolerance of {self.tolerance:g}"
+        head = (f"reproduction of {self.original_dir} in {self.new_dir} "
+                f"(device {self.device_original} -> {self.device_new}); criterion: every per-query score {how}")
+        lines = [head]
+        if self.identical:
+            lines.append(f"REPRODUCED: all {c.n_rows} per-query scores match"
+                         + (f" (max |diff| {c.max_abs_diff:.3g})" if c.max_abs_diff > 0 else ""))
+            return "\n".join(lines)
+        lines.append(f"NOT REPRODUCED: {c.n_differ} of {c.n_rows} per-query scores differ, "
+                     f"in {len(c.cells)} cell(s) (method, seed, language):")
+        lines.extend(f"  {d.describe()}" for d in c.cells)
+        lines.extend(f"  failed in the reproduction: {f}" for f in self.failed_cells)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.comparison
+        return {
+            "original_dir": str(self.original_dir), "new_dir": str(self.new_dir), "tolerance": self.tolerance,
+            "device_original": self.device_original, "device_new": self.device_new, "identical": self.identical,
+            "n_rows": c.n_rows, "n_differ": c.n_differ, "max_abs_diff": _json_float(c.max_abs_diff),
+            "failed_cells": list(self.failed_cells),
+            "cells": [{**asdict(d), "max_abs_diff": _json_float(d.max_abs_diff)} for d in c.cells],
+        }
+
+
+def _json_float(x: float) -> float | str:
+    return x if math.isfinite(x) else str(x)
+
+
+def compare_scores(original: pd.DataFrame, new: pd.DataFrame, tolerance: float = 0.0) -> ScoreComparison:
+    """Match two long results tables on ``(method, seed, language, query_id, metric)``.
+
+    A row differs when ``|a - b| > tolerance`` (NaN equals NaN; NaN against a number is an
+    infinite difference) or when it is present in one table only.
+    """
+    if not (tolerance >= 0 and math.isfinite(tolerance)):
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    for name, df in (("original", original), ("new", new)):
+        missing = [c for c in [*KEY, "value"] if c not in df.columns]
+        if missing:
+            raise ValueError(f"{name} results table lacks columns {missing}; expected {[*KEY, 'value']}")
+    a = original[[*KEY, "value"]].astype({"seed": "int64", "query_id": str})
+    b = new[[*KEY, "value"]].astype({"seed": "int64", "query_id": str})
+    m = a.merge(b, on=KEY, how="outer", suffixes=("_a", "_b"), indicator=True)
+    va, vb = m["value_a"].to_numpy(dtype=float), m["value_b"].to_numpy(dtype=float)
+    both = (m["_merge"] == "both").to_numpy()
+    nan_a, nan_b = np.isnan(va), np.isnan(vb)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(va - vb)
+    diff = np.where(nan_a & nan_b, 0.0, np.where(nan_a | nan_b, np.inf, diff))
+    diff = np.where(both, diff, np.inf)
+    m["abs_diff"] = diff
+    m["differs"] = diff > tolerance
+    m["only_a"] = (m["_merge"] == "left_only").to_numpy()
+    m["only_b"] = (m["_merge"] == "right_only").to_numpy()
+
+    cells: list[CellDifference] = []
+    for (method, seed, lang), g in m.groupby(["method", "seed", "language"], sort=True):
+        if not g["differs"].any():
+            continue
+        shown = g[g["differs"]]
+        worst = shown.loc[shown["abs_diff"].idxmax()]
+        cells.append(CellDifference(
+            method=str(method), seed=int(seed), language=str(lang), n_rows=len(g), n_differ=int(g["differs"].sum()),
+            n_missing_original=int(g["only_b"].sum()), n_missing_new=int(g["only_a"].sum()),
+            max_abs_diff=float(shown["abs_diff"].max()), worst_query=str(worst["query_id"]),
+            worst_metric=str(worst["metric"]),
+        ))
+    return ScoreComparison(tolerance=float(tolerance), n_rows=len(m), n_differ=int(m["differs"].sum()),
+                           max_abs_diff=float(diff.max()) if len(diff) else 0.0, cells=tuple(cells))
+
+
+def default_tolerance(*devices: str) -> float:
+    """0 when every run was on CPU, :data:`GPU_TOLERANCE` when any used CUDA."""
+    return GPU_TOLERANCE if any(str(d).startswith("cuda") for d in devices) else CPU_TOLERANCE
+
+
+def reproduce_run(run_dir: str | Path, out_dir: str | Path | None = None, cache_dir: str | Path | None = None,
+                  tolerance: float | None = None) -> ReproduceResult:
+    """Re-run ``run_dir``'s stored config into ``out_dir`` and compare every per-query score.
+
+    Parameters
+    ----------
+    run_dir : path
+        A finished run directory (``config.toml``, ``manifest.json``, ``results.parquet``).
+    out_dir : path, optional
+        Directory of the new run; default ``<run_dir>-reproduce``.
+    cache_dir : path, optional
+        Cache root for the new run.  Default: a fresh temporary directory (deleted
+        afterwards), so nothing computed before is reused.
+    tolerance : float, optional
+        Allowed absolute difference per score; default 0 on CPU, :data:`GPU_TOLERANCE` if
+        either run used CUDA.
+
+    The verdict is also written to ``<out_dir>/reproduce.json``.
+    """
+    from harness.cache import Cache, atomic_write_text
+    from harness.config import load_config
+    from harness.runner import run_matrix
+
+    run_dir = Path(run_dir)
+    manifest = load_manifest(run_dir)
+    original = load_results(run_dir)
+    config = load_config(require_file(run_dir, "config.toml", "the run's normalised config"))
+    if config.sha256() != manifest.get("config_sha256"):
+        raise RunDirectoryError(
+            f"{run_dir / 'config.toml'} hashes to {config.sha256()[:12]}, but manifest.json records "
+            f"{str(manifest.get('config_sha256'))[:12]}: the config was edited after the run, so re-running it would "
+            "not reproduce this run; restore the original config.toml (its normalised form is in manifest.json)")
+    new_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + "-reproduce")
+    if new_dir.resolve() == run_dir.resolve():
+        raise RunDirectoryError(f"--out {new_dir} is the run directory itself; choose a new directory")
+
+    with tempfile.TemporaryDirectory(prefix="harness-reproduce-cache-") as tmp:
+        cache = Cache(cache_dir) if cache_dir is not None else Cache(tmp)
+        res = run_matrix(config, run_dir=new_dir, cache=cache)
+    new_manifest = load_manifest(new_dir)
+    new = load_results(new_dir)
+    dev_a, dev_b = str(manifest.get("device", "cpu")), str(new_manifest.get("device", "cpu"))
+    tol = default_tolerance(dev_a, dev_b) if tolerance is None else float(tolerance)
+    comparison = compare_scores(original, new, tol)
+    failed = tuple(f"{c.method} seed={c.seed}: {c.error}" for c in res.failed)
+    result = ReproduceResult(original_dir=run_dir, new_dir=new_dir, tolerance=tol, device_original=dev_a,
+                             device_new=dev_b, comparison=comparison, failed_cells=failed)
+    atomic_write_text(new_dir / "reproduce.json", json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    return result
