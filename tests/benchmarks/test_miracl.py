@@ -255,3 +255,26 @@ def test_real_miracl_missing_offline_fails_fast_without_network(tmp_path):
     assert "miracl/sw/dev" in msg and "not available offline" in msg
     assert str(empty / "miracl" / "v1.0" / "sw" / "dev" / "topics.tsv") in msg
     assert "ir_datasets export miracl/sw/dev docs" in msg and "huggingface.co" in msg
+
+
+def test_a_built_docstore_replaces_the_raw_corpus_files(miracl_fixture):
+    import ir_datasets
+
+    ds = ir_datasets.load(miracl_fixture["train_dataset_id"].format(lang="en"))
+    ds.docs_store().build()  # what ir_datasets does on a first docs lookup
+    for gz in (miracl_fixture["home"] / "miracl/v1.0/en/docs").glob("*.jsonl.gz"):
+        gz.unlink()
+    b = bench(miracl_fixture)
+    b.check_available()
+    assert b.train_pairs()[1].positive == "Kilimanjaro Mount Kilimanjaro is the highest mountain in Africa."
+    assert len(b.language_data("en").corpus) == 5
+
+
+def test_training_queries_whose_positives_are_missing_are_skipped_with_a_warning(miracl_fixture):
+    p = miracl_fixture["home"] / "miracl/v1.0/en/train/qrels.tsv"
+    p.write_text(p.read_text().replace("11\tQ0\t1003#0\t1", "11\tQ0\t9999#0\t1"))
+    b = bench(miracl_fixture)
+    with pytest.warns(UserWarning, match="1 training queries skipped"):
+        pairs = b.train_pairs()
+    assert [t.query for t in pairs] == ["which sea does the nile flow into"]
+    assert b.describe()["train_stats"]["skipped_missing_passage"] == 1
