@@ -262,6 +262,12 @@ def validation_to_config_error(e: ValidationError, model: type[BaseModel], prefi
     """Turn the first pydantic error into a ConfigError with a dotted key path."""
     err = e.errors()[0]
     loc = tuple(str(x) for x in err["loc"])
+    inner = (err.get("ctx") or {}).get("error")
+    if isinstance(inner, ConfigError):  # raised by a validator inside the section: keep its message
+        ipath = inner.path
+        if prefix and not ipath.startswith(prefix + "."):
+            ipath = ".".join(x for x in (prefix, *loc[:-1], ipath) if x) if ipath else ".".join((prefix, *loc))
+        return ConfigError(ipath, inner.value, inner.allowed, inner.hint, source)
     path = ".".join(x for x in (prefix, *loc) if x)
     value = err.get("input")
     if err["type"] == "extra_forbidden":
@@ -389,4 +395,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") 
 def make_benchmark(config: HarnessConfig, cache) -> Any:
     """Instantiate the configured benchmark adapter."""
     cls = import_object(BENCHMARKS[config.benchmark_name][1])
+    if config.benchmark_name == "local":
+        base_dir = Path(config.source).parent if config.source and not config.source.startswith("<") else None
+        return cls(config.benchmark, cache, base_dir=base_dir)
     return cls(config.benchmark, cache)

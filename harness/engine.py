@@ -109,6 +109,9 @@ class Engine:
     def benchmark(self):
         if self._benchmark is None:
             self._benchmark = make_benchmark(self.config, self.cache)
+            check = getattr(self._benchmark, "check_available", None)
+            if check is not None:  # fail in seconds on missing data, not after training teachers
+                check()
             for lang in self._benchmark.languages:
                 self._benchmark.check_language(lang)
         return self._benchmark

@@ -46,6 +46,10 @@ class BiEncoder(nn.Module):
             raise ConfigError("model.pooling", pooling, f"one of {POOLINGS}")
         if max_length < 4:
             raise ConfigError("model.max_length", max_length, "an integer >= 4")
+        limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+        if isinstance(limit, int) and max_length > limit:
+            raise ConfigError("model.max_length", max_length,
+                              f"an integer between 4 and {limit} (the model's max_position_embeddings)")
         self.model = model
         self.tokenizer = tokenizer
         self.pooling = pooling
@@ -73,12 +77,18 @@ class BiEncoder(nn.Module):
         from transformers import AutoModel, AutoTokenizer
 
         meta: dict = {}
-        p = Path(name_or_path)
+        p = Path(name_or_path).expanduser()
+        if (str(name_or_path).startswith((".", "/", "~")) or p.exists()) and not p.is_dir():
+            raise DataUnavailableError(
+                f"model directory {str(name_or_path)!r} does not exist; give a directory written by "
+                "save_pretrained (config.json, weights, tokenizer files), or a hub name already in the local Hugging Face "
+                "cache (HF_HOME): download it once on a connected machine and copy the cache here"
+            )
         if (p / _META).is_file():
             meta = json.loads((p / _META).read_text())
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(name_or_path), local_files_only=local_files_only)
-            model = AutoModel.from_pretrained(str(name_or_path), local_files_only=local_files_only)
+            tokenizer = AutoTokenizer.from_pretrained(str(p) if p.is_dir() else str(name_or_path), local_files_only=local_files_only)
+            model = AutoModel.from_pretrained(str(p) if p.is_dir() else str(name_or_path), local_files_only=local_files_only)
         except (OSError, ValueError) as e:
             raise DataUnavailableError(
                 f"cannot load model {str(name_or_path)!r} with from_pretrained (offline): {e}. "
