@@ -70,7 +70,7 @@ def test_padding_efficiency_beats_random_batches_on_skewed_lengths():
     eff_to_max = float(lengths.mean()) / 256.0
     assert eff_bucketed > 0.95
     assert eff_random < 0.45
-    assert eff_to_max < eff_random  # padding every random batch to the cap is worse still
+    assert eff_to_max <= eff_random  # padding to the cap can only be worse
     # More batches per sorted chunk -> less padding.
     eff_small = padding_efficiency(lengths, length_bucketed_batches(lengths, 128, rng, bucket_size_multiplier=2))
     assert eff_random < eff_small < eff_bucketed

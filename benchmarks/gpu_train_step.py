@@ -1,0 +1,212 @@
+"""Dual-encoder contrastive training throughput: the harness's path against a plain baseline.
+
+Workload: InfoNCE with in-batch negatives over (query, passage) pairs, one shared encoder
+(``L = -1/B sum_i log softmax_j(q_i . p_j / 0.05)_i``, mean pooling, L2 normalisation),
+plain Hugging Face ``BertModel`` at mBERT size (119,547-token vocabulary, 12 layers, 768
+wide, SDPA attention, random initialisation: throughput does not depend on the weights),
+batch 128, 32-token queries, passages with the MIRACL-like lengths of
+:func:`_gpu_common.miracl_like_lengths` (mean ~85 tokens, ~3 % at the 256 cap).
+
+Variants, all in one process on the same model shapes:
+
+* ``plain_padded_max`` (the baseline; the setup of the measurements this project started
+  from): fp32 weights + bf16 autocast, eager, fused AdamW, random batches padded to 256,
+  a bare loop timed with CUDA events (median of ``--steps`` after ``--warmup``).  Run
+  first and again last, so the spread between the two is visible.
+* ``plain_padded_per_batch``: the same, each random batch padded to its own longest
+  passage (expected: no gain, one long passage sets the width of nearly every batch).
+* ``harness_padded_max``: the harness's own loop, :func:`harness.training.train` (fused
+  AdamW, bf16 autocast, gradient clipping, a non-finite check that reads the loss every
+  step) over :class:`harness.models.encoder.BiEncoder`, random batches padded to 256:
+  isolates the cost of the harness loop itself.
+* ``harness_bucketed`` (the harness path): the same loop over
+  :func:`harness.batching.endless_length_bucketed_batches` (sorted within random chunks of
+  50 batches, shuffled batch order), each batch padded to its own longest passage.
+
+Reported per variant: real (non-padding) tokens/s, padded tokens/s, median step time,
+padding efficiency.  Headline: real tokens/s of ``harness_bucketed`` over
+``plain_padded_max`` (goal >= 1.3x).  The harness loop's step times are host-clock
+intervals between steps (it synchronises every step), the plain loop's CUDA events.
+
+Usage::
+
+    python benchmarks/gpu_train_step.py --json out.json        # on a CUDA machine
+    python benchmarks/gpu_train_step.py --smoke                # no CUDA: tiny sizes on the CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _gpu_common as common  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--query-tokens", type=int, default=32)
+    p.add_argument("--max-tokens", type=int, default=256, help="passage cap (tokens, specials included)")
+    p.add_argument("--passages", type=int, default=25_600, help="training pairs in the simulated dataset")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=10, help="timed steps of the fixed-width variants")
+    p.add_argument("--bucketed-steps", type=int, default=100,
+                   help="timed steps of the bucketed variant (its batches vary in width, so more)")
+    p.add_argument("--multiplier", type=int, default=50, help="batches per sorted chunk")
+    p.add_argument("--lr", type=float, default=1e-5)
+    common.add_common_arguments(p)
+    args = p.parse_args(argv)
+
+    device = common.device_or_skip(args)
+    if device is None:
+        return 0
+    if device == "cpu":  # --smoke: same code, tiny sizes
+        args.batch, args.query_tokens, args.max_tokens, args.passages = 8, 8, 64, 8 * 4 * 6
+        args.warmup, args.steps, args.bucketed_steps, args.multiplier = 1, 2, 4, 4
+
+    import torch
+
+    from harness.batching import endless_length_bucketed_batches, padding_efficiency
+    from harness.models.encoder import BiEncoder
+    from harness.training import info_nce, shuffled_batches, train
+
+    cuda = device == "cuda"
+    rng = np.random.default_rng(args.seed)
+    config = common.bert_config(tiny=not cuda)
+    vocab = config.vocab_size
+    median = 69.0 if args.max_tokens >= 256 else args.max_tokens / 3
+    lengths = common.miracl_like_lengths(args.passages, rng, median=median, high=args.max_tokens)
+    p_ids, p_mask = common.random_token_ids(lengths, args.max_tokens, vocab, rng)
+    q_len = np.full(args.passages, args.query_tokens)
+    q_ids, q_mask = common.random_token_ids(q_len, args.query_tokens, vocab, rng)
+    P_ids, P_mask = torch.as_tensor(p_ids, device=device), torch.as_tensor(p_mask, device=device)
+    Q_ids, Q_mask = torch.as_tensor(q_ids, device=device), torch.as_tensor(q_mask, device=device)
+    B, qt = args.batch, args.query_tokens
+
+    def features(idx: np.ndarray, per_batch: bool):
+        """Query and passage features of the pairs ``idx``; passages cut to the batch's width."""
+        width = int(lengths[idx].max()) if per_batch else args.max_tokens
+        t = torch.as_tensor(idx, device=device)
+        q = {"input_ids": Q_ids[t], "attention_mask": Q_mask[t]}  # (B, qt)
+        d = {"input_ids": P_ids[t, :width], "attention_mask": P_mask[t, :width]}  # (B, width)
+        real = len(idx) * qt + int(lengths[idx].sum())
+        padded = len(idx) * (qt + width)
+        return q, d, real, padded
+
+    base = common.make_bert(config, device, args.seed)
+    base.train()
+    results: dict[str, dict] = {}
+
+    # ------------------------------------------------------------------ plain loop
+    def plain(name: str, per_batch: bool) -> None:
+        model = base
+        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, fused=cuda or None)
+        batches = shuffled_batches(args.passages, B, np.random.default_rng(args.seed + 1))
+        counts: list[tuple[int, int]] = []
+
+        def embed(f):
+            h = model(**f).last_hidden_state  # (B, L, H)
+            m = f["attention_mask"].unsqueeze(-1).to(h.dtype)
+            return torch.nn.functional.normalize(((h * m).sum(1) / m.sum(1)).float(), dim=-1)  # (B, H)
+
+        def step():
+            q, d, real, padded = features(next(batches), per_batch)
+            counts.append((real, padded))
+            with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=cuda):
+                eq, ed = embed(q), embed(d)
+                loss = torch.nn.functional.cross_entropy(eq @ ed.T / 0.05, torch.arange(len(eq), device=device))
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        secs = common.event_times(step, args.warmup, args.steps, device)
+        record(name, secs, counts[args.warmup:], "plain loop, CUDA events")
+        del opt
+
+    # ------------------------------------------------------------------ harness loop
+    def harness(name: str, bucketed: bool, steps: int) -> None:
+        enc = BiEncoder(base, tokenizer=None, pooling="mean", normalize=True, max_length=args.max_tokens)
+        order_rng = np.random.default_rng(args.seed + 2)
+        if bucketed:
+            batches = endless_length_bucketed_batches(lengths, B, order_rng, bucket_size_multiplier=args.multiplier)
+        else:
+            batches = shuffled_batches(args.passages, B, order_rng)
+        counts: list[tuple[int, int]] = []
+
+        def loss_fn(idx):
+            q, d, real, padded = features(idx, per_batch=bucketed)
+            counts.append((real, padded))
+            return info_nce(enc(q), enc(d), 0.05)
+
+        clock = common.StepClock(loss_fn)
+        train(enc, batches, clock, steps=args.warmup + steps + 1, lr=args.lr, method=name, seed=args.seed,
+              device=device, warmup=0.0)
+        common.sync(device)
+        record(name, clock.step_seconds(args.warmup), counts[args.warmup:args.warmup + steps],
+               "harness.training.train, host clock between steps")
+
+    def record(name: str, secs: list[float], counts: list[tuple[int, int]], timing: str) -> None:
+        total = sum(secs)
+        real = sum(c[0] for c in counts)
+        padded = sum(c[1] for c in counts)
+        results[name] = {
+            **common.stats_ms(secs),
+            "real_tokens_per_s": round(real / total), "padded_tokens_per_s": round(padded / total),
+            "padding_efficiency": round(real / padded, 4), "timing": timing,
+        }
+        r = results[name]
+        print(f"  {name:24s} step {r['median_ms']:8.2f} ms (median of {r['n']})  real {r['real_tokens_per_s']:>10,d} tok/s"
+              f"  padded {r['padded_tokens_per_s']:>10,d} tok/s  efficiency {r['padding_efficiency']:.3f}", flush=True)
+
+    print(f"contrastive training step, B={B}, {qt}-token queries, passages <= {args.max_tokens} tokens, "
+          f"{config.num_hidden_layers} layers x {config.hidden_size}, vocab {vocab}, attention "
+          f"{common.attn_implementation(base)}, {device}", flush=True)
+    plain("plain_padded_max", per_batch=False)
+    plain("plain_padded_per_batch", per_batch=True)
+    harness("harness_padded_max", bucketed=False, steps=args.steps)
+    harness("harness_bucketed", bucketed=True, steps=args.bucketed_steps)
+    plain("plain_padded_max_again", per_batch=False)
+
+    base_tps = results["plain_padded_max"]["real_tokens_per_s"]
+    again_tps = results["plain_padded_max_again"]["real_tokens_per_s"]
+    ratio = results["harness_bucketed"]["real_tokens_per_s"] / base_tps
+    bucket_eff = padding_efficiency(
+        lengths, list(itertools.islice(endless_length_bucketed_batches(lengths, B, np.random.default_rng(9),
+                                                                      bucket_size_multiplier=args.multiplier),
+                                       args.passages // B))
+    )
+    out = {
+        "benchmark": "gpu_train_step",
+        "environment": common.environment(device),
+        "smoke": device == "cpu",
+        "setup": {
+            "batch": B, "query_tokens": qt, "max_tokens": args.max_tokens, "passages": args.passages,
+            "layers": config.num_hidden_layers, "hidden": config.hidden_size, "vocab": vocab,
+            "attention": common.attn_implementation(base), "lr": args.lr, "multiplier": args.multiplier,
+            "passage_lengths": common.length_summary(lengths),
+            "bucketed_padding_efficiency_one_epoch": round(bucket_eff, 4),
+        },
+        "variants": results,
+        "baseline_repeat_spread": round(abs(again_tps - base_tps) / base_tps, 4),
+        "ratio_real_tokens_harness_bucketed_vs_plain_padded_max": round(ratio, 3),
+        "ratio_real_tokens_harness_bucketed_vs_plain_padded_max_again": round(
+            results["harness_bucketed"]["real_tokens_per_s"] / again_tps, 3),
+        "ratio_real_tokens_harness_padded_max_vs_plain_padded_max": round(
+            results["harness_padded_max"]["real_tokens_per_s"] / base_tps, 3),
+        "goal": ">= 1.3x real tokens/s",
+        "goal_met": bool(ratio >= 1.3),
+    }
+    print(f"  ratio (real tokens/s, harness_bucketed / plain_padded_max): {ratio:.2f}x  (goal >= 1.3x)", flush=True)
+    common.emit(out, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
