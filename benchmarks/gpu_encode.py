@@ -48,7 +48,7 @@ import _gpu_common as common  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--passages", type=int, default=32_768)
+    p.add_argument("--passages", type=int, default=16_384)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--repeats", type=int, default=3)
