@@ -266,7 +266,8 @@ def validation_to_config_error(e: ValidationError, model: type[BaseModel], prefi
     if isinstance(inner, ConfigError):  # raised by a validator inside the section: keep its message
         ipath = inner.path
         if prefix and not ipath.startswith(prefix + "."):
-            ipath = ".".join(x for x in (prefix, *loc[:-1], ipath) if x) if ipath else ".".join((prefix, *loc))
+            # validators name their own section (e.g. "model.heads"): re-anchor under this one
+            ipath = f"{prefix}.{ipath.split('.', 1)[1]}" if "." in ipath else ".".join((prefix, *loc[:-1], ipath))
         return ConfigError(ipath, inner.value, inner.allowed, inner.hint, source)
     path = ".".join(x for x in (prefix, *loc) if x)
     value = err.get("input")
@@ -344,7 +345,7 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
 def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") -> HarnessConfig:
     from harness.models.mini import MiniOptions
     from harness.registry import available_methods, get_method
-    from harness.stats import AnalysisOptions
+    from harness.stats.options import AnalysisOptions
     from harness.training import TeacherOptions
 
     raw = validate_section(RawConfig, data, "", source)

@@ -22,6 +22,13 @@ POOLINGS = ("mean", "cls")
 _META = "harness_biencoder.json"
 
 
+def _quiet_transformers() -> None:
+    """transformers prints its own progress bars on load/save; the harness shows its own."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 class BiEncoder(nn.Module):
     """Shared-weight dual encoder.
 
@@ -76,6 +83,7 @@ class BiEncoder(nn.Module):
         """
         from transformers import AutoModel, AutoTokenizer
 
+        _quiet_transformers()
         meta: dict = {}
         p = Path(name_or_path).expanduser()
         if (str(name_or_path).startswith((".", "/", "~")) or p.exists()) and not p.is_dir():
@@ -108,6 +116,7 @@ class BiEncoder(nn.Module):
     def save_pretrained(self, path: str | Path) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        _quiet_transformers()
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         (path / _META).write_text(
