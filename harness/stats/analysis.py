@@ -1,0 +1,340 @@
+"""The analysis entry point: :func:`analyze` and the :class:`Analysis` it returns."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import StatisticsError
+from harness.stats.bootstrap import BootstrapReplicates, calibrated_interval, hierarchical_bootstrap
+from harness.stats.common import PowerEstimate, power_curve, power_from, seed_groups
+from harness.stats.data import MetricScores, prepare
+from harness.stats.inference import contrast_inference
+from harness.stats.options import AnalysisOptions
+from harness.stats.pairwise import Comparison, Pairwise, adjust_comparisons, compare_metric, summarise
+from harness.stats.question import Question, answer
+from harness.stats.streams import stream
+from harness.stats.variance import VarianceDecomposition, decompose
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CellSummary:
+    """Per (metric, method, language): seed-averaged mean with its hierarchical bootstrap CI."""
+
+    metric: str
+    method: str
+    language: str
+    tier: str
+    mean: float
+    ci: tuple[float, float]
+    ci_queries: tuple[float, float]
+    se: float
+    seed_sd: float | None
+    n_seeds: int
+    n_queries: int
+
+
+@dataclass(frozen=True)
+class GroupMean:
+    """Mean over a set of languages (a tier, or all: ``tier = None``) of per-language means."""
+
+    metric: str
+    method: str
+    tier: str | None
+    languages: tuple[str, ...]
+    mean: float
+    ci: tuple[float, float]
+    ci_queries: tuple[float, float]
+    se: float
+    seed_sd: float | None
+    n_seeds: int
+
+
+@dataclass(frozen=True)
+class SeedScore:
+    metric: str
+    method: str
+    seed: int
+    overall: float
+    per_language: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class PairPower:
+    metric: str
+    method_a: str
+    method_b: str
+    power: PowerEstimate
+
+
+@dataclass(frozen=True)
+class Power:
+    """Power analysis on the primary metric (see the package docstring)."""
+
+    metric: str
+    alpha: float
+    power: float
+    target_difference: float
+    question: PowerEstimate | None
+    pairwise: tuple[PairPower, ...]
+    typical_pair: PowerEstimate | None
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything :func:`analyze` computed; :meth:`to_dict` is the content of ``analysis.json``."""
+
+    design: Mapping[str, Any]
+    options: AnalysisOptions
+    per_method_language: tuple[CellSummary, ...]
+    method_means: tuple[GroupMean, ...]
+    tier_means: tuple[GroupMean, ...]
+    seed_scores: tuple[SeedScore, ...]
+    variance_components: tuple[VarianceDecomposition, ...]
+    pairwise: Pairwise
+    question: Question
+    power: Power
+    warnings: tuple[str, ...]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable data: no NaN or infinity (None instead, and a warning naming the path)."""
+        problems: list[str] = []
+        body = {
+            "schema_version": SCHEMA_VERSION,
+            "design": self.design,
+            "options": self.options.model_dump(mode="json"),
+            "per_method_language": self.per_method_language,
+            "method_means": self.method_means,
+            "tier_means": self.tier_means,
+            "seed_scores": self.seed_scores,
+            "variance_components": self.variance_components,
+            "pairwise": self.pairwise,
+            "question": self.question,
+            "power": self.power,
+        }
+        out = jsonable(body, "", problems)
+        out["warnings"] = list(self.warnings) + [f"non-finite value replaced by null at {p}" for p in problems]
+        return out
+
+
+def jsonable(obj: Any, path: str, problems: list[str]) -> Any:
+    """Dataclasses, mappings, sequences and numpy values to JSON data; floats to 12 significant digits."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: jsonable(getattr(obj, f.name), f"{path}.{f.name}", problems) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v, f"{path}.{k}", problems) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [jsonable(v, f"{path}[{i}]", problems) for i, v in enumerate(obj)]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        if not math.isfinite(x):
+            problems.append(path.lstrip("."))
+            return None
+        return float(f"{x:.12g}")
+    if obj is None or isinstance(obj, str):
+        return obj
+    raise TypeError(f"cannot serialise {type(obj).__name__} at {path}")
+
+
+def _cells(data: MetricScores, boot: BootstrapReplicates, level: float) -> list[CellSummary]:
+    out = []
+    dq = np.array([data.n_queries(lang) - 1 for lang in data.languages], dtype=np.float64)
+    for m in data.methods:
+        obs = boot.observed[m]  # (S, L)
+        iv = calibrated_interval(obs.mean(axis=0), boot.hierarchical[m].mean(axis=1), boot.queries_only[m].mean(axis=1),
+                                 obs.shape[0] - 1, dq, level)
+        qiv = calibrated_interval(obs.mean(axis=0), boot.queries_only[m].mean(axis=1),
+                                  boot.queries_only[m].mean(axis=1), 0, dq, level)
+        sd = obs.std(axis=0, ddof=1) if obs.shape[0] > 1 else None
+        for j, lang in enumerate(data.languages):
+            out.append(CellSummary(data.metric, m, lang, data.tiers[lang], float(iv.estimate[j]),
+                                   (float(iv.lo[j]), float(iv.hi[j])), (float(qiv.lo[j]), float(qiv.hi[j])),
+                                   float(iv.se[j]), None if sd is None else float(sd[j]), obs.shape[0],
+                                   data.n_queries(lang)))
+    return out
+
+
+def _group_means(data: MetricScores, boot: BootstrapReplicates,
+                 level: float) -> tuple[list[GroupMean], list[GroupMean]]:
+    langs = list(data.languages)
+    groups: list[tuple[str | None, list[str]]] = [(None, langs)]
+    groups += [(t, list(data.tier_languages(t))) for t in sorted(set(data.tiers.values()))]
+    overall, tiers = [], []
+    for tier, members in groups:
+        idx = np.array([langs.index(x) for x in members])
+        dq = min(data.n_queries(x) for x in members) - 1
+        for m in data.methods:
+            per_seed = boot.observed[m][:, idx].mean(axis=1)  # (S,)
+            h = boot.hierarchical[m][:, :, idx].mean(axis=(1, 2))
+            q = boot.queries_only[m][:, :, idx].mean(axis=(1, 2))
+            iv = calibrated_interval(np.array([per_seed.mean()]), h[:, None], q[:, None], len(per_seed) - 1, dq, level)
+            qiv = calibrated_interval(np.array([per_seed.mean()]), q[:, None], q[:, None], 0, dq, level)
+            rec = GroupMean(data.metric, m, tier, tuple(members), float(per_seed.mean()),
+                            (float(iv.lo[0]), float(iv.hi[0])), (float(qiv.lo[0]), float(qiv.hi[0])), float(iv.se[0]),
+                            float(per_seed.std(ddof=1)) if len(per_seed) > 1 else None, len(per_seed))
+            (overall if tier is None else tiers).append(rec)
+    return overall, tiers
+
+
+def _seed_scores(data: MetricScores, boot: BootstrapReplicates) -> list[SeedScore]:
+    out = []
+    for m in data.methods:
+        obs = boot.observed[m]
+        for i, s in enumerate(data.seeds[m]):
+            out.append(SeedScore(data.metric, m, s, float(obs[i].mean()),
+                                 {lang: float(obs[i, j]) for j, lang in enumerate(data.languages)}))
+    return out
+
+
+def _typical_pair(vd: VarianceDecomposition, data: MetricScores, opts: AnalysisOptions) -> PowerEstimate | None:
+    comp = {c.name: c for c in vd.components}
+    if vd.degenerate or comp["seed"].variance is None or comp["seed_x_language"].variance is None:
+        return PowerEstimate("pooled mean difference of two methods with independent seeds (from the variance "
+                             "components)", vd.n_seeds, None, None, opts.target_difference, None, None,
+                             "seed components are not estimable (one seed) or the scores are constant")
+    s2, sl2 = comp["seed"].variance, comp["seed_x_language"].variance
+    mq2 = comp["residual"].parts.get("method_x_query") or 0.0
+    sq2 = comp["residual"].parts.get("seed_x_query") or 0.0
+    n_l = len(data.languages)
+    inv_q = float(np.mean([1.0 / data.n_queries(lang) for lang in data.languages]))
+    dq = min(data.n_queries(lang) for lang in data.languages) - 1
+
+    def variance_at(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seed_part = 2.0 * (s2 / s + sl2 / (s * n_l))
+        query_part = 2.0 * (mq2 + sq2 / s) * inv_q / n_l
+        total = seed_part + query_part
+        with np.errstate(divide="ignore", invalid="ignore"):
+            den = np.where(total > 0, (seed_part / (2 * (s - 1)) + query_part / dq) / total, 1.0)
+        return total, np.where(den > 0, 1.0 / den, np.inf)
+
+    return power_curve("pooled mean difference of two methods with independent seeds (from the variance components: "
+                       "2 [seed/S + seed_x_language/(S L) + (method_x_query + seed_x_query/S) mean(1/Q_l) / L])",
+                       vd.n_seeds, variance_at, opts.alpha, opts.power, opts.target_difference, opts.max_seeds)
+
+
+def analyze(results: pd.DataFrame, options: AnalysisOptions | Mapping[str, Any] | None = None, *,
+            tiers: Mapping[str, str] | None = None) -> Analysis:
+    """Analyse a long results table (schema in the package docstring).
+
+    Parameters
+    ----------
+    results : DataFrame with columns ``method, seed, language, tier, query_id, metric, value``.
+    options : :class:`AnalysisOptions` (or the mapping of its fields; ``None``: defaults).
+    tiers : ``language -> tier`` from the benchmark; checked against the table's ``tier``.
+
+    Raises
+    ------
+    StatisticsError
+        The table cannot support the analysis (see :func:`harness.stats.data.prepare`).
+    """
+    t0 = time.perf_counter()
+    opts = options if isinstance(options, AnalysisOptions) else AnalysisOptions(**dict(options or {}))
+    prepared = prepare(results, metrics=opts.metrics, primary_metric=opts.primary_metric, methods=opts.methods,
+                       languages=opts.languages, tiers=tiers, nan_policy=opts.nan_policy)
+    warnings = list(prepared.warnings)
+    primary = prepared.metrics[opts.primary_metric]
+    if len(primary.methods) < 1:
+        raise StatisticsError("no method to analyse")
+
+    cells: list[CellSummary] = []
+    overall: list[GroupMean] = []
+    tier_means: list[GroupMean] = []
+    seed_scores: list[SeedScore] = []
+    decomps: list[VarianceDecomposition] = []
+    comps: list[Comparison] = []
+    boots: dict[str, BootstrapReplicates] = {}
+    groups_by_metric = {}
+    for metric, data in prepared.metrics.items():
+        groups = seed_groups(data, opts.seed_pairing)
+        groups_by_metric[metric] = groups
+        boot = hierarchical_bootstrap(data, groups, opts.n_bootstrap, opts.seed)
+        boots[metric] = boot
+        cells += _cells(data, boot, opts.ci_level)
+        o, t = _group_means(data, boot, opts.ci_level)
+        overall += o
+        tier_means += t
+        seed_scores += _seed_scores(data, boot)
+        decomps.append(decompose(data, stream(opts.seed, "variance", metric), opts.n_bootstrap, opts.ci_level,
+                                 fit_mixedlm=opts.mixedlm_variance_check))
+        comps += compare_metric(data, boot, groups, seed=opts.seed, n_permutations=opts.n_permutations,
+                                alpha=opts.alpha, power=opts.power, level=opts.ci_level)
+    comps = adjust_comparisons(comps, test=opts.pairwise_test, correction=opts.correction,
+                               family=opts.correction_family, alpha=opts.alpha)
+    notes = []
+    family_sizes = {}
+    from harness.stats.pairwise import family_key
+
+    for c in comps:
+        k = family_key(c, opts.correction_family)
+        family_sizes[k] = family_sizes.get(k, 0) + 1
+    if family_sizes and opts.pairwise_test == "randomization":
+        largest = max(family_sizes.values())
+        p_min = 1.0 / (opts.n_permutations + 1)
+        if opts.correction == "holm" and p_min * largest >= opts.alpha:
+            msg = (f"with n_permutations = {opts.n_permutations} the smallest randomization p-value is {p_min:.2g}; "
+                   f"Holm over a family of {largest} tests can never reject at alpha = {opts.alpha}. Increase "
+                   "analysis.n_permutations")
+            notes.append(msg)
+            warnings.append(msg)
+    pairwise = Pairwise(opts.pairwise_test, opts.correction, {
+        "metric-scope": "per metric: per-language comparisons form one family, pooled comparisons another",
+        "metric": "per metric: all comparisons", "all": "all comparisons of all metrics"}[opts.correction_family],
+        opts.alpha, opts.n_permutations, tuple(comps), tuple(summarise(comps, opts.pairwise_test)), tuple(notes))
+
+    question = answer(primary, boots[opts.primary_metric], groups_by_metric[opts.primary_metric],
+                      ot=opts.ot_method, con=opts.contrastive_method, baseline=opts.baseline, high=opts.high_tier,
+                      low=opts.low_tier, endpoint=opts.question_endpoint, alpha=opts.alpha, level=opts.ci_level,
+                      delta=opts.target_difference, power=opts.power, max_seeds=opts.max_seeds,
+                      fit_mixedlm=opts.fit_mixedlm)
+    if question.degenerate and question.reason:
+        warnings.append(f"question not answered: {question.reason}")
+
+    pair_power = []
+    pgroups = groups_by_metric[opts.primary_metric]
+    n_l = len(primary.languages)
+    for c in comps:
+        if c.metric != opts.primary_metric or c.language != "all":
+            continue
+        inf = contrast_inference(primary, {(m, lang): s / n_l for lang in primary.languages
+                                           for m, s in ((c.method_a, 1.0), (c.method_b, -1.0))}, pgroups)
+        pair_power.append(PairPower(c.metric, c.method_a, c.method_b, power_from(
+            f"pooled mean difference ({c.method_a} - {c.method_b})", inf, opts.alpha, opts.power,
+            opts.target_difference, opts.max_seeds)))
+    vd_primary = next(v for v in decomps if v.metric == opts.primary_metric)
+    power = Power(opts.primary_metric, opts.alpha, opts.power, opts.target_difference, question.power,
+                  tuple(pair_power), _typical_pair(vd_primary, primary, opts),
+                  ("minimum detectable difference = (t_{1-alpha/2} + t_{power}) x SE, two-sided, SE from the "
+                   "seed and query variance of each comparison; seeds_needed: per method",))
+    for vd in decomps:
+        if vd.degenerate and vd.reason:
+            warnings.append(f"variance decomposition of {vd.metric}: {vd.reason}")
+    design = {
+        "methods": list(primary.methods),
+        "languages": list(primary.languages),
+        "tiers": dict(primary.tiers),
+        "metrics": list(prepared.metrics),
+        "primary_metric": opts.primary_metric,
+        "seeds": {m: list(s) for m, s in primary.seeds.items()},
+        "seed_groups": {m: str(g) for m, g in pgroups.items()},
+        "n_queries": {metric: {lang: d.n_queries(lang) for lang in d.languages}
+                      for metric, d in prepared.metrics.items()},
+        "dropped_queries": {metric: dict(d.dropped_queries) for metric, d in prepared.metrics.items()},
+        "n_rows": int(len(results)),
+    }
+    return Analysis(design, opts, tuple(cells), tuple(overall), tuple(tier_means), tuple(seed_scores), tuple(decomps),
+                    pairwise, question, power, tuple(warnings), round(time.perf_counter() - t0, 3))

@@ -1,0 +1,352 @@
+"""Tests: paired t, paired randomization (sign flip), linear contrasts over seeds and queries.
+
+Notation.  ``Y[m, l]`` is the ``(S_m, Q_l)`` matrix of per-query scores of method ``m`` in
+language ``l`` (rows: seeds, columns: the language's queries, the same for every method).
+A *linear contrast* is ``theta = sum_{m,l} c[m,l] * mean(Y[m, l])``: a mean, a pairwise
+difference in one language or pooled over languages (``c = +-1/L``), a tier mean, the
+high-minus-low tier gap, or a difference of gaps between two methods.
+
+Three tests of ``theta = 0`` answer three questions:
+
+* **query level** (conditional on the trained seeds): ``u[l, q] = sum_m c[m,l] *
+  mean_s Y[m,l][s, q]`` (seed-averaged, paired over queries); ``V_q = sum_l var(u_l) / Q_l``,
+  Welch-Satterthwaite df.  In one language with ``c = (+1, -1)`` this is exactly the paired
+  t-test on seed-averaged scores.  The paired randomization test (:func:`sign_flip_test`)
+  flips the signs of ``u[l, q]``.
+* **seed level** (conditional on the queries): the per-seed values ``theta_s`` of each seed
+  group (paired methods share seeds: one group; independent methods: one group each);
+  paired t-test over seeds (one group) or Welch's t-test (several).
+* **hierarchical** (seeds and queries both random; crossed design): ``V = sum_g
+  sigma2_g / S_g + V_q`` with ``sigma2_g = var_s(theta_{g,s}) - sum_l MSE_{g,l} / Q_l``
+  (the seed variance of the contrast net of seed x query noise, truncated at 0) and
+  ``MSE_{g,l}`` the seed x query interaction mean square of the group's contrast matrix
+  ``E_{g,l} = sum_{m in g} c[m,l] Y[m,l]``; t-test with Welch-Satterthwaite df.
+
+Under an A/A comparison (the same method trained twice) the seed-averaged systems differ by
+their seed effects, so the query-level tests reject more often than alpha when seed variance
+is material; the seed-level and hierarchical tests are calibrated (tests/stats).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+from harness.stats.data import MetricScores
+
+#: Relative tolerance of "at least as extreme" in randomization tests: sums that are equal in exact
+#: arithmetic differ in the last bits depending on summation order (threads); such ties count.
+REL_TOL = 1e-9
+#: Sign-flip rows per chunk (fixed, so the random streams do not depend on memory or threads).
+PERM_CHUNK = 512
+
+
+def two_sided_t_p(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Two-sided p-value of Student's t with ``df`` degrees of freedom (vectorised)."""
+    return 2.0 * sps.t.sf(np.abs(t), df)
+
+
+@dataclass(frozen=True)
+class TTest:
+    """Vectorised t-test results: arrays of equal shape; ``p`` is NaN where ``degenerate`` is non-empty."""
+
+    estimate: np.ndarray
+    se: np.ndarray
+    df: np.ndarray
+    t: np.ndarray
+    p: np.ndarray
+    degenerate: tuple[str, ...]
+
+
+def t_test_from(estimate: np.ndarray, var: np.ndarray, df: np.ndarray) -> TTest:
+    """t-test of ``estimate = 0`` with variance ``var``: degenerate cases named, never silent.
+
+    ``var == 0`` and ``estimate == 0`` (identical scores): p = 1, reason "no variation";
+    ``var == 0`` and ``estimate != 0`` (a constant non-zero difference): p undefined (NaN here,
+    ``None`` in the report) with reason "constant non-zero difference".
+    """
+    est = np.atleast_1d(np.asarray(estimate, dtype=np.float64))
+    var = np.broadcast_to(np.asarray(var, dtype=np.float64), est.shape)
+    df = np.broadcast_to(np.asarray(df, dtype=np.float64), est.shape)
+    # variances at rounding-noise level (identical or constant-shifted scores) count as 0
+    zero_var = ~(var > (1e-10 * np.maximum(np.abs(est), 1e-12)) ** 2)
+    se = np.sqrt(np.where(zero_var, 0.0, var))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(zero_var, np.where(est == 0, 0.0, np.nan), est / np.where(zero_var, 1.0, se))
+        p = np.where(zero_var, np.nan, two_sided_t_p(t, np.where(df > 0, df, 1.0)))
+    p = np.where(zero_var & (est == 0), 1.0, p)
+    p = np.where(df > 0, p, np.nan)
+    reasons = np.full(est.shape, "", dtype=object)
+    reasons[zero_var & (est == 0)] = "no variation: all compared scores are identical"
+    reasons[zero_var & (est != 0)] = "constant non-zero difference: the t statistic is undefined"
+    reasons[(df <= 0) & ~zero_var] = "no degrees of freedom"
+    return TTest(est, se, df, t, p, tuple(reasons.ravel()))
+
+
+def paired_t(u: np.ndarray) -> TTest:
+    """Paired t-test of mean(u) = 0 over rows, for each column of ``u`` ``(Q, P)``."""
+    u = np.asarray(u, dtype=np.float64)
+    if u.ndim == 1:
+        u = u[:, None]
+    n = u.shape[0]
+    return t_test_from(u.mean(axis=0), u.var(axis=0, ddof=1) / n, np.full(u.shape[1], n - 1.0))
+
+
+def welch_contrast(means: np.ndarray, variances: np.ndarray, counts: np.ndarray, weights: np.ndarray) -> TTest:
+    """t-test of ``sum_l w_l * mean_l = 0`` over independent groups (Welch-Satterthwaite df).
+
+    Parameters
+    ----------
+    means, variances : (L, P) per-group sample means and sample variances (ddof 1).
+    counts : (L,) group sizes.  weights : (L,) contrast weights.
+    """
+    w = np.asarray(weights, dtype=np.float64)[:, None]
+    n = np.asarray(counts, dtype=np.float64)[:, None]
+    terms = w**2 * variances / n  # (L, P)
+    var = terms.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = (terms**2 / np.maximum(n - 1, 1)).sum(axis=0)
+        df = np.where(den > 0, var**2 / np.where(den > 0, den, 1.0), (n - 1).sum())
+    return t_test_from((w * means).sum(axis=0), var, df)
+
+
+@dataclass(frozen=True)
+class RandomizationResult:
+    """Counts and p-values of paired sign-flip tests.
+
+    ``exceed[l, p]``: flips with ``|T*| >= |T|`` (within :data:`REL_TOL`) in language ``l``
+    for comparison ``p``; ``p_value = (exceed + 1) / (B + 1)``.  ``pooled_*``: the same for
+    the weighted statistic over all languages.
+    """
+
+    n_permutations: int
+    exceed: np.ndarray  # (L, P) int64
+    p_value: np.ndarray  # (L, P)
+    pooled_exceed: np.ndarray  # (P,) int64
+    pooled_p_value: np.ndarray  # (P,)
+
+
+def sign_flip_test(diffs: Sequence[np.ndarray], rngs: Sequence[np.random.Generator], n_permutations: int,
+                   weights: Sequence[float] | None = None) -> RandomizationResult:
+    """Paired randomization tests, per language and pooled, for P comparisons at once.
+
+    Statistic in language ``l``: ``T_l = sum_q d[l][q]`` (equivalent to the mean
+    difference); pooled: ``T = sum_l w_l * T_l / Q_l`` (default ``w_l = 1/L``: the mean over
+    languages of per-language mean differences).  A flip draws independent signs
+    ``s_q in {-1, +1}`` for every query of every language; ``T*_l = sum_q s_q d[l][q]``.
+    Two-sided: ``b = #{|T*| >= |T| - tol}``, ``p = (b + 1) / (B + 1)`` with
+    ``tol = REL_TOL * sum_q |d_q|`` (ties from exact symmetries count, independent of
+    floating-point summation order, so counts are identical across thread counts).
+
+    The same flips serve every comparison of a language (valid for each; it makes the test
+    a matrix product).  Language ``l`` draws packed random bits from ``rngs[l]`` in chunks
+    of :data:`PERM_CHUNK` rows, so results depend only on those generators.
+
+    Parameters
+    ----------
+    diffs : per language, ``(Q_l, P)`` paired differences (seed-averaged).
+    rngs : one generator per language.
+    n_permutations : B.
+    weights : per-language weights of the pooled statistic.
+    """
+    n_l = len(diffs)
+    if n_l == 0 or len(rngs) != n_l:
+        raise ValueError("sign_flip_test needs one generator per language and at least one language")
+    d = [np.asarray(x, dtype=np.float64).reshape(x.shape[0], -1) for x in diffs]
+    n_p = d[0].shape[1]
+    w = np.full(n_l, 1.0 / n_l) if weights is None else np.asarray(weights, dtype=np.float64)
+    obs = np.stack([x.sum(axis=0) for x in d])  # (L, P)
+    tol = REL_TOL * np.stack([np.abs(x).sum(axis=0) for x in d])  # (L, P)
+    qn = np.array([x.shape[0] for x in d], dtype=np.float64)
+    pooled_obs = (w[:, None] * obs / qn[:, None]).sum(axis=0)  # (P,)
+    pooled_tol = REL_TOL * (np.abs(w)[:, None] * np.stack([np.abs(x).sum(axis=0) for x in d]) / qn[:, None]).sum(0)
+    exceed = np.zeros((n_l, n_p), dtype=np.int64)
+    pooled_exceed = np.zeros(n_p, dtype=np.int64)
+    sums = [x.sum(axis=0) for x in d]
+    for start in range(0, n_permutations, PERM_CHUNK):
+        c = min(PERM_CHUNK, n_permutations - start)
+        pooled = np.zeros((c, n_p))
+        for j in range(n_l):
+            n_q = d[j].shape[0]
+            packed = rngs[j].integers(0, 256, size=(c, (n_q + 7) // 8), dtype=np.uint8)
+            bits = np.unpackbits(packed, axis=1, count=n_q).astype(np.float64)  # (c, Q): 1 -> +1, 0 -> -1
+            t = 2.0 * (bits @ d[j]) - sums[j]  # (c, P): sum_q s_q d_q with s = 2 bit - 1
+            exceed[j] += (np.abs(t) >= np.abs(obs[j]) - tol[j]).sum(axis=0)
+            pooled += (w[j] / qn[j]) * t
+        pooled_exceed += (np.abs(pooled) >= np.abs(pooled_obs) - pooled_tol).sum(axis=0)
+    b = float(n_permutations)
+    return RandomizationResult(n_permutations, exceed, (exceed + 1) / (b + 1), pooled_exceed,
+                               (pooled_exceed + 1) / (b + 1))
+
+
+def residual_mean_square(e: np.ndarray) -> float:
+    """Seed x query interaction mean square of a ``(S, Q)`` matrix: ``sum r^2 / ((S-1)(Q-1))``.
+
+    ``r = e - rowmean - colmean + grandmean``; 0.0 when S < 2.
+    """
+    n_s, n_q = e.shape
+    if n_s < 2 or n_q < 2:
+        return 0.0
+    r = e - e.mean(axis=1, keepdims=True) - e.mean(axis=0, keepdims=True) + e.mean()
+    return float((r * r).sum() / ((n_s - 1) * (n_q - 1)))
+
+
+@dataclass(frozen=True)
+class ContrastInference:
+    """Everything known about one linear contrast ``theta`` (see the module docstring).
+
+    Attributes
+    ----------
+    estimate : float
+    query : TTest
+        Query-level test (seed-averaged, paired over queries).
+    seed : TTest or None
+        Seed-level test (None when a group has a single seed).
+    hierarchical : TTest
+        Seeds and queries random.  With a single seed the seed part is absent and
+        ``seed_variance_estimable`` is False.
+    seed_values : Mapping[Hashable, numpy.ndarray]
+        ``group -> (S_g,)`` per-seed values of the group's part of the contrast.
+    sigma2_seed : Mapping[Hashable, float]
+        Seed variance of each group's part, net of seed x query noise (truncated at 0).
+    mse : Mapping[Hashable, numpy.ndarray]
+        ``group -> (L,)`` seed x query mean squares ``MSE_{g,l}``.
+    query_var : numpy.ndarray
+        ``(L,)`` ``var(u_l)`` (ddof 1) of the seed-averaged contrast per query.
+    n_queries : numpy.ndarray
+        ``(L,)``.
+    n_seeds : Mapping[Hashable, int]
+    """
+
+    estimate: float
+    query: TTest
+    seed: TTest | None
+    hierarchical: TTest
+    seed_values: Mapping[Hashable, np.ndarray]
+    sigma2_seed: Mapping[Hashable, float]
+    mse: Mapping[Hashable, np.ndarray]
+    query_var: np.ndarray
+    n_queries: np.ndarray
+    n_seeds: Mapping[Hashable, int]
+    seed_variance_estimable: bool
+
+    def variance_at(self, n_seeds: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hierarchical variance and df of the estimate if every group had ``n_seeds`` seeds.
+
+        ``V(S) = sum_g sigma2_g / S + sum_l [max(var(u_l) - sum_g MSE_{g,l}/S_g, 0)
+        + sum_g MSE_{g,l} / S] / Q_l``; df from the share-weighted Satterthwaite rule of
+        :func:`harness.stats.bootstrap.calibrated_interval` (seed part S - 1 df, query part
+        min(Q_l) - 1 df).  Vectorised over ``n_seeds``.
+        """
+        s = np.asarray(n_seeds, dtype=np.float64)
+        seed_part = sum(self.sigma2_seed.values()) / s
+        base = self.query_var.copy()
+        for g, m in self.mse.items():
+            base -= m / self.n_seeds[g]
+        base = np.maximum(base, 0.0)
+        mse_total = sum(self.mse.values()) if self.mse else np.zeros_like(base)
+        query_part = ((base[:, None] + np.asarray(mse_total)[:, None] / s[None, ...]) / self.n_queries[:, None]).sum(0)
+        total = seed_part + query_part
+        dq = float(self.n_queries.min() - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            den = np.where(total > 0, (seed_part / (s - 1) + query_part / dq) / total, 1.0)
+            df = np.where(den > 0, 1.0 / den, np.inf)
+        return total, df
+
+
+def _grouping(methods: Sequence[str], seed_groups: Mapping[str, Hashable]) -> dict[Hashable, list[str]]:
+    groups: dict[Hashable, list[str]] = {}
+    for m in methods:
+        groups.setdefault(seed_groups[m], []).append(m)
+    return groups
+
+
+def contrast_inference(data: MetricScores, coefs: Mapping[tuple[str, str], float],
+                       seed_groups: Mapping[str, Hashable]) -> ContrastInference:
+    """Query-level, seed-level and hierarchical inference for ``sum c[m,l] mean(Y[m,l])``.
+
+    ``coefs`` maps (method, language) to its coefficient; absent pairs are 0.
+    ``seed_groups[m]`` is the seed group of ``m`` (paired methods share a group; all
+    methods of a group must have the same seeds).
+    """
+    coefs = {k: float(v) for k, v in coefs.items() if v != 0.0}
+    methods = [m for m in data.methods if any(k[0] == m for k in coefs)]
+    langs = [lang for lang in data.languages if any(k[1] == lang for k in coefs)]
+    if not methods:
+        raise ValueError("empty contrast")
+    groups = _grouping(methods, seed_groups)
+    n_q = np.array([data.n_queries(lang) for lang in langs], dtype=np.float64)
+    estimate = 0.0
+    u_var = np.empty(len(langs))
+    seed_values: dict[Hashable, np.ndarray] = {}
+    mse: dict[Hashable, np.ndarray] = {}
+    n_seeds: dict[Hashable, int] = {}
+    for g, ms in groups.items():
+        n_seeds[g] = len(data.seeds[ms[0]])
+        seed_values[g] = np.zeros(n_seeds[g])
+        mse[g] = np.zeros(len(langs))
+    for j, lang in enumerate(langs):
+        u = np.zeros(data.n_queries(lang))
+        for g, ms in groups.items():
+            e = np.zeros((n_seeds[g], data.n_queries(lang)))
+            for m in ms:
+                c = coefs.get((m, lang), 0.0)
+                if c:
+                    e += c * data.scores[(m, lang)]
+            u += e.mean(axis=0)
+            seed_values[g] += e.mean(axis=1)
+            mse[g][j] = residual_mean_square(e)
+        estimate += float(u.mean())
+        u_var[j] = u.var(ddof=1)
+    # query level: u_l independent across languages
+    q_var = (u_var / n_q).sum()
+    q_den = ((u_var / n_q) ** 2 / np.maximum(n_q - 1, 1)).sum()
+    q_df = q_var**2 / q_den if q_den > 0 else float((n_q - 1).sum())
+    query = t_test_from(np.array([estimate]), np.array([q_var]), np.array([q_df]))
+    # seed level
+    estimable = all(n >= 2 for n in n_seeds.values())
+    seed_test = None
+    sigma2: dict[Hashable, float] = {}
+    if estimable:
+        terms = np.array([seed_values[g].var(ddof=1) / n_seeds[g] for g in groups])
+        dfs = np.array([n_seeds[g] - 1.0 for g in groups])
+        s_var = terms.sum()
+        s_den = (terms**2 / dfs).sum()
+        s_df = s_var**2 / s_den if s_den > 0 else dfs.sum()
+        seed_test = t_test_from(np.array([estimate]), np.array([s_var]), np.array([s_df]))
+        for g in groups:
+            sigma2[g] = max(float(seed_values[g].var(ddof=1) - (mse[g] / n_q).sum()), 0.0)
+    # hierarchical
+    seed_part = sum(sigma2[g] / n_seeds[g] for g in sigma2)
+    total = seed_part + q_var
+    dq = float(n_q.min() - 1)
+    ds = float(min(n_seeds.values()) - 1)
+    if total > 0:
+        den = ((seed_part / ds if ds > 0 else 0.0) + q_var / dq) / total
+        h_df = 1.0 / den if den > 0 else np.inf
+    else:
+        h_df = np.inf
+    hier = t_test_from(np.array([estimate]), np.array([total]), np.array([h_df if np.isfinite(h_df) else 1e12]))
+    return ContrastInference(estimate, query, seed_test, hier, seed_values, sigma2, mse, u_var, n_q, n_seeds,
+                             estimable)
+
+
+def adjust(p_values: np.ndarray, method: str) -> np.ndarray:
+    """Multiple-comparison adjustment (statsmodels ``multipletests``); NaN entries are left out."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method=method)[1]
+    return out
+
+
+def prob_superiority(a: np.ndarray, b: np.ndarray) -> float:
+    """P(A > B) + 0.5 P(A = B) over all pairs of per-seed values (common-language effect size)."""
+    diff = np.asarray(a, dtype=np.float64)[:, None] - np.asarray(b, dtype=np.float64)[None, :]
+    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)

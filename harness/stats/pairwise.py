@@ -1,0 +1,242 @@
+"""Pairwise comparisons between all methods, per language and pooled over languages.
+
+For methods ``a`` and ``b`` (``a`` before ``b`` in analysis order) and a scope (one
+language, or ``"all"``: the mean over languages of per-language means):
+
+* ``mean_diff`` = mean(a) - mean(b) over seed-averaged, query-paired scores;
+* ``ci``: hierarchical bootstrap interval (seeds and queries), ``ci_queries``: queries only;
+* ``p_value``: paired t-test over queries (pooled: a Welch contrast over languages);
+* ``p_value_randomization``: paired sign-flip test over queries, p = (b + 1)/(B + 1)
+  (:func:`harness.stats.inference.sign_flip_test`), exactly reproducible;
+* ``p_value_hierarchical``: t-test counting seed and query variance;
+* ``effect``: Cohen's d_z = mean(u) / sd(u) of the seed-averaged paired differences ``u``
+  (pooled: the mean difference over the root mean within-language variance of ``u``);
+* ``p_adjusted`` / ``significant``: the adjusted p-value of ``analysis.pairwise_test`` over
+  its family, and ``p_adjusted < alpha``; ``p_adjusted_by_test`` has all three;
+* ``seed_level``: the distribution of per-seed means (t-test over seeds and the
+  probability that a seed of ``a`` beats a seed of ``b``);
+* ``mdd``: minimum detectable difference at alpha and the configured power.
+
+Pair summaries give "significant in k of N languages" (and in which direction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+
+from harness.stats.bootstrap import BootstrapReplicates, calibrated_interval
+from harness.stats.common import finite, mdd, seed_test_name
+from harness.stats.data import MetricScores
+from harness.stats.inference import (
+    RandomizationResult,
+    adjust,
+    contrast_inference,
+    paired_t,
+    prob_superiority,
+    sign_flip_test,
+    welch_contrast,
+)
+from harness.stats.streams import stream
+
+ALL = "all"
+TESTS = ("t", "randomization", "hierarchical")
+
+
+@dataclass(frozen=True)
+class Effect:
+    name: str
+    value: float | None
+    definition: str
+
+
+@dataclass(frozen=True)
+class SeedLevel:
+    """Comparison of the per-seed means of the two methods in this scope."""
+
+    test: str
+    mean_diff: float
+    p_value: float | None
+    df: float | None
+    prob_superiority: float
+    n_seeds_a: int
+    n_seeds_b: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    metric: str
+    method_a: str
+    method_b: str
+    language: str
+    n_languages: int
+    n_queries: int
+    mean_a: float
+    mean_b: float
+    mean_diff: float
+    ci: tuple[float, float]
+    ci_queries: tuple[float, float]
+    se: float
+    effect: Effect
+    p_value: float | None
+    p_value_randomization: float
+    p_value_hierarchical: float | None
+    df_t: float | None
+    df_hierarchical: float | None
+    seed_level: SeedLevel
+    mdd: float | None
+    p_adjusted: float | None = None
+    significant: bool | None = None
+    p_adjusted_by_test: Mapping[str, float | None] = field(default_factory=dict)
+    significant_by_test: Mapping[str, bool | None] = field(default_factory=dict)
+    degenerate: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PairSummary:
+    metric: str
+    method_a: str
+    method_b: str
+    test: str
+    n_languages: int
+    significant_languages: int
+    a_better: int
+    b_better: int
+    pooled_significant: bool | None
+    pooled_mean_diff: float
+
+
+@dataclass(frozen=True)
+class Pairwise:
+    test: str
+    correction: str
+    family: str
+    alpha: float
+    n_permutations: int
+    comparisons: tuple[Comparison, ...]
+    summaries: tuple[PairSummary, ...]
+    notes: tuple[str, ...]
+
+
+def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, Hashable], *, seed: int,
+                   n_permutations: int, alpha: float, power: float, level: float) -> list[Comparison]:
+    """Unadjusted comparisons of every pair of methods, per language and pooled (``"all"``)."""
+    methods, langs = data.methods, data.languages
+    pairs = list(combinations(methods, 2))
+    if not pairs:
+        return []
+    n_l = len(langs)
+    seed_avg = {(m, lang): data.scores[(m, lang)].mean(axis=0) for m in methods for lang in langs}  # (Q_l,)
+    u = [np.stack([seed_avg[(a, lang)] - seed_avg[(b, lang)] for a, b in pairs], axis=1) for lang in langs]
+    rand: RandomizationResult = sign_flip_test(
+        u, [stream(seed, "randomization", data.metric, lang) for lang in langs], n_permutations)
+    n_q = np.array([x.shape[0] for x in u], dtype=np.float64)
+    means = np.stack([x.mean(axis=0) for x in u])  # (L, P)
+    variances = np.stack([x.var(axis=0, ddof=1) for x in u])  # (L, P)
+    pooled_t = welch_contrast(means, variances, n_q, np.full(n_l, 1.0 / n_l))
+    out: list[Comparison] = []
+    for p, (a, b) in enumerate(pairs):
+        # bootstrap replicates of the difference: per language (B, L) and pooled (B,)
+        h = boot.hierarchical[a].mean(axis=1) - boot.hierarchical[b].mean(axis=1)
+        q = boot.queries_only[a].mean(axis=1) - boot.queries_only[b].mean(axis=1)
+        est = boot.observed[a].mean(axis=0) - boot.observed[b].mean(axis=0)  # (L,)
+        h_all = np.concatenate([h, h.mean(axis=1, keepdims=True)], axis=1)
+        q_all = np.concatenate([q, q.mean(axis=1, keepdims=True)], axis=1)
+        est_all = np.append(est, est.mean())
+        dq = np.append(n_q - 1, n_q.min() - 1)
+        iv = calibrated_interval(est_all, h_all, q_all, boot.df_seed([a, b]), dq, level)
+        obs_a, obs_b = boot.observed[a], boot.observed[b]  # (S, L)
+        for j, scope in enumerate([*langs, ALL]):
+            if scope == ALL:
+                coefs = {(m, lang): c / n_l for lang in langs for m, c in ((a, 1.0), (b, -1.0))}
+                tt = pooled_t
+                col = p
+                p_rand = float(rand.pooled_p_value[p])
+                sd = float(np.sqrt(variances[:, p].mean()))
+                per_seed_a, per_seed_b = obs_a.mean(axis=1), obs_b.mean(axis=1)
+                nq = int(n_q.sum())
+                effect_def = ("mean difference / sqrt(mean over languages of var(u)), u = seed-averaged paired "
+                              "difference")
+            else:
+                coefs = {(a, scope): 1.0, (b, scope): -1.0}
+                tt = paired_t(u[j][:, p])
+                col = 0
+                p_rand = float(rand.p_value[j, p])
+                sd = float(np.sqrt(variances[j, p]))
+                per_seed_a, per_seed_b = obs_a[:, j], obs_b[:, j]
+                nq = int(n_q[j])
+                effect_def = "Cohen's d_z: mean(u) / sd(u), u = seed-averaged paired difference per query"
+            inf = contrast_inference(data, coefs, groups)
+            v_now, df_now = inf.variance_at(np.array([float(min(inf.n_seeds.values()))]))
+            reasons = [r for r in (tt.degenerate[col], inf.hierarchical.degenerate[0]) if r]
+            if inf.seed is not None:
+                seed_level = SeedLevel(seed_test_name(inf), float(inf.estimate), finite(inf.seed.p[0]),
+                                       finite(inf.seed.df[0]), prob_superiority(per_seed_a, per_seed_b),
+                                       len(per_seed_a), len(per_seed_b), inf.seed.degenerate[0] or None)
+            else:
+                seed_level = SeedLevel(seed_test_name(inf), float(inf.estimate), None, None,
+                                       prob_superiority(per_seed_a, per_seed_b), len(per_seed_a), len(per_seed_b),
+                                       "one seed: no seed-level test")
+                reasons.append("one seed: the hierarchical test and the interval count query variance only")
+            diff = float(tt.estimate[col])
+            out.append(Comparison(
+                metric=data.metric, method_a=a, method_b=b, language=scope, n_languages=n_l if scope == ALL else 1,
+                n_queries=nq, mean_a=float(per_seed_a.mean()), mean_b=float(per_seed_b.mean()), mean_diff=diff,
+                ci=(float(iv.lo[j]), float(iv.hi[j])),
+                ci_queries=tuple(float(x) for x in np.quantile(q_all[:, j], [(1 - level) / 2, (1 + level) / 2])),
+                se=float(iv.se[j]),
+                effect=Effect("d_z", finite(diff / sd) if sd > 0 else None, effect_def),
+                p_value=finite(tt.p[col]), p_value_randomization=p_rand,
+                p_value_hierarchical=finite(inf.hierarchical.p[0]), df_t=finite(tt.df[col]),
+                df_hierarchical=finite(min(float(inf.hierarchical.df[0]), 1e9)), seed_level=seed_level,
+                mdd=finite(mdd(v_now, df_now, alpha, power)[0]),
+                degenerate=bool(reasons), reason="; ".join(dict.fromkeys(reasons)) or None,
+            ))
+    return out
+
+
+def family_key(c: Comparison, family: str) -> tuple[str, ...]:
+    scope = "pooled" if c.language == ALL else "per-language"
+    return {"metric-scope": (c.metric, scope), "metric": (c.metric,), "all": ()}[family]
+
+
+def adjust_comparisons(comps: Sequence[Comparison], *, test: str, correction: str, family: str,
+                       alpha: float) -> list[Comparison]:
+    """Adjust each test's p-values over the declared families; set ``significant`` from ``test``."""
+    from dataclasses import replace
+
+    keys = [family_key(c, family) for c in comps]
+    raw = {"t": [c.p_value for c in comps], "randomization": [c.p_value_randomization for c in comps],
+           "hierarchical": [c.p_value_hierarchical for c in comps]}
+    adjusted = {k: np.full(len(comps), np.nan) for k in TESTS}
+    for key in dict.fromkeys(keys):
+        idx = [i for i, k in enumerate(keys) if k == key]
+        for name in TESTS:
+            vals = np.array([np.nan if raw[name][i] is None else raw[name][i] for i in idx], dtype=np.float64)
+            adjusted[name][idx] = adjust(vals, correction)
+    out = []
+    for i, c in enumerate(comps):
+        by_test = {k: finite(adjusted[k][i]) for k in TESTS}
+        sig = {k: (None if v is None else bool(v < alpha)) for k, v in by_test.items()}
+        out.append(replace(c, p_adjusted=by_test[test], significant=sig[test], p_adjusted_by_test=by_test,
+                           significant_by_test=sig))
+    return out
+
+
+def summarise(comps: Sequence[Comparison], test: str) -> list[PairSummary]:
+    """"Significant in k of N languages" per (metric, pair)."""
+    out = []
+    keys = dict.fromkeys((c.metric, c.method_a, c.method_b) for c in comps)
+    for metric, a, b in keys:
+        group = [c for c in comps if (c.metric, c.method_a, c.method_b) == (metric, a, b)]
+        per_lang = [c for c in group if c.language != ALL]
+        pooled = next(c for c in group if c.language == ALL)
+        sig = [c for c in per_lang if c.significant]
+        out.append(PairSummary(metric, a, b, test, len(per_lang), len(sig), sum(c.mean_diff > 0 for c in sig),
+                               sum(c.mean_diff < 0 for c in sig), pooled.significant, pooled.mean_diff))
+    return out
