@@ -209,6 +209,18 @@ def event_times(fn: Callable[[], Any], warmup: int, repeats: int, device: str) -
     return out
 
 
+def no_cudnn_sdpa():
+    """Context: SDPA may use flash, memory-efficient or math attention, but not cuDNN.
+
+    PyTorch prefers cuDNN attention on Hopper; cuDNN builds an execution graph for every
+    new shape, which costs far more than a step when batch widths keep changing.  Covers
+    the backward pass of everything run inside (the backend is chosen in the forward).
+    """
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+
+
 def sync(device: str) -> None:
     import torch
 
