@@ -1,24 +1,25 @@
-"""Statistics that ``harness compare`` needs and ``harness.stats`` does not (yet) expose publicly.
+"""The statistics ``harness compare`` needs, assembled from ``harness.stats``' building blocks.
 
-Reports compute no statistics of their own; this module is the one, clearly separated place
-where ``reports`` calls scipy / statsmodels directly, for the comparison of *two runs*
-(a method's new version against its old one).  It follows ``harness.stats``' conventions
-(deterministic streams from :func:`harness.stats.streams.stream`, p = (b + 1) / (B + 1),
-statsmodels ``multipletests``) and should be replaced by ``harness.stats``' public
-functions once they cover a paired comparison of two per-query score vectors.
+Reports compute no statistics of their own.  ``harness.stats`` analyses *one* run; comparing
+*two runs* (a method's new version against its old one) needs the same tests on a different
+pairing, which ``harness.stats`` does not (yet) offer as one function.  This module is the
+one, clearly separated place where ``reports`` assembles it, only from
+:mod:`harness.stats.inference` (paired t, sign-flip randomization, multiple-comparison
+adjustment) plus the t quantile of the interval; it should be replaced by a ``harness.stats``
+function for two-run comparisons once one exists.
 
-The paired comparison of scores ``a, b`` (shape ``(n_queries,)``, seed-averaged) uses
-``d = b - a``:
+For each stratum (language) ``l`` with paired seed-averaged scores ``a_l, b_l`` (shape
+``(Q_l,)``) and ``d_l = b_l - a_l``:
 
-* difference ``mean(d)``; t interval ``mean(d) +- t_{n-1, (1+level)/2} * sd(d) / sqrt(n)``;
-* paired t-test ``t = mean(d) / (sd(d) / sqrt(n))``, two-sided;
-* sign-flip randomization test: ``B`` random sign vectors ``s`` (from a seeded stream),
-  ``b = #{ |mean(s * d)| >= |mean(d)| }``, ``p = (b + 1) / (B + 1)``;
-* effect size Cohen's ``d_z = mean(d) / sd(d)`` (0 when every difference is 0).
+* difference ``mean(d_l)``; paired t-test (``harness.stats.inference.paired_t``) and its
+  interval ``mean(d_l) +- t_{Q_l - 1, (1 + level) / 2} * se``;
+* sign-flip randomization test (``sign_flip_test``): ``p = (b + 1) / (B + 1)``;
+* Cohen's ``d_z = mean(d_l) / sd(d_l)``.
 
-The stratified variant (:func:`paired_difference_stratified`) compares the macro average
-over languages, ``mean_l mean(d_l)``: sign flips within every language, t interval with
-``se = sqrt(sum_l se_l^2) / L`` and Welch-Satterthwaite degrees of freedom.
+The macro average ``mean_l mean(d_l)`` is tested the same way: Welch-Satterthwaite t over
+the independent languages (``welch_contrast`` with weights ``1/L``) and the pooled sign-flip
+statistic of the same flips.  Its effect size divides by the root mean within-language
+variance of ``d``.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_CHUNK = 512  # sign-flip replicates per block: memory (chunk, n_queries) float64
-
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """Paired comparison of two score vectors (``b - a``)."""
+    """Paired comparison of ``b`` against ``a`` (difference ``b - a``).
+
+    ``p_t`` is NaN (and ``degenerate`` says why) when the t statistic is undefined (every
+    difference equal and non-zero).
+    """
 
     n: int
     mean_a: float
@@ -44,94 +47,67 @@ class PairedDifference:
     p_t: float
     p_randomization: float
     effect_size: float
+    degenerate: str
 
 
-def _flip_null(ds: Sequence[np.ndarray], weights: Sequence[float], observed: float, rng: np.random.Generator,
-               n_permutations: int) -> float:
-    """p = (b + 1) / (B + 1) of ``|sum_l w_l mean(s_l * d_l)| >= |observed|`` under random signs."""
-    target = abs(observed) * (1 - 1e-12) - 1e-15  # ties (e.g. all-zero d) count as extreme
-    b, done = 0, 0
-    while done < n_permutations:
-        k = min(_CHUNK, n_permutations - done)
-        stat = np.zeros(k)
-        for d, w in zip(ds, weights):
-            signs = rng.integers(0, 2, size=(k, d.size), dtype=np.int8) * 2 - 1  # (k, n_l)
-            stat += w * (signs * d).mean(axis=1)
-        b += int((np.abs(stat) >= target).sum())
-        done += k
-    return (b + 1) / (n_permutations + 1)
-
-
-def _t_parts(d: np.ndarray) -> tuple[float, float, int]:
-    n = d.size
-    sd = float(d.std(ddof=1)) if n > 1 else 0.0
-    return float(d.mean()), sd / np.sqrt(n), n - 1
-
-
-def paired_difference(a: np.ndarray, b: np.ndarray, *, rng: np.random.Generator, n_permutations: int = 10_000,
-                      ci_level: float = 0.95) -> PairedDifference:
-    """Compare ``b`` against ``a`` paired by position (see the module docstring for formulas).
-
-    ``a``, ``b``: shape ``(n,)`` with ``n >= 2``, finite.
-    """
+def _interval(est: float, se: float, df: float, level: float) -> tuple[float, float]:
     from scipy import stats
 
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape or a.ndim != 1 or a.size < 2:
-        raise ValueError(f"paired vectors need the same 1-d shape with >= 2 entries, got {a.shape} and {b.shape}")
-    d = b - a  # (n,)
-    mean, se, dof = _t_parts(d)
-    sd = float(d.std(ddof=1))
-    if se > 0:
-        half = float(stats.t.ppf((1 + ci_level) / 2, dof)) * se
-        p_t = float(2 * stats.t.sf(abs(mean) / se, dof))
-        effect = mean / sd
-    else:
-        half, p_t, effect = 0.0, (1.0 if mean == 0 else 0.0), 0.0
-    p_r = _flip_null([d], [1.0], mean, rng, n_permutations)
-    return PairedDifference(n=a.size, mean_a=float(a.mean()), mean_b=float(b.mean()), difference=mean,
-                            ci_low=mean - half, ci_high=mean + half, p_t=p_t, p_randomization=p_r, effect_size=effect)
+    if not (se > 0 and df > 0):
+        return est, est
+    half = float(stats.t.ppf((1 + level) / 2, df)) * se
+    return est - half, est + half
 
 
-def paired_difference_stratified(pairs: Sequence[tuple[np.ndarray, np.ndarray]], *, rng: np.random.Generator,
-                                 n_permutations: int = 10_000, ci_level: float = 0.95) -> PairedDifference:
-    """Macro-average comparison over strata (languages): ``pairs[l] = (a_l, b_l)``, each shape ``(n_l,)``.
+def paired_differences(pairs: Sequence[tuple[np.ndarray, np.ndarray]], rngs: Sequence[np.random.Generator], *,
+                       n_permutations: int, ci_level: float) -> tuple[list[PairedDifference], PairedDifference]:
+    """Per-stratum comparisons and their macro average.
 
-    ``effect_size`` is the macro difference over the root mean within-stratum variance of ``d``.
+    Parameters
+    ----------
+    pairs : per stratum ``(a_l, b_l)``, each shape ``(Q_l,)`` with ``Q_l >= 2``.
+    rngs : one generator per stratum (the sign flips of stratum ``l`` come from ``rngs[l]``).
     """
-    from scipy import stats
+    from harness.stats.inference import paired_t, sign_flip_test, welch_contrast
 
     if not pairs:
         raise ValueError("no strata to compare")
-    ds = [np.asarray(b, dtype=float) - np.asarray(a, dtype=float) for a, b in pairs]
-    L = len(ds)
-    parts = [_t_parts(d) for d in ds]
-    mean = float(np.mean([p[0] for p in parts]))
-    var_terms = np.array([p[1] ** 2 for p in parts])  # se_l^2
-    se = float(np.sqrt(var_terms.sum()) / L)
-    if se > 0:
-        dofs = np.array([max(p[2], 1) for p in parts], dtype=float)
-        nz = var_terms > 0
-        dof = float(var_terms.sum() ** 2 / np.sum(var_terms[nz] ** 2 / dofs[nz]))  # Welch-Satterthwaite
-        half = float(stats.t.ppf((1 + ci_level) / 2, dof)) * se
-        p_t = float(2 * stats.t.sf(abs(mean) / se, dof))
-        pooled_sd = float(np.sqrt(np.mean([d.var(ddof=1) for d in ds])))
-        effect = mean / pooled_sd if pooled_sd > 0 else 0.0
-    else:
-        half, p_t, effect = 0.0, (1.0 if mean == 0 else 0.0), 0.0
-    p_r = _flip_null(ds, [1.0 / L] * L, mean, rng, n_permutations)
-    n = int(sum(d.size for d in ds))
-    mean_a = float(np.mean([np.mean(a) for a, _ in pairs]))
-    mean_b = float(np.mean([np.mean(b) for _, b in pairs]))
-    return PairedDifference(n=n, mean_a=mean_a, mean_b=mean_b, difference=mean, ci_low=mean - half,
-                            ci_high=mean + half, p_t=p_t, p_randomization=p_r, effect_size=effect)
+    a_s = [np.asarray(a, dtype=np.float64) for a, _ in pairs]
+    b_s = [np.asarray(b, dtype=np.float64) for _, b in pairs]
+    for a, b in zip(a_s, b_s):
+        if a.shape != b.shape or a.ndim != 1 or a.size < 2:
+            raise ValueError(f"paired vectors need the same 1-d shape with >= 2 entries, got {a.shape} and {b.shape}")
+    d_s = [b - a for a, b in zip(a_s, b_s)]  # per stratum (Q_l,)
+    rand = sign_flip_test([d[:, None] for d in d_s], rngs, n_permutations)
+    out = []
+    for j, d in enumerate(d_s):
+        t = paired_t(d)
+        est, se, df = float(t.estimate[0]), float(t.se[0]), float(t.df[0])
+        lo, hi = _interval(est, se, df, ci_level)
+        sd = float(d.std(ddof=1))
+        out.append(PairedDifference(
+            n=d.size, mean_a=float(a_s[j].mean()), mean_b=float(b_s[j].mean()), difference=est, ci_low=lo,
+            ci_high=hi, p_t=float(t.p[0]), p_randomization=float(rand.p_value[j, 0]),
+            effect_size=est / sd if sd > 0 else 0.0, degenerate=str(t.degenerate[0])))
+    n_l = len(d_s)
+    means = np.array([[d.mean()] for d in d_s])  # (L, 1)
+    variances = np.array([[d.var(ddof=1)] for d in d_s])  # (L, 1)
+    counts = np.array([d.size for d in d_s])
+    w = welch_contrast(means, variances, counts, np.full(n_l, 1.0 / n_l))
+    est, se, df = float(w.estimate[0]), float(w.se[0]), float(w.df[0])
+    lo, hi = _interval(est, se, df, ci_level)
+    pooled_sd = float(np.sqrt(variances.mean()))
+    macro = PairedDifference(
+        n=int(counts.sum()), mean_a=float(np.mean([a.mean() for a in a_s])),
+        mean_b=float(np.mean([b.mean() for b in b_s])), difference=est, ci_low=lo, ci_high=hi, p_t=float(w.p[0]),
+        p_randomization=float(rand.pooled_p_value[0]), effect_size=est / pooled_sd if pooled_sd > 0 else 0.0,
+        degenerate=str(w.degenerate[0]))
+    return out, macro
 
 
 def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray:
-    """Family-wise (``"holm"``) or false-discovery-rate (``"fdr_bh"``) adjusted p-values (statsmodels)."""
-    from statsmodels.stats.multitest import multipletests
+    """Adjusted p-values over one family (``harness.stats.inference.adjust``; NaN entries stay NaN)."""
+    from harness.stats.inference import adjust
 
-    p = np.asarray(pvalues, dtype=float)
-    if p.size == 0:
-        return p
-    return multipletests(p, method=method)[1]
+    p = np.asarray(pvalues, dtype=np.float64)
+    return p if p.size == 0 else adjust(p, method)

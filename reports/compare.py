@@ -60,6 +60,7 @@ class LanguageDiff:
     p_adjusted: float
     effect_size: float
     significant: bool
+    degenerate: str
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def _seed_means(results: pd.DataFrame) -> pd.Series:
 def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES) -> Comparison:
     """Compute the comparison of ``run_b`` against ``run_a`` (see the module docstring)."""
     from harness.stats.streams import stream
-    from reports._stats_bridge import adjust_pvalues, paired_difference, paired_difference_stratified
+    from reports._stats_bridge import adjust_pvalues, paired_differences
 
     run_a, run_b = Path(run_a), Path(run_b)
     man_a, man_b = load_manifest(run_a), load_manifest(run_b)
@@ -195,51 +196,34 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
     rows: list[LanguageDiff] = []
     queries: list[QueryChange] = []
     for metric in metrics:
-        per_lang: list[tuple[str, str, Any, int]] = []  # (method, language, PairedDifference, n)
+        per_lang: list[tuple[str, str, Any]] = []  # (method, language, PairedDifference)
         macro: list[tuple[str, Any]] = []
         for method in methods:
-            pairs = []
-            changes = []
+            pairs, langs_done, changes = [], [], []
             for lang in languages:
-                try:
-                    qa, qb = sa.loc[(method, lang, metric)], sb.loc[(method, lang, metric)]
-                except KeyError:
-                    warnings.append(f"{method} / {lang} / {metric}: no scores in one of the runs; not compared")
-                    continue
-                joined = pd.concat([qa.rename("a"), qb.rename("b")], axis=1, join="inner")
-                bad = ~np.isfinite(joined.to_numpy()).all(axis=1)
-                if bad.any():
-                    warnings.append(f"{method} / {lang} / {metric}: {int(bad.sum())} queries without a finite score "
-                                    "in one run were left out")
-                    joined = joined[~bad]
-                only = len(qa.index.symmetric_difference(qb.index))
-                if only:
-                    warnings.append(f"{method} / {lang} / {metric}: {only} queries present in one run only were "
-                                    "left out")
-                if len(joined) < 2:
-                    warnings.append(f"{method} / {lang} / {metric}: fewer than 2 paired queries; not compared")
+                joined = _paired_queries(sa, sb, method, lang, metric, warnings)
+                if joined is None:
                     continue
                 a, b = joined["a"].to_numpy(), joined["b"].to_numpy()  # (n_queries,)
-                res = paired_difference(a, b, rng=stream(opts["seed"], "compare", metric, method, lang),
-                                        n_permutations=opts["n_permutations"], ci_level=opts["ci_level"])
-                per_lang.append((method, lang, res, len(joined)))
                 pairs.append((a, b))
+                langs_done.append(lang)
                 if metric == opts["primary_metric"]:
-                    d = b - a
-                    changes.extend(QueryChange(method, metric, lang, str(q), float(x), float(y), float(z))
-                                   for q, x, y, z in zip(joined.index, a, b, d))
+                    changes.extend(QueryChange(method, metric, lang, str(q), float(x), float(y), float(y - x))
+                                   for q, x, y in zip(joined.index, a, b))
             if pairs:
-                macro.append((method, paired_difference_stratified(
-                    pairs, rng=stream(opts["seed"], "compare-macro", metric, method),
-                    n_permutations=opts["n_permutations"], ci_level=opts["ci_level"])))
+                rngs = [stream(opts["seed"], "compare", metric, method, lang) for lang in langs_done]
+                per, mac = paired_differences(pairs, rngs, n_permutations=opts["n_permutations"],
+                                              ci_level=opts["ci_level"])
+                per_lang.extend((method, lang, r) for lang, r in zip(langs_done, per))
+                macro.append((method, mac))
             changes.sort(key=lambda c: (-abs(c.difference), c.language, c.query_id))
             queries.extend(changes[:top_queries])
-        adj = adjust_pvalues([r.p_randomization for _, _, r, _ in per_lang], opts["correction"])
-        for (method, lang, r, n), p_adj in zip(per_lang, adj):
-            rows.append(_row(method, metric, lang, tiers.get(lang, ""), n, r, float(p_adj), opts["alpha"]))
+        adj = adjust_pvalues([r.p_randomization for _, _, r in per_lang], opts["correction"])
+        for (method, lang, r), p_adj in zip(per_lang, adj):
+            rows.append(_row(method, metric, lang, tiers.get(lang, ""), r, float(p_adj), opts["alpha"]))
         adj_m = adjust_pvalues([r.p_randomization for _, r in macro], opts["correction"])
         for (method, r), p_adj in zip(macro, adj_m):
-            rows.append(_row(method, metric, "macro", "all", r.n, r, float(p_adj), opts["alpha"]))
+            rows.append(_row(method, metric, "macro", "all", r, float(p_adj), opts["alpha"]))
 
     order = {m: i for i, m in enumerate(metrics)}
     rows.sort(key=lambda r: (order[r.metric], r.method, r.language == "macro", r.language))
@@ -258,11 +242,34 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
     )
 
 
-def _row(method: str, metric: str, lang: str, tier: str, n: int, r: Any, p_adj: float, alpha: float) -> LanguageDiff:
-    return LanguageDiff(method=method, metric=metric, language=lang, tier=tier, n_queries=int(n), mean_a=r.mean_a,
+def _paired_queries(sa: pd.Series, sb: pd.Series, method: str, lang: str, metric: str,
+                    warnings: list[str]) -> pd.DataFrame | None:
+    """Seed-averaged scores of both runs on the queries they share (columns ``a``, ``b``), or None."""
+    try:
+        qa, qb = sa.loc[(method, lang, metric)], sb.loc[(method, lang, metric)]
+    except KeyError:
+        warnings.append(f"{method} / {lang} / {metric}: no scores in one of the runs; not compared")
+        return None
+    joined = pd.concat([qa.rename("a"), qb.rename("b")], axis=1, join="inner")
+    bad = ~np.isfinite(joined.to_numpy()).all(axis=1)
+    if bad.any():
+        warnings.append(f"{method} / {lang} / {metric}: {int(bad.sum())} queries without a finite score in one run "
+                        "were left out")
+        joined = joined[~bad]
+    only = len(qa.index.symmetric_difference(qb.index))
+    if only:
+        warnings.append(f"{method} / {lang} / {metric}: {only} queries present in one run only were left out")
+    if len(joined) < 2:
+        warnings.append(f"{method} / {lang} / {metric}: fewer than 2 paired queries; not compared")
+        return None
+    return joined
+
+
+def _row(method: str, metric: str, lang: str, tier: str, r: Any, p_adj: float, alpha: float) -> LanguageDiff:
+    return LanguageDiff(method=method, metric=metric, language=lang, tier=tier, n_queries=int(r.n), mean_a=r.mean_a,
                         mean_b=r.mean_b, difference=r.difference, ci_low=r.ci_low, ci_high=r.ci_high, p_t=r.p_t,
                         p_randomization=r.p_randomization, p_adjusted=p_adj, effect_size=r.effect_size,
-                        significant=bool(p_adj < alpha))
+                        significant=bool(p_adj < alpha), degenerate=r.degenerate)
 
 
 def headline(c: Comparison) -> list[str]:

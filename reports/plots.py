@@ -156,7 +156,7 @@ def bars(labels: Sequence[str], values: Sequence[float], *, low: Sequence[float 
     fig = _figure(max(3.5, 0.7 * len(labels) + 1.5), 2.6)
     ax = fig.add_subplot()
     x = np.arange(len(labels))
-    ax.bar(x, v, color=[_color(i) for i in range(len(labels))], width=0.65)
+    ax.bar(x, v, color=PALETTE[0], width=0.65)
     if low is not None and high is not None:
         lo = np.array([np.nan if a is None else a for a in low], dtype=float)
         hi = np.array([np.nan if a is None else a for a in high], dtype=float)

@@ -1,0 +1,188 @@
+"""``report.html`` of a run directory: figures, context and rendering.
+
+:func:`render_report` is what :func:`harness.runner.run_matrix` calls at the end of a run;
+:func:`rerender` is ``harness report DIR``.  The page is one self-contained file: CSS inline,
+figures as SVG data URIs, no scripts and a Content-Security-Policy that forbids any fetch.
+Given the same manifest, analysis and config, the output is byte-identical (figures carry
+fixed ids and no dates), so a re-rendered report can be diffed against the original.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reports import plots
+from reports.setup import (SCOPE_NOTE, SYNTHETIC_NOTE, benchmark_info, cells_table, failed_cells, hardware,
+                           methods_table, reproducibility)
+from reports.view import AnalysisView, build_view
+
+
+def figures(v: AnalysisView) -> dict[str, plots.Plot | None]:
+    """The report's figures (None where the analysis lacks the data)."""
+    figs: dict[str, plots.Plot | None] = {k: None for k in ("leaderboard", "tiers", "dispersion", "variance",
+                                                             "pairwise", "seeds")}
+    if not v.available:
+        return figs
+    pm, level = v.primary_metric, v.level
+    board = v.leaderboards[0]
+    cols = [*board.languages, *(f"{t} tier" for t in board.tiers), "all"]
+    values = np.array([[np.nan if e.value is None else e.value for e in (*r.languages, *r.tiers, r.overall)]
+                       for r in board.rows], dtype=float)  # (n_methods, n_languages + n_tiers + 1)
+    figs["leaderboard"] = plots.heatmap(
+        values, [r.method for r in board.rows], cols, label=pm,
+        alt=f"Heatmap of mean {pm} per method (rows: {', '.join(r.method for r in board.rows)}) and language "
+            f"(columns: {', '.join(cols)}), with the value printed in each cell.",
+        caption=f"Mean {pm} per method and language, per tier and over all languages (averaged over seeds). "
+                "The same numbers, with intervals, are in the table above.")
+
+    items = [plots.Interval(label=f"{t['method']} · {t['tier']}", estimate=t["mean"], low=(t["ci"] or [None])[0],
+                            high=(t["ci"] or [None, None])[1], group=f"{t['tier']} tier") for t in v.tier_means]
+    if items:
+        figs["tiers"] = plots.forest(
+            items, xlabel=f"mean {pm} over the tier's languages",
+            alt=f"Dot plot of each method's mean {pm} in each resource tier, with {level}% intervals: "
+                + "; ".join(f"{i.label} {i.estimate:.3f}" for i in items),
+            caption=f"Tier means per method ({pm}, mean of per-language means, averaged over seeds) with {level}% "
+                    "hierarchical-bootstrap intervals (seeds and queries resampled).")
+
+    q = v.question
+    if not q["degenerate"] and q["per_method"]:
+        rows = []
+        for stat in ("gap", "dispersion"):
+            for s in q["per_method"]:
+                st = s[stat]
+                if st["estimate"] is not None:
+                    rows.append(plots.Interval(f"{s['method']} · {stat}", st["estimate"], *(st["ci"] or (None, None)),
+                                               group=stat))
+            d = q["difference"].get(stat)
+            if d and d["estimate"] is not None:
+                rows.append(plots.Interval(f"{q['methods']['ot']} − {q['methods']['contrastive']} · {stat}",
+                                           d["estimate"], *(d["ci"] or (None, None)), group="difference"))
+        if rows:
+            figs["dispersion"] = plots.forest(
+                rows, xlabel=f"{pm}", reference=0.0,
+                alt=f"Dot plot of the high-minus-low gap and the cross-language dispersion of {pm} per method, and "
+                    f"their differences between {q['methods']['ot']} and {q['methods']['contrastive']}, with "
+                    f"{level}% intervals: " + "; ".join(f"{i.label} {i.estimate:.4f}" for i in rows),
+                caption=f"The question's statistics with {level}% hierarchical-bootstrap intervals: per method the "
+                        "high-minus-low gap and the dispersion (SD of per-language means), and the differences "
+                        f"{q['methods']['ot']} minus {q['methods']['contrastive']} (negative: smaller for "
+                        f"{q['methods']['ot']}). The dashed line marks 0.")
+
+    vd = v.variance[0] if v.variance else None
+    if vd is not None and not vd["degenerate"]:
+        comps = vd["components"]
+        figs["variance"] = plots.bars(
+            [c["name"].replace("_x_", " × ") for c in comps], [c["share"] or 0.0 for c in comps],
+            low=[(c["ci_share"] or [None])[0] for c in comps], high=[(c["ci_share"] or [None, None])[1] for c in comps],
+            ylabel=f"share of {vd['metric']} variance",
+            alt=f"Bar chart of the share of {vd['metric']} variance per component with {level}% intervals: "
+                + "; ".join(f"{c['name']} {100 * (c['share'] or 0):.1f}%" for c in comps),
+            caption=f"Variance components of {vd['metric']} as shares of the total, with {level}% intervals "
+                    "(whiskers). Negative moment estimates are reported as 0.")
+
+    mx = v.pair_matrix
+    if mx is not None and len(mx.methods) > 1:
+        vals = np.array([[np.nan if c is None or c.diff is None else c.diff for c in row] for row in mx.cells])
+        figs["pairwise"] = plots.heatmap(
+            vals, list(mx.methods), list(mx.methods), label=f"row − column ({pm})", center=0.0, fmt="{:+.3f}",
+            alt=f"Heatmap of pairwise differences in {pm} over all languages, row method minus column method, "
+                f"for methods {', '.join(mx.methods)}.",
+            caption=f"Pairwise differences in {pm} over all languages (row minus column; blue: row better). "
+                    "Significance and intervals are in the matrix table above.")
+
+    points = {s["method"]: [(f"seed {x['seed']}", x["overall"]) for x in s["scores"]] for s in v.seeds}
+    if any(points.values()):
+        figs["seeds"] = plots.strip(
+            points, ylabel=f"{pm} (all languages)",
+            alt=f"Strip plot of each method's {pm} over all languages, one point per seed: "
+                + "; ".join(f"{m}: " + ", ".join(f"{val:.3f}" for _, val in pts) for m, pts in points.items()),
+            caption=f"Per-seed {pm} (mean over languages) for each method; the spread shows how much a single "
+                    "seed could mislead.")
+    return figs
+
+
+def build_context(run_dir: Path, manifest: Mapping[str, Any], analysis: Mapping[str, Any] | None,
+                  results: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Everything ``report.html.j2`` renders.  ``results`` is not needed (every number is in the analysis)."""
+    manifest = dict(manifest)
+    view = build_view(analysis)
+    run = {
+        "name": str(manifest.get("name", Path(run_dir).name)),
+        "description": str((manifest.get("config") or {}).get("description") or ""),
+        "status": str(manifest.get("status", "unknown")), "dir": str(run_dir),
+        "seeds": manifest.get("seeds") or [], "metrics": manifest.get("metrics") or [],
+    }
+    return {
+        "run": run, "bench": benchmark_info(manifest), "hw": hardware(manifest), "methods": methods_table(manifest),
+        "cells": cells_table(manifest), "failed": failed_cells(manifest), "repro": reproducibility(run_dir, manifest),
+        "v": view, "figs": figures(view), "notes": {"scope": SCOPE_NOTE, "synthetic": SYNTHETIC_NOTE},
+        "harness_version": str(manifest.get("harness_version", "")),
+    }
+
+
+def render_report(run_dir: str | Path, *, manifest: Mapping[str, Any], analysis: Mapping[str, Any] | None,
+                  results: pd.DataFrame | None = None) -> Path:
+    """Write ``report.html`` and the CSV/LaTeX exports into ``run_dir`` (atomically); return the report's path."""
+    from harness.cache import atomic_write_text
+    from reports._render import render_html
+    from reports.exports import write_exports
+
+    run_dir = Path(run_dir)
+    ctx = build_context(run_dir, manifest, analysis, results)
+    html = render_html("report.html.j2", **ctx)
+    write_exports(run_dir, analysis or {}, ctx["v"], ctx["run"]["name"])
+    atomic_write_text(run_dir / "report.html", html)
+    return run_dir / "report.html"
+
+
+def rerender(run_dir: str | Path) -> Path:
+    """``harness report DIR``: re-render from the stored files, without training.
+
+    ``analysis.json`` is recomputed from ``results.parquet`` (with the run's analysis options
+    and tiers, through :func:`harness.stats.analyze`) only when it is missing or was written
+    with another schema version; otherwise the stored numbers are shown as they are.
+    """
+    from harness.cache import atomic_write_text
+    from reports.reproduce import load_manifest, require_file
+
+    run_dir = Path(run_dir)
+    manifest = load_manifest(run_dir)
+    path = run_dir / "analysis.json"
+    analysis = json.loads(path.read_text()) if path.is_file() else None
+    if _stale(analysis):
+        results = pd.read_parquet(require_file(run_dir, "results.parquet", "the per-query results table"))
+        analysis = analyze_stored(results, manifest)
+        atomic_write_text(path, json.dumps(analysis, indent=2, allow_nan=False))
+    return render_report(run_dir, manifest=manifest, analysis=analysis)
+
+
+def _stale(analysis: Mapping[str, Any] | None) -> bool:
+    from harness.stats.analysis import SCHEMA_VERSION
+
+    if analysis is None:
+        return True
+    if "error" in analysis and "design" not in analysis:
+        return False  # the run's own record that statistics were impossible (e.g. no finished cell)
+    return analysis.get("schema_version") != SCHEMA_VERSION
+
+
+def analyze_stored(results: pd.DataFrame, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """``harness.stats.analyze`` on a stored run (its analysis options and tiers), as JSON data."""
+    from harness.errors import StatisticsError
+    from harness.stats import analyze
+
+    if results.empty:
+        return {"error": "no finished cells: nothing to analyse"}
+    options = ((manifest.get("config") or {}).get("analysis")) or {}
+    tiers = (manifest.get("benchmark") or {}).get("tiers") or None
+    try:
+        return analyze(results, options, tiers=tiers).to_dict()
+    except StatisticsError as e:
+        return {"error": str(e)}
