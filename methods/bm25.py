@@ -77,8 +77,9 @@ class BM25Searcher:
 class BM25(Method):
     """Okapi BM25 lexical retrieval (``bm25s``), no training and no teacher.
 
-    ``score(q, d) = sum_{t in q} idf(t) * tf(t, d) * (k1 + 1) / (tf(t, d) + k1 * (1 - b + b * |d| / avgdl))``
-    with Lucene's ``idf(t) = log(1 + (N - df(t) + 0.5) / (df(t) + 0.5))``.  Text is
+    ``score(q, d) = sum_{t in q} idf(t) * tf(t, d) / (tf(t, d) + k1 * (1 - b + b * |d| / avgdl))``
+    with Lucene's ``idf(t) = log(1 + (N - df(t) + 0.5) / (df(t) + 0.5))`` (Lucene, like
+    ``bm25s``'s default variant, drops the classic constant factor ``k1 + 1``).  Text is
     lower-cased and split into word tokens; space-less scripts are indexed as character
     bigrams.  Defaults follow Pyserini's MIRACL baseline (k1 = 0.9, b = 0.4).
 

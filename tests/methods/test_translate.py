@@ -155,70 +155,19 @@ def test_translate_cached_keys_on_the_translator(tmp_path):
 
 
 # ----------------------------------------------------------------------------- seq2seq
-PAIRS = [
-    ("maji safi", "clean water"), ("mti mkubwa", "big tree"), ("maji", "water"),
-    ("mti mkubwa sana", "very big tree"), ("safi sana", "very clean"), ("nyumba", "house"),
-]
-
-
-@pytest.fixture(scope="module")
-def tiny_marian(tmp_path_factory):
-    """A tiny Marian model trained until it reproduces PAIRS, saved with save_pretrained
-    next to a word-level fast tokenizer built offline with `tokenizers`."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        vocab = ["<pad>", "</s>", "<unk>", "sw_SW", "en_EN"] + sorted({w for s, t in PAIRS for w in f"{s} {t}".split()})
-        tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="<unk>"))
-        tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-        tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-        tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)
-        fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
-        cfg = MarianConfig(
-            vocab_size=len(vocab), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-            decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=32,
-            pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, forced_eos_token_id=1,
-            dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
-        )
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            model = MarianMTModel(cfg)
-        src = fast([s for s, _ in PAIRS], return_tensors="pt", padding=True)
-        labels = fast([t for _, t in PAIRS], return_tensors="pt", padding=True)["input_ids"]
-        labels[labels == 0] = -100
-        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-        model.train()
-        for _ in range(150):
-            loss = model(**src, labels=labels).loss
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        model.eval()
-        path = tmp_path_factory.mktemp("tiny-marian")
-        model.save_pretrained(path)
-        fast.save_pretrained(path)
-    finally:
-        torch.set_num_threads(threads)
-    return path
-
-
-def test_seq2seq_translates_in_input_order_across_batches(tiny_marian):
+def test_seq2seq_translates_in_input_order_across_batches(tiny_marian, marian_pairs):
     tr = Seq2SeqTranslator(tiny_marian, source="sw", target="en", batch_size=2)
-    texts = [s for s, _ in PAIRS][::-1]
-    assert tr.translate(texts) == [t for _, t in PAIRS][::-1]
+    texts = [s for s, _ in marian_pairs][::-1]
+    assert tr.translate(texts) == [t for _, t in marian_pairs][::-1]
 
 
-def test_seq2seq_is_deterministic_and_beam_search_works(tiny_marian):
+def test_seq2seq_is_deterministic_and_beam_search_works(tiny_marian, marian_pairs):
     greedy = Seq2SeqTranslator(tiny_marian, source="sw", target="en", batch_size=4)
     beam = Seq2SeqTranslator(tiny_marian, source="sw", target="en", batch_size=3, num_beams=3)
-    texts = [s for s, _ in PAIRS]
+    texts = [s for s, _ in marian_pairs]
     first = greedy.translate(texts)
     assert greedy.translate(texts) == first
-    assert beam.translate(texts) == [t for _, t in PAIRS]
+    assert beam.translate(texts) == [t for _, t in marian_pairs]
     assert greedy.id != beam.id  # decoding options are part of the cache key
     assert greedy.id == Seq2SeqTranslator(tiny_marian, source="sw", target="en", batch_size=1).id
 

@@ -1,0 +1,118 @@
+"""The shared alignment machinery: a fair comparison of ot-distill and contrastive."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from harness.errors import ConfigError, NonFiniteLossError
+from methods._alignment import SHARED_FIELDS, AlignmentConfig, content_mask, fit_alignment
+from methods._ot import SinkhornConvergenceWarning
+from methods.contrastive import Contrastive, ContrastiveConfig
+from methods.ot_distill import OTDistill, OTDistillConfig
+
+FAST = {"steps": 3, "batch_size": 8}
+
+
+def test_both_methods_share_every_alignment_option_with_the_same_defaults():
+    ot, con = OTDistillConfig(), ContrastiveConfig()
+    assert set(SHARED_FIELDS) <= set(OTDistillConfig.model_fields)
+    assert set(SHARED_FIELDS) <= set(ContrastiveConfig.model_fields)
+    for f in SHARED_FIELDS:
+        assert getattr(ot, f) == getattr(con, f) == getattr(AlignmentConfig(), f), f
+    # What differs is the objective's own options only.
+    ot_only = set(OTDistillConfig.model_fields) - set(SHARED_FIELDS)
+    con_only = set(ContrastiveConfig.model_fields) - set(SHARED_FIELDS)
+    assert ot_only == {"epsilon", "max_iter", "tol", "layer", "exclude_special_tokens"}
+    assert con_only == {"temperature", "symmetric", "pivot_encoder", "language_weight"}
+
+
+def test_the_data_order_does_not_depend_on_the_objective(tiny_world):
+    seen: dict[str, list] = {"a": [], "b": []}
+
+    def recorder(key, scale):
+        def objective(step):
+            seen[key].append((step.batch.pivot, step.batch.other, step.batch.languages))
+            return scale * step.student(step.student.tokenize(step.batch.other, step.max_length)).sum() * 0
+
+        return objective
+
+    cfg = AlignmentConfig(**FAST)
+    fit_alignment(tiny_world.ctx("ot-distill", 1), cfg, recorder("a", 1.0))
+    fit_alignment(tiny_world.ctx("ot-distill", 1), cfg, recorder("b", 2.0))
+    assert seen["a"] == seen["b"] and len(seen["a"]) == 3
+    # Balanced sampling: the 3 batches come from 3 different languages (shuffled rounds).
+    assert len({langs[0] for _, _, langs in seen["a"]}) == 3
+
+
+def test_the_teacher_is_left_unchanged_and_the_student_moves(tiny_world):
+    ctx = tiny_world.ctx("contrastive", 0)
+    before = {k: v.clone() for k, v in ctx.teacher.state_dict().items()}
+    student = Contrastive({**FAST, "lr": 1e-3}).fit(ctx)
+    after = ctx.teacher.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    moved = [k for k, v in student.state_dict().items() if not torch.equal(v, before[k])]
+    assert moved, "the student did not train"
+    assert not any(p.requires_grad for p in student.parameters())
+
+
+@pytest.mark.parametrize("anchor", ["distill", "retrieval", "none"])
+def test_anchor_modes_train(tiny_world, anchor):
+    method = OTDistill({**FAST, "pivot_anchor": anchor})
+    method.fit(tiny_world.ctx("ot-distill", 0))
+    assert method.info["steps"] == 3 and math.isfinite(method.info["final_loss"])
+    assert method.info["sinkhorn_unconverged"] == 0 and method.info["sinkhorn_batches"] == 3
+
+
+def test_steps_follow_epochs(tiny_world):
+    method = Contrastive({"epochs": 0.5, "batch_size": 16})
+    method.fit(tiny_world.ctx("contrastive", 0))
+    n_pairs = sum(len(tiny_world.benchmark.bitext(lang)) for lang in tiny_world.benchmark.languages)
+    assert method.info["steps"] == math.ceil(0.5 * n_pairs / 16)
+
+
+def test_a_non_finite_loss_names_method_seed_and_step(tiny_world):
+    def bad(step):
+        return step.student(step.student.tokenize(step.batch.other, step.max_length)).sum() * float("nan")
+
+    with pytest.raises(NonFiniteLossError, match=r"method 'ot-distill', seed 2, step 0.*lower methods\.ot-distill\.lr"):
+        fit_alignment(tiny_world.ctx("ot-distill", 2), AlignmentConfig(**FAST), bad)
+
+
+def test_unconverged_sinkhorn_warns_once_naming_the_knobs(tiny_world):
+    method = OTDistill({**FAST, "max_iter": 1, "tol": 1e-9, "epsilon": 0.01})
+    with pytest.warns(SinkhornConvergenceWarning, match=r"3 of 3 batches.*`methods\.ot-distill\.max_iter` or `methods\.ot-distill\.epsilon`") as rec:
+        method.fit(tiny_world.ctx("ot-distill", 0))
+    assert len([w for w in rec if issubclass(w.category, SinkhornConvergenceWarning)]) == 1
+    assert method.info["sinkhorn_unconverged"] == 3
+
+
+def test_unknown_bitext_language_is_a_config_error(tiny_world):
+    with pytest.raises(ConfigError, match=r"methods\.contrastive\.languages.*'zz'"):
+        Contrastive({**FAST, "languages": ["zz"]}).fit(tiny_world.ctx("contrastive", 0))
+
+
+def test_training_on_one_language_only(tiny_world):
+    seen = []
+
+    def objective(step):
+        seen.extend(step.batch.languages)
+        return step.student(step.student.tokenize(step.batch.other, step.max_length)).sum() * 0
+
+    fit_alignment(tiny_world.ctx("contrastive", 0), AlignmentConfig(**FAST, languages=("l2",)), objective)
+    assert set(seen) == {"l2"}
+
+
+def test_content_mask_drops_special_tokens_and_padding(tiny_world):
+    teacher = tiny_world.teacher(0)
+    feats = teacher.tokenize(["a", "much longer sentence here"])
+    mask = content_mask(teacher, feats, exclude_special=True)
+    specials = set(teacher.tokenizer.all_special_ids)
+    for row in range(2):
+        for col in range(feats["input_ids"].shape[1]):
+            tok = int(feats["input_ids"][row, col])
+            real = bool(feats["attention_mask"][row, col])
+            assert mask[row, col] == float(real and tok not in specials)
+    assert torch.equal(content_mask(teacher, feats, exclude_special=False), feats["attention_mask"].float())
