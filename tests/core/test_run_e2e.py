@@ -1,0 +1,225 @@
+"""End to end: config -> matrix -> run directory, with caching, resumption and failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.cache import Cache, CacheCorruptWarning
+from harness.config import load_config
+from harness.errors import NonFiniteLossError, RunLockedError
+from harness.plugin import Method
+from harness.registry import register_method, unregister_method
+from harness.runner import run_matrix
+
+TINY = """
+name = "tiny"
+seeds = [0, 1]
+metrics = ["ndcg@10", "recall@100", "mrr@10"]
+device = "cpu"
+[benchmark]
+name = "synthetic"
+seed = 5
+languages = {{ en = "high", h1 = "high", l1 = "low", l2 = "low" }}
+n_topics = 8
+n_concepts = 160
+queries = 40
+corpus_docs = 120
+train_pairs = 160
+pretrain_sentences = {{ high = 300, mid = 100, low = 80 }}
+bitext_pairs = {{ high = 60, mid = 40, low = 40 }}
+[model]
+max_length = 32
+[mini]
+vocab_size = 600
+layers = 1
+hidden = 32
+heads = 2
+max_length = 32
+mlm_epochs = 1
+batch_size = 64
+[teacher]
+epochs = 1
+batch_size = 32
+max_length = 32
+[training]
+num_threads = 1
+[methods.zero-shot]
+[methods.bm25]
+{extra}
+[analysis]
+n_permutations = 1000
+n_bootstrap = 200
+"""
+
+
+def write_config(path: Path, extra: str = "") -> Path:
+    path.write_text(TINY.format(extra=extra))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg(tmp_path_factory) -> Path:
+    return write_config(tmp_path_factory.mktemp("cfg") / "tiny.toml")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_cfg, tmp_path_factory):
+    cache = Cache(tmp_path_factory.mktemp("cache-a"))
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    res = run_matrix(load_config(tiny_cfg), run_dir=out, cache=cache, progress=False, log=lambda s: None)
+    return res, cache
+
+
+def test_run_directory_layout(tiny_run):
+    res, _ = tiny_run
+    d = res.run_dir
+    assert res.status == "complete" and not res.failed
+    for rel in ("manifest.json", "config.toml", "results.parquet", "analysis.json", "report.html"):
+        assert (d / rel).is_file(), rel
+    m = json.loads((d / "manifest.json").read_text())
+    assert m["status"] == "complete" and m["finished"]
+    assert len(m["config_sha256"]) == 64 and m["seeds"] == [0, 1]
+    assert set(m["dataset_fingerprints"]["languages"]) == {"en", "h1", "l1", "l2"}
+    assert m["packages"]["torch"] and m["packages"]["ranx"] and m["python"] and m["platform"]
+    assert {(c["method"], c["seed"]) for c in m["cells"]} == {(x, s) for x in ("zero-shot", "bm25") for s in (0, 1)}
+    assert all(c["status"] == "done" and "retrieve" in c["timings"] for c in m["cells"])
+    assert m["methods"]["bm25"]["version"] and m["methods"]["zero-shot"]["citation"].startswith("@")
+
+    df = pd.read_parquet(d / "results.parquet")
+    assert list(df.columns) == ["method", "seed", "language", "tier", "query_id", "metric", "value"]
+    assert len(df) == 2 * 2 * 4 * 40 * 3  # methods x seeds x languages x queries x metrics
+    assert df["value"].between(0, 1).all()
+    assert set(df["tier"]) == {"high", "low"}
+
+    for lang in ("en", "h1", "l1", "l2"):
+        qrels = (d / "qrels" / f"{lang}.qrels").read_text().splitlines()
+        assert qrels and all(len(line.split()) == 4 for line in qrels)
+        for method in ("zero-shot", "bm25"):
+            for seed in (0, 1):
+                lines = (d / "runs" / method / str(seed) / f"{lang}.trec").read_text().splitlines()
+                per_q = pd.Series([line.split()[0] for line in lines]).value_counts()
+                assert per_q.max() <= 100 and len(per_q) == 40
+                assert lines[0].split()[1] == "Q0" and lines[0].split()[3] == "1"
+    analysis = json.loads((d / "analysis.json").read_text())
+    for key in ("variance_components", "pairwise", "question", "power"):
+        assert key in analysis
+
+
+def test_rerun_recomputes_nothing_and_is_identical(tiny_run, tiny_cfg, tmp_path):
+    res, cache = tiny_run
+    t0 = time.perf_counter()
+    res2 = run_matrix(load_config(tiny_cfg), run_dir=tmp_path / "again", cache=cache, progress=False, log=lambda s: None)
+    assert all(c.get("from_cache") for c in res2.cells)
+    a = pd.read_parquet(res.run_dir / "results.parquet")
+    b = pd.read_parquet(res2.run_dir / "results.parquet")
+    pd.testing.assert_frame_equal(a, b)
+    assert time.perf_counter() - t0 < 60
+
+
+def test_changing_one_method_reruns_only_its_cells(tiny_run, tmp_path):
+    _, cache = tiny_run
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(TINY.format(extra="").replace("[methods.bm25]", "[methods.bm25]\nk1 = 1.5"))
+    res = run_matrix(load_config(cfg), run_dir=tmp_path / "r", cache=cache, progress=False, log=lambda s: None)
+    cached = {(c["method"], c["seed"]): c["from_cache"] for c in res.cells}
+    assert cached == {("zero-shot", 0): True, ("zero-shot", 1): True, ("bm25", 0): False, ("bm25", 1): False}
+
+
+def test_corrupt_cell_is_detected_and_recomputed(tiny_run, tiny_cfg, tmp_path):
+    res, cache = tiny_run
+    entries = sorted((cache.root / "cell").glob("*/results.parquet"))
+    assert entries
+    victim = entries[0]
+    victim.write_bytes(victim.read_bytes()[:100])  # truncated
+    with pytest.warns(CacheCorruptWarning, match="results.parquet"):
+        res2 = run_matrix(load_config(tiny_cfg), run_dir=tmp_path / "r", cache=cache, progress=False, log=lambda s: None)
+    assert sum(not c["from_cache"] for c in res2.cells) == 1
+    pd.testing.assert_frame_equal(pd.read_parquet(res.run_dir / "results.parquet"),
+                                  pd.read_parquet(res2.run_dir / "results.parquet"))
+
+
+def test_locked_run_directory(tiny_cfg, tmp_path):
+    from filelock import FileLock
+
+    d = tmp_path / "locked"
+    d.mkdir()
+    with FileLock(str(d / ".lock")):
+        with pytest.raises(RunLockedError, match="another harness process"):
+            run_matrix(load_config(tiny_cfg), run_dir=d, cache=Cache(tmp_path / "c"), progress=False, log=lambda s: None)
+
+
+@register_method("test-nan")
+class _NanMethod(Method):
+    """Test plugin whose training diverges."""
+
+    version = "0"
+    citation = "@misc{nan}"
+
+    def fit(self, ctx):
+        raise NonFiniteLossError(ctx.method, ctx.seed, 3, float("nan"), hint="lower test-nan.lr")
+
+
+def test_failed_cell_is_reported_and_retried(tiny_run, tmp_path):
+    _, cache = tiny_run
+    cfg = write_config(tmp_path / "c.toml", extra="[methods.test-nan]")
+    res = run_matrix(load_config(cfg), run_dir=tmp_path / "r", cache=cache, progress=False, log=lambda s: None)
+    assert res.status == "partial"
+    assert {(f.method, f.seed) for f in res.failed} == {("test-nan", 0), ("test-nan", 1)}
+    m = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert m["status"] == "partial"
+    errs = [f["error"] for f in m["failed_cells"]]
+    assert all("test-nan" in e and "step 3" in e and "nan" in e for e in errs)
+    df = pd.read_parquet(tmp_path / "r" / "results.parquet")
+    assert set(df["method"]) == {"zero-shot", "bm25"}
+    assert "test-nan" in (tmp_path / "r" / "report.html").read_text()
+    # never cached as done: the next run tries it again
+    res2 = run_matrix(load_config(cfg), run_dir=tmp_path / "r", cache=cache, progress=False, log=lambda s: None)
+    assert {(c["method"], c["from_cache"]) for c in res2.cells if c["method"] == "test-nan"} == {("test-nan", False)}
+
+
+@pytest.mark.slow
+def test_sigkill_mid_matrix_then_resume_gives_identical_results(tiny_run, tiny_cfg, tmp_path):
+    """A real subprocess is killed with SIGKILL after its first finished cell, then re-run."""
+    res, _ = tiny_run
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    cmd = [sys.executable, "-m", "harness.cli", "run", str(tiny_cfg), "--out", str(out), "--cache-dir", str(cache), "--quiet"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 600
+    try:
+        while time.time() < deadline:
+            if list((cache / "cell").glob("*/.entry.json")) if (cache / "cell").exists() else []:
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"run ended before it could be killed: {proc.stdout.read().decode()[-2000:]}")
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["status"] == "running" and not m["finished"]  # never looks finished
+    assert not (out / "report.html").exists()
+    done_before = len(list((cache / "cell").glob("*/.entry.json")))
+    assert 1 <= done_before < 4
+
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["status"] == "complete"
+    assert sum(c["from_cache"] for c in m["cells"]) == done_before
+    # identical per-query scores to the uninterrupted run (made with another, fresh cache)
+    pd.testing.assert_frame_equal(pd.read_parquet(res.run_dir / "results.parquet"), pd.read_parquet(out / "results.parquet"))
+
+
+def teardown_module(module):
+    unregister_method("test-nan")
