@@ -1,0 +1,199 @@
+"""report.html and its exports, rendered from simulated results analysed by harness.stats (no browser)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from reports import render_report, rerender
+from reports._render import fmt_num, fmt_p, fmt_signed, latex_escape
+from reports.view import ReportDataError, build_view
+
+SECTIONS = ("headline", "setup", "leaderboard", "tiers", "variance", "pairwise", "seeds", "power", "reproducibility")
+XSS = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+def _analysis(results: pd.DataFrame, manifest: dict, **options) -> dict:
+    from harness.stats import analyze
+
+    opts = {**manifest["config"]["analysis"], **options}
+    return analyze(results, opts, tiers=manifest["benchmark"]["tiers"]).to_dict()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, make_results, make_manifest):
+    """One hand-made run, analysed and rendered: (run_dir, manifest, analysis, html)."""
+    results = make_results(seed=3)
+    run_dir = tmp_path_factory.mktemp("run")
+    manifest = make_manifest(results)
+    analysis = _analysis(results, manifest)
+    path = render_report(run_dir, manifest=manifest, analysis=analysis, results=results)
+    return run_dir, manifest, analysis, path.read_text()
+
+
+def _section(html: str, sid: str) -> str:
+    m = re.search(rf'<section id="{sid}".*?</section>', html, re.S)
+    assert m, f"section {sid} missing"
+    return m.group(0)
+
+
+def test_every_section_and_no_external_reference(rendered):
+    run_dir, _, _, html = rendered
+    for sid in SECTIONS:
+        assert f'<section id="{sid}"' in html
+    assert 'id="failed"' not in html  # no failed cells, no section
+    assert "<script" not in html.lower()
+    assert not re.search(r'(src|href)\s*=\s*"(?!data:|#)', html), "only data: URIs and in-page links are allowed"
+    assert "default-src 'none'" in html  # CSP: the page may fetch nothing
+    assert 'id="synthetic-banner"' in html and "not from MIRACL" in html
+    assert "MIRACL is monolingual retrieval" in html
+    # every figure has alt text and a caption
+    imgs = re.findall(r"<figure id=\"(fig-[a-z]+)\">\s*<img src=\"data:image/svg\+xml;base64,[A-Za-z0-9+/=]+\" alt=\"([^\"]+)\">\s*"
+                      r"<figcaption>([^<]+)</figcaption>", html)
+    assert {i[0] for i in imgs} == {"fig-leaderboard", "fig-tiers", "fig-dispersion", "fig-variance", "fig-pairwise",
+                                    "fig-seeds"}
+    assert all(len(alt) > 40 and len(cap) > 40 for _, alt, cap in imgs)
+    # every table has a caption and column headers
+    tables = re.findall(r"<table[^>]*>(.*?)</table>", html, re.S)
+    assert len(tables) >= 10
+    assert all("<caption>" in t and "<th" in t for t in tables)
+    assert (run_dir / "report.html").stat().st_size < 5_000_000
+
+
+def test_headline_is_generated_from_the_analysis(rendered):
+    _, _, analysis, html = rendered
+    q = analysis["question"]
+    head = _section(html, "headline")
+    assert f'id="verdict">{q["verdict"]}<' in head
+    gap, disp = q["difference"]["gap"], q["difference"]["dispersion"]
+    assert fmt_signed(gap["estimate"], 4) in head and fmt_signed(disp["estimate"], 4) in head
+    assert f"[{gap['ci'][0]:.4f}, {gap['ci'][1]:.4f}]" in head
+    assert f"seed-level p = {fmt_p(gap['p_value_seed'])}" in head
+    assert f"query-level p = {fmt_p(gap['p_value_query'])}" in head
+    for reason in q["reasons"]:
+        assert reason.replace("'", "&#39;") in head
+
+
+def test_leaderboard_pairwise_and_seeds_show_analysis_numbers(rendered):
+    _, _, analysis, html = rendered
+    board = _section(html, "leaderboard")
+    for r in analysis["per_method_language"]:
+        if r["metric"] == "ndcg@10":
+            assert f"{fmt_num(r['mean'], 3)}<br><span class=\"muted small\">[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]" in board
+    pw = _section(html, "pairwise")
+    assert "holm" in pw and "significant in" in pw
+    for s in analysis["pairwise"]["summaries"]:
+        assert f"significant in {s['significant_languages']} of {s['n_languages']} languages" in pw
+    seeds = _section(html, "seeds")
+    for s in analysis["seed_scores"]:
+        if s["metric"] == "ndcg@10":
+            assert f"seed {s['seed']}: {s['overall']:.4f}" in seeds
+    power = _section(html, "power")
+    assert fmt_num(analysis["power"]["question"]["mdd"], 4) in power
+
+
+def test_exports_match_the_analysis(rendered):
+    run_dir, _, analysis, _ = rendered
+    board = pd.read_csv(run_dir / "leaderboard.csv")
+    n = len(analysis["per_method_language"]) + len(analysis["tier_means"]) + len(analysis["method_means"])
+    assert len(board) == n and set(board.scope) == {"language", "tier", "all"}
+    first = analysis["per_method_language"][0]
+    row = board[(board.scope == "language") & (board.method == first["method"]) & (board.language == first["language"])
+                & (board.metric == first["metric"])].iloc[0]
+    assert row["mean"] == pytest.approx(first["mean"], rel=1e-5)
+    assert row["ci_low"] == pytest.approx(first["ci"][0], rel=1e-5)
+    pw = pd.read_csv(run_dir / "pairwise.csv")
+    assert len(pw) == len(analysis["pairwise"]["comparisons"])
+    c = analysis["pairwise"]["comparisons"][-1]
+    last = pw.iloc[-1]
+    assert (last.method_a, last.method_b, last.language) == (c["method_a"], c["method_b"], c["language"])
+    assert last.p_adjusted == pytest.approx(c["p_adjusted"], rel=1e-5)
+    for name in ("leaderboard.tex", "pairwise.tex"):
+        tex = (run_dir / name).read_text()
+        assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex and "\\end{tabular}" in tex
+        assert "ot-distill" in tex and "ndcg@10" in tex
+    tex = (run_dir / "leaderboard.tex").read_text()
+    assert tex.count("\\textbf{") >= 3  # best per column
+    body = [line for line in tex.splitlines() if line.startswith("zero-shot")]
+    assert len(body) == 1 and body[0].count("&") == 4 + 2 + 1  # 4 languages, 2 tiers, average
+
+
+def test_rendering_is_deterministic(rendered, tmp_path):
+    run_dir, manifest, analysis, html = rendered
+    again = render_report(tmp_path, manifest={**manifest}, analysis=analysis).read_text()
+    assert again.replace(str(tmp_path), str(run_dir)) == html
+
+
+def test_user_text_is_escaped(tmp_path, make_results, make_manifest):
+    results = make_results(seed=1, methods=("ot-distill", "contrastive"))
+    manifest = make_manifest(results)
+    manifest["config"]["description"] = XSS
+    manifest["methods"]["ot-distill"]["description"] = XSS
+    manifest["methods"]["contrastive"]["options"] = {"note": XSS}
+    manifest["benchmark"]["parameters"] = {"x": XSS}
+    html = render_report(tmp_path, manifest=manifest, analysis=_analysis(results, manifest)).read_text()
+    assert "<script" not in html.lower() and "<img src=x" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3
+    assert "&lt;img src=x onerror=" in html
+
+
+def test_degenerate_question_says_so(tmp_path, make_results, make_manifest):
+    results = make_results(methods=("zero-shot", "bm25"))
+    manifest = make_manifest(results)
+    html = render_report(tmp_path, manifest=manifest, analysis=_analysis(results, manifest)).read_text()
+    head = _section(html, "headline")
+    assert "could not be answered" in head and "ot-distill" in head
+    assert "verdict-degenerate" in head
+    assert "not available" in _section(html, "tiers").lower()
+
+
+def test_failed_cells_and_missing_analysis(tmp_path, make_results, make_manifest):
+    results = make_results(methods=("zero-shot", "ot-distill", "contrastive"))
+    manifest = make_manifest(results, status="partial")
+    manifest["cells"].append({"method": "bm25", "seed": 0, "status": "failed", "error": "ValueError: <b>boom</b>",
+                              "traceback": "Traceback (most recent call last):\n  ValueError"})
+    manifest["failed_cells"] = [{"method": "bm25", "seed": 0, "error": "ValueError: <b>boom</b>"}]
+    (tmp_path / "leaderboard.csv").write_text("stale")
+    html = render_report(tmp_path, manifest=manifest, analysis={"error": "no finished cells: nothing to analyse"}
+                         ).read_text()
+    failed = _section(html, "failed")
+    assert "ValueError: &lt;b&gt;boom&lt;/b&gt;" in failed and "Traceback" in failed
+    assert 'id="status-banner"' in html and "partial" in html
+    for sid in ("leaderboard", "tiers", "variance", "pairwise", "seeds", "power"):
+        assert "Not available: no finished cells" in _section(html, sid)
+    assert "No statistics are available" in _section(html, "headline")
+    assert not (tmp_path / "leaderboard.csv").exists()  # stale exports removed
+
+
+def test_schema_mismatch_is_an_error(rendered):
+    _, _, analysis, _ = rendered
+    broken = {k: v for k, v in analysis.items() if k != "pairwise"}
+    with pytest.raises(ReportDataError, match="analysis.json .*lacks.*pairwise"):
+        build_view(broken)
+
+
+def test_rerender_recomputes_missing_or_stale_analysis(tmp_path, make_results, make_run):
+    run = make_run(tmp_path / "run", make_results(seed=2))
+    path = rerender(run)
+    analysis = json.loads((run / "analysis.json").read_text())
+    assert path == run / "report.html" and path.is_file()
+    assert analysis["design"]["methods"] and analysis["question"]["verdict"] in ("yes", "no", "inconclusive")
+    analysis["schema_version"] = -1
+    analysis["question"]["verdict"] = "tampered"
+    (run / "analysis.json").write_text(json.dumps(analysis))
+    html = rerender(run).read_text()
+    assert "tampered" not in html  # stale schema: recomputed
+    fresh = json.loads((run / "analysis.json").read_text())
+    fresh["question"]["rule"] = "stored numbers are shown as they are"
+    (run / "analysis.json").write_text(json.dumps(fresh))
+    assert "stored numbers are shown as they are" in rerender(run).read_text()
+
+
+def test_formatting_helpers():
+    assert fmt_num(None) == fmt_num(float("nan")) == "\u2014"
+    assert fmt_num(0.12345, 2) == "0.12" and fmt_signed(0.5, 1) == "+0.5"
+    assert fmt_p(0.0004) == "< 0.001" and fmt_p(0.0042) == "0.0042" and fmt_p(0.5) == "0.500"
+    assert latex_escape("a_b & 5% #1 {x} ~ ^ \\") == r"a\_b \& 5\% \#1 \{x\} \textasciitilde{} \textasciicircum{} \textbackslash{}"

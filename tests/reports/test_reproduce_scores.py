@@ -1,0 +1,86 @@
+"""`harness reproduce`: the score-by-score check and its errors (the full re-run is in test_report_browser.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from reports.reproduce import (GPU_TOLERANCE, RunDirectoryError, ReproduceResult, compare_scores, default_tolerance,
+                               reproduce_run)
+
+
+def test_identical_tables_reproduce(sim_results):
+    c = compare_scores(sim_results, sim_results.sample(frac=1.0, random_state=0), 0.0)  # row order is irrelevant
+    assert c.identical and c.n_differ == 0 and c.max_abs_diff == 0.0
+    assert c.n_rows == len(sim_results)
+
+
+def test_tiny_difference_fails_exact_check_and_names_the_cell(sim_results):
+    new = sim_results.copy()
+    i = new.index[(new.method == "ot-distill") & (new.seed == 1) & (new.language == "sw") & (new.metric == "ndcg@10")][3]
+    new.loc[i, "value"] += 1e-12
+    exact = compare_scores(sim_results, new, 0.0)
+    assert not exact.identical and exact.n_differ == 1
+    (cell,) = exact.cells
+    assert (cell.method, cell.seed, cell.language) == ("ot-distill", 1, "sw")
+    assert cell.worst_query == new.loc[i, "query_id"] and cell.worst_metric == "ndcg@10"
+    assert cell.max_abs_diff == pytest.approx(1e-12, rel=1e-3)
+    assert "ot-distill seed=1 sw: 1 of" in cell.describe()
+    assert compare_scores(sim_results, new, 1e-9).identical
+
+
+def test_missing_rows_and_nans(sim_results):
+    new = sim_results.drop(index=sim_results.index[:2]).copy()
+    first = sim_results.iloc[0]
+    c = compare_scores(sim_results, new, 0.0)
+    assert not c.identical and c.max_abs_diff == np.inf
+    (cell,) = c.cells
+    assert cell.n_missing_new == 2 and cell.n_missing_original == 0
+    assert (cell.method, cell.seed, cell.language) == (first.method, int(first.seed), first.language)
+
+    a, b = sim_results.copy(), sim_results.copy()
+    a.loc[a.index[5], "value"] = np.nan
+    b.loc[b.index[5], "value"] = np.nan
+    assert compare_scores(a, b, 0.0).identical  # NaN == NaN
+    b.loc[b.index[5], "value"] = 0.5
+    assert not compare_scores(a, b, 1.0).identical  # NaN against a number never matches
+
+
+def test_tolerance_defaults_and_validation(sim_results):
+    assert default_tolerance("cpu", "cpu") == 0.0
+    assert default_tolerance("cpu", "cuda") == GPU_TOLERANCE == 1e-3
+    with pytest.raises(ValueError, match="tolerance"):
+        compare_scores(sim_results, sim_results, -1.0)
+    with pytest.raises(ValueError, match="lacks columns"):
+        compare_scores(sim_results.drop(columns="query_id"), sim_results, 0.0)
+
+
+def test_summary_names_cells(sim_results, tmp_path):
+    new = sim_results.copy()
+    new.loc[new.index[(new.method == "bm25") & (new.language == "yo")], "value"] += 0.01
+    res = ReproduceResult(original_dir=tmp_path / "a", new_dir=tmp_path / "b", tolerance=0.0, device_original="cpu",
+                          device_new="cpu", comparison=compare_scores(sim_results, new, 0.0))
+    text = res.summary()
+    assert not res.identical and "NOT REPRODUCED" in text
+    assert "bm25 seed=0 yo" in text and "bm25 seed=1 yo" in text and "exactly equal" in text
+    assert json.loads(json.dumps(res.to_dict()))["cells"][0]["method"] == "bm25"
+    ok = ReproduceResult(tmp_path / "a", tmp_path / "b", 0.0, "cpu", "cpu", compare_scores(sim_results, sim_results))
+    assert ok.identical and ok.summary().splitlines()[1].startswith("REPRODUCED")
+
+
+def test_reproduce_missing_directory(tmp_path):
+    with pytest.raises(RunDirectoryError, match="does not exist"):
+        reproduce_run(tmp_path / "nope")
+
+
+def test_reproduce_refuses_edited_config(tmp_path, make_run, sim_results):
+    from harness.config import load_config
+
+    config = load_config("smoke")
+    run = make_run(tmp_path / "run", sim_results, config_sha256="1" * 64)
+    (run / "config.toml").write_text(config.to_toml())
+    with pytest.raises(RunDirectoryError, match="edited after the run"):
+        reproduce_run(run, out_dir=tmp_path / "new")
+    assert not (tmp_path / "new").exists()
