@@ -20,7 +20,7 @@ SCOPE_NOTE = (
     "cross-lingual setting."
 )
 SYNTHETIC_NOTE = (
-    "Synthetic embedded benchmark: every number in this report comes from a generated multilingual world "
+    "Every number in this report comes from a generated multilingual world "
     "(concepts rendered in invented languages, resource tiers, a small BERT pre-trained on the generated corpus), "
     "not from MIRACL or any real language. It reproduces the mechanism of language bias, not its size in real "
     "data; do not quote these numbers as MIRACL results."
@@ -107,7 +107,7 @@ def benchmark_info(manifest: dict[str, Any]) -> dict[str, Any]:
         "name": _text(b.get("name")), "pivot": _text(b.get("pivot")), "languages": languages, "tiers": tiers,
         "by_tier": by_tier, "synthetic": bool(b.get("synthetic", False)), "sizes": size_rows,
         "generator_version": _text(b.get("generator_version")),
-        "parameters": json.dumps(params, sort_keys=True, indent=1) if params else "",
+        "parameters": json.dumps(params, sort_keys=True) if params else "",
         "train_pairs": b.get("train_pairs"),
         "is_miracl": str(b.get("name", "")).lower() == "miracl",
     }

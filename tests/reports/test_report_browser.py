@@ -120,6 +120,11 @@ def test_hand_made_report_in_chromium(browser, xss_report):
     assert v.page.locator("#synthetic-banner").is_visible()
     assert v.page.locator("#verdict").text_content().strip() in ("yes", "no", "inconclusive")
     assert v.seconds < 3.0
+    # print: the table of contents is dropped, folded tables are printed
+    assert not v.page.locator("#pairwise-all").is_visible()
+    v.page.emulate_media(media="print")
+    assert v.page.locator("#pairwise-all").is_visible() and not v.page.locator("nav.toc").is_visible()
+    assert v.page.pdf(format="A4")[:5] == b"%PDF-"
     v.page.close()
 
 
