@@ -209,6 +209,46 @@ def event_times(fn: Callable[[], Any], warmup: int, repeats: int, device: str) -
     return out
 
 
+def gpu_busy_seconds(fn: Callable[[], Any], calls: int) -> float:
+    """Total CUDA kernel time of ``calls`` calls of ``fn`` (torch.profiler), in seconds.
+
+    Compared with the wall time of a call, it says whether a step waits for the GPU (busy
+    time close to wall time) or for the host launching kernels (busy time far below).
+    """
+    import torch
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            fn()
+        torch.cuda.synchronize()
+    us = sum(e.device_time for e in prof.events() if e.device_type == DeviceType.CUDA)
+    return us / 1e6
+
+
+def launch_probe_us(device: str, launches: int = 2000) -> float | None:
+    """Host time per tiny kernel launch (``x.add_(1)`` on 1 element), in microseconds.
+
+    Small-batch steps are bound by how fast the host launches kernels; this number lets
+    runs on the same GPU but differently loaded hosts be compared.
+    """
+    import torch
+
+    if not device.startswith("cuda"):
+        return None
+    x = torch.zeros(1, device=device)
+    for _ in range(100):
+        x.add_(1)
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(launches):
+        x.add_(1)
+    torch.cuda.synchronize()
+    return round(1e6 * (time.perf_counter() - t0) / launches, 2)
+
+
 def no_cudnn_sdpa():
     """Context: SDPA may use flash, memory-efficient or math attention, but not cuDNN.
 
@@ -254,6 +294,8 @@ def environment(device: str) -> dict[str, Any]:
     if device.startswith("cuda"):
         env["gpu"] = torch.cuda.get_device_name(0)
         env["cuda_runtime"] = torch.version.cuda
+        env["cudnn"] = torch.backends.cudnn.version()
+        env["launch_probe_us"] = launch_probe_us(device)
         try:
             q = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm",
                                 "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
