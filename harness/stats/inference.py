@@ -16,11 +16,14 @@ Three tests of ``theta = 0`` answer three questions:
 * **seed level** (conditional on the queries): the per-seed values ``theta_s`` of each seed
   group (paired methods share seeds: one group; independent methods: one group each);
   paired t-test over seeds (one group) or Welch's t-test (several).
-* **hierarchical** (seeds and queries both random; crossed design): ``V = sum_g
-  sigma2_g / S_g + V_q`` with ``sigma2_g = var_s(theta_{g,s}) - sum_l MSE_{g,l} / Q_l``
-  (the seed variance of the contrast net of seed x query noise, truncated at 0) and
-  ``MSE_{g,l}`` the seed x query interaction mean square of the group's contrast matrix
-  ``E_{g,l} = sum_{m in g} c[m,l] Y[m,l]``; t-test with Welch-Satterthwaite df.
+* **hierarchical** (seeds and queries both random; crossed design): ``V = sum_g A_g / S_g
+  + max(V_q - sum_g R_g / S_g, 0)`` with ``A_g = var_s(theta_{g,s})`` the seed-level
+  variance (it contains the seed x query noise) and ``R_g = sum_l MSE_{g,l} / Q_l`` that
+  noise, ``MSE_{g,l}`` being the seed x query interaction mean square of the group's
+  contrast matrix ``E_{g,l} = sum_{m in g} c[m,l] Y[m,l]``: the seed part keeps a clean
+  ``S - 1`` df and the noise is removed from the query part, where it is estimated with
+  many df.  t-test with Welch-Satterthwaite df (seed part: over groups, ``S_g - 1`` each;
+  query part: ``min Q_l - 1``).
 
 Under an A/A comparison (the same method trained twice) the seed-averaged systems differ by
 their seed effects, so the query-level tests reject more often than alpha when seed variance
@@ -29,6 +32,7 @@ is material; the seed-level and hierarchical tests are calibrated (tests/stats).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -209,15 +213,16 @@ class ContrastInference:
         Seeds and queries random.  With a single seed the seed part is absent and
         ``seed_variance_estimable`` is False.
     seed_values : Mapping[Hashable, numpy.ndarray]
-        ``group -> (S_g,)`` per-seed values of the group's part of the contrast.
-    sigma2_seed : Mapping[Hashable, float]
-        Seed variance of each group's part, net of seed x query noise (truncated at 0).
-    mse : Mapping[Hashable, numpy.ndarray]
-        ``group -> (L,)`` seed x query mean squares ``MSE_{g,l}``.
-    query_var : numpy.ndarray
-        ``(L,)`` ``var(u_l)`` (ddof 1) of the seed-averaged contrast per query.
-    n_queries : numpy.ndarray
-        ``(L,)``.
+        ``group -> (S_g,)`` per-seed values ``theta_{g,s}`` of the group's part.
+    seed_var : Mapping[Hashable, float]
+        ``A_g = var_s(theta_{g,s})`` (ddof 1; includes seed x query noise ``R_g``).
+    noise : Mapping[Hashable, float]
+        ``R_g = sum_l MSE_{g,l} / Q_l``: the seed x query noise in one per-seed value.
+    query_net : float
+        ``max(sum_l var(u_l) / Q_l - sum_g R_g / S_g, 0)``: query sampling variance of the
+        estimate that does not shrink with more seeds.
+    query_var, n_queries : numpy.ndarray
+        ``(L,)`` ``var(u_l)`` (ddof 1) and ``Q_l``.
     n_seeds : Mapping[Hashable, int]
     """
 
@@ -226,8 +231,9 @@ class ContrastInference:
     seed: TTest | None
     hierarchical: TTest
     seed_values: Mapping[Hashable, np.ndarray]
-    sigma2_seed: Mapping[Hashable, float]
-    mse: Mapping[Hashable, np.ndarray]
+    seed_var: Mapping[Hashable, float]
+    noise: Mapping[Hashable, float]
+    query_net: float
     query_var: np.ndarray
     n_queries: np.ndarray
     n_seeds: Mapping[Hashable, int]
@@ -236,25 +242,28 @@ class ContrastInference:
     def variance_at(self, n_seeds: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hierarchical variance and df of the estimate if every group had ``n_seeds`` seeds.
 
-        ``V(S) = sum_g sigma2_g / S + sum_l [max(var(u_l) - sum_g MSE_{g,l}/S_g, 0)
-        + sum_g MSE_{g,l} / S] / Q_l``; df from the share-weighted Satterthwaite rule of
-        :func:`harness.stats.bootstrap.calibrated_interval` (seed part S - 1 df, query part
-        min(Q_l) - 1 df).  Vectorised over ``n_seeds``.
+        ``V(S) = sum_g max(A_g, R_g) / S + query_net`` (a seed's variance is at least its
+        seed x query noise); Welch-Satterthwaite df of the seed part (the groups' parts with
+        ``S - 1`` df each) and the query part (``min Q_l - 1`` df).  Vectorised over ``n_seeds``.
         """
         s = np.asarray(n_seeds, dtype=np.float64)
-        seed_part = sum(self.sigma2_seed.values()) / s
-        base = self.query_var.copy()
-        for g, m in self.mse.items():
-            base -= m / self.n_seeds[g]
-        base = np.maximum(base, 0.0)
-        mse_total = sum(self.mse.values()) if self.mse else np.zeros_like(base)
-        query_part = ((base[:, None] + np.asarray(mse_total)[:, None] / s[None, ...]) / self.n_queries[:, None]).sum(0)
-        total = seed_part + query_part
+        per_seed = np.array([max(self.seed_var[g], self.noise[g]) for g in self.seed_var])
+        seed_part = per_seed.sum() / s
+        total = seed_part + self.query_net
+        ratio = per_seed.sum() ** 2 / (per_seed**2).sum() if (per_seed**2).sum() > 0 else 1.0
         dq = float(self.n_queries.min() - 1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            den = np.where(total > 0, (seed_part / (s - 1) + query_part / dq) / total, 1.0)
-            df = np.where(den > 0, 1.0 / den, np.inf)
+            den = seed_part**2 / (ratio * (s - 1)) + self.query_net**2 / dq
+            df = np.where(den > 0, total**2 / np.where(den > 0, den, 1.0), np.inf)
         return total, df
+
+
+def seed_df(parts: Sequence[float], n_seeds: Sequence[int]) -> float:
+    """Welch-Satterthwaite df of a sum of independent seed-variance parts ``v_g`` with ``S_g - 1`` df each."""
+    v = np.asarray(parts, dtype=np.float64)
+    d = np.asarray(n_seeds, dtype=np.float64) - 1
+    den = float((v**2 / np.maximum(d, 1)).sum())
+    return float(v.sum() ** 2 / den) if den > 0 else float(d.min())
 
 
 def _grouping(methods: Sequence[str], seed_groups: Mapping[str, Hashable]) -> dict[Hashable, list[str]]:
@@ -271,6 +280,10 @@ def contrast_inference(data: MetricScores, coefs: Mapping[tuple[str, str], float
     ``coefs`` maps (method, language) to its coefficient; absent pairs are 0.
     ``seed_groups[m]`` is the seed group of ``m`` (paired methods share a group; all
     methods of a group must have the same seeds).
+
+    Hierarchical variance: ``V = sum_g A_g / S_g + query_net`` -- the seed-level variance
+    (which already contains the seed x query noise, with a clean ``S_g - 1`` df) plus the
+    part of the query-level variance not explained by that noise.
     """
     coefs = {k: float(v) for k, v in coefs.items() if v != 0.0}
     methods = [m for m in data.methods if any(k[0] == m for k in coefs)]
@@ -282,56 +295,52 @@ def contrast_inference(data: MetricScores, coefs: Mapping[tuple[str, str], float
     estimate = 0.0
     u_var = np.empty(len(langs))
     seed_values: dict[Hashable, np.ndarray] = {}
-    mse: dict[Hashable, np.ndarray] = {}
+    noise: dict[Hashable, float] = {}
     n_seeds: dict[Hashable, int] = {}
     for g, ms in groups.items():
         n_seeds[g] = len(data.seeds[ms[0]])
         seed_values[g] = np.zeros(n_seeds[g])
-        mse[g] = np.zeros(len(langs))
+        noise[g] = 0.0
     for j, lang in enumerate(langs):
         u = np.zeros(data.n_queries(lang))
         for g, ms in groups.items():
-            e = np.zeros((n_seeds[g], data.n_queries(lang)))
+            e = np.zeros((n_seeds[g], data.n_queries(lang)))  # (S_g, Q_l) the group's contrast matrix
             for m in ms:
                 c = coefs.get((m, lang), 0.0)
                 if c:
                     e += c * data.scores[(m, lang)]
             u += e.mean(axis=0)
             seed_values[g] += e.mean(axis=1)
-            mse[g][j] = residual_mean_square(e)
+            noise[g] += residual_mean_square(e) / n_q[j]
         estimate += float(u.mean())
         u_var[j] = u.var(ddof=1)
     # query level: u_l independent across languages
-    q_var = (u_var / n_q).sum()
-    q_den = ((u_var / n_q) ** 2 / np.maximum(n_q - 1, 1)).sum()
+    q_terms = u_var / n_q
+    q_var = q_terms.sum()
+    q_den = (q_terms**2 / np.maximum(n_q - 1, 1)).sum()
     q_df = q_var**2 / q_den if q_den > 0 else float((n_q - 1).sum())
     query = t_test_from(np.array([estimate]), np.array([q_var]), np.array([q_df]))
-    # seed level
-    estimable = all(n >= 2 for n in n_seeds.values())
-    seed_test = None
-    sigma2: dict[Hashable, float] = {}
-    if estimable:
-        terms = np.array([seed_values[g].var(ddof=1) / n_seeds[g] for g in groups])
-        dfs = np.array([n_seeds[g] - 1.0 for g in groups])
-        s_var = terms.sum()
-        s_den = (terms**2 / dfs).sum()
-        s_df = s_var**2 / s_den if s_den > 0 else dfs.sum()
-        seed_test = t_test_from(np.array([estimate]), np.array([s_var]), np.array([s_df]))
-        for g in groups:
-            sigma2[g] = max(float(seed_values[g].var(ddof=1) - (mse[g] / n_q).sum()), 0.0)
-    # hierarchical
-    seed_part = sum(sigma2[g] / n_seeds[g] for g in sigma2)
-    total = seed_part + q_var
+    query_net = max(float(q_var - sum(noise[g] / n_seeds[g] for g in groups)), 0.0)
     dq = float(n_q.min() - 1)
-    ds = float(min(n_seeds.values()) - 1)
-    if total > 0:
-        den = ((seed_part / ds if ds > 0 else 0.0) + q_var / dq) / total
-        h_df = 1.0 / den if den > 0 else np.inf
-    else:
-        h_df = np.inf
-    hier = t_test_from(np.array([estimate]), np.array([total]), np.array([h_df if np.isfinite(h_df) else 1e12]))
-    return ContrastInference(estimate, query, seed_test, hier, seed_values, sigma2, mse, u_var, n_q, n_seeds,
-                             estimable)
+    estimable = all(n >= 2 for n in n_seeds.values())
+    seed_var = {g: float(seed_values[g].var(ddof=1)) if n_seeds[g] >= 2 else 0.0 for g in groups}
+    seed_test = None
+    if estimable:
+        parts = [seed_var[g] / n_seeds[g] for g in groups]
+        s_var = float(sum(parts))
+        s_df = seed_df(parts, [n_seeds[g] for g in groups])
+        seed_test = t_test_from(np.array([estimate]), np.array([s_var]), np.array([s_df]))
+        total = s_var + query_net
+        ds = s_df
+    else:  # one seed: no seed variance; the query-level variance is all there is
+        total, ds = q_var, 0.0
+        query_net = q_var
+    seed_part = total - query_net
+    den = (seed_part**2 / ds if ds > 0 else 0.0) + query_net**2 / dq
+    h_df = total**2 / den if den > 0 else 1e12
+    hier = t_test_from(np.array([estimate]), np.array([total]), np.array([h_df]))
+    return ContrastInference(estimate, query, seed_test, hier, seed_values, seed_var, noise, query_net, u_var, n_q,
+                             n_seeds, estimable)
 
 
 def adjust(p_values: np.ndarray, method: str) -> np.ndarray:
@@ -342,7 +351,13 @@ def adjust(p_values: np.ndarray, method: str) -> np.ndarray:
     out = np.full(p.shape, np.nan)
     ok = np.isfinite(p)
     if ok.any():
-        out[ok] = multipletests(p[ok], method=method)[1]
+        # multipletests' Holm branch calls gc.collect(), which costs ~0.1 s per call in a large
+        # process; freezing the existing objects makes that collection trivial (results unchanged).
+        gc.freeze()
+        try:
+            out[ok] = multipletests(p[ok], method=method)[1]
+        finally:
+            gc.unfreeze()
     return out
 
 
