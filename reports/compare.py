@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
-from reports.reproduce import load_manifest, load_results
+from reports.rundir import config_differences, load_manifest, load_results
 
 TOP_QUERIES = 15
 
@@ -115,24 +115,6 @@ def _run_info(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         "synthetic": bool((manifest.get("benchmark") or {}).get("synthetic", False)),
         "harness_version": manifest.get("harness_version"),
     }
-
-
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(d, dict):
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: d}
-
-
-def config_differences(config_a: dict[str, Any], config_b: dict[str, Any]) -> list[dict[str, Any]]:
-    """Dotted key paths whose values differ between two normalised configs (``output`` ignored)."""
-    fa = {k: v for k, v in _flatten(config_a).items() if not k.startswith("output.")}
-    fb = {k: v for k, v in _flatten(config_b).items() if not k.startswith("output.")}
-    keys = sorted(set(fa) | set(fb))
-    return [{"key": k, "a": json.dumps(fa.get(k)) if k in fa else "(absent)",
-             "b": json.dumps(fb.get(k)) if k in fb else "(absent)"} for k in keys if fa.get(k, ...) != fb.get(k, ...)]
 
 
 def _analysis_options(manifest: dict[str, Any]) -> dict[str, Any]:

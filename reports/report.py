@@ -150,7 +150,7 @@ def rerender(run_dir: str | Path) -> Path:
     with another schema version; otherwise the stored numbers are shown as they are.
     """
     from harness.cache import atomic_write_text
-    from reports.reproduce import load_manifest, require_file
+    from reports.rundir import load_manifest, require_file
 
     run_dir = Path(run_dir)
     manifest = load_manifest(run_dir)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.errors import HarnessError
+from reports.rundir import RunDirectoryError, config_differences, load_manifest, load_results, require_file
 
 #: default absolute tolerance per per-query score when either run used a GPU.
 GPU_TOLERANCE = 1e-3
@@ -36,29 +36,6 @@ GPU_TOLERANCE = 1e-3
 CPU_TOLERANCE = 0.0
 
 KEY = ["method", "seed", "language", "query_id", "metric"]
-
-
-class RunDirectoryError(HarnessError, FileNotFoundError):
-    """A run directory lacks a file the command needs."""
-
-
-def require_file(run_dir: Path, name: str, what: str) -> Path:
-    """``run_dir / name``, or a :class:`RunDirectoryError` saying what is missing and why it matters."""
-    path = Path(run_dir) / name
-    if not path.is_file():
-        hint = "is this a run directory written by `harness run`?"
-        if not Path(run_dir).is_dir():
-            hint = "the directory does not exist; pass the directory printed by `harness run` (\"run directory: ...\")"
-        raise RunDirectoryError(f"{path} not found: {what} is needed; {hint}")
-    return path
-
-
-def load_manifest(run_dir: Path) -> dict[str, Any]:
-    return json.loads(require_file(run_dir, "manifest.json", "the run's manifest").read_text())
-
-
-def load_results(run_dir: Path) -> pd.DataFrame:
-    return pd.read_parquet(require_file(run_dir, "results.parquet", "the per-query results table"))
 
 
 @dataclass(frozen=True)
@@ -124,6 +101,7 @@ class ReproduceResult:
     device_new: str
     comparison: ScoreComparison
     failed_cells: tuple[str, ...] = field(default_factory=tuple)
+    config_changes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def identical(self) -> bool:
@@ -135,6 +113,10 @@ class ReproduceResult:
         head = (f"reproduction of {self.original_dir} in {self.new_dir} "
                 f"(device {self.device_original} -> {self.device_new}); criterion: every per-query score {how}")
         lines = [head]
+        if self.config_changes:
+            lines.append("warning: the stored config.toml, as this harness version reads it, differs from the run's "
+                         "normalised config (manifest.json); the reproduction ran the former. Changed keys:")
+            lines.extend(f"  {c}" for c in self.config_changes)
         if self.identical:
             lines.append(f"REPRODUCED: all {c.n_rows} per-query scores match"
                          + (f" (max |diff| {c.max_abs_diff:.3g})" if c.max_abs_diff > 0 else ""))
@@ -151,7 +133,7 @@ class ReproduceResult:
             "original_dir": str(self.original_dir), "new_dir": str(self.new_dir), "tolerance": self.tolerance,
             "device_original": self.device_original, "device_new": self.device_new, "identical": self.identical,
             "n_rows": c.n_rows, "n_differ": c.n_differ, "max_abs_diff": _json_float(c.max_abs_diff),
-            "failed_cells": list(self.failed_cells),
+            "failed_cells": list(self.failed_cells), "config_changes": list(self.config_changes),
             "cells": [{**asdict(d), "max_abs_diff": _json_float(d.max_abs_diff)} for d in c.cells],
         }
 
@@ -225,7 +207,10 @@ def reproduce_run(run_dir: str | Path, out_dir: str | Path | None = None, cache_
         Allowed absolute difference per score; default 0 on CPU, :data:`GPU_TOLERANCE` if
         either run used CUDA.
 
-    The verdict is also written to ``<out_dir>/reproduce.json``.
+    The verdict is also written to ``<out_dir>/reproduce.json``.  If ``config.toml``, loaded
+    by this harness version, normalises differently from the config recorded in
+    ``manifest.json`` (it was edited, or this version added or changed options), the
+    changed keys are listed in the result and its summary; the scores remain the judge.
     """
     from harness.cache import Cache, atomic_write_text
     from harness.config import load_config
@@ -235,11 +220,8 @@ def reproduce_run(run_dir: str | Path, out_dir: str | Path | None = None, cache_
     manifest = load_manifest(run_dir)
     original = load_results(run_dir)
     config = load_config(require_file(run_dir, "config.toml", "the run's normalised config"))
-    if config.sha256() != manifest.get("config_sha256"):
-        raise RunDirectoryError(
-            f"{run_dir / 'config.toml'} hashes to {config.sha256()[:12]}, but manifest.json records "
-            f"{str(manifest.get('config_sha256'))[:12]}: the config was edited after the run, so re-running it would "
-            "not reproduce this run; restore the original config.toml (its normalised form is in manifest.json)")
+    changed = tuple(f"{d['key']}: {d['a']} -> {d['b']}" for d in config_differences(manifest.get("config") or {},
+                                                                                        config.normalized()))
     new_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + "-reproduce")
     if new_dir.resolve() == run_dir.resolve():
         raise RunDirectoryError(f"--out {new_dir} is the run directory itself; choose a new directory")
@@ -254,6 +236,6 @@ def reproduce_run(run_dir: str | Path, out_dir: str | Path | None = None, cache_
     comparison = compare_scores(original, new, tol)
     failed = tuple(f"{c.method} seed={c.seed}: {c.error}" for c in res.failed)
     result = ReproduceResult(original_dir=run_dir, new_dir=new_dir, tolerance=tol, device_original=dev_a,
-                             device_new=dev_b, comparison=comparison, failed_cells=failed)
+                             device_new=dev_b, comparison=comparison, failed_cells=failed, config_changes=changed)
     atomic_write_text(new_dir / "reproduce.json", json.dumps(result.to_dict(), indent=2, allow_nan=False))
     return result

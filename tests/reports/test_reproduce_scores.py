@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from reports.reproduce import (GPU_TOLERANCE, RunDirectoryError, ReproduceResult, compare_scores, default_tolerance,
-                               reproduce_run)
+from reports.reproduce import (GPU_TOLERANCE, ReproduceResult, compare_scores, default_tolerance, reproduce_run)
+from reports.rundir import RunDirectoryError
 
 
 def test_identical_tables_reproduce(sim_results):
@@ -75,12 +75,13 @@ def test_reproduce_missing_directory(tmp_path):
         reproduce_run(tmp_path / "nope")
 
 
-def test_reproduce_refuses_edited_config(tmp_path, make_run, sim_results):
-    from harness.config import load_config
+def test_summary_lists_config_changes(sim_results, tmp_path):
+    from reports.rundir import config_differences
 
-    config = load_config("smoke")
-    run = make_run(tmp_path / "run", sim_results, config_sha256="1" * 64)
-    (run / "config.toml").write_text(config.to_toml())
-    with pytest.raises(RunDirectoryError, match="edited after the run"):
-        reproduce_run(run, out_dir=tmp_path / "new")
-    assert not (tmp_path / "new").exists()
+    changes = config_differences({"seeds": [0, 1], "output": {"dir": "a"}, "analysis": {"alpha": 0.05}},
+                                 {"seeds": [0, 1], "output": {"dir": "b"}, "analysis": {"alpha": 0.05, "new": True}})
+    assert changes == [{"key": "analysis.new", "a": "(absent)", "b": "true"}]
+    res = ReproduceResult(tmp_path / "a", tmp_path / "b", 0.0, "cpu", "cpu", compare_scores(sim_results, sim_results),
+                          config_changes=("analysis.new: (absent) -> true",))
+    assert res.identical and "analysis.new: (absent) -> true" in res.summary()
+    assert res.to_dict()["config_changes"] == ["analysis.new: (absent) -> true"]
