@@ -1,0 +1,475 @@
+"""Training machinery shared by the teacher and every method plugin.
+
+* :func:`resolve_device` — ``"auto"`` to ``"cuda"`` or ``"cpu"``.
+* :func:`train` — one optimisation loop: AdamW (fused on CUDA), linear warm-up then
+  linear decay, bf16 autocast on CUDA only, gradient clipping, and a check that stops on
+  a non-finite loss or gradient *before* the optimizer step
+  (:class:`~harness.errors.NonFiniteLossError`).
+* :func:`shuffled_batches` and :func:`balanced_bitext_batches` — seeded data orders.
+* :func:`info_nce` — InfoNCE with in-batch negatives.
+* :class:`TeacherOptions` and :func:`train_teacher` — pivot retrieval fine-tuning.
+
+Randomness is always passed in: data order comes from a ``numpy.random.Generator``;
+dropout and initialisation inside :func:`train` use torch's global generator, which
+:func:`train` seeds from ``seed`` inside :func:`torch.random.fork_rng`, so the caller's
+global state is untouched and a run is reproducible (on CPU: identical weights).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.errors import ConfigError, NonFiniteLossError
+
+if TYPE_CHECKING:
+    import torch
+
+    from harness.benchmarks.base import BitextPair, TrainPair
+    from harness.models.encoder import BiEncoder
+
+B = TypeVar("B")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(spec: str) -> str:
+    """``"auto"`` -> ``"cuda"`` if a CUDA device is available, else ``"cpu"``.
+
+    ``"cuda"`` and ``"cuda:N"`` are checked to exist; anything else is a :class:`ConfigError`.
+    """
+    import torch
+
+    if not isinstance(spec, str):
+        raise ConfigError("device", spec, f"one of {DEVICES} or 'cuda:N'")
+    s = spec.strip().lower()
+    if s == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if s == "cpu":
+        return "cpu"
+    if s == "cuda" or (s.startswith("cuda:") and s[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ConfigError("device", spec, "'cpu' or 'auto' (no CUDA device is visible to torch)",
+                              hint="install a CUDA build of torch or use device = 'auto'")
+        if ":" in s and int(s[5:]) >= torch.cuda.device_count():
+            raise ConfigError("device", spec, f"cuda:0 .. cuda:{torch.cuda.device_count() - 1}")
+        return s
+    raise ConfigError("device", spec, f"one of {DEVICES} or 'cuda:N'")
+
+
+def set_cpu_threads(n: int | None = None) -> int:
+    """Use ``n`` torch intra-op threads (default: all cores this process may use); returns n."""
+    import os
+
+    import torch
+
+    if n is None:
+        try:
+            n = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            n = os.cpu_count() or 1
+    n = max(1, int(n))
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
+# ------------------------------------------------------------------------- losses
+def info_nce(q: "torch.Tensor", p: "torch.Tensor", temperature: float = 0.05) -> "torch.Tensor":
+    """InfoNCE with in-batch negatives.
+
+    ``L = -1/B * sum_i log( exp(q_i . p_i / tau) / sum_j exp(q_i . p_j / tau) )``
+
+    i.e. cross-entropy of the similarity matrix ``S = q p^T / tau`` with the diagonal as
+    targets; every other ``p_j`` in the batch is a negative for ``q_i``.
+
+    Parameters
+    ----------
+    q : Tensor, shape (B, H)
+        Query (or pivot-side) embeddings, usually L2-normalised.
+    p : Tensor, shape (B, H)
+        Positive embeddings; ``p[i]`` is the positive of ``q[i]``.
+    temperature : float
+        ``tau > 0`` (the scale ``1 / tau``: 0.05 equals scale 20).
+
+    Examples
+    --------
+    >>> import torch
+    >>> q = torch.eye(2); round(float(info_nce(q, q, 1.0)), 4)
+    0.3133
+    """
+    import torch
+
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if q.shape != p.shape or q.ndim != 2:
+        raise ValueError(f"q and p must both be (B, H); got {tuple(q.shape)} and {tuple(p.shape)}")
+    scores = (q.float() @ p.float().T) / temperature  # (B, B)
+    targets = torch.arange(q.shape[0], device=q.device)
+    return torch.nn.functional.cross_entropy(scores, targets)
+
+
+# ------------------------------------------------------------------------- batches
+def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator, *, drop_last: bool = True) -> Iterator[np.ndarray]:
+    """Endless index batches over ``range(n)``: a fresh permutation from ``rng`` per epoch.
+
+    With ``drop_last`` the incomplete tail of each epoch is dropped (unless the data are
+    smaller than one batch, then one batch of all ``n`` items is yielded per epoch).
+    """
+    if n <= 0:
+        raise ValueError("cannot batch an empty dataset")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    while True:
+        perm = rng.permutation(n)
+        if n <= batch_size:
+            yield perm
+            continue
+        stop = n - n % batch_size if drop_last else n
+        for start in range(0, stop, batch_size):
+            yield perm[start : start + batch_size]
+
+
+def bucketed_batches(
+    lengths: Sequence[int] | np.ndarray, batch_size: int, rng: np.random.Generator, *, pool: int = 64
+) -> Iterator[np.ndarray]:
+    """Endless index batches of similar lengths (less padding), in a seeded random order.
+
+    Each epoch: a random permutation is cut into pools of ``pool * batch_size`` items;
+    each pool is sorted by length and cut into batches; the batches of the epoch are
+    shuffled.  Incomplete batches are dropped unless the data are smaller than a batch.
+    """
+    lengths = np.asarray(lengths)
+    n = len(lengths)
+    if n == 0:
+        raise ValueError("cannot batch an empty dataset")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if n <= batch_size:
+        yield from shuffled_batches(n, batch_size, rng)
+    while True:
+        perm = rng.permutation(n)
+        epoch: list[np.ndarray] = []
+        step = pool * batch_size
+        for start in range(0, n, step):
+            chunk = perm[start : start + step]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            epoch.extend(chunk[i : i + batch_size] for i in range(0, len(chunk) - batch_size + 1, batch_size))
+        for i in rng.permutation(len(epoch)).tolist():
+            yield epoch[i]
+
+
+@dataclass(frozen=True)
+class BitextBatch:
+    """A batch of parallel sentences.  ``languages[i]`` is the language of ``other[i]``."""
+
+    pivot: tuple[str, ...]
+    other: tuple[str, ...]
+    languages: tuple[str, ...]
+
+    @property
+    def language(self) -> str | None:
+        """The batch's single language, or None for a mixed batch."""
+        return self.languages[0] if len(set(self.languages)) == 1 else None
+
+
+def balanced_bitext_batches(
+    bitext: Mapping[str, Sequence["BitextPair"]],
+    batch_size: int,
+    rng: np.random.Generator,
+    *,
+    alpha: float = 0.0,
+    mixed: bool = False,
+) -> Iterator[BitextBatch]:
+    """Endless bitext batches with languages sampled by ``p_l ∝ n_l ** alpha``.
+
+    ``alpha = 0`` (default) balances languages whatever their bitext size; ``alpha = 1``
+    samples in proportion to size (then low-resource pairs are a small minority of
+    batches: ~17 % in the feasibility prototype).  Languages with no pairs (the pivot)
+    are skipped.
+
+    * ``mixed=False``: each batch holds one language (in-batch negatives are in the same
+      language).  With ``alpha = 0`` languages come in shuffled rounds, so after every
+      ``n_languages`` batches each language has had exactly one.
+    * ``mixed=True``: each batch draws its ``batch_size`` language slots from ``p_l``.
+
+    Within a language, pairs are visited in a fresh random order per pass.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    langs = [lang for lang in bitext if len(bitext[lang]) > 0]
+    if not langs:
+        raise ValueError("no bitext: every language has zero parallel sentences")
+    sizes = np.array([len(bitext[lang]) for lang in langs], dtype=float)
+    probs = sizes**alpha / (sizes**alpha).sum()
+    streams = {lang: _endless_indices(len(bitext[lang]), rng) for lang in langs}
+
+    def take(lang: str, k: int) -> list[tuple[str, str]]:
+        pairs = bitext[lang]
+        out = []
+        for _ in range(k):
+            p = pairs[next(streams[lang])]
+            out.append((p.pivot, p.other))
+        return out
+
+    while True:
+        if mixed:
+            counts = rng.multinomial(batch_size, probs)
+            items: list[tuple[str, str, str]] = []
+            for lang, k in zip(langs, counts.tolist()):
+                items.extend((pv, ot, lang) for pv, ot in take(lang, k))
+            order = rng.permutation(len(items)).tolist()
+            items = [items[i] for i in order]
+            yield BitextBatch(tuple(i[0] for i in items), tuple(i[1] for i in items), tuple(i[2] for i in items))
+            continue
+        rounds = rng.permutation(len(langs)).tolist() if alpha == 0 else [int(rng.choice(len(langs), p=probs))]
+        for li in rounds:
+            lang = langs[li]
+            k = min(batch_size, len(bitext[lang]))
+            pairs = take(lang, k)
+            yield BitextBatch(tuple(p for p, _ in pairs), tuple(o for _, o in pairs), (lang,) * k)
+
+
+def _endless_indices(n: int, rng: np.random.Generator) -> Iterator[int]:
+    while True:
+        yield from rng.permutation(n).tolist()
+
+
+# ------------------------------------------------------------------------- loop
+@dataclass(frozen=True)
+class TrainStats:
+    """What a training run did.
+
+    ``loss_curve`` holds the mean loss over consecutive windows of ``curve_every`` steps
+    (at most ~50 points), so reports can plot it without storing every step.
+    """
+
+    method: str
+    seed: int
+    steps: int
+    first_loss: float
+    final_loss: float
+    loss_curve: tuple[float, ...]
+    curve_every: int
+    seconds: float
+    device: str
+
+
+def train(
+    model: "torch.nn.Module",
+    batches: Iterable[B],
+    loss_fn: Callable[[B], "torch.Tensor"],
+    *,
+    steps: int,
+    lr: float,
+    method: str,
+    seed: int,
+    device: str = "cpu",
+    params: Iterable["torch.nn.Parameter"] | None = None,
+    weight_decay: float = 0.01,
+    grad_clip: float | None = 1.0,
+    warmup: float = 0.1,
+    progress: bool = False,
+    hint: str = "",
+) -> TrainStats:
+    """Minimise ``loss_fn(batch)`` for ``steps`` optimizer steps.
+
+    Schedule: learning rate ``lr * min((t+1) / w, (T - t) / (T - w))`` for step ``t`` of
+    ``T = steps`` with ``w = max(1, round(warmup * T))`` warm-up steps (linear warm-up,
+    then linear decay).  Optimizer: AdamW with ``weight_decay`` on matrices only (not on
+    biases and LayerNorm weights), fused on CUDA.  On CUDA the forward pass runs under
+    bf16 autocast.  Gradients are clipped to global norm ``grad_clip`` (None: no clipping).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Put in train mode for the loop (its previous mode is restored afterwards).
+    batches : iterable
+        Yields at least ``steps`` batches (e.g. :func:`shuffled_batches`, which is endless);
+        the caller draws their order from its seeded generator.
+    loss_fn : callable
+        ``loss_fn(batch) -> scalar tensor``.  It runs under the autocast context.
+    params : iterable of parameters, optional
+        What to optimise (default: every parameter of ``model`` with ``requires_grad``).
+    method, seed : str, int
+        For error messages and the returned stats; ``seed`` also seeds torch's global
+        generator (dropout) inside ``fork_rng``.
+    hint : str
+        Appended to the :class:`NonFiniteLossError` message (which knob to turn).
+
+    Raises
+    ------
+    NonFiniteLossError
+        When the loss or the gradient norm is NaN or infinite; no optimizer step is taken
+        with it, so the model keeps its last finite weights.
+    """
+    import torch
+
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if lr <= 0 or not math.isfinite(lr):
+        raise ValueError(f"lr must be a positive number, got {lr}")
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    params = [p for p in (model.parameters() if params is None else params) if p.requires_grad]
+    if not params:
+        raise ValueError(f"method {method!r}: nothing to train (no parameter requires grad)")
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    groups = [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=lr, fused=cuda or None)
+    warm = max(1, round(warmup * steps)) if warmup > 0 else 0
+
+    def factor(t: int) -> float:
+        if warm and t < warm:
+            return (t + 1) / warm
+        return max(0.0, (steps - t) / max(1, steps - warm))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    show = progress and sys.stderr.isatty()
+    bar = None
+    if show:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc=f"{method} (seed {seed})", leave=False)
+    every = max(1, math.ceil(steps / 50))
+    curve: list[float] = []
+    window: list[float] = []
+    first = final = float("nan")
+    was_training = model.training
+    model.train()
+    t0 = time.perf_counter()
+    it = iter(batches)
+    fork_devices = [dev.index or 0] if cuda else []
+    try:
+        with torch.random.fork_rng(devices=fork_devices, device_type="cuda"):
+            torch.manual_seed(seed)
+            for step in range(steps):
+                try:
+                    batch = next(it)
+                except StopIteration:
+                    raise ValueError(
+                        f"method {method!r}: the batch iterator ran out after {step} of {steps} steps; "
+                        "pass an endless iterator (e.g. harness.training.shuffled_batches) or fewer steps"
+                    ) from None
+                with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=cuda):
+                    loss = loss_fn(batch)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise NonFiniteLossError(method, seed, step, value, hint=hint or _DEFAULT_HINT)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if grad_clip is not None:
+                    norm = float(torch.nn.utils.clip_grad_norm_(params, grad_clip))
+                    if not math.isfinite(norm):
+                        raise NonFiniteLossError(
+                            method, seed, step, value,
+                            hint=f"the loss was finite but the gradient norm is {norm}. " + (hint or _DEFAULT_HINT),
+                        )
+                optimizer.step()
+                scheduler.step()
+                if step == 0:
+                    first = value
+                final = value
+                window.append(value)
+                if len(window) == every:
+                    curve.append(sum(window) / len(window))
+                    window.clear()
+                if bar is not None:
+                    bar.update(1)
+                    if step % 10 == 0:
+                        bar.set_postfix(loss=f"{value:.4f}")
+    finally:
+        if bar is not None:
+            bar.close()
+        model.train(was_training)
+        optimizer.zero_grad(set_to_none=True)
+    if window:
+        curve.append(sum(window) / len(window))
+    return TrainStats(method, seed, steps, first, final, tuple(curve), every, time.perf_counter() - t0, str(dev))
+
+
+_DEFAULT_HINT = "lower the learning rate, raise the temperature, or lower grad_clip"
+
+
+# ------------------------------------------------------------------------- teacher
+class TeacherOptions(BaseModel):
+    """Pivot retrieval fine-tuning of the teacher (config section ``[teacher]``).
+
+    Objective: :func:`info_nce` over (query, positive passage) pairs with in-batch
+    negatives, ``L = -1/B sum_i log softmax_j(q_i . p_j / tau)_i``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lr: float = Field(2e-4, gt=0, le=1.0)
+    epochs: float = Field(3.0, gt=0, le=1000, description="passes over the training pairs")
+    steps: int | None = Field(None, ge=1, description="optimizer steps (overrides epochs)")
+    batch_size: int = Field(64, ge=2, le=65536)
+    temperature: float = Field(0.05, gt=0, le=10)
+    max_length: int = Field(64, ge=4, le=4096, description="tokens per text")
+    weight_decay: float = Field(0.01, ge=0)
+    grad_clip: float | None = Field(1.0, gt=0)
+    warmup: float = Field(0.1, ge=0, lt=1)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, section: str = "teacher", source: str = "") -> "TeacherOptions":
+        """Validate a config mapping, raising :class:`ConfigError` naming ``<section>.<field>``."""
+        from harness.config import validate_section
+
+        return validate_section(cls, data or {}, section, source)
+
+    def total_steps(self, n_pairs: int) -> int:
+        return total_steps(self.steps, self.epochs, n_pairs, self.batch_size)
+
+
+def total_steps(steps: int | None, epochs: float, n_items: int, batch_size: int) -> int:
+    """``steps`` if given, else ``ceil(epochs * n_items / batch_size)`` (at least 1)."""
+    if steps is not None:
+        return steps
+    return max(1, math.ceil(epochs * n_items / batch_size))
+
+
+def train_teacher(
+    base: "BiEncoder",
+    pairs: Sequence["TrainPair"],
+    options: TeacherOptions,
+    seed: int,
+    device: str = "cpu",
+    progress: bool = False,
+) -> "BiEncoder":
+    """Fine-tune a copy of ``base`` for pivot retrieval; ``base`` is left unchanged.
+
+    Objective: InfoNCE over in-batch negatives (see :class:`TeacherOptions`), queries and
+    passages encoded by the same (shared-weight) encoder.  The data order comes from
+    ``numpy.random.default_rng(seed)``; on CPU the result is identical for a fixed seed.
+    """
+    if not pairs:
+        raise ValueError("no pivot training pairs to fine-tune the teacher on")
+    model = base.copy().to(device)
+    model.max_length = options.max_length
+    rng = np.random.default_rng([seed, 0x7EAC])
+    batch_size = min(options.batch_size, len(pairs))
+    order = shuffled_batches(len(pairs), batch_size, rng)
+    queries = [p.query for p in pairs]
+    passages = [p.positive for p in pairs]
+
+    def loss_fn(idx: np.ndarray) -> "torch.Tensor":
+        q = model.embed([queries[i] for i in idx])  # (B, H)
+        d = model.embed([passages[i] for i in idx])  # (B, H)
+        return info_nce(q, d, options.temperature)
+
+    train(
+        model, order, loss_fn,
+        steps=options.total_steps(len(pairs)), lr=options.lr, method="teacher", seed=seed, device=device,
+        weight_decay=options.weight_decay, grad_clip=options.grad_clip, warmup=options.warmup, progress=progress,
+        hint="lower teacher.lr or raise teacher.temperature",
+    )
+    model.eval()
+    return model
