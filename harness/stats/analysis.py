@@ -16,7 +16,7 @@ from harness.errors import StatisticsError
 from harness.stats.bootstrap import BootstrapReplicates, calibrated_interval, hierarchical_bootstrap
 from harness.stats.common import PowerEstimate, power_curve, power_from, seed_groups
 from harness.stats.data import MetricScores, prepare
-from harness.stats.inference import contrast_inference
+from harness.stats.inference import contrast_inference, residual_mean_square
 from harness.stats.options import AnalysisOptions
 from harness.stats.pairwise import Comparison, Pairwise, adjust_comparisons, compare_metric, summarise
 from harness.stats.question import Question, answer
@@ -156,8 +156,11 @@ def _cells(data: MetricScores, boot: BootstrapReplicates, level: float) -> list[
     dq = np.array([data.n_queries(lang) - 1 for lang in data.languages], dtype=np.float64)
     for m in data.methods:
         obs = boot.observed[m]  # (S, L)
+        n_s = obs.shape[0]
+        noise = np.array([residual_mean_square(data.scores[(m, lang)]) / (data.n_queries(lang) * n_s)
+                          for lang in data.languages])  # seed x query noise counted twice by the bootstrap
         iv = calibrated_interval(obs.mean(axis=0), boot.hierarchical[m].mean(axis=1), boot.queries_only[m].mean(axis=1),
-                                 obs.shape[0] - 1, dq, level)
+                                 n_s - 1, dq, level, overcount=noise)
         qiv = calibrated_interval(obs.mean(axis=0), boot.queries_only[m].mean(axis=1),
                                   boot.queries_only[m].mean(axis=1), 0, dq, level)
         sd = obs.std(axis=0, ddof=1) if obs.shape[0] > 1 else None
@@ -182,7 +185,10 @@ def _group_means(data: MetricScores, boot: BootstrapReplicates,
             per_seed = boot.observed[m][:, idx].mean(axis=1)  # (S,)
             h = boot.hierarchical[m][:, :, idx].mean(axis=(1, 2))
             q = boot.queries_only[m][:, :, idx].mean(axis=(1, 2))
-            iv = calibrated_interval(np.array([per_seed.mean()]), h[:, None], q[:, None], len(per_seed) - 1, dq, level)
+            noise = sum(residual_mean_square(data.scores[(m, x)]) / data.n_queries(x) for x in members) / (
+                len(members) ** 2 * len(per_seed))
+            iv = calibrated_interval(np.array([per_seed.mean()]), h[:, None], q[:, None], len(per_seed) - 1, dq, level,
+                                     overcount=noise)
             qiv = calibrated_interval(np.array([per_seed.mean()]), q[:, None], q[:, None], 0, dq, level)
             rec = GroupMean(data.metric, m, tier, tuple(members), float(per_seed.mean()),
                             (float(iv.lo[0]), float(iv.hi[0])), (float(qiv.lo[0]), float(qiv.hi[0])), float(iv.se[0]),

@@ -78,8 +78,8 @@ def stat_from(inf: ContrastInference | None, estimate: float, ci: tuple[float, f
         if inf.seed.degenerate[0]:
             reasons.append(f"seed-level test: {inf.seed.degenerate[0]}")
     else:
-        reasons.append("one seed: seed variance is not estimable (seed-level test impossible; the hierarchical "
-                       "test counts query variance only)")
+        reasons.append("a method has one seed: its seed variance is not estimable (no seed-level test; the "
+                       "hierarchical test counts it as 0)")
     if inf.query.degenerate[0]:
         reasons.append(f"query-level test: {inf.query.degenerate[0]}")
     return Stat(finite(estimate), ci, ci_q, finite(se), seed_p, seed_test_name(inf), seed_df,
@@ -137,8 +137,8 @@ def power_from(statistic: str, inf: ContrastInference, alpha: float, power: floa
     n_now = min(inf.n_seeds.values())
     if not inf.seed_variance_estimable:
         return PowerEstimate(statistic, n_now, None, None, target, None, None,
-                             "one seed: seed variance is not estimable, so neither the detectable difference "
-                             "nor the seeds needed can be computed; run at least 2 seeds")
+                             "a method has one seed: its seed variance is not estimable, so neither the "
+                             "detectable difference nor the seeds needed can be computed; run at least 2 seeds")
     return power_curve(statistic, n_now, inf.variance_at, alpha, power, target, max_seeds)
 
 

@@ -239,6 +239,11 @@ class ContrastInference:
     n_seeds: Mapping[Hashable, int]
     seed_variance_estimable: bool
 
+    @property
+    def noise_overcount(self) -> float:
+        """``sum_g R_g / S_g`` over groups with several seeds: the noise a crossed bootstrap counts twice."""
+        return float(sum(self.noise[g] / self.n_seeds[g] for g in self.noise if self.n_seeds[g] >= 2))
+
     def variance_at(self, n_seeds: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hierarchical variance and df of the estimate if every group had ``n_seeds`` seeds.
 
@@ -320,22 +325,19 @@ def contrast_inference(data: MetricScores, coefs: Mapping[tuple[str, str], float
     q_den = (q_terms**2 / np.maximum(n_q - 1, 1)).sum()
     q_df = q_var**2 / q_den if q_den > 0 else float((n_q - 1).sum())
     query = t_test_from(np.array([estimate]), np.array([q_var]), np.array([q_df]))
-    query_net = max(float(q_var - sum(noise[g] / n_seeds[g] for g in groups)), 0.0)
+    multi = [g for g in groups if n_seeds[g] >= 2]  # groups whose seed variance is estimable
+    query_net = max(float(q_var - sum(noise[g] / n_seeds[g] for g in multi)), 0.0)
     dq = float(n_q.min() - 1)
-    estimable = all(n >= 2 for n in n_seeds.values())
+    estimable = len(multi) == len(groups)
     seed_var = {g: float(seed_values[g].var(ddof=1)) if n_seeds[g] >= 2 else 0.0 for g in groups}
+    parts = [seed_var[g] / n_seeds[g] for g in multi]
+    seed_part = float(sum(parts))
+    ds = seed_df(parts, [n_seeds[g] for g in multi]) if multi else 0.0
     seed_test = None
     if estimable:
-        parts = [seed_var[g] / n_seeds[g] for g in groups]
-        s_var = float(sum(parts))
-        s_df = seed_df(parts, [n_seeds[g] for g in groups])
-        seed_test = t_test_from(np.array([estimate]), np.array([s_var]), np.array([s_df]))
-        total = s_var + query_net
-        ds = s_df
-    else:  # one seed: no seed variance; the query-level variance is all there is
-        total, ds = q_var, 0.0
-        query_net = q_var
-    seed_part = total - query_net
+        seed_test = t_test_from(np.array([estimate]), np.array([seed_part]), np.array([ds]))
+    # a group with a single seed contributes no seed variance (unknown); flagged by seed_variance_estimable
+    total = seed_part + query_net
     den = (seed_part**2 / ds if ds > 0 else 0.0) + query_net**2 / dq
     h_df = total**2 / den if den > 0 else 1e12
     hier = t_test_from(np.array([estimate]), np.array([total]), np.array([h_df]))

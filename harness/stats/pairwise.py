@@ -141,6 +141,10 @@ def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mappin
     pooled_t = welch_contrast(means, variances, n_q, np.full(n_l, 1.0 / n_l))
     out: list[Comparison] = []
     for p, (a, b) in enumerate(pairs):
+        scopes = [*langs, ALL]
+        infs = [contrast_inference(data, {(m, lang): c / n_l for lang in langs for m, c in ((a, 1.0), (b, -1.0))}
+                                   if scope == ALL else {(a, scope): 1.0, (b, scope): -1.0}, groups)
+                for scope in scopes]
         # bootstrap replicates of the difference: per language (B, L) and pooled (B,)
         h = boot.hierarchical[a].mean(axis=1) - boot.hierarchical[b].mean(axis=1)
         q = boot.queries_only[a].mean(axis=1) - boot.queries_only[b].mean(axis=1)
@@ -149,11 +153,13 @@ def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mappin
         q_all = np.concatenate([q, q.mean(axis=1, keepdims=True)], axis=1)
         est_all = np.append(est, est.mean())
         dq = np.append(n_q - 1, n_q.min() - 1)
-        iv = calibrated_interval(est_all, h_all, q_all, boot.df_seed([a, b]), dq, level)
+        iv = calibrated_interval(est_all, h_all, q_all, boot.df_seed([a, b]), dq, level,
+                                 overcount=np.array([i.noise_overcount for i in infs]))
+        qiv = calibrated_interval(est_all, q_all, q_all, 0, dq, level)
         obs_a, obs_b = boot.observed[a], boot.observed[b]  # (S, L)
-        for j, scope in enumerate([*langs, ALL]):
+        for j, scope in enumerate(scopes):
+            inf = infs[j]
             if scope == ALL:
-                coefs = {(m, lang): c / n_l for lang in langs for m, c in ((a, 1.0), (b, -1.0))}
                 tt = pooled_t
                 col = p
                 p_rand = float(rand.pooled_p_value[p])
@@ -163,7 +169,6 @@ def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mappin
                 effect_def = ("mean difference / sqrt(mean over languages of var(u)), u = seed-averaged paired "
                               "difference")
             else:
-                coefs = {(a, scope): 1.0, (b, scope): -1.0}
                 tt = paired_t(u[j][:, p])
                 col = 0
                 p_rand = float(rand.p_value[j, p])
@@ -171,7 +176,6 @@ def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mappin
                 per_seed_a, per_seed_b = obs_a[:, j], obs_b[:, j]
                 nq = int(n_q[j])
                 effect_def = "Cohen's d_z: mean(u) / sd(u), u = seed-averaged paired difference per query"
-            inf = contrast_inference(data, coefs, groups)
             v_now, df_now = inf.variance_at(np.array([float(min(inf.n_seeds.values()))]))
             reasons = [r for r in (tt.degenerate[col], inf.hierarchical.degenerate[0]) if r]
             if inf.seed is not None:
@@ -182,13 +186,14 @@ def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mappin
                 seed_level = SeedLevel(seed_test_name(inf), float(inf.estimate), None, None,
                                        prob_superiority(per_seed_a, per_seed_b), len(per_seed_a), len(per_seed_b),
                                        "one seed: no seed-level test")
-                reasons.append("one seed: the hierarchical test and the interval count query variance only")
+                reasons.append("one seed: that method's seed variance is unknown and counted as 0 by the "
+                               "hierarchical test and the interval")
             diff = float(tt.estimate[col])
             out.append(Comparison(
                 metric=data.metric, method_a=a, method_b=b, language=scope, n_languages=n_l if scope == ALL else 1,
                 n_queries=nq, mean_a=float(per_seed_a.mean()), mean_b=float(per_seed_b.mean()), mean_diff=diff,
                 ci=(float(iv.lo[j]), float(iv.hi[j])),
-                ci_queries=tuple(float(x) for x in np.quantile(q_all[:, j], [(1 - level) / 2, (1 + level) / 2])),
+                ci_queries=(float(qiv.lo[j]), float(qiv.hi[j])),
                 se=float(iv.se[j]),
                 effect=Effect("d_z", finite(diff / sd) if sd > 0 else None, effect_def),
                 p_value=finite(tt.p[col]), p_value_randomization=p_rand,

@@ -154,9 +154,9 @@ def _seed_level_nonlinear(a: np.ndarray, b: np.ndarray, paired: bool) -> tuple[f
     return finite(t.p[0]), finite(t.df[0]), name
 
 
-def _interval(est: float, h: np.ndarray, q: np.ndarray, df_seed: int, df_query: int,
-              level: float) -> tuple[tuple[float, float], tuple[float, float], float]:
-    iv = calibrated_interval(np.array([est]), h[:, None], q[:, None], df_seed, df_query, level)
+def _interval(est: float, h: np.ndarray, q: np.ndarray, df_seed: int, df_query: int, level: float,
+              overcount: float | None = None) -> tuple[tuple[float, float], tuple[float, float], float]:
+    iv = calibrated_interval(np.array([est]), h[:, None], q[:, None], df_seed, df_query, level, overcount)
     qiv = calibrated_interval(np.array([est]), q[:, None], q[:, None], 0, df_query, level)
     return (float(iv.lo[0]), float(iv.hi[0])), (float(qiv.lo[0]), float(qiv.hi[0])), float(iv.se[0])
 
@@ -215,7 +215,7 @@ def answer(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, H
         est = sum(w * obs_stats[m][key].mean() for m, w in members.items())
         h = sum(w * h_stats[m][key].mean(axis=1) for m, w in members.items())
         q = sum(w * q_stats[m][key].mean(axis=1) for m, w in members.items())
-        ci, ci_q, se = _interval(est, h, q, boot.df_seed(list(members)), dq, level)
+        ci, ci_q, se = _interval(est, h, q, boot.df_seed(list(members)), dq, level, inf.noise_overcount)
         return stat_from(inf, est, ci, ci_q, se)
 
     def dispersion_stat(members: dict[str, float]) -> Stat:

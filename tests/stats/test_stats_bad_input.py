@@ -122,6 +122,23 @@ def test_single_seed_reports_degenerate_seed_statistics():
     assert a["power"]["question"]["seeds_needed"] is None and "one seed" in a["power"]["question"]["reason"]
 
 
+def test_a_method_with_fewer_seeds():
+    """bm25 run once, the others three times: bm25's pairs are unpaired and flagged, the others are not."""
+    df = small(methods=("zero-shot", "ot-distill", "contrastive"))
+    bm25 = df[(df.method == "zero-shot") & (df.seed == 0)].assign(method="bm25")
+    a = analyze(pd.concat([df, bm25], ignore_index=True), AnalysisOptions(**FAST), tiers=TIERS).to_dict()
+    no_nan(a)
+    assert a["design"]["seed_groups"]["bm25"] != a["design"]["seed_groups"]["zero-shot"]
+    for c in a["pairwise"]["comparisons"]:
+        if "bm25" in (c["method_a"], c["method_b"]):
+            assert c["seed_level"]["p_value"] is None and "counted as 0" in c["reason"]
+            assert c["p_value_hierarchical"] is not None and c["ci"][0] < c["ci"][1]
+        else:
+            assert c["seed_level"]["p_value"] is not None and c["seed_level"]["test"] == "paired t over seeds"
+    assert a["variance_components"][0]["excluded_methods"] == ["bm25"]
+    assert a["question"]["verdict"] in ("yes", "no", "inconclusive") and not a["question"]["degenerate"]
+
+
 def test_constant_scores_are_degenerate_everywhere():
     df = small()
     df = df.assign(value=0.5)
