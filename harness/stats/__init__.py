@@ -10,7 +10,8 @@ Usage::
 Everything is a pure function of the table and ``options.seed``: the random streams are
 derived per purpose and identity (:mod:`harness.stats.streams`), randomization counts are
 integers compared with a relative tolerance, so ``analysis.json`` is identical across calls
-and p-values are identical across thread counts.  Floats are written with 12 significant
+and randomization p-values are bit-identical across thread counts (tests/stats also checks
+that a whole ``analysis.json`` is identical with 1 and 2 BLAS threads).  Floats are written with 12 significant
 digits; no NaN or infinity is ever written (``null`` plus a ``reason``/``degenerate``
 field, or an entry in ``warnings``).
 
@@ -78,7 +79,8 @@ df_hierarchical, reason}``.
     sentence), reasons (how the rule applied, with numbers), qualifiers, degenerate,
     reason, per_seed: [{method, seed, gap, dispersion, high_mean, low_mean}], per_method:
     [{method, role, n_seeds, gap, dispersion, high_mean, low_mean,
-    gap_reduction_vs_baseline}] (Stats), difference: {gap, dispersion, high_tier,
+    gap_reduction_vs_baseline}] (Stats; tier means carry intervals only, no tests; the
+    reduction is baseline gap minus method gap, null without baseline), difference: {gap, dispersion, high_tier,
     low_tier} (Stats of ot - contrastive), interaction: {estimate, se, ci, p_value,
     converged, model, messages, reason} (MixedLM method x tier), power}``.  When the
     configured methods or tiers are absent, ``degenerate`` is true, ``reason`` says why and

@@ -210,13 +210,13 @@ def answer(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, H
             c.update({(m, x): (-sign if which == "gap" else sign) / len(lo_langs) for x in lo_langs})
         return c
 
-    def linear_stat(coefs: dict, key: str, members: dict[str, float]) -> Stat:
+    def linear_stat(coefs: dict, key: str, members: dict[str, float], tests: bool = True) -> Stat:
         inf = contrast_inference(data, coefs, groups)
         est = sum(w * obs_stats[m][key].mean() for m, w in members.items())
         h = sum(w * h_stats[m][key].mean(axis=1) for m, w in members.items())
         q = sum(w * q_stats[m][key].mean(axis=1) for m, w in members.items())
         ci, ci_q, se = _interval(est, h, q, boot.df_seed(list(members)), dq, level, inf.noise_overcount)
-        return stat_from(inf, est, ci, ci_q, se)
+        return stat_from(inf if tests else None, est, ci, ci_q, se)
 
     def dispersion_stat(members: dict[str, float]) -> Stat:
         est = sum(w * obs_stats[m]["dispersion"].mean() for m, w in members.items())
@@ -225,8 +225,9 @@ def answer(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, H
         ci, ci_q, se = _interval(est, h, q, boot.df_seed(list(members)), dq, level)
         p = df = None
         name = None
-        reason = "nonlinear statistic: seed-level test and bootstrap interval only"
+        reason = "nonlinear statistic: bootstrap interval only"
         if len(members) == 2:
+            reason = "nonlinear statistic: seed-level test and bootstrap interval only"
             (a, _), (b, _) = members.items()
             p, df, name = _seed_level_nonlinear(obs_stats[a]["dispersion"], obs_stats[b]["dispersion"],
                                                 groups[a] == groups[b])
@@ -241,8 +242,8 @@ def answer(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, H
             red = linear_stat({**gap_coefs(baseline), **gap_coefs(m, -1.0)}, "gap", {baseline: 1.0, m: -1.0})
         summaries.append(MethodSummary(
             m, role, len(data.seeds[m]), linear_stat(gap_coefs(m), "gap", {m: 1.0}), dispersion_stat({m: 1.0}),
-            linear_stat(gap_coefs(m, which="high"), "high", {m: 1.0}),
-            linear_stat(gap_coefs(m, which="low"), "low", {m: 1.0}), red))
+            linear_stat(gap_coefs(m, which="high"), "high", {m: 1.0}, tests=False),
+            linear_stat(gap_coefs(m, which="low"), "low", {m: 1.0}, tests=False), red))
     pair = {ot: 1.0, con: -1.0}
     diff = {
         "gap": linear_stat({**gap_coefs(ot), **gap_coefs(con, -1.0)}, "gap", pair),

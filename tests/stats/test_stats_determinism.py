@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 from stats_world import FAST, TIERS
@@ -23,21 +24,30 @@ rng = np.random.default_rng(5)
 # nDCG-like discrete scores: many exact ties between |T*| and |T|
 diffs = [np.round(rng.normal(0.01, 0.3, size=(n, 24)) * 8) / 8 for n in (3000, 700, 41)]
 res = sign_flip_test(diffs, [stream(0, "randomization", "ndcg@10", l) for l in ("a", "b", "c")], 3000)
+# and a whole analysis
+import hashlib
+from stats_world import FAST, TIERS, WORLD
+from harness.stats import AnalysisOptions, analyze
+from harness.stats.simulate import simulate_results
+table = simulate_results(WORLD, np.random.default_rng(1)).results
+analysis = analyze(table, AnalysisOptions(**FAST), tiers=TIERS).to_dict()
+digest = hashlib.sha256(json.dumps(analysis, sort_keys=True).encode()).hexdigest()
 print(json.dumps({"exceed": res.exceed.tolist(), "pooled": res.pooled_exceed.tolist(),
-                  "p": [float(x).hex() for x in res.p_value.ravel()]}))
+                  "p": [float(x).hex() for x in res.p_value.ravel()], "analysis": digest}))
 """
 
 
 def run_with_threads(n: int) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": str(n), "OMP_NUM_THREADS": str(n), "MKL_NUM_THREADS": str(n)}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True,
                          timeout=300)
     return json.loads(out.stdout)
 
 
-def test_randomization_counts_identical_across_thread_counts():
+def test_randomization_counts_and_analysis_identical_across_thread_counts():
     one, two = run_with_threads(1), run_with_threads(2)
-    assert one == two
+    assert one == two  # sign-flip counts, p-values (bit for bit) and the sha256 of a whole analysis.json
     assert 0 < sum(map(sum, one["exceed"])) < 3 * 24 * 3000  # a real mixture of exceedances
 
 
