@@ -29,6 +29,17 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
+def _no_cudnn_attention(enabled: bool):
+    """SDPA without the cuDNN backend (flash, memory-efficient or math), or a no-op."""
+    import contextlib
+
+    if not enabled:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+
+
 class BiEncoder(nn.Module):
     """Shared-weight dual encoder.
 
@@ -143,6 +154,7 @@ class BiEncoder(nn.Module):
             padding=True,
             truncation=True,
             max_length=max_length or self.max_length,
+            pad_to_multiple_of=32 if self.device.type == "cuda" else None,  # few shapes on CUDA
             return_tensors="pt",
         )
         dev = self.device
@@ -175,28 +187,43 @@ class BiEncoder(nn.Module):
         return self(self.tokenize(texts))
 
     @torch.no_grad()
-    def encode(self, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+    def encode(self, texts: Sequence[str], batch_size: int = 256, pad_to_multiple_of: int | None = None) -> torch.Tensor:
         """Embed many texts without gradients: ``(len(texts), H)`` float32 on CPU.
 
-        Texts are sorted by token length and padded per batch (length bucketing), so short
-        texts do not pay for long ones; results come back in input order.
+        Texts are tokenised once, sorted by token length and padded per batch (length
+        bucketing), so short texts do not pay for long ones; results come back in input
+        order.  On CUDA each batch width is rounded up to a multiple of
+        ``pad_to_multiple_of`` (default 32: few distinct shapes) and SDPA does not use cuDNN
+        attention (it builds an execution graph per new shape); on CPU nothing changes.
         """
+        import numpy as np
+
         n = len(texts)
         if n == 0:
             return torch.zeros(0, self.dim)
         was_training = self.training
         self.eval()
-        lengths = [len(ids) for ids in self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]]
-        order = sorted(range(n), key=lambda i: (lengths[i], i))
-        out = torch.empty(n, self.dim)
         dev = self.device
-        use_autocast = dev.type == "cuda"
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            feats = self.tokenize([texts[i] for i in idx])
-            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_autocast):
-                emb = self(feats)
-            out[idx] = emb.float().cpu()
+        cuda = dev.type == "cuda"
+        multiple = pad_to_multiple_of or (32 if cuda else 1)
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
+                             return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=n)
+        order = np.argsort(lengths, kind="stable")  # ties keep input order
+        pad_id = self.tokenizer.pad_token_id or 0
+        out = torch.empty(n, self.dim)
+        with _no_cudnn_attention(cuda):
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                width = min(self.max_length, -(-int(lengths[idx[-1]]) // multiple) * multiple)
+                batch = np.full((len(idx), width), pad_id, dtype=np.int64)
+                for r, i in enumerate(idx):
+                    batch[r, : lengths[i]] = ids[i]
+                mask = (np.arange(width)[None, :] < lengths[idx][:, None]).astype(np.int64)  # (B, width)
+                feats = {"input_ids": torch.from_numpy(batch).to(dev), "attention_mask": torch.from_numpy(mask).to(dev)}
+                with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=cuda):
+                    emb = self(feats)  # (B, H)
+                out[torch.from_numpy(idx)] = emb.float().cpu()
         self.train(was_training)
         return out
 
