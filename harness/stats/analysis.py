@@ -12,13 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.errors import StatisticsError
 from harness.stats.bootstrap import BootstrapReplicates, calibrated_interval, hierarchical_bootstrap
 from harness.stats.common import PowerEstimate, power_curve, power_from, seed_groups
 from harness.stats.data import MetricScores, prepare
 from harness.stats.inference import contrast_inference, residual_mean_square
 from harness.stats.options import AnalysisOptions
-from harness.stats.pairwise import Comparison, Pairwise, adjust_comparisons, compare_metric, summarise
+from harness.stats.pairwise import Comparison, Pairwise, assemble, compare_metric
 from harness.stats.question import Question, answer
 from harness.stats.streams import stream
 from harness.stats.variance import VarianceDecomposition, decompose
@@ -233,6 +232,25 @@ def _typical_pair(vd: VarianceDecomposition, data: MetricScores, opts: AnalysisO
                        vd.n_seeds, variance_at, opts.alpha, opts.power, opts.target_difference, opts.max_seeds)
 
 
+def _power(data: MetricScores, groups: Mapping[str, Any], comps: tuple[Comparison, ...], question: Question,
+           vd: VarianceDecomposition, opts: AnalysisOptions) -> Power:
+    """Power on the primary metric: the question, every pooled pair, and a typical pair from the components."""
+    n_l = len(data.languages)
+    pair_power = []
+    for c in comps:
+        if c.metric != data.metric or c.language != "all":
+            continue
+        inf = contrast_inference(data, {(m, lang): s / n_l for lang in data.languages
+                                        for m, s in ((c.method_a, 1.0), (c.method_b, -1.0))}, groups)
+        pair_power.append(PairPower(c.metric, c.method_a, c.method_b, power_from(
+            f"pooled mean difference ({c.method_a} - {c.method_b})", inf, opts.alpha, opts.power,
+            opts.target_difference, opts.max_seeds)))
+    return Power(data.metric, opts.alpha, opts.power, opts.target_difference, question.power, tuple(pair_power),
+                 _typical_pair(vd, data, opts),
+                 ("minimum detectable difference = (t_{1-alpha/2} + t_{power}) x SE, two-sided, SE from the seed and "
+                  "query variance of each comparison; seeds_needed: per method",))
+
+
 def analyze(results: pd.DataFrame, options: AnalysisOptions | Mapping[str, Any] | None = None, *,
             tiers: Mapping[str, str] | None = None) -> Analysis:
     """Analyse a long results table (schema in the package docstring).
@@ -254,8 +272,6 @@ def analyze(results: pd.DataFrame, options: AnalysisOptions | Mapping[str, Any] 
                        languages=opts.languages, tiers=tiers, nan_policy=opts.nan_policy)
     warnings = list(prepared.warnings)
     primary = prepared.metrics[opts.primary_metric]
-    if len(primary.methods) < 1:
-        raise StatisticsError("no method to analyse")
 
     cells: list[CellSummary] = []
     overall: list[GroupMean] = []
@@ -279,28 +295,9 @@ def analyze(results: pd.DataFrame, options: AnalysisOptions | Mapping[str, Any] 
                                  fit_mixedlm=opts.mixedlm_variance_check))
         comps += compare_metric(data, boot, groups, seed=opts.seed, n_permutations=opts.n_permutations,
                                 alpha=opts.alpha, power=opts.power, level=opts.ci_level)
-    comps = adjust_comparisons(comps, test=opts.pairwise_test, correction=opts.correction,
-                               family=opts.correction_family, alpha=opts.alpha)
-    notes = []
-    family_sizes = {}
-    from harness.stats.pairwise import family_key
-
-    for c in comps:
-        k = family_key(c, opts.correction_family)
-        family_sizes[k] = family_sizes.get(k, 0) + 1
-    if family_sizes and opts.pairwise_test == "randomization":
-        largest = max(family_sizes.values())
-        p_min = 1.0 / (opts.n_permutations + 1)
-        if opts.correction == "holm" and p_min * largest >= opts.alpha:
-            msg = (f"with n_permutations = {opts.n_permutations} the smallest randomization p-value is {p_min:.2g}; "
-                   f"Holm over a family of {largest} tests can never reject at alpha = {opts.alpha}. Increase "
-                   "analysis.n_permutations")
-            notes.append(msg)
-            warnings.append(msg)
-    pairwise = Pairwise(opts.pairwise_test, opts.correction, {
-        "metric-scope": "per metric: per-language comparisons form one family, pooled comparisons another",
-        "metric": "per metric: all comparisons", "all": "all comparisons of all metrics"}[opts.correction_family],
-        opts.alpha, opts.n_permutations, tuple(comps), tuple(summarise(comps, opts.pairwise_test)), tuple(notes))
+    pairwise = assemble(comps, test=opts.pairwise_test, correction=opts.correction, family=opts.correction_family,
+                        alpha=opts.alpha, n_permutations=opts.n_permutations)
+    warnings += pairwise.notes
 
     question = answer(primary, boots[opts.primary_metric], groups_by_metric[opts.primary_metric],
                       ot=opts.ot_method, con=opts.contrastive_method, baseline=opts.baseline, high=opts.high_tier,
@@ -310,22 +307,8 @@ def analyze(results: pd.DataFrame, options: AnalysisOptions | Mapping[str, Any] 
     if question.degenerate and question.reason:
         warnings.append(f"question not answered: {question.reason}")
 
-    pair_power = []
-    pgroups = groups_by_metric[opts.primary_metric]
-    n_l = len(primary.languages)
-    for c in comps:
-        if c.metric != opts.primary_metric or c.language != "all":
-            continue
-        inf = contrast_inference(primary, {(m, lang): s / n_l for lang in primary.languages
-                                           for m, s in ((c.method_a, 1.0), (c.method_b, -1.0))}, pgroups)
-        pair_power.append(PairPower(c.metric, c.method_a, c.method_b, power_from(
-            f"pooled mean difference ({c.method_a} - {c.method_b})", inf, opts.alpha, opts.power,
-            opts.target_difference, opts.max_seeds)))
     vd_primary = next(v for v in decomps if v.metric == opts.primary_metric)
-    power = Power(opts.primary_metric, opts.alpha, opts.power, opts.target_difference, question.power,
-                  tuple(pair_power), _typical_pair(vd_primary, primary, opts),
-                  ("minimum detectable difference = (t_{1-alpha/2} + t_{power}) x SE, two-sided, SE from the "
-                   "seed and query variance of each comparison; seeds_needed: per method",))
+    power = _power(primary, groups_by_metric[opts.primary_metric], pairwise.comparisons, question, vd_primary, opts)
     for vd in decomps:
         if vd.degenerate and vd.reason:
             warnings.append(f"variance decomposition of {vd.metric}: {vd.reason}")
@@ -336,7 +319,7 @@ def analyze(results: pd.DataFrame, options: AnalysisOptions | Mapping[str, Any] 
         "metrics": list(prepared.metrics),
         "primary_metric": opts.primary_metric,
         "seeds": {m: list(s) for m, s in primary.seeds.items()},
-        "seed_groups": {m: str(g) for m, g in pgroups.items()},
+        "seed_groups": {m: str(g) for m, g in groups_by_metric[opts.primary_metric].items()},
         "n_queries": {metric: {lang: d.n_queries(lang) for lang in d.languages}
                       for metric, d in prepared.metrics.items()},
         "dropped_queries": {metric: dict(d.dropped_queries) for metric, d in prepared.metrics.items()},

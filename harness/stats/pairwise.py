@@ -245,3 +245,25 @@ def summarise(comps: Sequence[Comparison], test: str) -> list[PairSummary]:
         out.append(PairSummary(metric, a, b, test, len(per_lang), len(sig), sum(c.mean_diff > 0 for c in sig),
                                sum(c.mean_diff < 0 for c in sig), pooled.significant, pooled.mean_diff))
     return out
+
+
+FAMILIES = {"metric-scope": "per metric: per-language comparisons form one family, pooled comparisons another",
+            "metric": "per metric: all comparisons", "all": "all comparisons of all metrics"}
+
+
+def assemble(comps: Sequence[Comparison], *, test: str, correction: str, family: str, alpha: float,
+             n_permutations: int) -> Pairwise:
+    """Adjust over the declared families, summarise per pair, and note p-values too coarse for the family."""
+    adjusted = adjust_comparisons(comps, test=test, correction=correction, family=family, alpha=alpha)
+    notes = []
+    sizes: dict[tuple[str, ...], int] = {}
+    for c in adjusted:
+        key = family_key(c, family)
+        sizes[key] = sizes.get(key, 0) + 1
+    p_min = 1.0 / (n_permutations + 1)
+    if sizes and test == "randomization" and correction == "holm" and p_min * max(sizes.values()) >= alpha:
+        notes.append(f"with n_permutations = {n_permutations} the smallest randomization p-value is {p_min:.2g}; "
+                     f"Holm over a family of {max(sizes.values())} tests can never reject at alpha = {alpha}. "
+                     "Increase analysis.n_permutations")
+    return Pairwise(test, correction, FAMILIES[family], alpha, n_permutations, tuple(adjusted),
+                    tuple(summarise(adjusted, test)), tuple(notes))

@@ -341,7 +341,8 @@ def mixedlm_interaction(boot: BootstrapReplicates, ot: str, con: str, hi_idx: np
     from statsmodels.regression.mixed_linear_model import MixedLM
 
     model_txt = ("MixedLM (REML) on per-(method, seed, language) means: y ~ is_ot * is_high; random intercepts "
-                 "for language, method x language and seed within method")
+                 "for language, method x language and seed within method; Wald z-test and interval (optimistic "
+                 "with few languages per tier)")
     rows = []
     for m, is_ot in ((ot, 1), (con, 0)):
         obs = boot.observed[m]  # (S, L)

@@ -26,8 +26,11 @@ thousands of queries).
       tier                        E = e + S ml + M S lang + M S n0 tier
       method                      E = e + L s + S ml + S L method
 
-  solved bottom-up.  For balanced data and interior solutions this equals REML; the
-  statsmodels MixedLM REML fit on the same means is reported alongside as a cross-check.
+  solved bottom-up.  For balanced data and interior solutions this equals REML: the tests
+  check it against statsmodels MixedLM (REML, crossed random effects) and the sums of
+  squares against statsmodels' OLS ANOVA; ``analysis.mixedlm_variance_check`` also fits
+  MixedLM at run time and reports it alongside (off by default: tens of seconds at MIRACL
+  size, where the moment estimator takes milliseconds).
 * **Query level**, per language, on the ``(M, S, Q_l)`` scores: query (``E = e' + S mq +
   M S query``), method x query (``E = e' + S mq``), seed x query (``E = e'``), averaged
   over languages.
