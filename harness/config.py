@@ -294,7 +294,9 @@ def validate_section(model: type[BaseModel], data: Mapping[str, Any], prefix: st
         return model(**dict(data))
     except ValidationError as e:
         raise validation_to_config_error(e, model, prefix, data, source) from None
-    except ConfigError:
+    except ConfigError as e:
+        if source and not e.source:
+            raise ConfigError(e.path, e.value, e.allowed, e.hint, source) from e
         raise
     except (TypeError, ValueError) as e:
         raise ConfigError(prefix, dict(data), "valid options for this section", hint=str(e), source=source) from e
@@ -383,7 +385,8 @@ def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") 
     analysis = validate_section(AnalysisOptions, raw.analysis, "analysis", source)
     for key in ("ot_method", "contrastive_method", "baseline"):
         val = getattr(analysis, key, None)
-        if val is not None and val not in raw.methods and key in raw.analysis:
+        default = AnalysisOptions.model_fields[key].default
+        if val is not None and val not in raw.methods and key in raw.analysis and val != default:
             raise ConfigError(f"analysis.{key}", val, f"one of the configured methods: {', '.join(raw.methods)}",
                               hint=f"{did_you_mean(val, raw.methods).strip()} add it under [methods] or change this key".strip(),
                               source=source)

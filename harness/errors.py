@@ -16,8 +16,22 @@ def did_you_mean(value: str, allowed: Iterable[str]) -> str:
     return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
+def _restore(cls, args, state):
+    obj = cls.__new__(cls)
+    Exception.__init__(obj, *args)
+    obj.__dict__.update(state)
+    return obj
+
+
 class HarnessError(Exception):
-    """Base class of the harness's own errors."""
+    """Base class of the harness's own errors.
+
+    Picklable whatever a subclass's ``__init__`` takes, so errors cross process
+    boundaries (Ray workers, multiprocessing) intact.
+    """
+
+    def __reduce__(self):
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigError(HarnessError, ValueError):

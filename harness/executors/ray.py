@@ -76,11 +76,17 @@ class RayExecutor:
                         out = ray.get(ref)
                     except Exception as e:  # noqa: BLE001 - worker lost after all retries, or a Ray error
                         out = CellOutput(spec.method, spec.seed, spec.key, "failed",
-                                         error=f"{type(e).__name__} on the Ray worker after {ex.max_retries} "
-                                               f"retries: {str(e).splitlines()[0] if str(e) else ''}")
+                                         error=f"{type(e).__name__} on the Ray worker (retries allowed for lost "
+                                               f"workers: {ex.max_retries}): {_first_lines(e)}",
+                                         traceback=str(e))
                     bar.update(1)
                     yield out
         finally:
             bar.close()
             if self._started:
                 ray.shutdown()
+
+
+def _first_lines(e: BaseException, n: int = 3) -> str:
+    text = str(e).strip()
+    return " | ".join(text.splitlines()[:n]) if text else repr(e)

@@ -64,7 +64,7 @@ def test_output_dir_does_not_change_hash(tmp_path):
         ('device = "tpu"\n' + BASE, "device", "auto"),
         (BASE.replace('name = "synthetic"', 'name = "miracle"'), "benchmark.name", "did you mean 'miracl'"),
         (BASE.replace('name = "synthetic"', 'name = "synthetic"\nlanguagez = 1'), "benchmark.languagez", "unknown key"),
-        (BASE + '[analysis]\not_method = "ot-distill"\n', "analysis.ot_method", "configured methods"),
+        (BASE + '[analysis]\nbaseline = "zero-shoot"\n', "analysis.baseline", "did you mean 'zero-shot'"),
         (BASE + '[model]\npooling = "max"\n', "model.pooling", "mean"),
         (BASE + '[teacher]\nlr = -1\n', "teacher.lr", ""),
     ],
@@ -93,3 +93,15 @@ def test_mini_requires_synthetic(tmp_path):
     with pytest.raises(ConfigError) as e:
         _load(tmp_path, text)
     assert e.value.path == "model.base"
+
+
+def test_errors_survive_pickling():
+    import pickle
+
+    from harness.errors import NonFiniteLossError
+
+    e = ConfigError("a.b", 3, "an integer >= 4", hint="raise it", source="x.toml")
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is ConfigError and str(back) == str(e) and back.path == "a.b"
+    n = pickle.loads(pickle.dumps(NonFiniteLossError("m", 1, 2, float("nan"))))
+    assert n.step == 2 and "step 2" in str(n)
