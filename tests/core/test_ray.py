@@ -16,7 +16,7 @@ from harness.cache import Cache  # noqa: E402
 from harness.config import load_config  # noqa: E402
 from harness.runner import run_matrix  # noqa: E402
 
-from .test_run_e2e import TINY  # noqa: E402
+from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path: rootdir-relative imports)
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
