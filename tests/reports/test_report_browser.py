@@ -155,6 +155,15 @@ def test_comparison_report_in_chromium(browser, tmp_path, make_results, make_run
 
 
 # ----------------------------------------------------------------------------- a real smoke run
+def session_cache(tmp_path_factory) -> Path:
+    """The test session's cache root (the one tests/conftest.py points HARNESS_CACHE at).
+
+    Module-scoped fixtures run before the function-scoped fixture that sets HARNESS_CACHE,
+    so they must name it explicitly rather than call ``Cache.default()``.
+    """
+    return tmp_path_factory.getbasetemp() / "harness-cache"
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     """``harness run smoke`` into a temp directory, on the session's temporary cache."""
@@ -163,8 +172,8 @@ def smoke_run(tmp_path_factory):
     from harness.runner import run_matrix
 
     run_dir = tmp_path_factory.mktemp("smoke") / "run"
-    res = run_matrix(load_config("smoke"), run_dir=run_dir, cache=Cache.default(), progress=False,
-                     log=lambda s: None)
+    res = run_matrix(load_config("smoke"), run_dir=run_dir, cache=Cache(session_cache(tmp_path_factory)),
+                     progress=False, log=lambda s: None)
     assert res.status == "complete", [f.error for f in res.failed]
     return run_dir
 
@@ -198,14 +207,14 @@ def test_harness_report_rerenders_identically(smoke_run, capsys):
 
 
 @pytest.mark.slow
-def test_reproduce_real_run(smoke_run, tmp_path):
+def test_reproduce_real_run(smoke_run, tmp_path, tmp_path_factory):
     import pandas as pd
 
-    from harness.cache import Cache
     from reports.reproduce import reproduce_run
 
     # on the session cache every stage is reused: this checks the plumbing, not the arithmetic
-    res = reproduce_run(smoke_run, out_dir=tmp_path / "again", cache_dir=Cache.default().root)
+    cache = session_cache(tmp_path_factory)
+    res = reproduce_run(smoke_run, out_dir=tmp_path / "again", cache_dir=cache)
     assert res.identical, res.summary()
     assert res.tolerance == 0.0 and "REPRODUCED" in res.summary()
     assert json.loads((tmp_path / "again" / "reproduce.json").read_text())["identical"] is True
@@ -216,9 +225,23 @@ def test_reproduce_real_run(smoke_run, tmp_path):
     shutil.copytree(smoke_run, tampered, ignore=shutil.ignore_patterns(".lock"))
     results.loc[row, "value"] += 0.25
     results.to_parquet(tampered / "results.parquet", index=False)
-    res = reproduce_run(tampered, out_dir=tmp_path / "again2", cache_dir=Cache.default().root)
+    res = reproduce_run(tampered, out_dir=tmp_path / "again2", cache_dir=cache)
     assert not res.identical
     (cell,) = res.comparison.cells
     assert (cell.method, cell.seed, cell.language) == ("bm25", 1, results.language.iloc[0])
     assert cell.max_abs_diff == pytest.approx(0.25)
     assert f"bm25 seed=1 {results.language.iloc[0]}: 1 of" in res.summary()
+
+
+@pytest.mark.slow
+def test_reproduce_real_run_from_an_empty_cache(smoke_run, tmp_path):
+    """`harness reproduce` with its default fresh cache: every stage is recomputed and must match exactly (CPU)."""
+    from harness.cli import main
+
+    out = tmp_path / "fresh"
+    code = main(["reproduce", str(smoke_run), "--out", str(out)])
+    verdict = json.loads((out / "reproduce.json").read_text())
+    assert verdict["tolerance"] == 0.0 and verdict["config_changes"] == []
+    assert code == 0 and verdict["identical"], "\n".join(
+        f"{c['method']} seed={c['seed']} {c['language']}: {c['n_differ']} differ, max {c['max_abs_diff']}"
+        for c in verdict["cells"])

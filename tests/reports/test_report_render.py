@@ -197,3 +197,18 @@ def test_formatting_helpers():
     assert fmt_num(0.12345, 2) == "0.12" and fmt_signed(0.5, 1) == "+0.5"
     assert fmt_p(0.0004) == "< 0.001" and fmt_p(0.0042) == "0.0042" and fmt_p(0.5) == "0.500"
     assert latex_escape("a_b & 5% #1 {x} ~ ^ \\") == r"a\_b \& 5\% \#1 \{x\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
+
+
+@pytest.mark.parametrize("design", [{"n_seeds": 1}, {"methods": ("bm25",)}], ids=["one-seed", "one-method"])
+def test_edge_designs_render(tmp_path, make_results, make_manifest, design):
+    results = make_results(**design)
+    manifest = make_manifest(results)
+    html = render_report(tmp_path, manifest=manifest, analysis=_analysis(results, manifest)).read_text()
+    for sid in SECTIONS:
+        assert f'<section id="{sid}"' in html
+    head = _section(html, "headline")
+    assert 'id="verdict">inconclusive<' in head
+    if "n_seeds" in design:
+        assert "single seed" in head
+    else:
+        assert "could not be answered" in head and 'id="fig-pairwise"' not in html
