@@ -142,9 +142,11 @@ def test_infinite_gradient_raises():
     def finite_loss_infinite_grad(idx):
         return (torch.sqrt(model.weight.abs()) * 0.0).sum()  # d sqrt(|w|)/dw at w = 0 is inf
 
-    with pytest.raises(NonFiniteLossError, match="gradient norm"):
-        train(model, iter([np.arange(4)] * 3), finite_loss_infinite_grad, steps=3, lr=0.1, method="m", seed=0)
-    assert torch.equal(model.weight, before)
+    for clip in (1.0, None):  # checked whether or not gradients are clipped
+        with pytest.raises(NonFiniteLossError, match="gradient norm"):
+            train(model, iter([np.arange(4)] * 3), finite_loss_infinite_grad, steps=3, lr=0.1, method="m", seed=0,
+                  grad_clip=clip)
+        assert torch.equal(model.weight, before)
 
 
 def test_train_errors_on_short_iterator_and_bad_args():

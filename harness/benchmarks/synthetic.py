@@ -9,7 +9,9 @@ The world (everything deterministic from ``SyntheticOptions.seed``)
 --------------------------------------------------------------------
 * **Concepts and topics.**  ``n_concepts`` concepts, each in one of ``n_topics`` topics,
   with Zipfian popularity (weight of the concept of popularity rank r is
-  ``r ** -zipf_exponent``).
+  ``r ** -zipf_exponent``).  Each concept has ``associates`` concepts of its topic that
+  co-occur with it specifically (as "Paris" with "France"), so distributional
+  (MLM) learning can tell a concept's synonyms from its mere topic-mates.
 * **Surface forms.**  Every language builds words from its own syllable inventory
   (inventories are disjoint across languages, letters are shared, as in Latin-script
   Wikipedias).  A non-anchor concept has ``synonyms`` forms per language (chosen with
@@ -18,7 +20,8 @@ The world (everything deterministic from ``SyntheticOptions.seed``)
   ``function_words`` short function words and a fixed word order (some languages reverse
   the content order, so alignment is not positional).
 * **Pre-training text** (tokenizer and MLM): ``pretrain_sentences[tier]`` topical
-  sentences per language: high-resource languages get far more than low-resource ones.
+  sentences per language (one or two focus concepts with some of their associates, plus
+  topical mentions): high-resource languages get far more than low-resource ones.
 * **Pivot retrieval training pairs**: ``train_pairs`` (query, positive passage) pairs in
   the pivot language, drawn like the evaluation data but from a separate stream.
 * **Bitext** pivot <-> language: ``bitext_pairs[tier]`` pairs; both sides render the
@@ -26,7 +29,8 @@ The world (everything deterministic from ``SyntheticOptions.seed``)
 * **Evaluation data per language**: ``queries`` target passages, each with
   ``confusers_per_query`` topical confusers sharing some of its key concepts, plus
   random passages up to ``corpus_docs``.  A passage is *about* its 3 key concepts (each
-  written twice) and mentions background concepts of its topic once.  A query renders
+  written twice) and mentions ``background_concepts`` others once (an associate of each
+  key, then topical ones) plus one off-topic concept.  A query renders
   2 or 3 of a target's key concepts with independently chosen synonyms (so lexical
   matching fails when a synonym differs).  Relevance is computed from content over the
   whole corpus: with Q the query's concepts and K_d the passage's key concepts,
@@ -35,8 +39,9 @@ The world (everything deterministic from ``SyntheticOptions.seed``)
 The language bias then arises through the base encoder (:mod:`harness.models.mini`): its
 shared WordPiece vocabulary is trained on the imbalanced pre-training text, so
 low-resource words are split into more pieces, and its MLM pre-training sees little
-low-resource text.  Generation takes about a second, so the world is regenerated rather
-than stored; its fingerprint is a sha256 over the generated content.
+low-resource text.  Generation takes a few seconds; the world is stored in the cache
+(stage ``synthetic-world``, keyed by the options and the generator version) and its
+fingerprint is a sha256 over the generated content.
 """
 
 from __future__ import annotations
@@ -420,7 +425,7 @@ class SyntheticWorld:
 
 
 def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
-    """Generate the world of ``opt`` (deterministic; about a second at default size).
+    """Generate the world of ``opt`` (deterministic; a few seconds at the default size).
 
     Every part draws from its own generator ``default_rng([seed, stable_hash(part)])``,
     so e.g. changing the bitext size leaves the evaluation data unchanged.
@@ -561,7 +566,7 @@ class SyntheticBenchmark(Benchmark):
 
     @cached_property
     def world(self) -> SyntheticWorld:
-        """The generated world, loaded from the cache or generated (about a second) and stored."""
+        """The generated world, loaded from the cache or generated (a few seconds) and stored."""
         import json
 
         key = {"generator": GENERATOR_VERSION, "options": self.options.model_dump(mode="json")}
