@@ -167,9 +167,6 @@ class SyntheticOptions(BaseModel):
 
         return validate_section(cls, data or {}, "benchmark", source)
 
-    def tier_languages(self, tier: str) -> list[str]:
-        return [lang for lang, t in self.languages.items() if t == tier]
-
 
 # ---------------------------------------------------------------------------- lexicon
 _ONSETS = list("bcdfghjklmnprstvwz") + ["tr", "pl", "kr", "st", "sh", "ch", "th", "gr", "br", "dr", "fl", "sk", "ny", "qu"]

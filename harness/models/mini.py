@@ -186,8 +186,8 @@ def pretrain_mlm(
     """Build ``BertForMaskedLM`` and (if ``options.pretrain``) pre-train it with MLM.
 
     Initialisation and masking are seeded by ``options.seed``; sentences are visited in
-    a seeded random order (batches of similar length).  Returns the model (on CPU, eval mode) and the training stats
-    (None for the no-pre-training control).
+    a seeded random order (batches of similar length).  Returns the model (on CPU, eval
+    mode) and the training stats (None for the no-pre-training control).
     """
     import torch
     from transformers import BertForMaskedLM
@@ -239,7 +239,7 @@ def pretrain_mlm(
         model, batches(), loss_fn,
         steps=options.total_steps(len(enc)), lr=options.lr, method="mlm-pretraining", seed=options.seed,
         device=device, weight_decay=options.weight_decay, warmup=options.warmup, progress=progress,
-        hint="lower model.lr",
+        hint="lower mini.lr",
     )
     return model.cpu().eval(), stats
 
@@ -262,7 +262,6 @@ def build_mini(
     from harness.models.encoder import BiEncoder
 
     langs = list(sentences)
-    # Interleave languages so the corpus order does not depend on the mapping's order alone.
     corpus = [s for lang in langs for s in sentences[lang]]
     tokenizer = train_tokenizer(corpus, options.vocab_size, options.max_length)
     mlm, stats = pretrain_mlm(tokenizer, corpus, options, device=device, progress=progress)
