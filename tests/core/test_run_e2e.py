@@ -119,7 +119,6 @@ def test_locked_run_directory(tiny_cfg, tmp_path):
             run_matrix(load_config(tiny_cfg), run_dir=d, cache=Cache(tmp_path / "c"), progress=False, log=lambda s: None)
 
 
-@register_method("test-nan")
 class _NanMethod(Method):
     """Test plugin whose training diverges."""
 
@@ -130,7 +129,15 @@ class _NanMethod(Method):
         raise NonFiniteLossError(ctx.method, ctx.seed, 3, float("nan"), hint="lower test-nan.lr")
 
 
-def test_failed_cell_is_reported_and_retried(tiny_run, tmp_path):
+@pytest.fixture
+def nan_plugin():
+    """Registered only for the test that uses it (the method contract test iterates the registry)."""
+    register_method("test-nan")(_NanMethod)
+    yield
+    unregister_method("test-nan")
+
+
+def test_failed_cell_is_reported_and_retried(tiny_run, tmp_path, nan_plugin):
     _, cache = tiny_run
     cfg = write_config(tmp_path / "c.toml", extra="[methods.test-nan]")
     res = run_matrix(load_config(cfg), run_dir=tmp_path / "r", cache=cache, progress=False, log=lambda s: None)
@@ -182,6 +189,3 @@ def test_sigkill_mid_matrix_then_resume_gives_identical_results(tiny_run, tiny_c
     # identical per-query scores to the uninterrupted run (made with another, fresh cache)
     pd.testing.assert_frame_equal(pd.read_parquet(res.run_dir / "results.parquet"), pd.read_parquet(out / "results.parquet"))
 
-
-def teardown_module(module):
-    unregister_method("test-nan")
