@@ -9,7 +9,7 @@ from pydantic import Field
 
 from harness.plugin import Encoder, FitContext, Method
 from harness.registry import register_method
-from methods._alignment import AlignmentConfig, AlignmentStep, fit_alignment, stats_info
+from methods._alignment import AlignmentConfig, AlignmentStep, fit_alignment
 
 if TYPE_CHECKING:
     import torch
@@ -111,11 +111,12 @@ class Contrastive(Method):
     ``pivot_encoder = "student"`` embeds both sides with the student as Hu et al. do.
 
     The total loss is ``L_align + lambda * L_anchor`` with the pivot anchor shared with
-    ``ot-distill`` (:mod:`methods._alignment`): by default
-    ``1/B sum_i (1 - cos(f_S(p_i), f_T(p_i)))``, distilling the teacher's pivot sentence
-    embeddings so alignment does not drift the student's pivot-side behaviour.  Learning
-    rate, steps, batch size, language-balanced sampling and anchor are the same options
-    with the same defaults as ``ot-distill``.
+    ``ot-distill`` (:mod:`methods._alignment`): by default ``lambda = 30`` times
+    ``mean_x (1 - cos(f_S(x), f_T(x)))`` over pivot retrieval queries and passages ``x``,
+    distilling the teacher's pivot embeddings (no relevance labels) so alignment does not
+    drift the student's pivot-side behaviour.  Learning rate, steps, batch size,
+    language-balanced sampling, the anchor and training without dropout are the same
+    options with the same defaults as ``ot-distill``.
 
     Example
     -------
@@ -137,5 +138,5 @@ class Contrastive(Method):
     def fit(self, ctx: FitContext) -> Encoder:
         cfg: ContrastiveConfig = self.config  # type: ignore[assignment]
         student, stats = fit_alignment(ctx, cfg, _ContrastiveObjective(cfg))
-        self.info = stats_info(stats)
+        self.info = stats.info()
         return student

@@ -25,7 +25,7 @@ def test_both_methods_share_every_alignment_option_with_the_same_defaults():
     # What differs is the objective's own options only.
     ot_only = set(OTDistillConfig.model_fields) - set(SHARED_FIELDS)
     con_only = set(ContrastiveConfig.model_fields) - set(SHARED_FIELDS)
-    assert ot_only == {"epsilon", "max_iter", "tol", "layer", "exclude_special_tokens"}
+    assert ot_only == {"epsilon", "max_iter", "tol", "layer", "exclude_special_tokens", "center_tokens"}
     assert con_only == {"temperature", "symmetric", "pivot_encoder", "language_weight"}
 
 
@@ -58,7 +58,7 @@ def test_the_teacher_is_left_unchanged_and_the_student_moves(tiny_world):
     assert not any(p.requires_grad for p in student.parameters())
 
 
-@pytest.mark.parametrize("anchor", ["distill", "retrieval", "none"])
+@pytest.mark.parametrize("anchor", ["distill-train", "distill-bitext", "retrieval", "none"])
 def test_anchor_modes_train(tiny_world, anchor):
     method = OTDistill({**FAST, "pivot_anchor": anchor})
     method.fit(tiny_world.ctx("ot-distill", 0))
@@ -107,13 +107,36 @@ def test_training_on_one_language_only(tiny_world):
 
 def test_content_mask_drops_special_tokens_and_padding(tiny_world):
     teacher = tiny_world.teacher(0)
-    # real sentences: a text made only of special tokens keeps its mass (tested separately)
-    feats = teacher.tokenize([p.other for p in tiny_world.benchmark.bitext("l1")[:2]])
+    texts = [p.other for p in tiny_world.benchmark.bitext("l1")[:2]] + ["x"]
+    feats = teacher.tokenize(texts)
     mask = content_mask(teacher, feats, exclude_special=True)
-    specials = set(teacher.tokenizer.all_special_ids)
+    tok = teacher.tokenizer
+    structural = set(tok.all_special_ids) - {tok.unk_token_id}
+    ids, att = feats["input_ids"], feats["attention_mask"]
     for row in range(2):
-        for col in range(feats["input_ids"].shape[1]):
-            tok = int(feats["input_ids"][row, col])
-            real = bool(feats["attention_mask"][row, col])
-            assert mask[row, col] == float(real and tok not in specials)
-    assert torch.equal(content_mask(teacher, feats, exclude_special=False), feats["attention_mask"].float())
+        expected = [float(bool(att[row, c]) and int(ids[row, c]) not in structural) for c in range(ids.shape[1])]
+        assert mask[row].tolist() == expected
+        assert 0 < mask[row].sum() < att[row].sum()  # [CLS] and [SEP] dropped, words kept
+    # [UNK] is a word, not structure: it keeps its mass.
+    assert all(mask[2, c] == 1.0 for c in range(ids.shape[1]) if int(ids[2, c]) == tok.unk_token_id)
+    assert torch.equal(content_mask(teacher, feats, exclude_special=False), att.float())
+
+
+def test_content_mask_keeps_a_text_made_only_of_special_tokens(tiny_world):
+    teacher = tiny_world.teacher(0)
+    feats = teacher.tokenize(["", "a b c"])
+    mask = content_mask(teacher, feats, exclude_special=True)
+    assert torch.equal(mask[0], feats["attention_mask"][0].float())  # no row without mass
+
+
+def test_centring_ignores_a_shared_offset_and_padding():
+    from methods.ot_distill import _masked_mean
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 8, generator=g)
+    mask = torch.tensor([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0]])
+    shifted = x + 5.0 * torch.ones(8)
+    shifted[mask == 0] = 1e3  # padding values do not enter the mean
+    centred = (shifted - _masked_mean(shifted, mask))[mask == 1]
+    torch.testing.assert_close(centred, (x - _masked_mean(x, mask))[mask == 1], atol=1e-4, rtol=0)
+    torch.testing.assert_close(centred.sum(0), torch.zeros(8), atol=1e-4, rtol=0)
