@@ -75,6 +75,13 @@ def test_headline_is_generated_from_the_analysis(rendered):
     assert f"query-level p = {fmt_p(gap['p_value_query'])}" in head
     for reason in q["reasons"]:
         assert reason.replace("'", "&#39;") in head
+    # the tier means behind the gaps, for the two methods and the baseline (a smaller gap from a falling
+    # high tier must be visible in the headline itself)
+    tiers = re.search(r'<span id="headline-tiers">(.*?)</span>', head, re.S).group(1)
+    for m in q["per_method"]:
+        for key in ("low_mean", "high_mean"):
+            est = m[key]
+            assert f"{m['method']} {fmt_num(est['estimate'], 4)}\n[{est['ci'][0]:.4f}, {est['ci'][1]:.4f}]" in tiers
 
 
 def test_leaderboard_pairwise_and_seeds_show_analysis_numbers(rendered):
