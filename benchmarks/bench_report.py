@@ -5,6 +5,9 @@ Opens the report of an existing run directory (e.g. the default run) in Debian's
 file size, the load time (navigation until the ``load`` event, which includes decoding the
 inline figures) and the time until layout is done for a full-page screenshot, plus any
 console error or network request beyond the file itself.  Issue goals: < 5 MB, < 3 s.
+As a baseline measured in the same browser and run, a blank local HTML page is loaded the
+same way; the ratio report/blank separates the report's own cost from the browser's
+per-navigation overhead on a noisy machine.
 
 Also re-renders the report from the stored results (``harness report``'s code path) and
 times that, so a slow template shows up here too.
@@ -55,11 +58,19 @@ def main(argv: list[str] | None = None) -> int:
         render_s = time.perf_counter() - t0
     print(f"re-render from stored results (jinja2 + figures): {render_s:.2f} s")
 
-    loads, shots, errors, extra = [], [], [], []
+    loads, blanks, shots, errors, extra = [], [], [], [], []
     uri = report.resolve().as_uri()
+    blank_dir = tempfile.TemporaryDirectory()
+    blank = Path(blank_dir.name) / "blank.html"
+    blank.write_text("<!doctype html><html><head><meta charset=utf-8><title>blank</title></head><body></body></html>")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=binary, args=ARGS)
         for _ in range(args.repeat):
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            t0 = time.perf_counter()
+            page.goto(blank.as_uri(), wait_until="load")
+            blanks.append(time.perf_counter() - t0)
+            page.close()
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
@@ -72,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             shots.append(time.perf_counter() - t0)
             page.close()
         browser.close()
+    blank_dir.cleanup()
     print(f"load in headless chromium: median {statistics.median(loads):.3f} s, max {max(loads):.3f} s "
           f"over {args.repeat} loads (goal < 3 s)")
+    print(f"blank page, same browser (baseline): median {statistics.median(blanks):.3f} s; "
+          f"report / blank = {statistics.median(loads) / statistics.median(blanks):.1f}x")
     print(f"full-page screenshot after load: median {statistics.median(shots):.3f} s")
     print(f"console errors: {len(errors)}; requests beyond the file: {len(extra)}")
     for e in errors[:5]:

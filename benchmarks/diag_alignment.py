@@ -16,7 +16,9 @@ Specs (any number, each trained from the same teacher with the JSON options):
 * ``ct:{...}``: ``contrastive``;
 * ``oracle:{...}``: ``ot-distill``'s loss ``<P, C>`` and training loop with the Sinkhorn plan
   replaced by the *true* token alignment ``P`` (uniform over pairs of tokens of the same
-  concept, from the generator's lexicon): what the objective does when the plan is right.
+  concept, from the generator's lexicon): what the objective does when the plan is right;
+* ``otword:{...}`` / ``oracleword:{...}``: the same two on word vectors (each word's sub-word
+  token vectors averaged before the cost).
 
 Run (reuses the world, base encoder and teacher of a finished default run in the cache)::
 
@@ -63,16 +65,30 @@ def main(argv: list[str]) -> int:
     lex = _make_lexicon(bench.options)
     word_concept = {lang: {w: c for c, syns in enumerate(lex.forms[lang]) for w in syns} for lang in bench.languages}
 
-    def concepts(enc, texts, lang, max_length):
-        """``(B, L)`` concept id of every token (``-1``: special, padding or function word)."""
+    def concepts(enc, texts, langs, max_length):
+        """``(B, L)`` concept id of every token of ``texts[b]`` (in ``langs[b]``); ``-1``: special, padding or
+        function word."""
         f = enc.tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
         out = torch.full(f["input_ids"].shape, -1)
-        for b, text in enumerate(texts):
+        for b, (text, lang) in enumerate(zip(texts, langs)):
             words = text.split()
             for j, wid in enumerate(f.word_ids(b)):
                 if wid is not None and wid < len(words):
                     out[b, j] = word_concept[lang].get(words[wid], -1)
         return out
+
+    def word_concepts(texts, langs, n_words):
+        """``(B, n_words)`` concept id of every word (``-1``: function word or no word)."""
+        out = torch.full((len(texts), n_words), -1)
+        for b, (text, lang) in enumerate(zip(texts, langs)):
+            for k, w in enumerate(text.split()[:n_words]):
+                out[b, k] = word_concept[lang].get(w, -1)
+        return out
+
+    def true_plan(tc, sc):
+        """Uniform plan over the pairs of (pivot, other) units of the same concept: ``(B, n), (B, m) -> (B, n, m)``."""
+        same = ((tc[:, :, None] == sc[:, None, :]) & (tc[:, :, None] >= 0)).float()
+        return same / same.sum((1, 2), keepdim=True).clamp_min(1.0)
 
     def lang_ndcg(enc):
         return {lang: round(ndcg10(bench.language_data(lang), dense_run(enc, bench.language_data(lang))), 4)
@@ -86,7 +102,8 @@ def main(argv: list[str]) -> int:
     def plan_stats(enc, lang="l1", n=128, layer=-2, eps=0.05):
         pairs = bench.bitext(lang)[:n]
         tf, sf = dict(teacher.tokenize([x.pivot for x in pairs], 64)), dict(enc.tokenize([x.other for x in pairs], 64))
-        tc, sc = concepts(teacher, [x.pivot for x in pairs], bench.pivot, 64), concepts(enc, [x.other for x in pairs], lang, 64)
+        tc = concepts(teacher, [x.pivot for x in pairs], [bench.pivot] * n, 64)
+        sc = concepts(enc, [x.other for x in pairs], [lang] * n, 64)
         with torch.no_grad():
             tt = teacher.model(**tf, output_hidden_states=True).hidden_states[layer]  # (n, Lt, H)
             st = enc.model(**sf, output_hidden_states=True).hidden_states[layer]  # (n, Ls, H)
@@ -104,29 +121,6 @@ def main(argv: list[str]) -> int:
                           cache_dir=engine.cache.root / "methods" / "diag", progress=False,
                           training=cfg.training.model_dump(), base_model=None)
 
-    class OracleObjective:
-        """``1/B sum_b <P_b, C_b>`` with ``P_b`` the true token alignment (same-concept pairs, uniform)."""
-
-        def __init__(self, c: OTDistillConfig):
-            self.cfg = c
-
-        def __call__(self, step):
-            c = self.cfg
-            feats = step.student.tokenize(step.batch.other, step.max_length)
-            s = step.student.token_embeddings(feats, layer=c.layer)  # (B, m, H)
-            t = step.pivot.tokens(c.layer)  # (B, n, H)
-            tm, sm = content_mask(step.teacher, step.pivot.features, True), content_mask(step.student, feats, True)
-            if c.center_tokens:
-                t, s = t - _masked_mean(t, tm), s - _masked_mean(s, sm)
-            tc = concepts(step.teacher, step.batch.pivot, bench.pivot, step.max_length)[:, : t.shape[1]]  # (B, n)
-            sc = torch.full((s.shape[0], s.shape[1]), -1)
-            for b, (o, lang) in enumerate(zip(step.batch.other, step.batch.languages)):
-                row = concepts(step.student, [o], lang, step.max_length)[0]
-                sc[b, : row.shape[0]] = row[: s.shape[1]]
-            same = ((tc[:, :, None] == sc[:, None, :]) & (tc[:, :, None] >= 0)).float()  # (B, n, m)
-            plan = same / same.sum((1, 2), keepdim=True).clamp_min(1.0)
-            return (plan * cosine_cost(t.detach(), s)).sum((1, 2)).mean()
-
     def word_pool(enc, texts, max_length, n_tokens):
         """``(B, W, n_tokens)`` averaging matrix from sub-word tokens to words (special tokens excluded)."""
         f = enc.tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
@@ -138,36 +132,37 @@ def main(argv: list[str]) -> int:
                     pool[b, wid, j] = 1.0
         return pool / pool.sum(-1, keepdim=True).clamp_min(1.0)
 
-    class WordOTObjective:
-        """ot-distill's loss on *words*: token vectors averaged over each word's sub-word pieces
-        before the cost; ``oracle`` replaces the Sinkhorn plan by the true word alignment."""
+    class Objective:
+        """ot-distill's loss ``1/B sum_b <P_b, C_b>`` with two switches: ``words`` averages each word's sub-word
+        token vectors before the cost (units are words, not tokens); ``oracle`` replaces the Sinkhorn plan by the
+        true alignment (uniform over same-concept pairs, from the generator's lexicon)."""
 
-        def __init__(self, c: OTDistillConfig, oracle: bool):
-            self.cfg, self.oracle = c, oracle
+        def __init__(self, c: OTDistillConfig, words: bool, oracle: bool):
+            self.cfg, self.words, self.oracle = c, words, oracle
 
         def __call__(self, step):
-            c = self.cfg
+            c, pivot_langs = self.cfg, [bench.pivot] * len(step.batch.pivot)
             feats = step.student.tokenize(step.batch.other, step.max_length)
             s = step.student.token_embeddings(feats, layer=c.layer)  # (B, m, H)
             t = step.pivot.tokens(c.layer)  # (B, n, H)
-            ps = word_pool(step.student, step.batch.other, step.max_length, s.shape[1])  # (B, Ws, m)
-            pt = word_pool(step.teacher, step.batch.pivot, step.max_length, t.shape[1])  # (B, Wt, n)
-            sw, tw = ps @ s, pt @ t  # (B, Ws, H), (B, Wt, H)
-            sm, tm = (ps.sum(-1) > 0).float(), (pt.sum(-1) > 0).float()
+            if self.words:
+                ps = word_pool(step.student, step.batch.other, step.max_length, s.shape[1])  # (B, Ws, m)
+                pt = word_pool(step.teacher, step.batch.pivot, step.max_length, t.shape[1])  # (B, Wt, n)
+                s, t = ps @ s, pt @ t  # (B, Ws, H), (B, Wt, H)
+                sm, tm = (ps.sum(-1) > 0).float(), (pt.sum(-1) > 0).float()
+            else:
+                tm, sm = content_mask(step.teacher, step.pivot.features, True), content_mask(step.student, feats, True)
             if c.center_tokens:
-                tw, sw = tw - _masked_mean(tw, tm), sw - _masked_mean(sw, sm)
+                t, s = t - _masked_mean(t, tm), s - _masked_mean(s, sm)
             if not self.oracle:
-                return ot_alignment_loss(tw, tm, sw, sm, epsilon=c.epsilon, max_iter=c.max_iter, tol=c.tol, warn=False).loss
-            tcon = torch.full(tm.shape, -1)
-            scon = torch.full(sm.shape, -1)
-            for b, (p_text, o_text, lang) in enumerate(zip(step.batch.pivot, step.batch.other, step.batch.languages)):
-                for k, w in enumerate(p_text.split()[: tcon.shape[1]]):
-                    tcon[b, k] = word_concept[bench.pivot].get(w, -1)
-                for k, w in enumerate(o_text.split()[: scon.shape[1]]):
-                    scon[b, k] = word_concept[lang].get(w, -1)
-            same = ((tcon[:, :, None] == scon[:, None, :]) & (tcon[:, :, None] >= 0)).float() * tm[:, :, None] * sm[:, None, :]
-            plan = same / same.sum((1, 2), keepdim=True).clamp_min(1.0)
-            return (plan * cosine_cost(tw.detach(), sw)).sum((1, 2)).mean()
+                return ot_alignment_loss(t, tm, s, sm, epsilon=c.epsilon, max_iter=c.max_iter, tol=c.tol, warn=False).loss
+            if self.words:
+                tc = word_concepts(step.batch.pivot, pivot_langs, t.shape[1])
+                sc = word_concepts(step.batch.other, step.batch.languages, s.shape[1])
+            else:  # both sides tokenised as in training (same padding), so ids line up with the token vectors
+                tc = concepts(step.teacher, step.batch.pivot, pivot_langs, step.max_length)[:, : t.shape[1]]
+                sc = concepts(step.student, step.batch.other, step.batch.languages, step.max_length)[:, : s.shape[1]]
+            return (true_plan(tc, sc) * cosine_cost(t.detach(), s)).sum((1, 2)).mean()
 
     def report(name, enc, seconds):
         others = [lang for lang in bench.languages if lang != bench.pivot and bench.bitext(lang)]
@@ -175,25 +170,36 @@ def main(argv: list[str]) -> int:
                           "bitext_acc": {lang: bitext_acc(enc, lang) for lang in others[:2]},
                           "plan": {lang: plan_stats(enc, lang) for lang in others[:2]}}), flush=True)
 
-    report("teacher (zero-shot)", teacher, 0.0)
-    for spec in argv:
+    kinds = {"ot": "ot-distill", "ct": "contrastive", "oracle": "true token alignment",
+             "otword": "ot-distill on word vectors", "oracleword": "true word alignment"}
+    runs = []
+    for spec in argv:  # every spec is checked before anything trains
         kind, _, text = spec.partition(":")
-        opts = json.loads(text or "{}")
+        if kind not in kinds:
+            print(f"spec {spec!r}: unknown kind {kind!r}; use one of {', '.join(k + ':' for k in kinds)}", file=sys.stderr)
+            return 2
+        try:
+            opts = json.loads(text or "{}")
+            cfg_cls = Contrastive.Config if kind == "ct" else OTDistillConfig
+            cfg_cls(**opts)
+        except (ValueError, TypeError) as e:  # JSONDecodeError and pydantic's ValidationError are ValueErrors
+            print(f"spec {spec!r}: bad options ({e}); write them as a JSON object, e.g. 'ot:{{\"epochs\": 3}}'",
+                  file=sys.stderr)
+            return 2
+        runs.append((spec, kind, opts))
+
+    report("teacher (zero-shot)", teacher, 0.0)
+    for spec, kind, opts in runs:
         t0 = time.time()
         torch.manual_seed(0)
         if kind == "ot":
             enc = OTDistill(opts).fit(ctx("ot-distill"))
         elif kind == "ct":
             enc = Contrastive(opts).fit(ctx("contrastive"))
-        elif kind in ("otword", "oracleword"):
-            c = OTDistillConfig(**opts)
-            enc, _ = fit_alignment(ctx("ot-distill"), c, WordOTObjective(c, oracle=kind == "oracleword"))
-        elif kind == "oracle":
-            c = OTDistillConfig(**opts)
-            enc, _ = fit_alignment(ctx("ot-distill"), c, OracleObjective(c))
         else:
-            print(f"unknown spec kind {kind!r}: use ot:, ct: or oracle:", file=sys.stderr)
-            return 2
+            c = OTDistillConfig(**opts)
+            objective = Objective(c, words=kind.endswith("word"), oracle=kind.startswith("oracle"))
+            enc, _ = fit_alignment(ctx("ot-distill"), c, objective)
         report(spec, enc, time.time() - t0)
     return 0
 
