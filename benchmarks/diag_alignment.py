@@ -20,7 +20,8 @@ Specs (any number, each trained from the same teacher with the JSON options):
 * ``otword:{...}`` / ``oracleword:{...}``: the same two on word vectors (each word's sub-word
   token vectors averaged before the cost).
 
-Run (reuses the world, base encoder and teacher of a finished default run in the cache)::
+Run (reuses the world, base encoder and teacher of a finished default run in the cache; set
+``HARNESS_CONFIG`` to a TOML path to diagnose another config's world and teacher)::
 
     HARNESS_CACHE=~/.cache/harness python benchmarks/diag_alignment.py \\
         'ot:{"epochs": 3, "lr": 5e-4}' 'ct:{"epochs": 3, "lr": 5e-4}' 'oracle:{"layer": -1}'
@@ -55,7 +56,7 @@ def main(argv: list[str]) -> int:
     from methods.contrastive import Contrastive
     from methods.ot_distill import OTDistill, OTDistillConfig, _masked_mean
 
-    cfg = load_config(None)
+    cfg = load_config(os.environ.get("HARNESS_CONFIG") or None)
     engine = Engine(cfg, Cache(Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))))
     bench = engine.benchmark
     if bench.name != "synthetic":
