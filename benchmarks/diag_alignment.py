@@ -56,7 +56,13 @@ def main(argv: list[str]) -> int:
     from methods.contrastive import Contrastive
     from methods.ot_distill import OTDistill, OTDistillConfig, _masked_mean
 
-    cfg = load_config(os.environ.get("HARNESS_CONFIG") or None)
+    from harness.errors import ConfigError
+
+    try:
+        cfg = load_config(os.environ.get("HARNESS_CONFIG") or None)
+    except ConfigError as e:
+        print(f"HARNESS_CONFIG: {e}", file=sys.stderr)
+        return 2
     engine = Engine(cfg, Cache(Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness"))))
     bench = engine.benchmark
     if bench.name != "synthetic":

@@ -121,7 +121,7 @@ class OTDistill(Method):
     methods"): the plan is computed from the models' own token vectors, so it needs some
     initial cross-lingual alignment to find translations.  In the embedded world with
     ``anchor_fraction = 0.1`` the teacher had none for the low-resource languages (bitext
-    retrieval at chance) and training never lifted their nDCG@10 by more than 0.01.  With
+    retrieval at chance) and no budget tried lifted them by more than 0.01.  With
     the current 0.2 (teacher bitext retrieval 0.6 % vs chance 0.1 %) it lifts them at the
     default budget, but the gain peaks early: longer or faster training keeps lowering the
     OT loss while the low tier falls below the zero-shot teacher (the plan keeps matching
