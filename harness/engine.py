@@ -217,50 +217,105 @@ class Engine:
 
         self.cache.get_or_build("cell", {"key": out.key}, build)
 
+    def run_key(self, method: str, seed: int, language: str) -> dict[str, Any]:
+        """What determines one language's stored run (top-``k`` with scores) and nothing more.
+
+        Unlike :meth:`cell_key` it holds neither the metrics nor the tiers (evaluation
+        re-scores stored runs), and a method declared ``seed_invariant`` (BM25) has no
+        seed in it: its run is computed once per language and reused by every seed.
+        """
+        entry = self.config.method(method)
+        invariant = bool(getattr(entry.cls, "seed_invariant", False))
+        return {
+            "method": method,
+            "version": entry.cls.version,
+            "options": entry.options.model_dump(mode="json"),
+            "seed": None if invariant else seed,
+            "data": self.benchmark.fingerprint(),
+            "languages": list(self.benchmark.languages),
+            "language": language,
+            "top_k": self.config.raw.top_k,
+            "training": self.config.training.model_dump(mode="json", exclude={"num_threads"}),
+            "teacher": self.teacher_key(seed) if entry.cls.needs_teacher else None,
+            "device": self.device if entry.cls.kind == "dense" else "any",
+            "index_dtype": self.config.raw.index.dtype if entry.cls.kind == "dense" else None,
+        }
+
+    def _cached_run(self, key: dict[str, Any]) -> dict[str, dict[str, float]] | None:
+        from harness.retrieval import read_trec_run
+
+        d = self.cache.lookup("run", key)
+        return None if d is None else read_trec_run(d / "run.trec")
+
     def run_cell(self, spec: CellSpec) -> CellOutput:
-        """Compute one cell (no cache lookup); failures are returned, not raised."""
-        from harness.plugin import Encoder, FitContext, Searcher
+        """Compute one cell (no cache lookup); failures are returned, not raised.
+
+        Per language the run comes from the ``run`` stage when stored there; the method is
+        fitted (and its teacher trained) only when some language's run is missing.
+        """
+        from harness import corpus
         from harness.evaluation import evaluate_per_query
+        from harness.index import cache_log
+        from harness.plugin import Encoder, FitContext, Searcher
         from harness.retrieval import trec_run_text
 
         timings: dict[str, float] = {}
         entry = self.config.method(spec.method)
         try:
-            t0 = time.perf_counter()
-            teacher = self.teacher(spec.seed) if entry.cls.needs_teacher else None
-            timings["teacher"] = time.perf_counter() - t0
-            method = entry.cls(entry.options)
-            cache_dir = self.cache.root / "methods" / spec.method
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            ctx = FitContext(
-                benchmark=self.benchmark, teacher=teacher, seed=spec.seed,
-                rng=np.random.default_rng(np.random.SeedSequence([spec.seed, stable_int("method", spec.method)])),
-                device=self.device, method=spec.method, cache_dir=cache_dir, progress=self.progress,
-                training=self.config.training.model_dump(), base_model=self.base_dir() if entry.cls.needs_teacher else None,
-            )
-            t0 = time.perf_counter()
-            with seeded_torch(stable_int("fit", spec.method, spec.seed)):
-                retriever = method.fit(ctx)
-            timings["fit"] = time.perf_counter() - t0
-            if not isinstance(retriever, (Encoder, Searcher)):
-                raise TypeError(f"method {spec.method!r}: fit() returned {type(retriever).__name__}, which is neither "
-                                "an Encoder (encode_queries/encode_documents) nor a Searcher (search)")
+            tag = f"{spec.method}.{spec.seed}"
+            k = self.config.raw.top_k
+            keys = {lang: self.run_key(spec.method, spec.seed, lang) for lang in self.benchmark.languages}
+            lang_runs: dict[str, dict[str, dict[str, float]]] = {}
+            for lang, key in keys.items():
+                got = self._cached_run(key)
+                if got is not None:
+                    lang_runs[lang] = got
+                    cache_log(self.cache.root, "hit", "run", method=spec.method, seed=spec.seed, language=lang)
+            missing = [lang for lang in self.benchmark.languages if lang not in lang_runs]
+            retriever = method = None
+            if missing:
+                t0 = time.perf_counter()
+                teacher = self.teacher(spec.seed) if entry.cls.needs_teacher else None
+                timings["teacher"] = time.perf_counter() - t0
+                method = entry.cls(entry.options)
+                cache_dir = self.cache.root / "methods" / spec.method
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                ctx = FitContext(
+                    benchmark=self.benchmark, teacher=teacher, seed=spec.seed,
+                    rng=np.random.default_rng(np.random.SeedSequence([spec.seed, stable_int("method", spec.method)])),
+                    device=self.device, method=spec.method, cache_dir=cache_dir, progress=self.progress,
+                    training=self.config.training.model_dump(), base_model=self.base_dir() if entry.cls.needs_teacher else None,
+                )
+                t0 = time.perf_counter()
+                with seeded_torch(stable_int("fit", spec.method, spec.seed)):
+                    retriever = method.fit(ctx)
+                timings["fit"] = time.perf_counter() - t0
+                if not isinstance(retriever, (Encoder, Searcher)):
+                    raise TypeError(f"method {spec.method!r}: fit() returned {type(retriever).__name__}, which is neither "
+                                    "an Encoder (encode_queries/encode_documents) nor a Searcher (search)")
             frames, runs = [], {}
             t_ret = t_eval = 0.0
             for lang in self.benchmark.languages:
-                data = self.benchmark.language_data(lang)
+                top = corpus.topics(self.benchmark, lang)
+                if lang not in lang_runs:
+                    t0 = time.perf_counter()
+                    run = retrieve(retriever, self.benchmark, lang, top.queries, k, self.device,
+                                   root=self.cache.root, index=self.config.raw.index)
+                    t_ret += time.perf_counter() - t0
+                    text = trec_run_text(run, tag=tag, k=k)
+                    self.cache.get_or_build("run", keys[lang], lambda tmp, text=text: (tmp / "run.trec").write_text(text))
+                    cache_log(self.cache.root, "computed", "run", method=spec.method, seed=spec.seed, language=lang)
+                    lang_runs[lang] = run
+                run = lang_runs[lang]
                 t0 = time.perf_counter()
-                run = retrieve(retriever, data, self.config.raw.top_k, self.device)
-                t_ret += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                df = evaluate_per_query(data.qrels, run, self.config.metrics)
+                df = evaluate_per_query(top.qrels, run, self.config.metrics)
                 t_eval += time.perf_counter() - t0
-                df.insert(0, "tier", data.tier)
+                df.insert(0, "tier", top.tier)
                 df.insert(0, "language", lang)
                 df.insert(0, "seed", spec.seed)
                 df.insert(0, "method", spec.method)
                 frames.append(df)
-                runs[lang] = trec_run_text(run, tag=f"{spec.method}.{spec.seed}", k=self.config.raw.top_k)
+                runs[lang] = trec_run_text(run, tag=tag, k=k)
             timings["retrieve"] = t_ret
             timings["evaluate"] = t_eval
             results = pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
@@ -268,7 +323,10 @@ class Engine:
             bad = results["value"].isna()
             if bad.any():
                 raise FloatingPointError(f"{int(bad.sum())} NaN metric values for {spec.label}")
-            info = getattr(retriever, "info", None) or getattr(method, "info", None) or {}
+            info = dict(getattr(retriever, "info", None) or getattr(method, "info", None) or {})
+            if getattr(entry.cls, "seed_invariant", False):
+                info["seed_invariant"] = True
+            info["runs_from_cache"] = sorted(set(self.benchmark.languages) - set(missing))
             return CellOutput(spec.method, spec.seed, spec.key, "done", results, runs, timings, info=_jsonable(info))
         except Exception as e:  # noqa: BLE001 - a failed cell must not stop the matrix
             return CellOutput(spec.method, spec.seed, spec.key, "failed", timings=timings,
@@ -283,20 +341,23 @@ def _jsonable(obj: Any) -> Any:
         return json.loads(json.dumps(obj, default=str))
 
 
-def retrieve(retriever, data, k: int, device: str) -> dict[str, dict[str, float]]:
-    """Top-``k`` run for one language: dense exact search, or the searcher's own ranking."""
-    from harness.plugin import Encoder
-    from harness.retrieval import dense_search, to_run_dict
+def retrieve(retriever, bench, language: str, queries: dict[str, str], k: int, device: str, *,
+             root: Path, index=None) -> dict[str, dict[str, float]]:
+    """Top-``k`` run for one language, ranked by the harness's tie rule (:mod:`harness.search`).
 
-    qids = sorted(data.queries)
+    A dense retriever goes through the cached document index and sharded exact search
+    (:func:`harness.index.dense_run`); a searcher ranks the whole corpus itself.
+    """
+    from harness.index import dense_run
+    from harness.plugin import Encoder
+    from harness.search import rank_run
+
     if isinstance(retriever, Encoder):
-        doc_ids = sorted(data.corpus)
-        d = retriever.encode_documents([data.corpus[i] for i in doc_ids], data.language)  # (n_docs, dim)
-        q = retriever.encode_queries([data.queries[i] for i in qids], data.language)  # (n_queries, dim)
-        scores, idx = dense_search(q, d, k, device=device)
-        return to_run_dict(qids, doc_ids, scores, idx)
-    run = retriever.search({q: data.queries[q] for q in qids}, data, k)
-    return {q: dict(sorted(r.items(), key=lambda kv: (-kv[1], kv[0]))[:k]) for q, r in run.items()}
+        kw = {} if index is None else {"dtype": index.dtype, "shard_size": index.shard_size}
+        return dense_run(retriever, bench, language, queries, k, root=root, device=device, **kw)
+    data = bench.language_data(language)
+    qids = sorted(queries)
+    return rank_run(retriever.search({q: queries[q] for q in qids}, data, k), k)
 
 
 def execute_cell_remote(config_text: str, config_source: str, spec: CellSpec, cache_root: str | None,

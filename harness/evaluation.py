@@ -1,5 +1,11 @@
 """Per-query evaluation with ranx, following MIRACL / ``trec_eval -c`` conventions.
 
+Ties: the run is ranked by the harness's one rule (:func:`harness.search.rank_items`:
+score descending, then doc id descending, as trec_eval orders a run file) and ranx is
+given ``score = n - rank + 1``, so ranx (whose sort among tied scores is unspecified)
+evaluates exactly the list that the TREC run file holds; rank-based metrics depend on
+nothing else.
+
 Every judged query is scored: a judged query for which the run retrieved nothing, or
 nothing relevant, scores 0 and is never dropped (``-c``).  Queries in the run that have
 no judgments are ignored.  Relevance >= 1 counts as relevant.
@@ -45,7 +51,13 @@ def evaluate_per_query(
         from harness.errors import StatisticsError
 
         raise StatisticsError(f"missing qrels: queries {unjudged[:5]} have an empty judgment list")
-    run_d = {q: dict(docs) for q, docs in run.items() if q in qrels_d and docs}
+    from harness.search import rank_items
+
+    run_d = {}
+    for q, docs in run.items():
+        if q in qrels_d and docs:
+            ranked = rank_items(docs)
+            run_d[q] = {d: float(len(ranked) - r) for r, (d, _) in enumerate(ranked)}
     qr = Qrels.from_dict(qrels_d)
     if run_d:
         rn = Run.from_dict(run_d)

@@ -116,6 +116,9 @@ class Method(abc.ABC):
     kind: ClassVar[str] = "dense"
     #: Whether the method needs the seed's teacher (lets lexical methods skip training it).
     needs_teacher: ClassVar[bool] = True
+    #: Whether results do not depend on the seed (BM25): its runs are computed once per
+    #: language and shared by every seed, and the cell's info says so.
+    seed_invariant: ClassVar[bool] = False
 
     def __init__(self, config: BaseModel | Mapping[str, Any] | None = None):
         if config is None:

@@ -1,9 +1,9 @@
 """Exact dense search and TREC run files.
 
 Search is brute force (exact): scores are inner products of L2-normalised vectors (cosine
-similarity); the corpus is processed in chunks and a running top-k is merged, so memory is
-``O(n_queries * (chunk + k))`` whatever the corpus size.  It runs on the device given
-(CUDA when available, through the encoder's device), in float32 on CPU.
+similarity), computed in float32 on every device; the corpus is processed in chunks and a
+running top-k is merged (:mod:`harness.search`), so memory is ``O(n_queries * (chunk + k))``
+whatever the corpus size.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import torch
 from harness.cache import atomic_write_text
 
 
-@torch.no_grad()
 def dense_search(
     queries: torch.Tensor,
     docs: torch.Tensor,
@@ -25,8 +24,9 @@ def dense_search(
     doc_chunk: int = 65536,
     query_chunk: int = 4096,
     device: str | torch.device = "cpu",
+    doc_ids: Sequence[str] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` documents per query by inner product.
+    """Top-``k`` documents per query by inner product (float32, exact).
 
     Parameters
     ----------
@@ -34,59 +34,34 @@ def dense_search(
     docs : Tensor, shape (n_docs, dim)
     k : int
         Results per query (``min(k, n_docs)`` are returned).
+    doc_ids : sequence of str, optional
+        Ids of ``docs``; ties are then broken by the harness's rule (doc id descending,
+        :mod:`harness.search`).  Without ids, ties go to the lower document index.
 
     Returns
     -------
-    scores : Tensor, shape (n_queries, k'), float32, descending per row
+    scores : Tensor, shape (n_queries, k'), float32, in rank order
     indices : Tensor, shape (n_queries, k'), int64 indices into ``docs``
 
-    Ties are broken by the lower document index, so results do not depend on chunking.
+    Runs :func:`harness.search.sharded_search` over ``doc_chunk``-row shards, so results do
+    not depend on chunking.
     """
+    import numpy as np
+
+    from harness.search import DocShard, id_bytes, sharded_search
+
     if queries.ndim != 2 or docs.ndim != 2 or queries.shape[1] != docs.shape[1]:
         raise ValueError(f"shape mismatch: queries {tuple(queries.shape)}, docs {tuple(docs.shape)}")
-    n_q, n_d = queries.shape[0], docs.shape[0]
-    k = min(k, n_d)
-    device = torch.device(device)
-    half = device.type == "cuda"
-    out_s = torch.empty(n_q, k, dtype=torch.float32)
-    out_i = torch.empty(n_q, k, dtype=torch.int64)
-    if n_q == 0 or k == 0:
-        return out_s, out_i
-    dtype = torch.float16 if half else torch.float32
-    for q0 in range(0, n_q, query_chunk):
-        q = queries[q0 : q0 + query_chunk].to(device, dtype)  # (cq, dim)
-        best_s = torch.full((q.shape[0], 0), float("-inf"), device=device)
-        best_i = torch.zeros((q.shape[0], 0), dtype=torch.int64, device=device)
-        for d0 in range(0, n_d, doc_chunk):
-            d = docs[d0 : d0 + doc_chunk].to(device, dtype)  # (cd, dim)
-            s = (q @ d.T).float()  # (cq, cd)
-            kk = min(k, s.shape[1])
-            cs, ci = _stable_topk(s, kk)
-            best_s = torch.cat([best_s, cs], 1)
-            best_i = torch.cat([best_i, ci + d0], 1)
-            if best_s.shape[1] > k:
-                best_s, sel = _stable_topk_with_index(best_s, best_i, k)
-                best_i = torch.gather(best_i, 1, sel)
-        out_s[q0 : q0 + q.shape[0]] = best_s.cpu()
-        out_i[q0 : q0 + q.shape[0]] = best_i.cpu()
-    return out_s, out_i
-
-
-def _stable_topk(s: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k by score descending, ties by ascending column index."""
-    # A stable sort on -score keeps the original (ascending index) order among ties.
-    order = torch.sort(-s, dim=1, stable=True).indices[:, :k]
-    return torch.gather(s, 1, order), order
-
-
-def _stable_topk_with_index(s: torch.Tensor, idx: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k of a merged candidate list; ties by ascending document index."""
-    # Sort by index first, then stably by score: ties end up in index order.
-    by_idx = torch.sort(idx, dim=1, stable=True).indices
-    s2 = torch.gather(s, 1, by_idx)
-    order = torch.sort(-s2, dim=1, stable=True).indices[:, :k]
-    sel = torch.gather(by_idx, 1, order)
-    return torch.gather(s, 1, sel), sel
+    n_d = docs.shape[0]
+    if doc_ids is not None:
+        ids = id_bytes(list(doc_ids))
+    else:  # larger id for a lower index: ties go to the lower index
+        width = len(str(n_d))
+        ids = np.array([str(n_d - j).zfill(width).encode() for j in range(n_d)], dtype=bytes)
+    d = docs.detach().float().cpu().numpy()
+    shards = [DocShard(d[o : o + doc_chunk], ids[o : o + doc_chunk], o) for o in range(0, n_d, doc_chunk)]
+    s, i = sharded_search(queries.detach().float().cpu(), shards, k, query_chunk=query_chunk, device=str(device))
+    return torch.from_numpy(s), torch.from_numpy(i)
 
 
 def to_run_dict(
@@ -100,13 +75,16 @@ def to_run_dict(
 def trec_run_text(run: Mapping[str, Mapping[str, float]], tag: str, k: int = 100) -> str:
     """A standard TREC run (``qid Q0 docid rank score tag``), top ``k`` per query.
 
-    Ranks follow descending score, ties by doc id, as trec_eval orders them.
+    Ranks follow :func:`harness.search.rank_items` (score descending, then doc id
+    descending: trec_eval's order); scores are written in full precision (``repr``), so
+    trec_eval re-sorting the file finds exactly this order.
     """
+    from harness.search import rank_items
+
     lines = []
     for qid in sorted(run):
-        ranked = sorted(run[qid].items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        for rank, (doc, score) in enumerate(ranked, 1):
-            lines.append(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
+        for rank, (doc, score) in enumerate(rank_items(run[qid], k), 1):
+            lines.append(f"{qid} Q0 {doc} {rank} {float(score)!r} {tag}\n")
     return "".join(lines)
 
 

@@ -217,9 +217,10 @@ def run_matrix(
         done = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status == "done"]
         failed = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status != "done"]
         for lang in bench.languages:
+            from harness.corpus import topics as corpus_topics
             from harness.retrieval import write_trec_qrels
 
-            write_trec_qrels(bench.language_data(lang).qrels, store.dir / "qrels" / f"{lang}.qrels")
+            write_trec_qrels(corpus_topics(bench, lang).qrels, store.dir / "qrels" / f"{lang}.qrels")
         for out in done:
             for lang, text in out.runs.items():
                 store.write_text(f"runs/{out.method}/{out.seed}/{lang}.trec", text)

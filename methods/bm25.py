@@ -102,6 +102,7 @@ class BM25(Method):
     Config = BM25Config
     kind = "lexical"
     needs_teacher = False
+    seed_invariant = True
 
     def fit(self, ctx: FitContext) -> Searcher:
         return BM25Searcher(self.config)

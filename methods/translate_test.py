@@ -42,6 +42,16 @@ class TranslateTestEncoder:
             )
         return translate_cached(self.translators[language], texts, self.cache)
 
+    def document_identity(self, language: str) -> str:
+        """The teacher's on the pivot (its untranslated corpus shares the teacher's index);
+        elsewhere the teacher's combined with the translator's id."""
+        from harness.benchmarks.base import hash_json
+
+        base = self.teacher.document_identity(language)
+        if language == self.pivot:
+            return base
+        return "translate-test:" + hash_json([base, self.translators[language].id])
+
     def encode_queries(self, texts: Sequence[str], language: str) -> "torch.Tensor":
         return self.teacher.encode(self._texts(texts, language), batch_size=self.batch_size)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.benchmarks._common import DataFormatError, sha256_file
+from harness.benchmarks._common import DataFormatError
 from harness.benchmarks.base import LanguageData
 from harness.errors import DataUnavailableError
 
@@ -59,7 +59,9 @@ class SourceFile:
         if self.md5:
             return f"md5:{self.md5}"
         if self.present and os.path.isfile(self.path):
-            return f"sha256:{sha256_file(self.path)}"
+            from harness.corpus import file_digest
+
+            return f"sha256:{file_digest(self.path)}"  # hashed once per (path, size, mtime)
         return "missing"
 
 

@@ -291,6 +291,53 @@ class MiraclBenchmark(FileBenchmark):
         self._stats[language] = got.stats()
         return got.data
 
+    # ------------------------------------------------------------------ streamed access
+    def iter_corpus(self, language: str):
+        """``(doc_id, text)`` streamed from ir_datasets' ``docs_iter`` (nothing is kept)."""
+        from harness.benchmarks import _irds
+
+        self.check_language(language)
+        ds_id = self.dataset_id(language)
+        ds = self._open(ds_id, ("docs",))
+        for i, d in _irds.iter_records(ds.docs_iter, source=f"{ds_id} docs", unavailable_hint=_how_to_get(ds_id)):
+            yield (d.doc_id.removeprefix("\ufeff") if i == 0 else d.doc_id), _irds.doc_text(d)
+
+    def topics(self, language: str):
+        """Queries, qrels and tier of ``language`` without reading its corpus (memoised)."""
+        from harness.benchmarks import _irds
+        from harness.corpus import Topics
+
+        self.check_language(language)
+        with self._lock:
+            if language in self._data:
+                d = self._data[language]
+                return Topics(language, d.tier, d.queries, d.qrels)
+            memo = self.__dict__.setdefault("_topics", {})
+            if language not in memo:
+                ds_id = self.dataset_id(language)
+                ds = self._open(ds_id, ("queries", "qrels"))
+                hint = _how_to_get(ds_id)
+                got = _irds.collect_language(
+                    language, self.tiers[language], iter(()),
+                    _irds.iter_records(ds.queries_iter, source=f"{ds_id} queries", unavailable_hint=hint),
+                    _irds.iter_records(ds.qrels_iter, source=f"{ds_id} qrels", unavailable_hint=hint),
+                    sources={e: f"{ds_id} {e}" for e in _irds.ENTITIES}, unknown_docs="keep",
+                )
+                memo[language] = Topics(language, got.data.tier, got.data.queries, got.data.qrels)
+            return memo[language]
+
+    def corpus_fingerprint(self, language: str) -> str:
+        """From metadata: the dataset id and its docs files' pinned md5s (no corpus read)."""
+        import ir_datasets
+
+        ds_id = self.dataset_id(language)
+        docs = [f for f in self._files(ds_id) if f[0] == "docs"]
+        return hash_json({"dataset": ds_id, "docs": docs, "ir_datasets": ir_datasets.__version__})
+
+    def language_fingerprints(self) -> dict[str, str]:
+        """Per language: its dataset's source files (pinned md5s), not the texts."""
+        return {lang: hash_json(self._files(self.dataset_id(lang))) for lang in self.languages}
+
     def train_pairs(self) -> Sequence[TrainPair]:
         with self._lock:
             if self._train is None:

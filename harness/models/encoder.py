@@ -40,6 +40,19 @@ def _no_cudnn_attention(enabled: bool):
     return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
 
 
+def tokenizer_digest(tokenizer) -> str:
+    """sha256 of a tokenizer's behaviour-defining content (fast-tokenizer JSON, or vocabulary)."""
+    import hashlib
+
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        text = backend.to_str()
+    else:
+        text = json.dumps(sorted(tokenizer.get_vocab().items()))
+    extra = json.dumps([type(tokenizer).__name__, getattr(tokenizer, "model_max_length", None)], default=str)
+    return hashlib.sha256((text + extra).encode()).hexdigest()
+
+
 class BiEncoder(nn.Module):
     """Shared-weight dual encoder.
 
@@ -226,6 +239,25 @@ class BiEncoder(nn.Module):
                 out[torch.from_numpy(idx)] = emb.float().cpu()
         self.train(was_training)
         return out
+
+    def document_identity(self, language: str | None = None) -> str:
+        """Identity of :meth:`encode_documents` (the same for every language).
+
+        sha256 over the weights (every tensor of the state dict, by name, dtype and bytes),
+        the tokenizer (its serialised fast-tokenizer JSON, or its sorted vocabulary), the
+        pooling, normalisation, ``max_length`` and the device type (CUDA encodes under
+        bf16 autocast).  Two encoders with equal identities return equal embeddings, so
+        they share one document index (:mod:`harness.index`).
+        """
+        import hashlib
+
+        h = hashlib.sha256()
+        for name, t in sorted(self.model.state_dict().items()):
+            h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+            h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        h.update(b"tokenizer|" + tokenizer_digest(self.tokenizer).encode())
+        h.update(json.dumps([self.pooling, self.normalize, self.max_length, self.device.type]).encode())
+        return "biencoder:" + h.hexdigest()
 
     def encode_queries(self, texts: Sequence[str], language: str) -> torch.Tensor:
         return self.encode(texts)

@@ -1,0 +1,118 @@
+"""Corpora as streams: documents in order, with ids, never all texts at once.
+
+Three verbs every benchmark adapter answers, either natively or through the defaults here:
+
+* :func:`iter_documents` ``(bench, language)`` -> iterator of ``(doc_id, text)`` in the
+  corpus's own order.  An adapter implements ``iter_corpus(language)`` to stream (MIRACL
+  and local files do: ir_datasets' ``docs_iter``); otherwise the in-memory
+  ``language_data(language).corpus`` is iterated (the embedded benchmark is small).
+* :func:`topics` ``(bench, language)`` -> :class:`Topics` (queries, qrels, tier) without the
+  corpus.  Adapters implement ``topics(language)``; otherwise ``language_data`` is used.
+* :func:`corpus_fingerprint` ``(bench, language)`` -> identity of the corpus alone (not of
+  queries or qrels, which do not change a document index).  Adapters implement
+  ``corpus_fingerprint(language)`` from metadata (MIRACL: the md5s ir_datasets pins; local
+  files: size and mtime -> a sha256 computed once and cached on disk); otherwise a sha256
+  streamed over ``(doc_id, text)`` pairs.
+
+Shards: :func:`iter_shards` groups a stream into lists of at most ``shard_size`` pairs;
+memory is bounded by one shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Topics", "iter_documents", "iter_shards", "topics", "corpus_fingerprint", "file_digest"]
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The evaluation side of one language: queries, qrels and tier (no corpus)."""
+
+    language: str
+    tier: str
+    queries: Mapping[str, str]
+    qrels: Mapping[str, Mapping[str, int]]
+
+
+def iter_documents(bench: Any, language: str) -> Iterator[tuple[str, str]]:
+    """``(doc_id, text)`` of ``language``'s corpus, streamed when the adapter can."""
+    native = getattr(bench, "iter_corpus", None)
+    if native is not None:
+        yield from native(language)
+        return
+    yield from bench.language_data(language).corpus.items()
+
+
+def iter_shards(docs: Iterator[tuple[str, str]], shard_size: int) -> Iterator[tuple[list[str], list[str]]]:
+    """``(ids, texts)`` lists of at most ``shard_size`` documents, in stream order."""
+    if shard_size < 1:
+        raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+    ids: list[str] = []
+    texts: list[str] = []
+    for did, text in docs:
+        ids.append(did)
+        texts.append(text)
+        if len(ids) == shard_size:
+            yield ids, texts
+            ids, texts = [], []
+    if ids:
+        yield ids, texts
+
+
+def topics(bench: Any, language: str) -> Topics:
+    """Queries, qrels and tier of ``language``, without reading the corpus when possible."""
+    native = getattr(bench, "topics", None)
+    if native is not None:
+        return native(language)
+    d = bench.language_data(language)
+    return Topics(language, d.tier, d.queries, d.qrels)
+
+
+def corpus_fingerprint(bench: Any, language: str) -> str:
+    """Identity of ``language``'s corpus (ids and texts, in order)."""
+    native = getattr(bench, "corpus_fingerprint", None)
+    if native is not None:
+        return native(language)
+    h = hashlib.sha256()
+    for did, text in iter_documents(bench, language):
+        h.update(did.encode())
+        h.update(b"\t")
+        h.update(text.encode())
+        h.update(b"\n")
+    return "sha256:" + h.hexdigest()
+
+
+def _digest_cache_dir() -> Path:
+    from harness.cache import default_cache_root
+
+    return default_cache_root() / "file-digests"
+
+
+def file_digest(path: str | os.PathLike, cache_dir: Path | None = None) -> str:
+    """sha256 of a file, computed once per ``(path, size, mtime_ns)`` and cached on disk.
+
+    A corpus file of tens of GB is hashed the first time it is seen, not on every run; an
+    edited file (new size or mtime) is hashed again.
+    """
+    from harness.cache import atomic_write_text, file_sha256
+
+    p = Path(path).resolve()
+    st = p.stat()
+    stamp = {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    d = cache_dir or _digest_cache_dir()
+    entry = d / (hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:32] + ".json")
+    if entry.is_file():
+        try:
+            return json.loads(entry.read_text())["sha256"]
+        except (ValueError, KeyError):
+            pass
+    digest = file_sha256(p)
+    atomic_write_text(entry, json.dumps({**stamp, "sha256": digest}))
+    return digest

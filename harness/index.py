@@ -1,0 +1,359 @@
+"""The document-index stage: a corpus's embeddings on disk, shard by shard, resumable.
+
+Key
+---
+``(document-side identity, corpus fingerprint, dtype)``, where the document-side identity
+of an encoder (:func:`document_identity`) already covers its weights, tokenizer, pooling,
+normalisation, ``max_length`` and the device it encodes on.  Encoders that share a
+document side (``zero-shot`` and the teacher; ``translate-test`` on the pivot; a student
+that only trains its query tower) therefore share one index.  The shard size is not in
+the key: it changes the layout, not a score (search is shard-independent); a resumed build
+keeps the shard size it started with.
+
+Layout (``<cache>/docindex/<key-hash>/``)
+-----------------------------------------
+* ``build.json`` -- the key, dim, dtype and shard size (written when a build starts);
+* ``shard-00000.emb.npy`` -- ``(n, dim)`` embeddings, float16 by default (``float32``
+  on request); read back as a ``numpy.memmap``;
+* ``shard-00000.ids.npy`` -- ``(n,)`` doc ids as UTF-8 bytes (``S``);
+* ``shard-00000.json`` -- written last, atomically: the shard's count, byte sizes and
+  sha256s; its presence is what marks the shard finished;
+* ``index.json`` -- written when every shard is finished: the totals and the shard list.
+
+A killed build leaves finished shards and at most one unfinished one (temporary files,
+removed on the next build); the next build skips finished shards (their doc ids are
+compared with the stream's, so a changed corpus is caught) and encodes from the first
+unfinished shard.
+
+Verification policy
+-------------------
+sha256 of every file is computed **once, when it is written**, and stored in its shard
+record.  Opening an index checks, for every shard, that the record exists and that each
+file has the recorded byte size (a truncated or missing file is caught in microseconds);
+contents are re-hashed only by :meth:`DocIndex.verify` (``harness`` calls it when
+``HARNESS_VERIFY_INDEX=1``).  Re-hashing 50 GB of MIRACL-en embeddings on every read would
+cost minutes per run for a failure mode (silent bit rot of a file whose size did not
+change) that a write-once cache rarely meets.
+
+The cache log
+-------------
+Every stage decision (index hit / built / resumed, run hit / computed) is appended as one
+JSON line to ``<cache>/cache.log`` and logged on the ``harness.cache`` logger, so "adding a
+metric re-encoded nothing" can be checked by reading the log.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.benchmarks.base import hash_json
+from harness.errors import CacheCorruptError
+from harness.search import DocShard, id_bytes
+
+__all__ = ["DocIndex", "build_index", "document_identity", "cache_log", "DTYPES", "DEFAULT_SHARD_SIZE"]
+
+log = logging.getLogger("harness.cache")
+
+DTYPES = {"float16": np.float16, "float32": np.float32}
+#: Documents per shard: 65,536 x 768 x 2 bytes = 96 MiB of fp16 mBERT embeddings.
+DEFAULT_SHARD_SIZE = 65536
+
+
+def cache_log(root: Path, event: str, stage: str, **fields: Any) -> None:
+    """Append ``{"time", "event", "stage", ...}`` to ``<root>/cache.log`` and log it."""
+    rec = {"time": round(time.time(), 3), "event": event, "stage": stage, **fields}
+    log.info("%s %s %s", stage, event, json.dumps(fields, sort_keys=True, default=str))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / "cache.log", "a") as f:
+            f.write(json.dumps(rec, sort_keys=True, default=str) + "\n")
+    except OSError:  # a read-only cache still works; the log is best effort
+        pass
+
+
+def read_cache_log(root: Path) -> list[dict[str, Any]]:
+    p = Path(root) / "cache.log"
+    if not p.is_file():
+        return []
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+
+
+def document_identity(retriever: Any, language: str) -> str | None:
+    """The retriever's document-side identity for ``language``, or None if it declares none.
+
+    An encoder declares it with ``document_identity(language) -> str``: a string that
+    changes whenever ``encode_documents(texts, language)`` could return something else.
+    """
+    fn = getattr(retriever, "document_identity", None)
+    return None if fn is None else fn(language)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex}")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _shard_name(i: int) -> str:
+    return f"shard-{i:05d}"
+
+
+@dataclass(frozen=True)
+class ShardRecord:
+    index: int
+    offset: int
+    n: int
+    files: dict[str, dict[str, Any]]  # name -> {"size", "sha256"}
+
+
+class DocIndex:
+    """A finished on-disk document index (see the module docstring).
+
+    Attributes
+    ----------
+    path : Path
+    n_docs, dim : int
+    dtype : str
+    shards : list[ShardRecord]
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            meta = json.loads((self.path / "index.json").read_text())
+        except (OSError, ValueError) as e:
+            raise CacheCorruptError(f"document index {self.path}: unreadable index.json ({e})") from e
+        self.meta = meta
+        self.n_docs = int(meta["n_docs"])
+        self.dim = int(meta["dim"])
+        self.dtype = meta["dtype"]
+        self.shards = [ShardRecord(**r) for r in meta["shards"]]
+        self._offsets = [r.offset for r in self.shards]
+        self._ids_cache: tuple[int, np.ndarray] | None = None
+        self.check_sizes()
+
+    def check_sizes(self) -> None:
+        """Every shard file exists with its recorded size (cheap; see the verification policy)."""
+        for r in self.shards:
+            for name, info in r.files.items():
+                p = self.path / name
+                try:
+                    size = p.stat().st_size
+                except OSError as e:
+                    raise CacheCorruptError(f"document index {self.path}: {name} is missing") from e
+                if size != info["size"]:
+                    raise CacheCorruptError(f"document index {self.path}: {name} has {size} bytes, expected {info['size']}")
+
+    def verify(self) -> None:
+        """Re-hash every file against the sha256 recorded when it was written."""
+        for r in self.shards:
+            for name, info in r.files.items():
+                if _sha256(self.path / name) != info["sha256"]:
+                    raise CacheCorruptError(f"document index {self.path}: {name} fails its sha256 checksum")
+
+    def shard_ids(self, i: int) -> np.ndarray:
+        return np.load(self.path / f"{_shard_name(i)}.ids.npy", mmap_mode="r")
+
+    def iter_shards(self) -> Iterator[DocShard]:
+        """Shards as :class:`DocShard` over memory-mapped files (one shard read at a time)."""
+        for r in self.shards:
+            emb = np.load(self.path / f"{_shard_name(r.index)}.emb.npy", mmap_mode="r")
+            yield DocShard(emb, np.asarray(self.shard_ids(r.index)), r.offset)
+
+    def doc_id(self, j: int) -> str:
+        """Doc id of global index ``j``."""
+        s = bisect.bisect_right(self._offsets, j) - 1
+        if self._ids_cache is None or self._ids_cache[0] != s:
+            self._ids_cache = (s, np.asarray(self.shard_ids(s)))
+        return self._ids_cache[1][j - self._offsets[s]].decode("utf-8")
+
+    def doc_ids_of(self, indices: np.ndarray) -> list[list[str]]:
+        """Doc ids for a ``(n_q, k)`` array of global indices (grouped by shard, one read each)."""
+        flat = np.asarray(indices).ravel()
+        out = np.empty(flat.shape, dtype=object)
+        shard_of = np.searchsorted(np.asarray(self._offsets), flat, side="right") - 1
+        for s in np.unique(shard_of):
+            m = shard_of == s
+            ids = self.shard_ids(int(s))
+            out[m] = [b.decode("utf-8") for b in ids[flat[m] - self._offsets[s]]]
+        return out.reshape(np.shape(indices)).tolist()
+
+
+def build_index(
+    root: Path,
+    key: dict[str, Any],
+    documents: Callable[[], Iterator[tuple[str, str]]],
+    encode: Callable[[list[str]], np.ndarray],
+    *,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    dtype: str = "float16",
+    cache: bool = True,
+    label: str = "",
+    on_shard: Callable[[int, int], None] | None = None,
+) -> DocIndex:
+    """Open the index for ``key`` under ``root/docindex``, building (or resuming) it if needed.
+
+    Parameters
+    ----------
+    documents : callable returning an iterator of ``(doc_id, text)``
+        Called once per build; must yield the same order every time.
+    encode : callable, ``texts -> (len(texts), dim)`` float32 array
+        The document side of the encoder (L2-normalised vectors).
+    dtype : ``"float16"`` (default) or ``"float32"``
+        Storage type; search always computes in float32.
+    cache : bool
+        False: build under a private directory (for encoders that declare no identity);
+        the caller removes it with :func:`discard_index`.
+    on_shard : callable ``(shard_index, n_docs)``, optional
+        Called after each shard is encoded and committed (progress; tests use it to kill).
+    """
+    from filelock import FileLock
+
+    from harness.corpus import iter_shards
+
+    if dtype not in DTYPES:
+        raise ValueError(f"index dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    full_key = {**key, "dtype": dtype}
+    name = hash_json({"stage": "docindex", "key": full_key})[:32] if cache else f"private-{uuid.uuid4().hex}"
+    path = Path(root) / "docindex" / name
+    if (path / "index.json").is_file():
+        try:
+            idx = DocIndex(path)
+            if os.environ.get("HARNESS_VERIFY_INDEX") == "1":
+                idx.verify()
+            cache_log(Path(root), "hit", "docindex", key=name, label=label, n_docs=idx.n_docs)
+            return idx
+        except CacheCorruptError as e:
+            import warnings
+
+            from harness.cache import CacheCorruptWarning
+
+            warnings.warn(f"{e}; rebuilding it", CacheCorruptWarning, stacklevel=2)
+            shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if (path / "index.json").is_file():
+            return DocIndex(path)
+        for tmp in path.glob(".tmp-*"):  # an unfinished shard of a killed build
+            tmp.unlink(missing_ok=True)
+        build_meta = path / "build.json"
+        if build_meta.is_file():
+            started = json.loads(build_meta.read_text())
+            shard_size = int(started["shard_size"])
+        else:
+            _atomic_json(build_meta, {"key": full_key, "dtype": dtype, "shard_size": shard_size, "started": time.time()})
+        np_dtype = DTYPES[dtype]
+        records: list[ShardRecord] = []
+        dim = None
+        offset = 0
+        reused = encoded = 0
+        t0 = time.perf_counter()
+        for i, (ids, texts) in enumerate(iter_shards(documents(), shard_size)):
+            rec_path = path / f"{_shard_name(i)}.json"
+            if rec_path.is_file():
+                rec = ShardRecord(**json.loads(rec_path.read_text()))
+                stored = np.load(path / f"{_shard_name(i)}.ids.npy", mmap_mode="r")
+                if rec.n != len(ids) or not np.array_equal(np.asarray(stored), id_bytes(ids)):
+                    raise CacheCorruptError(
+                        f"document index {path}: shard {i} holds other doc ids than the corpus now yields; "
+                        f"the corpus changed under the same fingerprint: delete {path} and run again"
+                    )
+                dim = int(np.load(path / f"{_shard_name(i)}.emb.npy", mmap_mode="r").shape[1])
+                records.append(rec)
+                offset += rec.n
+                reused += rec.n
+                continue
+            emb = np.asarray(encode(texts), dtype=np.float32)  # (n, dim)
+            if emb.ndim != 2 or emb.shape[0] != len(ids):
+                raise ValueError(f"encoder returned shape {emb.shape} for {len(ids)} documents")
+            dim = emb.shape[1]
+            files = {}
+            for kind, arr in (("emb", emb.astype(np_dtype)), ("ids", id_bytes(ids))):
+                fname = f"{_shard_name(i)}.{kind}.npy"
+                tmp = path / f".tmp-{fname}-{uuid.uuid4().hex}.npy"
+                np.save(tmp, arr)
+                files[fname] = {"size": tmp.stat().st_size, "sha256": _sha256(tmp)}
+                os.replace(tmp, path / fname)
+            rec = ShardRecord(index=i, offset=offset, n=len(ids), files=files)
+            _atomic_json(rec_path, rec.__dict__)
+            records.append(rec)
+            offset += len(ids)
+            encoded += len(ids)
+            if on_shard is not None:
+                on_shard(i, len(ids))
+        meta = {"key": full_key, "n_docs": offset, "dim": dim or 0, "dtype": dtype, "shard_size": shard_size,
+                "shards": [r.__dict__ for r in records], "seconds": time.perf_counter() - t0,
+                "encoded": encoded, "reused": reused}
+        _atomic_json(path / "index.json", meta)
+        cache_log(Path(root), "resumed" if reused else "built", "docindex", key=name, label=label,
+                  n_docs=offset, encoded=encoded, reused=reused, shards=len(records))
+    return DocIndex(path)
+
+
+def discard_index(idx: DocIndex) -> None:
+    """Remove a private (uncached) index."""
+    shutil.rmtree(idx.path, ignore_errors=True)
+    Path(str(idx.path) + ".lock").unlink(missing_ok=True)
+
+
+def dense_run(
+    retriever: Any,
+    bench: Any,
+    language: str,
+    queries: dict[str, str],
+    k: int,
+    *,
+    root: Path,
+    device: str = "cpu",
+    dtype: str = "float16",
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    corpus_fp: str | None = None,
+) -> dict[str, dict[str, float]]:
+    """Top-``k`` run of a dense retriever on ``language``: cached index, then sharded search.
+
+    The index key is ``(document_identity(retriever, language), corpus fingerprint,
+    dtype)``; a retriever that declares no document identity gets a private index, built
+    shard by shard in the same way and removed afterwards (bounded memory, no sharing).
+    Returns ``{query_id: {doc_id: score}}`` in rank order (:mod:`harness.search`).
+    """
+    from harness import corpus
+    from harness.search import sharded_search
+
+    ident = document_identity(retriever, language)
+    fp = corpus_fp or corpus.corpus_fingerprint(bench, language)
+    idx = build_index(
+        root, {"document_side": ident, "corpus": fp, "language": language},
+        lambda: corpus.iter_documents(bench, language),
+        lambda texts: retriever.encode_documents(texts, language).float().cpu().numpy(),
+        shard_size=shard_size, dtype=dtype, cache=ident is not None, label=language,
+    )
+    try:
+        qids = sorted(queries)
+        q = retriever.encode_queries([queries[i] for i in qids], language)  # (n_queries, dim)
+        scores, gidx = sharded_search(q, idx.iter_shards, k, device=device)
+        names = idx.doc_ids_of(gidx)
+        return {qid: {d: float(s) for d, s in zip(names[r], scores[r].tolist())} for r, qid in enumerate(qids)}
+    finally:
+        if ident is None:
+            discard_index(idx)
