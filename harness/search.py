@@ -19,8 +19,14 @@ Sharded exact search
 --------------------
 ``score(q, d) = <e_q, e_d>`` over L2-normalised embeddings (cosine).  Queries are
 processed in chunks and documents shard by shard: per (query chunk, shard) the scores
-``(n_q, n_shard)`` are computed on the device **in float32** (stored float16 shards are
-upcast first; TF32 matmul is switched off), the shard's candidates are taken with
+``(n_q, n_shard)`` are computed on the device: embeddings (float32 queries, float16 or
+float32 documents) are upcast to float64, multiplied, and each score is rounded once to
+float32, so a score is the float32 nearest to the exact inner product of the stored
+vectors, whatever the device, the BLAS, the shard or the chunk (float32 GEMM results
+change in the last bit with the matrix shape, which measurably moved scores between shard
+sizes; float64 accumulation errors of ~1e-16 cross a float32 rounding boundary with
+probability ~1e-9 per score).  No TF32 and no fp16 matmul (the old CUDA path multiplied in
+fp16, resolving ~5e-4 and so creating ties CPU did not have).  The shard's candidates are taken with
 ``torch.topk`` and extended to every document tied with the ``k``-th, and candidates are
 merged across shards with the tie rule.  Memory: ``O(query_chunk * shard_size)`` on the
 device whatever the corpus size.  Results do not depend on shard or chunk sizes.
@@ -179,7 +185,7 @@ def sharded_search(
     kk = None
     with torch.no_grad(), _exact_fp32_matmul():
         for q0 in range(0, max(n_q, 1), query_chunk):
-            q = q_all[q0 : q0 + query_chunk].to(dev)  # (cq, dim)
+            q = q_all[q0 : q0 + query_chunk].to(dev).double()  # (cq, dim)
             best = None
             n_d = 0
             for sh in get_shards():
@@ -189,10 +195,10 @@ def sharded_search(
                     continue
                 if q.shape[0] == 0:
                     continue
-                d = torch.from_numpy(np.array(sh.embeddings, dtype=np.float32)).to(dev)  # (n, dim), a copy of one shard
+                d = torch.from_numpy(np.array(sh.embeddings)).to(dev).double()  # (n, dim), a copy of one shard
                 if d.shape[1] != q.shape[1]:
                     raise ValueError(f"query dim {q.shape[1]} != document dim {d.shape[1]} (shard at {sh.offset})")
-                s = q @ d.T  # (cq, n) float32
+                s = (q @ d.T).float()  # (cq, n): float64 accumulation, rounded once to float32
                 keys = torch.from_numpy(local_keys(np.asarray(sh.ids))).to(dev)
                 cs, ci = _shard_candidates(s, keys, k)
                 cs, ci = cs.cpu().numpy(), ci.cpu().numpy()
