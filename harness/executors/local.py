@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from harness.engine import CellOutput, CellSpec, Engine
+from harness.engine import CellOutput, CellSpec
+from harness.plugin import Executor
 
 
-class LocalExecutor:
-    def __init__(self, engine: Engine):
-        self.engine = engine
+class LocalExecutor(Executor):
+    """In-process executor: one cell after another, in this process."""
 
     def run(self, cells: Sequence[CellSpec], progress: bool = False) -> Iterator[CellOutput]:
         from tqdm.auto import tqdm
