@@ -15,7 +15,6 @@ only that method's cells.  A failed cell is returned as such, never cached.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -29,16 +28,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.benchmarks.base import hash_json
+from harness import seeding
 from harness.cache import Cache
 from harness.config import HarnessConfig, make_benchmark
+from harness.hashing import hash_json
 
 RESULT_COLUMNS = ["method", "seed", "language", "tier", "query_id", "metric", "value"]
 
 
-def stable_int(*parts: object) -> int:
-    """A 32-bit integer derived from ``parts`` (stable across processes, unlike ``hash``)."""
-    return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:4], "little")
+def method_data_rng(seed: int, method: str) -> np.random.Generator:
+    """A method's data-order generator for a run seed (``ctx.rng``): stage ``("method", name, "data")``."""
+    return seeding.rng(seed, "method", method, "data")
+
+
+def method_train_seed(seed: int, method: str) -> int:
+    """A method's dropout seed for a run seed (``ctx.train_seed``): stage ``("method", name, "train")``."""
+    return seeding.torch_seed(seed, "method", method, "train")
 
 
 @contextmanager
@@ -157,9 +162,8 @@ class Engine:
 
         def build(tmp: Path) -> None:
             base = self.load_base()
-            with seeded_torch(stable_int("teacher", seed)):
-                teacher = train_teacher(base, self.benchmark.train_pairs(), self.config.teacher, seed=seed,
-                                        device=self.device, progress=self.progress)
+            teacher = train_teacher(base, self.benchmark.train_pairs(), self.config.teacher, seed=seed,
+                                    device=self.device, progress=self.progress)
             teacher.save_pretrained(tmp)
 
         path = self.cache.get_or_build("teacher", self.teacher_key(seed), build)
@@ -236,13 +240,15 @@ class Engine:
             method = entry.cls(entry.options)
             ctx = FitContext(
                 benchmark=self.benchmark, teacher=teacher, seed=spec.seed,
-                rng=np.random.default_rng(np.random.SeedSequence([spec.seed, stable_int("method", spec.method)])),
+                rng=method_data_rng(spec.seed, spec.method), train_seed=method_train_seed(spec.seed, spec.method),
                 device=self.device, method=spec.method, cache=Cache(self.cache.root / "methods" / spec.method),
                 training=self.config.training, progress=self.progress,
                 base_model=self.base_dir() if entry.cls.needs_teacher else None,
             )
             t0 = time.perf_counter()
-            with seeded_torch(stable_int("fit", spec.method, spec.seed)):
+            # torch's global generator is forked and seeded from the method's own stream, so
+            # draws outside ctx.train (e.g. initialising a new layer) are reproducible too.
+            with seeded_torch(seeding.torch_seed(spec.seed, "method", spec.method, "fit")):
                 retriever = method.fit(ctx)
             timings["fit"] = time.perf_counter() - t0
             if not isinstance(retriever, (Encoder, Searcher)):

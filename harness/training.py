@@ -278,6 +278,7 @@ def train(
     warmup: float = 0.1,
     progress: bool = False,
     hint: str = "",
+    torch_seed: int | None = None,
 ) -> TrainStats:
     """Minimise ``loss_fn(batch)`` for ``steps`` optimizer steps.
 
@@ -299,8 +300,10 @@ def train(
     params : iterable of parameters, optional
         What to optimise (default: every parameter of ``model`` with ``requires_grad``).
     method, seed : str, int
-        For error messages and the returned stats; ``seed`` also seeds torch's global
-        generator (dropout) inside ``fork_rng``.
+        For error messages and the returned stats (the run seed).
+    torch_seed : int, optional
+        Seed of torch's global generator (dropout) inside ``fork_rng``: a stage's own
+        stream from :func:`harness.seeding.torch_seed` (default: ``seed``).
     hint : str
         Appended to the :class:`NonFiniteLossError` message (which knob to turn).
 
@@ -350,7 +353,7 @@ def train(
     fork_devices = [dev.index or 0] if cuda else []
     try:
         with torch.random.fork_rng(devices=fork_devices, device_type="cuda"):
-            torch.manual_seed(seed)
+            torch.manual_seed(seed if torch_seed is None else torch_seed)
             for step in range(steps):
                 try:
                     batch = next(it)
@@ -462,14 +465,18 @@ def train_teacher(
     """Fine-tune a copy of ``base`` for pivot retrieval; ``base`` is left unchanged.
 
     Objective: InfoNCE over in-batch negatives (see :class:`TeacherOptions`), queries and
-    passages encoded by the same (shared-weight) encoder.  The data order comes from
-    ``numpy.random.default_rng(seed)``; on CPU the result is identical for a fixed seed.
+    passages encoded by the same (shared-weight) encoder.  Data order and dropout come from
+    the run seed's ``("teacher", "data")`` and ``("teacher", "train")`` streams
+    (:mod:`harness.seeding`); on CPU the result is identical for a fixed seed.
     """
     if not pairs:
         raise ValueError("no pivot training pairs to fine-tune the teacher on")
     model = base.copy().to(device)
     model.max_length = options.max_length
-    rng = np.random.default_rng([seed, 0x7EAC])
+    from harness.seeding import rng as seeded_rng
+    from harness.seeding import torch_seed
+
+    rng = seeded_rng(seed, "teacher", "data")
     batch_size = min(options.batch_size, len(pairs))
     order = shuffled_batches(len(pairs), batch_size, rng)
     queries = [p.query for p in pairs]
@@ -483,6 +490,7 @@ def train_teacher(
     train(
         model, order, loss_fn,
         steps=options.total_steps(len(pairs)), lr=options.lr, method="teacher", seed=seed, device=device,
+        torch_seed=torch_seed(seed, "teacher", "train"),
         weight_decay=options.weight_decay, grad_clip=options.grad_clip, warmup=options.warmup, progress=progress,
         hint="lower teacher.lr or raise teacher.temperature",
     )

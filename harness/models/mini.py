@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness import seeding
 from harness.errors import ConfigError
 from harness.options import validate_section
 
@@ -196,7 +197,7 @@ def pretrain_mlm(
 
     config = bert_config(options, len(tokenizer))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(options.seed)
+        torch.manual_seed(seeding.torch_seed(options.seed, "mini", "init"))
         model = BertForMaskedLM(config)
     if not options.pretrain:
         return model.eval(), None
@@ -212,7 +213,7 @@ def pretrain_mlm(
     special_ids = np.array([tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS])
     special = np.isin(ids, special_ids)
     mask_id = tokenizer.convert_tokens_to_ids("[MASK]")
-    rng = np.random.default_rng([options.seed, 0x313])
+    rng = seeding.rng(options.seed, "mini", "mlm-data")
     order = bucketed_batches(lengths, min(options.batch_size, len(enc)), rng)
     dev = torch.device(device)
 
@@ -238,6 +239,7 @@ def pretrain_mlm(
     stats = train(
         model, batches(), loss_fn,
         steps=options.total_steps(len(enc)), lr=options.lr, method="mlm-pretraining", seed=options.seed,
+        torch_seed=seeding.torch_seed(options.seed, "mini", "mlm-train"),
         device=device, weight_decay=options.weight_decay, warmup=options.warmup, progress=progress,
         hint="lower mini.lr",
     )
@@ -268,7 +270,7 @@ def build_mini(
     import torch
 
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(options.seed + 1)
+        torch.manual_seed(seeding.torch_seed(options.seed, "mini", "pooler"))
         encoder = BertModel(mlm.config)  # with a (seeded, unused) pooler so loading finds every weight
     missing, unexpected = encoder.load_state_dict(mlm.bert.state_dict(), strict=False)
     if unexpected or any(not k.startswith("pooler.") for k in missing):
