@@ -15,6 +15,7 @@ only that method's cells.  A failed cell is returned as such, never cached.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -103,11 +104,10 @@ class Engine:
         self._benchmark = None
         self._teachers: dict[int, Any] = {}
         self._base_dir: Path | None = None
-        threads = config.training.num_threads
-        if threads:
-            import torch
+        from harness.training import set_cpu_threads
 
-            torch.set_num_threads(threads)
+        #: torch CPU threads every stage of this engine runs with (part of trained stages' identity)
+        self.threads = set_cpu_threads(config.training.num_threads)
 
     # ----------------------------------------------------------------- data & models
     @property
@@ -128,6 +128,7 @@ class Engine:
             key["mini"] = self.config.mini.model_dump(mode="json")
             key["corpus"] = self.benchmark.fingerprint()
             key["device"] = self.device
+            key["threads"] = self.threads
         return key
 
     def base_dir(self) -> Path | str:
@@ -137,7 +138,8 @@ class Engine:
         if self._base_dir is None:
             from harness.models.mini import cached_mini
 
-            self._base_dir = cached_mini(self.benchmark, self.config.mini, self.device, self.cache, self.progress)
+            self._base_dir = cached_mini(self.benchmark, self.config.mini, self.device, self.cache, self.progress,
+                                         threads=self.threads)
         return self._base_dir
 
     def load_base(self):
@@ -150,7 +152,7 @@ class Engine:
 
     def teacher_key(self, seed: int) -> dict[str, Any]:
         return {"base": self.base_key(), "teacher": self.config.teacher.model_dump(mode="json"),
-                "data": self.benchmark.fingerprint(), "seed": seed, "device": self.device}
+                "data": self.benchmark.fingerprint(), "seed": seed, "device": self.device, "threads": self.threads}
 
     def teacher(self, seed: int):
         """The seed's teacher: the base encoder fine-tuned on pivot retrieval pairs (cached)."""
@@ -189,8 +191,10 @@ class Engine:
             "tiers": dict(self.benchmark.tiers),
             "metrics": self.config.metrics,
             "top_k": self.config.raw.top_k,
-            # encode_batch_size stays in the key: batch shapes can change float rounding (and so ties).
+            # encode_batch_size stays in the key: batch shapes can change float rounding (and so ties);
+            # the thread count is the resolved one (0 = all cores means this machine's count).
             "training": self.config.training.model_dump(mode="json", exclude={"num_threads"}),
+            "threads": self.threads if entry.cls.kind == "dense" else "any",
             "teacher": self.teacher_key(seed) if entry.cls.needs_teacher else None,
             "device": self.device if entry.cls.kind == "dense" else "any",
         }
@@ -259,7 +263,7 @@ class Engine:
             for lang in self.benchmark.languages:
                 data = self.benchmark.language_data(lang)
                 t0 = time.perf_counter()
-                run = retrieve(retriever, data, self.config.raw.top_k, self.device)
+                run = retrieve(retriever, data, self.config.raw.top_k, self.device, label=f"{spec.label} language={lang}")
                 t_ret += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 df = evaluate_per_query(data.qrels, run, self.config.metrics)
@@ -279,6 +283,11 @@ class Engine:
                 raise FloatingPointError(f"{int(bad.sum())} NaN metric values for {spec.label}")
             return CellOutput(spec.method, spec.seed, spec.key, "done", results, runs, timings,
                               info=_jsonable(ctx.diagnostics))
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the environment failed, not the cell: stop the run
+                raise
+            return CellOutput(spec.method, spec.seed, spec.key, "failed", timings=timings,
+                              error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
         except Exception as e:  # noqa: BLE001 - a failed cell must not stop the matrix
             return CellOutput(spec.method, spec.seed, spec.key, "failed", timings=timings,
                               error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
@@ -292,19 +301,44 @@ def _jsonable(obj: Any) -> Any:
         return json.loads(json.dumps(obj, default=str))
 
 
-def retrieve(retriever, data, k: int, device: str) -> dict[str, dict[str, float]]:
-    """Top-``k`` run for one language: dense exact search, or the searcher's own ranking."""
+class NonFiniteOutputError(FloatingPointError):
+    """An encoder or searcher returned NaN or infinite values (a broken model, not a ranking)."""
+
+
+def _check_finite(x: Any, what: str, label: str) -> None:
+    import torch
+
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    bad = ~torch.isfinite(t)
+    if bool(bad.any()):
+        rows = int(bad.reshape(len(t), -1).any(-1).sum()) if t.ndim else 1
+        raise NonFiniteOutputError(
+            f"{label}: {what} contain NaN or infinite values ({rows} of {len(t) if t.ndim else 1} rows); "
+            "the model's weights are probably broken (diverged training): lower the method's learning rate, "
+            "or check the model directory")
+
+
+def retrieve(retriever, data, k: int, device: str, label: str = "") -> dict[str, dict[str, float]]:
+    """Top-``k`` run for one language: dense exact search, or the searcher's own ranking.
+
+    Non-finite embeddings or scores fail the cell (:class:`NonFiniteOutputError`, naming
+    ``label``): a NaN ranking is arbitrary and must never be scored as a result.
+    """
     from harness.plugin import Encoder
     from harness.retrieval import dense_search, to_run_dict
 
+    label = label or f"language={data.language}"
     qids = sorted(data.queries)
     if isinstance(retriever, Encoder):
         doc_ids = sorted(data.corpus)
         d = retriever.encode_documents([data.corpus[i] for i in doc_ids], data.language)  # (n_docs, dim)
+        _check_finite(d, "document embeddings", label)
         q = retriever.encode_queries([data.queries[i] for i in qids], data.language)  # (n_queries, dim)
+        _check_finite(q, "query embeddings", label)
         scores, idx = dense_search(q, d, k, device=device)
         return to_run_dict(qids, doc_ids, scores, idx)
     run = retriever.search({q: data.queries[q] for q in qids}, data, k)
+    _check_finite([s for r in run.values() for s in r.values()] or [0.0], "search scores", label)
     return {q: dict(sorted(r.items(), key=lambda kv: (-kv[1], kv[0]))[:k]) for q, r in run.items()}
 
 

@@ -65,12 +65,12 @@ def resolve_device(spec: str) -> str:
 
 
 def set_cpu_threads(n: int | None = None) -> int:
-    """Use ``n`` torch intra-op threads (default: all cores this process may use); returns n."""
+    """Use ``n`` torch intra-op threads (None or 0: all cores this process may use); returns n."""
     import os
 
     import torch
 
-    if n is None:
+    if not n:
         try:
             n = len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
@@ -408,14 +408,21 @@ class TrainingOptions(Options):
 
     ``grad_clip`` is applied by :meth:`harness.plugin.FitContext.train` to every method's
     optimisation; ``encode_batch_size`` is the number of texts per forward pass when an
-    encoder embeds queries and documents for retrieval (it changes speed and memory, not
-    rankings: every text is embedded independently); ``num_threads`` sets torch's CPU
-    intra-op threads (0 = all cores).
+    encoder embeds queries and documents for retrieval; ``num_threads`` is the number of
+    torch CPU intra-op threads every stage runs with (0: every core this process may use).
+
+    The thread count is part of the identity of every trained stage (base encoder, teacher,
+    cell): torch's CPU kernels sum in an order that depends on it, so 1 and 2 threads give
+    different weights and, after training, different scores.  It is therefore pinned (default
+    1, the same on a laptop, a Ray worker and a cluster node), recorded in the manifest and
+    checked by ``harness reproduce``; to use more cores, run cells in parallel processes
+    (``[executor] workers``) rather than raising it.  ``0`` makes results depend on the
+    machine's core count, which the manifest then records.
     """
 
     grad_clip: float = Field(1.0, gt=0, description="max global gradient norm")
     encode_batch_size: int = Field(256, ge=1, le=65536, description="texts per encoding batch")
-    num_threads: int = Field(0, ge=0, le=512, description="torch CPU threads; 0 = all cores")
+    num_threads: int = Field(1, ge=0, le=512, description="torch CPU threads per process; 0 = all cores")
 
 
 # ------------------------------------------------------------------------- teacher

@@ -289,7 +289,7 @@ def build_mini(
 
 # ------------------------------------------------------------------------- cached base encoder
 def cached_mini(benchmark: "Benchmark", options: "MiniOptions | Mapping[str, Any] | None", device: str,
-                cache: "Cache", progress: bool = False) -> Path:
+                cache: "Cache", progress: bool = False, threads: int | None = None) -> Path:
     """Directory of the ``mini`` base encoder for ``benchmark``'s pre-training text (built once, then cached).
 
     The tokenizer and BERT are trained on ``benchmark.pretrain_sentences(lang)`` for every
@@ -303,6 +303,8 @@ def cached_mini(benchmark: "Benchmark", options: "MiniOptions | Mapping[str, Any
     options = validate_section(MiniOptions, options, "mini")
     device_type = "cuda" if str(device).startswith("cuda") else "cpu"
     key = {"world": benchmark.fingerprint(), "options": options.model_dump(mode="json"), "device": device_type}
+    if threads is not None:  # torch's CPU reductions depend on the thread count (harness.training.TrainingOptions)
+        key["threads"] = int(threads)
 
     def build(tmp: Path) -> None:
         sentences = {lang: benchmark.pretrain_sentences(lang) for lang in benchmark.languages}
