@@ -104,6 +104,7 @@ class Engine:
         self._benchmark = None
         self._teachers: dict[int, Any] = {}
         self._base_dir: Path | None = None
+        self._model_identity: dict[str, Any] | None = None
         from harness.training import set_cpu_threads
 
         #: torch CPU threads every stage of this engine runs with (part of trained stages' identity)
@@ -129,7 +130,47 @@ class Engine:
             key["corpus"] = self.benchmark.fingerprint()
             key["device"] = self.device
             key["threads"] = self.threads
+        else:
+            key["content"] = self.model_identity()
         return key
+
+    def model_identity(self) -> dict[str, Any]:
+        """Content identity of a ``from_pretrained`` base model (see :mod:`harness.models.identity`)."""
+        if self._model_identity is None:
+            from harness.models.identity import model_fingerprint
+
+            self._model_identity = model_fingerprint(self.config.model.base, self.cache.root / "digests.json")
+        return self._model_identity
+
+    def preflight(self, sample: int = 200) -> dict[str, Any]:
+        """Check, before any work, what would otherwise fail every cell: data, model, tokenizer coverage.
+
+        Returns facts for the manifest (model identity, unknown-token rate per language).
+        """
+        bench = self.benchmark
+        facts: dict[str, Any] = {}
+        if self.config.model.base == "mini" or not any(m.cls.needs_teacher or m.cls.kind == "dense"
+                                                         for m in self.config.methods):
+            return facts
+        from transformers import AutoTokenizer
+
+        from harness.models.identity import check_tokenizer
+
+        facts["model"] = self.model_identity()
+        try:
+            tok = AutoTokenizer.from_pretrained(str(self.config.model.base), local_files_only=True)
+        except (OSError, ValueError) as e:
+            from harness.errors import DataUnavailableError
+
+            raise DataUnavailableError(f"model.base {self.config.model.base!r}: cannot load its tokenizer "
+                                       f"offline ({e}); the directory needs the tokenizer files") from None
+        rates = {}
+        for lang in bench.languages:
+            data = bench.language_data(lang)
+            texts = [data.queries[q] for q in sorted(data.queries)[:sample]]
+            rates[lang] = round(check_tokenizer(tok, texts, where=f"model.base on {lang!r} queries"), 6)
+        facts["unknown_token_rate"] = rates
+        return facts
 
     def base_dir(self) -> Path | str:
         """Directory (or hub name) of the base encoder."""

@@ -175,6 +175,7 @@ def run_matrix(
     device = config.executor_cls.device(config.executor)
     engine = Engine(config, cache, progress=progress, device=device)
     bench = engine.benchmark
+    preflight = engine.preflight()
     with RunStore(run_dir) as store:
         manifest: dict[str, Any] = {
             "harness_version": _harness_version(),
@@ -197,6 +198,7 @@ def run_matrix(
             "device": engine.device,
             # torch CPU threads of every trained stage (training.num_threads resolved): part of their identity
             "torch_threads": engine.threads,
+            "preflight": preflight,
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "accelerator": accelerator(),
