@@ -224,6 +224,7 @@ class Engine:
         entry = self.config.method(method)
         key = {
             "method": method,
+            "plugin": entry.plugin,
             "version": entry.cls.version,
             "options": entry.options.model_dump(mode="json"),
             "seed": seed,
@@ -283,10 +284,12 @@ class Engine:
             teacher = self.teacher(spec.seed) if entry.cls.needs_teacher else None
             timings["teacher"] = time.perf_counter() - t0
             method = entry.cls(entry.options)
+            # Streams are the plugin's, not the variant's: variants of one plugin see the same data order
+            # and dropout (common random numbers), so their differences come from their options.
             ctx = FitContext(
                 benchmark=self.benchmark, teacher=teacher, seed=spec.seed,
-                rng=method_data_rng(spec.seed, spec.method), train_seed=method_train_seed(spec.seed, spec.method),
-                device=self.device, method=spec.method, cache=Cache(self.cache.root / "methods" / spec.method),
+                rng=method_data_rng(spec.seed, entry.plugin), train_seed=method_train_seed(spec.seed, entry.plugin),
+                device=self.device, method=spec.method, cache=Cache(self.cache.root / "methods" / entry.plugin),
                 training=self.config.training, progress=self.progress,
                 base_model=self.base_dir() if entry.cls.needs_teacher else None,
             )
