@@ -149,8 +149,7 @@ class Engine:
         """
         bench = self.benchmark
         facts: dict[str, Any] = {}
-        if self.config.model.base == "mini" or not any(m.cls.needs_teacher or m.cls.kind == "dense"
-                                                         for m in self.config.methods):
+        if self.config.model.base == "mini" or not any(m.cls.needs_teacher for m in self.config.methods):
             return facts
         from transformers import AutoTokenizer
 

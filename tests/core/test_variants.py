@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pandas as pd
 import pytest
 
-from harness import registry
 from harness.cache import Cache
 from harness.config import config_from_dict, load_config
-from thirdparty import CONFIG, install
+from thirdparty import CONFIG
 
 VARIANTS = """
 [methods.bm25-flat]
@@ -23,20 +21,7 @@ sweep = { k1 = [0.5, 1.2], b = [0.3, 0.75] }
 """
 
 
-@pytest.fixture
-def table(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(install(tmp_path / "site")))
-    registry.discover(force=True)
-    yield
-    for reg, name in ((registry.BENCHMARKS, "table"), (registry.EXECUTORS, "reverse-serial"),
-                      (registry.METHODS, "nan-vectors"), (registry.METHODS, "sleepy")):
-        reg.unregister(name)
-    sys.modules.pop("table_plugins", None)
-    monkeypatch.undo()
-    registry.discover(force=True)
-
-
-def test_variants_and_a_sweep_run_cache_and_report(table, tmp_path):
+def test_variants_and_a_sweep_run_cache_and_report(table_plugins, tmp_path):
     from harness_reports import run_and_report
 
     cfg = tmp_path / "v.toml"
@@ -71,7 +56,7 @@ def test_variants_and_a_sweep_run_cache_and_report(table, tmp_path):
     assert load_config(tmp_path / "run" / "config.toml").sha256() == config.sha256()
 
 
-def test_sweep_errors_name_the_key(table):
+def test_sweep_errors_name_the_key(table_plugins):
     from harness.errors import ConfigError
 
     base = {"benchmark": {"name": "table"}, "model": {"base": "x"}}
