@@ -89,6 +89,8 @@ class CellOutput:
     traceback: str | None = None
     from_cache: bool = False
     info: dict[str, Any] = field(default_factory=dict)
+    #: checkpoint results (budget curves): RESULT_COLUMNS + budget_steps, budget_examples, budget_seconds
+    budgets: pd.DataFrame | None = None
 
 
 class Engine:
@@ -251,9 +253,10 @@ class Engine:
             return None
         meta = json.loads((d / "cell.json").read_text())
         runs = {p.stem: p.read_text() for p in sorted((d / "runs").glob("*.trec"))}
+        budgets = pd.read_parquet(d / "budgets.parquet") if (d / "budgets.parquet").is_file() else None
         return CellOutput(method=spec.method, seed=spec.seed, key=spec.key, status="done",
                           results=pd.read_parquet(d / "results.parquet"), runs=runs,
-                          timings=meta.get("timings", {}), from_cache=True, info=meta.get("info", {}))
+                          timings=meta.get("timings", {}), from_cache=True, info=meta.get("info", {}), budgets=budgets)
 
     def store_cell(self, out: CellOutput) -> None:
         """Put a finished cell into the cache (driver side; failed cells are never stored)."""
@@ -262,6 +265,8 @@ class Engine:
 
         def build(tmp: Path) -> None:
             out.results.to_parquet(tmp / "results.parquet", index=False)
+            if out.budgets is not None:
+                out.budgets.to_parquet(tmp / "budgets.parquet", index=False)
             (tmp / "runs").mkdir()
             for lang, text in out.runs.items():
                 (tmp / "runs" / f"{lang}.trec").write_text(text)
@@ -270,11 +275,38 @@ class Engine:
 
         self.cache.get_or_build("cell", {"key": out.key}, build)
 
+    def evaluate(self, retriever: Any, spec: CellSpec, label: str = "") -> tuple[pd.DataFrame, dict[str, str], float, float]:
+        """Retrieve and score every language: (per-query results, TREC run texts, retrieval s, evaluation s)."""
+        from harness.evaluation import evaluate_per_query
+        from harness.retrieval import trec_run_text
+
+        frames, runs = [], {}
+        t_ret = t_eval = 0.0
+        for lang in self.benchmark.languages:
+            data = self.benchmark.language_data(lang)
+            t0 = time.perf_counter()
+            where = f"{spec.label} language={lang}" + (f" ({label})" if label else "")
+            run = retrieve(retriever, data, self.config.raw.top_k, self.device, label=where)
+            t_ret += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            df = evaluate_per_query(data.qrels, run, self.config.metrics)
+            t_eval += time.perf_counter() - t0
+            df.insert(0, "tier", data.tier)
+            df.insert(0, "language", lang)
+            df.insert(0, "seed", spec.seed)
+            df.insert(0, "method", spec.method)
+            frames.append(df)
+            runs[lang] = trec_run_text(run, tag=f"{spec.method}.{spec.seed}", k=self.config.raw.top_k)
+        results = pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
+        results["seed"] = results["seed"].astype("int64")
+        bad = results["value"].isna()
+        if bad.any():
+            raise FloatingPointError(f"{int(bad.sum())} NaN metric values for {spec.label} {label}".strip())
+        return results, runs, t_ret, t_eval
+
     def run_cell(self, spec: CellSpec) -> CellOutput:
         """Compute one cell (no cache lookup); failures are returned, not raised."""
         from harness.plugin import Encoder, FitContext, Searcher
-        from harness.evaluation import evaluate_per_query
-        from harness.retrieval import trec_run_text
 
         timings: dict[str, float] = {}
         entry = self.config.method(spec.method)
@@ -292,40 +324,35 @@ class Engine:
                 training=self.config.training, progress=self.progress,
                 base_model=self.base_dir() if entry.cls.needs_teacher else None,
             )
+            checkpoints: list[pd.DataFrame] = []
+
+            def checkpoint(encoder: Any, budget: dict[str, Any]) -> None:
+                frame, _, _, _ = self.evaluate(encoder, spec, label=f"checkpoint at {budget['steps']} steps")
+                for k in ("steps", "examples", "seconds"):
+                    frame[f"budget_{k}"] = budget.get(k)
+                checkpoints.append(frame)
+
+            ctx.checkpoint = checkpoint
             t0 = time.perf_counter()
             # torch's global generator is forked and seeded from the method's own stream, so
             # draws outside ctx.train (e.g. initialising a new layer) are reproducible too.
-            with seeded_torch(seeding.torch_seed(spec.seed, "method", spec.method, "fit")):
+            with seeded_torch(seeding.torch_seed(spec.seed, "method", entry.plugin, "fit")):
                 retriever = method.fit(ctx)
             timings["fit"] = time.perf_counter() - t0
             if not isinstance(retriever, (Encoder, Searcher)):
                 raise TypeError(f"method {spec.method!r}: fit() returned {type(retriever).__name__}, which is neither "
                                 "an Encoder (encode_queries/encode_documents) nor a Searcher (search)")
-            frames, runs = [], {}
-            t_ret = t_eval = 0.0
-            for lang in self.benchmark.languages:
-                data = self.benchmark.language_data(lang)
-                t0 = time.perf_counter()
-                run = retrieve(retriever, data, self.config.raw.top_k, self.device, label=f"{spec.label} language={lang}")
-                t_ret += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                df = evaluate_per_query(data.qrels, run, self.config.metrics)
-                t_eval += time.perf_counter() - t0
-                df.insert(0, "tier", data.tier)
-                df.insert(0, "language", lang)
-                df.insert(0, "seed", spec.seed)
-                df.insert(0, "method", spec.method)
-                frames.append(df)
-                runs[lang] = trec_run_text(run, tag=f"{spec.method}.{spec.seed}", k=self.config.raw.top_k)
+            results, runs, t_ret, t_eval = self.evaluate(retriever, spec)
             timings["retrieve"] = t_ret
             timings["evaluate"] = t_eval
-            results = pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
-            results["seed"] = results["seed"].astype("int64")
-            bad = results["value"].isna()
-            if bad.any():
-                raise FloatingPointError(f"{int(bad.sum())} NaN metric values for {spec.label}")
+            budgets = None
+            if checkpoints:  # the curve ends with the final result at the final budget
+                final = results.copy()
+                for k in ("steps", "examples", "seconds"):
+                    final[f"budget_{k}"] = (ctx.diagnostics.get("budget") or {}).get(k)
+                budgets = pd.concat([*checkpoints, final], ignore_index=True)
             return CellOutput(spec.method, spec.seed, spec.key, "done", results, runs, timings,
-                              info=_jsonable(ctx.diagnostics))
+                              info=_jsonable(ctx.diagnostics), budgets=budgets)
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the environment failed, not the cell: stop the run
                 raise

@@ -128,11 +128,14 @@ class RunStore:
         atomic_write_text(self.dir / rel, text)
 
     def write_results(self, df: pd.DataFrame) -> None:
+        self.write_parquet("results.parquet", df)
+
+    def write_parquet(self, rel: str, df: pd.DataFrame) -> None:
         import io
 
         buf = io.BytesIO()
         df.to_parquet(buf, index=False)
-        atomic_write_bytes(self.dir / "results.parquet", buf.getvalue())
+        atomic_write_bytes(self.dir / rel, buf.getvalue())
 
 
 class Renderer(Protocol):
@@ -257,11 +260,17 @@ def run_matrix(
             results = pd.DataFrame({c: pd.Series(dtype="int64" if c == "seed" else ("float64" if c == "value" else "object"))
                                     for c in RESULT_COLUMNS})
         store.write_results(results)
+        curves = [o.budgets for o in done if o.budgets is not None]
+        budgets = pd.concat(curves, ignore_index=True) if curves else None
+        if budgets is not None:
+            store.write_parquet("budgets.parquet", budgets)
         for out in done:
             if out.info:
                 cells[(out.method, out.seed)]["info"] = out.info
 
         analysis = analyze_results(results, config, bench)
+        if budgets is not None and "error" not in analysis:
+            analysis["budget_curves"] = budget_curves(budgets, results, config, bench)
         store.write_json("analysis.json", analysis)
         manifest["status"] = "complete" if not failed else "partial"
         manifest["finished"] = now()
@@ -287,6 +296,67 @@ def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench) -> dict
         return analyze(results, config.analysis, tiers=tiers).to_dict()
     except StatisticsError as e:  # degenerate tables (e.g. one method) are reported, not hidden
         return {"error": str(e)}
+
+
+def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessConfig, bench) -> dict[str, Any]:
+    """The question and the tier means at every budget of the budget curves (``budgets.parquet``).
+
+    At each budget step count ``b`` shared by the question's OT and contrastive methods, their
+    checkpoints at ``b`` replace their final results and :func:`harness.stats.analyze` is
+    run on that table (every other method: its final result), so each point is computed
+    exactly as the headline is.  Returns ``{"points": [...], "crossovers": [...]}``: per
+    budget, D with its CI and p-value, the verdict, and each method's tier means.
+    """
+    from harness.errors import StatisticsError
+    from harness.stats import analyze
+
+    opts = config.analysis
+    ot, con = opts.ot_method, opts.contrastive_method
+    have = set(budgets.method.unique())
+    if not {ot, con} <= have:
+        return {"note": f"budget curves need checkpoints of both {ot!r} and {con!r} (eval_at)", "points": []}
+    steps = sorted(set(budgets[budgets.method == ot].budget_steps) & set(budgets[budgets.method == con].budget_steps))
+    tiers = {lang: bench.tier(lang) for lang in bench.languages}
+    points = []
+    cols = list(results.columns)
+    for b in steps:
+        at_b = budgets[(budgets.budget_steps == b) & budgets.method.isin([ot, con])]
+        table = pd.concat([results[~results.method.isin([ot, con])], at_b[cols]], ignore_index=True)
+        try:
+            a = analyze(table, opts, tiers=tiers).to_dict()
+        except StatisticsError as e:
+            points.append({"steps": int(b), "error": str(e)})
+            continue
+        q = a.get("question") or {}
+        endpoint = q.get("endpoint", "gap")
+        diff = (q.get("difference") or {}).get(endpoint) or {}
+        means = [{k: g.get(k) for k in ("method", "tier", "mean", "ci")} for g in a.get("tier_means", [])
+                 if g.get("metric") == opts.primary_metric]
+        first = at_b.drop_duplicates("method").set_index("method")
+        points.append({
+            "steps": int(b),
+            "examples": {m: _num(first.loc[m, "budget_examples"]) for m in (ot, con) if m in first.index},
+            "seconds": {m: _num(first.loc[m, "budget_seconds"]) for m in (ot, con) if m in first.index},
+            "verdict": q.get("verdict"), "endpoint": endpoint, "D": diff.get("estimate"), "ci": diff.get("ci"),
+            "p_value_seed": diff.get("p_value_seed"), "tier_means": means,
+        })
+    ds = [(p["steps"], _d(p)) for p in points if _d(p) is not None]
+    crossovers = [{"between_steps": [a_s, b_s]} for (a_s, a_d), (b_s, b_d) in zip(ds, ds[1:]) if (a_d > 0) != (b_d > 0)]
+    verdicts = sorted({str(p.get("verdict")) for p in points if "verdict" in p})
+    return {"ot_method": ot, "contrastive_method": con, "primary_metric": opts.primary_metric, "points": points,
+            "crossovers": crossovers, "verdicts": verdicts, "verdict_holds_across_budgets": len(verdicts) == 1}
+
+
+def _num(x: Any) -> Any:
+    try:
+        return None if x is None or pd.isna(x) else float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _d(point: dict[str, Any]) -> float | None:
+    d = point.get("D")
+    return float(d) if isinstance(d, (int, float)) else None
 
 
 def _dist(name: str) -> str:
