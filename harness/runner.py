@@ -264,13 +264,23 @@ def run_matrix(
         budgets = pd.concat(curves, ignore_index=True) if curves else None
         if budgets is not None:
             store.write_parquet("budgets.parquet", budgets)
+        devs = [o.dev_results for o in done if o.dev_results is not None]
+        dev = pd.concat(devs, ignore_index=True) if devs else None
+        if dev is not None:
+            store.write_parquet("dev_results.parquet", dev)
+        # The protocol: each method's variant/budget chosen on dev; the headline analysed on test only.
+        from harness.protocol import select_on_dev, tuned_results
+
+        selections = select_on_dev(config, dev, budgets) if done else {}
+        headline = tuned_results(results, budgets, selections) if selections else results
         for out in done:
             if out.info:
                 cells[(out.method, out.seed)]["info"] = out.info
 
-        analysis = analyze_results(results, config, bench)
+        analysis = analyze_results(headline, config, bench)
+        analysis["protocol"] = protocol_summary(config, selections, dev is not None)
         if budgets is not None and "error" not in analysis:
-            analysis["budget_curves"] = budget_curves(budgets, results, config, bench)
+            analysis["budget_curves"] = budget_curves(budgets[budgets.split == "test"], headline, config, bench)
         store.write_json("analysis.json", analysis)
         manifest["status"] = "complete" if not failed else "partial"
         manifest["finished"] = now()
@@ -296,6 +306,24 @@ def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench) -> dict
         return analyze(results, config.analysis, tiers=tiers).to_dict()
     except StatisticsError as e:  # degenerate tables (e.g. one method) are reported, not hidden
         return {"error": str(e)}
+
+
+def protocol_summary(config: HarnessConfig, selections: dict[str, Any], has_dev: bool) -> dict[str, Any]:
+    """What the dev rule chose for each method, and whether the compared methods had equal tuning effort."""
+    sel = {g: s.to_dict() for g, s in selections.items()}
+    ot, con = config.analysis.ot_method, config.analysis.contrastive_method
+    grids = {m: sel[m]["grid_size"] for m in (ot, con) if m in sel}
+    warnings = []
+    if len(set(grids.values())) > 1:
+        warnings.append(f"unequal tuning effort: {', '.join(f'{m} had {n} candidates' for m, n in grids.items())}; "
+                        "give both the same sweep and eval_at grid")
+    return {
+        "rule": ("each method's options (sweep) and budget (eval_at checkpoints) chosen by the highest mean primary "
+                 "metric on the dev queries (mean over queries, languages, then seeds); every headline number "
+                 "computed on the test queries only" if has_dev else
+                 "no dev split: every method keeps its configured options and final budget"),
+        "tuned_on": "dev" if has_dev else None, "reported_on": "test", "selections": sel, "warnings": warnings,
+    }
 
 
 def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessConfig, bench) -> dict[str, Any]:

@@ -128,13 +128,24 @@ class Benchmark(abc.ABC):
         if language not in self.tiers:
             raise UnknownLanguageError(language, self.name, self.tiers)
 
+    #: Query splits: ``"test"`` is reported; ``"dev"``, where an adapter has it, is for tuning only
+    #: (disjoint queries and judgements over the same corpus).
+    splits: tuple[str, ...] = ("test",)
+
+    def check_split(self, split: str) -> None:
+        if split not in self.splits:
+            from harness.errors import ConfigError
+
+            raise ConfigError("split", split, f"one of this benchmark's splits: {', '.join(self.splits)}")
+
     def tier(self, language: str) -> str:
         self.check_language(language)
         return self.tiers[language]
 
     @abc.abstractmethod
     def language_data(self, language: str) -> LanguageData:
-        """Corpus, queries, qrels and tier for ``language``."""
+        """Corpus, queries, qrels and tier for ``language`` (the test split; adapters with a
+        ``"dev"`` split take ``language_data(language, split)``)."""
 
     @abc.abstractmethod
     def train_pairs(self) -> Sequence[TrainPair]:

@@ -128,9 +128,14 @@ class SyntheticBenchmark(Benchmark):
         entry = self.cache.get_or_build("synthetic-world", key, build)
         return world_from_json(json.loads((entry / _WORLD_FILE).read_text(encoding="utf-8")))
 
-    def language_data(self, language: str) -> LanguageData:
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return ("dev", "test") if self.options.dev_queries else ("test",)
+
+    def language_data(self, language: str, split: str = "test") -> LanguageData:
         self.check_language(language)
-        return self.world.languages[language]
+        self.check_split(split)
+        return self.world.languages[language] if split == "test" else self.world.dev[language]
 
     def train_pairs(self) -> Sequence[TrainPair]:
         return self.world.train_pairs

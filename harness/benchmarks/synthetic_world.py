@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -266,6 +266,7 @@ class SyntheticWorld:
     bitext: dict[str, tuple[BitextPair, ...]]
     pretrain: dict[str, tuple[str, ...]]  # language -> sentences
     fingerprint: str
+    dev: dict[str, LanguageData] = field(default_factory=dict)  # dev queries over the same corpus
 
 
 def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
@@ -280,12 +281,14 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
         return seeding.rng(opt.seed, "world", part)
 
     data: dict[str, LanguageData] = {}
+    dev: dict[str, LanguageData] = {}
     for lang, tier in opt.languages.items():
         rng = rng_for(f"eval/{lang}")
         sampler, writer = _Sampler(lex, opt, rng), _Writer(lex, opt, lang, rng)
         passages: list[_Passage] = []
         query_concepts: list[list[int]] = []
-        for _ in range(opt.queries):
+        # test and dev queries are drawn alike from one stream (the same distribution), over one corpus
+        for _ in range(opt.queries + opt.dev_queries):
             topic = int(rng.integers(opt.n_topics))
             target = sampler.passage(topic)
             passages.append(target)
@@ -297,13 +300,15 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
         for rank, i in enumerate(order.tolist()):
             doc_ids[i] = f"{lang}-d{rank:06d}"
         corpus = {doc_ids[i]: writer.passage_text(p) for i, p in enumerate(passages)}
-        queries = {f"{lang}-q{j:05d}": writer.render(q) for j, q in enumerate(query_concepts)}
-        qrels = {
-            f"{lang}-q{j:05d}": {doc_ids[i]: r for i, r in rels.items()}
-            for j, rels in enumerate(_relevance(query_concepts, passages))
-        }
+        texts = [writer.render(q) for q in query_concepts]
+        rels = [{doc_ids[i]: r for i, r in rel.items()} for rel in _relevance(query_concepts, passages)]
         corpus = dict(sorted(corpus.items()))
-        data[lang] = LanguageData(lang, tier, corpus, queries, qrels)
+        n = opt.queries
+        data[lang] = LanguageData(lang, tier, corpus, {f"{lang}-q{j:05d}": texts[j] for j in range(n)},
+                                  {f"{lang}-q{j:05d}": rels[j] for j in range(n)})
+        dev[lang] = LanguageData(lang, tier, corpus,
+                                 {f"{lang}-dev{j:05d}": texts[n + j] for j in range(opt.dev_queries)},
+                                 {f"{lang}-dev{j:05d}": rels[n + j] for j in range(opt.dev_queries)})
 
     rng = rng_for("train")
     sampler, writer = _Sampler(lex, opt, rng), _Writer(lex, opt, opt.pivot, rng)
@@ -334,6 +339,8 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
     h = hashlib.sha256(f"synthetic-v{GENERATOR_VERSION}\n".encode())
     for lang in opt.languages:
         h.update(f"lang {lang} {opt.languages[lang]} {data[lang].fingerprint()}\n".encode())
+        if opt.dev_queries:
+            h.update(f"dev {dev[lang].fingerprint()}\n".encode())
         for part in (bitext.get(lang, ()),):
             for p in part:
                 h.update(f"{p.pivot}\t{p.other}\n".encode())
@@ -341,7 +348,7 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
             h.update(s.encode() + b"\n")
     for p in pairs:
         h.update(f"{p.query}\t{p.positive}\n".encode())
-    return SyntheticWorld(data, tuple(pairs), bitext, pretrain, h.hexdigest())
+    return SyntheticWorld(data, tuple(pairs), bitext, pretrain, h.hexdigest(), dev)
 
 
 # ---------------------------------------------------------------------------- storage
@@ -355,6 +362,8 @@ def world_to_json(world: SyntheticWorld) -> dict[str, Any]:
         "train_pairs": [[p.query, p.positive] for p in world.train_pairs],
         "bitext": {lang: [[p.pivot, p.other] for p in pairs] for lang, pairs in world.bitext.items()},
         "pretrain": {lang: list(s) for lang, s in world.pretrain.items()},
+        "dev": {lang: {"queries": dict(d.queries), "qrels": {q: dict(r) for q, r in d.qrels.items()}}
+                for lang, d in world.dev.items()},
     }
 
 
@@ -367,4 +376,6 @@ def world_from_json(obj: Mapping[str, Any]) -> SyntheticWorld:
         bitext={lang: tuple(BitextPair(a, b) for a, b in pairs) for lang, pairs in obj["bitext"].items()},
         pretrain={lang: tuple(s) for lang, s in obj["pretrain"].items()},
         fingerprint=obj["fingerprint"],
+        dev={lang: LanguageData(lang, obj["languages"][lang]["tier"], obj["languages"][lang]["corpus"], d["queries"],
+                                d["qrels"]) for lang, d in obj.get("dev", {}).items()},
     )

@@ -44,6 +44,8 @@ def test_checkpoint_equals_a_separate_run_and_curves_are_analysed(tmp_path):
     assert res.status == "complete", res.failed
     budgets = pd.read_parquet(tmp_path / "run" / "budgets.parquet")
     results = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    assert set(budgets.split) == {"dev", "test"}  # checkpoints are scored on both; only test is ever reported
+    budgets = budgets[budgets.split == "test"].drop(columns=["split"])
     ot = budgets[budgets.method == "ot-distill"]
     steps = sorted(ot.budget_steps.unique())
     assert len(steps) == 2  # the checkpoint and the final budget
@@ -66,3 +68,11 @@ def test_checkpoint_equals_a_separate_run_and_curves_are_analysed(tmp_path):
     assert all(isinstance(p["D"], float) and len(p["ci"]) == 2 for p in curves["points"])
     assert isinstance(curves["verdict_holds_across_budgets"], bool)
     assert {m["method"] for m in curves["points"][0]["tier_means"]} >= {"ot-distill", "contrastive", "zero-shot"}
+
+    # the protocol: budgets chosen on dev, headline on test only
+    protocol = analysis["protocol"]
+    assert protocol["tuned_on"] == "dev" and protocol["reported_on"] == "test"
+    sel = protocol["selections"]["ot-distill"]
+    assert sel["grid_size"] == 2 and sel["chosen"]["steps"] in (None, int(steps[0]))
+    dev = pd.read_parquet(tmp_path / "run" / "dev_results.parquet")
+    assert dev.query_id.str.contains("-dev").all() and not results.query_id.str.contains("-dev").any()
