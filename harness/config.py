@@ -98,7 +98,7 @@ class RawConfig(_Section):
     def _seeds(cls, v: list[int]) -> list[int]:
         if any(s < 0 or s > MAX_SEED for s in v):
             bad = next(s for s in v if s < 0 or s > MAX_SEED)
-            raise ConfigError("seeds", bad, f"integers from 0 to {MAX_SEED} (2**32 - 1)",
+            raise ConfigError("seeds", bad, f"non-negative integers from 0 to {MAX_SEED} (2**32 - 1)",
                               hint="seeds are run identities, e.g. seeds = [0, 1, 2]")
         if len(set(v)) != len(v):
             raise ValueError("seeds must be distinct")
