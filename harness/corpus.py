@@ -66,12 +66,12 @@ def iter_shards(docs: Iterator[tuple[str, str]], shard_size: int) -> Iterator[tu
         yield ids, texts
 
 
-def topics(bench: Any, language: str) -> Topics:
-    """Queries, qrels and tier of ``language``, without reading the corpus when possible."""
+def topics(bench: Any, language: str, split: str = "test") -> Topics:
+    """Queries, qrels and tier of ``language`` (query ``split``), without the corpus when possible."""
     native = getattr(bench, "topics", None)
-    if native is not None:
+    if native is not None and split == "test":
         return native(language)
-    d = bench.language_data(language)
+    d = bench.language_data(language) if split == "test" else bench.language_data(language, split)
     return Topics(language, d.tier, d.queries, d.qrels)
 
 

@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.benchmarks.base import hash_json
+from harness.hashing import hash_json
 from harness.errors import CacheCorruptError
 from harness.search import DocShard, id_bytes
 
@@ -321,7 +321,7 @@ def dense_run(
     retriever: Any,
     bench: Any,
     language: str,
-    queries: dict[str, str],
+    query_sets: list[dict[str, str]],
     k: int,
     *,
     root: Path,
@@ -329,31 +329,42 @@ def dense_run(
     dtype: str = "float16",
     shard_size: int = DEFAULT_SHARD_SIZE,
     corpus_fp: str | None = None,
-) -> dict[str, dict[str, float]]:
-    """Top-``k`` run of a dense retriever on ``language``: cached index, then sharded search.
+    check: Callable[[Any, str], None] | None = None,
+) -> list[dict[str, dict[str, float]]]:
+    """Top-``k`` runs of a dense retriever on ``language``: cached index, then sharded search.
 
     The index key is ``(document_identity(retriever, language), corpus fingerprint,
-    dtype)``; a retriever that declares no document identity gets a private index, built
-    shard by shard in the same way and removed afterwards (bounded memory, no sharing).
-    Returns ``{query_id: {doc_id: score}}`` in rank order (:mod:`harness.search`).
+    language, dtype)``; a retriever that declares no document identity gets a private
+    index, built shard by shard in the same way and removed afterwards (bounded memory, no
+    sharing).  ``check(array, what)`` is called on every block of embeddings (e.g. to
+    reject NaNs).  Returns, per query set, ``{query_id: {doc_id: score}}`` in rank order.
     """
     from harness import corpus
     from harness.search import sharded_search
 
     ident = document_identity(retriever, language)
     fp = corpus_fp or corpus.corpus_fingerprint(bench, language)
-    idx = build_index(
-        root, {"document_side": ident, "corpus": fp, "language": language},
-        lambda: corpus.iter_documents(bench, language),
-        lambda texts: retriever.encode_documents(texts, language).float().cpu().numpy(),
-        shard_size=shard_size, dtype=dtype, cache=ident is not None, label=language,
-    )
+
+    def encode(texts: list[str]) -> np.ndarray:
+        emb = retriever.encode_documents(texts, language)  # (n, dim)
+        if check is not None:
+            check(emb, "document embeddings")
+        return emb.float().cpu().numpy()
+
+    idx = build_index(root, {"document_side": ident, "corpus": fp, "language": language},
+                      lambda: corpus.iter_documents(bench, language), encode,
+                      shard_size=shard_size, dtype=dtype, cache=ident is not None, label=language)
     try:
-        qids = sorted(queries)
-        q = retriever.encode_queries([queries[i] for i in qids], language)  # (n_queries, dim)
-        scores, gidx = sharded_search(q, idx.iter_shards, k, device=device)
-        names = idx.doc_ids_of(gidx)
-        return {qid: {d: float(s) for d, s in zip(names[r], scores[r].tolist())} for r, qid in enumerate(qids)}
+        out = []
+        for queries in query_sets:
+            qids = sorted(queries)
+            q = retriever.encode_queries([queries[i] for i in qids], language)  # (n_queries, dim)
+            if check is not None:
+                check(q, "query embeddings")
+            scores, gidx = sharded_search(q, idx.iter_shards, k, device=device)
+            names = idx.doc_ids_of(gidx)
+            out.append({qid: {d: float(s) for d, s in zip(names[r], scores[r].tolist())} for r, qid in enumerate(qids)})
+        return out
     finally:
         if ident is None:
             discard_index(idx)
