@@ -311,6 +311,49 @@ def build_index(
     return DocIndex(path)
 
 
+def _token_cache(retriever: Any, root: Path, corpus_fp: str, language: str, shard_size: int):
+    """``texts -> token ids`` cached under ``<root>/tokens/<key>/<digest of the texts>.npz``.
+
+    Key: (the retriever's ``tokenizer_identity()``: tokenizer digest and ``max_length``;
+    corpus fingerprint; language; shard size), so the teacher, zero-shot and every student
+    with the same tokenizer tokenise a corpus once (issue 12, item 6).  Within the key, a
+    shard's file is named by the sha256 of its texts, so a resumed build finds its shards.
+    Only for encoders whose documents are embedded straight from their texts
+    (``encode_documents == encode_ids(tokenize_ids(texts))``: a plain ``BiEncoder``, or a
+    class setting ``documents_are_plain_ids = True``); None otherwise.
+    """
+    from harness.models.encoder import BiEncoder
+
+    if type(retriever) is not BiEncoder and not getattr(retriever, "documents_are_plain_ids", False):
+        return None
+    key = hash_json({"stage": "tokens", "tokenizer": retriever.tokenizer_identity(), "corpus": corpus_fp,
+                     "language": language, "shard_size": shard_size})[:32]
+    d = Path(root) / "tokens" / key
+    d.mkdir(parents=True, exist_ok=True)
+
+    def tokens(texts: list[str]) -> list[list[int]]:
+        digest = hashlib.sha256("\x1e".join(texts).encode()).hexdigest()[:32]
+        f = d / f"{digest}.npz"
+        if f.is_file():
+            try:
+                z = np.load(f)
+                flat, lengths = z["ids"], z["lengths"]
+                cache_log(Path(root), "hit", "tokens", key=key, n=len(texts))
+                return [x.tolist() for x in np.split(flat, np.cumsum(lengths)[:-1])] if len(lengths) else []
+            except (OSError, ValueError, KeyError):
+                f.unlink(missing_ok=True)
+        ids = retriever.tokenize_ids(texts)
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        flat = np.fromiter((t for x in ids for t in x), dtype=np.int32, count=int(lengths.sum()))
+        tmp = d / f".tmp-{digest}-{uuid.uuid4().hex}.npz"
+        np.savez(tmp, ids=flat, lengths=lengths)
+        os.replace(tmp, f)
+        cache_log(Path(root), "built", "tokens", key=key, n=len(texts))
+        return ids
+
+    return tokens
+
+
 def discard_index(idx: DocIndex) -> None:
     """Remove a private (uncached) index."""
     shutil.rmtree(idx.path, ignore_errors=True)
@@ -345,8 +388,13 @@ def dense_run(
     ident = document_identity(retriever, language)
     fp = corpus_fp or corpus.corpus_fingerprint(bench, language)
 
+    tokens = _token_cache(retriever, root, fp, language, shard_size) if ident is not None else None
+
     def encode(texts: list[str]) -> np.ndarray:
-        emb = retriever.encode_documents(texts, language)  # (n, dim)
+        if tokens is not None:  # tokenise once per (tokenizer, corpus, max_length): shared by every such encoder
+            emb = retriever.encode_ids(tokens(texts), batch_size=getattr(retriever, "encode_batch_size", 256))
+        else:
+            emb = retriever.encode_documents(texts, language)  # (n, dim)
         if check is not None:
             check(emb, "document embeddings")
         return emb.float().cpu().numpy()

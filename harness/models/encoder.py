@@ -218,9 +218,27 @@ class BiEncoder(nn.Module):
         ``pad_to_multiple_of`` (default 32: few distinct shapes) and SDPA does not use cuDNN
         attention (it builds an execution graph per new shape); on CPU nothing changes.
         """
+        return self.encode_ids(self.tokenize_ids(texts), batch_size=batch_size, pad_to_multiple_of=pad_to_multiple_of)
+
+    def tokenize_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of ``texts``, truncated to ``max_length`` (special tokens included)."""
+        if len(texts) == 0:
+            return []
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
+                              return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+
+    def tokenizer_identity(self) -> str:
+        """What :meth:`tokenize_ids` depends on: the tokenizer's digest and ``max_length``
+        (token ids cached under it are reused by every encoder with that tokenizer)."""
+        return f"tokens:{tokenizer_digest(self.tokenizer)}:{self.max_length}"
+
+    @torch.no_grad()
+    def encode_ids(self, ids: Sequence[Sequence[int]], batch_size: int = 256,
+                   pad_to_multiple_of: int | None = None) -> torch.Tensor:
+        """:meth:`encode` from token ids (:meth:`tokenize_ids`): ``(len(ids), H)`` float32 on CPU."""
         import numpy as np
 
-        n = len(texts)
+        n = len(ids)
         if n == 0:
             return torch.zeros(0, self.dim)
         was_training = self.training
@@ -228,8 +246,6 @@ class BiEncoder(nn.Module):
         dev = self.device
         cuda = dev.type == "cuda"
         multiple = pad_to_multiple_of or (32 if cuda else 1)
-        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
-                             return_attention_mask=False, return_token_type_ids=False)["input_ids"]
         lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=n)
         order = np.argsort(lengths, kind="stable")  # ties keep input order
         pad_id = self.tokenizer.pad_token_id or 0
