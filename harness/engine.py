@@ -356,7 +356,8 @@ class Engine:
                 t0 = time.perf_counter()
                 where = f"{spec.label} language={lang}" + (f" ({label})" if label else "")
                 got = retrieve_splits(retriever, self.benchmark, lang, [tops[i].queries for i in todo], k, self.device,
-                                      root=self.cache.root, index=self.config.raw.index, label=where)
+                                      root=self.cache.root, index=self.config.raw.index, label=where,
+                                      cache=not label)  # checkpoints: a private index, not kept
                 t_ret += time.perf_counter() - t0
                 for i, run in zip(todo, got):
                     split_runs[i] = run
@@ -494,7 +495,7 @@ def _check_finite(x: Any, what: str, label: str) -> None:
 
 
 def retrieve_splits(retriever, bench, language: str, query_sets: list[dict[str, str]], k: int, device: str, *,
-                    root: Path, index=None, label: str = "") -> list[dict[str, dict[str, float]]]:
+                    root: Path, index=None, label: str = "", cache: bool = True) -> list[dict[str, dict[str, float]]]:
     """Top-``k`` runs of several query sets over ``language``'s corpus, ranked by the
     harness's tie rule (:mod:`harness.search`).
 
@@ -512,7 +513,7 @@ def retrieve_splits(retriever, bench, language: str, query_sets: list[dict[str, 
     if isinstance(retriever, Encoder):
         kw = {} if index is None else {"dtype": index.dtype, "shard_size": index.shard_size}
         return dense_run(retriever, bench, language, query_sets, k, root=root, device=device,
-                         check=lambda x, what: _check_finite(x, what, label), **kw)
+                         check=lambda x, what: _check_finite(x, what, label), cache=cache, **kw)
     data = bench.language_data(language)
     out = []
     for queries in query_sets:

@@ -373,19 +373,21 @@ def dense_run(
     shard_size: int = DEFAULT_SHARD_SIZE,
     corpus_fp: str | None = None,
     check: Callable[[Any, str], None] | None = None,
+    cache: bool = True,
 ) -> list[dict[str, dict[str, float]]]:
     """Top-``k`` runs of a dense retriever on ``language``: cached index, then sharded search.
 
     The index key is ``(document_identity(retriever, language), corpus fingerprint,
     language, dtype)``; a retriever that declares no document identity gets a private
     index, built shard by shard in the same way and removed afterwards (bounded memory, no
-    sharing).  ``check(array, what)`` is called on every block of embeddings (e.g. to
+    sharing); so does any retriever when ``cache`` is False (e.g. a training checkpoint,
+    evaluated once).  ``check(array, what)`` is called on every block of embeddings (e.g. to
     reject NaNs).  Returns, per query set, ``{query_id: {doc_id: score}}`` in rank order.
     """
     from harness import corpus
     from harness.search import sharded_search
 
-    ident = document_identity(retriever, language)
+    ident = document_identity(retriever, language) if cache else None
     fp = corpus_fp or corpus.corpus_fingerprint(bench, language)
 
     tokens = _token_cache(retriever, root, fp, language, shard_size) if ident is not None else None
