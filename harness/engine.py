@@ -196,7 +196,19 @@ class Engine:
 
     def teacher_key(self, seed: int) -> dict[str, Any]:
         return {"base": self.base_key(), "teacher": self.config.teacher.model_dump(mode="json"),
-                "data": self.benchmark.fingerprint(), "seed": seed, "device": self.device, "threads": self.threads}
+                "data": self.train_fingerprint(), "seed": seed, "device": self.device, "threads": self.threads}
+
+    def train_fingerprint(self) -> str:
+        """Identity of the teacher's training data: the adapter's ``train_fingerprint()``
+        (MIRACL: the pivot's train files, not the evaluated languages), else the whole
+        benchmark's fingerprint."""
+        fn = getattr(self.benchmark, "train_fingerprint", None)
+        return fn() if fn is not None else self.benchmark.fingerprint()
+
+    def _language_fingerprint(self, language: str) -> str:
+        if not hasattr(self, "_lang_fps"):
+            self._lang_fps = self.benchmark.language_fingerprints()
+        return self._lang_fps[language]
 
     def teacher(self, seed: int):
         """The seed's teacher: the base encoder fine-tuned on pivot retrieval pairs (cached)."""
@@ -297,8 +309,10 @@ class Engine:
             "version": entry.cls.version,
             "options": entry.options.model_dump(mode="json"),
             "seed": None if invariant else seed,
-            "data": self.benchmark.fingerprint(),
-            "languages": list(self.benchmark.languages),
+            # a method whose fit ignores the language set depends on this language's data only
+            "data": (self.benchmark.fingerprint() if entry.cls.fit_uses_languages
+                     else {"language": self._language_fingerprint(language), "train": self.train_fingerprint()}),
+            "languages": list(self.benchmark.languages) if entry.cls.fit_uses_languages else None,
             "language": language,
             "split": split,
             "top_k": self.config.raw.top_k,

@@ -252,6 +252,10 @@ class Method(abc.ABC):
     #: Whether results do not depend on the seed (BM25): its runs are computed once per
     #: language and shared by every seed, and the cell's info says so.
     seed_invariant: ClassVar[bool] = False
+    #: Whether ``fit`` uses the set of evaluated languages (e.g. trains on every language's
+    #: bitext).  False (zero-shot, bm25, translate-test): a language's run depends on that
+    #: language's data only, so adding or removing another language recomputes nothing.
+    fit_uses_languages: ClassVar[bool] = True
 
     def __init__(self, config: BaseModel | Mapping[str, Any] | None = None):
         from harness.options import validate_section

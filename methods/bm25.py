@@ -103,6 +103,7 @@ class BM25(Method):
     kind = "lexical"
     needs_teacher = False
     seed_invariant = True
+    fit_uses_languages = False
 
     def fit(self, ctx: FitContext) -> Searcher:
         return BM25Searcher(self.config)

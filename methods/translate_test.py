@@ -79,6 +79,7 @@ class TranslateTest(Method):
     version = "1.0"
     citation = XNLI_CITATION
     Config = TranslateTestConfig
+    fit_uses_languages = False
     kind = "dense"
 
     def fit(self, ctx: FitContext) -> Encoder:

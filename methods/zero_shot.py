@@ -31,6 +31,7 @@ class ZeroShot(Method):
   year = {2020}
 }"""
     Config = EmptyConfig
+    fit_uses_languages = False
     kind = "dense"
 
     def fit(self, ctx: FitContext) -> Encoder:

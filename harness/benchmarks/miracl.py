@@ -336,6 +336,15 @@ class MiraclBenchmark(FileBenchmark):
         docs = [f for f in self._files(ds_id) if f[0] == "docs"]
         return hash_json({"dataset": ds_id, "docs": docs, "ir_datasets": ir_datasets.__version__})
 
+    def train_fingerprint(self) -> str:
+        """What the teacher's training pairs depend on: the pivot's train files (pinned md5s)
+        and the options that select pairs; not the evaluated languages."""
+        import ir_datasets
+
+        return hash_json({"adapter": f"miracl/{ADAPTER_VERSION}", "pivot": self.pivot,
+                          "max_train_pairs": self.options.max_train_pairs, "ir_datasets": ir_datasets.__version__,
+                          "files": self._files(self.train_dataset_id())})
+
     def language_fingerprints(self) -> dict[str, str]:
         """Per language: its dataset's source files (pinned md5s), not the texts."""
         return {lang: hash_json(self._files(self.dataset_id(lang))) for lang in self.languages}

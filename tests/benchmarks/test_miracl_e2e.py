@@ -4,7 +4,9 @@
 as ir_datasets keeps MIRACL) with a tiny BERT saved by ``save_pretrained`` and bitext TSVs:
 zero-shot, bm25, ot-distill and contrastive over two seeds; the report is rendered.  A
 second run with one more metric re-scores stored runs: the cache log shows no document
-index built and no run computed, and the shared per-query scores are identical.
+index built and no run computed, and the shared per-query scores are identical.  Removing a
+language recomputes nothing for zero-shot and bm25 (no teacher trained either), and adding
+it back recomputes nothing at all.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ top_k = 100
 shard_size = 2
 [benchmark]
 name = "miracl"
-languages = ["en", "sw", "yo"]
+languages = {languages}
 pivot = "en"
 split = "dev"
 bitext_dir = "{bitext}"
@@ -73,6 +75,9 @@ n_bootstrap = 100
 """
 
 
+ALL = '["en", "sw", "yo"]'
+
+
 def _harness_run(cfg: Path, out: Path, home: Path, cache: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "IR_DATASETS_HOME": str(home), "IR_DATASETS_DL_TRIES": "1", "HARNESS_CACHE": str(cache)}
     return subprocess.run([sys.executable, "-m", "harness.cli", "run", str(cfg), "--out", str(out), "--quiet"],
@@ -90,7 +95,7 @@ def test_harness_run_on_miracl_ids(miracl_home, tmp_path):
     model = _tiny_bert(tmp_path / "tiny-bert")
     cache = tmp_path / "cache"
     cfg = tmp_path / "c.toml"
-    cfg.write_text(CONFIG.format(metrics='["ndcg@10", "recall@100"]', bitext=bitext, model=model))
+    cfg.write_text(CONFIG.format(metrics='["ndcg@10", "recall@100"]', bitext=bitext, model=model, languages=ALL))
     proc = _harness_run(cfg, tmp_path / "run", miracl_home, cache)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     run = tmp_path / "run"
@@ -107,7 +112,7 @@ def test_harness_run_on_miracl_ids(miracl_home, tmp_path):
     assert built and all(e["shards"] >= 1 for e in built)
     assert any(e["shards"] > 1 for e in built)  # en: 5 passages in shards of 2
 
-    cfg.write_text(CONFIG.format(metrics='["ndcg@10", "recall@100", "mrr@10"]', bitext=bitext, model=model))
+    cfg.write_text(CONFIG.format(metrics='["ndcg@10", "recall@100", "mrr@10"]', bitext=bitext, model=model, languages=ALL))
     proc = _harness_run(cfg, tmp_path / "run2", miracl_home, cache)
     assert proc.returncode == 0, proc.stderr[-4000:]
     new = read_cache_log(cache)[len(log1):]
@@ -117,3 +122,28 @@ def test_harness_run_on_miracl_ids(miracl_home, tmp_path):
     a = res.sort_values(cols).reset_index(drop=True)
     b = res2[res2["metric"] != "mrr@10"].sort_values(cols).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
+
+    # removing a language: methods whose fit ignores the language set (zero-shot, bm25) reuse
+    # every stored run and the cached teachers; the alignment methods train on the language set
+    teachers = sorted(p.name for p in (cache / "teacher").iterdir() if not p.name.startswith("."))
+    n_log = len(read_cache_log(cache))
+    cfg.write_text(CONFIG.format(metrics='["ndcg@10", "recall@100", "mrr@10"]', bitext=bitext, model=model,
+                                 languages='["en", "sw"]'))
+    proc = _harness_run(cfg, tmp_path / "run3", miracl_home, cache)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    new = read_cache_log(cache)[n_log:]
+    fixed = [e for e in new if e.get("method") in ("zero-shot", "bm25")]
+    assert fixed and all(e["stage"] == "run" and e["event"] == "hit" for e in fixed), fixed
+    assert sorted(p.name for p in (cache / "teacher").iterdir() if not p.name.startswith(".")) == teachers
+    res3 = pd.read_parquet(tmp_path / "run3" / "results.parquet")
+    keep = res2[res2["method"].isin(["zero-shot", "bm25"]) & (res2["language"] != "yo")]
+    pd.testing.assert_frame_equal(
+        res3[res3["method"].isin(["zero-shot", "bm25"])].sort_values(cols).reset_index(drop=True)[["value"]],
+        keep.sort_values(cols).reset_index(drop=True)[["value"]])
+    # ... and adding it back recomputes nothing at all
+    n_log = len(read_cache_log(cache))
+    cfg.write_text(CONFIG.format(metrics='["ndcg@10", "recall@100", "mrr@10"]', bitext=bitext, model=model, languages=ALL))
+    proc = _harness_run(cfg, tmp_path / "run4", miracl_home, cache)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert all(e["event"] == "hit" for e in read_cache_log(cache)[n_log:])
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "run4" / "results.parquet"), res2)
