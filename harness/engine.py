@@ -232,6 +232,8 @@ class Engine:
             "options": entry.options.model_dump(mode="json"),
             "seed": seed,
             "data": self.benchmark.fingerprint(),
+            # the adapter's options pick what is evaluated from the data (e.g. the synthetic world's mode)
+            "benchmark": self.config.benchmark.model_dump(mode="json"),
             "languages": list(self.benchmark.languages),
             "tiers": dict(self.benchmark.tiers),
             "metrics": self.config.metrics,
@@ -425,7 +427,7 @@ def retrieve_splits(retriever, datas, k: int, device: str, label: str = "") -> l
         return [retrieve(retriever, d, k, device, label=label) for d in datas]
     first = datas[0]
     doc_ids = sorted(first.corpus)
-    d = retriever.encode_documents([first.corpus[i] for i in doc_ids], first.language)  # (n_docs, dim)
+    d = retriever.encode_documents([first.corpus[i] for i in doc_ids], first.doc_language)  # (n_docs, dim)
     _check_finite(d, "document embeddings", label)
     out = []
     for data in datas:
@@ -452,7 +454,7 @@ def retrieve(retriever, data, k: int, device: str, label: str = "") -> dict[str,
     qids = sorted(data.queries)
     if isinstance(retriever, Encoder):
         doc_ids = sorted(data.corpus)
-        d = retriever.encode_documents([data.corpus[i] for i in doc_ids], data.language)  # (n_docs, dim)
+        d = retriever.encode_documents([data.corpus[i] for i in doc_ids], data.doc_language)  # (n_docs, dim)
         _check_finite(d, "document embeddings", label)
         q = retriever.encode_queries([data.queries[i] for i in qids], data.language)  # (n_queries, dim)
         _check_finite(q, "query embeddings", label)
