@@ -174,3 +174,13 @@ def test_shuffled_bitext_keeps_sentences_but_breaks_pairs(tiny_world):
         assert [p.pivot for p in plain[lang]] == [p.pivot for p in shuffled[lang]]
         same = sum(a.other == b.other for a, b in zip(plain[lang], shuffled[lang]))
         assert same < len(plain[lang]) / 2
+
+
+def test_hu2023_recipe_fills_the_published_settings_and_explicit_options_win(tiny_world):
+    cfg = ContrastiveConfig(recipe="hu2023")
+    assert (cfg.pivot_encoder, cfg.language_weight, cfg.pivot_anchor, cfg.symmetric) == ("student", 1.0, "retrieval", True)
+    assert ContrastiveConfig(recipe="hu2023", language_weight=0.5).language_weight == 0.5
+    assert ContrastiveConfig().pivot_encoder == "teacher" and ContrastiveConfig().recipe == "distill"
+    ctx = tiny_world.ctx("contrastive", 0)
+    Contrastive({**FAST, "recipe": "hu2023"}).fit(ctx)
+    assert ctx.diagnostics["steps"] == 3
