@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Topics", "iter_documents", "iter_shards", "topics", "corpus_fingerprint", "file_digest"]
+__all__ = ["Topics", "document_language", "iter_documents", "iter_shards", "topics", "corpus_fingerprint", "file_digest"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,17 @@ def iter_documents(bench: Any, language: str) -> Iterator[tuple[str, str]]:
         yield from native(language)
         return
     yield from bench.language_data(language).corpus.items()
+
+
+def document_language(bench: Any, language: str) -> str:
+    """Language of ``language``'s corpus: itself, or the pivot in a cross-lingual setting
+    (queries in ``language``, documents in the pivot).  Adapters may answer natively."""
+    native = getattr(bench, "document_language", None)
+    if native is not None:
+        return native(language)
+    if getattr(bench, "iter_corpus", None) is not None:  # streamed adapters are monolingual
+        return language
+    return bench.language_data(language).doc_language
 
 
 def iter_shards(docs: Iterator[tuple[str, str]], shard_size: int) -> Iterator[tuple[list[str], list[str]]]:
@@ -73,6 +84,29 @@ def topics(bench: Any, language: str, split: str = "test") -> Topics:
         return native(language)
     d = bench.language_data(language) if split == "test" else bench.language_data(language, split)
     return Topics(language, d.tier, d.queries, d.qrels)
+
+
+@dataclass(frozen=True)
+class JudgedView:
+    """Qrels with the judged documents that exist in the corpus (``corpus``: a set of ids)."""
+
+    language: str
+    qrels: Mapping[str, Mapping[str, int]]
+    corpus: frozenset
+
+
+def judged_view(bench: Any, language: str) -> Any:
+    """What a qrels check needs: ``.qrels`` and ``.corpus`` (membership of judged doc ids).
+
+    An in-memory adapter returns its ``language_data``; a streaming one (``topics``) streams
+    the corpus's ids once, keeping those that are judged (memory: the judged documents).
+    """
+    if getattr(bench, "topics", None) is None:
+        return bench.language_data(language)
+    top = topics(bench, language)
+    judged = {d for rels in top.qrels.values() for d in rels}
+    present = frozenset(d for d, _ in iter_documents(bench, language) if d in judged)
+    return JudgedView(language, top.qrels, present)
 
 
 def corpus_fingerprint(bench: Any, language: str) -> str:

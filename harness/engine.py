@@ -244,6 +244,8 @@ class Engine:
             "options": entry.options.model_dump(mode="json"),
             "seed": seed,
             "data": self.benchmark.fingerprint(),
+            # the adapter's options pick what is evaluated from the data (e.g. the synthetic world's mode)
+            "benchmark": self.config.benchmark.model_dump(mode="json"),
             "languages": list(self.benchmark.languages),
             "tiers": dict(self.benchmark.tiers),
             "metrics": self.config.metrics,

@@ -95,9 +95,13 @@ def document_identity(retriever: Any, language: str) -> str | None:
     """The retriever's document-side identity for ``language``, or None if it declares none.
 
     An encoder declares it with ``document_identity(language) -> str``: a string that
-    changes whenever ``encode_documents(texts, language)`` could return something else.
+    changes whenever ``encode_documents(texts, language)`` could return something else; or
+    with a ``document_encoder`` attribute (a query-side student whose documents go through
+    the frozen teacher), whose identity it then shares.
     """
     fn = getattr(retriever, "document_identity", None)
+    if fn is None and getattr(retriever, "document_encoder", None) is not None:
+        return document_identity(retriever.document_encoder, language)  # a query-side student: the teacher's index
     return None if fn is None else fn(language)
 
 
@@ -387,21 +391,23 @@ def dense_run(
     from harness import corpus
     from harness.search import sharded_search
 
-    ident = document_identity(retriever, language) if cache else None
+    doc_lang = corpus.document_language(bench, language)  # the pivot in cross-lingual mode
+    ident = document_identity(retriever, doc_lang) if cache else None
     fp = corpus_fp or corpus.corpus_fingerprint(bench, language)
-
-    tokens = _token_cache(retriever, root, fp, language, shard_size) if ident is not None else None
+    doc_side = retriever if getattr(retriever, "document_identity", None) is not None else (
+        getattr(retriever, "document_encoder", None) or retriever)
+    tokens = _token_cache(doc_side, root, fp, doc_lang, shard_size) if ident is not None else None
 
     def encode(texts: list[str]) -> np.ndarray:
         if tokens is not None:  # tokenise once per (tokenizer, corpus, max_length): shared by every such encoder
-            emb = retriever.encode_ids(tokens(texts), batch_size=getattr(retriever, "encode_batch_size", 256))
+            emb = doc_side.encode_ids(tokens(texts), batch_size=getattr(doc_side, "encode_batch_size", 256))
         else:
-            emb = retriever.encode_documents(texts, language)  # (n, dim)
+            emb = doc_side.encode_documents(texts, doc_lang)  # (n, dim)
         if check is not None:
             check(emb, "document embeddings")
         return emb.float().cpu().numpy()
 
-    idx = build_index(root, {"document_side": ident, "corpus": fp, "language": language},
+    idx = build_index(root, {"document_side": ident, "corpus": fp, "language": doc_lang},
                       lambda: corpus.iter_documents(bench, language), encode,
                       shard_size=shard_size, dtype=dtype, cache=ident is not None, label=language)
     try:

@@ -183,6 +183,7 @@ class FitContext:
         schedule_steps: int | None = None,
         eval_at: Sequence[int] = (),
         examples_per_step: int | None = None,
+        encoder: Any = None,
     ) -> "TrainStats":
         """Minimise ``loss_fn(batch)`` for ``steps`` AdamW steps with the harness's shared settings.
 
@@ -199,6 +200,8 @@ class FitContext:
         ``steps * examples_per_step``, training seconds).  ``schedule_steps`` is the
         learning-rate schedule's horizon (default ``steps``).  A checkpoint at step ``b`` of a
         run is identical to a separate run with ``steps = b`` and the same ``schedule_steps``.
+        ``encoder`` is what a checkpoint evaluates (default ``model``; e.g. a wrapper that
+        encodes queries with ``model`` and documents with the teacher).
         """
         from harness.training import train
 
@@ -213,7 +216,7 @@ class FitContext:
             if done in todo:
                 model.eval()
                 with _no_grad():
-                    self.checkpoint(model, {"steps": done, "seconds": round(seconds, 3),  # type: ignore[misc]
+                    self.checkpoint(model if encoder is None else encoder, {"steps": done, "seconds": round(seconds, 3),  # type: ignore[misc]
                                             "examples": done * examples_per_step if examples_per_step else None})
 
         stats = train(

@@ -247,11 +247,21 @@ def run_matrix(
         # ---------------------------------------------------------------- assemble
         done = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status == "done"]
         failed = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status != "done"]
-        for lang in bench.languages:
-            from harness.corpus import topics as corpus_topics
-            from harness.retrieval import write_trec_qrels
+        from harness import corpus
+        from harness.retrieval import write_trec_qrels
 
-            write_trec_qrels(corpus_topics(bench, lang).qrels, store.dir / "qrels" / f"{lang}.qrels")
+        data_problems: dict[str, Any] = {}
+        for lang in bench.languages:
+            # a streamed corpus is never loaded whole: only its ids are read, keeping the judged ones
+            data = corpus.judged_view(bench, lang)
+            write_trec_qrels(data.qrels, store.dir / "qrels" / f"{lang}.qrels")
+            problems = qrels_problems(data)
+            if problems:
+                data_problems[lang] = problems
+                log(f"warning: language {lang}: {problems['unknown_documents']} judgement(s) name documents missing "
+                    f"from the corpus; {problems['queries_judged_only_on_missing']} quer(y/ies) can only score 0")
+        manifest["data_problems"] = data_problems
+        manifest["benchmark"] = bench.describe()  # after loading: data sizes and statistics filled in
         for out in done:
             for lang, text in out.runs.items():
                 store.write_text(f"runs/{out.method}/{out.seed}/{lang}.trec", text)
@@ -307,6 +317,19 @@ def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench) -> dict
         return analyze(results, config.analysis, tiers=tiers).to_dict()
     except StatisticsError as e:  # degenerate tables (e.g. one method) are reported, not hidden
         return {"error": str(e)}
+
+
+def qrels_problems(data: Any) -> dict[str, Any]:
+    """Judgements naming documents missing from the corpus, counted (kept: trec_eval scores them as misses)."""
+    corpus = data.corpus
+    unknown = [(q, d) for q, rels in data.qrels.items() for d in rels if d not in corpus]
+    if not unknown:
+        return {}
+    judged_only_missing = [q for q, rels in data.qrels.items()
+                           if any(r > 0 for r in rels.values()) and all(d not in corpus for d, r in rels.items() if r > 0)]
+    return {"unknown_documents": len(unknown), "examples": [f"{q}:{d}" for q, d in unknown[:5]],
+            "queries_judged_only_on_missing": len(judged_only_missing),
+            "query_examples": judged_only_missing[:5]}
 
 
 def protocol_summary(config: HarnessConfig, selections: dict[str, Any], has_dev: bool) -> dict[str, Any]:

@@ -40,6 +40,9 @@ class LanguageData:
         ``query_id -> text``; only judged queries.
     qrels : Mapping[str, Mapping[str, int]]
         ``query_id -> {doc_id: relevance}`` (TREC qrels).
+    document_language : str, optional
+        Language of the corpus when it differs from the queries' (cross-lingual retrieval:
+        queries in ``language``, documents in the pivot language); None: ``language``.
     """
 
     language: str
@@ -47,6 +50,11 @@ class LanguageData:
     corpus: Mapping[str, str]
     queries: Mapping[str, str]
     qrels: Mapping[str, Mapping[str, int]]
+    document_language: str | None = None
+
+    @property
+    def doc_language(self) -> str:
+        return self.document_language or self.language
 
     def __post_init__(self) -> None:
         missing = [q for q in self.qrels if q not in self.queries]

@@ -135,6 +135,8 @@ class SyntheticBenchmark(Benchmark):
     def language_data(self, language: str, split: str = "test") -> LanguageData:
         self.check_language(language)
         self.check_split(split)
+        if self.options.mode == "cross-lingual":
+            return self.world.crosslingual(language, self.tiers[language], self.pivot, split)
         return self.world.languages[language] if split == "test" else self.world.dev[language]
 
     def train_pairs(self) -> Sequence[TrainPair]:
@@ -153,13 +155,14 @@ class SyntheticBenchmark(Benchmark):
         return self.world.fingerprint
 
     def language_fingerprints(self) -> dict[str, str]:
-        return {lang: self.world.languages[lang].fingerprint() for lang in self.languages}
+        return {lang: self.language_data(lang).fingerprint() for lang in self.languages}
 
     def describe(self) -> dict[str, object]:
         out = super().describe()
         w = self.world
         out.update(
             synthetic=True,
+            mode=self.options.mode,
             generator_version=GENERATOR_VERSION,
             parameters=self.options.model_dump(mode="json"),
             fingerprint=w.fingerprint,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -61,6 +61,9 @@ class SyntheticOptions(BaseModel):
     )
     train_pairs: int = Field(4000, ge=10, le=10_000_000, description="pivot (query, positive) pairs")
     queries: int = Field(800, ge=1, le=1_000_000, description="judged test queries per language (reported)")
+    mode: Literal["monolingual", "cross-lingual"] = Field(
+        "monolingual", description="monolingual: queries and passages in each language; cross-lingual: the pivot's "
+                                   "information needs asked in each language against the pivot's passages")
     dev_queries: int | None = Field(
         None, ge=0, le=1_000_000,
         description="judged dev queries per language (tuning only; disjoint from the test queries); default: "

@@ -267,6 +267,18 @@ class SyntheticWorld:
     pretrain: dict[str, tuple[str, ...]]  # language -> sentences
     fingerprint: str
     dev: dict[str, LanguageData] = field(default_factory=dict)  # dev queries over the same corpus
+    #: language -> (test, dev) renderings of the pivot's queries (cross-lingual mode)
+    cross: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+
+    def crosslingual(self, language: str, tier: str, pivot: str, split: str = "test") -> LanguageData:
+        """Queries in ``language`` for the pivot's information needs, against the pivot's corpus and judgements."""
+        base = self.languages[pivot] if split == "test" else self.dev[pivot]
+        texts = self.cross[language][0 if split == "test" else 1]
+        qids = sorted(base.queries)  # the pivot's query j is rendered as texts[j] (ids are zero-padded)
+        tag = "xq" if split == "test" else "xdev"
+        return LanguageData(language, tier, base.corpus, {f"{language}-{tag}{j:05d}": t for j, t in enumerate(texts)},
+                            {f"{language}-{tag}{j:05d}": base.qrels[q] for j, q in enumerate(qids)},
+                            document_language=pivot)
 
 
 def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
@@ -282,6 +294,7 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
 
     data: dict[str, LanguageData] = {}
     dev: dict[str, LanguageData] = {}
+    pivot_concepts: list[list[int]] = []
     for lang, tier in opt.languages.items():
         rng = rng_for(f"eval/{lang}")
         sampler, writer = _Sampler(lex, opt, rng), _Writer(lex, opt, lang, rng)
@@ -301,6 +314,8 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
             doc_ids[i] = f"{lang}-d{rank:06d}"
         corpus = {doc_ids[i]: writer.passage_text(p) for i, p in enumerate(passages)}
         texts = [writer.render(q) for q in query_concepts]
+        if lang == opt.pivot:
+            pivot_concepts = query_concepts
         rels = [{doc_ids[i]: r for i, r in rel.items()} for rel in _relevance(query_concepts, passages)]
         corpus = dict(sorted(corpus.items()))
         n = opt.queries
@@ -309,6 +324,14 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
         dev[lang] = LanguageData(lang, tier, corpus,
                                  {f"{lang}-dev{j:05d}": texts[n + j] for j in range(opt.dev_queries)},
                                  {f"{lang}-dev{j:05d}": rels[n + j] for j in range(opt.dev_queries)})
+
+    # Cross-lingual evaluation data: the pivot's information needs (its test and dev queries' concepts),
+    # rendered in every language, searched in the pivot's corpus with the pivot's judgements.
+    cross: dict[str, tuple[list[str], list[str]]] = {}
+    for lang in opt.languages:
+        w = _Writer(lex, opt, lang, rng_for(f"cross-queries/{lang}"))
+        texts = [w.render(q) for q in pivot_concepts]
+        cross[lang] = (texts[: opt.queries], texts[opt.queries:])
 
     rng = rng_for("train")
     sampler, writer = _Sampler(lex, opt, rng), _Writer(lex, opt, opt.pivot, rng)
@@ -341,6 +364,8 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
         h.update(f"lang {lang} {opt.languages[lang]} {data[lang].fingerprint()}\n".encode())
         if opt.dev_queries:
             h.update(f"dev {dev[lang].fingerprint()}\n".encode())
+        for q in (*cross[lang][0], *cross[lang][1]):
+            h.update(f"x {q}\n".encode())
         for part in (bitext.get(lang, ()),):
             for p in part:
                 h.update(f"{p.pivot}\t{p.other}\n".encode())
@@ -348,7 +373,7 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
             h.update(s.encode() + b"\n")
     for p in pairs:
         h.update(f"{p.query}\t{p.positive}\n".encode())
-    return SyntheticWorld(data, tuple(pairs), bitext, pretrain, h.hexdigest(), dev)
+    return SyntheticWorld(data, tuple(pairs), bitext, pretrain, h.hexdigest(), dev, cross)
 
 
 # ---------------------------------------------------------------------------- storage
@@ -364,6 +389,7 @@ def world_to_json(world: SyntheticWorld) -> dict[str, Any]:
         "pretrain": {lang: list(s) for lang, s in world.pretrain.items()},
         "dev": {lang: {"queries": dict(d.queries), "qrels": {q: dict(r) for q, r in d.qrels.items()}}
                 for lang, d in world.dev.items()},
+        "cross": {lang: [list(t), list(d)] for lang, (t, d) in world.cross.items()},
     }
 
 
@@ -378,4 +404,5 @@ def world_from_json(obj: Mapping[str, Any]) -> SyntheticWorld:
         fingerprint=obj["fingerprint"],
         dev={lang: LanguageData(lang, obj["languages"][lang]["tier"], obj["languages"][lang]["corpus"], d["queries"],
                                 d["qrels"]) for lang, d in obj.get("dev", {}).items()},
+        cross={lang: (list(t), list(d)) for lang, (t, d) in obj.get("cross", {}).items()},
     )

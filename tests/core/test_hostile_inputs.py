@@ -136,3 +136,14 @@ def test_methods_json_into_a_closed_pipe_is_quiet():
 def test_load_config_rejects_a_directory(tmp_path):
     with pytest.raises(ConfigError, match="an existing TOML file"):
         load_config(tmp_path / "sub" / "x.toml")
+
+
+def test_judgements_of_missing_documents_are_counted_per_language(table_plugins, tmp_path, capsys):
+    cfg = _cfg(tmp_path)
+    cfg.write_text(cfg.read_text().replace("docs = 8", "docs = 8\nghost_judgements = true"))
+    assert main(["run", str(cfg), "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache")]) == EXIT_OK
+    m = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert m["data_problems"]["aa"]["unknown_documents"] == 2
+    assert m["data_problems"]["aa"]["queries_judged_only_on_missing"] == 1
+    assert "aa-q0" in m["data_problems"]["aa"]["query_examples"]
+    assert "judgement(s) name documents missing" in capsys.readouterr().err

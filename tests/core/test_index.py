@@ -112,3 +112,16 @@ def test_changed_corpus_under_same_key_is_an_error(tmp_path):
 
     with pytest.raises(CacheCorruptError, match="other doc ids"):
         build_index(tmp_path, {"k": 2}, other, enc, shard_size=50)
+
+
+def test_query_side_student_shares_the_teachers_document_index():
+    from harness_methods._alignment import QuerySideEncoder
+
+    from harness.index import document_identity
+
+    class Teacher:
+        def document_identity(self, language):
+            return f"teacher:{language}"
+
+    assert document_identity(QuerySideEncoder(object(), Teacher()), "sw") == "teacher:sw"
+    assert document_identity(object(), "sw") is None  # declares none: a private index
