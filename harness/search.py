@@ -152,7 +152,7 @@ def sharded_search(
     shards: Iterable[DocShard],
     k: int = 100,
     *,
-    query_chunk: int = 4096,
+    query_chunk: int = 1024,
     device: str = "cpu",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` inner-product search over shards, ties by the harness's rule.
@@ -169,8 +169,8 @@ def sharded_search(
     scores : ndarray, shape (n_queries, k'), float32, in rank order
     indices : ndarray, shape (n_queries, k'), int64 global document indices
 
-    ``k' = min(k, n_docs)``.  Per (query chunk, shard) the device holds the
-    ``(chunk, shard_size)`` score matrix; candidates (``k`` per query, plus documents tied
+    ``k' = min(k, n_docs)``.  Per (query chunk, shard) the device holds the float64
+    ``(chunk, shard_size)`` score matrix (1,024 x 65,536 x 8 B = 512 MiB by default); candidates (``k`` per query, plus documents tied
     at the cut) come back to the host and are merged with ``numpy.lexsort``.
     """
     import torch
