@@ -16,18 +16,34 @@ Three tests of ``theta = 0`` answer three questions:
 * **seed level** (conditional on the queries): the per-seed values ``theta_s`` of each seed
   group (paired methods share seeds: one group; independent methods: one group each);
   paired t-test over seeds (one group) or Welch's t-test (several).
-* **hierarchical** (seeds and queries both random; crossed design): ``V = sum_g A_g / S_g
+* **hierarchical** (seeds and queries both random; crossed design) -- the *method-level*
+  test, the default decision test of pairwise comparisons: ``V = sum_g A_g / S_g
   + max(V_q - sum_g R_g / S_g, 0)`` with ``A_g = var_s(theta_{g,s})`` the seed-level
   variance (it contains the seed x query noise) and ``R_g = sum_l MSE_{g,l} / Q_l`` that
   noise, ``MSE_{g,l}`` being the seed x query interaction mean square of the group's
   contrast matrix ``E_{g,l} = sum_{m in g} c[m,l] Y[m,l]``: the seed part keeps a clean
   ``S - 1`` df and the noise is removed from the query part, where it is estimated with
-  many df.  t-test with Welch-Satterthwaite df (seed part: over groups, ``S_g - 1`` each;
-  query part: ``min Q_l - 1``).
+  many df.  ``t = theta / sqrt(V)`` is referred to Student's t with the df of the *seed
+  part alone* (:func:`seed_df`: ``S - 1`` for one group of paired seeds, Welch-Satterthwaite
+  over independent groups), or ``min Q_l - 1`` when the seed part is exactly 0 (every seed
+  gives the same contrast, e.g. deterministic methods).
+
+  Why not Welch-Satterthwaite over both parts: with ``S = 3`` the seed variance is
+  estimated on 2 df, and a small estimate both shrinks ``V`` and moves the Satterthwaite df
+  towards ``Q - 1``, so the two errors compound (simulated, heavy seed variance, 3 seeds:
+  raw rejection 7.8%, Holm family-wise error 13.6% at alpha = 5%).  Writing
+  ``lambda = sigma_seed^2 / (S * V_query)``, ``t = Z sqrt((1 + lambda) / (lambda W + 1))``
+  with ``W ~ chi2_{S-1}/(S-1)``, whose tails grow with ``lambda`` towards ``t_{S-1}``: the
+  ``S - 1`` reference is exact when seed variance dominates and conservative otherwise,
+  for every value of the unknown ``lambda``.  The price is power with few seeds
+  (``t_{0.975, 2} = 4.30``); ``benchmarks/bench_pairwise_type1.py`` prints type-I error
+  and power side by side.
 
 Under an A/A comparison (the same method trained twice) the seed-averaged systems differ by
-their seed effects, so the query-level tests reject more often than alpha when seed variance
-is material; the seed-level and hierarchical tests are calibrated (tests/stats).
+their seed effects, so the query-level tests (paired t, randomization) reject more often
+than alpha when seed variance is material: they make claims about *these trained
+checkpoints*, not about the methods.  The seed-level and hierarchical tests are calibrated
+(tests/stats).
 """
 
 from __future__ import annotations
@@ -248,8 +264,10 @@ class ContrastInference:
         """Hierarchical variance and df of the estimate if every group had ``n_seeds`` seeds.
 
         ``V(S) = sum_g max(A_g, R_g) / S + query_net`` (a seed's variance is at least its
-        seed x query noise); Welch-Satterthwaite df of the seed part (the groups' parts with
-        ``S - 1`` df each) and the query part (``min Q_l - 1`` df).  Vectorised over ``n_seeds``.
+        seed x query noise); df as in the test (:func:`hierarchical_df`): those of the seed
+        part, ``ratio * (S - 1)`` with ``ratio = (sum_g v_g)^2 / sum_g v_g^2`` (the groups'
+        parts, ``S - 1`` df each; 1 for a single group), or ``min Q_l - 1`` without a seed
+        part.  Vectorised over ``n_seeds``.
         """
         s = np.asarray(n_seeds, dtype=np.float64)
         per_seed = np.array([max(self.seed_var[g], self.noise[g]) for g in self.seed_var])
@@ -257,10 +275,22 @@ class ContrastInference:
         total = seed_part + self.query_net
         ratio = per_seed.sum() ** 2 / (per_seed**2).sum() if (per_seed**2).sum() > 0 else 1.0
         dq = float(self.n_queries.min() - 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            den = seed_part**2 / (ratio * (s - 1)) + self.query_net**2 / dq
-            df = np.where(den > 0, total**2 / np.where(den > 0, den, 1.0), np.inf)
+        df = np.where(seed_part > 0, ratio * (s - 1), np.where(self.query_net > 0, dq, np.inf))
         return total, df
+
+
+def hierarchical_df(seed_part: float | np.ndarray, df_seed: float, query_part: float | np.ndarray,
+                    df_query: float) -> float | np.ndarray:
+    """Degrees of freedom of the hierarchical t-test: ``df_seed`` when the seed part is positive,
+    ``df_query`` when only the query part is, a very large number (normal) when both are 0.
+
+    Not Welch-Satterthwaite over both parts, which is liberal when the seed part rests on few
+    df (see the module docstring).  Vectorised over ``seed_part`` and ``query_part``.
+    """
+    seed_part = np.asarray(seed_part, dtype=np.float64)
+    query_part = np.asarray(query_part, dtype=np.float64)
+    df = np.where(seed_part > 0, df_seed if df_seed > 0 else 1e12, np.where(query_part > 0, df_query, 1e12))
+    return float(df) if df.ndim == 0 else df
 
 
 def seed_df(parts: Sequence[float], n_seeds: Sequence[int]) -> float:
@@ -338,8 +368,8 @@ def contrast_inference(data: MetricScores, coefs: Mapping[tuple[str, str], float
         seed_test = t_test_from(np.array([estimate]), np.array([seed_part]), np.array([ds]))
     # a group with a single seed contributes no seed variance (unknown); flagged by seed_variance_estimable
     total = seed_part + query_net
-    den = (seed_part**2 / ds if ds > 0 else 0.0) + query_net**2 / dq
-    h_df = total**2 / den if den > 0 else 1e12
+    # df of the seed part alone (see the module docstring); the query part's df when there is no seed part
+    h_df = hierarchical_df(seed_part, ds, query_net, dq)
     hier = t_test_from(np.array([estimate]), np.array([total]), np.array([h_df]))
     return ContrastInference(estimate, query, seed_test, hier, seed_values, seed_var, noise, query_net, u_var, n_q,
                              n_seeds, estimable)
