@@ -14,8 +14,8 @@ For every replicate and every pair of methods, per language and pooled over lang
 :func:`pairwise_rates` computes the p-values that :func:`harness.stats.analyze` computes
 (through :func:`harness.stats.inference.contrast_inference`; the randomization test is
 represented by the paired t over queries, to which it is equivalent at Q = 1,000, both being
-conditional on the trained seeds) plus the hierarchical test with the Welch-Satterthwaite df
-that the harness used before (for comparison), and Holm-adjusts each over its family (the
+conditional on the trained seeds) plus the hierarchical statistic referred to Student's t with the
+Welch-Satterthwaite df that the harness used before and with ``S - 1`` df (for comparison), and Holm-adjusts each over its family (the
 15 pooled comparisons; the 90 per-language comparisons), as ``analysis.correction_family =
 "metric-scope"`` does.
 """
@@ -35,11 +35,12 @@ DEFAULT_RUN_COMPONENTS = {"query": 0.0829549, "method_x_query": 0.0309118, "seed
                           "method_x_language": 0.00470608, "seed": 7.98901e-6, "seed_x_language": 6.76037e-6,
                           "language": 9.97386e-5}
 #: Tests compared: the decision tests of ``analysis.pairwise_test`` and the former hierarchical df.
-TESTS = ("hierarchical", "seed", "t", "hierarchical_satterthwaite")
+TESTS = ("hierarchical", "seed", "t", "hierarchical_satterthwaite", "hierarchical_t_seed_df")
 LABELS = {"hierarchical": "hierarchical, df = S - 1 (default; method-level)",
           "seed": "t over per-seed means (method-level, these queries)",
           "t": "paired t over queries (for these trained checkpoints; ~ randomization)",
-          "hierarchical_satterthwaite": "hierarchical, Welch-Satterthwaite df (before this change)"}
+          "hierarchical_satterthwaite": "hierarchical, Welch-Satterthwaite df (before this change)",
+          "hierarchical_t_seed_df": "hierarchical statistic on Student's t with S - 1 df (valid, no power)"}
 
 
 def default_run_design(seed_scale: float = 2.5, effect: float = 0.0, n_queries: int = 1000, n_seeds: int = 3,
@@ -91,6 +92,7 @@ def _p_values(inf, satterthwaite: bool) -> dict[str, float]:
         df = total**2 / den if den > 0 else 1e12
         t = float(inf.hierarchical.t[0])
         out["hierarchical_satterthwaite"] = float(two_sided_t_p(np.array([t]), np.array([df]))[0])
+        out["hierarchical_t_seed_df"] = float(two_sided_t_p(np.array([t]), np.array([ds]))[0])
     return out
 
 
