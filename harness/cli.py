@@ -11,13 +11,26 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE = 0, 1, 2
+#: Exit codes: 0 done; 1 some cells failed (the run is "partial"); 2 bad input (config, data, arguments:
+#: nothing was run); 3 the environment failed (disk full, out of memory, a missing device); 130 / 143
+#: interrupted by Ctrl-C / SIGTERM (finished cells are cached; a re-run resumes).
+EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a cluster scheduler) turned into an exception, so it unwinds like Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):  # pragma: no cover - exercised in a subprocess test
+    raise Terminated()
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="run directory (default: <output.dir>/<name>-<config sha256[:8]>)")
     p.add_argument("--cache-dir", metavar="DIR", help="cache root (default: $HARNESS_CACHE or ~/.cache/harness)")
-    p.add_argument("--executor", choices=["local", "ray"], help="where cells run (default: the config's executor.kind)")
+    p.add_argument("--executor", metavar="KIND",
+                   help="where cells run: a registered executor, e.g. local or ray (default: the config's executor.kind; "
+                        "`harness plugins` lists them)")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster address (with --executor ray); default: start a local instance")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-cell lines")
 
@@ -40,13 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
                                    "with version, providing distribution and description. Broken plugins are reported.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = sub.add_parser("plugins", help="list every registered extension: methods, benchmarks, executors",
+                       description="List the extensions found through the entry-point groups harness.methods, "
+                                   "harness.benchmarks and harness.executors, with version, providing distribution "
+                                   "and description. Broken plugins are reported.")
+    p.add_argument("--kind", choices=["method", "benchmark", "executor"], help="only this kind")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = sub.add_parser("report", help="re-render a run directory's report from stored results (no training)")
     p.add_argument("run_dir", type=Path)
 
     p = sub.add_parser("compare", help="compare two run directories (paired per query) into a comparison report")
     p.add_argument("run_a", type=Path)
     p.add_argument("run_b", type=Path)
-    p.add_argument("--out", type=Path, help="output directory (default: <run_b>/compare-<name of run_a>)")
+    p.add_argument("--out", type=Path, help="new output directory (default: compare-<run_a>-vs-<run_b> beside run_b)")
 
     p = sub.add_parser("reproduce", help="re-run a run directory's config and check every per-query score")
     p.add_argument("run_dir", type=Path)
@@ -62,28 +82,67 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    import errno
+    import signal
+
     from harness.errors import HarnessError
 
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return COMMANDS[args.command](args)
     except HarnessError as e:
         print(f"harness {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `harness methods --json | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except MemoryError:
+        print(f"harness {args.command}: error: out of memory; lower training.encode_batch_size or the batch sizes, "
+              "or use a machine with more memory", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = Path(e.filename).parent if e.filename else Path.cwd()
+            print(f"harness {args.command}: error: no space left on the device holding {where} "
+                  f"({_free(where)} free); nothing unfinished was kept: free space (the cache is --cache-dir / "
+                  "$HARNESS_CACHE) and run the same command again to resume", file=sys.stderr)
+            return EXIT_ENVIRONMENT
+        raise
+    except Terminated:
+        print(f"harness {args.command}: terminated (SIGTERM); finished cells are cached, temporary files were "
+              "removed, and a re-run resumes", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"harness {args.command}: interrupted; finished cells are cached and a re-run resumes", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _free(path: Path) -> str:
+    import shutil
+
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        return f"{shutil.disk_usage(p).free / 2**20:.0f} MiB"
+    except OSError:
+        return "unknown"
 
 
 def cmd_run(args) -> int:
     from harness.cache import Cache
     from harness.config import load_config
     from harness.runner import run_matrix
+    from harness_reports import render_report
 
     config = load_config(args.config)
     cache = Cache(args.cache_dir) if args.cache_dir else Cache.default()
     log = (lambda s: None) if args.quiet else None
     res = run_matrix(config, run_dir=Path(args.out) if args.out else None, cache=cache, executor=args.executor,
-                     address=args.address, progress=False if args.quiet else None, log=log)
+                     address=args.address, progress=False if args.quiet else None, log=log, render=render_report)
     print(f"run directory: {res.run_dir}")
     print(f"report: {res.run_dir / 'report.html'}")
     print(f"status: {res.status} ({len(res.cells) - len(res.failed)}/{len(res.cells)} cells, {res.seconds:.1f} s)")
@@ -92,29 +151,42 @@ def cmd_run(args) -> int:
     return EXIT_OK if not res.failed else EXIT_FAILED_CELLS
 
 
-def cmd_methods(args) -> int:
+def _list_plugins(infos, as_json: bool, with_kind: bool) -> int:
     import json
 
-    from harness.registry import list_methods
-
-    infos = list_methods()
-    if args.json:
-        print(json.dumps([{"name": m.name, "version": m.version, "distribution": m.distribution, "kind": m.kind,
-                           "description": m.description, "error": m.error} for m in infos], indent=1))
+    if as_json:
+        print(json.dumps([{"kind": m.kind, "name": m.name, "version": m.version, "distribution": m.distribution,
+                           "flavour": m.flavour, "description": m.description, "error": m.error} for m in infos],
+                         indent=1))
         return EXIT_OK
-    rows = [(m.name, m.version, m.distribution, m.description if m.ok else f"BROKEN: {m.error}") for m in infos]
-    head = ("NAME", "VERSION", "DISTRIBUTION", "DESCRIPTION")
-    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(3)]
+    rows = [((m.kind,) if with_kind else ()) + (m.name, m.version or "-", m.distribution,
+                                                 m.description if m.ok else f"BROKEN: {m.error}") for m in infos]
+    head = (("KIND",) if with_kind else ()) + ("NAME", "VERSION", "DISTRIBUTION", "DESCRIPTION")
+    n = len(head) - 1
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(n)]
     for r in [head, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r[:3], widths)) + "  " + str(r[3]))
+        print("  ".join(str(c).ljust(w) for c, w in zip(r[:n], widths)) + "  " + str(r[n]))
     broken = [m for m in infos if not m.ok]
     if broken:
         print(f"\n{len(broken)} plugin(s) failed to load; the others are usable.", file=sys.stderr)
     return EXIT_OK
 
 
+def cmd_methods(args) -> int:
+    from harness.registry import METHODS
+
+    return _list_plugins(METHODS.entries(), args.json, with_kind=False)
+
+
+def cmd_plugins(args) -> int:
+    from harness.registry import KINDS
+
+    infos = [i for kind, reg in KINDS.items() if args.kind in (None, kind) for i in reg.entries()]
+    return _list_plugins(infos, args.json, with_kind=True)
+
+
 def cmd_report(args) -> int:
-    from reports import rerender
+    from harness_reports import rerender
 
     path = rerender(args.run_dir)
     print(f"report: {path}")
@@ -122,7 +194,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from reports.compare import compare_runs
+    from harness_reports.compare import compare_runs
 
     out = compare_runs(args.run_a, args.run_b, out_dir=args.out)
     print(f"comparison report: {out}")
@@ -130,14 +202,14 @@ def cmd_compare(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from reports.reproduce import reproduce_run
+    from harness_reports.reproduce import reproduce_run
 
     res = reproduce_run(args.run_dir, out_dir=args.out, cache_dir=args.cache_dir, tolerance=args.tolerance)
     print(res.summary())
     return EXIT_OK if res.identical else EXIT_FAILED_CELLS
 
 
-COMMANDS = {"run": cmd_run, "methods": cmd_methods, "report": cmd_report, "compare": cmd_compare,
+COMMANDS = {"run": cmd_run, "methods": cmd_methods, "plugins": cmd_plugins, "report": cmd_report, "compare": cmd_compare,
             "reproduce": cmd_reproduce}
 
 if __name__ == "__main__":  # pragma: no cover

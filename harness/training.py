@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import ConfigError, NonFiniteLossError
+from harness.options import Options, validate_section
 
 if TYPE_CHECKING:
     import torch
@@ -64,12 +65,12 @@ def resolve_device(spec: str) -> str:
 
 
 def set_cpu_threads(n: int | None = None) -> int:
-    """Use ``n`` torch intra-op threads (default: all cores this process may use); returns n."""
+    """Use ``n`` torch intra-op threads (None or 0: all cores this process may use); returns n."""
     import os
 
     import torch
 
-    if n is None:
+    if not n:
         try:
             n = len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
@@ -277,6 +278,9 @@ def train(
     warmup: float = 0.1,
     progress: bool = False,
     hint: str = "",
+    torch_seed: int | None = None,
+    schedule_steps: int | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> TrainStats:
     """Minimise ``loss_fn(batch)`` for ``steps`` optimizer steps.
 
@@ -298,10 +302,21 @@ def train(
     params : iterable of parameters, optional
         What to optimise (default: every parameter of ``model`` with ``requires_grad``).
     method, seed : str, int
-        For error messages and the returned stats; ``seed`` also seeds torch's global
-        generator (dropout) inside ``fork_rng``.
+        For error messages and the returned stats (the run seed).
+    torch_seed : int, optional
+        Seed of torch's global generator (dropout) inside ``fork_rng``: a stage's own
+        stream from :func:`harness.seeding.torch_seed` (default: ``seed``).
     hint : str
         Appended to the :class:`NonFiniteLossError` message (which knob to turn).
+    schedule_steps : int, optional
+        Horizon ``T`` of the learning-rate schedule (default ``steps``).  Training stops
+        after ``steps <= T`` steps: a run with ``steps = b, schedule_steps = T`` is exactly
+        the first ``b`` steps of the run with ``steps = T`` (same seed, same data order).
+    on_step : callable, optional
+        ``on_step(done, train_seconds)`` after every optimizer step (``done`` steps so far,
+        seconds of training so far); e.g. to evaluate checkpoints.  It must leave the
+        model's weights and every random stream alone; the model is put back in train mode
+        after it returns, and its time is not counted as training time.
 
     Raises
     ------
@@ -324,12 +339,15 @@ def train(
     no_decay = [p for p in params if p.ndim < 2]
     groups = [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
     optimizer = torch.optim.AdamW(groups, lr=lr, fused=cuda or None)
-    warm = max(1, round(warmup * steps)) if warmup > 0 else 0
+    horizon = steps if schedule_steps is None else int(schedule_steps)
+    if horizon < steps:
+        raise ValueError(f"schedule_steps ({horizon}) must be >= steps ({steps})")
+    warm = max(1, round(warmup * horizon)) if warmup > 0 else 0
 
     def factor(t: int) -> float:
         if warm and t < warm:
             return (t + 1) / warm
-        return max(0.0, (steps - t) / max(1, steps - warm))
+        return max(0.0, (horizon - t) / max(1, horizon - warm))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     show = progress and sys.stderr.isatty()
@@ -345,11 +363,12 @@ def train(
     was_training = model.training
     model.train()
     t0 = time.perf_counter()
+    paused = 0.0  # seconds spent in on_step (not training)
     it = iter(batches)
     fork_devices = [dev.index or 0] if cuda else []
     try:
         with torch.random.fork_rng(devices=fork_devices, device_type="cuda"):
-            torch.manual_seed(seed)
+            torch.manual_seed(seed if torch_seed is None else torch_seed)
             for step in range(steps):
                 try:
                     batch = next(it)
@@ -385,6 +404,11 @@ def train(
                     bar.update(1)
                     if step % 10 == 0:
                         bar.set_postfix(loss=f"{value:.4f}")
+                if on_step is not None:
+                    t_cb = time.perf_counter()
+                    on_step(step + 1, t_cb - t0 - paused)
+                    model.train()
+                    paused += time.perf_counter() - t_cb
     finally:
         if bar is not None:
             bar.close()
@@ -392,10 +416,34 @@ def train(
         optimizer.zero_grad(set_to_none=True)
     if window:
         curve.append(sum(window) / len(window))
-    return TrainStats(method, seed, steps, first, final, tuple(curve), every, time.perf_counter() - t0, str(dev))
+    return TrainStats(method, seed, steps, first, final, tuple(curve), every, time.perf_counter() - t0 - paused,
+                      str(dev))
 
 
 _DEFAULT_HINT = "lower the learning rate, raise the temperature, or lower grad_clip"
+
+
+# ------------------------------------------------------------------------- options
+class TrainingOptions(Options):
+    """Shared training and encoding settings (config ``[training]``; ``FitContext.training``).
+
+    ``grad_clip`` is applied by :meth:`harness.plugin.FitContext.train` to every method's
+    optimisation; ``encode_batch_size`` is the number of texts per forward pass when an
+    encoder embeds queries and documents for retrieval; ``num_threads`` is the number of
+    torch CPU intra-op threads every stage runs with (0: every core this process may use).
+
+    The thread count is part of the identity of every trained stage (base encoder, teacher,
+    cell): torch's CPU kernels sum in an order that depends on it, so 1 and 2 threads give
+    different weights and, after training, different scores.  It is therefore pinned (default
+    1, the same on a laptop, a Ray worker and a cluster node), recorded in the manifest and
+    checked by ``harness reproduce``; to use more cores, run cells in parallel processes
+    (``[executor] workers``) rather than raising it.  ``0`` makes results depend on the
+    machine's core count, which the manifest then records.
+    """
+
+    grad_clip: float = Field(1.0, gt=0, description="max global gradient norm")
+    encode_batch_size: int = Field(256, ge=1, le=65536, description="texts per encoding batch")
+    num_threads: int = Field(1, ge=0, le=512, description="torch CPU threads per process; 0 = all cores")
 
 
 # ------------------------------------------------------------------------- teacher
@@ -421,8 +469,6 @@ class TeacherOptions(BaseModel):
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, section: str = "teacher", source: str = "") -> "TeacherOptions":
         """Validate a config mapping, raising :class:`ConfigError` naming ``<section>.<field>``."""
-        from harness.config import validate_section
-
         return validate_section(cls, data or {}, section, source)
 
     def total_steps(self, n_pairs: int) -> int:
@@ -447,14 +493,18 @@ def train_teacher(
     """Fine-tune a copy of ``base`` for pivot retrieval; ``base`` is left unchanged.
 
     Objective: InfoNCE over in-batch negatives (see :class:`TeacherOptions`), queries and
-    passages encoded by the same (shared-weight) encoder.  The data order comes from
-    ``numpy.random.default_rng(seed)``; on CPU the result is identical for a fixed seed.
+    passages encoded by the same (shared-weight) encoder.  Data order and dropout come from
+    the run seed's ``("teacher", "data")`` and ``("teacher", "train")`` streams
+    (:mod:`harness.seeding`); on CPU the result is identical for a fixed seed.
     """
     if not pairs:
         raise ValueError("no pivot training pairs to fine-tune the teacher on")
     model = base.copy().to(device)
     model.max_length = options.max_length
-    rng = np.random.default_rng([seed, 0x7EAC])
+    from harness.seeding import rng as seeded_rng
+    from harness.seeding import torch_seed
+
+    rng = seeded_rng(seed, "teacher", "data")
     batch_size = min(options.batch_size, len(pairs))
     order = shuffled_batches(len(pairs), batch_size, rng)
     queries = [p.query for p in pairs]
@@ -468,6 +518,7 @@ def train_teacher(
     train(
         model, order, loss_fn,
         steps=options.total_steps(len(pairs)), lr=options.lr, method="teacher", seed=seed, device=device,
+        torch_seed=torch_seed(seed, "teacher", "train"),
         weight_decay=options.weight_decay, grad_clip=options.grad_clip, warmup=options.warmup, progress=progress,
         hint="lower teacher.lr or raise teacher.temperature",
     )

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports import plots
-from reports.setup import (SCOPE_NOTE, SYNTHETIC_NOTE, benchmark_info, cells_table, failed_cells, hardware,
+from harness_reports import plots
+from harness_reports.setup import (SCOPE_NOTE, SYNTHETIC_NOTE, benchmark_info, cells_table, failed_cells, hardware,
                            methods_table, reproducibility)
-from reports.view import AnalysisView, build_view
+from harness_reports.view import AnalysisView, build_view
 
 
 def figures(v: AnalysisView) -> dict[str, plots.Plot | None]:
@@ -131,8 +131,8 @@ def render_report(run_dir: str | Path, *, manifest: Mapping[str, Any], analysis:
                   results: pd.DataFrame | None = None) -> Path:
     """Write ``report.html`` and the CSV/LaTeX exports into ``run_dir`` (atomically); return the report's path."""
     from harness.cache import atomic_write_text
-    from reports._render import render_html
-    from reports.exports import write_exports
+    from harness_reports._render import render_html
+    from harness_reports.exports import write_exports
 
     run_dir = Path(run_dir)
     ctx = build_context(run_dir, manifest, analysis, results)
@@ -150,7 +150,7 @@ def rerender(run_dir: str | Path) -> Path:
     with another schema version; otherwise the stored numbers are shown as they are.
     """
     from harness.cache import atomic_write_text
-    from reports.rundir import load_manifest, require_file
+    from harness_reports.rundir import load_manifest, require_file
 
     run_dir = Path(run_dir)
     manifest = load_manifest(run_dir)

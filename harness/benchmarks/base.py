@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pydantic import BaseModel
 
 from harness.errors import UnknownLanguageError
+from harness.hashing import hash_json
+
+__all__ = ["TIERS", "Benchmark", "BitextPair", "LanguageData", "TrainPair", "hash_json"]
+
+#: Resource tiers a benchmark may assign to a language, from most to least resourced.
+TIERS = ("high", "mid", "low")
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,9 @@ class LanguageData:
         ``query_id -> text``; only judged queries.
     qrels : Mapping[str, Mapping[str, int]]
         ``query_id -> {doc_id: relevance}`` (TREC qrels).
+    document_language : str, optional
+        Language of the corpus when it differs from the queries' (cross-lingual retrieval:
+        queries in ``language``, documents in the pivot language); None: ``language``.
     """
 
     language: str
@@ -39,6 +50,11 @@ class LanguageData:
     corpus: Mapping[str, str]
     queries: Mapping[str, str]
     qrels: Mapping[str, Mapping[str, int]]
+    document_language: str | None = None
+
+    @property
+    def doc_language(self) -> str:
+        return self.document_language or self.language
 
     def __post_init__(self) -> None:
         missing = [q for q in self.qrels if q not in self.queries]
@@ -99,14 +115,19 @@ class BaseModelSpec:
 
 
 class Benchmark(abc.ABC):
-    """Abstract benchmark.
+    """Abstract benchmark adapter (registered in the ``harness.benchmarks`` entry-point group).
 
-    Subclasses set ``name``, ``pivot``, ``languages`` (evaluated languages, ordered) and
-    ``tiers`` (``language -> tier``), and implement the loaders.  Loaders may be slow
-    (they read data) and should cache what they load.
+    Subclasses set ``Config`` (their closed pydantic options model: the ``[benchmark]``
+    table's keys besides ``name``), ``pivot``, ``languages`` (evaluated languages, ordered)
+    and ``tiers`` (``language -> tier``), and implement the loaders.  Loaders may be slow
+    (they read data) and should cache what they load.  The harness constructs an adapter as
+    ``cls(options, cache, base_dir=...)``: ``cache`` is a :class:`harness.cache.Cache` for
+    whatever the adapter wants to keep, ``base_dir`` the config file's directory (relative
+    paths in options are resolved against it) or None.
     """
 
     name: str
+    Config: ClassVar[type[BaseModel]]
     pivot: str
     languages: tuple[str, ...]
     tiers: Mapping[str, str]
@@ -115,13 +136,24 @@ class Benchmark(abc.ABC):
         if language not in self.tiers:
             raise UnknownLanguageError(language, self.name, self.tiers)
 
+    #: Query splits: ``"test"`` is reported; ``"dev"``, where an adapter has it, is for tuning only
+    #: (disjoint queries and judgements over the same corpus).
+    splits: tuple[str, ...] = ("test",)
+
+    def check_split(self, split: str) -> None:
+        if split not in self.splits:
+            from harness.errors import ConfigError
+
+            raise ConfigError("split", split, f"one of this benchmark's splits: {', '.join(self.splits)}")
+
     def tier(self, language: str) -> str:
         self.check_language(language)
         return self.tiers[language]
 
     @abc.abstractmethod
     def language_data(self, language: str) -> LanguageData:
-        """Corpus, queries, qrels and tier for ``language``."""
+        """Corpus, queries, qrels and tier for ``language`` (the test split; adapters with a
+        ``"dev"`` split take ``language_data(language, split)``)."""
 
     @abc.abstractmethod
     def train_pairs(self) -> Sequence[TrainPair]:
@@ -149,7 +181,3 @@ class Benchmark(abc.ABC):
             "synthetic": False,
         }
 
-
-def hash_json(obj: object) -> str:
-    """sha256 of the canonical JSON encoding of ``obj``."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()

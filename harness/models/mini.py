@@ -38,12 +38,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness import seeding
 from harness.errors import ConfigError
+from harness.options import validate_section
 
 if TYPE_CHECKING:
+    from harness.benchmarks.base import BaseModelSpec, Benchmark
+    from harness.cache import Cache
     import torch
 
-    from harness.models.encoder import BiEncoder
     from harness.training import TrainStats
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -83,8 +86,6 @@ class MiniOptions(BaseModel):
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, section: str = "mini", source: str = "") -> "MiniOptions":
         """Validate a config mapping, raising :class:`ConfigError` naming ``<section>.<field>``."""
-        from harness.config import validate_section
-
         return validate_section(cls, data or {}, section, source)
 
     def total_steps(self, n_sentences: int) -> int:
@@ -196,7 +197,7 @@ def pretrain_mlm(
 
     config = bert_config(options, len(tokenizer))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(options.seed)
+        torch.manual_seed(seeding.torch_seed(options.seed, "mini", "init"))
         model = BertForMaskedLM(config)
     if not options.pretrain:
         return model.eval(), None
@@ -212,7 +213,7 @@ def pretrain_mlm(
     special_ids = np.array([tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS])
     special = np.isin(ids, special_ids)
     mask_id = tokenizer.convert_tokens_to_ids("[MASK]")
-    rng = np.random.default_rng([options.seed, 0x313])
+    rng = seeding.rng(options.seed, "mini", "mlm-data")
     order = bucketed_batches(lengths, min(options.batch_size, len(enc)), rng)
     dev = torch.device(device)
 
@@ -238,6 +239,7 @@ def pretrain_mlm(
     stats = train(
         model, batches(), loss_fn,
         steps=options.total_steps(len(enc)), lr=options.lr, method="mlm-pretraining", seed=options.seed,
+        torch_seed=seeding.torch_seed(options.seed, "mini", "mlm-train"),
         device=device, weight_decay=options.weight_decay, warmup=options.warmup, progress=progress,
         hint="lower mini.lr",
     )
@@ -268,7 +270,7 @@ def build_mini(
     import torch
 
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(options.seed + 1)
+        torch.manual_seed(seeding.torch_seed(options.seed, "mini", "pooler"))
         encoder = BertModel(mlm.config)  # with a (seeded, unused) pooler so loading finds every weight
     missing, unexpected = encoder.load_state_dict(mlm.bert.state_dict(), strict=False)
     if unexpected or any(not k.startswith("pooler.") for k in missing):
@@ -283,3 +285,44 @@ def build_mini(
         "mlm_final_loss": stats.final_loss if stats else None,
         "mlm_seconds": round(stats.seconds, 2) if stats else 0.0,
     }
+
+
+# ------------------------------------------------------------------------- cached base encoder
+def cached_mini(benchmark: "Benchmark", options: "MiniOptions | Mapping[str, Any] | None", device: str,
+                cache: "Cache", progress: bool = False, threads: int | None = None) -> Path:
+    """Directory of the ``mini`` base encoder for ``benchmark``'s pre-training text (built once, then cached).
+
+    The tokenizer and BERT are trained on ``benchmark.pretrain_sentences(lang)`` for every
+    language (:func:`build_mini`); ``options.pretrain = False`` gives the no-pre-training
+    control.  Cache stage ``base-mini``, keyed by the benchmark's fingerprint, the model
+    options and the device type (CPU and CUDA arithmetic differ).  Load it with
+    ``harness.models.encoder.BiEncoder.from_pretrained(path)``.
+    """
+    import json
+
+    options = validate_section(MiniOptions, options, "mini")
+    device_type = "cuda" if str(device).startswith("cuda") else "cpu"
+    key = {"world": benchmark.fingerprint(), "options": options.model_dump(mode="json"), "device": device_type}
+    if threads is not None:  # torch's CPU reductions depend on the thread count (harness.training.TrainingOptions)
+        key["threads"] = int(threads)
+
+    def build(tmp: Path) -> None:
+        sentences = {lang: benchmark.pretrain_sentences(lang) for lang in benchmark.languages}
+        summary = build_mini(tmp, sentences, options, device, progress)
+        (tmp / "mini.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+
+    return cache.get_or_build("base-mini", key, build)
+
+
+def mini_spec(path: Path) -> "BaseModelSpec":
+    """A cached ``mini`` directory as a :class:`~harness.benchmarks.base.BaseModelSpec`."""
+    import json
+
+    from harness.benchmarks.base import BaseModelSpec
+    from harness.hashing import hash_json
+
+    summary = json.loads((path / "mini.json").read_text())
+    meta = json.loads((path / ".entry.json").read_text()) if (path / ".entry.json").is_file() else {}
+    files = meta.get("files", {})
+    fp = hash_json({k: v.get("sha256") for k, v in files.items()}) if files else hash_json(summary)
+    return BaseModelSpec(path=str(path), fingerprint=fp, extra=summary)
