@@ -25,8 +25,9 @@ seeds resampled per method or per group of paired methods, rescaled; interval ca
 for few seeds, see :mod:`harness.stats.bootstrap`); ``ci_queries``: the same with seeds
 fixed.  ``p_value_query``: t-test over seed-averaged, query-paired scores (conditional on the
 trained seeds); ``p_value_seed``: t-test over per-seed values (paired when the methods share
-seeds, Welch otherwise); ``p_value_hierarchical``: t-test with seed and query variance
-(see :mod:`harness.stats.inference`; df of the seed part).  A *Stat* object is ``{estimate, ci, ci_queries, se,
+seeds, Welch otherwise); ``p_value_hierarchical``: test with seed and query variance, the
+seed part on ``S - 1`` df (Behrens-Fisher type, :func:`harness.stats.inference.hierarchical_p`;
+``df_hierarchical`` is the seed part's df).  A *Stat* object is ``{estimate, ci, ci_queries, se,
 p_value_seed, seed_test, df_seed, p_value_query, df_query, p_value_hierarchical,
 df_hierarchical, reason}``.
 

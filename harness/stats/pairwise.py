@@ -8,8 +8,9 @@ language, or ``"all"``: the mean over languages of per-language means):
 * ``p_value``: paired t-test over queries (pooled: a Welch contrast over languages);
 * ``p_value_randomization``: paired sign-flip test over queries, p = (b + 1)/(B + 1)
   (:func:`harness.stats.inference.sign_flip_test`), exactly reproducible;
-* ``p_value_hierarchical``: t-test counting seed and query variance (df of the seed part:
-  ``S - 1`` with paired seeds), the *method-level* test and the default decision test;
+* ``p_value_hierarchical``: test counting seed and query variance (the seed part on
+  ``S - 1`` df with paired seeds; :func:`harness.stats.inference.hierarchical_p`), the
+  *method-level* test and the default decision test;
 * ``effect``: Cohen's d_z = mean(u) / sd(u) of the seed-averaged paired differences ``u``
   (pooled: the mean difference over the root mean within-language variance of ``u``);
 * ``p_adjusted`` / ``significant``: the adjusted p-value of ``analysis.pairwise_test`` over
