@@ -38,7 +38,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    from harness.stats.calibration import LABELS, TESTS, default_run_design, pairwise_rates
+    from harness.stats.calibration import (
+        LABELS,
+        TESTS,
+        default_run_design,
+        pairwise_rates,
+    )
 
     def se(p: float, n: int) -> float:
         return float(np.sqrt(max(p * (1 - p), 1e-12) / n))

@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from harness.stats.data import prepare
     from harness.stats.reml import COMPONENTS, RemlCriterion, design_matrices, reml_fit
-    from harness.stats.variance import anova_run_components, balanced_design, run_level_mean_squares
+    from harness.stats.variance import (
+        anova_run_components,
+        balanced_design,
+        run_level_mean_squares,
+    )
 
     table = pd.read_parquet(args.run_dir / "results.parquet")
     data = prepare(table, metrics=[args.metric], primary_metric=args.metric, methods=None, languages=None,

@@ -126,9 +126,13 @@ def pairwise_rates(design: SimulationDesign, n_rep: int, rng: np.random.Generato
             a["hit"].append({k: (adj[k][is_alt] < alpha) for k in TESTS})
     out = {}
     for scope, a in acc.items():
-        def mean(key: str, test: str) -> float:
-            vals = np.concatenate([np.atleast_1d(r[test]) for r in a[key]]) if a[key] else np.array([])
-            return float(vals.mean()) if vals.size else float("nan")
-        out[scope] = Rates(scope, n_rep, {k: mean("null", k) for k in TESTS}, {k: mean("alt", k) for k in TESTS},
-                           {k: mean("any", k) for k in TESTS}, {k: mean("hit", k) for k in TESTS})
+        out[scope] = Rates(scope, n_rep, {k: _share(a["null"], k) for k in TESTS},
+                           {k: _share(a["alt"], k) for k in TESTS}, {k: _share(a["any"], k) for k in TESTS},
+                           {k: _share(a["hit"], k) for k in TESTS})
     return out
+
+
+def _share(records: list[dict], test: str) -> float:
+    """Mean of the booleans recorded for ``test`` over replicates (NaN when there are none)."""
+    vals = np.concatenate([np.atleast_1d(r[test]) for r in records]) if records else np.array([])
+    return float(vals.mean()) if vals.size else float("nan")
