@@ -63,7 +63,7 @@ df_hierarchical, reason}``.
 ``pairwise``
     ``{test, test_label, claim, correction, family, alpha, n_permutations, comparisons, summaries,
     notes}``: ``test`` decides ``significant`` (default ``hierarchical``, a claim about the
-    methods); ``test_label`` is "method-level", "method-level, these queries" or "for these
+    methods); ``test_label`` is "method-level", "method-level, for these queries" or "for these
     trained checkpoints" (``t``, ``randomization``: conditional on the trained seeds) and
     ``claim`` says it in a sentence.
     ``comparisons``: every pair of methods (``method_a`` before ``method_b`` in design

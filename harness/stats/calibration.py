@@ -36,8 +36,8 @@ DEFAULT_RUN_COMPONENTS = {"query": 0.0829549, "method_x_query": 0.0309118, "seed
                           "language": 9.97386e-5}
 #: Tests compared: the decision tests of ``analysis.pairwise_test`` and the former hierarchical df.
 TESTS = ("hierarchical", "seed", "t", "hierarchical_satterthwaite", "hierarchical_t_seed_df")
-LABELS = {"hierarchical": "hierarchical, df = S - 1 (default; method-level)",
-          "seed": "t over per-seed means (method-level, these queries)",
+LABELS = {"hierarchical": "hierarchical, Behrens-Fisher type (default; method-level)",
+          "seed": "t over per-seed means (method-level, for these queries)",
           "t": "paired t over queries (for these trained checkpoints; ~ randomization)",
           "hierarchical_satterthwaite": "hierarchical, Welch-Satterthwaite df (before this change)",
           "hierarchical_t_seed_df": "hierarchical statistic on Student's t with S - 1 df (valid, no power)"}

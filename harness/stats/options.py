@@ -25,7 +25,7 @@ ALLOWED: dict[str, str] = {
     "n_bootstrap": "an integer >= 100 (2,000 recommended)",
     "correction": "'holm' or 'fdr_bh'",
     "correction_family": "'metric-scope', 'metric' or 'all'",
-    "pairwise_test": "'hierarchical' (method-level, default), 'seed' (method-level, these queries), 't' or "
+    "pairwise_test": "'hierarchical' (method-level, default), 'seed' (method-level, for these queries), 't' or "
                      "'randomization' (for these trained checkpoints)",
     "seed": "a non-negative integer",
     "seed_pairing": "'auto', 'paired' or 'independent'",
@@ -75,7 +75,7 @@ class AnalysisOptions(BaseModel):
         The test whose adjusted p-value decides ``significant`` and "k of N languages" in
         pairwise entries (all four p-values are reported and adjusted).  Method-level
         claims: ``hierarchical`` (default; seed and query variance, df of the seed part) and
-        ``seed`` (t over per-seed means, queries fixed).  Claims about *these trained
+        ``seed`` (t over per-seed means, for these queries).  Claims about *these trained
         checkpoints* (conditional on the seeds; they over-reject for methods when seed
         variance is material): ``t`` and ``randomization`` (query-level tests on
         seed-averaged scores).

@@ -25,9 +25,11 @@ Pair summaries give "significant in k of N languages" (and in which direction).
 Which claim a "significant" makes depends on the decision test (:data:`TEST_CLAIMS`, written
 to ``analysis.json`` as ``pairwise.claim`` and ``pairwise.test_label``):
 
-* ``hierarchical`` (default) and ``seed``: about the **methods** -- a re-training with new
-  seeds is expected to show the difference too (seed variance counted; ``hierarchical`` also
-  counts query sampling, ``seed`` holds the queries fixed);
+* ``hierarchical`` (default): about the **methods** -- a re-training with new seeds, on new
+  queries of the same kind, is expected to show the difference too (seed and query
+  variance counted);
+* ``seed``: about the methods **on these queries** (seed variance counted, queries held
+  fixed; methods that differ query by query but not on average are "different" for it);
 * ``t`` and ``randomization``: about **these trained checkpoints** -- seed-averaged scores
   paired over queries, conditional on the seeds that were trained.  Two trainings of one
   method differ by their seed effects, so these tests call such A/A pairs "significant"
@@ -62,7 +64,7 @@ TESTS = ("t", "randomization", "hierarchical", "seed")
 TEST_CLAIMS: dict[str, tuple[str, str]] = {
     "hierarchical": ("method-level", ("hierarchical t-test (seeds and queries random; df of the seed part, S - 1 "
                                       "with paired seeds): a difference between the methods, counting seed variance")),
-    "seed": ("method-level, these queries", ("t-test over per-seed means (paired when methods share seeds, Welch "
+    "seed": ("method-level, for these queries", ("t-test over per-seed means (paired when methods share seeds, Welch "
                                              "otherwise): a difference between the methods on these queries, "
                                              "counting seed variance")),
     "t": ("for these trained checkpoints", ("paired t-test over queries of seed-averaged scores: a difference "
