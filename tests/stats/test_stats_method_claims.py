@@ -157,3 +157,10 @@ def test_reml_variance_check_option_writes_a_converged_check(world_results):
         assert check["reml"][name] == pytest.approx(v, rel=1e-4, abs=1e-9), name
     off = analyze(world_results, AnalysisOptions(**FAST, metrics=["ndcg@10"]), tiers=TIERS).to_dict()
     assert off["variance_components"][0]["reml_check"] is None
+
+
+def test_former_option_name_of_the_variance_check_still_loads():
+    """Configs stored before schema 2 carry ``mixedlm_variance_check``; it now means the REML check."""
+    assert AnalysisOptions(mixedlm_variance_check=True).reml_variance_check is True
+    assert AnalysisOptions(mixedlm_variance_check=True, reml_variance_check=False).reml_variance_check is False
+    assert "mixedlm_variance_check" not in AnalysisOptions().model_dump()
