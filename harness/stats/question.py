@@ -127,8 +127,8 @@ def rule_text(metric: str, endpoint: str, ot: str, con: str, high: str, low: str
             f"{level:.0%} hierarchical-bootstrap CI (seeds and queries resampled) lies entirely below 0, and {tests} "
             f"(alpha = {alpha}); 'no' otherwise if the CI's lower bound is above -delta = -{delta} (an extra "
             f"reduction of {delta} or more by {ot} is ruled out, including when it reduces the {endpoint} less; a "
-            f"smaller reduction may remain: when the CI lies inside (-{delta}, 0) the verdict is 'no' with a "
-            "qualifier saying so); 'inconclusive' otherwise, and whenever a method has a single seed or a tier has "
+            f"smaller reduction may remain: when the CI lies inside (-{delta}, 0) and a test does not reject, the "
+            "verdict is 'no' with a qualifier saying so); 'inconclusive' otherwise, and whenever a method has a single seed or a tier has "
             "no language.")
 
 
