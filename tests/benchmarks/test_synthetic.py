@@ -84,7 +84,7 @@ def test_languages_use_disjoint_words_except_anchors(world):
 def test_relevance_is_computed_from_content():
     """With one form per concept: a fully relevant passage holds every query concept, a
     partially relevant one at least two of them."""
-    from harness.benchmarks.synthetic import _make_lexicon
+    from harness.benchmarks.synthetic_world import _make_lexicon
 
     opt = SyntheticOptions(**{**TINY, "synonyms": 1, "synonym_weights": (1.0,)})
     function_words = set(_make_lexicon(opt).function_words["en"])
