@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.errors import ConfigError, did_you_mean
+from harness.errors import ConfigError
+from harness.options import validation_to_config_error
 
 #: What each field allows, in words (used in error messages).
 ALLOWED: dict[str, str] = {
@@ -147,22 +148,16 @@ class AnalysisOptions(BaseModel):
         if "mixedlm_variance_check" in data:  # the former name (configs stored before schema 2 carry it)
             legacy = data.pop("mixedlm_variance_check")
             data.setdefault("reml_variance_check", legacy)
-        unknown = [k for k in data if k not in type(self).model_fields]
-        if unknown:
-            key = unknown[0]
-            raise ConfigError(f"analysis.{key}", data[key], f"one of the options {', '.join(type(self).model_fields)}",
-                              hint=f"unknown option{did_you_mean(key, type(self).model_fields)}")
         try:
             super().__init__(**data)
         except ValidationError as e:
-            err = e.errors()[0]
-            msg = str(err.get("msg", ""))
-            loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
-            # model-level checks name their field in the message
-            key = loc[0] if loc else next((k for k in ("contrastive_method", "low_tier") if k in msg), "")
-            value = data.get(key, err.get("input"))
-            raise ConfigError(f"analysis.{key}" if key else "analysis", value, ALLOWED.get(key, "a valid value"),
-                              hint=msg) from e
+            # The harness's one translation (harness.options), with this section's own wording of what is allowed.
+            err = validation_to_config_error(e, type(self), "analysis")
+            key = err.path.split(".", 1)[1] if "." in err.path else next(
+                (k for k in ("contrastive_method", "low_tier") if k in err.hint), "")  # model-level checks name it
+            if key in ALLOWED:
+                err = ConfigError(f"analysis.{key}", data.get(key, err.value), ALLOWED[key], hint=err.hint)
+            raise err from e
 
     @field_validator("metrics", "methods", "languages")
     @classmethod
