@@ -59,8 +59,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.hashing import hash_json
 from harness.errors import CacheCorruptError
+from harness.hashing import hash_json
 from harness.search import DocShard, id_bytes
 
 __all__ = ["DocIndex", "build_index", "document_identity", "cache_log", "DTYPES", "DEFAULT_SHARD_SIZE"]

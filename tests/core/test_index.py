@@ -115,9 +115,8 @@ def test_changed_corpus_under_same_key_is_an_error(tmp_path):
 
 
 def test_query_side_student_shares_the_teachers_document_index():
-    from harness_methods._alignment import QuerySideEncoder
-
     from harness.index import document_identity
+    from harness_methods._alignment import QuerySideEncoder
 
     class Teacher:
         def document_identity(self, language):

@@ -7,13 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path)
 
 from harness.cache import Cache
 from harness.config import load_config
 from harness.index import read_cache_log
 from harness.runner import run_matrix
-
-from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path)
 
 
 def _run(tmp: Path, name: str, cache: Cache, metrics: str):

@@ -14,8 +14,6 @@ first relevant document is in the top 10 exactly when its reciprocal rank is >= 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
