@@ -22,11 +22,26 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-cell lines")
 
 
+def version_text() -> str:
+    """``harness --version``: the installed distribution's version (the package's own if not installed)."""
+    from importlib import metadata
+
+    from harness import __version__
+
+    try:
+        ver = metadata.version("xling-harness")
+    except metadata.PackageNotFoundError:
+        ver = __version__
+    return f"harness {ver} (xling-harness, Python {sys.version.split()[0]})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
         description="Statistical benchmarking harness for cross-lingual retrieval methods.",
     )
+    parser.add_argument("--version", action="version", version=version_text(),
+                        help="show the harness version (and the Python running it) and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run a matrix (methods x seeds, per language) and write a run directory",
@@ -84,12 +99,26 @@ def cmd_run(args) -> int:
     log = (lambda s: None) if args.quiet else None
     res = run_matrix(config, run_dir=Path(args.out) if args.out else None, cache=cache, executor=args.executor,
                      address=args.address, progress=False if args.quiet else None, log=log)
+    _summary(res.run_dir)
     print(f"run directory: {res.run_dir}")
     print(f"report: {res.run_dir / 'report.html'}")
     print(f"status: {res.status} ({len(res.cells) - len(res.failed)}/{len(res.cells)} cells, {res.seconds:.1f} s)")
     for f in res.failed:
         print(f"  failed: {f.method} seed={f.seed}: {f.error}")
     return EXIT_OK if not res.failed else EXIT_FAILED_CELLS
+
+
+def _summary(run_dir: Path) -> None:
+    """The question, verdict and tier-means table of a run directory's ``analysis.json`` (to stdout)."""
+    import json
+
+    from reports.terminal import print_summary
+
+    path = Path(run_dir) / "analysis.json"
+    analysis = json.loads(path.read_text()) if path.is_file() else None
+    print()
+    print_summary(analysis)
+    print()
 
 
 def cmd_methods(args) -> int:
@@ -117,6 +146,7 @@ def cmd_report(args) -> int:
     from reports import rerender
 
     path = rerender(args.run_dir)
+    _summary(args.run_dir)
     print(f"report: {path}")
     return EXIT_OK
 

@@ -277,6 +277,7 @@ def train(
     warmup: float = 0.1,
     progress: bool = False,
     hint: str = "",
+    desc: str = "",
 ) -> TrainStats:
     """Minimise ``loss_fn(batch)`` for ``steps`` optimizer steps.
 
@@ -302,6 +303,8 @@ def train(
         generator (dropout) inside ``fork_rng``.
     hint : str
         Appended to the :class:`NonFiniteLossError` message (which knob to turn).
+    desc : str
+        Label of the progress bar (default ``"<method> (seed <seed>)"``).
 
     Raises
     ------
@@ -337,7 +340,7 @@ def train(
     if show:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=steps, desc=f"{method} (seed {seed})", leave=False)
+        bar = tqdm(total=steps, desc=desc or f"{method} (seed {seed})", leave=False)
     every = max(1, math.ceil(steps / 50))
     curve: list[float] = []
     window: list[float] = []

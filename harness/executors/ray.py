@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from harness.engine import CellOutput, CellSpec, Engine, execute_cell_remote
 
@@ -54,7 +54,8 @@ class RayExecutor:
                 )
             self._started = True
 
-    def run(self, cells: Sequence[CellSpec], progress: bool = False) -> Iterator[CellOutput]:
+    def run(self, cells: Sequence[CellSpec], progress: bool = False,
+            log: Callable[[str], None] | None = None) -> Iterator[CellOutput]:
         from tqdm.auto import tqdm
 
         ray = self.ray
