@@ -129,7 +129,8 @@ def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[st
                 f"interval {fmt_ci((vs.low, vs.high), 4)}, drawn against the band from −δ to +δ (δ = {vs.delta:g}).",
             caption=f"D = {what}({vs.ot}) − {what}({vs.contrastive}) with its {level}% hierarchical-bootstrap interval. "
                     f"Grey band: ±δ (analysis.target_difference = {vs.delta:g}). An interval entirely left of −δ "
-                    f"would show an extra reduction of δ or more; one that ends right of −δ rules it out.")
+                    "shows an extra reduction of δ or more; an interval whose lower end lies right of −δ rules such a "
+                    "reduction out.")
     return figs
 
 

@@ -3,7 +3,8 @@
 The stages every cell of a seed shares (the base encoder, shared by all seeds; the seed's
 teacher) are built before the seed's first cell, each with a log line, so that a cold run
 says which stage is running (on a terminal and in a log file alike) and the progress bar's
-rate (hence its ETA) counts cells, not one-off work.  Building them early changes no result:
+rate (hence its ETA) counts cells, not one-off work (the bar starts after the base encoder
+and is unpaused after each teacher).  Building them early changes no result:
 both are memoised by the engine and seeded by their own keys.
 """
 
@@ -51,6 +52,7 @@ class LocalExecutor:
                     self._stage(f"teacher seed={spec.seed}", f"teacher for seed {spec.seed} (the base encoder "
                                 "fine-tuned on pivot pairs; from the cache when built before)",
                                 lambda s=spec.seed: engine.teacher(s), log)
+                    bar.unpause()  # the ETA counts cells: leave the one-off teacher out of the rate
                 bar.set_postfix_str(spec.label)
                 if not progress:
                     log(f"cell {spec.label}: running")

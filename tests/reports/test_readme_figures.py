@@ -1,0 +1,48 @@
+"""README.md's default-run figures are the ones benchmarks/readme_figures.py writes from a stored run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def script():
+    spec = importlib.util.spec_from_file_location("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_readme_block_matches_the_stored_run():
+    mod = script()
+    stored = json.loads(mod.STORED.read_text())
+    block = mod.readme_block(mod.README.read_text())
+    assert block == mod.render(stored), "README.md drifted: run `python benchmarks/readme_figures.py RUN_DIR`"
+    # the block quotes the stored D and its interval, and every method's tier means
+    d = stored["question"]["difference"][stored["question"]["endpoint"]]
+    assert f"D = {d['estimate']:+.4f}, 95% CI [{d['ci'][0]:.4f}, {d['ci'][1]:.4f}]" in block
+    for t in stored["tier_means"]:
+        assert mod._f(t["mean"]) in block
+
+
+def test_a_changed_figure_is_caught(tmp_path):
+    mod = script()
+    stored = json.loads(mod.STORED.read_text())
+    stored["tier_means"][0]["mean"] += 0.01
+    assert mod.render(stored) != mod.readme_block(mod.README.read_text())
+
+
+def test_extract_reads_a_run_directory(tmp_path, make_results, make_run):
+    from reports import rerender
+
+    mod = script()
+    run = make_run(tmp_path / "run", make_results(seed=2))
+    rerender(run)
+    fig = mod.extract(run)
+    block = mod.render(fig)
+    assert block.startswith(mod.BEGIN) and block.endswith(mod.END)
+    assert "| high tier |" in block and "| low tier |" in block and "Verdict (" in block
+    assert "Low-tier means per seed (seeds 0, 1)" in block
