@@ -196,4 +196,5 @@ def hardware(manifest: dict[str, Any]) -> dict[str, Any]:
         "accelerator": ", ".join(f"{k}: {v}" for k, v in acc.items()),
         "started": _text(manifest.get("started")), "finished": _text(manifest.get("finished")),
         "seconds": manifest.get("seconds"), "status": _text(manifest.get("status")),
+        "shared_stages": ", ".join(f"{k} {float(v):.1f} s" for k, v in (manifest.get("shared_stages") or {}).items()),
     }
