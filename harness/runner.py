@@ -164,11 +164,11 @@ def run_matrix(
             device = ray_device(config)
         engine = Engine(config, cache, progress=progress, device=device)
         log(f"run {config.name}: {len(config.methods)} methods x {len(config.seeds)} seeds on the "
-            f"{config.raw.benchmark.name} benchmark, device {engine.device}; run directory {run_dir}")
-        log(f"benchmark {config.raw.benchmark.name}: loading (generated on first use) ...")
+            f"{config.benchmark_name} benchmark, device {engine.device}; run directory {run_dir}")
+        log(f"benchmark {config.benchmark_name}: loading (generated on first use) ...")
         t_bench = time.perf_counter()
         bench = engine.benchmark
-        log(f"benchmark {config.raw.benchmark.name}: {len(bench.languages)} languages ready in "
+        log(f"benchmark {config.benchmark_name}: {len(bench.languages)} languages ready in "
             f"{time.perf_counter() - t_bench:.1f} s")
         manifest: dict[str, Any] = {
             "harness_version": _harness_version(),
