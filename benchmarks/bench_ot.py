@@ -62,7 +62,7 @@ def make_batch(batch: int, tokens_pivot: int, tokens_other: int, dim: int, devic
 
 
 def batched_loss(teacher, mask_t, student, mask_s, epsilon, max_iter, tol):
-    from methods._ot import ot_alignment_loss
+    from harness_methods._ot import ot_alignment_loss
 
     return ot_alignment_loss(teacher, mask_t, student, mask_s, epsilon=epsilon, max_iter=max_iter, tol=tol, warn=False).loss
 
@@ -73,7 +73,7 @@ def loop_loss(teacher, mask_t, student, mask_s, epsilon, max_iter, tol, pot_defa
     import ot
     import torch
 
-    from methods._ot import cosine_cost
+    from harness_methods._ot import cosine_cost
 
     losses = []
     for i in range(teacher.shape[0]):
@@ -105,7 +105,7 @@ def time_it(fn, repeats: int, sync) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from methods.ot_distill import OTDistillConfig
+    from harness_methods.ot_distill import OTDistillConfig
 
     d = OTDistillConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

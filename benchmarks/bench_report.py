@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"report: {report} ({size / 1e6:.2f} MB; goal < 5 MB)")
 
     # Re-render from stored results into a scratch copy (the run directory is left untouched).
-    from reports import rerender
+    from harness_reports import rerender
 
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "run"

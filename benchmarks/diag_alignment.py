@@ -51,10 +51,10 @@ def main(argv: list[str]) -> int:
     from harness.config import load_config
     from harness.engine import Engine
     from harness.plugin import FitContext
-    from methods._alignment import content_mask, fit_alignment
-    from methods._ot import cosine_cost, ot_alignment_loss
-    from methods.contrastive import Contrastive
-    from methods.ot_distill import OTDistill, OTDistillConfig, _masked_mean
+    from harness_methods._alignment import content_mask, fit_alignment
+    from harness_methods._ot import cosine_cost, ot_alignment_loss
+    from harness_methods.contrastive import Contrastive
+    from harness_methods.ot_distill import OTDistill, OTDistillConfig, _masked_mean
 
     from harness.errors import ConfigError
 

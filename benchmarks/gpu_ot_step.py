@@ -123,7 +123,7 @@ def plan_accuracy(cost, mask_t, mask_s, epsilons: list[float], grid: list[tuple[
     import ot
     import torch
 
-    from methods._ot import token_marginals
+    from harness_methods._ot import token_marginals
 
     a, b = token_marginals(mask_t), token_marginals(mask_s)  # (B, n), (B, m)
     valid = (mask_t.sum(1) > 0) & (mask_s.sum(1) > 0)
@@ -184,7 +184,7 @@ def mini_costs(batch: int, languages: list[str], seed: int):
         from harness.models.encoder import BiEncoder
     except ImportError as e:  # pragma: no cover - depends on the checkout
         raise SystemExit(f"--mini-costs needs the synthetic benchmark and the mini encoder: {e}") from e
-    from methods._ot import cosine_cost
+    from harness_methods._ot import cosine_cost
 
     bench = SyntheticBenchmark(None, Cache.default())
     enc = BiEncoder.from_pretrained(bench.base_model_dir()).eval()
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from harness.models.encoder import BiEncoder
     from harness.training import info_nce, train
-    from methods._ot import ot_alignment_loss
+    from harness_methods._ot import ot_alignment_loss
 
     timed = parse_settings(args.timed_settings)
     grid = parse_settings(args.accuracy_grid)
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     # Costs of the timed batches at the start of training (student = teacher), as the loss
     # computes them: bf16 autocast, the student in training mode (dropout 0.1), and also
     # without dropout (both sides in eval mode).
-    from methods._ot import cosine_cost
+    from harness_methods._ot import cosine_cost
 
     mt_all = torch.cat([mp for _, mp, _, _ in data])
     ms_all = torch.cat([mo for _, _, _, mo in data])
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     # ------------------------------------------------------------------ solver alone
     import ot
 
-    from methods._ot import token_marginals
+    from harness_methods._ot import token_marginals
 
     c0, m0, s0 = costs[0]  # first batch, eval-mode costs
     c0 = c0.float().contiguous()

@@ -56,7 +56,7 @@ def _f(x: float) -> str:
 def render(fig: dict[str, Any]) -> str:
     """The README block (markdown) for the stored figures."""
     sys.path.insert(0, str(ROOT))
-    from reports.verdict import verdict_summary
+    from harness_reports.verdict import verdict_summary
 
     pm, opts, q = fig["design"]["primary_metric"], fig["options"], fig["question"]
     hi, lo = opts["high_tier"], opts["low_tier"]

@@ -1,3 +1,21 @@
-"""Statistical benchmarking harness for cross-lingual retrieval methods."""
+"""Statistical benchmarking harness for cross-lingual retrieval methods.
+
+The few names a plugin author needs::
+
+    from harness import FitContext, Method, register_method
+
+Benchmarks and executors register the same way (``register_benchmark``,
+``register_executor``); see :mod:`harness.registry` and the README's architecture map.
+"""
+
+from harness.benchmarks.base import Benchmark
+from harness.plugin import EmptyConfig, Encoder, Executor, FitContext, Method, Searcher, Teacher
+from harness.options import Options
+from harness.registry import register_benchmark, register_executor, register_method
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Benchmark", "EmptyConfig", "Encoder", "Executor", "FitContext", "Method", "Options", "Searcher", "Teacher",
+    "__version__", "register_benchmark", "register_executor", "register_method",
+]

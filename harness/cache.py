@@ -23,7 +23,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from harness.benchmarks.base import hash_json
+from harness.hashing import hash_json
 from harness.errors import CacheCorruptError
 
 ENTRY_META = ".entry.json"

@@ -7,7 +7,6 @@ them, so ``harness --help`` and ``harness methods --help`` stay fast.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -17,7 +16,9 @@ EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE = 0, 1, 2
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="run directory (default: <output.dir>/<name>-<config sha256[:8]>)")
     p.add_argument("--cache-dir", metavar="DIR", help="cache root (default: $HARNESS_CACHE or ~/.cache/harness)")
-    p.add_argument("--executor", choices=["local", "ray"], help="where cells run (default: the config's executor.kind)")
+    p.add_argument("--executor", metavar="KIND",
+                   help="where cells run: a registered executor, e.g. local or ray (default: the config's executor.kind; "
+                        "`harness plugins` lists them)")
     p.add_argument("--address", metavar="ADDR", help="Ray cluster address (with --executor ray); default: start a local instance")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-cell lines")
 
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list registered method plugins",
                        description="List method plugins found through the 'harness.methods' entry-point group, "
                                    "with version, providing distribution and description. Broken plugins are reported.")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("plugins", help="list every registered extension: methods, benchmarks, executors",
+                       description="List the extensions found through the entry-point groups harness.methods, "
+                                   "harness.benchmarks and harness.executors, with version, providing distribution "
+                                   "and description. Broken plugins are reported.")
+    p.add_argument("--kind", choices=["method", "benchmark", "executor"], help="only this kind")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("report", help="re-render a run directory's report from stored results (no training)")
@@ -93,12 +101,13 @@ def cmd_run(args) -> int:
     from harness.cache import Cache
     from harness.config import load_config
     from harness.runner import run_matrix
+    from harness_reports import render_report
 
     config = load_config(args.config)
     cache = Cache(args.cache_dir) if args.cache_dir else Cache.default()
     log = (lambda s: None) if args.quiet else None
     res = run_matrix(config, run_dir=Path(args.out) if args.out else None, cache=cache, executor=args.executor,
-                     address=args.address, progress=False if args.quiet else None, log=log)
+                     address=args.address, progress=False if args.quiet else None, log=log, render=render_report)
     _summary(res.run_dir)
     print(f"run directory: {res.run_dir}")
     print(f"report: {res.run_dir / 'report.html'}")
@@ -112,7 +121,7 @@ def _summary(run_dir: Path) -> None:
     """The question, verdict and tier-means table of a run directory's ``analysis.json`` (to stdout)."""
     import json
 
-    from reports.terminal import print_summary
+    from harness_reports.terminal import print_summary
 
     path = Path(run_dir) / "analysis.json"
     analysis = json.loads(path.read_text()) if path.is_file() else None
@@ -121,29 +130,42 @@ def _summary(run_dir: Path) -> None:
     print()
 
 
-def cmd_methods(args) -> int:
+def _list_plugins(infos, as_json: bool, with_kind: bool) -> int:
     import json
 
-    from harness.registry import list_methods
-
-    infos = list_methods()
-    if args.json:
-        print(json.dumps([{"name": m.name, "version": m.version, "distribution": m.distribution, "kind": m.kind,
-                           "description": m.description, "error": m.error} for m in infos], indent=1))
+    if as_json:
+        print(json.dumps([{"kind": m.kind, "name": m.name, "version": m.version, "distribution": m.distribution,
+                           "flavour": m.flavour, "description": m.description, "error": m.error} for m in infos],
+                         indent=1))
         return EXIT_OK
-    rows = [(m.name, m.version, m.distribution, m.description if m.ok else f"BROKEN: {m.error}") for m in infos]
-    head = ("NAME", "VERSION", "DISTRIBUTION", "DESCRIPTION")
-    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(3)]
+    rows = [((m.kind,) if with_kind else ()) + (m.name, m.version or "-", m.distribution,
+                                                 m.description if m.ok else f"BROKEN: {m.error}") for m in infos]
+    head = (("KIND",) if with_kind else ()) + ("NAME", "VERSION", "DISTRIBUTION", "DESCRIPTION")
+    n = len(head) - 1
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(n)]
     for r in [head, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r[:3], widths)) + "  " + str(r[3]))
+        print("  ".join(str(c).ljust(w) for c, w in zip(r[:n], widths)) + "  " + str(r[n]))
     broken = [m for m in infos if not m.ok]
     if broken:
         print(f"\n{len(broken)} plugin(s) failed to load; the others are usable.", file=sys.stderr)
     return EXIT_OK
 
 
+def cmd_methods(args) -> int:
+    from harness.registry import METHODS
+
+    return _list_plugins(METHODS.entries(), args.json, with_kind=False)
+
+
+def cmd_plugins(args) -> int:
+    from harness.registry import KINDS
+
+    infos = [i for kind, reg in KINDS.items() if args.kind in (None, kind) for i in reg.entries()]
+    return _list_plugins(infos, args.json, with_kind=True)
+
+
 def cmd_report(args) -> int:
-    from reports import rerender
+    from harness_reports import rerender
 
     path = rerender(args.run_dir)
     _summary(args.run_dir)
@@ -152,7 +174,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from reports.compare import compare_runs
+    from harness_reports.compare import compare_runs
 
     out = compare_runs(args.run_a, args.run_b, out_dir=args.out)
     print(f"comparison report: {out}")
@@ -160,14 +182,14 @@ def cmd_compare(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from reports.reproduce import reproduce_run
+    from harness_reports.reproduce import reproduce_run
 
     res = reproduce_run(args.run_dir, out_dir=args.out, cache_dir=args.cache_dir, tolerance=args.tolerance)
     print(res.summary())
     return EXIT_OK if res.identical else EXIT_FAILED_CELLS
 
 
-COMMANDS = {"run": cmd_run, "methods": cmd_methods, "report": cmd_report, "compare": cmd_compare,
+COMMANDS = {"run": cmd_run, "methods": cmd_methods, "plugins": cmd_plugins, "report": cmd_report, "compare": cmd_compare,
             "reproduce": cmd_reproduce}
 
 if __name__ == "__main__":  # pragma: no cover

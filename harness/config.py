@@ -36,28 +36,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.benchmarks.base import hash_json
-from harness.errors import ConfigError, UnknownMethodError, did_you_mean
+from harness.errors import ConfigError, UnknownMethodError, UnknownPluginError, did_you_mean
+from harness.hashing import hash_json
+from harness.models.mini import MiniOptions
+from harness.options import validate_section
+from harness.registry import BENCHMARKS, EXECUTORS, METHODS
+from harness.stats.options import AnalysisOptions
+from harness.training import TeacherOptions, TrainingOptions
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-#: benchmark name -> (options class, benchmark class), imported lazily.
-BENCHMARKS: dict[str, tuple[str, str]] = {
-    "synthetic": ("harness.benchmarks.synthetic:SyntheticOptions", "harness.benchmarks.synthetic:SyntheticBenchmark"),
-    "miracl": ("harness.benchmarks.miracl:MiraclOptions", "harness.benchmarks.miracl:MiraclBenchmark"),
-    "local": ("harness.benchmarks.local:LocalOptions", "harness.benchmarks.local:LocalBenchmark"),
-}
-
-
-def import_object(spec: str) -> Any:
-    module, _, attr = spec.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -72,24 +64,8 @@ class ModelSection(_Section):
     max_length: int = Field(64, ge=8, le=8192, description="tokens per text, special tokens included")
 
 
-class TrainingOptions(_Section):
-    """Shared training and encoding settings handed to every method (``FitContext.training``)."""
-
-    grad_clip: float = Field(1.0, gt=0, description="max global gradient norm")
-    encode_batch_size: int = Field(256, ge=1, le=65536, description="texts per encoding batch")
-    num_threads: int = Field(0, ge=0, le=512, description="torch CPU threads; 0 = all cores")
-
-
 class OutputSection(_Section):
     dir: str = Field("harness-runs", description="parent directory of run directories")
-
-
-class ExecutorSection(_Section):
-    kind: Literal["local", "ray"] = "local"
-    address: str | None = Field(None, description="Ray cluster address; None starts a local instance")
-    num_cpus_per_cell: float = Field(1.0, gt=0)
-    num_gpus_per_cell: float = Field(0.0, ge=0)
-    max_retries: int = Field(2, ge=0, le=10)
 
 
 class RawConfig(_Section):
@@ -108,7 +84,7 @@ class RawConfig(_Section):
     training: dict[str, Any] = Field(default_factory=dict)
     methods: dict[str, dict[str, Any]] = Field(min_length=1)
     analysis: dict[str, Any] = Field(default_factory=dict)
-    executor: ExecutorSection = ExecutorSection()
+    executor: dict[str, Any] = Field(default_factory=lambda: {"kind": "local"})
     output: OutputSection = OutputSection()
 
     @field_validator("seeds")
@@ -158,11 +134,13 @@ class HarnessConfig:
     raw: RawConfig
     benchmark_name: str
     benchmark: BaseModel
-    mini: BaseModel | None
-    teacher: BaseModel
-    training: BaseModel
+    mini: MiniOptions | None
+    teacher: TeacherOptions
+    training: TrainingOptions
     methods: tuple[MethodEntry, ...]
-    analysis: BaseModel
+    analysis: AnalysisOptions
+    executor_name: str = "local"
+    executor: BaseModel | None = None
     source: str = ""
     text: str = ""
 
@@ -192,18 +170,47 @@ class HarnessConfig:
         d["training"] = self.training.model_dump(mode="json")
         d["methods"] = {m.name: m.options.model_dump(mode="json") for m in self.methods}
         d["analysis"] = self.analysis.model_dump(mode="json")
+        d["executor"] = {"kind": self.executor_name,
+                         **(self.executor.model_dump(mode="json") if self.executor is not None else {})}
         return d
 
     def sha256(self) -> str:
-        """sha256 of the normalised config (the ``output`` section excluded: it does not change results)."""
+        """sha256 of the normalised config.
+
+        The ``output`` and ``executor`` sections are excluded: where results are written
+        and which executor computes them do not change them.
+        """
         d = self.normalized()
         d.pop("output", None)
+        d.pop("executor", None)
         return hash_json(d)
+
+    @property
+    def benchmark_cls(self) -> type:
+        return BENCHMARKS.get(self.benchmark_name)
+
+    @property
+    def executor_cls(self) -> type:
+        return EXECUTORS.get(self.executor_name)
 
     def to_toml(self) -> str:
         import tomli_w
 
         return tomli_w.dumps(_drop_none(self.normalized()))
+
+    def with_executor(self, kind: str | None = None, *, address: str | None = None) -> "HarnessConfig":
+        """This config with another executor (``kind``) and/or Ray ``address`` (validated)."""
+        table: dict[str, Any] = {"kind": self.executor_name,
+                                 **(self.executor.model_dump(mode="json") if self.executor is not None else {})}
+        if kind is not None and kind != self.executor_name:
+            table = {"kind": kind}
+        if address is not None:
+            table["address"] = address
+        data = self.normalized()
+        data["executor"] = table
+        if self.mini is None:
+            data.pop("mini", None)
+        return config_from_dict(data, source=self.source, text=self.text)
 
     def method(self, name: str) -> MethodEntry:
         for m in self.methods:
@@ -218,88 +225,6 @@ def _drop_none(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_drop_none(v) for v in obj]
     return obj
-
-
-# --------------------------------------------------------------------------- errors
-def _allowed_for(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names allowed at ``loc`` (for did-you-mean on unknown keys)."""
-    cur: Any = model
-    for part in loc[:-1]:
-        if isinstance(cur, type) and issubclass(cur, BaseModel) and part in cur.model_fields:
-            ann = cur.model_fields[part].annotation
-            cur = ann
-        else:
-            return []
-    if isinstance(cur, type) and issubclass(cur, BaseModel):
-        return list(cur.model_fields)
-    return []
-
-
-def _describe_field(model: type[BaseModel], loc: tuple) -> str:
-    cur: Any = model
-    info = None
-    for part in loc:
-        if isinstance(cur, type) and issubclass(cur, BaseModel) and part in cur.model_fields:
-            info = cur.model_fields[part]
-            cur = info.annotation
-        else:
-            return ""
-    if info is None:
-        return ""
-    bits = []
-    ann = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
-    bits.append(str(ann))
-    for m in info.metadata:
-        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-            if getattr(m, attr, None) is not None:
-                bits.append(f"{sym} {getattr(m, attr)}")
-    if info.description:
-        bits.append(f"({info.description})")
-    return " ".join(bits)
-
-
-def validation_to_config_error(e: ValidationError, model: type[BaseModel], prefix: str, data: Any, source: str) -> ConfigError:
-    """Turn the first pydantic error into a ConfigError with a dotted key path."""
-    err = e.errors()[0]
-    loc = tuple(str(x) for x in err["loc"])
-    inner = (err.get("ctx") or {}).get("error")
-    if isinstance(inner, ConfigError):  # raised by a validator inside the section: keep its message
-        ipath = inner.path
-        if prefix and not ipath.startswith(prefix + "."):
-            # validators name their own section (e.g. "model.heads"): re-anchor under this one
-            ipath = f"{prefix}.{ipath.split('.', 1)[1]}" if "." in ipath else ".".join((prefix, *loc[:-1], ipath))
-        return ConfigError(ipath, inner.value, inner.allowed, inner.hint, source)
-    path = ".".join(x for x in (prefix, *loc) if x)
-    value = err.get("input")
-    if err["type"] == "extra_forbidden":
-        allowed = _allowed_for(model, loc)
-        return ConfigError(
-            path, value, f"known keys: {', '.join(allowed) or '(none)'}",
-            hint=f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], allowed)}; remove or rename it", source=source,
-        )
-    if err["type"] == "missing":
-        return ConfigError(path, None, _describe_field(model, loc) or "a value", hint="this key is required", source=source)
-    allowed = _describe_field(model, loc) or "see the documentation of this section"
-    msg = err.get("msg", "")
-    ctx = err.get("ctx") or {}
-    if "expected" in ctx:
-        allowed = f"one of {ctx['expected']}"
-    return ConfigError(path, value, allowed, hint=msg, source=source)
-
-
-def validate_section(model: type[BaseModel], data: Mapping[str, Any], prefix: str, source: str = "") -> BaseModel:
-    if not isinstance(data, Mapping):
-        raise ConfigError(prefix, data, "a table of options", source=source)
-    try:
-        return model(**dict(data))
-    except ValidationError as e:
-        raise validation_to_config_error(e, model, prefix, data, source) from None
-    except ConfigError as e:
-        if source and not e.source:
-            raise ConfigError(e.path, e.value, e.allowed, e.hint, source) from e
-        raise
-    except (TypeError, ValueError) as e:
-        raise ConfigError(prefix, dict(data), "valid options for this section", hint=str(e), source=source) from e
 
 
 # --------------------------------------------------------------------------- loading
@@ -344,22 +269,31 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _plugin_section(kind: str, key: str, section: str, table: Mapping[str, Any], default: str,
+                    source: str) -> tuple[str, type, BaseModel]:
+    """Resolve ``[section] key = "<name>"`` through the registry and validate the other keys."""
+    from harness.registry import KINDS
+
+    reg = KINDS[kind]
+    rest = dict(table)
+    name = rest.pop(key, default)
+    try:
+        cls = reg.get(name) if isinstance(name, str) else None
+    except UnknownPluginError:
+        cls = None
+    if cls is None:
+        known = reg.names()
+        raise ConfigError(f"{section}.{key}", name, f"a registered {kind}: {', '.join(known)}",
+                          hint=f"unknown {kind}{did_you_mean(str(name), known)}; `harness plugins` lists them",
+                          source=source)
+    return name, cls, validate_section(cls.Config, rest, section, source)
+
+
 def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") -> HarnessConfig:
-    from harness.models.mini import MiniOptions
-    from harness.registry import available_methods, get_method
-    from harness.stats.options import AnalysisOptions
-    from harness.training import TeacherOptions
-
     raw = validate_section(RawConfig, data, "", source)
-    assert isinstance(raw, RawConfig)
 
-    bench = dict(raw.benchmark)
-    bname = bench.pop("name", "synthetic")
-    if bname not in BENCHMARKS:
-        raise ConfigError("benchmark.name", bname, f"one of {', '.join(BENCHMARKS)}",
-                          hint=f"unknown benchmark{did_you_mean(bname, BENCHMARKS)}", source=source)
-    opts_cls = import_object(BENCHMARKS[bname][0])
-    bopts = validate_section(opts_cls, bench, "benchmark", source)
+    bname, _, bopts = _plugin_section("benchmark", "name", "benchmark", raw.benchmark, "synthetic", source)
+    ename, _, eopts = _plugin_section("executor", "kind", "executor", raw.executor, "local", source)
 
     if raw.model.base == "mini" and bname != "synthetic":
         raise ConfigError("model.base", "mini", "a from_pretrained path or hub name (e.g. bert-base-multilingual-cased)",
@@ -372,13 +306,13 @@ def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") 
     training = validate_section(TrainingOptions, raw.training, "training", source)
 
     methods = []
-    known = available_methods()
+    known = METHODS.names()
     for mname, mopts in raw.methods.items():
         if mname not in known:
             raise ConfigError(f"methods.{mname}", mname, f"a registered method: {', '.join(known)}",
                               hint=f"unknown method{did_you_mean(mname, known)}; `harness methods` lists them",
                               source=source)
-        cls = get_method(mname)
+        cls = METHODS.get(mname)
         opts = validate_section(cls.Config, mopts or {}, f"methods.{mname}", source)
         methods.append(MethodEntry(name=mname, options=opts, cls=cls))
 
@@ -392,14 +326,15 @@ def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") 
                               source=source)
     return HarnessConfig(
         raw=raw, benchmark_name=bname, benchmark=bopts, mini=mini, teacher=teacher, training=training,
-        methods=tuple(methods), analysis=analysis, source=source, text=text,
+        methods=tuple(methods), analysis=analysis, executor_name=ename, executor=eopts, source=source, text=text,
     )
 
 
-def make_benchmark(config: HarnessConfig, cache) -> Any:
-    """Instantiate the configured benchmark adapter."""
-    cls = import_object(BENCHMARKS[config.benchmark_name][1])
-    if config.benchmark_name == "local":
-        base_dir = Path(config.source).parent if config.source and not config.source.startswith("<") else None
-        return cls(config.benchmark, cache, base_dir=base_dir)
-    return cls(config.benchmark, cache)
+def make_benchmark(config: HarnessConfig, cache: Any) -> Any:
+    """Instantiate the configured benchmark adapter.
+
+    Every adapter is constructed as ``cls(options, cache, base_dir=...)``; ``base_dir`` is
+    the config file's directory (relative data paths are resolved against it), or None.
+    """
+    base_dir = Path(config.source).parent if config.source and not config.source.startswith("<") else None
+    return config.benchmark_cls(config.benchmark, cache, base_dir=base_dir)

@@ -130,7 +130,9 @@ class Engine:
         if self.config.model.base != "mini":
             return self.config.model.base
         if self._base_dir is None:
-            self._base_dir = self.benchmark.base_model_dir(self.config.mini, self.device, progress=self.progress)
+            from harness.models.mini import cached_mini
+
+            self._base_dir = cached_mini(self.benchmark, self.config.mini, self.device, self.cache, self.progress)
         return self._base_dir
 
     def load_base(self):
@@ -138,7 +140,8 @@ class Engine:
 
         m = self.config.model
         return BiEncoder.from_pretrained(self.base_dir(), pooling=m.pooling, normalize=m.normalize,
-                                         max_length=m.max_length, device=self.device)
+                                         max_length=m.max_length, device=self.device,
+                                         encode_batch_size=self.config.training.encode_batch_size)
 
     def teacher_key(self, seed: int) -> dict[str, Any]:
         return {"base": self.base_key(), "teacher": self.config.teacher.model_dump(mode="json"),
@@ -162,7 +165,7 @@ class Engine:
         path = self.cache.get_or_build("teacher", self.teacher_key(seed), build)
         m = self.config.model
         t = BiEncoder.from_pretrained(path, pooling=m.pooling, normalize=m.normalize, max_length=m.max_length,
-                                      device=self.device)
+                                      device=self.device, encode_batch_size=self.config.training.encode_batch_size)
         t.eval()
         for p in t.parameters():
             p.requires_grad_(False)
@@ -182,6 +185,7 @@ class Engine:
             "tiers": dict(self.benchmark.tiers),
             "metrics": self.config.metrics,
             "top_k": self.config.raw.top_k,
+            # encode_batch_size stays in the key: batch shapes can change float rounding (and so ties).
             "training": self.config.training.model_dump(mode="json", exclude={"num_threads"}),
             "teacher": self.teacher_key(seed) if entry.cls.needs_teacher else None,
             "device": self.device if entry.cls.kind == "dense" else "any",
@@ -230,13 +234,12 @@ class Engine:
             teacher = self.teacher(spec.seed) if entry.cls.needs_teacher else None
             timings["teacher"] = time.perf_counter() - t0
             method = entry.cls(entry.options)
-            cache_dir = self.cache.root / "methods" / spec.method
-            cache_dir.mkdir(parents=True, exist_ok=True)
             ctx = FitContext(
                 benchmark=self.benchmark, teacher=teacher, seed=spec.seed,
                 rng=np.random.default_rng(np.random.SeedSequence([spec.seed, stable_int("method", spec.method)])),
-                device=self.device, method=spec.method, cache_dir=cache_dir, progress=self.progress,
-                training=self.config.training.model_dump(), base_model=self.base_dir() if entry.cls.needs_teacher else None,
+                device=self.device, method=spec.method, cache=Cache(self.cache.root / "methods" / spec.method),
+                training=self.config.training, progress=self.progress,
+                base_model=self.base_dir() if entry.cls.needs_teacher else None,
             )
             t0 = time.perf_counter()
             with seeded_torch(stable_int("fit", spec.method, spec.seed)):
@@ -268,8 +271,8 @@ class Engine:
             bad = results["value"].isna()
             if bad.any():
                 raise FloatingPointError(f"{int(bad.sum())} NaN metric values for {spec.label}")
-            info = getattr(retriever, "info", None) or getattr(method, "info", None) or {}
-            return CellOutput(spec.method, spec.seed, spec.key, "done", results, runs, timings, info=_jsonable(info))
+            return CellOutput(spec.method, spec.seed, spec.key, "done", results, runs, timings,
+                              info=_jsonable(ctx.diagnostics))
         except Exception as e:  # noqa: BLE001 - a failed cell must not stop the matrix
             return CellOutput(spec.method, spec.seed, spec.key, "failed", timings=timings,
                               error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())

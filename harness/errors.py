@@ -60,15 +60,22 @@ class ConfigError(HarnessError, ValueError):
         super().__init__(msg)
 
 
-class UnknownMethodError(HarnessError, LookupError):
-    def __init__(self, name: str, available: Iterable[str]):
+class UnknownPluginError(HarnessError, LookupError):
+    """No method, benchmark or executor is registered under a name."""
+
+    def __init__(self, kind: str, name: str, available: Iterable[str]):
         available = sorted(available)
-        self.name, self.available = name, available
+        self.kind, self.name, self.available = kind, name, available
         super().__init__(
-            f"unknown method {name!r}{did_you_mean(name, available)}; registered methods: "
-            f"{', '.join(available) or '(none)'}. Run `harness methods` to list them with the "
+            f"unknown {kind} {name!r}{did_you_mean(name, available)}; registered {kind}s: "
+            f"{', '.join(available) or '(none)'}. Run `harness plugins` to list them with the "
             "distribution that provides each."
         )
+
+
+class UnknownMethodError(UnknownPluginError):
+    def __init__(self, name: str, available: Iterable[str]):
+        super().__init__("method", name, available)
 
 
 class UnknownLanguageError(HarnessError, LookupError):

@@ -1,44 +1,60 @@
-"""What a method plugin is, and what the harness hands it.
+"""What a plugin is, and what the harness hands it.
 
-A plugin is a subclass of :class:`Method` with a typed, closed ``Config`` (a pydantic
-model), a ``version``, a BibTeX ``citation`` and a docstring whose first line is a
-one-line description.  ``fit(ctx)`` returns either
+A **method** plugin is a subclass of :class:`Method` with a typed, closed ``Config`` (a
+pydantic model), a ``version``, a BibTeX ``citation`` and a docstring whose first line is
+a one-line description.  ``fit(ctx)`` returns either
 
 * an :class:`Encoder` (dense methods): the harness encodes queries and documents and runs
   exact search itself, so metrics are identical across methods; or
 * a :class:`Searcher` (lexical methods such as BM25): the harness gives it queries and a
   corpus and takes back ranked lists.
 
+A method writes its diagnostics (loss curves, solver statistics; JSON data) into
+``ctx.diagnostics``; they are stored with the cell and shown in the manifest and report.
+It trains with :meth:`FitContext.train`, which applies the harness's shared settings
+(device, seed stream, progress, gradient clipping, non-finite checks), so a plugin passes
+only what is its own (model, batches, loss, steps, learning rate).
+
+An **executor** plugin is a subclass of :class:`Executor`; a **benchmark** adapter a
+subclass of :class:`harness.benchmarks.base.Benchmark`.  All three register the same way
+(:mod:`harness.registry`).
+
 Example
 -------
->>> from pydantic import BaseModel
->>> from harness import Method, register_method
+>>> from harness import FitContext, Method, register_method
 >>> @register_method("my-method")          # doctest: +SKIP
 ... class MyMethod(Method):
 ...     '''Zero-shot teacher, renamed.  Objective: none (no training).'''
 ...     version = "1.0"
 ...     citation = "@misc{me, title={Mine}}"
-...     class Config(BaseModel):
-...         model_config = {"extra": "forbid"}
-...     def fit(self, ctx):
+...     def fit(self, ctx: FitContext):
 ...         return ctx.teacher
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+
+from harness.training import TrainingOptions
 
 if TYPE_CHECKING:  # heavy imports stay lazy
     import torch
 
     from harness.benchmarks.base import Benchmark, LanguageData
+    from harness.cache import Cache
+    from harness.engine import CellOutput, CellSpec, Engine
+    from harness.training import TrainStats
+
+B = TypeVar("B")
+
+__all__ = ["EmptyConfig", "Encoder", "Executor", "FitContext", "Method", "Searcher", "Teacher"]
 
 
 @runtime_checkable
@@ -65,6 +81,38 @@ class EmptyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@runtime_checkable
+class Teacher(Encoder, Protocol):
+    """The seed's teacher as methods use it (a :class:`harness.models.encoder.BiEncoder`).
+
+    Treat it as frozen: :meth:`copy` it before training a student.
+
+    * ``encode_queries(texts, language)`` / ``encode_documents(texts, language)`` ->
+      ``(n, H)`` L2-normalised float32 tensors (no gradients), ``encode_batch_size`` texts
+      per forward pass;
+    * ``embed(texts)`` -> ``(n, H)`` pooled embeddings *with* gradients (training);
+    * ``tokenize(texts)`` -> ``{"input_ids", "attention_mask"}`` on the model's device;
+      ``token_embeddings(features, layer=-1)`` -> ``(B, L, H)``; ``pool(tokens, mask)``;
+    * ``copy()`` -> an independent trainable copy; ``to(device)``, ``parameters()``,
+      ``train()``/``eval()`` as for any ``torch.nn.Module``; ``tokenizer``,
+      ``max_length``, ``save_pretrained(path)``.
+    """
+
+    tokenizer: Any
+    max_length: int
+    encode_batch_size: int
+
+    def copy(self) -> "Teacher": ...
+
+    def embed(self, texts: Sequence[str]) -> "torch.Tensor": ...
+
+    def tokenize(self, texts: Sequence[str], max_length: int | None = None) -> dict[str, "torch.Tensor"]: ...
+
+    def token_embeddings(self, features: dict[str, "torch.Tensor"], layer: int = -1) -> "torch.Tensor": ...
+
+    def pool(self, tokens: "torch.Tensor", attention_mask: "torch.Tensor") -> "torch.Tensor": ...
+
+
 @dataclass
 class FitContext:
     """Everything a method may use while fitting one (method, seed) cell.
@@ -73,36 +121,84 @@ class FitContext:
     ----------
     benchmark : Benchmark
         Data (bitext, pivot training pairs, languages and tiers).
-    teacher : Encoder
-        The pivot-fine-tuned teacher for this seed (a ``harness.models.BiEncoder``); treat
-        it as frozen: copy it before training a student.
+    teacher : Teacher or None
+        The pivot-fine-tuned teacher for this seed (None for methods with
+        ``needs_teacher = False``); treat it as frozen: copy it before training a student.
     seed : int
-        The cell's seed.
+        The cell's run seed.
     rng : numpy.random.Generator
-        The cell's random generator (from ``SeedSequence([seed, hash(method)])``).
+        The cell's data-order generator (stage ``("method", name, "data")`` of
+        :mod:`harness.seeding`).
     device : str
         ``"cpu"`` or ``"cuda"`` (resolved from the config's ``device = "auto"``).
     method : str
-        The registered method name (for messages).
-    cache_dir : Path
-        A directory this method may use for its own caches (e.g. translations),
-        shared across seeds and runs.
+        The registered method name (for messages and option paths ``methods.<name>``).
+    cache : Cache
+        This method's own content-hash cache (e.g. for translations), shared across seeds
+        and runs; its root is ``cache_dir``.
+    training : TrainingOptions
+        Shared training settings from the config (``grad_clip``, ``encode_batch_size``).
     progress : bool
         Whether progress bars may be shown.
-    training : Mapping[str, Any]
-        Shared training defaults from the config (batch size, grad clip...).
+    base_model : str or Path, optional
+        Directory or hub name of the base encoder (before teacher fine-tuning).
+    diagnostics : dict
+        Where the method puts its diagnostics (JSON data: loss curves, solver statistics).
+    train_seed : int
+        Seed of the method's dropout stream, used by :meth:`train`.
     """
 
     benchmark: "Benchmark"
-    teacher: Any
+    teacher: Teacher | None
     seed: int
     rng: np.random.Generator
     device: str
     method: str
-    cache_dir: Path
+    cache: "Cache"
+    training: TrainingOptions = field(default_factory=TrainingOptions)
     progress: bool = False
-    training: Mapping[str, Any] = field(default_factory=dict)
     base_model: Any = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    train_seed: int | None = None
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.cache.root)
+
+    def train(
+        self,
+        model: "torch.nn.Module",
+        batches: Iterable[B],
+        loss_fn: Callable[[B], "torch.Tensor"],
+        *,
+        steps: int,
+        lr: float,
+        params: Iterable["torch.nn.Parameter"] | None = None,
+        weight_decay: float = 0.01,
+        warmup: float = 0.1,
+        hint: str = "",
+    ) -> "TrainStats":
+        """Minimise ``loss_fn(batch)`` for ``steps`` AdamW steps with the harness's shared settings.
+
+        See :func:`harness.training.train` for the schedule (linear warm-up for
+        ``warmup * steps`` steps, then linear decay to 0 at ``steps``).  The harness
+        supplies the device, the dropout seed (``train_seed``), progress display,
+        ``training.grad_clip`` and the method name for error messages; ``hint`` is added
+        to the error raised on a non-finite loss (default: lower ``methods.<name>.lr``).
+        The model is left in eval mode with gradients off (ready to encode).
+        """
+        from harness.training import train
+
+        stats = train(
+            model, batches, loss_fn, steps=steps, lr=lr, method=self.method,
+            seed=self.seed if self.train_seed is None else self.train_seed, device=self.device, params=params,
+            weight_decay=weight_decay, grad_clip=self.training.grad_clip, warmup=warmup, progress=self.progress,
+            hint=hint or f"lower methods.{self.method}.lr",
+        )
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return stats
 
 
 class Method(abc.ABC):
@@ -118,11 +214,9 @@ class Method(abc.ABC):
     needs_teacher: ClassVar[bool] = True
 
     def __init__(self, config: BaseModel | Mapping[str, Any] | None = None):
-        if config is None:
-            config = self.Config()
-        elif not isinstance(config, BaseModel):
-            config = self.Config(**dict(config))
-        self.config = config
+        from harness.options import validate_section
+
+        self.config = validate_section(self.Config, config, f"methods.{self.name or type(self).__name__}")
 
     @classmethod
     def description(cls) -> str:
@@ -133,3 +227,34 @@ class Method(abc.ABC):
     @abc.abstractmethod
     def fit(self, ctx: FitContext) -> Encoder | Searcher:
         """Train (or not) and return a retriever for every language of the benchmark."""
+
+
+class Executor(abc.ABC):
+    """Base class of executors: they run cells and yield each one's output as it finishes.
+
+    An executor never writes results itself: the driver (``harness.runner``) caches each
+    :class:`~harness.engine.CellOutput` and writes the run directory.  Subclasses set a
+    closed ``Config`` (the ``[executor]`` table's keys besides ``kind``) and implement
+    :meth:`run`; :meth:`device` may fix the device cells run on (e.g. CUDA on GPU workers).
+    """
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[BaseModel]] = EmptyConfig
+
+    def __init__(self, options: BaseModel | None, engine: "Engine"):
+        from harness.options import validate_section
+
+        self.options = validate_section(self.Config, options, "executor")
+        self.engine = engine
+        #: The driver's line logger (set by ``harness.runner`` before :meth:`run`); executors may
+        #: name the stages they run with it (lines go above any progress bar, or to a log file).
+        self.log: Callable[[str], None] = lambda line: None
+
+    @classmethod
+    def device(cls, options: BaseModel) -> str | None:
+        """The device cells run on, or None for the config's ``device``."""
+        return None
+
+    @abc.abstractmethod
+    def run(self, cells: Sequence["CellSpec"], progress: bool = False) -> Iterator["CellOutput"]:
+        """Compute ``cells`` (none is cached) and yield one output per cell, in any order."""

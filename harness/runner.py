@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from filelock import FileLock, Timeout
@@ -121,6 +121,11 @@ class RunStore:
         atomic_write_bytes(self.dir / "results.parquet", buf.getvalue())
 
 
+class Renderer(Protocol):
+    def __call__(self, run_dir: Path, *, manifest: dict[str, Any], analysis: dict[str, Any],
+                 results: pd.DataFrame) -> Any: ...
+
+
 def command_line(config: HarnessConfig, run_dir: Path) -> str:
     return f"harness run {shlex.quote(str(run_dir / 'config.toml'))} --out {shlex.quote(str(run_dir))}"
 
@@ -145,23 +150,26 @@ def run_matrix(
     address: str | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
-    render: bool = True,
+    render: Renderer | None = None,
 ) -> RunResult:
-    """Run every (method, seed) cell of ``config`` and write the run directory."""
+    """Run every (method, seed) cell of ``config`` and write the run directory.
+
+    ``executor`` / ``address`` override the config's ``[executor]`` table (they do not
+    change results, so not the config's hash).  ``render(run_dir, manifest=, analysis=,
+    results=)`` writes the report; the engine knows no report code, so the command line
+    (or ``harness_reports.run_and_report``) passes it in.
+    """
     from harness.executors import make_executor
 
+    if executor is not None or address is not None:
+        config = config.with_executor(executor, address=address)
     t_start = time.perf_counter()
     cache = cache or Cache.default()
     run_dir = Path(run_dir) if run_dir else default_run_dir(config)
     progress = sys.stderr.isatty() if progress is None else progress
     log = log or stderr_log
     with RunStore(run_dir) as store:
-        kind = executor or config.raw.executor.kind
-        device = None
-        if kind == "ray":
-            from harness.executors.ray import ray_device
-
-            device = ray_device(config)
+        device = config.executor_cls.device(config.executor)
         engine = Engine(config, cache, progress=progress, device=device)
         log(f"run {config.name}: {len(config.methods)} methods x {len(config.seeds)} seeds on the "
             f"{config.benchmark_name} benchmark, device {engine.device}; run directory {run_dir}")
@@ -216,10 +224,11 @@ def run_matrix(
         if outputs:
             log(f"{len(outputs)} of {len(specs)} cells found in the cache ({cache.root})")
 
-        ex = make_executor(kind, config=config, engine=engine, address=address)
+        ex = make_executor(config, engine)
+        ex.log = log  # stage lines of the executor (Executor.log)
         if todo:
-            log(f"{len(todo)} cells to compute ({kind} executor)")
-        for out in ex.run(todo, progress=progress, log=log):
+            log(f"{len(todo)} cells to compute ({config.executor_name} executor)")
+        for out in ex.run(todo, progress=progress):
             outputs[(out.method, out.seed)] = out
             c = cells[(out.method, out.seed)]
             c.update(status=out.status, from_cache=out.from_cache, timings=out.timings)
@@ -261,11 +270,9 @@ def run_matrix(
         manifest["finished"] = now()
         manifest["seconds"] = round(time.perf_counter() - t_start, 3)
         manifest["failed_cells"] = [{"method": o.method, "seed": o.seed, "error": o.error} for o in failed]
-        if render:
-            from reports import render_report
-
+        if render is not None:
             # The report is rendered before the manifest is marked complete; it reads the manifest passed in.
-            render_report(store.dir, manifest=manifest, analysis=analysis, results=results)
+            render(store.dir, manifest=manifest, analysis=analysis, results=results)
         store.write_json("manifest.json", manifest)
     return RunResult(run_dir=run_dir, status=manifest["status"], failed=failed, cells=list(cells.values()),
                      seconds=manifest["seconds"])

@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import ConfigError, NonFiniteLossError
+from harness.options import Options, validate_section
 
 if TYPE_CHECKING:
     import torch
@@ -401,6 +402,22 @@ def train(
 _DEFAULT_HINT = "lower the learning rate, raise the temperature, or lower grad_clip"
 
 
+# ------------------------------------------------------------------------- options
+class TrainingOptions(Options):
+    """Shared training and encoding settings (config ``[training]``; ``FitContext.training``).
+
+    ``grad_clip`` is applied by :meth:`harness.plugin.FitContext.train` to every method's
+    optimisation; ``encode_batch_size`` is the number of texts per forward pass when an
+    encoder embeds queries and documents for retrieval (it changes speed and memory, not
+    rankings: every text is embedded independently); ``num_threads`` sets torch's CPU
+    intra-op threads (0 = all cores).
+    """
+
+    grad_clip: float = Field(1.0, gt=0, description="max global gradient norm")
+    encode_batch_size: int = Field(256, ge=1, le=65536, description="texts per encoding batch")
+    num_threads: int = Field(0, ge=0, le=512, description="torch CPU threads; 0 = all cores")
+
+
 # ------------------------------------------------------------------------- teacher
 class TeacherOptions(BaseModel):
     """Pivot retrieval fine-tuning of the teacher (config section ``[teacher]``).
@@ -424,8 +441,6 @@ class TeacherOptions(BaseModel):
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, section: str = "teacher", source: str = "") -> "TeacherOptions":
         """Validate a config mapping, raising :class:`ConfigError` naming ``<section>.<field>``."""
-        from harness.config import validate_section
-
         return validate_section(cls, data or {}, section, source)
 
     def total_steps(self, n_pairs: int) -> int:

@@ -52,7 +52,6 @@ prototype showed (both methods pulled the high tier down by 0.02-0.04):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -97,9 +96,9 @@ class AlignmentConfig(BaseModel):
 
     def total_steps(self, n_pairs: int) -> int:
         """``steps`` if set, else ``ceil(epochs * n_pairs / batch_size)``."""
-        if self.steps is not None:
-            return self.steps
-        return max(1, math.ceil(self.epochs * n_pairs / self.batch_size))
+        from harness.training import total_steps
+
+        return total_steps(self.steps, self.epochs, n_pairs, self.batch_size)
 
 
 #: The fields of :class:`AlignmentConfig`: what the two alignment methods must share.
@@ -215,11 +214,11 @@ def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective)
     """Train a student (a copy of ``ctx.teacher``) on ``objective + anchor_weight * anchor``.
 
     Returns the student in eval mode and the training statistics (with both loss terms).  Data order comes from
-    ``ctx.rng``; dropout is seeded from ``ctx.seed`` by :func:`harness.training.train`.
+    ``ctx.rng``; dropout from the method's own stream (:meth:`harness.plugin.FitContext.train`).
     """
     import torch
 
-    from harness.training import balanced_bitext_batches, info_nce, shuffled_batches, train
+    from harness.training import balanced_bitext_batches, info_nce, shuffled_batches
 
     method = ctx.method
     teacher: "BiEncoder" = ctx.teacher
@@ -276,15 +275,8 @@ def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective)
         loss = align if anchor is None else align + cfg.anchor_weight * anchor
         return loss
 
-    stats = train(
-        student, batches(), loss_fn,
-        steps=steps, lr=cfg.lr, method=method, seed=ctx.seed, device=ctx.device,
-        weight_decay=cfg.weight_decay, grad_clip=ctx.training.get("grad_clip", 1.0), warmup=cfg.warmup,
-        progress=ctx.progress, hint=f"lower methods.{method}.lr",
-    )
-    student.eval()
-    for p in student.parameters():
-        p.requires_grad_(False)
+    stats = ctx.train(student, batches(), loss_fn, steps=steps, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                      warmup=cfg.warmup)
     for m, p_drop in zip(dropouts, saved_p):
         m.p = p_drop
     return student, AlignmentStats(stats, tuple(a for a, _ in trace), tuple(b for _, b in trace))

@@ -10,7 +10,7 @@ from harness.errors import ConfigError
 
 if TYPE_CHECKING:
     from harness.plugin import FitContext
-    from harness.translate import Translator
+    from harness_methods.translation import Translator
 
 #: Translate-test and translate-train as cross-lingual baselines (both methods cite it).
 XNLI_CITATION = """@inproceedings{conneau2018xnli,
@@ -24,9 +24,9 @@ XNLI_CITATION = """@inproceedings{conneau2018xnli,
 class TranslatorOptions(BaseModel):
     """Which translator to use, per language.
 
-    * ``translator = "lexicon"``: :class:`harness.translate.LexiconTranslator` induced
+    * ``translator = "lexicon"``: :class:`harness_methods.translation.LexiconTranslator` induced
       from the benchmark's bitext for that language (IBM Model 1); needs bitext.
-    * ``translator = "seq2seq"``: :class:`harness.translate.Seq2SeqTranslator` over a
+    * ``translator = "seq2seq"``: :class:`harness_methods.translation.Seq2SeqTranslator` over a
       local ``transformers`` model: ``models[language]`` (or ``default_model``) is the
       directory of the model translating in the direction the method needs; multilingual
       models (NLLB, M2M100) also need ``model_languages`` mapping the harness's language
@@ -58,7 +58,7 @@ class TranslatorOptions(BaseModel):
 
 def make_translator(ctx: "FitContext", opts: TranslatorOptions, language: str, to_pivot: bool) -> "Translator":
     """The translator ``language -> pivot`` (``to_pivot``) or ``pivot -> language``."""
-    from harness.translate import Seq2SeqTranslator, lexicon_from_bitext
+    from harness_methods.translation import Seq2SeqTranslator, lexicon_from_bitext
 
     bench = ctx.benchmark
     pivot = bench.pivot

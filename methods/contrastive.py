@@ -9,7 +9,7 @@ from pydantic import Field
 
 from harness.plugin import Encoder, FitContext, Method
 from harness.registry import register_method
-from methods._alignment import AlignmentConfig, AlignmentStep, fit_alignment
+from harness_methods._alignment import AlignmentConfig, AlignmentStep, fit_alignment
 
 if TYPE_CHECKING:
     import torch
@@ -138,5 +138,5 @@ class Contrastive(Method):
     def fit(self, ctx: FitContext) -> Encoder:
         cfg: ContrastiveConfig = self.config  # type: ignore[assignment]
         student, stats = fit_alignment(ctx, cfg, _ContrastiveObjective(cfg))
-        self.info = stats.info()
+        ctx.diagnostics.update(stats.info())
         return student

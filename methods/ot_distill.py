@@ -9,8 +9,8 @@ from pydantic import Field
 
 from harness.plugin import Encoder, FitContext, Method
 from harness.registry import register_method
-from methods._alignment import AlignmentConfig, AlignmentStep, content_mask, fit_alignment
-from methods._ot import SinkhornConvergenceWarning, ot_alignment_loss
+from harness_methods._alignment import AlignmentConfig, AlignmentStep, content_mask, fit_alignment
+from harness_methods._ot import SinkhornConvergenceWarning, ot_alignment_loss
 
 if TYPE_CHECKING:
     import torch
@@ -164,10 +164,10 @@ class OTDistill(Method):
                 SinkhornConvergenceWarning,
                 stacklevel=2,
             )
-        self.info = stats.info(
+        ctx.diagnostics.update(stats.info(
             sinkhorn_batches=objective.calls,
             sinkhorn_unconverged=objective.unconverged,
             sinkhorn_mean_iterations=objective.iterations / max(1, objective.calls),
             sinkhorn_worst_marginal_error=objective.worst_error,
-        )
+        ))
         return student

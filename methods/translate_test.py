@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 from harness.plugin import Encoder, FitContext, Method
 from harness.registry import register_method
-from methods._translation import XNLI_CITATION, TranslatorOptions, make_translator
+from harness_methods._translation import XNLI_CITATION, TranslatorOptions, make_translator
 
 if TYPE_CHECKING:
     import torch
 
     from harness.cache import Cache
-    from harness.translate import Translator
+    from harness_methods.translation import Translator
 
 
 class TranslateTestConfig(TranslatorOptions):
@@ -31,7 +31,7 @@ class TranslateTestEncoder:
         self.batch_size = batch_size
 
     def _texts(self, texts: Sequence[str], language: str) -> Sequence[str]:
-        from harness.translate import translate_cached
+        from harness_methods.translation import translate_cached
 
         if language == self.pivot:
             return texts
@@ -55,7 +55,7 @@ class TranslateTest(Method):
 
     ``score(q, d) = cos(f_T(tr(q)), f_T(tr(d)))`` where ``tr`` translates language ``l``
     into the pivot and ``f_T`` is the pivot-trained teacher; pivot texts are not
-    translated.  Objective: none (no training).  Translators (:mod:`harness.translate`):
+    translated.  Objective: none (no training).  Translators (:mod:`harness_methods.translation`):
     a word table induced from the bitext by IBM Model 1 (``translator = "lexicon"``, the
     embedded benchmark's; its quality follows the bitext size, as MT quality does), or a
     local sequence-to-sequence model per language (``"seq2seq"``: Marian, NLLB).
@@ -72,13 +72,9 @@ class TranslateTest(Method):
     kind = "dense"
 
     def fit(self, ctx: FitContext) -> Encoder:
-        from harness.cache import Cache
-
         bench = ctx.benchmark
         translators = {
             lang: make_translator(ctx, self.config, lang, to_pivot=True) for lang in bench.languages if lang != bench.pivot
         }
-        self.info = {"translators": {lang: t.id for lang, t in translators.items()}}
-        return TranslateTestEncoder(
-            ctx.teacher, translators, bench.pivot, Cache(ctx.cache_dir), int(ctx.training.get("encode_batch_size", 256))
-        )
+        ctx.diagnostics["translators"] = {lang: t.id for lang, t in translators.items()}
+        return TranslateTestEncoder(ctx.teacher, translators, bench.pivot, ctx.cache, ctx.training.encode_batch_size)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,8 +9,8 @@ from pydantic import Field
 
 from harness.plugin import Encoder, FitContext, Method
 from harness.registry import register_method
-from methods._alignment import stats_info
-from methods._translation import XNLI_CITATION, TranslatorOptions, make_translator
+from harness_methods._alignment import stats_info
+from harness_methods._translation import XNLI_CITATION, TranslatorOptions, make_translator
 
 if TYPE_CHECKING:
     import torch
@@ -59,9 +58,8 @@ class TranslateTrain(Method):
     kind = "dense"
 
     def fit(self, ctx: FitContext) -> Encoder:
-        from harness.cache import Cache
-        from harness.training import info_nce, train
-        from harness.translate import translate_cached
+        from harness.training import info_nce, total_steps
+        from harness_methods.translation import translate_cached
 
         cfg: TranslateTrainConfig = self.config  # type: ignore[assignment]
         bench = ctx.benchmark
@@ -69,7 +67,7 @@ class TranslateTrain(Method):
         if not pairs:
             raise ValueError(f"method {ctx.method!r}: benchmark {bench.name!r} has no pivot training pairs to translate")
         n = len(pairs) if cfg.pairs_per_language is None else min(cfg.pairs_per_language, len(pairs))
-        cache = Cache(ctx.cache_dir)
+        cache = ctx.cache
         data: dict[str, tuple[list[str], list[str]]] = {}
         sample = sorted(ctx.rng.choice(len(pairs), size=n, replace=False).tolist())
         queries = [pairs[i].query for i in sample]
@@ -84,7 +82,7 @@ class TranslateTrain(Method):
             data[lang] = (translate_cached(tr, queries, cache), translate_cached(tr, passages, cache))
         langs = list(data)
         total = sum(len(q) for q, _ in data.values())
-        steps = cfg.steps if cfg.steps is not None else max(1, math.ceil(cfg.epochs * total / cfg.batch_size))
+        steps = total_steps(cfg.steps, cfg.epochs, total, cfg.batch_size)
         rng = ctx.rng
 
         def batches():
@@ -106,15 +104,10 @@ class TranslateTrain(Method):
             d = student(student.tokenize([d_texts[i] for i in idx], cfg.max_length))  # (B, H)
             return info_nce(q, d, cfg.temperature)
 
-        stats = train(
-            student, batches(), loss_fn, steps=steps, lr=cfg.lr, method=ctx.method, seed=ctx.seed, device=ctx.device,
-            weight_decay=cfg.weight_decay, grad_clip=ctx.training.get("grad_clip", 1.0), warmup=cfg.warmup,
-            progress=ctx.progress, hint=f"lower methods.{ctx.method}.lr or raise methods.{ctx.method}.temperature",
-        )
-        student.eval()
-        for p in student.parameters():
-            p.requires_grad_(False)
-        self.info = stats_info(stats, translators=translators, pairs_per_language=n)
+        stats = ctx.train(student, batches(), loss_fn, steps=steps, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                          warmup=cfg.warmup,
+                          hint=f"lower methods.{ctx.method}.lr or raise methods.{ctx.method}.temperature")
+        ctx.diagnostics.update(stats_info(stats, translators=translators, pairs_per_language=n))
         return student
 
 

@@ -7,7 +7,7 @@ in both, and every metric both runs evaluated:
 * each query's score is averaged over the run's seeds (``a_q``, ``b_q``), queries are
   paired by id, and ``d_q = b_q - a_q``;
 * the difference ``mean(d)``, its t interval, the paired t-test, the sign-flip randomization
-  test and Cohen's ``d_z`` come from :mod:`reports._stats_bridge` (see there for formulas);
+  test and Cohen's ``d_z`` come from :mod:`harness.stats.two_runs` (see there for formulas);
 * p-values are adjusted over the family of per-language comparisons of one metric
   (Holm by default, or run B's ``analysis.correction``), and separately over the macro
   averages (one per method) of that metric;
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
-from reports.rundir import config_differences, load_manifest, load_results
+from harness_reports.rundir import config_differences, load_manifest, load_results
 
 TOP_QUERIES = 15
 
@@ -135,7 +135,7 @@ def _seed_means(results: pd.DataFrame) -> pd.Series:
 def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES) -> Comparison:
     """Compute the comparison of ``run_b`` against ``run_a`` (see the module docstring)."""
     from harness.stats.streams import stream
-    from reports._stats_bridge import adjust_pvalues, paired_differences
+    from harness.stats.two_runs import adjust_pvalues, paired_differences
 
     run_a, run_b = Path(run_a), Path(run_b)
     man_a, man_b = load_manifest(run_a), load_manifest(run_b)
@@ -281,7 +281,7 @@ def headline(c: Comparison) -> list[str]:
 
 
 def _forest_plots(c: Comparison) -> list[Any]:
-    from reports.plots import Interval, forest
+    from harness_reports.plots import Interval, forest
 
     pm = c.options["primary_metric"]
     items = [Interval(label=f"{r.method} · {r.language}", estimate=r.difference, low=r.ci_low, high=r.ci_high,
@@ -299,7 +299,7 @@ def _forest_plots(c: Comparison) -> list[Any]:
 def compare_runs(run_a: str | Path, run_b: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write the comparison of ``run_b`` against ``run_a`` and return the path of ``compare.html``."""
     from harness.cache import atomic_write_text
-    from reports._render import render_html, render_latex
+    from harness_reports._render import render_html, render_latex
 
     run_a, run_b = Path(run_a), Path(run_b)
     out = Path(out_dir) if out_dir is not None else run_b / f"compare-{run_a.resolve().name}"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports.view import AnalysisView
+from harness_reports.view import AnalysisView
 
 LEADERBOARD_COLUMNS = ["metric", "method", "scope", "language", "tier", "mean", "ci_low", "ci_high", "ci_queries_low",
                        "ci_queries_high", "se", "seed_sd", "n_seeds", "n_queries"]
@@ -72,7 +72,7 @@ def write_exports(run_dir: Path, analysis: Mapping[str, Any], view: AnalysisView
     With no analysis (``view.available`` false) nothing is written and stale exports are removed.
     """
     from harness.cache import atomic_write_text
-    from reports._render import render_latex
+    from harness_reports._render import render_latex
 
     run_dir = Path(run_dir)
     paths = [run_dir / n for n in ("leaderboard.csv", "pairwise.csv", "leaderboard.tex", "pairwise.tex")]

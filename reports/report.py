@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports import plots
-from reports._render import fmt_ci
-from reports.setup import (SCOPE_NOTE, SYNTHETIC_NOTE, benchmark_info, cells_table, failed_cells, hardware,
-                           methods_table, reproducibility)
-from reports.verdict import HeadlineRow, VerdictSummary, headline_rows, verdict_summary
-from reports.view import AnalysisView, _tier_order, build_view
+from harness_reports import plots
+from harness_reports._render import fmt_ci
+from harness_reports.setup import (SCOPE_NOTE, SYNTHETIC_NOTE, benchmark_info, cells_table, failed_cells, hardware,
+                                   methods_table, reproducibility)
+from harness_reports.verdict import HeadlineRow, VerdictSummary, headline_rows, verdict_summary
+from harness_reports.view import AnalysisView, _tier_order, build_view
 
 
 def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[str, plots.Plot | None]:
@@ -159,8 +159,8 @@ def render_report(run_dir: str | Path, *, manifest: Mapping[str, Any], analysis:
                   results: pd.DataFrame | None = None) -> Path:
     """Write ``report.html`` and the CSV/LaTeX exports into ``run_dir`` (atomically); return the report's path."""
     from harness.cache import atomic_write_text
-    from reports._render import render_html
-    from reports.exports import write_exports
+    from harness_reports._render import render_html
+    from harness_reports.exports import write_exports
 
     run_dir = Path(run_dir)
     ctx = build_context(run_dir, manifest, analysis, results)
@@ -178,7 +178,7 @@ def rerender(run_dir: str | Path) -> Path:
     with another schema version; otherwise the stored numbers are shown as they are.
     """
     from harness.cache import atomic_write_text
-    from reports.rundir import load_manifest, require_file
+    from harness_reports.rundir import load_manifest, require_file
 
     run_dir = Path(run_dir)
     manifest = load_manifest(run_dir)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.rundir import RunDirectoryError, config_differences, load_manifest, load_results, require_file
+from harness_reports.rundir import RunDirectoryError, config_differences, load_manifest, load_results, require_file
 
 #: default absolute tolerance per per-query score when either run used a GPU.
 GPU_TOLERANCE = 1e-3
@@ -215,6 +215,7 @@ def reproduce_run(run_dir: str | Path, out_dir: str | Path | None = None, cache_
     from harness.cache import Cache, atomic_write_text
     from harness.config import load_config
     from harness.runner import run_matrix
+    from harness_reports.report import render_report
 
     run_dir = Path(run_dir)
     manifest = load_manifest(run_dir)
@@ -228,7 +229,7 @@ def reproduce_run(run_dir: str | Path, out_dir: str | Path | None = None, cache_
 
     with tempfile.TemporaryDirectory(prefix="harness-reproduce-cache-") as tmp:
         cache = Cache(cache_dir) if cache_dir is not None else Cache(tmp)
-        res = run_matrix(config, run_dir=new_dir, cache=cache)
+        res = run_matrix(config, run_dir=new_dir, cache=cache, render=render_report)
     new_manifest = load_manifest(new_dir)
     new = load_results(new_dir)
     dev_a, dev_b = str(manifest.get("device", "cpu")), str(new_manifest.get("device", "cpu"))

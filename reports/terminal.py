@@ -33,7 +33,7 @@ def print_summary(analysis: Mapping[str, Any] | None, *, report: Path | None = N
     from rich.table import Table
     from rich.text import Text
 
-    from reports.verdict import headline_rows, plain_rows, verdict_summary
+    from harness_reports.verdict import headline_rows, plain_rows, verdict_summary
 
     con = _console(file)
     if title:

@@ -19,12 +19,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from harness.errors import ConfigError, HarnessError, did_you_mean
+from harness.benchmarks.base import TIERS
+from harness.errors import ConfigError, HarnessError
+from harness.options import validate_section
 
-#: Resource tiers a benchmark may assign to a language.
-TIERS = ("low", "mid", "high")
+__all__ = ["TIERS", "DataFormatError", "check_language_code", "iter_tsv", "parse_options", "sha256_file", "write_tsv"]
+
 
 #: A language code usable in file names (``runs/<method>/<seed>/<language>.trec``).
 LANGUAGE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -58,58 +60,8 @@ class DataFormatError(HarnessError, ValueError):
 
 # --------------------------------------------------------------------------- options
 def parse_options(model: type[M], data: M | Mapping[str, Any] | None, *, prefix: str = "benchmark", source: str = "") -> M:
-    """Validate ``data`` into ``model``; raise :class:`ConfigError` on the first problem.
-
-    ``ConfigError`` raised inside a validator is re-raised with ``prefix`` prepended to its
-    key path; pydantic's own errors (unknown keys, wrong types) become ``ConfigError`` with
-    the key path ``<prefix>.<field>`` and, for unknown keys, a did-you-mean.
-    """
-    if isinstance(data, model):
-        return data
-    try:
-        return model.model_validate(dict(data or {}))
-    except ValidationError as e:
-        raise _config_error(model, e, prefix, source) from e
-
-
-def _config_error(model: type[BaseModel], e: ValidationError, prefix: str, source: str) -> ConfigError:
-    err = e.errors()[0]
-    loc = [str(p) for p in err.get("loc", ())]
-    inner = (err.get("ctx") or {}).get("error")
-    if isinstance(inner, ConfigError):  # raised by a validator: its path starts at its own field
-        path = ".".join([prefix, *loc[:-1], inner.path])
-        return ConfigError(path, inner.value, inner.allowed, inner.hint, source or inner.source)
-    path = ".".join([prefix, *loc])
-    if err.get("type") == "extra_forbidden":
-        fields = _fields_at(model, loc[:-1])
-        return ConfigError(
-            path,
-            err.get("input"),
-            f"known keys: {', '.join(sorted(fields)) or '(none)'}",
-            f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], fields)}; remove it or fix its spelling",
-            source,
-        )
-    msg = str(err.get("msg", "invalid value"))
-    return ConfigError(path, err.get("input"), msg[0].lower() + msg[1:] if msg else "a valid value", source=source)
-
-
-def _fields_at(model: type[BaseModel], loc: Sequence[str]) -> list[str]:
-    """Field names of the (nested) model at ``loc``, best effort (for did-you-mean)."""
-    current: Any = model
-    for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            break
-        f = current.model_fields.get(part)
-        if f is None:  # a dict key (e.g. a language code): descend into the value type
-            continue
-        current = f.annotation
-        args = getattr(current, "__args__", ())
-        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-        if models:
-            current = models[0]
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+    """Validate a benchmark's options (:func:`harness.options.validate_section` under ``prefix``)."""
+    return validate_section(model, data, prefix, source)
 
 
 def check_language_code(path: str, code: str) -> str:

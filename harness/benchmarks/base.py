@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pydantic import BaseModel
 
 from harness.errors import UnknownLanguageError
+from harness.hashing import hash_json
+
+__all__ = ["TIERS", "Benchmark", "BitextPair", "LanguageData", "TrainPair", "hash_json"]
+
+#: Resource tiers a benchmark may assign to a language, from most to least resourced.
+TIERS = ("high", "mid", "low")
 
 
 @dataclass(frozen=True)
@@ -99,14 +107,19 @@ class BaseModelSpec:
 
 
 class Benchmark(abc.ABC):
-    """Abstract benchmark.
+    """Abstract benchmark adapter (registered in the ``harness.benchmarks`` entry-point group).
 
-    Subclasses set ``name``, ``pivot``, ``languages`` (evaluated languages, ordered) and
-    ``tiers`` (``language -> tier``), and implement the loaders.  Loaders may be slow
-    (they read data) and should cache what they load.
+    Subclasses set ``Config`` (their closed pydantic options model: the ``[benchmark]``
+    table's keys besides ``name``), ``pivot``, ``languages`` (evaluated languages, ordered)
+    and ``tiers`` (``language -> tier``), and implement the loaders.  Loaders may be slow
+    (they read data) and should cache what they load.  The harness constructs an adapter as
+    ``cls(options, cache, base_dir=...)``: ``cache`` is a :class:`harness.cache.Cache` for
+    whatever the adapter wants to keep, ``base_dir`` the config file's directory (relative
+    paths in options are resolved against it) or None.
     """
 
     name: str
+    Config: ClassVar[type[BaseModel]]
     pivot: str
     languages: tuple[str, ...]
     tiers: Mapping[str, str]
@@ -149,7 +162,3 @@ class Benchmark(abc.ABC):
             "synthetic": False,
         }
 
-
-def hash_json(obj: object) -> str:
-    """sha256 of the canonical JSON encoding of ``obj``."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()

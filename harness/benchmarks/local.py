@@ -137,6 +137,7 @@ class LocalBenchmark(FileBenchmark):
     """
 
     name = "local"
+    Config = LocalOptions
 
     def __init__(
         self, options: LocalOptions | Mapping[str, Any], cache: Any = None, *, base_dir: str | os.PathLike | None = None

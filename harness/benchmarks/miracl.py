@@ -224,6 +224,7 @@ class MiraclBenchmark(FileBenchmark):
     """
 
     name = "miracl"
+    Config = MiraclOptions
     bitext_missing_reason = "MIRACL has no parallel text; "
 
     def __init__(
@@ -231,6 +232,7 @@ class MiraclBenchmark(FileBenchmark):
         options: MiraclOptions | Mapping[str, Any] | None = None,
         cache: Any = None,
         *,
+        base_dir: Any = None,
         loader: Callable[[str], Any] | None = None,
         dataset_id: str = "miracl/{lang}/{split}",
         train_dataset_id: str = "miracl/{lang}/train",

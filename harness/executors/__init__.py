@@ -1,26 +1,23 @@
 """Executors run cells: in-process by default, on a Ray cluster when asked.
 
-An executor takes the cells still to compute and yields a :class:`~harness.engine.CellOutput`
-for each as it finishes; the driver (``harness.runner``) caches them and writes the run
-directory, so executors never write results themselves.
+An executor is a :class:`harness.plugin.Executor` registered in the ``harness.executors``
+entry-point group (built-ins: ``local``, ``ray``); the config's ``[executor]`` table names
+it with ``kind`` and holds its options.  It takes the cells still to compute and yields a
+:class:`~harness.engine.CellOutput` for each as it finishes; the driver
+(``harness.runner``) caches them and writes the run directory, so executors never write
+results themselves.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from harness.errors import ConfigError, did_you_mean
+if TYPE_CHECKING:
+    from harness.config import HarnessConfig
+    from harness.engine import Engine
+    from harness.plugin import Executor
 
-EXECUTORS = ("local", "ray")
 
-
-def make_executor(kind: str, *, config, engine, address: str | None = None) -> Any:
-    if kind == "local":
-        from harness.executors.local import LocalExecutor
-
-        return LocalExecutor(engine)
-    if kind == "ray":
-        from harness.executors.ray import RayExecutor
-
-        return RayExecutor(config, engine, address=address)
-    raise ConfigError("executor.kind", kind, f"one of {', '.join(EXECUTORS)}", hint=did_you_mean(kind, EXECUTORS).strip())
+def make_executor(config: "HarnessConfig", engine: "Engine") -> "Executor":
+    """The configured executor (``config.executor_name`` with ``config.executor`` options)."""
+    return config.executor_cls(config.executor, engine)

@@ -16,18 +16,38 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+
+from pydantic import Field
 
 from harness.engine import CellOutput, CellSpec, Engine, execute_cell_remote
+from harness.options import Options
+from harness.plugin import Executor
 
 
-def ray_device(config) -> str:
-    """Device the cells run on: CUDA when the config asks Ray for GPUs per cell, else CPU."""
-    return "cuda" if config.raw.executor.num_gpus_per_cell > 0 else "cpu"
+class RayOptions(Options):
+    """``[executor]`` options of ``kind = "ray"``."""
+
+    address: str | None = Field(None, description="Ray cluster address; None starts a local instance")
+    num_cpus_per_cell: float = Field(1.0, gt=0)
+    num_gpus_per_cell: float = Field(0.0, ge=0)
+    max_retries: int = Field(2, ge=0, le=10)
 
 
-class RayExecutor:
-    def __init__(self, config, engine: Engine, address: str | None = None):
+class RayExecutor(Executor):
+    """Ray executor: each (method, seed) cell is a Ray task with declared CPU/GPU resources."""
+
+    Config = RayOptions
+
+    @classmethod
+    def device(cls, options) -> str:
+        """CUDA when the config asks Ray for GPUs per cell, else CPU."""
+        return "cuda" if options.num_gpus_per_cell > 0 else "cpu"
+
+    def __init__(self, options: RayOptions | None, engine: Engine):
+        super().__init__(options, engine)
+        config = engine.config
+        address = self.options.address
         try:
             import ray
         except ImportError as e:  # pragma: no cover - depends on the environment
@@ -37,7 +57,7 @@ class RayExecutor:
         self.ray = ray
         self.config = config
         self.engine = engine
-        self.address = address if address is not None else config.raw.executor.address
+        self.address = address
         self._started = False
         if not ray.is_initialized():
             if self.address:
@@ -54,12 +74,11 @@ class RayExecutor:
                 )
             self._started = True
 
-    def run(self, cells: Sequence[CellSpec], progress: bool = False,
-            log: Callable[[str], None] | None = None) -> Iterator[CellOutput]:
+    def run(self, cells: Sequence[CellSpec], progress: bool = False) -> Iterator[CellOutput]:
         from tqdm.auto import tqdm
 
         ray = self.ray
-        ex = self.config.raw.executor
+        ex = self.options
         task = ray.remote(
             num_cpus=ex.num_cpus_per_cell, num_gpus=ex.num_gpus_per_cell, max_retries=ex.max_retries,
             retry_exceptions=False,

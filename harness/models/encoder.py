@@ -56,9 +56,13 @@ class BiEncoder(nn.Module):
     normalize : bool
     max_length : int
         Tokens per text after truncation (special tokens included).
+    encode_batch_size : int
+        Texts per forward pass in :meth:`encode_queries` / :meth:`encode_documents`
+        (config ``training.encode_batch_size``).
     """
 
-    def __init__(self, model, tokenizer, pooling: str = "mean", normalize: bool = True, max_length: int = 128):
+    def __init__(self, model, tokenizer, pooling: str = "mean", normalize: bool = True, max_length: int = 128,
+                 encode_batch_size: int = 256):
         super().__init__()
         if pooling not in POOLINGS:
             raise ConfigError("model.pooling", pooling, f"one of {POOLINGS}")
@@ -73,6 +77,9 @@ class BiEncoder(nn.Module):
         self.pooling = pooling
         self.normalize = normalize
         self.max_length = int(max_length)
+        if int(encode_batch_size) < 1:
+            raise ConfigError("training.encode_batch_size", encode_batch_size, "an integer >= 1")
+        self.encode_batch_size = int(encode_batch_size)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -85,6 +92,7 @@ class BiEncoder(nn.Module):
         max_length: int | None = None,
         device: str = "cpu",
         local_files_only: bool = True,
+        encode_batch_size: int = 256,
     ) -> "BiEncoder":
         """Load a model and tokenizer with ``from_pretrained``.
 
@@ -121,6 +129,7 @@ class BiEncoder(nn.Module):
             pooling=pooling or meta.get("pooling", "mean"),
             normalize=meta.get("normalize", True) if normalize is None else normalize,
             max_length=max_length or meta.get("max_length", 128),
+            encode_batch_size=encode_batch_size,
         )
         return enc.to(device)
 
@@ -228,7 +237,7 @@ class BiEncoder(nn.Module):
         return out
 
     def encode_queries(self, texts: Sequence[str], language: str) -> torch.Tensor:
-        return self.encode(texts)
+        return self.encode(texts, batch_size=self.encode_batch_size)
 
     def encode_documents(self, texts: Sequence[str], language: str) -> torch.Tensor:
-        return self.encode(texts)
+        return self.encode(texts, batch_size=self.encode_batch_size)

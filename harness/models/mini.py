@@ -39,11 +39,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import ConfigError
+from harness.options import validate_section
 
 if TYPE_CHECKING:
+    from harness.benchmarks.base import BaseModelSpec, Benchmark
+    from harness.cache import Cache
     import torch
 
-    from harness.models.encoder import BiEncoder
     from harness.training import TrainStats
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -83,8 +85,6 @@ class MiniOptions(BaseModel):
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, section: str = "mini", source: str = "") -> "MiniOptions":
         """Validate a config mapping, raising :class:`ConfigError` naming ``<section>.<field>``."""
-        from harness.config import validate_section
-
         return validate_section(cls, data or {}, section, source)
 
     def total_steps(self, n_sentences: int) -> int:
@@ -283,3 +283,42 @@ def build_mini(
         "mlm_final_loss": stats.final_loss if stats else None,
         "mlm_seconds": round(stats.seconds, 2) if stats else 0.0,
     }
+
+
+# ------------------------------------------------------------------------- cached base encoder
+def cached_mini(benchmark: "Benchmark", options: "MiniOptions | Mapping[str, Any] | None", device: str,
+                cache: "Cache", progress: bool = False) -> Path:
+    """Directory of the ``mini`` base encoder for ``benchmark``'s pre-training text (built once, then cached).
+
+    The tokenizer and BERT are trained on ``benchmark.pretrain_sentences(lang)`` for every
+    language (:func:`build_mini`); ``options.pretrain = False`` gives the no-pre-training
+    control.  Cache stage ``base-mini``, keyed by the benchmark's fingerprint, the model
+    options and the device type (CPU and CUDA arithmetic differ).  Load it with
+    ``harness.models.encoder.BiEncoder.from_pretrained(path)``.
+    """
+    import json
+
+    options = validate_section(MiniOptions, options, "mini")
+    device_type = "cuda" if str(device).startswith("cuda") else "cpu"
+    key = {"world": benchmark.fingerprint(), "options": options.model_dump(mode="json"), "device": device_type}
+
+    def build(tmp: Path) -> None:
+        sentences = {lang: benchmark.pretrain_sentences(lang) for lang in benchmark.languages}
+        summary = build_mini(tmp, sentences, options, device, progress)
+        (tmp / "mini.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+
+    return cache.get_or_build("base-mini", key, build)
+
+
+def mini_spec(path: Path) -> "BaseModelSpec":
+    """A cached ``mini`` directory as a :class:`~harness.benchmarks.base.BaseModelSpec`."""
+    import json
+
+    from harness.benchmarks.base import BaseModelSpec
+    from harness.hashing import hash_json
+
+    summary = json.loads((path / "mini.json").read_text())
+    meta = json.loads((path / ".entry.json").read_text()) if (path / ".entry.json").is_file() else {}
+    files = meta.get("files", {})
+    fp = hash_json({k: v.get("sha256") for k, v in files.items()}) if files else hash_json(summary)
+    return BaseModelSpec(path=str(path), fingerprint=fp, extra=summary)

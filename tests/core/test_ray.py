@@ -65,7 +65,7 @@ def crash_plugin(tmp_path, monkeypatch):
 def test_ray_matches_local_and_retries_lost_workers(tmp_path, crash_plugin):
     markers = tmp_path / "markers"
     markers.mkdir()
-    extra = f'[methods.crash-once]\nmarker_dir = "{markers}"\n[executor]\nmax_retries = 2\n'
+    extra = f'[methods.crash-once]\nmarker_dir = "{markers}"\n[executor]\nkind = "ray"\nmax_retries = 2\n'
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(TINY.format(extra=extra))
     config = load_config(cfg)

@@ -41,7 +41,6 @@ def fake_plugins(tmp_path, monkeypatch):
     yield
     for n in ("fake-good", "fake-broken"):
         registry.unregister_method(n)
-        registry._broken.pop(n, None)
     for m in ("fake_good_mod", "fake_broken_mod"):
         sys.modules.pop(m, None)
     monkeypatch.undo()
@@ -95,7 +94,7 @@ def _cls(**attrs):
 def test_validation_at_registration(attrs, match):
     with pytest.raises(PluginError, match=match):
         registry.register_method("bad-plugin")(_cls(**attrs))
-    assert "bad-plugin" not in registry._registry
+    assert "bad-plugin" not in registry.METHODS._classes
 
 
 def test_bad_name_and_duplicates():

@@ -18,7 +18,7 @@ from harness.config import load_config
 from harness.errors import NonFiniteLossError, RunLockedError
 from harness.plugin import Method
 from harness.registry import register_method, unregister_method
-from harness.runner import run_matrix
+from harness_reports import run_and_report as run_matrix
 
 from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path)
 

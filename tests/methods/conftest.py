@@ -76,14 +76,15 @@ class TinyWorld:
     def ctx(self, method: str, seed: int = 0, needs_teacher: bool = True):
         import numpy as np
 
+        from harness.cache import Cache
         from harness.plugin import FitContext
+        from harness.training import TrainingOptions
 
-        cache_dir = self.root / "methods" / method
-        cache_dir.mkdir(parents=True, exist_ok=True)
         return FitContext(
             benchmark=self.benchmark, teacher=self.teacher(seed) if needs_teacher else None, seed=seed,
             rng=np.random.default_rng(np.random.SeedSequence([seed, len(method)])), device="cpu", method=method,
-            cache_dir=cache_dir, progress=False, training={"grad_clip": 1.0, "encode_batch_size": 64, "num_threads": 0},
+            cache=Cache(self.root / "methods" / method), progress=False,
+            training=TrainingOptions(grad_clip=1.0, encode_batch_size=64),
             base_model=str(self.base_dir) if needs_teacher else None,
         )
 

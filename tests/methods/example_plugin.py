@@ -100,7 +100,6 @@ def exposed_example_plugin(site: Path) -> Iterator[ExposedPlugin]:
             sys.path.remove(str(plugin.site))
         for name in plugin.methods:
             registry.unregister_method(name)
-            registry._broken.pop(name, None)
         for mod in list(sys.modules):
             if mod.split(".")[0] in plugin.modules:
                 del sys.modules[mod]

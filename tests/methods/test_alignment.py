@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from harness.errors import ConfigError, NonFiniteLossError
-from methods._alignment import SHARED_FIELDS, AlignmentConfig, content_mask, fit_alignment
-from methods._ot import SinkhornConvergenceWarning
-from methods.contrastive import Contrastive, ContrastiveConfig
-from methods.ot_distill import OTDistill, OTDistillConfig
+from harness_methods._alignment import SHARED_FIELDS, AlignmentConfig, content_mask, fit_alignment
+from harness_methods._ot import SinkhornConvergenceWarning
+from harness_methods.contrastive import Contrastive, ContrastiveConfig
+from harness_methods.ot_distill import OTDistill, OTDistillConfig
 
 FAST = {"steps": 3, "batch_size": 8}
 
@@ -60,17 +60,18 @@ def test_the_teacher_is_left_unchanged_and_the_student_moves(tiny_world):
 
 @pytest.mark.parametrize("anchor", ["distill-train", "distill-bitext", "retrieval", "none"])
 def test_anchor_modes_train(tiny_world, anchor):
-    method = OTDistill({**FAST, "pivot_anchor": anchor})
-    method.fit(tiny_world.ctx("ot-distill", 0))
-    assert method.info["steps"] == 3 and math.isfinite(method.info["final_loss"])
-    assert method.info["sinkhorn_unconverged"] == 0 and method.info["sinkhorn_batches"] == 3
+    ctx = tiny_world.ctx("ot-distill", 0)
+    OTDistill({**FAST, "pivot_anchor": anchor}).fit(ctx)
+    info = ctx.diagnostics
+    assert info["steps"] == 3 and math.isfinite(info["final_loss"])
+    assert info["sinkhorn_unconverged"] == 0 and info["sinkhorn_batches"] == 3
 
 
 def test_steps_follow_epochs(tiny_world):
-    method = Contrastive({"epochs": 0.5, "batch_size": 16})
-    method.fit(tiny_world.ctx("contrastive", 0))
+    ctx = tiny_world.ctx("contrastive", 0)
+    Contrastive({"epochs": 0.5, "batch_size": 16}).fit(ctx)
     n_pairs = sum(len(tiny_world.benchmark.bitext(lang)) for lang in tiny_world.benchmark.languages)
-    assert method.info["steps"] == math.ceil(0.5 * n_pairs / 16)
+    assert ctx.diagnostics["steps"] == math.ceil(0.5 * n_pairs / 16)
 
 
 def test_a_non_finite_loss_names_method_seed_and_step(tiny_world):
@@ -83,10 +84,11 @@ def test_a_non_finite_loss_names_method_seed_and_step(tiny_world):
 
 def test_unconverged_sinkhorn_warns_once_naming_the_knobs(tiny_world):
     method = OTDistill({**FAST, "max_iter": 1, "tol": 1e-9, "epsilon": 0.01})
+    ctx = tiny_world.ctx("ot-distill", 0)
     with pytest.warns(SinkhornConvergenceWarning, match=r"3 of 3 batches.*`methods\.ot-distill\.max_iter` or `methods\.ot-distill\.epsilon`") as rec:
-        method.fit(tiny_world.ctx("ot-distill", 0))
+        method.fit(ctx)
     assert len([w for w in rec if issubclass(w.category, SinkhornConvergenceWarning)]) == 1
-    assert method.info["sinkhorn_unconverged"] == 3
+    assert ctx.diagnostics["sinkhorn_unconverged"] == 3
 
 
 def test_unknown_bitext_language_is_a_config_error(tiny_world):
@@ -130,7 +132,7 @@ def test_content_mask_keeps_a_text_made_only_of_special_tokens(tiny_world):
 
 
 def test_centring_ignores_a_shared_offset_and_padding():
-    from methods.ot_distill import _masked_mean
+    from harness_methods.ot_distill import _masked_mean
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 4, 8, generator=g)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from harness.benchmarks.base import LanguageData
-from methods.bm25 import BM25, BM25Config, analyze
+from harness_methods.bm25 import BM25, BM25Config, analyze
 
 
 def _data():

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from methods.contrastive import language_contrastive_loss, semantic_contrastive_loss
+from harness_methods.contrastive import language_contrastive_loss, semantic_contrastive_loss
 
 
 def _unit(rows):

@@ -14,8 +14,8 @@ from harness.plugin import Method
 
 def test_example_plugin_is_an_installed_distribution(example_plugin):
     dist = importlib.metadata.distribution(example_plugin.distribution)
-    assert dist.version == example_plugin.version == "0.1.0"
-    eps = [ep for ep in dist.entry_points if ep.group == registry.GROUP]
+    assert dist.version == example_plugin.version == "0.2.0"
+    eps = [ep for ep in dist.entry_points if ep.group == registry.METHODS.group]
     assert [(ep.name, ep.value) for ep in eps] == [("lang-center", "harness_lang_center:LanguageCentering")]
     # The RECORD lists every installed file, as a wheel install would.
     files = {str(f) for f in dist.files}
@@ -26,8 +26,8 @@ def test_example_plugin_is_listed_with_its_distribution(example_plugin):
     infos = {m.name: m for m in registry.list_methods()}
     info = infos["lang-center"]
     assert info.ok, info.error
-    assert info.distribution == "harness-lang-center 0.1.0"
-    assert info.version == "0.1.0" and info.kind == "dense"
+    assert info.distribution == "harness-lang-center 0.2.0"
+    assert info.version == "0.2.0" and info.flavour == "dense"
     assert info.description.startswith("Teacher embeddings centred per language")
     cls = registry.get_method("lang-center")
     assert issubclass(cls, Method) and cls.citation.startswith("@")
@@ -54,4 +54,12 @@ def test_example_plugin_is_visible_to_a_subprocess(example_plugin):
     )
     out = subprocess.run([sys.executable, "-c", code], env=example_plugin.env(), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "('lang-center', 'harness-lang-center 0.1.0')" in out.stdout
+    assert "('lang-center', 'harness-lang-center 0.2.0')" in out.stdout
+
+
+def test_example_plugin_fits_in_40_lines():
+    """The complete third-party plugin (its Python) fits in 40 lines, as the README promises."""
+    from example_plugin import EXAMPLE_DIR
+
+    lines = (EXAMPLE_DIR / "src" / "harness_lang_center" / "__init__.py").read_text().splitlines()
+    assert len(lines) <= 40

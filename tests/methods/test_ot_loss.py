@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from methods._ot import SinkhornConvergenceWarning, cosine_cost, ot_alignment_loss, token_marginals
+from harness_methods._ot import SinkhornConvergenceWarning, cosine_cost, ot_alignment_loss, token_marginals
 
 
 def _batch(B=4, n=7, m=9, H=16, seed=0):

@@ -1,4 +1,4 @@
-"""Translators (harness.translate): lexicon induction, seq2seq decoding, caching."""
+"""Translators (harness_methods.translation): lexicon induction, seq2seq decoding, caching."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harness.errors import ConfigError, DataUnavailableError
-from harness.translate import (
+from harness_methods.translation import (
     LexiconTranslator,
     Seq2SeqTranslator,
     ibm1,

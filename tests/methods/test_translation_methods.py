@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from harness.errors import ConfigError
-from harness.translate import lexicon_from_bitext, translate_cached
-from methods.translate_test import TranslateTest
-from methods.translate_train import TranslateTrain
+from harness_methods.translation import lexicon_from_bitext, translate_cached
+from harness_methods.translate_test import TranslateTest
+from harness_methods.translate_train import TranslateTrain
 
 
 def test_translate_test_encodes_translations_with_the_teacher(tiny_world):
@@ -23,7 +23,7 @@ def test_translate_test_encodes_translations_with_the_teacher(tiny_world):
     torch.testing.assert_close(enc.encode_documents(l1, "l1"), teacher.encode(tr.translate(l1)))
     # The translations were cached under the method's cache directory.
     assert any((ctx.cache_dir / "translations").iterdir())
-    assert translate_cached(tr, l1, ctx.cache_dir) == tr.translate(l1)
+    assert translate_cached(tr, l1, ctx.cache) == tr.translate(l1)
     assert enc is not teacher and ctx.method in ctx.cache_dir.parts
 
 
@@ -37,9 +37,9 @@ def test_translate_test_with_a_seq2seq_model_per_language(tiny_world, tiny_maria
     langs = [lang for lang in tiny_world.benchmark.languages if lang != "en"]
     cfg = {"translator": "seq2seq", "models": {lang: str(tiny_marian) for lang in langs}, "translate_batch_size": 4,
            "max_new_tokens": 6}
-    method = TranslateTest(cfg)
-    enc = method.fit(tiny_world.ctx("translate-test", 0))
-    assert all(tid.startswith(f"seq2seq:{lang}->en:") for lang, tid in method.info["translators"].items())
+    ctx = tiny_world.ctx("translate-test", 0)
+    enc = TranslateTest(cfg).fit(ctx)
+    assert all(tid.startswith(f"seq2seq:{lang}->en:") for lang, tid in ctx.diagnostics["translators"].items())
     out = enc.encode_queries(["maji safi", "nyumba"], "l1")
     torch.testing.assert_close(out, tiny_world.teacher(0).encode(["clean water", "house"]))
 
@@ -59,7 +59,7 @@ def test_translate_train_trains_on_every_language(tiny_world):
     ctx = tiny_world.ctx("translate-train", 0)
     before = {k: v.clone() for k, v in ctx.teacher.state_dict().items()}
     student = method.fit(ctx)
-    assert method.info["steps"] == 6 and method.info["pairs_per_language"] == 16
-    assert set(method.info["translators"]) == set(tiny_world.benchmark.languages) - {"en"}
+    assert ctx.diagnostics["steps"] == 6 and ctx.diagnostics["pairs_per_language"] == 16
+    assert set(ctx.diagnostics["translators"]) == set(tiny_world.benchmark.languages) - {"en"}
     assert all(torch.equal(v, ctx.teacher.state_dict()[k]) for k, v in before.items())
     assert any(not torch.equal(v, before[k]) for k, v in student.state_dict().items())

@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 
 from harness.stats.streams import stream
-from reports._stats_bridge import adjust_pvalues, paired_differences
-from reports.compare import IncomparableRunsError, build_comparison, compare_runs
+from harness.stats.two_runs import adjust_pvalues, paired_differences
+from harness_reports.compare import IncomparableRunsError, build_comparison, compare_runs
 
 SHIFT = 0.05
 

@@ -36,7 +36,7 @@ def test_a_changed_figure_is_caught(tmp_path):
 
 
 def test_extract_reads_a_run_directory(tmp_path, make_results, make_run):
-    from reports import rerender
+    from harness_reports import rerender
 
     mod = script()
     run = make_run(tmp_path / "run", make_results(seed=2))

@@ -101,7 +101,7 @@ def check_page(v: Visit, path: Path, sections=SECTIONS) -> None:
 @pytest.fixture(scope="module")
 def xss_report(tmp_path_factory, make_results, make_manifest):
     from harness.stats import analyze
-    from reports import render_report
+    from harness_reports import render_report
 
     results = make_results(seed=4)
     manifest = make_manifest(results, name=f"hand{XSS_SCRIPT}")
@@ -167,7 +167,7 @@ def test_user_text_is_shown_literally_never_executed(browser, xss_report):
 
 
 def test_comparison_report_in_chromium(browser, tmp_path, make_results, make_run):
-    from reports.compare import compare_runs
+    from harness_reports.compare import compare_runs
 
     a = make_results(seed=6, methods=("ot-distill", "contrastive"))
     b = a.assign(value=a["value"] + 0.01 * (a["method"] == "ot-distill"))
@@ -192,7 +192,7 @@ def smoke_run(tmp_path_factory):
     """``harness run smoke`` into a temp directory, on the session's temporary cache."""
     from harness.cache import Cache
     from harness.config import load_config
-    from harness.runner import run_matrix
+    from harness_reports import run_and_report as run_matrix
 
     run_dir = tmp_path_factory.mktemp("smoke") / "run"
     res = run_matrix(load_config("smoke"), run_dir=run_dir, cache=Cache(session_cache(tmp_path_factory)),
@@ -236,7 +236,7 @@ def test_harness_report_rerenders_identically(smoke_run, capsys):
 def test_reproduce_real_run(smoke_run, tmp_path, tmp_path_factory):
     import pandas as pd
 
-    from reports.reproduce import reproduce_run
+    from harness_reports.reproduce import reproduce_run
 
     # on the session cache every stage is reused: this checks the plumbing, not the arithmetic
     cache = session_cache(tmp_path_factory)

@@ -8,9 +8,9 @@ import re
 import pandas as pd
 import pytest
 
-from reports import render_report, rerender
-from reports._render import fmt_num, fmt_p, fmt_signed, latex_escape
-from reports.view import ReportDataError, build_view
+from harness_reports import render_report, rerender
+from harness_reports._render import fmt_num, fmt_p, fmt_signed, latex_escape
+from harness_reports.view import ReportDataError, build_view
 
 SECTIONS = ("headline", "setup", "leaderboard", "tiers", "variance", "pairwise", "seeds", "power", "reproducibility")
 XSS = '<script>alert(1)</script><img src=x onerror="alert(2)">'
@@ -64,7 +64,7 @@ def test_every_section_and_no_external_reference(rendered):
 
 
 def test_headline_is_generated_from_the_analysis(rendered):
-    from reports.verdict import verdict_summary
+    from harness_reports.verdict import verdict_summary
 
     _, _, analysis, html = rendered
     q = analysis["question"]

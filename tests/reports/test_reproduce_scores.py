@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from reports.reproduce import (GPU_TOLERANCE, ReproduceResult, compare_scores, default_tolerance, reproduce_run)
-from reports.rundir import RunDirectoryError
+from harness_reports.reproduce import (GPU_TOLERANCE, ReproduceResult, compare_scores, default_tolerance, reproduce_run)
+from harness_reports.rundir import RunDirectoryError
 
 
 def test_identical_tables_reproduce(sim_results):
@@ -76,7 +76,7 @@ def test_reproduce_missing_directory(tmp_path):
 
 
 def test_summary_lists_config_changes(sim_results, tmp_path):
-    from reports.rundir import config_differences
+    from harness_reports.rundir import config_differences
 
     changes = config_differences({"seeds": [0, 1], "output": {"dir": "a"}, "analysis": {"alpha": 0.05}},
                                  {"seeds": [0, 1], "output": {"dir": "b"}, "analysis": {"alpha": 0.05, "new": True}})

@@ -78,8 +78,8 @@ def test_version():
 
 
 def test_report_ends_with_question_verdict_and_table(tmp_path, make_results, make_run):
-    from reports import rerender
-    from reports.verdict import verdict_summary
+    from harness_reports import rerender
+    from harness_reports.verdict import verdict_summary
 
     run = make_run(tmp_path / "run", make_results(seed=3))
     rerender(run)  # analysis.json

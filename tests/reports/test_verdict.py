@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reports.verdict import headline_rows, plain_rows, verdict_summary
+from harness_reports.verdict import headline_rows, plain_rows, verdict_summary
 
 
 def analysis(verdict: str, d: float | None, lo: float | None, hi: float | None, *, delta: float = 0.02,

@@ -16,7 +16,7 @@ and texts, in chunks) through :class:`harness.cache.Cache`.
 
 Example
 -------
->>> from harness.translate import LexiconTranslator
+>>> from harness_methods.translation import LexiconTranslator
 >>> t = LexiconTranslator.fit([("maji safi", "clean water"), ("maji", "water")], source="sw", target="en")
 >>> t.translate(["maji"])
 ['water']

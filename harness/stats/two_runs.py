@@ -1,12 +1,10 @@
-"""The statistics ``harness compare`` needs, assembled from ``harness.stats``' building blocks.
+"""Two-run comparisons (``harness compare``): the same tests as one run's, on another pairing.
 
-Reports compute no statistics of their own.  ``harness.stats`` analyses *one* run; comparing
-*two runs* (a method's new version against its old one) needs the same tests on a different
-pairing, which ``harness.stats`` does not (yet) offer as one function.  This module is the
-one, clearly separated place where ``reports`` assembles it, only from
-:mod:`harness.stats.inference` (paired t, sign-flip randomization, multiple-comparison
-adjustment) plus the t quantile of the interval; it should be replaced by a ``harness.stats``
-function for two-run comparisons once one exists.
+``harness.stats.analyze`` compares methods *within* one run; comparing *two runs* (a
+method's new version against its old one) pairs the same (method, language, query) across
+runs.  Built only from :mod:`harness.stats.inference` (paired t, sign-flip randomization,
+multiple-comparison adjustment) plus the t quantile of the interval; reports format these
+results and compute nothing.
 
 For each stratum (language) ``l`` with paired seed-averaged scores ``a_l, b_l`` (shape
 ``(Q_l,)``) and ``d_l = b_l - a_l``:

@@ -1,0 +1,116 @@
+"""Generator parameters of the embedded benchmark (config ``[benchmark]`` with ``name = "synthetic"``).
+
+What each parameter does to the generated world is described in
+:mod:`harness.benchmarks.synthetic`; the generator itself is
+:mod:`harness.benchmarks.synthetic_world`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.benchmarks.base import TIERS
+from harness.errors import ConfigError
+from harness.options import validate_section
+
+__all__ = ["GENERATOR_VERSION", "SyntheticOptions", "TIERS"]
+
+_LANG_RE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
+#: Version of the generator algorithm; part of every fingerprint and cache key.
+GENERATOR_VERSION = "1"
+
+
+class SyntheticOptions(BaseModel):
+    """Generator parameters of the embedded benchmark (config section ``[benchmark]``).
+
+    Counts are per language unless stated otherwise.  ``pretrain_sentences`` and
+    ``bitext_pairs`` are given per resource tier.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = Field(13, ge=0, description="world seed")
+    pivot: str = Field("en", description="pivot language (retrieval training data, teacher)")
+    languages: dict[str, str] = Field(
+        default_factory=lambda: {"en": "high", "h1": "high", "l1": "low", "l2": "low", "l3": "low", "l4": "low"},
+        description="language code -> resource tier (high, mid or low)",
+    )
+    n_topics: int = Field(50, ge=2, le=10_000)
+    n_concepts: int = Field(1500, ge=20, le=200_000)
+    synonyms: int = Field(2, ge=1, le=5, description="surface forms per non-anchor concept and language")
+    synonym_weights: tuple[float, ...] = Field(
+        (0.6, 0.4), description="probability of each synonym (length = synonyms; normalised)"
+    )
+    anchor_fraction: float = Field(0.2, ge=0.0, le=0.5, description="share of concepts written alike everywhere")
+    function_words: int = Field(20, ge=1, le=200)
+    function_word_rate: float = Field(0.35, ge=0.0, le=2.0, description="function words per content word")
+    zipf_exponent: float = Field(0.8, ge=0.0, le=2.0)
+    background_concepts: int = Field(4, ge=0, le=50, description="once-mentioned topical concepts per passage")
+    associates: int = Field(4, ge=0, le=50, description="concepts that co-occur specifically with each concept")
+    pretrain_sentences: dict[str, int] = Field(
+        default_factory=lambda: {"high": 8000, "mid": 1500, "low": 300},
+        description="MLM/tokenizer sentences per language, by tier",
+    )
+    bitext_pairs: dict[str, int] = Field(
+        default_factory=lambda: {"high": 3000, "mid": 1500, "low": 1000},
+        description="pivot <-> language parallel sentences, by tier",
+    )
+    train_pairs: int = Field(4000, ge=10, le=10_000_000, description="pivot (query, positive) pairs")
+    queries: int = Field(1000, ge=1, le=1_000_000, description="judged queries per language")
+    confusers_per_query: int = Field(1, ge=0, le=20)
+    corpus_docs: int = Field(2000, ge=1, le=10_000_000, description="passages per language")
+
+    @model_validator(mode="after")
+    def _check(self) -> "SyntheticOptions":
+        for lang, tier in self.languages.items():
+            if not _LANG_RE.match(lang):
+                raise ConfigError(
+                    "benchmark.languages", lang, "codes of 1-16 lower-case letters, digits, '-' or '_' starting with a letter"
+                )
+            if tier not in TIERS:
+                raise ConfigError(f"benchmark.languages.{lang}", tier, f"one of {TIERS}")
+        if self.pivot not in self.languages:
+            raise ConfigError("benchmark.pivot", self.pivot, f"one of the languages {sorted(self.languages)}")
+        if self.languages[self.pivot] != "high":
+            raise ConfigError(f"benchmark.languages.{self.pivot}", self.languages[self.pivot], "'high' (the pivot is high-resource)")
+        tiers = list(self.languages.values())
+        for tier in ("high", "low"):
+            if tiers.count(tier) < 2:
+                raise ConfigError(
+                    "benchmark.languages", dict(self.languages), f"at least 2 {tier!r}-tier languages (the pivot counts as high)",
+                    hint="the high-minus-low gap needs two languages on each side",
+                )
+        for field in ("pretrain_sentences", "bitext_pairs"):
+            counts = getattr(self, field)
+            for tier, n in counts.items():
+                if tier not in TIERS:
+                    raise ConfigError(f"benchmark.{field}.{tier}", n, f"keys among {TIERS}")
+                if not isinstance(n, int) or n < 1 or n > 10_000_000:
+                    raise ConfigError(f"benchmark.{field}.{tier}", n, "an integer in [1, 10000000]")
+            for tier in set(tiers):
+                if tier not in counts:
+                    raise ConfigError(f"benchmark.{field}", dict(counts), f"a count for every tier in use, including {tier!r}")
+        if len(self.synonym_weights) != self.synonyms or any(w <= 0 for w in self.synonym_weights):
+            raise ConfigError(
+                "benchmark.synonym_weights", self.synonym_weights, f"{self.synonyms} positive numbers (one per synonym)"
+            )
+        if self.n_concepts < 4 * self.n_topics:
+            raise ConfigError("benchmark.n_concepts", self.n_concepts, f">= 4 * n_topics = {4 * self.n_topics}")
+        needed = self.queries * (1 + self.confusers_per_query)
+        if self.corpus_docs < needed:
+            raise ConfigError(
+                "benchmark.corpus_docs", self.corpus_docs, f">= queries * (1 + confusers_per_query) = {needed}"
+            )
+        return self
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, source: str = "") -> "SyntheticOptions":
+        """Validate a config mapping, raising :class:`ConfigError` naming ``benchmark.<field>``."""
+        return validate_section(cls, data or {}, "benchmark", source)
+
+
+# ---------------------------------------------------------------------------- lexicon

@@ -1,0 +1,374 @@
+"""The generator of the embedded benchmark's world, and its storage as JSON.
+
+:func:`generate_world` turns :class:`~harness.benchmarks.synthetic_options.SyntheticOptions`
+into a :class:`SyntheticWorld` (evaluation data per language, pivot training pairs,
+bitext, pre-training text); what is generated and why is described in
+:mod:`harness.benchmarks.synthetic`.  Deterministic from ``options.seed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.benchmarks.base import BitextPair, LanguageData, TrainPair
+from harness.benchmarks.synthetic_options import GENERATOR_VERSION, SyntheticOptions
+
+__all__ = ["SyntheticWorld", "generate_world", "world_from_json", "world_to_json"]
+
+_ONSETS = list("bcdfghjklmnprstvwz") + ["tr", "pl", "kr", "st", "sh", "ch", "th", "gr", "br", "dr", "fl", "sk", "ny", "qu"]
+_VOWELS = ["a", "e", "i", "o", "u", "y", "ai", "ou", "ea", "io"]
+_CODAS = ["", "n", "r", "s", "l", "m", "k", "x"]
+_SYLLABLES_P = (0.1, 0.6, 0.3)  # probability of 1, 2, 3 syllables in a content word
+
+
+def _stable_int(text: str) -> int:
+    """A 32-bit integer from ``text`` (independent of PYTHONHASHSEED)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    """Surface forms.  ``forms[lang][c][s]``: synonym ``s`` of concept ``c`` in ``lang``."""
+
+    forms: dict[str, list[list[str]]]
+    function_words: dict[str, list[str]]
+    reverse: dict[str, bool]
+    topic_of: np.ndarray  # (n_concepts,) int
+    weight: np.ndarray  # (n_concepts,) float, Zipf popularity
+    is_anchor: np.ndarray  # (n_concepts,) bool
+    topic_members: list[np.ndarray]  # per topic: concept ids
+    topic_probs: list[np.ndarray]  # per topic: normalised weights of its members
+    associates: np.ndarray  # (n_concepts, n_associates) int: concept-specific co-occurring concepts
+
+
+def _make_lexicon(opt: SyntheticOptions) -> _Lexicon:
+    rng = np.random.default_rng([opt.seed, _stable_int("lexicon")])
+    langs = list(opt.languages)
+    syllables = [o + v + c for o in _ONSETS for v in _VOWELS for c in _CODAS]
+    rng.shuffle(syllables)
+    n_inv = len(langs) + 1  # one inventory per language, one for names
+    per = len(syllables) // n_inv
+    inventories = {name: syllables[i * per : (i + 1) * per] for i, name in enumerate(langs + ["@names"])}
+
+    n = opt.n_concepts
+    topic_of = rng.permutation(np.arange(n) % opt.n_topics)
+    ranks = rng.permutation(n) + 1
+    weight = ranks.astype(float) ** -opt.zipf_exponent
+    is_anchor = np.zeros(n, dtype=bool)
+    is_anchor[rng.choice(n, size=int(round(opt.anchor_fraction * n)), replace=False)] = True
+
+    used: set[str] = set()
+
+    def new_word(inventory: list[str], n_syll: int) -> str:
+        while True:
+            w = "".join(inventory[i] for i in rng.integers(len(inventory), size=n_syll))
+            if w not in used:
+                used.add(w)
+                return w
+
+    anchor_forms: dict[int, str] = {}
+    for c in np.flatnonzero(is_anchor):
+        if rng.random() < 0.5:  # a number
+            while True:
+                w = str(int(rng.integers(10, 100_000)))
+                if w not in used:
+                    used.add(w)
+                    break
+        else:  # a name
+            w = new_word(inventories["@names"], int(rng.integers(2, 4))).capitalize()
+        anchor_forms[int(c)] = w
+
+    forms: dict[str, list[list[str]]] = {}
+    function_words: dict[str, list[str]] = {}
+    reverse: dict[str, bool] = {}
+    for i, lang in enumerate(langs):
+        inv = inventories[lang]
+        function_words[lang] = [new_word(inv, 1) for _ in range(opt.function_words)]
+        table = []
+        for c in range(n):
+            if is_anchor[c]:
+                table.append([anchor_forms[c]] * opt.synonyms)
+            else:
+                table.append([new_word(inv, int(rng.choice(3, p=_SYLLABLES_P)) + 1) for _ in range(opt.synonyms)])
+        forms[lang] = table
+        reverse[lang] = lang != opt.pivot and bool(i % 2)
+    members = [np.flatnonzero(topic_of == t) for t in range(opt.n_topics)]
+    probs = [weight[m] / weight[m].sum() for m in members]
+    assoc = np.zeros((n, opt.associates), dtype=np.int64)
+    for c in range(n):
+        m, p = members[topic_of[c]], probs[topic_of[c]]
+        keep = m != c
+        k = min(opt.associates, int(keep.sum()))
+        chosen = rng.choice(m[keep], size=k, replace=False, p=p[keep] / p[keep].sum())
+        assoc[c] = np.resize(chosen, opt.associates) if k else c
+    return _Lexicon(forms, function_words, reverse, topic_of, weight, is_anchor, members, probs, assoc)
+
+
+# ---------------------------------------------------------------------------- rendering
+@dataclass(frozen=True)
+class _Passage:
+    keys: tuple[int, ...]
+    background: tuple[int, ...]
+
+
+class _Writer:
+    """Renders concept sequences as text in one language, drawing from ``rng``."""
+
+    def __init__(self, lex: _Lexicon, opt: SyntheticOptions, lang: str, rng: np.random.Generator):
+        self.lex, self.opt, self.lang, self.rng = lex, opt, lang, rng
+        self.forms = lex.forms[lang]
+        self.fw = lex.function_words[lang]
+        fw_w = np.arange(1, len(self.fw) + 1, dtype=float) ** -1.0  # Zipfian function words
+        self.fw_cdf = np.cumsum(fw_w / fw_w.sum())
+        w = np.asarray(opt.synonym_weights, dtype=float)
+        self.syn_cdf = np.cumsum(w / w.sum())
+        self.reverse = lex.reverse[lang]
+
+    def synonyms(self, k: int) -> list[int]:
+        idx = np.searchsorted(self.syn_cdf, self.rng.random(k), side="right")
+        return np.minimum(idx, len(self.syn_cdf) - 1).tolist()
+
+    def render(self, concepts: Sequence[int], syn: Sequence[int] | None = None) -> str:
+        """Words of ``concepts`` (synonym ``syn[i]``, random if None) with function words."""
+        k = len(concepts)
+        if syn is None:
+            syn = self.synonyms(k)
+        content = [self.forms[c][s] for c, s in zip(concepts, syn)]
+        if self.reverse:
+            content.reverse()
+        n_fw = int(self.rng.poisson(self.opt.function_word_rate * k))
+        if n_fw == 0:
+            return " ".join(content)
+        slots = self.rng.integers(0, k + 1, size=n_fw).tolist()
+        fws = np.minimum(np.searchsorted(self.fw_cdf, self.rng.random(n_fw), side="right"), len(self.fw) - 1)
+        inserts: dict[int, list[str]] = {}
+        for s, f in zip(slots, fws.tolist()):
+            inserts.setdefault(s, []).append(self.fw[f])
+        words: list[str] = []
+        for i, w in enumerate(content):
+            words.extend(inserts.get(i, ()))
+            words.append(w)
+        words.extend(inserts.get(k, ()))
+        return " ".join(words)
+
+    def passage_text(self, p: _Passage) -> str:
+        # Key concepts are written twice with a per-passage synonym choice, background once.
+        distinct = p.keys + p.background
+        syn_of = dict(zip(distinct, self.synonyms(len(distinct))))
+        concepts = list(p.keys) * 2 + list(p.background)
+        seq = [concepts[i] for i in self.rng.permutation(len(concepts)).tolist()]
+        return self.render(seq, [syn_of[c] for c in seq])
+
+
+class _Sampler:
+    """Draws abstract passages, queries and sentences (language-independent).
+
+    Mentions follow concept popularity (Zipf weights within the topic); the key concepts a
+    passage is *about* are drawn uniformly within its topic (rare concepts have passages
+    too, as rare entities have Wikipedia articles).
+    """
+
+    def __init__(self, lex: _Lexicon, opt: SyntheticOptions, rng: np.random.Generator):
+        self.lex, self.opt, self.rng = lex, opt, rng
+        self.logp = [np.log(p) for p in lex.topic_probs]
+        self.pos = np.zeros(len(lex.topic_of), dtype=np.int64)  # concept -> index within its topic
+        for m in lex.topic_members:
+            self.pos[m] = np.arange(len(m))
+
+    def topical(self, topic: int, k: int, exclude: Sequence[int] = (), uniform: bool = False) -> list[int]:
+        """``k`` distinct concepts of ``topic`` (Gumbel top-k: sampling without replacement)."""
+        members = self.lex.topic_members[topic]
+        g = -np.log(-np.log(self.rng.random(len(members))))
+        if not uniform:
+            g = g + self.logp[topic]
+        n_ex = 0
+        for c in exclude:
+            if self.lex.topic_of[c] == topic:
+                g[self.pos[c]] = -np.inf
+                n_ex += 1
+        k = min(k, len(members) - n_ex)
+        top = np.argpartition(-g, k - 1)[:k] if k > 0 else np.zeros(0, dtype=int)
+        top = top[np.argsort(-g[top])]
+        return members[top].tolist()
+
+    def passage(self, topic: int | None = None, keys: Sequence[int] | None = None) -> _Passage:
+        if topic is None:
+            topic = int(self.rng.integers(self.opt.n_topics))
+        if keys is None:
+            keys = self.topical(topic, 3, uniform=True)
+        keys = tuple(int(c) for c in keys)
+        bg: list[int] = []
+        if self.opt.associates:  # one associate of each key, then topical mentions
+            for c in keys:
+                a = int(self.lex.associates[c, self.rng.integers(self.opt.associates)])
+                if a not in keys and a not in bg and len(bg) < self.opt.background_concepts:
+                    bg.append(a)
+        bg += self.topical(topic, self.opt.background_concepts - len(bg), exclude=list(keys) + bg)
+        off = int(self.rng.integers(self.opt.n_concepts))  # one off-topic mention
+        if off not in keys and off not in bg:
+            bg.append(off)
+        return _Passage(keys, tuple(bg))
+
+    def confuser(self, target: _Passage, topic: int) -> _Passage:
+        """A passage of the same topic sharing 1 or 2 of ``target``'s key concepts."""
+        n_shared = int(self.rng.integers(1, 3))
+        shared = [target.keys[i] for i in self.rng.permutation(3)[:n_shared].tolist()]
+        fresh = self.topical(topic, 3 - n_shared, exclude=target.keys, uniform=True)
+        return self.passage(topic, shared + fresh)
+
+    def query_concepts(self, target: _Passage) -> list[int]:
+        k = 2 if self.rng.random() < 0.3 else 3
+        return [target.keys[i] for i in self.rng.permutation(3)[:k].tolist()]
+
+    def sentence(self, lo: int, hi: int) -> list[int]:
+        """A topical sentence of ``lo..hi`` concepts (+1 off-topic): one or two focus
+        concepts with some of their associates, filled up with topical mentions."""
+        topic = int(self.rng.integers(self.opt.n_topics))
+        length = int(self.rng.integers(lo, hi + 1))
+        seq: list[int] = []
+        if self.opt.associates:
+            for focus in self.topical(topic, 1 if length < 8 else 2):
+                seq.append(focus)
+                k = int(self.rng.integers(2, 4))
+                for a in self.lex.associates[focus, self.rng.permutation(self.opt.associates)[:k]].tolist():
+                    if a not in seq:
+                        seq.append(a)
+        seq = seq[:length]
+        seq += self.topical(topic, length - len(seq), exclude=seq)
+        seq.append(int(self.rng.integers(self.opt.n_concepts)))
+        return [seq[i] for i in self.rng.permutation(len(seq)).tolist()]
+
+
+def _relevance(queries: list[list[int]], passages: list[_Passage]) -> list[dict[int, int]]:
+    """``rel(d) = 2`` if Q <= K_d, 1 if |Q & K_d| >= 2 (see module docstring)."""
+    by_key: dict[int, list[int]] = {}
+    for i, p in enumerate(passages):
+        for c in set(p.keys):
+            by_key.setdefault(c, []).append(i)
+    out = []
+    for q in queries:
+        counts: dict[int, int] = {}
+        for c in set(q):
+            for i in by_key.get(c, ()):
+                counts[i] = counts.get(i, 0) + 1
+        qs = len(set(q))
+        out.append({i: (2 if n == qs else 1) for i, n in counts.items() if n >= 2})
+    return out
+
+
+@dataclass(frozen=True)
+class SyntheticWorld:
+    """Everything generated: evaluation data, training pairs, bitext and pre-training text."""
+
+    languages: dict[str, LanguageData]
+    train_pairs: tuple[TrainPair, ...]
+    bitext: dict[str, tuple[BitextPair, ...]]
+    pretrain: dict[str, tuple[str, ...]]  # language -> sentences
+    fingerprint: str
+
+
+def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
+    """Generate the world of ``opt`` (deterministic; a few seconds at the default size).
+
+    Every part draws from its own generator ``default_rng([seed, stable_hash(part)])``,
+    so e.g. changing the bitext size leaves the evaluation data unchanged.
+    """
+    lex = _make_lexicon(opt)
+
+    def rng_for(part: str) -> np.random.Generator:
+        return np.random.default_rng([opt.seed, _stable_int(part)])
+
+    data: dict[str, LanguageData] = {}
+    for lang, tier in opt.languages.items():
+        rng = rng_for(f"eval/{lang}")
+        sampler, writer = _Sampler(lex, opt, rng), _Writer(lex, opt, lang, rng)
+        passages: list[_Passage] = []
+        query_concepts: list[list[int]] = []
+        for _ in range(opt.queries):
+            topic = int(rng.integers(opt.n_topics))
+            target = sampler.passage(topic)
+            passages.append(target)
+            passages.extend(sampler.confuser(target, topic) for _ in range(opt.confusers_per_query))
+            query_concepts.append(sampler.query_concepts(target))
+        passages.extend(sampler.passage() for _ in range(opt.corpus_docs - len(passages)))
+        order = rng.permutation(len(passages))  # doc ids do not reveal the target
+        doc_ids = [""] * len(passages)
+        for rank, i in enumerate(order.tolist()):
+            doc_ids[i] = f"{lang}-d{rank:06d}"
+        corpus = {doc_ids[i]: writer.passage_text(p) for i, p in enumerate(passages)}
+        queries = {f"{lang}-q{j:05d}": writer.render(q) for j, q in enumerate(query_concepts)}
+        qrels = {
+            f"{lang}-q{j:05d}": {doc_ids[i]: r for i, r in rels.items()}
+            for j, rels in enumerate(_relevance(query_concepts, passages))
+        }
+        corpus = dict(sorted(corpus.items()))
+        data[lang] = LanguageData(lang, tier, corpus, queries, qrels)
+
+    rng = rng_for("train")
+    sampler, writer = _Sampler(lex, opt, rng), _Writer(lex, opt, opt.pivot, rng)
+    pairs = []
+    for _ in range(opt.train_pairs):
+        target = sampler.passage()
+        pairs.append(TrainPair(writer.render(sampler.query_concepts(target)), writer.passage_text(target)))
+
+    bitext: dict[str, tuple[BitextPair, ...]] = {opt.pivot: ()}
+    for lang, tier in opt.languages.items():
+        if lang == opt.pivot:
+            continue
+        rng = rng_for(f"bitext/{lang}")
+        sampler = _Sampler(lex, opt, rng)
+        src, tgt = _Writer(lex, opt, opt.pivot, rng), _Writer(lex, opt, lang, rng)
+        bt = []
+        for _ in range(opt.bitext_pairs[tier]):
+            seq = sampler.sentence(5, 9)
+            bt.append(BitextPair(src.render(seq), tgt.render(seq)))
+        bitext[lang] = tuple(bt)
+
+    pretrain: dict[str, tuple[str, ...]] = {}
+    for lang, tier in opt.languages.items():
+        rng = rng_for(f"pretrain/{lang}")
+        sampler, writer = _Sampler(lex, opt, rng), _Writer(lex, opt, lang, rng)
+        pretrain[lang] = tuple(writer.render(sampler.sentence(7, 12)) for _ in range(opt.pretrain_sentences[tier]))
+
+    h = hashlib.sha256(f"synthetic-v{GENERATOR_VERSION}\n".encode())
+    for lang in opt.languages:
+        h.update(f"lang {lang} {opt.languages[lang]} {data[lang].fingerprint()}\n".encode())
+        for part in (bitext.get(lang, ()),):
+            for p in part:
+                h.update(f"{p.pivot}\t{p.other}\n".encode())
+        for s in pretrain[lang]:
+            h.update(s.encode() + b"\n")
+    for p in pairs:
+        h.update(f"{p.query}\t{p.positive}\n".encode())
+    return SyntheticWorld(data, tuple(pairs), bitext, pretrain, h.hexdigest())
+
+
+# ---------------------------------------------------------------------------- storage
+def world_to_json(world: SyntheticWorld) -> dict[str, Any]:
+    return {
+        "fingerprint": world.fingerprint,
+        "languages": {
+            lang: {"tier": d.tier, "corpus": dict(d.corpus), "queries": dict(d.queries), "qrels": {q: dict(r) for q, r in d.qrels.items()}}
+            for lang, d in world.languages.items()
+        },
+        "train_pairs": [[p.query, p.positive] for p in world.train_pairs],
+        "bitext": {lang: [[p.pivot, p.other] for p in pairs] for lang, pairs in world.bitext.items()},
+        "pretrain": {lang: list(s) for lang, s in world.pretrain.items()},
+    }
+
+
+def world_from_json(obj: Mapping[str, Any]) -> SyntheticWorld:
+    return SyntheticWorld(
+        languages={
+            lang: LanguageData(lang, d["tier"], d["corpus"], d["queries"], d["qrels"]) for lang, d in obj["languages"].items()
+        },
+        train_pairs=tuple(TrainPair(q, p) for q, p in obj["train_pairs"]),
+        bitext={lang: tuple(BitextPair(a, b) for a, b in pairs) for lang, pairs in obj["bitext"].items()},
+        pretrain={lang: tuple(s) for lang, s in obj["pretrain"].items()},
+        fingerprint=obj["fingerprint"],
+    )
