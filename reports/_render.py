@@ -91,7 +91,7 @@ def latex_escape(value: Any) -> str:
 @functools.lru_cache(maxsize=None)
 def html_env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
+        loader=jinja2.PackageLoader("harness_reports", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -105,7 +105,7 @@ def html_env() -> jinja2.Environment:
 @functools.lru_cache(maxsize=None)
 def latex_env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
+        loader=jinja2.PackageLoader("harness_reports", "templates"),
         autoescape=False,
         finalize=latex_escape,
         undefined=jinja2.StrictUndefined,
