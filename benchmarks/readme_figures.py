@@ -29,12 +29,14 @@ def extract(run_dir: Path) -> dict[str, Any]:
     """The README's figures from a run directory (plain JSON data)."""
     analysis = json.loads((run_dir / "analysis.json").read_text())
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    if manifest.get("status") != "complete":
-        raise SystemExit(f"{run_dir}: the run is {manifest.get('status')!r}, not complete; finish it first")
+    unfinished = [f"{c['method']}/seed={c['seed']}" for c in manifest.get("cells", []) if c.get("status") != "done"]
+    if unfinished or not manifest.get("cells"):
+        raise SystemExit(f"{run_dir}: cells not finished: {', '.join(unfinished) or 'none recorded'}; finish the run first")
     pm = analysis["design"]["primary_metric"]
     q = analysis["question"]
     return {
-        "run": {"name": manifest["name"], "config_sha256": manifest["config_sha256"], "finished": manifest["finished"],
+        "run": {"name": manifest["name"], "config_sha256": manifest["config_sha256"],
+                "finished": manifest.get("finished") or manifest["started"],
                 "seeds": manifest["seeds"], "harness_version": manifest.get("harness_version")},
         "design": {"primary_metric": pm, "methods": analysis["design"]["methods"],
                    "n_queries": analysis["design"]["n_queries"][pm]},
