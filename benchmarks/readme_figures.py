@@ -5,7 +5,7 @@
 
 From ``RUN_DIR/analysis.json`` and ``manifest.json`` it writes ``benchmarks/results/default_run.json``
 (the few numbers the README quotes: tier means per method, per-seed tier means of the question's
-methods, D with its interval and the verdict) and rewrites the block of ``README.md`` between
+methods, their gaps and gap reductions, D with its interval and the verdict) and rewrites the block of ``README.md`` between
 ``<!-- default-run:begin -->`` and ``<!-- default-run:end -->``.  The verdict sentence is the
 one the report and the terminal show (:func:`reports.verdict.verdict_summary`).
 ``tests/reports/test_readme_figures.py`` fails when the README block and the stored figures differ.
@@ -44,6 +44,9 @@ def extract(run_dir: Path) -> dict[str, Any]:
                                                          "low_tier")},
         "tier_means": [{k: t[k] for k in ("method", "tier", "mean", "ci")} for t in analysis["tier_means"]
                        if t["metric"] == pm],
+        "per_method": [{"method": s["method"], "role": s["role"],
+                        **{k: {"estimate": s[k]["estimate"], "ci": s[k]["ci"]} if s.get(k) else None
+                           for k in ("gap", "gap_reduction_vs_baseline")}} for s in q["per_method"]],
         "question": {k: q[k] for k in ("metric", "endpoint", "methods", "verdict", "degenerate", "reason",
                                        "difference", "per_seed")},
     }
@@ -103,6 +106,21 @@ def render(fig: dict[str, Any]) -> str:
     out.append(f"Verdict (`analysis.json`, in the words of the report and the terminal summary): **{v.lead}**: {v.body}")
     out.append(END)
     return "\n".join(out)
+
+
+def quoted_numbers(fig: dict[str, Any]) -> set[str]:
+    """Every figure of the stored run as the terminal prints it (three decimals, signed or not)."""
+    values = []
+    for t in fig["tier_means"]:
+        values += [t["mean"], *(t["ci"] or ())]
+    for s in fig["per_method"]:
+        for k in ("gap", "gap_reduction_vs_baseline"):
+            if s[k]:
+                values += [s[k]["estimate"], *(s[k]["ci"] or ())]
+    means = {(t["method"], t["tier"]): t["mean"] for t in fig["tier_means"]}
+    hi, lo = fig["options"]["high_tier"], fig["options"]["low_tier"]
+    values += [means[(m, hi)] - means[(m, lo)] for m in fig["design"]["methods"]]
+    return {f"{v:.3f}" for v in values} | {f"{v:+.3f}" for v in values}
 
 
 def readme_block(text: str) -> str:

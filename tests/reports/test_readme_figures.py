@@ -28,6 +28,19 @@ def test_readme_block_matches_the_stored_run():
         assert mod._f(t["mean"]) in block
 
 
+def test_terminal_example_quotes_the_stored_run():
+    import re
+
+    mod = script()
+    stored = json.loads(mod.STORED.read_text())
+    text = mod.README.read_text()
+    start = text.index("At the end of `harness run` and `harness report DIR`")
+    example = text[text.index("```", start):text.index("```", text.index("```", start) + 3)]
+    numbers = re.findall(r"[+-]?\d\.\d{3}(?!\d)", example)
+    assert numbers, "the README's terminal example shows no figures"
+    assert set(numbers) <= mod.quoted_numbers(stored), set(numbers) - mod.quoted_numbers(stored)
+
+
 def test_a_changed_figure_is_caught(tmp_path):
     mod = script()
     stored = json.loads(mod.STORED.read_text())
