@@ -7,10 +7,22 @@ them, so ``harness --help`` and ``harness methods --help`` stay fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE = 0, 1, 2
+#: Exit codes: 0 done; 1 some cells failed (the run is "partial"); 2 bad input (config, data, arguments:
+#: nothing was run); 3 the environment failed (disk full, out of memory, a missing device); 130 / 143
+#: interrupted by Ctrl-C / SIGTERM (finished cells are cached; a re-run resumes).
+EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a cluster scheduler) turned into an exception, so it unwinds like Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):  # pragma: no cover - exercised in a subprocess test
+    raise Terminated()
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -69,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="compare two run directories (paired per query) into a comparison report")
     p.add_argument("run_a", type=Path)
     p.add_argument("run_b", type=Path)
-    p.add_argument("--out", type=Path, help="output directory (default: <run_b>/compare-<name of run_a>)")
+    p.add_argument("--out", type=Path, help="new output directory (default: compare-<run_a>-vs-<run_b> beside run_b)")
 
     p = sub.add_parser("reproduce", help="re-run a run directory's config and check every per-query score")
     p.add_argument("run_dir", type=Path)
@@ -85,16 +97,54 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    import errno
+    import signal
+
     from harness.errors import HarnessError
 
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return COMMANDS[args.command](args)
     except HarnessError as e:
         print(f"harness {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `harness methods --json | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except MemoryError:
+        print(f"harness {args.command}: error: out of memory; lower training.encode_batch_size or the batch sizes, "
+              "or use a machine with more memory", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = Path(e.filename).parent if e.filename else Path.cwd()
+            print(f"harness {args.command}: error: no space left on the device holding {where} "
+                  f"({_free(where)} free); nothing unfinished was kept: free space (the cache is --cache-dir / "
+                  "$HARNESS_CACHE) and run the same command again to resume", file=sys.stderr)
+            return EXIT_ENVIRONMENT
+        raise
+    except Terminated:
+        print(f"harness {args.command}: terminated (SIGTERM); finished cells are cached, temporary files were "
+              "removed, and a re-run resumes", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"harness {args.command}: interrupted; finished cells are cached and a re-run resumes", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _free(path: Path) -> str:
+    import shutil
+
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        return f"{shutil.disk_usage(p).free / 2**20:.0f} MiB"
+    except OSError:
+        return "unknown"
 
 
 def cmd_run(args) -> int:

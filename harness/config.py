@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.errors import ConfigError, UnknownMethodError, UnknownPluginError, did_you_mean
 from harness.hashing import hash_json
@@ -50,6 +50,10 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+#: Largest run seed (seeds name runs and stay within 32 bits, as numpy and torch accept everywhere).
+MAX_SEED = 2**32 - 1
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -90,8 +94,10 @@ class RawConfig(_Section):
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
-        if any(s < 0 for s in v):
-            raise ValueError("seeds must be non-negative integers")
+        if any(s < 0 or s > MAX_SEED for s in v):
+            bad = next(s for s in v if s < 0 or s > MAX_SEED)
+            raise ConfigError("seeds", bad, f"integers from 0 to {MAX_SEED} (2**32 - 1)",
+                              hint="seeds are run identities, e.g. seeds = [0, 1, 2]")
         if len(set(v)) != len(v):
             raise ValueError("seeds must be distinct")
         return v
@@ -106,6 +112,18 @@ class RawConfig(_Section):
         if len(set(v)) != len(v):
             raise ValueError("metrics must be distinct")
         return v
+
+    @model_validator(mode="after")
+    def _cutoffs(self) -> "RawConfig":
+        from harness.evaluation import check_metric
+
+        for m in self.metrics:
+            k = check_metric(m)
+            if k is not None and k > self.top_k:
+                raise ConfigError("metrics", m, f"a cut-off <= top_k = {self.top_k}",
+                                  hint=f"runs keep the top {self.top_k} documents, so {m} would silently equal "
+                                       f"{m.split('@')[0]}@{self.top_k}; raise top_k or lower the cut-off")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -238,6 +256,18 @@ def default_config_text(name: str = "default") -> str:
     return res.read_text()
 
 
+def read_text_file(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path``; a :class:`ConfigError` naming the file and the byte offset otherwise."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ConfigError(what, str(path), "a UTF-8 text file",
+                          hint=f"byte {e.start} (line {line}) is {data[e.start:e.start + 1]!r}, not UTF-8; "
+                               "re-save the file as UTF-8", source=str(path)) from None
+
+
 def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] | None = None) -> HarnessConfig:
     """Load and validate a TOML config; ``None`` loads the embedded default.
 
@@ -248,7 +278,7 @@ def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] 
     else:
         p = Path(path)
         if p.is_file():
-            text, source = p.read_text(), str(p)
+            text, source = read_text_file(p, "config"), str(p)
         elif not p.suffix and "/" not in str(path):
             text, source = default_config_text(str(path)), f"<embedded {path}.toml>"
         else:

@@ -15,7 +15,7 @@ only that method's cells.  A failed cell is returned as such, never cached.
 
 from __future__ import annotations
 
-import hashlib
+import errno
 import json
 import os
 import time
@@ -29,16 +29,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.benchmarks.base import hash_json
+from harness import seeding
 from harness.cache import Cache
 from harness.config import HarnessConfig, make_benchmark
+from harness.hashing import hash_json
 
 RESULT_COLUMNS = ["method", "seed", "language", "tier", "query_id", "metric", "value"]
 
 
-def stable_int(*parts: object) -> int:
-    """A 32-bit integer derived from ``parts`` (stable across processes, unlike ``hash``)."""
-    return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:4], "little")
+def method_data_rng(seed: int, method: str) -> np.random.Generator:
+    """A method's data-order generator for a run seed (``ctx.rng``): stage ``("method", name, "data")``."""
+    return seeding.rng(seed, "method", method, "data")
+
+
+def method_train_seed(seed: int, method: str) -> int:
+    """A method's dropout seed for a run seed (``ctx.train_seed``): stage ``("method", name, "train")``."""
+    return seeding.torch_seed(seed, "method", method, "train")
 
 
 @contextmanager
@@ -98,11 +104,11 @@ class Engine:
         self._benchmark = None
         self._teachers: dict[int, Any] = {}
         self._base_dir: Path | None = None
-        threads = config.training.num_threads
-        if threads:
-            import torch
+        self._model_identity: dict[str, Any] | None = None
+        from harness.training import set_cpu_threads
 
-            torch.set_num_threads(threads)
+        #: torch CPU threads every stage of this engine runs with (part of trained stages' identity)
+        self.threads = set_cpu_threads(config.training.num_threads)
 
     # ----------------------------------------------------------------- data & models
     @property
@@ -123,7 +129,48 @@ class Engine:
             key["mini"] = self.config.mini.model_dump(mode="json")
             key["corpus"] = self.benchmark.fingerprint()
             key["device"] = self.device
+            key["threads"] = self.threads
+        else:
+            key["content"] = self.model_identity()
         return key
+
+    def model_identity(self) -> dict[str, Any]:
+        """Content identity of a ``from_pretrained`` base model (see :mod:`harness.models.identity`)."""
+        if self._model_identity is None:
+            from harness.models.identity import model_fingerprint
+
+            self._model_identity = model_fingerprint(self.config.model.base, self.cache.root / "digests.json")
+        return self._model_identity
+
+    def preflight(self, sample: int = 200) -> dict[str, Any]:
+        """Check, before any work, what would otherwise fail every cell: data, model, tokenizer coverage.
+
+        Returns facts for the manifest (model identity, unknown-token rate per language).
+        """
+        bench = self.benchmark
+        facts: dict[str, Any] = {}
+        if self.config.model.base == "mini" or not any(m.cls.needs_teacher or m.cls.kind == "dense"
+                                                         for m in self.config.methods):
+            return facts
+        from transformers import AutoTokenizer
+
+        from harness.models.identity import check_tokenizer
+
+        facts["model"] = self.model_identity()
+        try:
+            tok = AutoTokenizer.from_pretrained(str(self.config.model.base), local_files_only=True)
+        except (OSError, ValueError) as e:
+            from harness.errors import DataUnavailableError
+
+            raise DataUnavailableError(f"model.base {self.config.model.base!r}: cannot load its tokenizer "
+                                       f"offline ({e}); the directory needs the tokenizer files") from None
+        rates = {}
+        for lang in bench.languages:
+            data = bench.language_data(lang)
+            texts = [data.queries[q] for q in sorted(data.queries)[:sample]]
+            rates[lang] = round(check_tokenizer(tok, texts, where=f"model.base on {lang!r} queries"), 6)
+        facts["unknown_token_rate"] = rates
+        return facts
 
     def base_dir(self) -> Path | str:
         """Directory (or hub name) of the base encoder."""
@@ -132,7 +179,8 @@ class Engine:
         if self._base_dir is None:
             from harness.models.mini import cached_mini
 
-            self._base_dir = cached_mini(self.benchmark, self.config.mini, self.device, self.cache, self.progress)
+            self._base_dir = cached_mini(self.benchmark, self.config.mini, self.device, self.cache, self.progress,
+                                         threads=self.threads)
         return self._base_dir
 
     def load_base(self):
@@ -145,7 +193,7 @@ class Engine:
 
     def teacher_key(self, seed: int) -> dict[str, Any]:
         return {"base": self.base_key(), "teacher": self.config.teacher.model_dump(mode="json"),
-                "data": self.benchmark.fingerprint(), "seed": seed, "device": self.device}
+                "data": self.benchmark.fingerprint(), "seed": seed, "device": self.device, "threads": self.threads}
 
     def teacher(self, seed: int):
         """The seed's teacher: the base encoder fine-tuned on pivot retrieval pairs (cached)."""
@@ -157,9 +205,8 @@ class Engine:
 
         def build(tmp: Path) -> None:
             base = self.load_base()
-            with seeded_torch(stable_int("teacher", seed)):
-                teacher = train_teacher(base, self.benchmark.train_pairs(), self.config.teacher, seed=seed,
-                                        device=self.device, progress=self.progress)
+            teacher = train_teacher(base, self.benchmark.train_pairs(), self.config.teacher, seed=seed,
+                                    device=self.device, progress=self.progress)
             teacher.save_pretrained(tmp)
 
         path = self.cache.get_or_build("teacher", self.teacher_key(seed), build)
@@ -185,8 +232,10 @@ class Engine:
             "tiers": dict(self.benchmark.tiers),
             "metrics": self.config.metrics,
             "top_k": self.config.raw.top_k,
-            # encode_batch_size stays in the key: batch shapes can change float rounding (and so ties).
+            # encode_batch_size stays in the key: batch shapes can change float rounding (and so ties);
+            # the thread count is the resolved one (0 = all cores means this machine's count).
             "training": self.config.training.model_dump(mode="json", exclude={"num_threads"}),
+            "threads": self.threads if entry.cls.kind == "dense" else "any",
             "teacher": self.teacher_key(seed) if entry.cls.needs_teacher else None,
             "device": self.device if entry.cls.kind == "dense" else "any",
         }
@@ -236,13 +285,15 @@ class Engine:
             method = entry.cls(entry.options)
             ctx = FitContext(
                 benchmark=self.benchmark, teacher=teacher, seed=spec.seed,
-                rng=np.random.default_rng(np.random.SeedSequence([spec.seed, stable_int("method", spec.method)])),
+                rng=method_data_rng(spec.seed, spec.method), train_seed=method_train_seed(spec.seed, spec.method),
                 device=self.device, method=spec.method, cache=Cache(self.cache.root / "methods" / spec.method),
                 training=self.config.training, progress=self.progress,
                 base_model=self.base_dir() if entry.cls.needs_teacher else None,
             )
             t0 = time.perf_counter()
-            with seeded_torch(stable_int("fit", spec.method, spec.seed)):
+            # torch's global generator is forked and seeded from the method's own stream, so
+            # draws outside ctx.train (e.g. initialising a new layer) are reproducible too.
+            with seeded_torch(seeding.torch_seed(spec.seed, "method", spec.method, "fit")):
                 retriever = method.fit(ctx)
             timings["fit"] = time.perf_counter() - t0
             if not isinstance(retriever, (Encoder, Searcher)):
@@ -253,7 +304,7 @@ class Engine:
             for lang in self.benchmark.languages:
                 data = self.benchmark.language_data(lang)
                 t0 = time.perf_counter()
-                run = retrieve(retriever, data, self.config.raw.top_k, self.device)
+                run = retrieve(retriever, data, self.config.raw.top_k, self.device, label=f"{spec.label} language={lang}")
                 t_ret += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 df = evaluate_per_query(data.qrels, run, self.config.metrics)
@@ -273,6 +324,11 @@ class Engine:
                 raise FloatingPointError(f"{int(bad.sum())} NaN metric values for {spec.label}")
             return CellOutput(spec.method, spec.seed, spec.key, "done", results, runs, timings,
                               info=_jsonable(ctx.diagnostics))
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the environment failed, not the cell: stop the run
+                raise
+            return CellOutput(spec.method, spec.seed, spec.key, "failed", timings=timings,
+                              error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
         except Exception as e:  # noqa: BLE001 - a failed cell must not stop the matrix
             return CellOutput(spec.method, spec.seed, spec.key, "failed", timings=timings,
                               error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
@@ -286,19 +342,44 @@ def _jsonable(obj: Any) -> Any:
         return json.loads(json.dumps(obj, default=str))
 
 
-def retrieve(retriever, data, k: int, device: str) -> dict[str, dict[str, float]]:
-    """Top-``k`` run for one language: dense exact search, or the searcher's own ranking."""
+class NonFiniteOutputError(FloatingPointError):
+    """An encoder or searcher returned NaN or infinite values (a broken model, not a ranking)."""
+
+
+def _check_finite(x: Any, what: str, label: str) -> None:
+    import torch
+
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    bad = ~torch.isfinite(t)
+    if bool(bad.any()):
+        rows = int(bad.reshape(len(t), -1).any(-1).sum()) if t.ndim else 1
+        raise NonFiniteOutputError(
+            f"{label}: {what} contain NaN or infinite values ({rows} of {len(t) if t.ndim else 1} rows); "
+            "the model's weights are probably broken (diverged training): lower the method's learning rate, "
+            "or check the model directory")
+
+
+def retrieve(retriever, data, k: int, device: str, label: str = "") -> dict[str, dict[str, float]]:
+    """Top-``k`` run for one language: dense exact search, or the searcher's own ranking.
+
+    Non-finite embeddings or scores fail the cell (:class:`NonFiniteOutputError`, naming
+    ``label``): a NaN ranking is arbitrary and must never be scored as a result.
+    """
     from harness.plugin import Encoder
     from harness.retrieval import dense_search, to_run_dict
 
+    label = label or f"language={data.language}"
     qids = sorted(data.queries)
     if isinstance(retriever, Encoder):
         doc_ids = sorted(data.corpus)
         d = retriever.encode_documents([data.corpus[i] for i in doc_ids], data.language)  # (n_docs, dim)
+        _check_finite(d, "document embeddings", label)
         q = retriever.encode_queries([data.queries[i] for i in qids], data.language)  # (n_queries, dim)
+        _check_finite(q, "query embeddings", label)
         scores, idx = dense_search(q, d, k, device=device)
         return to_run_dict(qids, doc_ids, scores, idx)
     run = retriever.search({q: data.queries[q] for q in qids}, data, k)
+    _check_finite([s for r in run.values() for s in r.values()] or [0.0], "search scores", label)
     return {q: dict(sorted(r.items(), key=lambda kv: (-kv[1], kv[0]))[:k]) for q, r in run.items()}
 
 

@@ -144,8 +144,9 @@ class FitContext:
         Directory or hub name of the base encoder (before teacher fine-tuning).
     diagnostics : dict
         Where the method puts its diagnostics (JSON data: loss curves, solver statistics).
-    train_seed : int
-        Seed of the method's dropout stream, used by :meth:`train`.
+    train_seed : int, optional
+        Seed of the method's dropout stream (stage ``("method", name, "train")``), used by
+        :meth:`train`; None: the run seed.
     """
 
     benchmark: "Benchmark"
@@ -190,8 +191,8 @@ class FitContext:
         from harness.training import train
 
         stats = train(
-            model, batches, loss_fn, steps=steps, lr=lr, method=self.method,
-            seed=self.seed if self.train_seed is None else self.train_seed, device=self.device, params=params,
+            model, batches, loss_fn, steps=steps, lr=lr, method=self.method, seed=self.seed,
+            torch_seed=self.train_seed, device=self.device, params=params,
             weight_decay=weight_decay, grad_clip=self.training.grad_clip, warmup=warmup, progress=self.progress,
             hint=hint or f"lower methods.{self.method}.lr",
         )

@@ -92,11 +92,13 @@ class RunStore:
         self._lock: FileLock | None = None
 
     def __enter__(self) -> "RunStore":
+        self._created = not self.dir.exists()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(str(self.dir / ".lock"))
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
+            self._cleanup_if_empty()
             raise RunLockedError(
                 f"run directory {self.dir} is being written by another harness process (lock {self.dir / '.lock'}); "
                 "wait for it to finish, or choose another directory with --out"
@@ -106,6 +108,18 @@ class RunStore:
     def __exit__(self, *exc) -> None:
         if self._lock is not None:
             self._lock.release()
+        if exc[0] is not None:
+            self._cleanup_if_empty()
+
+    def _cleanup_if_empty(self) -> None:
+        """A directory this store created and never wrote a file into is removed (a refused run creates nothing)."""
+        if getattr(self, "_created", False) and self.dir.is_dir() and \
+                all(p.name == ".lock" for p in self.dir.iterdir()):
+            (self.dir / ".lock").unlink(missing_ok=True)
+            try:
+                self.dir.rmdir()
+            except OSError:
+                pass
 
     def write_json(self, rel: str, obj: Any) -> None:
         atomic_write_text(self.dir / rel, json.dumps(obj, indent=2, sort_keys=False, default=str, allow_nan=False))
@@ -168,16 +182,18 @@ def run_matrix(
     run_dir = Path(run_dir) if run_dir else default_run_dir(config)
     progress = sys.stderr.isatty() if progress is None else progress
     log = log or stderr_log
+    # Everything that can refuse the run (device, data, model) is checked before the run directory exists.
+    device = config.executor_cls.device(config.executor)
+    engine = Engine(config, cache, progress=progress, device=device)
+    log(f"run {config.name}: {len(config.methods)} methods x {len(config.seeds)} seeds on the "
+        f"{config.benchmark_name} benchmark, device {engine.device}; run directory {run_dir}")
+    log(f"benchmark {config.benchmark_name}: loading (generated on first use) ...")
+    t_bench = time.perf_counter()
+    bench = engine.benchmark
+    log(f"benchmark {config.benchmark_name}: {len(bench.languages)} languages ready in "
+        f"{time.perf_counter() - t_bench:.1f} s")
+    preflight = engine.preflight()
     with RunStore(run_dir) as store:
-        device = config.executor_cls.device(config.executor)
-        engine = Engine(config, cache, progress=progress, device=device)
-        log(f"run {config.name}: {len(config.methods)} methods x {len(config.seeds)} seeds on the "
-            f"{config.benchmark_name} benchmark, device {engine.device}; run directory {run_dir}")
-        log(f"benchmark {config.benchmark_name}: loading (generated on first use) ...")
-        t_bench = time.perf_counter()
-        bench = engine.benchmark
-        log(f"benchmark {config.benchmark_name}: {len(bench.languages)} languages ready in "
-            f"{time.perf_counter() - t_bench:.1f} s")
         manifest: dict[str, Any] = {
             "harness_version": _harness_version(),
             "status": "running",
@@ -197,6 +213,9 @@ def run_matrix(
                                  "description": m.cls.description(), "citation": m.cls.citation,
                                  "options": m.options.model_dump(mode="json")} for m in config.methods},
             "device": engine.device,
+            # torch CPU threads of every trained stage (training.num_threads resolved): part of their identity
+            "torch_threads": engine.threads,
+            "preflight": preflight,
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "accelerator": accelerator(),

@@ -65,12 +65,12 @@ def resolve_device(spec: str) -> str:
 
 
 def set_cpu_threads(n: int | None = None) -> int:
-    """Use ``n`` torch intra-op threads (default: all cores this process may use); returns n."""
+    """Use ``n`` torch intra-op threads (None or 0: all cores this process may use); returns n."""
     import os
 
     import torch
 
-    if n is None:
+    if not n:
         try:
             n = len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
@@ -278,6 +278,7 @@ def train(
     warmup: float = 0.1,
     progress: bool = False,
     hint: str = "",
+    torch_seed: int | None = None,
     desc: str = "",
 ) -> TrainStats:
     """Minimise ``loss_fn(batch)`` for ``steps`` optimizer steps.
@@ -300,8 +301,10 @@ def train(
     params : iterable of parameters, optional
         What to optimise (default: every parameter of ``model`` with ``requires_grad``).
     method, seed : str, int
-        For error messages and the returned stats; ``seed`` also seeds torch's global
-        generator (dropout) inside ``fork_rng``.
+        For error messages and the returned stats (the run seed).
+    torch_seed : int, optional
+        Seed of torch's global generator (dropout) inside ``fork_rng``: a stage's own
+        stream from :func:`harness.seeding.torch_seed` (default: ``seed``).
     hint : str
         Appended to the :class:`NonFiniteLossError` message (which knob to turn).
     desc : str
@@ -353,7 +356,7 @@ def train(
     fork_devices = [dev.index or 0] if cuda else []
     try:
         with torch.random.fork_rng(devices=fork_devices, device_type="cuda"):
-            torch.manual_seed(seed)
+            torch.manual_seed(seed if torch_seed is None else torch_seed)
             for step in range(steps):
                 try:
                     batch = next(it)
@@ -408,14 +411,21 @@ class TrainingOptions(Options):
 
     ``grad_clip`` is applied by :meth:`harness.plugin.FitContext.train` to every method's
     optimisation; ``encode_batch_size`` is the number of texts per forward pass when an
-    encoder embeds queries and documents for retrieval (it changes speed and memory, not
-    rankings: every text is embedded independently); ``num_threads`` sets torch's CPU
-    intra-op threads (0 = all cores).
+    encoder embeds queries and documents for retrieval; ``num_threads`` is the number of
+    torch CPU intra-op threads every stage runs with (0: every core this process may use).
+
+    The thread count is part of the identity of every trained stage (base encoder, teacher,
+    cell): torch's CPU kernels sum in an order that depends on it, so 1 and 2 threads give
+    different weights and, after training, different scores.  It is therefore pinned (default
+    1, the same on a laptop, a Ray worker and a cluster node), recorded in the manifest and
+    checked by ``harness reproduce``; to use more cores, run cells in parallel processes
+    (``[executor] workers``) rather than raising it.  ``0`` makes results depend on the
+    machine's core count, which the manifest then records.
     """
 
     grad_clip: float = Field(1.0, gt=0, description="max global gradient norm")
     encode_batch_size: int = Field(256, ge=1, le=65536, description="texts per encoding batch")
-    num_threads: int = Field(0, ge=0, le=512, description="torch CPU threads; 0 = all cores")
+    num_threads: int = Field(1, ge=0, le=512, description="torch CPU threads per process; 0 = all cores")
 
 
 # ------------------------------------------------------------------------- teacher
@@ -465,14 +475,18 @@ def train_teacher(
     """Fine-tune a copy of ``base`` for pivot retrieval; ``base`` is left unchanged.
 
     Objective: InfoNCE over in-batch negatives (see :class:`TeacherOptions`), queries and
-    passages encoded by the same (shared-weight) encoder.  The data order comes from
-    ``numpy.random.default_rng(seed)``; on CPU the result is identical for a fixed seed.
+    passages encoded by the same (shared-weight) encoder.  Data order and dropout come from
+    the run seed's ``("teacher", "data")`` and ``("teacher", "train")`` streams
+    (:mod:`harness.seeding`); on CPU the result is identical for a fixed seed.
     """
     if not pairs:
         raise ValueError("no pivot training pairs to fine-tune the teacher on")
     model = base.copy().to(device)
     model.max_length = options.max_length
-    rng = np.random.default_rng([seed, 0x7EAC])
+    from harness.seeding import rng as seeded_rng
+    from harness.seeding import torch_seed
+
+    rng = seeded_rng(seed, "teacher", "data")
     batch_size = min(options.batch_size, len(pairs))
     order = shuffled_batches(len(pairs), batch_size, rng)
     queries = [p.query for p in pairs]
@@ -486,6 +500,7 @@ def train_teacher(
     train(
         model, order, loss_fn,
         steps=options.total_steps(len(pairs)), lr=options.lr, method="teacher", seed=seed, device=device,
+        torch_seed=torch_seed(seed, "teacher", "train"),
         weight_decay=options.weight_decay, grad_clip=options.grad_clip, warmup=options.warmup, progress=progress,
         hint="lower teacher.lr or raise teacher.temperature",
     )

@@ -14,8 +14,9 @@ in both, and every metric both runs evaluated:
 * the queries whose score changed most (largest ``|d_q|``) are listed per method.
 
 Analysis settings (primary metric, alpha, interval level, permutations, correction, seed)
-come from run B's ``[analysis]`` section.  Output, in ``out_dir`` (default
-``<run_b>/compare-<name of run_a>``): ``compare.html`` (self-contained), ``compare.json``
+come from run B's ``[analysis]`` section.  Output, in ``out_dir`` (default: a new directory
+``compare-<name of run_a>-vs-<name of run_b>`` beside run B; no finished run directory is
+ever modified, and an existing output directory is refused): ``compare.html`` (self-contained), ``compare.json``
 (every number shown), ``compare_languages.csv``, ``compare_queries.csv`` and
 ``compare_languages.tex`` (booktabs).
 """
@@ -302,7 +303,15 @@ def compare_runs(run_a: str | Path, run_b: str | Path, out_dir: str | Path | Non
     from harness_reports._render import render_html, render_latex
 
     run_a, run_b = Path(run_a), Path(run_b)
-    out = Path(out_dir) if out_dir is not None else run_b / f"compare-{run_a.resolve().name}"
+    out = (Path(out_dir) if out_dir is not None
+           else run_b.resolve().parent / f"compare-{run_a.resolve().name}-vs-{run_b.resolve().name}")
+    for run in (run_a, run_b):
+        if out.resolve() == run.resolve() or run.resolve() in out.resolve().parents:
+            raise IncomparableRunsError(f"--out {out} lies inside run directory {run}; a finished run is never "
+                                        "modified: choose a directory outside both runs")
+    if out.exists() and any(out.iterdir()):
+        raise IncomparableRunsError(f"output directory {out} already exists and is not empty; remove it or give "
+                                    "another with --out")
     c = build_comparison(run_a, run_b)
     data = c.to_dict()
     lang_df = pd.DataFrame([asdict(r) for r in c.rows])

@@ -19,6 +19,7 @@ difference, so a user sees at once which cells did not reproduce and by how much
 from __future__ import annotations
 
 import json
+import os
 import math
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -190,6 +191,25 @@ def default_tolerance(*devices: str) -> float:
     return GPU_TOLERANCE if any(str(d).startswith("cuda") for d in devices) else CPU_TOLERANCE
 
 
+def _check_threads(manifest: dict[str, Any], config: Any) -> None:
+    """Refuse to re-run when this machine would train with another torch thread count than the run did.
+
+    The count is part of every trained stage's identity (``training.num_threads``): with
+    ``num_threads = 0`` (all cores) it is the original machine's core count.
+    """
+    used = manifest.get("torch_threads")
+    if used is None:
+        return  # older manifests did not record it
+    wanted = config.training.num_threads
+    here = int(wanted) if wanted else len(os.sched_getaffinity(0))
+    if int(used) != here:
+        raise RunDirectoryError(
+            f"the run trained with {used} torch thread(s) (training.num_threads = {wanted}"
+            f"{': every core of that machine' if not wanted else ''}), but this machine would use {here}; torch's CPU "
+            f"sums depend on the thread count, so the scores could not match. Reproduce on a machine with {used} "
+            f"core(s), or re-run the config with training.num_threads = {used} (the default, 1, avoids this)")
+
+
 def reproduce_run(run_dir: str | Path, out_dir: str | Path | None = None, cache_dir: str | Path | None = None,
                   tolerance: float | None = None) -> ReproduceResult:
     """Re-run ``run_dir``'s stored config into ``out_dir`` and compare every per-query score.
@@ -223,6 +243,7 @@ def reproduce_run(run_dir: str | Path, out_dir: str | Path | None = None, cache_
     config = load_config(require_file(run_dir, "config.toml", "the run's normalised config"))
     changed = tuple(f"{d['key']}: {d['a']} -> {d['b']}" for d in config_differences(manifest.get("config") or {},
                                                                                         config.normalized()))
+    _check_threads(manifest, config)
     new_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + "-reproduce")
     if new_dir.resolve() == run_dir.resolve():
         raise RunDirectoryError(f"--out {new_dir} is the run directory itself; choose a new directory")

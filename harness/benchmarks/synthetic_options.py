@@ -21,7 +21,7 @@ __all__ = ["GENERATOR_VERSION", "SyntheticOptions", "TIERS"]
 
 _LANG_RE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 #: Version of the generator algorithm; part of every fingerprint and cache key.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: streams from harness.seeding (2026-12-02)
 
 
 class SyntheticOptions(BaseModel):

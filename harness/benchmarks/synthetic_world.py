@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from harness import seeding
 from harness.benchmarks.base import BitextPair, LanguageData, TrainPair
 from harness.benchmarks.synthetic_options import GENERATOR_VERSION, SyntheticOptions
 
@@ -24,11 +25,6 @@ _ONSETS = list("bcdfghjklmnprstvwz") + ["tr", "pl", "kr", "st", "sh", "ch", "th"
 _VOWELS = ["a", "e", "i", "o", "u", "y", "ai", "ou", "ea", "io"]
 _CODAS = ["", "n", "r", "s", "l", "m", "k", "x"]
 _SYLLABLES_P = (0.1, 0.6, 0.3)  # probability of 1, 2, 3 syllables in a content word
-
-
-def _stable_int(text: str) -> int:
-    """A 32-bit integer from ``text`` (independent of PYTHONHASHSEED)."""
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,7 @@ class _Lexicon:
 
 
 def _make_lexicon(opt: SyntheticOptions) -> _Lexicon:
-    rng = np.random.default_rng([opt.seed, _stable_int("lexicon")])
+    rng = seeding.rng(opt.seed, "world", "lexicon")
     langs = list(opt.languages)
     syllables = [o + v + c for o in _ONSETS for v in _VOWELS for c in _CODAS]
     rng.shuffle(syllables)
@@ -275,13 +271,13 @@ class SyntheticWorld:
 def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
     """Generate the world of ``opt`` (deterministic; a few seconds at the default size).
 
-    Every part draws from its own generator ``default_rng([seed, stable_hash(part)])``,
+    Every part draws from its own stream ``harness.seeding.rng(seed, "world", part)``,
     so e.g. changing the bitext size leaves the evaluation data unchanged.
     """
     lex = _make_lexicon(opt)
 
     def rng_for(part: str) -> np.random.Generator:
-        return np.random.default_rng([opt.seed, _stable_int(part)])
+        return seeding.rng(opt.seed, "world", part)
 
     data: dict[str, LanguageData] = {}
     for lang, tier in opt.languages.items():

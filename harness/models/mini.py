@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness import seeding
 from harness.errors import ConfigError
 from harness.options import validate_section
 
@@ -196,7 +197,7 @@ def pretrain_mlm(
 
     config = bert_config(options, len(tokenizer))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(options.seed)
+        torch.manual_seed(seeding.torch_seed(options.seed, "mini", "init"))
         model = BertForMaskedLM(config)
     if not options.pretrain:
         return model.eval(), None
@@ -212,7 +213,7 @@ def pretrain_mlm(
     special_ids = np.array([tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS])
     special = np.isin(ids, special_ids)
     mask_id = tokenizer.convert_tokens_to_ids("[MASK]")
-    rng = np.random.default_rng([options.seed, 0x313])
+    rng = seeding.rng(options.seed, "mini", "mlm-data")
     order = bucketed_batches(lengths, min(options.batch_size, len(enc)), rng)
     dev = torch.device(device)
 
@@ -238,6 +239,7 @@ def pretrain_mlm(
     stats = train(
         model, batches(), loss_fn,
         steps=options.total_steps(len(enc)), lr=options.lr, method="mlm-pretraining", seed=options.seed,
+        torch_seed=seeding.torch_seed(options.seed, "mini", "mlm-train"),
         device=device, weight_decay=options.weight_decay, warmup=options.warmup, progress=progress,
         hint="lower mini.lr", desc="base encoder: MLM pre-training (shared by all seeds)",
     )
@@ -268,7 +270,7 @@ def build_mini(
     import torch
 
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(options.seed + 1)
+        torch.manual_seed(seeding.torch_seed(options.seed, "mini", "pooler"))
         encoder = BertModel(mlm.config)  # with a (seeded, unused) pooler so loading finds every weight
     missing, unexpected = encoder.load_state_dict(mlm.bert.state_dict(), strict=False)
     if unexpected or any(not k.startswith("pooler.") for k in missing):
@@ -287,7 +289,7 @@ def build_mini(
 
 # ------------------------------------------------------------------------- cached base encoder
 def cached_mini(benchmark: "Benchmark", options: "MiniOptions | Mapping[str, Any] | None", device: str,
-                cache: "Cache", progress: bool = False) -> Path:
+                cache: "Cache", progress: bool = False, threads: int | None = None) -> Path:
     """Directory of the ``mini`` base encoder for ``benchmark``'s pre-training text (built once, then cached).
 
     The tokenizer and BERT are trained on ``benchmark.pretrain_sentences(lang)`` for every
@@ -301,6 +303,8 @@ def cached_mini(benchmark: "Benchmark", options: "MiniOptions | Mapping[str, Any
     options = validate_section(MiniOptions, options, "mini")
     device_type = "cuda" if str(device).startswith("cuda") else "cpu"
     key = {"world": benchmark.fingerprint(), "options": options.model_dump(mode="json"), "device": device_type}
+    if threads is not None:  # torch's CPU reductions depend on the thread count (harness.training.TrainingOptions)
+        key["threads"] = int(threads)
 
     def build(tmp: Path) -> None:
         sentences = {lang: benchmark.pretrain_sentences(lang) for lang in benchmark.languages}

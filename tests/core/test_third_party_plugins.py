@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import textwrap
 
 import pytest
 
@@ -17,81 +16,17 @@ from harness import registry
 from harness.cache import Cache
 from harness.config import config_from_dict
 from harness.runner import run_matrix
-
-SOURCE = '''
-import hashlib
-from pydantic import Field
-from harness import Benchmark, Executor, Options
-from harness.benchmarks.base import LanguageData
-
-WORDS = {"aa": ["sun", "moon", "star", "rain", "snow", "wind"], "bb": ["sol", "luna", "astro", "lluvia", "nieve", "viento"]}
-
-
-class TableOptions(Options):
-    docs: int = Field(12, ge=6, description="passages per language")
-
-
-class TableBenchmark(Benchmark):
-    """Two tiny languages made of word lists (a third-party adapter)."""
-
-    Config = TableOptions
-    pivot = "aa"
-
-    def __init__(self, options, cache=None, *, base_dir=None):
-        self.options = options
-        self.languages = ("aa", "bb")
-        self.tiers = {"aa": "high", "bb": "low"}
-
-    def language_data(self, language):
-        self.check_language(language)
-        w = WORDS[language]
-        corpus = {f"{language}-d{i:02d}": f"{w[i % 6]} {w[(i + 1) % 6]} {w[(i * 5) % 6]}" for i in range(self.options.docs)}
-        queries = {f"{language}-q{j}": f"{w[j]} {w[(j + 1) % 6]}" for j in range(6)}
-        qrels = {f"{language}-q{j}": {f"{language}-d{j:02d}": 1} for j in range(6)}
-        return LanguageData(language, self.tiers[language], corpus, queries, qrels)
-
-    def train_pairs(self):
-        return ()
-
-    def bitext(self, language):
-        return ()
-
-    def fingerprint(self):
-        return hashlib.sha256(f"table-v1 {self.options.docs}".encode()).hexdigest()
-
-
-class SerialOptions(Options):
-    reverse: bool = True
-
-
-class ReverseSerial(Executor):
-    """Runs cells one by one in this process, last cell first (a third-party executor)."""
-
-    Config = SerialOptions
-    calls = []
-
-    def run(self, cells, progress=False):
-        order = list(reversed(cells)) if self.options.reverse else list(cells)
-        for spec in order:
-            ReverseSerial.calls.append(spec.label)
-            yield self.engine.run_cell(spec)
-'''
-
+from thirdparty import install
 
 @pytest.fixture
 def third_party(tmp_path, monkeypatch):
-    (tmp_path / "table_plugins.py").write_text(textwrap.dedent(SOURCE))
-    info = tmp_path / "table_plugins-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: table-plugins\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[harness.benchmarks]\ntable = table_plugins:TableBenchmark\n"
-        "[harness.executors]\nreverse-serial = table_plugins:ReverseSerial\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(install(tmp_path / "site")))
     registry.discover(force=True)
     yield sys.modules.get("table_plugins")
     registry.BENCHMARKS.unregister("table")
     registry.EXECUTORS.unregister("reverse-serial")
+    for name in ("nan-vectors", "sleepy"):
+        registry.METHODS.unregister(name)
     sys.modules.pop("table_plugins", None)
     monkeypatch.undo()
     registry.discover(force=True)

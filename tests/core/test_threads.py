@@ -1,0 +1,59 @@
+"""Same config, same numbers, whatever runs the cells: the torch thread count is pinned and part of the identity.
+
+An alignment cell (ot-distill) is computed in-process and in two local worker processes
+(``[executor] workers = 2``): every per-query score is identical.  Another thread count is
+another identity: its cells get other cache keys (never a stale reuse) and the manifest
+records the count each run used.  (Local vs Ray: ``test_ray.py``.)
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from harness.cache import Cache
+from harness.config import load_config
+from harness.engine import Engine
+from harness.runner import run_matrix
+from tiny_config import TINY
+
+EXTRA = '[methods.ot-distill]\nsteps = 4\nbatch_size = 16\n'
+
+
+def _config(tmp_path, name: str, threads: int, executor: str = ""):
+    text = TINY.format(extra=EXTRA).replace("num_threads = 1", f"num_threads = {threads}").replace(
+        "seeds = [0, 1]", "seeds = [0]") + executor
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return load_config(path)
+
+
+@pytest.mark.slow
+def test_worker_processes_give_identical_scores_and_threads_are_part_of_the_identity(tmp_path):
+    quiet = {"progress": False, "log": lambda s: None}
+    one = run_matrix(_config(tmp_path, "a", 1), run_dir=tmp_path / "inproc", cache=Cache(tmp_path / "c1"), **quiet)
+    pool = run_matrix(_config(tmp_path, "b", 1, '[executor]\nkind = "local"\nworkers = 2\n'),
+                      run_dir=tmp_path / "pool", cache=Cache(tmp_path / "c2"), **quiet)
+    assert one.status == pool.status == "complete"
+    a = pd.read_parquet(tmp_path / "inproc" / "results.parquet")
+    b = pd.read_parquet(tmp_path / "pool" / "results.parquet")
+    assert set(a.method) == {"zero-shot", "bm25", "ot-distill"}
+    pd.testing.assert_frame_equal(a.sort_values(list(a.columns[:-1])).reset_index(drop=True),
+                                  b.sort_values(list(b.columns[:-1])).reset_index(drop=True), check_exact=True)
+
+    # another thread count: another identity for every trained stage
+    cache = Cache(tmp_path / "c3")
+    keys1 = {s.method: s.key for s in Engine(_config(tmp_path, "a", 1), cache).plan()}
+    e2 = Engine(_config(tmp_path, "c", 2), cache)
+    keys2 = {s.method: s.key for s in e2.plan()}
+    assert keys1["ot-distill"] != keys2["ot-distill"] and keys1["zero-shot"] != keys2["zero-shot"]
+    assert keys1["bm25"] == keys2["bm25"]  # lexical: no torch arithmetic
+    assert e2.threads == 2
+    manifest = json.loads((tmp_path / "inproc" / "manifest.json").read_text())
+    assert manifest["accelerator"]["torch_threads"] == 1
+    assert manifest["config"]["training"]["num_threads"] == 1
+    import torch
+
+    torch.set_num_threads(1)

@@ -1,0 +1,63 @@
+"""Models are identified by content; a tokenizer that cannot read the benchmark is stopped before any work."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from harness.errors import DataUnavailableError
+from harness.models.identity import TokenizerCoverageWarning, check_tokenizer, model_fingerprint
+
+
+def test_fingerprint_follows_the_files_not_the_path(tmp_path, tiny_bert):
+    a = tiny_bert.save(tmp_path / "a", pooling="mean", max_length=32)
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    memo = tmp_path / "digests.json"
+    fa, fb = model_fingerprint(a, memo), model_fingerprint(b, memo)
+    assert fa["sha256"] == fb["sha256"] and fa["kind"] == "dir"
+    assert memo.is_file()  # digests remembered: an unchanged directory is hashed once
+    vocab = next(p for p in b.iterdir() if p.name in ("tokenizer.json", "vocab.txt"))
+    vocab.write_text(vocab.read_text().replace("river", "rivers"))
+    assert model_fingerprint(b, memo)["sha256"] != fa["sha256"]  # fixing/editing the directory = a new identity
+
+
+def test_missing_directory_and_unknown_hub_name_are_data_unavailable(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(DataUnavailableError, match="does not exist"):
+        model_fingerprint(tmp_path / "nope")
+    with pytest.raises(DataUnavailableError, match="local Hugging Face cache"):
+        model_fingerprint("some-org/some-model-that-is-not-cached")
+
+
+def test_unknown_token_rate_warns_and_all_unknown_is_an_error(tiny_bert):
+    tok = tiny_bert.tokenizer()
+    assert check_tokenizer(tok, ["the river is long", "a big lion"], where="x") == 0.0
+    with pytest.warns(TokenizerCoverageWarning, match=r"of the word pieces"):
+        rate = check_tokenizer(tok, ["the river zzzq", "qqqx lion"], where="x")
+    assert 0.05 < rate < 1
+    with pytest.raises(DataUnavailableError, match="every word piece"):
+        check_tokenizer(tok, ["zzzq qqqx", "xxyyq"], where="model.base on 'sw' queries")
+
+
+def test_engine_preflight_stops_a_model_without_tokenizer_files_before_any_work(tmp_path, tiny_bert):
+    """A directory holding weights but no tokenizer: refused by preflight, not run to 'complete' with [UNK]s."""
+    from harness.cache import Cache
+    from harness.config import config_from_dict
+    from harness.engine import Engine
+
+    model = tiny_bert.save(tmp_path / "m", pooling="mean", max_length=32)
+    for p in list(model.iterdir()):
+        if "token" in p.name or p.name in ("vocab.txt", "special_tokens_map.json"):
+            p.unlink()
+    cfg = config_from_dict({
+        "device": "cpu", "seeds": [0], "model": {"base": str(model), "max_length": 32},
+        "benchmark": {"name": "synthetic", "queries": 20, "corpus_docs": 60, "n_concepts": 80, "n_topics": 4,
+                      "train_pairs": 40, "languages": {"en": "high", "h1": "high", "l1": "low", "l2": "low"},
+                      "pretrain_sentences": {"high": 20, "low": 10}, "bitext_pairs": {"high": 10, "low": 10}},
+        "methods": {"zero-shot": {}},
+    })
+    engine = Engine(cfg, Cache(tmp_path / "cache"))
+    with pytest.raises(DataUnavailableError, match="tokenizer"):
+        engine.preflight()
