@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 #: Exit codes: 0 done; 1 some cells failed (the run is "partial"); 2 bad input (config, data, arguments:
@@ -91,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line of the run's log (never glued to a progress bar, no source echo).
+
+    The harness's own warnings (an unknown-token rate in the user's data, a corrupt cache
+    entry, Sinkhorn not converging) say what to do; their file and line would not help.
+    """
+    from harness.runner import stderr_log
+
+    origin = "" if category.__module__.split(".")[0] in ("harness", "harness_methods", "harness_reports") \
+        else f" ({category.__name__} from {Path(filename).parent.name}/{Path(filename).name}:{lineno})"
+    stderr_log(f"warning: {message}{origin}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -103,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     from harness.errors import HarnessError
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    show_warning = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         return COMMANDS[args.command](args)
     except HarnessError as e:
@@ -133,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+        warnings.showwarning = show_warning
 
 
 def _free(path: Path) -> str:

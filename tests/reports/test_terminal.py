@@ -158,3 +158,15 @@ def test_cold_run_in_a_log_file(tmp_path):
     assert "Warning" not in proc.stderr
     assert proc.stdout.lstrip().startswith("Question: ")
     assert "status: complete" in proc.stdout
+
+
+def test_warnings_are_one_log_line(capsys):
+    from harness.cache import CacheCorruptWarning
+    from harness.cli import _show_warning
+
+    _show_warning(CacheCorruptWarning("cache entry teacher/ab12 is corrupt; recomputing it"), CacheCorruptWarning,
+                  "/site/harness/cache.py", 130)
+    _show_warning(RuntimeWarning("overflow"), RuntimeWarning, "/site/numpy/core/fromnumeric.py", 88)
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["warning: cache entry teacher/ab12 is corrupt; recomputing it",
+                   "warning: overflow (RuntimeWarning from core/fromnumeric.py:88)"]
