@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-VERDICT_STYLE = {"yes": "bold green", "no": "bold red", "inconclusive": "bold yellow"}
+#: colour per finding (reports.verdict.FINDINGS): a reduction smaller than delta is not painted red
+FINDING_STYLE = {"reduces": "bold green", "reduces-below-delta": "bold blue", "no-extra-reduction": "bold",
+                 "larger": "bold red", "inconclusive": "bold yellow", "unanswered": "bold"}
 PLAIN_WIDTH = 120  # columns when stdout is not a terminal (rich's own default, 80, would wrap the table)
 
 
@@ -46,7 +48,7 @@ def print_summary(analysis: Mapping[str, Any] | None, *, report: Path | None = N
         return
     v = verdict_summary(analysis)
     con.print(Text.assemble(("Question: ", "bold"), v.question))
-    con.print(Text.assemble(("Verdict: ", "bold"), (v.lead, VERDICT_STYLE.get(v.verdict, "bold")), ": ", v.body))
+    con.print(Text.assemble(("Verdict: ", "bold"), (v.lead, FINDING_STYLE[v.finding]), ": ", v.body))
     opts = analysis["options"]
     hi, lo = opts["high_tier"], opts["low_tier"]
     q = analysis["question"]
