@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     import torch
 
     from bench_gap import dense_run, ndcg10
-    from harness.benchmarks.synthetic import _make_lexicon
+    from harness.benchmarks.synthetic_world import _make_lexicon
     from harness.cache import Cache
     from harness.config import load_config
     from harness.engine import Engine

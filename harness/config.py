@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.resources
+import itertools
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -96,7 +98,7 @@ class RawConfig(_Section):
     def _seeds(cls, v: list[int]) -> list[int]:
         if any(s < 0 or s > MAX_SEED for s in v):
             bad = next(s for s in v if s < 0 or s > MAX_SEED)
-            raise ConfigError("seeds", bad, f"integers from 0 to {MAX_SEED} (2**32 - 1)",
+            raise ConfigError("seeds", bad, f"non-negative integers from 0 to {MAX_SEED} (2**32 - 1)",
                               hint="seeds are run identities, e.g. seeds = [0, 1, 2]")
         if len(set(v)) != len(v):
             raise ValueError("seeds must be distinct")
@@ -136,13 +138,30 @@ class RawConfig(_Section):
 
 @dataclass(frozen=True)
 class MethodEntry:
+    """One method of the matrix: a registered plugin under a config name, with its options.
+
+    ``name`` is what results, run files and the report call it; ``plugin`` the registered
+    plugin it runs (``uses = "<plugin>"``, default: the name itself).  ``group`` names the
+    ``[methods.<group>]`` table it came from (a sweep expands one table into several
+    entries) and ``swept`` the option values that table's ``sweep`` set for this entry.
+    """
+
     name: str
     options: BaseModel
     cls: type = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    plugin: str = ""
+    group: str = ""
+    swept: tuple[tuple[str, Any], ...] = ()
 
     @property
     def version(self) -> str:
         return self.cls.version
+
+    @property
+    def table(self) -> dict[str, Any]:
+        """The entry as a config table: ``uses`` (when it differs from the name) plus its options."""
+        opts = self.options.model_dump(mode="json")
+        return opts if self.plugin in ("", self.name) else {"uses": self.plugin, **opts}
 
 
 @dataclass(frozen=True)
@@ -186,7 +205,7 @@ class HarnessConfig:
         d["mini"] = self.mini.model_dump(mode="json") if self.mini is not None else {}
         d["teacher"] = self.teacher.model_dump(mode="json")
         d["training"] = self.training.model_dump(mode="json")
-        d["methods"] = {m.name: m.options.model_dump(mode="json") for m in self.methods}
+        d["methods"] = {m.name: m.table for m in self.methods}
         d["analysis"] = self.analysis.model_dump(mode="json")
         d["executor"] = {"kind": self.executor_name,
                          **(self.executor.model_dump(mode="json") if self.executor is not None else {})}
@@ -319,6 +338,68 @@ def _plugin_section(kind: str, key: str, section: str, table: Mapping[str, Any],
     return name, cls, validate_section(cls.Config, rest, section, source)
 
 
+#: A method's config name: it names run files (``runs/<method>/...``), so letters, digits and ``-_.@=,``.
+_METHOD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@=,+-]{0,99}$")
+
+
+def _format_value(v: Any) -> str:
+    return format(v, "g") if isinstance(v, float) else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _method_entries(tables: Mapping[str, Any], source: str) -> list[MethodEntry]:
+    """``[methods.<name>]`` tables -> entries: ``uses`` picks the plugin, ``sweep`` expands into variants.
+
+    ``sweep = { epochs = [1, 2, 3] }`` in ``[methods.ot-distill]`` gives three entries named
+    ``ot-distill@epochs=1`` ... (several keys: the Cartesian product, ``@a=1,b=2``); every
+    other option of the table is shared by them.
+    """
+    entries: list[MethodEntry] = []
+    known = METHODS.names()
+    for name, table in tables.items():
+        path = f"methods.{name}"
+        if not isinstance(table, Mapping):
+            raise ConfigError(path, table, "a table of the method's options", source=source)
+        if not _METHOD_NAME.match(name):
+            raise ConfigError(path, name, "a name of letters, digits and - _ . (it names run files)", source=source)
+        opts = dict(table)
+        plugin = opts.pop("uses", name)
+        sweep = opts.pop("sweep", None)
+        if plugin not in known:
+            key = f"{path}.uses" if "uses" in table else path
+            raise ConfigError(key, plugin, f"a registered method: {', '.join(known)}",
+                              hint=f"unknown method{did_you_mean(str(plugin), known)}; `harness methods` lists them "
+                                   "(a variant names its plugin with uses = \"<plugin>\")", source=source)
+        cls = METHODS.get(plugin)
+        if sweep is None:
+            entries.append(MethodEntry(name, validate_section(cls.Config, opts, path, source), cls, plugin, name))
+            continue
+        if not isinstance(sweep, Mapping) or not sweep:
+            raise ConfigError(f"{path}.sweep", sweep, "a table of option -> list of values, e.g. { epochs = [1, 2, 3] }",
+                              source=source)
+        fields = list(cls.Config.model_fields)
+        for key, values in sweep.items():
+            if key not in fields:
+                raise ConfigError(f"{path}.sweep.{key}", key, f"an option of {plugin!r}: {', '.join(fields)}",
+                                  hint=f"unknown option{did_you_mean(key, fields)}", source=source)
+            if key in opts:
+                raise ConfigError(f"{path}.sweep.{key}", values, "either a swept option or a fixed one",
+                                  hint=f"remove `{key}` from the table or from `sweep`", source=source)
+            if not isinstance(values, list) or not values or len({repr(v) for v in values}) != len(values):
+                raise ConfigError(f"{path}.sweep.{key}", values, "a non-empty list of distinct values", source=source)
+        keys = list(sweep)
+        for combo in itertools.product(*(sweep[k] for k in keys)):
+            swept = tuple(zip(keys, combo))
+            vname = f"{name}@" + ",".join(f"{k}={_format_value(v)}" for k, v in swept)
+            options = validate_section(cls.Config, {**opts, **dict(swept)}, path, source)
+            entries.append(MethodEntry(vname, options, cls, plugin, name, swept))
+    names = [e.name for e in entries]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise ConfigError("methods", dup, "distinct method names", hint="two tables or sweeps give the same name",
+                          source=source)
+    return entries
+
+
 def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") -> HarnessConfig:
     raw = validate_section(RawConfig, data, "", source)
 
@@ -335,24 +416,16 @@ def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") 
     teacher = validate_section(TeacherOptions, raw.teacher, "teacher", source)
     training = validate_section(TrainingOptions, raw.training, "training", source)
 
-    methods = []
-    known = METHODS.names()
-    for mname, mopts in raw.methods.items():
-        if mname not in known:
-            raise ConfigError(f"methods.{mname}", mname, f"a registered method: {', '.join(known)}",
-                              hint=f"unknown method{did_you_mean(mname, known)}; `harness methods` lists them",
-                              source=source)
-        cls = METHODS.get(mname)
-        opts = validate_section(cls.Config, mopts or {}, f"methods.{mname}", source)
-        methods.append(MethodEntry(name=mname, options=opts, cls=cls))
+    methods = _method_entries(raw.methods, source)
 
     analysis = validate_section(AnalysisOptions, raw.analysis, "analysis", source)
     for key in ("ot_method", "contrastive_method", "baseline"):
         val = getattr(analysis, key, None)
         default = AnalysisOptions.model_fields[key].default
-        if val is not None and val not in raw.methods and key in raw.analysis and val != default:
-            raise ConfigError(f"analysis.{key}", val, f"one of the configured methods: {', '.join(raw.methods)}",
-                              hint=f"{did_you_mean(val, raw.methods).strip()} add it under [methods] or change this key".strip(),
+        names = [m.name for m in methods]
+        if val is not None and val not in names and key in raw.analysis and val != default:
+            raise ConfigError(f"analysis.{key}", val, f"one of the configured methods: {', '.join(names)}",
+                              hint=f"{did_you_mean(val, names).strip()} add it under [methods] or change this key".strip(),
                               source=source)
     return HarnessConfig(
         raw=raw, benchmark_name=bname, benchmark=bopts, mini=mini, teacher=teacher, training=training,

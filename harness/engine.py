@@ -89,6 +89,10 @@ class CellOutput:
     traceback: str | None = None
     from_cache: bool = False
     info: dict[str, Any] = field(default_factory=dict)
+    #: checkpoint results (budget curves): RESULT_COLUMNS + split, budget_steps, budget_examples, budget_seconds
+    budgets: pd.DataFrame | None = None
+    #: per-query results on the benchmark's dev split (tuning only), RESULT_COLUMNS
+    dev_results: pd.DataFrame | None = None
 
 
 class Engine:
@@ -149,8 +153,7 @@ class Engine:
         """
         bench = self.benchmark
         facts: dict[str, Any] = {}
-        if self.config.model.base == "mini" or not any(m.cls.needs_teacher or m.cls.kind == "dense"
-                                                         for m in self.config.methods):
+        if self.config.model.base == "mini" or not any(m.cls.needs_teacher for m in self.config.methods):
             return facts
         from transformers import AutoTokenizer
 
@@ -224,10 +227,13 @@ class Engine:
         entry = self.config.method(method)
         key = {
             "method": method,
+            "plugin": entry.plugin,
             "version": entry.cls.version,
             "options": entry.options.model_dump(mode="json"),
             "seed": seed,
             "data": self.benchmark.fingerprint(),
+            # the adapter's options pick what is evaluated from the data (e.g. the synthetic world's mode)
+            "benchmark": self.config.benchmark.model_dump(mode="json"),
             "languages": list(self.benchmark.languages),
             "tiers": dict(self.benchmark.tiers),
             "metrics": self.config.metrics,
@@ -251,9 +257,12 @@ class Engine:
             return None
         meta = json.loads((d / "cell.json").read_text())
         runs = {p.stem: p.read_text() for p in sorted((d / "runs").glob("*.trec"))}
+        budgets = pd.read_parquet(d / "budgets.parquet") if (d / "budgets.parquet").is_file() else None
+        dev = pd.read_parquet(d / "dev_results.parquet") if (d / "dev_results.parquet").is_file() else None
         return CellOutput(method=spec.method, seed=spec.seed, key=spec.key, status="done",
                           results=pd.read_parquet(d / "results.parquet"), runs=runs,
-                          timings=meta.get("timings", {}), from_cache=True, info=meta.get("info", {}))
+                          timings=meta.get("timings", {}), from_cache=True, info=meta.get("info", {}), budgets=budgets,
+                          dev_results=dev)
 
     def store_cell(self, out: CellOutput) -> None:
         """Put a finished cell into the cache (driver side; failed cells are never stored)."""
@@ -262,6 +271,10 @@ class Engine:
 
         def build(tmp: Path) -> None:
             out.results.to_parquet(tmp / "results.parquet", index=False)
+            if out.budgets is not None:
+                out.budgets.to_parquet(tmp / "budgets.parquet", index=False)
+            if out.dev_results is not None:
+                out.dev_results.to_parquet(tmp / "dev_results.parquet", index=False)
             (tmp / "runs").mkdir()
             for lang, text in out.runs.items():
                 (tmp / "runs" / f"{lang}.trec").write_text(text)
@@ -270,11 +283,51 @@ class Engine:
 
         self.cache.get_or_build("cell", {"key": out.key}, build)
 
+    def evaluate(self, retriever: Any, spec: CellSpec, label: str = "") -> dict[str, Any]:
+        """Retrieve and score every language on every split of the benchmark.
+
+        Returns ``{"results": {split: per-query DataFrame}, "runs": {language: TREC text of the
+        test split}, "retrieve": s, "evaluate": s}``.  A language's documents are encoded once
+        for all splits (they share the corpus).
+        """
+        from harness.evaluation import evaluate_per_query
+        from harness.retrieval import trec_run_text
+
+        splits = tuple(getattr(self.benchmark, "splits", ("test",)))
+        frames: dict[str, list[pd.DataFrame]] = {sp: [] for sp in splits}
+        runs: dict[str, str] = {}
+        t_ret = t_eval = 0.0
+        for lang in self.benchmark.languages:
+            datas = [self.benchmark.language_data(lang) if sp == "test" else self.benchmark.language_data(lang, sp)
+                     for sp in splits]
+            t0 = time.perf_counter()
+            where = f"{spec.label} language={lang}" + (f" ({label})" if label else "")
+            split_runs = retrieve_splits(retriever, datas, self.config.raw.top_k, self.device, label=where)
+            t_ret += time.perf_counter() - t0
+            for sp, data, run in zip(splits, datas, split_runs):
+                t0 = time.perf_counter()
+                df = evaluate_per_query(data.qrels, run, self.config.metrics)
+                t_eval += time.perf_counter() - t0
+                df.insert(0, "tier", data.tier)
+                df.insert(0, "language", lang)
+                df.insert(0, "seed", spec.seed)
+                df.insert(0, "method", spec.method)
+                frames[sp].append(df)
+                if sp == "test":
+                    runs[lang] = trec_run_text(run, tag=f"{spec.method}.{spec.seed}", k=self.config.raw.top_k)
+        results = {}
+        for sp, fs in frames.items():
+            r = pd.concat(fs, ignore_index=True)[RESULT_COLUMNS]
+            r["seed"] = r["seed"].astype("int64")
+            bad = r["value"].isna()
+            if bad.any():
+                raise FloatingPointError(f"{int(bad.sum())} NaN metric values for {spec.label} {label}".strip())
+            results[sp] = r
+        return {"results": results, "runs": runs, "retrieve": t_ret, "evaluate": t_eval}
+
     def run_cell(self, spec: CellSpec) -> CellOutput:
         """Compute one cell (no cache lookup); failures are returned, not raised."""
         from harness.plugin import Encoder, FitContext, Searcher
-        from harness.evaluation import evaluate_per_query
-        from harness.retrieval import trec_run_text
 
         timings: dict[str, float] = {}
         entry = self.config.method(spec.method)
@@ -283,47 +336,41 @@ class Engine:
             teacher = self.teacher(spec.seed) if entry.cls.needs_teacher else None
             timings["teacher"] = time.perf_counter() - t0
             method = entry.cls(entry.options)
+            # Streams are the plugin's, not the variant's: variants of one plugin see the same data order
+            # and dropout (common random numbers), so their differences come from their options.
             ctx = FitContext(
                 benchmark=self.benchmark, teacher=teacher, seed=spec.seed,
-                rng=method_data_rng(spec.seed, spec.method), train_seed=method_train_seed(spec.seed, spec.method),
-                device=self.device, method=spec.method, cache=Cache(self.cache.root / "methods" / spec.method),
+                rng=method_data_rng(spec.seed, entry.plugin), train_seed=method_train_seed(spec.seed, entry.plugin),
+                device=self.device, method=spec.method, cache=Cache(self.cache.root / "methods" / entry.plugin),
                 training=self.config.training, progress=self.progress,
                 base_model=self.base_dir() if entry.cls.needs_teacher else None,
             )
+            checkpoints: list[pd.DataFrame] = []
+
+            def checkpoint(encoder: Any, budget: dict[str, Any]) -> None:
+                ev = self.evaluate(encoder, spec, label=f"checkpoint at {budget['steps']} steps")
+                checkpoints.append(_with_budget(ev["results"], budget))
+
+            ctx.checkpoint = checkpoint
             t0 = time.perf_counter()
             # torch's global generator is forked and seeded from the method's own stream, so
             # draws outside ctx.train (e.g. initialising a new layer) are reproducible too.
-            with seeded_torch(seeding.torch_seed(spec.seed, "method", spec.method, "fit")):
+            with seeded_torch(seeding.torch_seed(spec.seed, "method", entry.plugin, "fit")):
                 retriever = method.fit(ctx)
             timings["fit"] = time.perf_counter() - t0
             if not isinstance(retriever, (Encoder, Searcher)):
                 raise TypeError(f"method {spec.method!r}: fit() returned {type(retriever).__name__}, which is neither "
                                 "an Encoder (encode_queries/encode_documents) nor a Searcher (search)")
-            frames, runs = [], {}
-            t_ret = t_eval = 0.0
-            for lang in self.benchmark.languages:
-                data = self.benchmark.language_data(lang)
-                t0 = time.perf_counter()
-                run = retrieve(retriever, data, self.config.raw.top_k, self.device, label=f"{spec.label} language={lang}")
-                t_ret += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                df = evaluate_per_query(data.qrels, run, self.config.metrics)
-                t_eval += time.perf_counter() - t0
-                df.insert(0, "tier", data.tier)
-                df.insert(0, "language", lang)
-                df.insert(0, "seed", spec.seed)
-                df.insert(0, "method", spec.method)
-                frames.append(df)
-                runs[lang] = trec_run_text(run, tag=f"{spec.method}.{spec.seed}", k=self.config.raw.top_k)
-            timings["retrieve"] = t_ret
-            timings["evaluate"] = t_eval
-            results = pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
-            results["seed"] = results["seed"].astype("int64")
-            bad = results["value"].isna()
-            if bad.any():
-                raise FloatingPointError(f"{int(bad.sum())} NaN metric values for {spec.label}")
-            return CellOutput(spec.method, spec.seed, spec.key, "done", results, runs, timings,
-                              info=_jsonable(ctx.diagnostics))
+            ev = self.evaluate(retriever, spec)
+            timings["retrieve"] = ev["retrieve"]
+            timings["evaluate"] = ev["evaluate"]
+            budgets = None
+            if checkpoints:  # the curve ends with the final result at the final budget
+                final = _with_budget(ev["results"], ctx.diagnostics.get("budget") or {})
+                budgets = pd.concat([*checkpoints, final], ignore_index=True)
+            dev = ev["results"].get("dev")
+            return CellOutput(spec.method, spec.seed, spec.key, "done", ev["results"]["test"], ev["runs"], timings,
+                              info=_jsonable(ctx.diagnostics), budgets=budgets, dev_results=dev)
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the environment failed, not the cell: stop the run
                 raise
@@ -332,6 +379,18 @@ class Engine:
         except Exception as e:  # noqa: BLE001 - a failed cell must not stop the matrix
             return CellOutput(spec.method, spec.seed, spec.key, "failed", timings=timings,
                               error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
+
+
+def _with_budget(results: dict[str, pd.DataFrame], budget: dict[str, Any]) -> pd.DataFrame:
+    """Per-split results of one checkpoint as budget-curve rows (``split`` and ``budget_*`` columns)."""
+    frames = []
+    for split, df in results.items():
+        df = df.copy()
+        df["split"] = split
+        for k in ("steps", "examples", "seconds"):
+            df[f"budget_{k}"] = budget.get(k)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -359,6 +418,29 @@ def _check_finite(x: Any, what: str, label: str) -> None:
             "or check the model directory")
 
 
+def retrieve_splits(retriever, datas, k: int, device: str, label: str = "") -> list[dict[str, dict[str, float]]]:
+    """:func:`retrieve` for several query sets over one corpus (the documents are encoded once)."""
+    from harness.plugin import Encoder
+    from harness.retrieval import dense_search, to_run_dict
+
+    if len(datas) == 1 or not isinstance(retriever, Encoder):
+        return [retrieve(retriever, d, k, device, label=label) for d in datas]
+    first = datas[0]
+    doc_ids = sorted(first.corpus)
+    d = retriever.encode_documents([first.corpus[i] for i in doc_ids], first.doc_language)  # (n_docs, dim)
+    _check_finite(d, "document embeddings", label)
+    out = []
+    for data in datas:
+        if data.corpus is not first.corpus and sorted(data.corpus) != doc_ids:
+            raise ValueError(f"{label}: the splits of one language must share one corpus")
+        qids = sorted(data.queries)
+        q = retriever.encode_queries([data.queries[i] for i in qids], data.language)  # (n_queries, dim)
+        _check_finite(q, "query embeddings", label)
+        scores, idx = dense_search(q, d, k, device=device)
+        out.append(to_run_dict(qids, doc_ids, scores, idx))
+    return out
+
+
 def retrieve(retriever, data, k: int, device: str, label: str = "") -> dict[str, dict[str, float]]:
     """Top-``k`` run for one language: dense exact search, or the searcher's own ranking.
 
@@ -372,7 +454,7 @@ def retrieve(retriever, data, k: int, device: str, label: str = "") -> dict[str,
     qids = sorted(data.queries)
     if isinstance(retriever, Encoder):
         doc_ids = sorted(data.corpus)
-        d = retriever.encode_documents([data.corpus[i] for i in doc_ids], data.language)  # (n_docs, dim)
+        d = retriever.encode_documents([data.corpus[i] for i in doc_ids], data.doc_language)  # (n_docs, dim)
         _check_finite(d, "document embeddings", label)
         q = retriever.encode_queries([data.queries[i] for i in qids], data.language)  # (n_queries, dim)
         _check_finite(q, "query embeddings", label)

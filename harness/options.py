@@ -71,9 +71,12 @@ def validation_to_config_error(e: ValidationError, model: type[BaseModel], prefi
     inner = (err.get("ctx") or {}).get("error")
     if isinstance(inner, ConfigError):  # raised by a validator: keep its message, re-anchor its path here
         ipath = inner.path
+        section = prefix.rsplit(".", 1)[-1] if prefix else ""
         if prefix and not ipath.startswith(prefix + "."):
-            # validators name their own section (e.g. "mini.heads") or just their field
-            ipath = f"{prefix}.{ipath.split('.', 1)[1]}" if "." in ipath else ".".join((prefix, *loc[:-1], ipath))
+            if "." in ipath and ipath.split(".", 1)[0] == section:  # the validator named its own section ("mini.heads")
+                ipath = f"{prefix}.{ipath.split('.', 1)[1]}"
+            else:  # a path inside this section ("languages.sw") or just the field
+                ipath = ".".join((prefix, *loc[:-1], ipath))
         return ConfigError(ipath, inner.value, inner.allowed, inner.hint, source or inner.source)
     path = ".".join(x for x in (prefix, *loc) if x)
     value = err.get("input")

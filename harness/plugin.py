@@ -161,6 +161,8 @@ class FitContext:
     base_model: Any = None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     train_seed: int | None = None
+    #: evaluates a checkpoint (``checkpoint(encoder, budget)``); set by the engine
+    checkpoint: Callable[[Any, dict[str, Any]], None] | None = None
 
     @property
     def cache_dir(self) -> Path:
@@ -178,6 +180,10 @@ class FitContext:
         weight_decay: float = 0.01,
         warmup: float = 0.1,
         hint: str = "",
+        schedule_steps: int | None = None,
+        eval_at: Sequence[int] = (),
+        examples_per_step: int | None = None,
+        encoder: Any = None,
     ) -> "TrainStats":
         """Minimise ``loss_fn(batch)`` for ``steps`` AdamW steps with the harness's shared settings.
 
@@ -187,19 +193,52 @@ class FitContext:
         ``training.grad_clip`` and the method name for error messages; ``hint`` is added
         to the error raised on a non-finite loss (default: lower ``methods.<name>.lr``).
         The model is left in eval mode with gradients off (ready to encode).
+
+        Budget curves: ``eval_at`` lists step counts (each < ``steps``) after which the
+        harness evaluates ``model`` (an Encoder) exactly as it evaluates a final result, on
+        every language, and records it with its budget (steps, examples seen =
+        ``steps * examples_per_step``, training seconds).  ``schedule_steps`` is the
+        learning-rate schedule's horizon (default ``steps``).  A checkpoint at step ``b`` of a
+        run is identical to a separate run with ``steps = b`` and the same ``schedule_steps``.
+        ``encoder`` is what a checkpoint evaluates (default ``model``; e.g. a wrapper that
+        encodes queries with ``model`` and documents with the teacher).
         """
         from harness.training import train
+
+        budgets = sorted({int(b) for b in eval_at})
+        if budgets and (budgets[0] < 1 or budgets[-1] >= steps):
+            raise ValueError(f"method {self.method!r}: eval_at steps {budgets} must lie in 1 .. {steps - 1}")
+        if budgets and self.checkpoint is None:
+            raise ValueError(f"method {self.method!r}: checkpoints asked for, but this context cannot evaluate them")
+        todo = set(budgets)
+
+        def on_step(done: int, seconds: float) -> None:
+            if done in todo:
+                model.eval()
+                with _no_grad():
+                    self.checkpoint(model if encoder is None else encoder, {"steps": done, "seconds": round(seconds, 3),  # type: ignore[misc]
+                                            "examples": done * examples_per_step if examples_per_step else None})
 
         stats = train(
             model, batches, loss_fn, steps=steps, lr=lr, method=self.method, seed=self.seed,
             torch_seed=self.train_seed, device=self.device, params=params,
             weight_decay=weight_decay, grad_clip=self.training.grad_clip, warmup=warmup, progress=self.progress,
-            hint=hint or f"lower methods.{self.method}.lr",
+            hint=hint or f"lower methods.{self.method}.lr", schedule_steps=schedule_steps,
+            on_step=on_step if todo else None,
         )
+        self.diagnostics.setdefault("budget", {"steps": steps, "schedule_steps": schedule_steps or steps,
+                                               "examples": steps * examples_per_step if examples_per_step else None,
+                                               "seconds": round(stats.seconds, 3)})
         model.eval()
         for p in model.parameters():
             p.requires_grad_(False)
         return stats
+
+
+def _no_grad() -> Any:
+    import torch
+
+    return torch.no_grad()
 
 
 class Method(abc.ABC):

@@ -128,11 +128,14 @@ class RunStore:
         atomic_write_text(self.dir / rel, text)
 
     def write_results(self, df: pd.DataFrame) -> None:
+        self.write_parquet("results.parquet", df)
+
+    def write_parquet(self, rel: str, df: pd.DataFrame) -> None:
         import io
 
         buf = io.BytesIO()
         df.to_parquet(buf, index=False)
-        atomic_write_bytes(self.dir / "results.parquet", buf.getvalue())
+        atomic_write_bytes(self.dir / rel, buf.getvalue())
 
 
 class Renderer(Protocol):
@@ -209,7 +212,8 @@ def run_matrix(
             "metrics": config.metrics,
             "benchmark": bench.describe(),
             "dataset_fingerprints": {"benchmark": bench.fingerprint(), "languages": bench.language_fingerprints()},
-            "methods": {m.name: {"version": m.cls.version, "kind": m.cls.kind, "distribution": _dist(m.name),
+            "methods": {m.name: {"plugin": m.plugin, "group": m.group, "swept": dict(m.swept),
+                                 "version": m.cls.version, "kind": m.cls.kind, "distribution": _dist(m.plugin),
                                  "description": m.cls.description(), "citation": m.cls.citation,
                                  "options": m.options.model_dump(mode="json")} for m in config.methods},
             "device": engine.device,
@@ -266,10 +270,19 @@ def run_matrix(
         # ---------------------------------------------------------------- assemble
         done = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status == "done"]
         failed = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status != "done"]
-        for lang in bench.languages:
-            from harness.retrieval import write_trec_qrels
+        from harness.retrieval import write_trec_qrels
 
-            write_trec_qrels(bench.language_data(lang).qrels, store.dir / "qrels" / f"{lang}.qrels")
+        data_problems: dict[str, Any] = {}
+        for lang in bench.languages:
+            data = bench.language_data(lang)
+            write_trec_qrels(data.qrels, store.dir / "qrels" / f"{lang}.qrels")
+            problems = qrels_problems(data)
+            if problems:
+                data_problems[lang] = problems
+                log(f"warning: language {lang}: {problems['unknown_documents']} judgement(s) name documents missing "
+                    f"from the corpus; {problems['queries_judged_only_on_missing']} quer(y/ies) can only score 0")
+        manifest["data_problems"] = data_problems
+        manifest["benchmark"] = bench.describe()  # after loading: data sizes and statistics filled in
         for out in done:
             for lang, text in out.runs.items():
                 store.write_text(f"runs/{out.method}/{out.seed}/{lang}.trec", text)
@@ -279,11 +292,27 @@ def run_matrix(
             results = pd.DataFrame({c: pd.Series(dtype="int64" if c == "seed" else ("float64" if c == "value" else "object"))
                                     for c in RESULT_COLUMNS})
         store.write_results(results)
+        curves = [o.budgets for o in done if o.budgets is not None]
+        budgets = pd.concat(curves, ignore_index=True) if curves else None
+        if budgets is not None:
+            store.write_parquet("budgets.parquet", budgets)
+        devs = [o.dev_results for o in done if o.dev_results is not None]
+        dev = pd.concat(devs, ignore_index=True) if devs else None
+        if dev is not None:
+            store.write_parquet("dev_results.parquet", dev)
+        # The protocol: each method's variant/budget chosen on dev; the headline analysed on test only.
+        from harness.protocol import select_on_dev, tuned_results
+
+        selections = select_on_dev(config, dev, budgets) if done else {}
+        headline = tuned_results(results, budgets, selections) if selections else results
         for out in done:
             if out.info:
                 cells[(out.method, out.seed)]["info"] = out.info
 
-        analysis = analyze_results(results, config, bench)
+        analysis = analyze_results(headline, config, bench)
+        analysis["protocol"] = protocol_summary(config, selections, dev is not None)
+        if budgets is not None and "error" not in analysis:
+            analysis["budget_curves"] = budget_curves(budgets[budgets.split == "test"], headline, config, bench)
         store.write_json("analysis.json", analysis)
         manifest["status"] = "complete" if not failed else "partial"
         manifest["finished"] = now()
@@ -309,6 +338,98 @@ def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench) -> dict
         return analyze(results, config.analysis, tiers=tiers).to_dict()
     except StatisticsError as e:  # degenerate tables (e.g. one method) are reported, not hidden
         return {"error": str(e)}
+
+
+def qrels_problems(data: Any) -> dict[str, Any]:
+    """Judgements naming documents missing from the corpus, counted (kept: trec_eval scores them as misses)."""
+    corpus = data.corpus
+    unknown = [(q, d) for q, rels in data.qrels.items() for d in rels if d not in corpus]
+    if not unknown:
+        return {}
+    judged_only_missing = [q for q, rels in data.qrels.items()
+                           if any(r > 0 for r in rels.values()) and all(d not in corpus for d, r in rels.items() if r > 0)]
+    return {"unknown_documents": len(unknown), "examples": [f"{q}:{d}" for q, d in unknown[:5]],
+            "queries_judged_only_on_missing": len(judged_only_missing),
+            "query_examples": judged_only_missing[:5]}
+
+
+def protocol_summary(config: HarnessConfig, selections: dict[str, Any], has_dev: bool) -> dict[str, Any]:
+    """What the dev rule chose for each method, and whether the compared methods had equal tuning effort."""
+    sel = {g: s.to_dict() for g, s in selections.items()}
+    ot, con = config.analysis.ot_method, config.analysis.contrastive_method
+    grids = {m: sel[m]["grid_size"] for m in (ot, con) if m in sel}
+    warnings = []
+    if len(set(grids.values())) > 1:
+        warnings.append(f"unequal tuning effort: {', '.join(f'{m} had {n} candidates' for m, n in grids.items())}; "
+                        "give both the same sweep and eval_at grid")
+    return {
+        "rule": ("each method's options (sweep) and budget (eval_at checkpoints) chosen by the highest mean primary "
+                 "metric on the dev queries (mean over queries, languages, then seeds); every headline number "
+                 "computed on the test queries only" if has_dev else
+                 "no dev split: every method keeps its configured options and final budget"),
+        "tuned_on": "dev" if has_dev else None, "reported_on": "test", "selections": sel, "warnings": warnings,
+    }
+
+
+def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessConfig, bench) -> dict[str, Any]:
+    """The question and the tier means at every budget of the budget curves (``budgets.parquet``).
+
+    At each budget step count ``b`` shared by the question's OT and contrastive methods, their
+    checkpoints at ``b`` replace their final results and :func:`harness.stats.analyze` is
+    run on that table (every other method: its final result), so each point is computed
+    exactly as the headline is.  Returns ``{"points": [...], "crossovers": [...]}``: per
+    budget, D with its CI and p-value, the verdict, and each method's tier means.
+    """
+    from harness.errors import StatisticsError
+    from harness.stats import analyze
+
+    opts = config.analysis
+    ot, con = opts.ot_method, opts.contrastive_method
+    have = set(budgets.method.unique())
+    if not {ot, con} <= have:
+        return {"note": f"budget curves need checkpoints of both {ot!r} and {con!r} (eval_at)", "points": []}
+    steps = sorted(set(budgets[budgets.method == ot].budget_steps) & set(budgets[budgets.method == con].budget_steps))
+    tiers = {lang: bench.tier(lang) for lang in bench.languages}
+    points = []
+    cols = list(results.columns)
+    for b in steps:
+        at_b = budgets[(budgets.budget_steps == b) & budgets.method.isin([ot, con])]
+        table = pd.concat([results[~results.method.isin([ot, con])], at_b[cols]], ignore_index=True)
+        try:
+            a = analyze(table, opts, tiers=tiers).to_dict()
+        except StatisticsError as e:
+            points.append({"steps": int(b), "error": str(e)})
+            continue
+        q = a.get("question") or {}
+        endpoint = q.get("endpoint", "gap")
+        diff = (q.get("difference") or {}).get(endpoint) or {}
+        means = [{k: g.get(k) for k in ("method", "tier", "mean", "ci")} for g in a.get("tier_means", [])
+                 if g.get("metric") == opts.primary_metric]
+        first = at_b.drop_duplicates("method").set_index("method")
+        points.append({
+            "steps": int(b),
+            "examples": {m: _num(first.loc[m, "budget_examples"]) for m in (ot, con) if m in first.index},
+            "seconds": {m: _num(first.loc[m, "budget_seconds"]) for m in (ot, con) if m in first.index},
+            "verdict": q.get("verdict"), "endpoint": endpoint, "D": diff.get("estimate"), "ci": diff.get("ci"),
+            "p_value_seed": diff.get("p_value_seed"), "tier_means": means,
+        })
+    ds = [(p["steps"], _d(p)) for p in points if _d(p) is not None]
+    crossovers = [{"between_steps": [a_s, b_s]} for (a_s, a_d), (b_s, b_d) in zip(ds, ds[1:]) if (a_d > 0) != (b_d > 0)]
+    verdicts = sorted({str(p.get("verdict")) for p in points if "verdict" in p})
+    return {"ot_method": ot, "contrastive_method": con, "primary_metric": opts.primary_metric, "points": points,
+            "crossovers": crossovers, "verdicts": verdicts, "verdict_holds_across_budgets": len(verdicts) == 1}
+
+
+def _num(x: Any) -> Any:
+    try:
+        return None if x is None or pd.isna(x) else float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _d(point: dict[str, Any]) -> float | None:
+    d = point.get("D")
+    return float(d) if isinstance(d, (int, float)) else None
 
 
 def _dist(name: str) -> str:

@@ -279,6 +279,8 @@ def train(
     progress: bool = False,
     hint: str = "",
     torch_seed: int | None = None,
+    schedule_steps: int | None = None,
+    on_step: Callable[[int, float], None] | None = None,
     desc: str = "",
 ) -> TrainStats:
     """Minimise ``loss_fn(batch)`` for ``steps`` optimizer steps.
@@ -307,6 +309,15 @@ def train(
         stream from :func:`harness.seeding.torch_seed` (default: ``seed``).
     hint : str
         Appended to the :class:`NonFiniteLossError` message (which knob to turn).
+    schedule_steps : int, optional
+        Horizon ``T`` of the learning-rate schedule (default ``steps``).  Training stops
+        after ``steps <= T`` steps: a run with ``steps = b, schedule_steps = T`` is exactly
+        the first ``b`` steps of the run with ``steps = T`` (same seed, same data order).
+    on_step : callable, optional
+        ``on_step(done, train_seconds)`` after every optimizer step (``done`` steps so far,
+        seconds of training so far); e.g. to evaluate checkpoints.  It must leave the
+        model's weights and every random stream alone; the model is put back in train mode
+        after it returns, and its time is not counted as training time.
     desc : str
         Label of the progress bar (default ``"<method> (seed <seed>)"``).
 
@@ -331,12 +342,15 @@ def train(
     no_decay = [p for p in params if p.ndim < 2]
     groups = [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
     optimizer = torch.optim.AdamW(groups, lr=lr, fused=cuda or None)
-    warm = max(1, round(warmup * steps)) if warmup > 0 else 0
+    horizon = steps if schedule_steps is None else int(schedule_steps)
+    if horizon < steps:
+        raise ValueError(f"schedule_steps ({horizon}) must be >= steps ({steps})")
+    warm = max(1, round(warmup * horizon)) if warmup > 0 else 0
 
     def factor(t: int) -> float:
         if warm and t < warm:
             return (t + 1) / warm
-        return max(0.0, (steps - t) / max(1, steps - warm))
+        return max(0.0, (horizon - t) / max(1, horizon - warm))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     show = progress and sys.stderr.isatty()
@@ -352,6 +366,7 @@ def train(
     was_training = model.training
     model.train()
     t0 = time.perf_counter()
+    paused = 0.0  # seconds spent in on_step (not training)
     it = iter(batches)
     fork_devices = [dev.index or 0] if cuda else []
     try:
@@ -392,6 +407,11 @@ def train(
                     bar.update(1)
                     if step % 10 == 0:
                         bar.set_postfix(loss=f"{value:.4f}")
+                if on_step is not None:
+                    t_cb = time.perf_counter()
+                    on_step(step + 1, t_cb - t0 - paused)
+                    model.train()
+                    paused += time.perf_counter() - t_cb
     finally:
         if bar is not None:
             bar.close()
@@ -399,7 +419,8 @@ def train(
         optimizer.zero_grad(set_to_none=True)
     if window:
         curve.append(sum(window) / len(window))
-    return TrainStats(method, seed, steps, first, final, tuple(curve), every, time.perf_counter() - t0, str(dev))
+    return TrainStats(method, seed, steps, first, final, tuple(curve), every, time.perf_counter() - t0 - paused,
+                      str(dev))
 
 
 _DEFAULT_HINT = "lower the learning rate, raise the temperature, or lower grad_clip"

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import ConfigError
 
@@ -93,12 +93,40 @@ class AlignmentConfig(BaseModel):
     )
     weight_decay: float = Field(0.01, ge=0.0)
     warmup: float = Field(0.1, ge=0.0, lt=1.0, description="share of steps with linear warm-up")
+    eval_at: tuple[float, ...] = Field(
+        (), description="budget curve: epochs (each below the final budget) at which the checkpoint is evaluated")
+    schedule_epochs: float | None = Field(
+        None, gt=0, le=1000, description="horizon of the learning-rate schedule in epochs (default: the final budget)")
+    student_side: Literal["both", "query"] = Field(
+        "both", description="'both': the student encodes queries and documents; 'query': documents stay with the "
+                            "frozen teacher and only queries use the student (OPTICAL's query-encoder structure)")
+    align_weight: float = Field(1.0, ge=0.0, le=1000.0,
+                                description="weight of the alignment objective (0: the anchor-only control)")
+    shuffle_bitext: bool = Field(False, description="control: permute the other side of the bitext within each "
+                                                    "language, so pairs carry no translation signal")
+
+    @model_validator(mode="after")
+    def _budgets(self) -> "AlignmentConfig":
+        if self.steps is None:
+            if any(e <= 0 or e >= self.epochs for e in self.eval_at):
+                raise ConfigError("eval_at", list(self.eval_at), f"epochs between 0 and epochs = {self.epochs:g}",
+                                  hint="a checkpoint must come before the final budget")
+            if self.schedule_epochs is not None and self.schedule_epochs < self.epochs:
+                raise ConfigError("schedule_epochs", self.schedule_epochs, f">= epochs = {self.epochs:g}",
+                                  hint="training stops at `epochs`; the schedule cannot end earlier")
+        return self
 
     def total_steps(self, n_pairs: int) -> int:
         """``steps`` if set, else ``ceil(epochs * n_pairs / batch_size)``."""
         from harness.training import total_steps
 
         return total_steps(self.steps, self.epochs, n_pairs, self.batch_size)
+
+    def epoch_steps(self, epochs: float, n_pairs: int) -> int:
+        """Optimizer steps of ``epochs`` passes: ``ceil(epochs * n_pairs / batch_size)``."""
+        from harness.training import total_steps
+
+        return total_steps(None, epochs, n_pairs, self.batch_size)
 
 
 #: The fields of :class:`AlignmentConfig`: what the two alignment methods must share.
@@ -182,6 +210,15 @@ def bitext_languages(ctx: "FitContext", cfg: AlignmentConfig, method: str) -> di
         langs = [lang for lang in bench.languages if lang != bench.pivot]
     bitext = {lang: bench.bitext(lang) for lang in langs}
     bitext = {lang: pairs for lang, pairs in bitext.items() if len(pairs) > 0}
+    if cfg.shuffle_bitext:  # the shuffled-bitext control: same sentences, no translation pairs
+        from harness import seeding
+        from harness.benchmarks.base import BitextPair
+
+        shuffled = {}
+        for lang, pairs in bitext.items():
+            perm = seeding.rng(ctx.seed, "method", method, "shuffle-bitext", lang).permutation(len(pairs))
+            shuffled[lang] = [BitextPair(p.pivot, pairs[int(j)].other) for p, j in zip(pairs, perm)]
+        bitext = shuffled
     if not bitext:
         raise ConfigError(
             f"methods.{method}.languages", list(langs), "languages with at least one bitext pair",
@@ -210,10 +247,11 @@ class AlignmentStats:
         )
 
 
-def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective) -> tuple["BiEncoder", AlignmentStats]:
+def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective) -> tuple[Any, AlignmentStats]:
     """Train a student (a copy of ``ctx.teacher``) on ``objective + anchor_weight * anchor``.
 
-    Returns the student in eval mode and the training statistics (with both loss terms).  Data order comes from
+    Returns the encoder (the student in eval mode, or a :class:`QuerySideEncoder` with
+    ``student_side = "query"``) and the training statistics (with both loss terms).  Data order comes from
     ``ctx.rng``; dropout from the method's own stream (:meth:`harness.plugin.FitContext.train`).
     """
     import torch
@@ -272,14 +310,37 @@ def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective)
             d = student.embed([train_pairs[i].positive for i in anchor_idx])  # (B', H)
             anchor = info_nce(q, d, cfg.anchor_temperature)
         trace.append((float(align.detach()), float(anchor.detach()) if anchor is not None else 0.0))
-        loss = align if anchor is None else align + cfg.anchor_weight * anchor
+        loss = cfg.align_weight * align if anchor is None else cfg.align_weight * align + cfg.anchor_weight * anchor
         return loss
 
+    schedule = cfg.epoch_steps(cfg.schedule_epochs, n_pairs) if cfg.schedule_epochs is not None else None
+    encoder = QuerySideEncoder(student, teacher) if cfg.student_side == "query" else student
     stats = ctx.train(student, batches(), loss_fn, steps=steps, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                      warmup=cfg.warmup)
+                      warmup=cfg.warmup, schedule_steps=schedule, examples_per_step=cfg.batch_size,
+                      eval_at=[cfg.epoch_steps(e, n_pairs) for e in cfg.eval_at], encoder=encoder)
     for m, p_drop in zip(dropouts, saved_p):
         m.p = p_drop
-    return student, AlignmentStats(stats, tuple(a for a, _ in trace), tuple(b for _, b in trace))
+    return encoder, AlignmentStats(stats, tuple(a for a, _ in trace), tuple(b for _, b in trace))
+
+
+class QuerySideEncoder:
+    """A query-side student: queries through the trained student, documents through the frozen teacher.
+
+    OPTICAL's structure (Huang et al. 2023, read from the abstract and the harness's design
+    notes: the paper body is not available offline): the teacher keeps query-document
+    matching and the document index; the student learns the query language from bitext.
+    ``encode_documents`` is exactly the teacher's, so a document index built for the teacher
+    serves this encoder (:attr:`document_encoder`).
+    """
+
+    def __init__(self, student: Any, teacher: Any):
+        self.student, self.document_encoder = student, teacher
+
+    def encode_queries(self, texts: Sequence[str], language: str) -> "torch.Tensor":
+        return self.student.encode_queries(texts, language)
+
+    def encode_documents(self, texts: Sequence[str], language: str) -> "torch.Tensor":
+        return self.document_encoder.encode_documents(texts, language)
 
 
 def stats_info(stats: "TrainStats", **extra: Any) -> dict[str, Any]:

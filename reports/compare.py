@@ -309,9 +309,9 @@ def compare_runs(run_a: str | Path, run_b: str | Path, out_dir: str | Path | Non
         if out.resolve() == run.resolve() or run.resolve() in out.resolve().parents:
             raise IncomparableRunsError(f"--out {out} lies inside run directory {run}; a finished run is never "
                                         "modified: choose a directory outside both runs")
-    if out.exists() and any(out.iterdir()):
-        raise IncomparableRunsError(f"output directory {out} already exists and is not empty; remove it or give "
-                                    "another with --out")
+    if out.exists() and any(out.iterdir()) and not (out / "compare.json").is_file():
+        raise IncomparableRunsError(f"output directory {out} already exists and holds something other than a "
+                                    "comparison; remove it or give another with --out")
     c = build_comparison(run_a, run_b)
     data = c.to_dict()
     lang_df = pd.DataFrame([asdict(r) for r in c.rows])

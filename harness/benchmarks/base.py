@@ -40,6 +40,9 @@ class LanguageData:
         ``query_id -> text``; only judged queries.
     qrels : Mapping[str, Mapping[str, int]]
         ``query_id -> {doc_id: relevance}`` (TREC qrels).
+    document_language : str, optional
+        Language of the corpus when it differs from the queries' (cross-lingual retrieval:
+        queries in ``language``, documents in the pivot language); None: ``language``.
     """
 
     language: str
@@ -47,6 +50,11 @@ class LanguageData:
     corpus: Mapping[str, str]
     queries: Mapping[str, str]
     qrels: Mapping[str, Mapping[str, int]]
+    document_language: str | None = None
+
+    @property
+    def doc_language(self) -> str:
+        return self.document_language or self.language
 
     def __post_init__(self) -> None:
         missing = [q for q in self.qrels if q not in self.queries]
@@ -128,13 +136,24 @@ class Benchmark(abc.ABC):
         if language not in self.tiers:
             raise UnknownLanguageError(language, self.name, self.tiers)
 
+    #: Query splits: ``"test"`` is reported; ``"dev"``, where an adapter has it, is for tuning only
+    #: (disjoint queries and judgements over the same corpus).
+    splits: tuple[str, ...] = ("test",)
+
+    def check_split(self, split: str) -> None:
+        if split not in self.splits:
+            from harness.errors import ConfigError
+
+            raise ConfigError("split", split, f"one of this benchmark's splits: {', '.join(self.splits)}")
+
     def tier(self, language: str) -> str:
         self.check_language(language)
         return self.tiers[language]
 
     @abc.abstractmethod
     def language_data(self, language: str) -> LanguageData:
-        """Corpus, queries, qrels and tier for ``language``."""
+        """Corpus, queries, qrels and tier for ``language`` (the test split; adapters with a
+        ``"dev"`` split take ``language_data(language, split)``)."""
 
     @abc.abstractmethod
     def train_pairs(self) -> Sequence[TrainPair]:

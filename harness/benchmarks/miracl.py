@@ -366,10 +366,21 @@ class MiraclBenchmark(FileBenchmark):
         training data or a bitext file is missing (reads nothing large)."""
         from harness.benchmarks import _irds
 
-        for lang in self.languages:
-            self._open(self.dataset_id(lang), _irds.ENTITIES)
-        self._open(self.train_dataset_id(), _irds.ENTITIES)
-        self._check_bitext_files()
+        problems: list[str] = []
+        for dataset_id in [*(self.dataset_id(lang) for lang in self.languages), self.train_dataset_id()]:
+            try:
+                self._open(dataset_id, _irds.ENTITIES)
+            except DataUnavailableError as e:
+                problems.append(str(e))
+        try:
+            self._check_bitext_files()
+        except DataUnavailableError as e:
+            problems.append(str(e))
+        if len(problems) == 1:
+            raise DataUnavailableError(problems[0])
+        if problems:  # every incomplete dataset in one error, not only the first
+            raise DataUnavailableError(f"{len(problems)} datasets are incomplete:\n" +
+                                       "\n".join(f"  - {p}" for p in problems))
 
     def _bitext_dir(self) -> Path | None:
         return self.options.bitext_dir

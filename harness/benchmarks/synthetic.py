@@ -128,9 +128,16 @@ class SyntheticBenchmark(Benchmark):
         entry = self.cache.get_or_build("synthetic-world", key, build)
         return world_from_json(json.loads((entry / _WORLD_FILE).read_text(encoding="utf-8")))
 
-    def language_data(self, language: str) -> LanguageData:
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return ("dev", "test") if self.options.dev_queries else ("test",)
+
+    def language_data(self, language: str, split: str = "test") -> LanguageData:
         self.check_language(language)
-        return self.world.languages[language]
+        self.check_split(split)
+        if self.options.mode == "cross-lingual":
+            return self.world.crosslingual(language, self.tiers[language], self.pivot, split)
+        return self.world.languages[language] if split == "test" else self.world.dev[language]
 
     def train_pairs(self) -> Sequence[TrainPair]:
         return self.world.train_pairs
@@ -148,13 +155,14 @@ class SyntheticBenchmark(Benchmark):
         return self.world.fingerprint
 
     def language_fingerprints(self) -> dict[str, str]:
-        return {lang: self.world.languages[lang].fingerprint() for lang in self.languages}
+        return {lang: self.language_data(lang).fingerprint() for lang in self.languages}
 
     def describe(self) -> dict[str, object]:
         out = super().describe()
         w = self.world
         out.update(
             synthetic=True,
+            mode=self.options.mode,
             generator_version=GENERATOR_VERSION,
             parameters=self.options.model_dump(mode="json"),
             fingerprint=w.fingerprint,

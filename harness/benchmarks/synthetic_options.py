@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -60,7 +60,14 @@ class SyntheticOptions(BaseModel):
         description="pivot <-> language parallel sentences, by tier",
     )
     train_pairs: int = Field(4000, ge=10, le=10_000_000, description="pivot (query, positive) pairs")
-    queries: int = Field(1000, ge=1, le=1_000_000, description="judged queries per language")
+    queries: int = Field(800, ge=1, le=1_000_000, description="judged test queries per language (reported)")
+    mode: Literal["monolingual", "cross-lingual"] = Field(
+        "monolingual", description="monolingual: queries and passages in each language; cross-lingual: the pivot's "
+                                   "information needs asked in each language against the pivot's passages")
+    dev_queries: int | None = Field(
+        None, ge=0, le=1_000_000,
+        description="judged dev queries per language (tuning only; disjoint from the test queries); default: "
+                    "queries // 4, or fewer if the corpus has no room for more")
     confusers_per_query: int = Field(1, ge=0, le=20)
     corpus_docs: int = Field(2000, ge=1, le=10_000_000, description="passages per language")
 
@@ -100,10 +107,14 @@ class SyntheticOptions(BaseModel):
             )
         if self.n_concepts < 4 * self.n_topics:
             raise ConfigError("benchmark.n_concepts", self.n_concepts, f">= 4 * n_topics = {4 * self.n_topics}")
-        needed = self.queries * (1 + self.confusers_per_query)
+        if self.dev_queries is None:  # resolved here, so the normalised config shows the number used
+            room = max(0, self.corpus_docs // (1 + self.confusers_per_query) - self.queries)
+            object.__setattr__(self, "dev_queries", min(self.queries // 4, room))
+        needed = (self.queries + self.dev_queries) * (1 + self.confusers_per_query)
         if self.corpus_docs < needed:
             raise ConfigError(
-                "benchmark.corpus_docs", self.corpus_docs, f">= queries * (1 + confusers_per_query) = {needed}"
+                "benchmark.corpus_docs", self.corpus_docs,
+                f">= (queries + dev_queries) * (1 + confusers_per_query) = {needed}"
             )
         return self
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -266,6 +266,19 @@ class SyntheticWorld:
     bitext: dict[str, tuple[BitextPair, ...]]
     pretrain: dict[str, tuple[str, ...]]  # language -> sentences
     fingerprint: str
+    dev: dict[str, LanguageData] = field(default_factory=dict)  # dev queries over the same corpus
+    #: language -> (test, dev) renderings of the pivot's queries (cross-lingual mode)
+    cross: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+
+    def crosslingual(self, language: str, tier: str, pivot: str, split: str = "test") -> LanguageData:
+        """Queries in ``language`` for the pivot's information needs, against the pivot's corpus and judgements."""
+        base = self.languages[pivot] if split == "test" else self.dev[pivot]
+        texts = self.cross[language][0 if split == "test" else 1]
+        qids = sorted(base.queries)  # the pivot's query j is rendered as texts[j] (ids are zero-padded)
+        tag = "xq" if split == "test" else "xdev"
+        return LanguageData(language, tier, base.corpus, {f"{language}-{tag}{j:05d}": t for j, t in enumerate(texts)},
+                            {f"{language}-{tag}{j:05d}": base.qrels[q] for j, q in enumerate(qids)},
+                            document_language=pivot)
 
 
 def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
@@ -280,12 +293,15 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
         return seeding.rng(opt.seed, "world", part)
 
     data: dict[str, LanguageData] = {}
+    dev: dict[str, LanguageData] = {}
+    pivot_concepts: list[list[int]] = []
     for lang, tier in opt.languages.items():
         rng = rng_for(f"eval/{lang}")
         sampler, writer = _Sampler(lex, opt, rng), _Writer(lex, opt, lang, rng)
         passages: list[_Passage] = []
         query_concepts: list[list[int]] = []
-        for _ in range(opt.queries):
+        # test and dev queries are drawn alike from one stream (the same distribution), over one corpus
+        for _ in range(opt.queries + opt.dev_queries):
             topic = int(rng.integers(opt.n_topics))
             target = sampler.passage(topic)
             passages.append(target)
@@ -297,13 +313,25 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
         for rank, i in enumerate(order.tolist()):
             doc_ids[i] = f"{lang}-d{rank:06d}"
         corpus = {doc_ids[i]: writer.passage_text(p) for i, p in enumerate(passages)}
-        queries = {f"{lang}-q{j:05d}": writer.render(q) for j, q in enumerate(query_concepts)}
-        qrels = {
-            f"{lang}-q{j:05d}": {doc_ids[i]: r for i, r in rels.items()}
-            for j, rels in enumerate(_relevance(query_concepts, passages))
-        }
+        texts = [writer.render(q) for q in query_concepts]
+        if lang == opt.pivot:
+            pivot_concepts = query_concepts
+        rels = [{doc_ids[i]: r for i, r in rel.items()} for rel in _relevance(query_concepts, passages)]
         corpus = dict(sorted(corpus.items()))
-        data[lang] = LanguageData(lang, tier, corpus, queries, qrels)
+        n = opt.queries
+        data[lang] = LanguageData(lang, tier, corpus, {f"{lang}-q{j:05d}": texts[j] for j in range(n)},
+                                  {f"{lang}-q{j:05d}": rels[j] for j in range(n)})
+        dev[lang] = LanguageData(lang, tier, corpus,
+                                 {f"{lang}-dev{j:05d}": texts[n + j] for j in range(opt.dev_queries)},
+                                 {f"{lang}-dev{j:05d}": rels[n + j] for j in range(opt.dev_queries)})
+
+    # Cross-lingual evaluation data: the pivot's information needs (its test and dev queries' concepts),
+    # rendered in every language, searched in the pivot's corpus with the pivot's judgements.
+    cross: dict[str, tuple[list[str], list[str]]] = {}
+    for lang in opt.languages:
+        w = _Writer(lex, opt, lang, rng_for(f"cross-queries/{lang}"))
+        texts = [w.render(q) for q in pivot_concepts]
+        cross[lang] = (texts[: opt.queries], texts[opt.queries:])
 
     rng = rng_for("train")
     sampler, writer = _Sampler(lex, opt, rng), _Writer(lex, opt, opt.pivot, rng)
@@ -334,6 +362,10 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
     h = hashlib.sha256(f"synthetic-v{GENERATOR_VERSION}\n".encode())
     for lang in opt.languages:
         h.update(f"lang {lang} {opt.languages[lang]} {data[lang].fingerprint()}\n".encode())
+        if opt.dev_queries:
+            h.update(f"dev {dev[lang].fingerprint()}\n".encode())
+        for q in (*cross[lang][0], *cross[lang][1]):
+            h.update(f"x {q}\n".encode())
         for part in (bitext.get(lang, ()),):
             for p in part:
                 h.update(f"{p.pivot}\t{p.other}\n".encode())
@@ -341,7 +373,7 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
             h.update(s.encode() + b"\n")
     for p in pairs:
         h.update(f"{p.query}\t{p.positive}\n".encode())
-    return SyntheticWorld(data, tuple(pairs), bitext, pretrain, h.hexdigest())
+    return SyntheticWorld(data, tuple(pairs), bitext, pretrain, h.hexdigest(), dev, cross)
 
 
 # ---------------------------------------------------------------------------- storage
@@ -355,6 +387,9 @@ def world_to_json(world: SyntheticWorld) -> dict[str, Any]:
         "train_pairs": [[p.query, p.positive] for p in world.train_pairs],
         "bitext": {lang: [[p.pivot, p.other] for p in pairs] for lang, pairs in world.bitext.items()},
         "pretrain": {lang: list(s) for lang, s in world.pretrain.items()},
+        "dev": {lang: {"queries": dict(d.queries), "qrels": {q: dict(r) for q, r in d.qrels.items()}}
+                for lang, d in world.dev.items()},
+        "cross": {lang: [list(t), list(d)] for lang, (t, d) in world.cross.items()},
     }
 
 
@@ -367,4 +402,7 @@ def world_from_json(obj: Mapping[str, Any]) -> SyntheticWorld:
         bitext={lang: tuple(BitextPair(a, b) for a, b in pairs) for lang, pairs in obj["bitext"].items()},
         pretrain={lang: tuple(s) for lang, s in obj["pretrain"].items()},
         fingerprint=obj["fingerprint"],
+        dev={lang: LanguageData(lang, obj["languages"][lang]["tier"], obj["languages"][lang]["corpus"], d["queries"],
+                                d["qrels"]) for lang, d in obj.get("dev", {}).items()},
+        cross={lang: (list(t), list(d)) for lang, (t, d) in obj.get("cross", {}).items()},
     )

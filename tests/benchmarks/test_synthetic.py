@@ -84,7 +84,7 @@ def test_languages_use_disjoint_words_except_anchors(world):
 def test_relevance_is_computed_from_content():
     """With one form per concept: a fully relevant passage holds every query concept, a
     partially relevant one at least two of them."""
-    from harness.benchmarks.synthetic import _make_lexicon
+    from harness.benchmarks.synthetic_world import _make_lexicon
 
     opt = SyntheticOptions(**{**TINY, "synonyms": 1, "synonym_weights": (1.0,)})
     function_words = set(_make_lexicon(opt).function_words["en"])
@@ -179,3 +179,22 @@ def test_base_model_dir_loads_as_biencoder(tmp_path):
     assert json.loads((control / "mini.json").read_text())["mlm_steps"] == 0
     spec = bench.base_model(opts)
     assert spec.path == str(path) and len(spec.fingerprint) == 64
+
+
+def test_cross_lingual_mode_asks_the_pivots_needs_in_each_language(tmp_path):
+    from harness.cache import Cache
+
+    bench = SyntheticBenchmark({**TINY, "mode": "cross-lingual"}, Cache(tmp_path / "c"))
+    mono = SyntheticBenchmark(TINY, Cache(tmp_path / "c"))
+    piv = mono.language_data("en")
+    for lang in bench.languages:
+        d = bench.language_data(lang)
+        assert d.corpus == piv.corpus and d.doc_language == "en" and d.tier == bench.tiers[lang]
+        assert sorted(map(dict, d.qrels.values()), key=str) == sorted(map(dict, piv.qrels.values()), key=str)
+        assert len(d.queries) == len(piv.queries)
+        if lang != "en":  # the same needs, in another language's words
+            assert set(d.queries.values()).isdisjoint(piv.queries.values())
+    dev = bench.language_data("l1", "dev")
+    assert set(dev.queries).isdisjoint(bench.language_data("l1").queries)
+    assert bench.describe()["mode"] == "cross-lingual" and mono.describe()["mode"] == "monolingual"
+    assert bench.fingerprint() == mono.fingerprint()  # one world (teachers shared); the mode is in the cell key

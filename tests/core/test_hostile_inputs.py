@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import registry
-from harness.cache import Cache
 from harness.cli import EXIT_ENVIRONMENT, EXIT_FAILED_CELLS, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE, main
 from harness.config import config_from_dict, load_config
 from harness.errors import ConfigError
-from thirdparty import CONFIG, install
+from thirdparty import CONFIG
 
 BASE = {"methods": {"bm25": {}}}
 
@@ -49,27 +47,13 @@ def test_non_utf8_config_names_file_and_byte(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and str(p) in err and "byte 11" in err and "UTF-8" in err
 
 
-@pytest.fixture
-def plugins(tmp_path, monkeypatch):
-    site = install(tmp_path / "site")
-    monkeypatch.syspath_prepend(str(site))
-    registry.discover(force=True)
-    yield site
-    for reg, name in ((registry.BENCHMARKS, "table"), (registry.EXECUTORS, "reverse-serial"),
-                      (registry.METHODS, "nan-vectors"), (registry.METHODS, "sleepy")):
-        reg.unregister(name)
-    sys.modules.pop("table_plugins", None)
-    monkeypatch.undo()
-    registry.discover(force=True)
-
-
 def _cfg(tmp_path: Path, extra: str = "", name: str = "c.toml") -> Path:
     p = tmp_path / name
     p.write_text(CONFIG + extra)
     return p
 
 
-def test_nan_embeddings_fail_the_cell_naming_method_seed_language(plugins, tmp_path, capsys):
+def test_nan_embeddings_fail_the_cell_naming_method_seed_language(table_plugins, tmp_path, capsys):
     cfg = _cfg(tmp_path, "[methods.nan-vectors]\n")
     code = main(["run", str(cfg), "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache"), "--quiet"])
     assert code == EXIT_FAILED_CELLS
@@ -83,7 +67,7 @@ def test_nan_embeddings_fail_the_cell_naming_method_seed_language(plugins, tmp_p
         json.loads(p.read_text())["method"] == "bm25" for p in (tmp_path / "cache" / "cell").rglob("cell.json"))
 
 
-def test_refused_device_creates_no_run_directory(plugins, tmp_path, capsys):
+def test_refused_device_creates_no_run_directory(table_plugins, tmp_path, capsys):
     import torch
 
     if torch.cuda.is_available():
@@ -97,7 +81,7 @@ def test_refused_device_creates_no_run_directory(plugins, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_full_disk_is_one_line_leaves_nothing_finished_and_a_rerun_completes(plugins, tmp_path, capsys, monkeypatch):
+def test_full_disk_is_one_line_leaves_nothing_finished_and_a_rerun_completes(table_plugins, tmp_path, capsys, monkeypatch):
     from harness import engine as engine_mod
 
     cfg = _cfg(tmp_path)
@@ -120,10 +104,10 @@ def test_full_disk_is_one_line_leaves_nothing_finished_and_a_rerun_completes(plu
 
 
 @pytest.mark.slow
-def test_sigterm_is_handled_like_ctrl_c(plugins, tmp_path):
+def test_sigterm_is_handled_like_ctrl_c(table_plugins, tmp_path):
     marker = tmp_path / "marker"
     cfg = _cfg(tmp_path, f'[methods.sleepy]\nmarker = "{marker}"\n')
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(table_plugins), os.environ.get("PYTHONPATH", "")])}
     cache = tmp_path / "cache"
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(cfg), "--out", str(tmp_path / "run"),
                              "--cache-dir", str(cache), "--quiet"], env=env, stdout=subprocess.PIPE,
@@ -152,3 +136,14 @@ def test_methods_json_into_a_closed_pipe_is_quiet():
 def test_load_config_rejects_a_directory(tmp_path):
     with pytest.raises(ConfigError, match="an existing TOML file"):
         load_config(tmp_path / "sub" / "x.toml")
+
+
+def test_judgements_of_missing_documents_are_counted_per_language(table_plugins, tmp_path, capsys):
+    cfg = _cfg(tmp_path)
+    cfg.write_text(cfg.read_text().replace("docs = 8", "docs = 8\nghost_judgements = true"))
+    assert main(["run", str(cfg), "--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache")]) == EXIT_OK
+    m = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert m["data_problems"]["aa"]["unknown_documents"] == 2
+    assert m["data_problems"]["aa"]["queries_judged_only_on_missing"] == 1
+    assert "aa-q0" in m["data_problems"]["aa"]["query_examples"]
+    assert "judgement(s) name documents missing" in capsys.readouterr().err

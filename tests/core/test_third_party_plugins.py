@@ -12,27 +12,11 @@ import sys
 
 import pytest
 
-from harness import registry
 from harness.cache import Cache
 from harness.config import config_from_dict
 from harness.runner import run_matrix
-from thirdparty import install
 
-@pytest.fixture
-def third_party(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(install(tmp_path / "site")))
-    registry.discover(force=True)
-    yield sys.modules.get("table_plugins")
-    registry.BENCHMARKS.unregister("table")
-    registry.EXECUTORS.unregister("reverse-serial")
-    for name in ("nan-vectors", "sleepy"):
-        registry.METHODS.unregister(name)
-    sys.modules.pop("table_plugins", None)
-    monkeypatch.undo()
-    registry.discover(force=True)
-
-
-def test_third_party_benchmark_and_executor_run_a_matrix(third_party, tmp_path, capsys):
+def test_third_party_benchmark_and_executor_run_a_matrix(table_plugins, tmp_path, capsys):
     from harness.cli import main
 
     assert main(["plugins", "--json"]) == 0
@@ -58,7 +42,7 @@ def test_third_party_benchmark_and_executor_run_a_matrix(third_party, tmp_path, 
     assert manifest["benchmark"]["name"] == "table"
 
 
-def test_unknown_benchmark_and_executor_are_config_errors(third_party):
+def test_unknown_benchmark_and_executor_are_config_errors(table_plugins):
     from harness.errors import ConfigError
 
     base = {"methods": {"bm25": {}}, "model": {"base": "x"}}

@@ -22,6 +22,7 @@ WORDS = {"aa": ["sun", "moon", "star", "rain", "snow", "wind"], "bb": ["sol", "l
 
 class TableOptions(Options):
     docs: int = Field(12, ge=6, description="passages per language")
+    ghost_judgements: bool = Field(False, description="judge documents that are not in the corpus (a data problem)")
 
 
 class TableBenchmark(Benchmark):
@@ -41,6 +42,9 @@ class TableBenchmark(Benchmark):
         corpus = {f"{language}-d{i:02d}": f"{w[i % 6]} {w[(i + 1) % 6]} {w[(i * 5) % 6]}" for i in range(self.options.docs)}
         queries = {f"{language}-q{j}": f"{w[j]} {w[(j + 1) % 6]}" for j in range(6)}
         qrels = {f"{language}-q{j}": {f"{language}-d{j:02d}": 1} for j in range(6)}
+        if self.options.ghost_judgements:
+            qrels[f"{language}-q0"] = {f"{language}-ghost": 1}
+            qrels[f"{language}-q1"][f"{language}-ghost2"] = 1
         return LanguageData(language, self.tiers[language], corpus, queries, qrels)
 
     def train_pairs(self):

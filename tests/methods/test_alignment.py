@@ -142,3 +142,45 @@ def test_centring_ignores_a_shared_offset_and_padding():
     centred = (shifted - _masked_mean(shifted, mask))[mask == 1]
     torch.testing.assert_close(centred, (x - _masked_mean(x, mask))[mask == 1], atol=1e-4, rtol=0)
     torch.testing.assert_close(centred.sum(0), torch.zeros(8), atol=1e-4, rtol=0)
+
+
+def test_query_side_student_keeps_the_teachers_documents(tiny_world):
+    """OPTICAL's structure: only queries go through the student; document embeddings are the teacher's."""
+    ctx = tiny_world.ctx("ot-distill", 0)
+    enc = OTDistill({**FAST, "student_side": "query"}).fit(ctx)
+    docs = list(tiny_world.benchmark.language_data("l1").corpus.values())[:6]
+    queries = list(tiny_world.benchmark.language_data("l1").queries.values())[:6]
+    assert torch.equal(enc.encode_documents(docs, "l1"), ctx.teacher.encode_documents(docs, "l1"))
+    assert not torch.equal(enc.encode_queries(queries, "l1"), ctx.teacher.encode_queries(queries, "l1"))
+    assert enc.document_encoder is ctx.teacher
+
+
+@pytest.mark.parametrize("control", [{"align_weight": 0.0}, {"shuffle_bitext": True}])
+def test_controls_train_and_differ_from_the_method(tiny_world, control):
+    base = OTDistill(FAST).fit(tiny_world.ctx("ot-distill", 0))
+    other = OTDistill({**FAST, **control}).fit(tiny_world.ctx("ot-distill", 0))
+    texts = list(tiny_world.benchmark.language_data("l1").queries.values())[:6]
+    assert not torch.equal(base.encode_queries(texts, "l1"), other.encode_queries(texts, "l1"))
+
+
+def test_shuffled_bitext_keeps_sentences_but_breaks_pairs(tiny_world):
+    from harness_methods._alignment import AlignmentConfig, bitext_languages
+
+    ctx = tiny_world.ctx("ot-distill", 0)
+    plain = bitext_languages(ctx, AlignmentConfig(), "ot-distill")
+    shuffled = bitext_languages(ctx, AlignmentConfig(shuffle_bitext=True), "ot-distill")
+    for lang in plain:
+        assert sorted(p.other for p in plain[lang]) == sorted(p.other for p in shuffled[lang])
+        assert [p.pivot for p in plain[lang]] == [p.pivot for p in shuffled[lang]]
+        same = sum(a.other == b.other for a, b in zip(plain[lang], shuffled[lang]))
+        assert same < len(plain[lang]) / 2
+
+
+def test_hu2023_recipe_fills_the_published_settings_and_explicit_options_win(tiny_world):
+    cfg = ContrastiveConfig(recipe="hu2023")
+    assert (cfg.pivot_encoder, cfg.language_weight, cfg.pivot_anchor, cfg.symmetric) == ("student", 1.0, "retrieval", True)
+    assert ContrastiveConfig(recipe="hu2023", language_weight=0.5).language_weight == 0.5
+    assert ContrastiveConfig().pivot_encoder == "teacher" and ContrastiveConfig().recipe == "distill"
+    ctx = tiny_world.ctx("contrastive", 0)
+    Contrastive({**FAST, "recipe": "hu2023"}).fit(ctx)
+    assert ctx.diagnostics["steps"] == 3

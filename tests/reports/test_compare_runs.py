@@ -58,7 +58,7 @@ def test_detects_the_shifted_method_only(two_runs):
 def test_writes_report_and_exports(two_runs):
     run_a, run_b = two_runs
     path = compare_runs(run_a, run_b)
-    assert path == run_b / "compare-old" / "compare.html"
+    assert path == run_b.parent / "compare-old-vs-new" / "compare.html"  # beside the runs, never inside one
     html = path.read_text()
     for sid in ("headline", "setup", "differences", "queries"):
         assert f'<section id="{sid}"' in html

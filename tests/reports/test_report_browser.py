@@ -142,7 +142,7 @@ def check_layout(page) -> None:
     assert heights and all(fits for fits, _ in heights), heights
     words_split = page.evaluate(
         "() => Array.from(document.querySelectorAll('td.text')).filter(td => {"
-        " const w = td.innerText.trim(); if (!w || /\\s/.test(w) || w.length >= 20) return false;"
+        " const w = td.innerText.trim(); if (td.children.length || !w || /\\s/.test(w) || w.length >= 20) return false;"
         " const r = document.createRange(); r.selectNodeContents(td);"
         " const tops = new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top)));"
         " return tops.size > 1; }).map(td => td.innerText)")
