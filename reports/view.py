@@ -218,6 +218,9 @@ def _build(a: Mapping[str, Any]) -> AnalysisView:
     pm = d["primary_metric"]
     metrics = tuple(dict.fromkeys([pm, *d["metrics"]]))
     pw = a["pairwise"]
+    for key in ("test_label", "claim"):  # which claim "significant" makes: the report must say it
+        if key not in pw:
+            raise KeyError(f"pairwise.{key}")
     comparisons = tuple(c for c in pw["comparisons"])
     summaries = tuple(s for s in pw["summaries"])
     tier_means = tuple(_by(a["tier_means"], metric=pm))

@@ -9,9 +9,9 @@ Usage::
 
 Everything is a pure function of the table and ``options.seed``: the random streams are
 derived per purpose and identity (:mod:`harness.stats.streams`), randomization counts are
-integers compared with a relative tolerance, so ``analysis.json`` is identical across calls
-and randomization p-values are bit-identical across thread counts (tests/stats also checks
-that a whole ``analysis.json`` is identical with 1 and 2 BLAS threads).  Floats are written with 12 significant
+integers compared with a relative tolerance, and the bootstrap's weighted sums avoid BLAS,
+so ``analysis.json`` is identical across calls and byte-identical across BLAS thread counts
+(tests/stats checks a whole ``analysis.json`` with 1, 2 and 4 threads).  Floats are written with 12 significant
 digits; no NaN or infinity is ever written (``null`` plus a ``reason``/``degenerate``
 field, or an entry in ``warnings``).
 
@@ -25,12 +25,13 @@ seeds resampled per method or per group of paired methods, rescaled; interval ca
 for few seeds, see :mod:`harness.stats.bootstrap`); ``ci_queries``: the same with seeds
 fixed.  ``p_value_query``: t-test over seed-averaged, query-paired scores (conditional on the
 trained seeds); ``p_value_seed``: t-test over per-seed values (paired when the methods share
-seeds, Welch otherwise); ``p_value_hierarchical``: t-test with seed and query variance
-(see :mod:`harness.stats.inference`).  A *Stat* object is ``{estimate, ci, ci_queries, se,
+seeds, Welch otherwise); ``p_value_hierarchical``: test with seed and query variance, the
+seed part on ``S - 1`` df (Behrens-Fisher type, :func:`harness.stats.inference.hierarchical_p`;
+``df_hierarchical`` is the seed part's df).  A *Stat* object is ``{estimate, ci, ci_queries, se,
 p_value_seed, seed_test, df_seed, p_value_query, df_query, p_value_hierarchical,
 df_hierarchical, reason}``.
 
-``analysis.json`` (``schema_version`` 1) top-level keys:
+``analysis.json`` (``schema_version`` 2) top-level keys:
 
 ``design``
     ``methods``, ``languages``, ``tiers`` (language -> tier), ``metrics``,
@@ -51,7 +52,7 @@ df_hierarchical, reason}``.
     List of ``{metric, method, seed, overall, per_language: {language: mean}}``.
 ``variance_components``
     One entry per metric: ``{metric, estimator, methods, excluded_methods, n_seeds,
-    languages, tiers (tier -> languages), total, components, mean_squares, mixedlm,
+    languages, tiers (tier -> languages), total, components, mean_squares, reml_check,
     degenerate, reason, notes}``.  ``components``: list in the order method, tier,
     language, method_x_language, seed, seed_x_language, query, residual, each ``{name,
     description, variance, share, ci_variance, ci_share, df, truncated, absorbed_into,
@@ -60,7 +61,11 @@ df_hierarchical, reason}``.
     ``variance`` null and ``absorbed_into`` naming the component containing it.  Method
     and estimator in :mod:`harness.stats.variance`.
 ``pairwise``
-    ``{test, correction, family, alpha, n_permutations, comparisons, summaries, notes}``.
+    ``{test, test_label, claim, correction, family, alpha, n_permutations, comparisons, summaries,
+    notes}``: ``test`` decides ``significant`` (default ``hierarchical``, a claim about the
+    methods); ``test_label`` is "method-level", "method-level, for these queries" or "for these
+    trained checkpoints" (``t``, ``randomization``: conditional on the trained seeds) and
+    ``claim`` says it in a sentence.
     ``comparisons``: every pair of methods (``method_a`` before ``method_b`` in design
     order) per language and pooled (``language = "all"``: mean over languages of per-language
     means), per metric: ``{metric, method_a, method_b, language, n_languages, n_queries,
@@ -69,7 +74,7 @@ df_hierarchical, reason}``.
     p_value_hierarchical, df_t, df_hierarchical, seed_level: {test, mean_diff, p_value, df,
     prob_superiority (P(seed of a beats seed of b)), n_seeds_a, n_seeds_b, reason}, mdd,
     p_adjusted (of ``test``, over its family), significant, p_adjusted_by_test: {t,
-    randomization, hierarchical}, significant_by_test, degenerate, reason}``.
+    randomization, hierarchical, seed}, significant_by_test, degenerate, reason}``.
     ``summaries``: per metric and pair ``{metric, method_a, method_b, test, n_languages,
     significant_languages (k of N), a_better, b_better, pooled_significant,
     pooled_mean_diff}``.  Details in :mod:`harness.stats.pairwise`.

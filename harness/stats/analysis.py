@@ -22,7 +22,9 @@ from harness.stats.question import Question, answer
 from harness.stats.streams import stream
 from harness.stats.variance import VarianceDecomposition, decompose
 
-SCHEMA_VERSION = 1
+#: 2: pairwise ``test_label``/``claim``, the ``seed`` test, hierarchical df of the seed part, ``reml_check``
+#: (was ``mixedlm``) in variance components.  ``harness report`` recomputes an analysis.json of another version.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -292,7 +294,7 @@ def analyze(results: pd.DataFrame, options: AnalysisOptions | Mapping[str, Any] 
         tier_means += t
         seed_scores += _seed_scores(data, boot)
         decomps.append(decompose(data, stream(opts.seed, "variance", metric), opts.n_bootstrap, opts.ci_level,
-                                 fit_mixedlm=opts.mixedlm_variance_check))
+                                 reml=opts.reml_variance_check))
         comps += compare_metric(data, boot, groups, seed=opts.seed, n_permutations=opts.n_permutations,
                                 alpha=opts.alpha, power=opts.power, level=opts.ci_level)
     pairwise = assemble(comps, test=opts.pairwise_test, correction=opts.correction, family=opts.correction_family,

@@ -36,8 +36,8 @@ class Stat:
 
     ``ci``: hierarchical bootstrap (seeds and queries), ``ci_queries``: queries resampled
     only (seeds fixed).  ``p_value_seed``: t-test over seeds (``seed_test`` names it);
-    ``p_value_query``: t-test over seed-averaged queries; ``p_value_hierarchical``: t-test
-    with seed and query variance (see :mod:`harness.stats.inference`).
+    ``p_value_query``: t-test over seed-averaged queries; ``p_value_hierarchical``: test
+    with seed and query variance (:func:`harness.stats.inference.hierarchical_p`).
     """
 
     estimate: float | None

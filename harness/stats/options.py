@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.errors import ConfigError, did_you_mean
+from harness.errors import ConfigError
+from harness.options import validation_to_config_error
 
 #: What each field allows, in words (used in error messages).
 ALLOWED: dict[str, str] = {
@@ -25,7 +26,8 @@ ALLOWED: dict[str, str] = {
     "n_bootstrap": "an integer >= 100 (2,000 recommended)",
     "correction": "'holm' or 'fdr_bh'",
     "correction_family": "'metric-scope', 'metric' or 'all'",
-    "pairwise_test": "'randomization', 't' or 'hierarchical'",
+    "pairwise_test": "'hierarchical' (method-level, default), 'seed' (method-level, for these queries), 't' or "
+                     "'randomization' (for these trained checkpoints)",
     "seed": "a non-negative integer",
     "seed_pairing": "'auto', 'paired' or 'independent'",
     "nan_policy": "'raise' or 'drop_queries'",
@@ -39,7 +41,7 @@ ALLOWED: dict[str, str] = {
     "power": "a number with 0 < power < 1",
     "max_seeds": "an integer with 2 <= max_seeds <= 100000",
     "fit_mixedlm": "true or false",
-    "mixedlm_variance_check": "true or false",
+    "reml_variance_check": "true or false",
 }
 
 class AnalysisOptions(BaseModel):
@@ -70,11 +72,14 @@ class AnalysisOptions(BaseModel):
     correction_family : {"metric-scope", "metric", "all"}
         The declared family: per metric and scope (per-language comparisons form one family,
         comparisons pooled over languages another; default), per metric, or all at once.
-    pairwise_test : {"randomization", "t", "hierarchical"}
-        The test whose adjusted p-value decides ``significant`` in pairwise entries (all
-        three p-values are reported and adjusted).  ``randomization`` and ``t`` are
-        query-level tests on seed-averaged scores (conditional on the trained seeds);
-        ``hierarchical`` also counts seed variance.
+    pairwise_test : {"hierarchical", "seed", "t", "randomization"}
+        The test whose adjusted p-value decides ``significant`` and "k of N languages" in
+        pairwise entries (all four p-values are reported and adjusted).  Method-level
+        claims: ``hierarchical`` (default; seed and query variance, df of the seed part) and
+        ``seed`` (t over per-seed means, for these queries).  Claims about *these trained
+        checkpoints* (conditional on the seeds; they over-reject for methods when seed
+        variance is material): ``t`` and ``randomization`` (query-level tests on
+        seed-averaged scores).
     seed : int
         Seed of every numpy ``Generator`` (each comparison derives its own stream from it
         and its identity, so adding a method does not change another pair's p-value).
@@ -104,10 +109,11 @@ class AnalysisOptions(BaseModel):
         Upper bound of the search for the number of seeds needed (default 200).
     fit_mixedlm : bool
         Fit the statsmodels MixedLM of the question's method x tier interaction (default true).
-    mixedlm_variance_check : bool
-        Also fit a statsmodels MixedLM (REML, crossed random effects) to the run-level means
-        as a cross-check of the ANOVA variance components (default false: it can take tens
-        of seconds at MIRACL size; the tests check the two agree on simulated data).
+    reml_variance_check : bool
+        Also fit a dense REML model (crossed random effects, scipy; :mod:`harness.stats.reml`)
+        to the run-level means as a cross-check of the ANOVA variance components and write it
+        to ``variance_components[].reml_check`` (default false; the tests check the two agree
+        on simulated data, ``benchmarks/bench_reml.py`` on a run directory).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -122,7 +128,7 @@ class AnalysisOptions(BaseModel):
     n_bootstrap: int = Field(default=2_000, ge=100)
     correction: Literal["holm", "fdr_bh"] = "holm"
     correction_family: Literal["metric-scope", "metric", "all"] = "metric-scope"
-    pairwise_test: Literal["randomization", "t", "hierarchical"] = "randomization"
+    pairwise_test: Literal["hierarchical", "seed", "t", "randomization"] = "hierarchical"
     seed: int = Field(default=0, ge=0)
     seed_pairing: Literal["auto", "paired", "independent"] = "auto"
     nan_policy: Literal["raise", "drop_queries"] = "raise"
@@ -136,25 +142,22 @@ class AnalysisOptions(BaseModel):
     power: float = Field(default=0.8, gt=0.0, lt=1.0)
     max_seeds: int = Field(default=200, ge=2, le=100_000)
     fit_mixedlm: bool = True
-    mixedlm_variance_check: bool = False
+    reml_variance_check: bool = False
 
     def __init__(self, **data: Any) -> None:
-        unknown = [k for k in data if k not in type(self).model_fields]
-        if unknown:
-            key = unknown[0]
-            raise ConfigError(f"analysis.{key}", data[key], f"one of the options {', '.join(type(self).model_fields)}",
-                              hint=f"unknown option{did_you_mean(key, type(self).model_fields)}")
+        if "mixedlm_variance_check" in data:  # the former name (configs stored before schema 2 carry it)
+            legacy = data.pop("mixedlm_variance_check")
+            data.setdefault("reml_variance_check", legacy)
         try:
             super().__init__(**data)
         except ValidationError as e:
-            err = e.errors()[0]
-            msg = str(err.get("msg", ""))
-            loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
-            # model-level checks name their field in the message
-            key = loc[0] if loc else next((k for k in ("contrastive_method", "low_tier") if k in msg), "")
-            value = data.get(key, err.get("input"))
-            raise ConfigError(f"analysis.{key}" if key else "analysis", value, ALLOWED.get(key, "a valid value"),
-                              hint=msg) from e
+            # The harness's one translation (harness.options), with this section's own wording of what is allowed.
+            err = validation_to_config_error(e, type(self), "analysis")
+            key = err.path.split(".", 1)[1] if "." in err.path else next(
+                (k for k in ("contrastive_method", "low_tier") if k in err.hint), "")  # model-level checks name it
+            if key in ALLOWED:
+                err = ConfigError(f"analysis.{key}", data.get(key, err.value), ALLOWED[key], hint=err.hint)
+            raise err from e
 
     @field_validator("metrics", "methods", "languages")
     @classmethod

@@ -8,16 +8,32 @@ language, or ``"all"``: the mean over languages of per-language means):
 * ``p_value``: paired t-test over queries (pooled: a Welch contrast over languages);
 * ``p_value_randomization``: paired sign-flip test over queries, p = (b + 1)/(B + 1)
   (:func:`harness.stats.inference.sign_flip_test`), exactly reproducible;
-* ``p_value_hierarchical``: t-test counting seed and query variance;
+* ``p_value_hierarchical``: test counting seed and query variance (the seed part on
+  ``S - 1`` df with paired seeds; :func:`harness.stats.inference.hierarchical_p`), the
+  *method-level* test and the default decision test;
 * ``effect``: Cohen's d_z = mean(u) / sd(u) of the seed-averaged paired differences ``u``
   (pooled: the mean difference over the root mean within-language variance of ``u``);
 * ``p_adjusted`` / ``significant``: the adjusted p-value of ``analysis.pairwise_test`` over
-  its family, and ``p_adjusted < alpha``; ``p_adjusted_by_test`` has all three;
+  its family, and ``p_adjusted < alpha``; ``p_adjusted_by_test`` has all four tests
+  (``t``, ``randomization``, ``hierarchical``, ``seed``);
 * ``seed_level``: the distribution of per-seed means (t-test over seeds and the
   probability that a seed of ``a`` beats a seed of ``b``);
 * ``mdd``: minimum detectable difference at alpha and the configured power.
 
 Pair summaries give "significant in k of N languages" (and in which direction).
+
+Which claim a "significant" makes depends on the decision test (:data:`TEST_CLAIMS`, written
+to ``analysis.json`` as ``pairwise.claim`` and ``pairwise.test_label``):
+
+* ``hierarchical`` (default): about the **methods** -- a re-training with new seeds, on new
+  queries of the same kind, is expected to show the difference too (seed and query
+  variance counted);
+* ``seed``: about the methods **on these queries** (seed variance counted, queries held
+  fixed; methods that differ query by query but not on average are "different" for it);
+* ``t`` and ``randomization``: about **these trained checkpoints** -- seed-averaged scores
+  paired over queries, conditional on the seeds that were trained.  Two trainings of one
+  method differ by their seed effects, so these tests call such A/A pairs "significant"
+  far more often than alpha (tests/stats, ``benchmarks/bench_pairwise_type1.py``).
 """
 
 from __future__ import annotations
@@ -43,7 +59,22 @@ from harness.stats.inference import (
 from harness.stats.streams import stream
 
 ALL = "all"
-TESTS = ("t", "randomization", "hierarchical")
+TESTS = ("t", "randomization", "hierarchical", "seed")
+#: Decision test -> (short label of the claim, the test and its claim in words).
+TEST_CLAIMS: dict[str, tuple[str, str]] = {
+    "hierarchical": ("method-level", ("hierarchical t-test (seeds and queries random; df of the seed part, S - 1 "
+                                      "with paired seeds): a difference between the methods, counting seed variance")),
+    "seed": ("method-level, for these queries", ("t-test over per-seed means (paired when methods share seeds, Welch "
+                                             "otherwise): a difference between the methods on these queries, "
+                                             "counting seed variance")),
+    "t": ("for these trained checkpoints", ("paired t-test over queries of seed-averaged scores: a difference "
+                                            "between these trained checkpoints, conditional on their seeds; not a "
+                                            "claim about the methods")),
+    "randomization": ("for these trained checkpoints", ("paired sign-flip randomization test over queries of "
+                                                        "seed-averaged scores: a difference between these trained "
+                                                        "checkpoints, conditional on their seeds; not a claim about "
+                                                        "the methods")),
+}
 
 
 @dataclass(frozen=True)
@@ -114,6 +145,8 @@ class PairSummary:
 @dataclass(frozen=True)
 class Pairwise:
     test: str
+    test_label: str
+    claim: str
     correction: str
     family: str
     alpha: float
@@ -217,7 +250,7 @@ def adjust_comparisons(comps: Sequence[Comparison], *, test: str, correction: st
 
     keys = [family_key(c, family) for c in comps]
     raw = {"t": [c.p_value for c in comps], "randomization": [c.p_value_randomization for c in comps],
-           "hierarchical": [c.p_value_hierarchical for c in comps]}
+           "hierarchical": [c.p_value_hierarchical for c in comps], "seed": [c.seed_level.p_value for c in comps]}
     adjusted = {k: np.full(len(comps), np.nan) for k in TESTS}
     for key in dict.fromkeys(keys):
         idx = [i for i, k in enumerate(keys) if k == key]
@@ -265,5 +298,10 @@ def assemble(comps: Sequence[Comparison], *, test: str, correction: str, family:
         notes.append(f"with n_permutations = {n_permutations} the smallest randomization p-value is {p_min:.2g}; "
                      f"Holm over a family of {max(sizes.values())} tests can never reject at alpha = {alpha}. "
                      "Increase analysis.n_permutations")
-    return Pairwise(test, correction, FAMILIES[family], alpha, n_permutations, tuple(adjusted),
+    label, claim = TEST_CLAIMS[test]
+    if label == "for these trained checkpoints":
+        notes.append(f"analysis.pairwise_test = {test!r}: every 'significant' flag and 'k of N languages' count is a "
+                     "claim about these trained checkpoints, not about the methods (seed variance is not counted); "
+                     "use 'hierarchical' (default) for claims about the methods")
+    return Pairwise(test, label, claim, correction, FAMILIES[family], alpha, n_permutations, tuple(adjusted),
                     tuple(summarise(adjusted, test)), tuple(notes))

@@ -30,11 +30,14 @@ delta = ``analysis.target_difference``:
   and (gap only) the query-level p < alpha;
 * ``no``: otherwise, if the interval's lower bound is above -delta (an extra reduction of
   delta or more by OT distillation is ruled out; this includes OT distillation reducing
-  the gap less than contrastive alignment);
+  the gap less than contrastive alignment).  "No" is about reductions of at least delta:
+  when the whole interval lies inside (-delta, 0) OT distillation does reduce the gap
+  more, by less than delta, and a qualifier (and the reason) says so;
 * ``inconclusive``: otherwise, and always when a method has a single seed (seed variance
   not estimable) or a tier has no language.
 
-Qualifiers (they do not change the verdict) flag: an effect smaller than delta, the other
+Qualifiers (they do not change the verdict) flag: an effect smaller than delta (for
+"yes"), a real reduction smaller than delta behind a "no" (interval inside (-delta, 0)), the other
 endpoint disagreeing, a gap difference driven by a lower high tier rather than a higher
 low tier, no positive baseline gap, a reversed gap, and a mixed-model interaction that is
 not significant when languages are treated as random.
@@ -123,8 +126,10 @@ def rule_text(metric: str, endpoint: str, ot: str, con: str, high: str, low: str
             f"D < 0 means {ot} leaves less difference between languages. Verdict 'yes' if D < 0, its "
             f"{level:.0%} hierarchical-bootstrap CI (seeds and queries resampled) lies entirely below 0, and {tests} "
             f"(alpha = {alpha}); 'no' otherwise if the CI's lower bound is above -delta = -{delta} (an extra "
-            f"reduction of {delta} or more by {ot} is ruled out, including when it reduces the {endpoint} less); "
-            "'inconclusive' otherwise, and whenever a method has a single seed or a tier has no language.")
+            f"reduction of {delta} or more by {ot} is ruled out, including when it reduces the {endpoint} less; a "
+            f"smaller reduction may remain: when the CI lies inside (-{delta}, 0) and a test does not reject, the "
+            "verdict is 'no' with a qualifier saying so); 'inconclusive' otherwise, and whenever a method has a single seed or a tier has "
+            "no language.")
 
 
 def _per_seed(obs: np.ndarray, hi_idx: np.ndarray, lo_idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -284,8 +289,14 @@ def decide(diff: Mapping[str, Stat], endpoint: str, alpha: float, delta: float, 
         reasons.append("D < 0, the CI lies below 0 and the tests reject at alpha: yes")
         return "yes", reasons
     if lo is not None and lo > -delta:
-        reasons.append(f"the CI's lower bound {_fmt(lo)} is above -delta = {-delta}: an extra reduction of {delta} "
-                       f"or more by {ot} is ruled out: no")
+        if hi is not None and hi < 0:
+            reasons.append(f"the CI [{_fmt(lo)}, {_fmt(hi)}] lies inside (-delta, 0) = ({-delta}, 0): {ot} reduces the "
+                           f"{endpoint} more than {con}, but by less than delta = {delta}"
+                           + ("" if tests_ok else " (and a test does not reject at alpha)")
+                           + f"; an extra reduction of {delta} or more is ruled out: no")
+        else:
+            reasons.append(f"the CI's lower bound {_fmt(lo)} is above -delta = {-delta}: an extra reduction of {delta} "
+                           f"or more by {ot} is ruled out: no")
         return "no", reasons
     why = []
     if hi is not None and hi >= 0:
@@ -305,6 +316,11 @@ def qualify(diff: Mapping[str, Stat], summaries: list[MethodSummary], interactio
     d = diff[endpoint]
     if verdict == "yes" and d.estimate is not None and abs(d.estimate) < delta:
         out.append(f"the reduction ({_fmt(d.estimate)}) is smaller than target_difference = {delta}")
+    if verdict == "no" and d.ci and d.ci[1] < 0:
+        out.append(f"'no' here means no extra reduction of {delta} or more: the CI of D ([{_fmt(d.ci[0])}, "
+                   f"{_fmt(d.ci[1])}]) lies entirely inside (-{delta}, 0), so {ot} does leave a smaller {endpoint} "
+                   f"than {con}, by {_fmt(-d.estimate) if d.estimate is not None else 'n/a'} (less than the "
+                   "target difference)")
     other = "dispersion" if endpoint == "gap" else "gap"
     o = diff[other]
     if o.ci and d.ci:

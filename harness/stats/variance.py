@@ -26,11 +26,12 @@ thousands of queries).
       tier                        E = e + S ml + M S lang + M S n0 tier
       method                      E = e + L s + S ml + S L method
 
-  solved bottom-up.  For balanced data and interior solutions this equals REML: the tests
-  check it against statsmodels MixedLM (REML, crossed random effects) and the sums of
-  squares against statsmodels' OLS ANOVA; ``analysis.mixedlm_variance_check`` also fits
-  MixedLM at run time and reports it alongside (off by default: tens of seconds at MIRACL
-  size, where the moment estimator takes milliseconds).
+  solved bottom-up.  For balanced data and interior solutions this equals REML: a dense
+  REML fit of the run-level means (:mod:`harness.stats.reml`, scipy) is reported next to it
+  as a cross-check (``reml_check``; ``analysis.reml_variance_check``, on by default), the
+  tests check that fit against statsmodels MixedLM where MixedLM converges, and the sums of
+  squares against statsmodels' OLS ANOVA.  statsmodels' MixedLM is not used at run time: it
+  does not converge on the default run (see :mod:`harness.stats.reml`).
 * **Query level**, per language, on the ``(M, S, Q_l)`` scores: query (``E = e' + S mq +
   M S query``), method x query (``E = e' + S mq``), seed x query (``E = e'``), averaged
   over languages.
@@ -47,14 +48,13 @@ thousands of queries).
 
 from __future__ import annotations
 
-import time
-import warnings as _warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from harness.stats.data import MetricScores
+from harness.stats.reml import RemlCheck, reml_fit
 
 #: Run-level sources, bottom-up: (component, {component: coefficient name}).
 RUN_SOURCES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -108,22 +108,6 @@ class Component:
 
 
 @dataclass(frozen=True)
-class MixedLMCheck:
-    """statsmodels MixedLM (REML) fit on the run-level means, next to the ANOVA estimates.
-
-    ``mixedlm`` and ``anova``: ``{method, language (tier included), method_x_language, seed,
-    seed_x_language}`` variances of the run-level means (query noise not subtracted).
-    """
-
-    converged: bool
-    seconds: float
-    mixedlm: Mapping[str, float]
-    anova: Mapping[str, float]
-    messages: tuple[str, ...]
-    error: str | None = None
-
-
-@dataclass(frozen=True)
 class VarianceDecomposition:
     metric: str
     estimator: str
@@ -135,7 +119,7 @@ class VarianceDecomposition:
     total: float | None
     components: tuple[Component, ...]
     mean_squares: tuple[Mapping[str, float | int | str], ...]
-    mixedlm: MixedLMCheck | None
+    reml_check: RemlCheck | None
     degenerate: bool
     reason: str | None
     notes: tuple[str, ...]
@@ -255,10 +239,11 @@ def _components(run_ms, run_df, q_ms, q_df, coef_run, coef_q, n_queries):
 
 
 def decompose(data: MetricScores, rng: np.random.Generator, n_draws: int = 2000, level: float = 0.95,
-              fit_mixedlm: bool = True) -> VarianceDecomposition:
+              reml: bool = True) -> VarianceDecomposition:
     """Variance components of ``data`` (see the module docstring).
 
-    ``rng`` drives the parametric bootstrap of the mean squares (``n_draws`` draws).
+    ``rng`` drives the parametric bootstrap of the mean squares (``n_draws`` draws);
+    ``reml``: also fit the dense REML cross-check (:mod:`harness.stats.reml`).
     """
     methods, n_s, excluded, notes = balanced_design(data)
     langs = list(data.languages)
@@ -348,8 +333,8 @@ def decompose(data: MetricScores, rng: np.random.Generator, n_draws: int = 2000,
         {"source": k, "level": "query (mean over languages)", "df": int(sum(p[1][k] for p in per_lang)),
          "mean_square": float(q_ms[k].mean())} for k, _ in QUERY_SOURCES)
     check = None
-    if fit_mixedlm and n_m >= 2 and n_l >= 2:
-        check = mixedlm_check(y, methods, langs, run_ms, run_df, tier_index)
+    if reml and n_m >= 2 and n_l >= 2:
+        check = reml_check(y, run_ms, run_df)
     return VarianceDecomposition(
         data.metric, "ANOVA expected mean squares on per-(method, seed, language) means (balanced design) + "
         "per-language query-level ANOVA; parametric bootstrap of mean squares for intervals",
@@ -358,25 +343,10 @@ def decompose(data: MetricScores, rng: np.random.Generator, n_draws: int = 2000,
         None if degenerate else total, tuple(comps), mean_squares, check, degenerate, reason, tuple(notes))
 
 
-def mixedlm_check(y: np.ndarray, methods: Sequence[str], langs: Sequence[str], run_ms: Mapping[str, float],
-                  run_df: Mapping[str, int], tier_index: np.ndarray) -> MixedLMCheck:
-    """REML fit of crossed random effects on the run-level means (statsmodels MixedLM)."""
-    import pandas as pd
-    from statsmodels.regression.mixed_linear_model import MixedLM
-
-    n_m, n_s, n_l = y.shape
-    mi, si, li = np.meshgrid(np.arange(n_m), np.arange(n_s), np.arange(n_l), indexing="ij")
-    frame = pd.DataFrame({
-        "y": y.ravel(), "g": 1,
-        "method": [methods[i] for i in mi.ravel()],
-        "language": [langs[i] for i in li.ravel()],
-        "ml": [f"{methods[a]}|{langs[b]}" for a, b in zip(mi.ravel(), li.ravel(), strict=True)],
-        "seed": [f"{methods[a]}|{b}" for a, b in zip(mi.ravel(), si.ravel(), strict=True)],
-    })
-    vc = {"method": "0 + C(method)", "language": "0 + C(language)", "method_x_language": "0 + C(ml)"}
-    if n_s > 1:
-        vc["seed"] = "0 + C(seed)"
-    # ANOVA counterparts (language total: tier and language within tier together)
+def anova_run_components(run_ms: Mapping[str, float], run_df: Mapping[str, int], n_m: int, n_s: int,
+                         n_l: int) -> dict[str, float]:
+    """ANOVA estimates of the run-level model of :mod:`harness.stats.reml` (language includes the tier;
+    query noise not subtracted), from the run-level mean squares."""
     ss_l = run_ms["tier"] * run_df["tier"] + run_ms["language"] * run_df["language"]
     ms_l = ss_l / (n_l - 1)
     e = run_ms["seed_x_language"] if run_df["seed_x_language"] > 0 else 0.0
@@ -384,24 +354,19 @@ def mixedlm_check(y: np.ndarray, methods: Sequence[str], langs: Sequence[str], r
     anova = {"method": (run_ms["method"] - run_ms["method_x_language"] - (run_ms["seed"] if n_s > 1 else e) + e)
              / (n_s * n_l),
              "language": (ms_l - run_ms["method_x_language"]) / (n_m * n_s),
-             "method_x_language": ml}
+             "method_x_language": ml if n_s > 1 else run_ms["method_x_language"]}
     if n_s > 1:
         anova["seed"] = (run_ms["seed"] - e) / n_l
         anova["seed_x_language"] = e
-    t0 = time.perf_counter()
-    with _warnings.catch_warnings(record=True) as caught:
-        _warnings.simplefilter("always")
-        try:
-            model = MixedLM.from_formula("y ~ 1", groups="g", vc_formula=vc, re_formula="0", data=frame)
-            res = model.fit(reml=True)
-        except (np.linalg.LinAlgError, ValueError) as err:
-            return MixedLMCheck(False, time.perf_counter() - t0, {}, {k: float(v) for k, v in anova.items()},
-                                tuple(str(w.message) for w in caught), error=f"{type(err).__name__}: {err}")
-    names = list(model.exog_vc.names)
-    est = {n: float(v) for n, v in zip(names, res.vcomp, strict=True)}
-    if n_s > 1:
-        est["seed_x_language"] = float(res.scale)
-    else:
-        est["method_x_language"] = est.get("method_x_language", 0.0) + float(res.scale)
-    return MixedLMCheck(bool(res.converged), time.perf_counter() - t0, est, {k: float(v) for k, v in anova.items()},
-                        tuple(sorted({str(w.message) for w in caught})))
+    return anova
+
+
+def reml_check(y: np.ndarray, run_ms: Mapping[str, float], run_df: Mapping[str, int]) -> RemlCheck:
+    """Dense REML fit of the run-level means ``y`` ``(M, S, L)`` next to the ANOVA (:mod:`harness.stats.reml`)."""
+    n_m, n_s, n_l = y.shape
+    anova = anova_run_components(run_ms, run_df, n_m, n_s, n_l)
+    try:
+        return reml_fit(y, anova)
+    except (np.linalg.LinAlgError, ValueError) as err:
+        return RemlCheck("dense REML on run-level means", False, {}, anova, float("nan"), float("nan"),
+                         float("nan"), (), error=f"{type(err).__name__}: {err}")

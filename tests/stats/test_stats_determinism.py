@@ -1,4 +1,5 @@
-"""Determinism: randomization p-values are bit-identical across calls, thread counts and method sets."""
+"""Determinism: randomization p-values and analysis.json are bit-identical across calls, BLAS thread counts
+(1, 2, 4) and method sets."""
 
 from __future__ import annotations
 
@@ -24,13 +25,19 @@ rng = np.random.default_rng(5)
 # nDCG-like discrete scores: many exact ties between |T*| and |T|
 diffs = [np.round(rng.normal(0.01, 0.3, size=(n, 24)) * 8) / 8 for n in (3000, 700, 41)]
 res = sign_flip_test(diffs, [stream(0, "randomization", "ndcg@10", l) for l in ("a", "b", "c")], 3000)
-# and a whole analysis
+# and whole analyses: the small world, and the default run's shape with continuous scores (sums of such
+# scores depend on summation order, unlike scores on a 1/64 grid), with the REML check
 import hashlib
 from stats_world import FAST, TIERS, WORLD
 from harness.stats import AnalysisOptions, analyze
+from harness.stats.calibration import default_run_design
 from harness.stats.simulate import simulate_results
 table = simulate_results(WORLD, np.random.default_rng(1)).results
-analysis = analyze(table, AnalysisOptions(**FAST), tiers=TIERS).to_dict()
+analysis = [analyze(table, AnalysisOptions(**FAST), tiers=TIERS).to_dict()]
+design = default_run_design(seed_scale=1.0, effect=0.02, n_queries=500)
+big = simulate_results(design, np.random.default_rng(2)).results
+analysis.append(analyze(big, AnalysisOptions(**FAST, ot_method="m1", contrastive_method="m2", baseline="m0",
+                                             reml_variance_check=True), tiers=dict(design.tiers)).to_dict())
 digest = hashlib.sha256(json.dumps(analysis, sort_keys=True).encode()).hexdigest()
 print(json.dumps({"exceed": res.exceed.tolist(), "pooled": res.pooled_exceed.tolist(),
                   "p": [float(x).hex() for x in res.p_value.ravel()], "analysis": digest}))
@@ -46,8 +53,8 @@ def run_with_threads(n: int) -> dict:
 
 
 def test_randomization_counts_and_analysis_identical_across_thread_counts():
-    one, two = run_with_threads(1), run_with_threads(2)
-    assert one == two  # sign-flip counts, p-values (bit for bit) and the sha256 of a whole analysis.json
+    one, two, four = run_with_threads(1), run_with_threads(2), run_with_threads(4)
+    assert one == two == four  # sign-flip counts, p-values (bit for bit) and the sha256 of whole analysis.json files
     assert 0 < sum(map(sum, one["exceed"])) < 3 * 24 * 3000  # a real mixture of exceedances
 
 

@@ -38,7 +38,7 @@ def test_recovery_on_average_over_replicates():
     est: dict[str, list[float]] = {k: [] for k in truth}
     for _ in range(200):
         data, _ = simulate_metric(MIRACL_LIKE, "ndcg@10", rng)
-        for c in decompose(data, rng, n_draws=100, fit_mixedlm=False).components:
+        for c in decompose(data, rng, n_draws=100, reml=False).components:
             est[c.name].append(c.share)
     for name, t in truth.items():
         assert abs(np.mean(est[name]) / t - 1) < 0.15, (name, np.mean(est[name]), t)
@@ -59,7 +59,7 @@ def test_recovery_of_one_large_design():
         method_effects={m: 0.04 * i for i, m in enumerate(methods)}, tier_effects={"low": -1.2})
     data, effects = simulate_metric(design, "ndcg@10", np.random.default_rng(7))
     truth = shares(realised_components(design, effects))
-    vd = decompose(data, np.random.default_rng(1), n_draws=200, fit_mixedlm=False)
+    vd = decompose(data, np.random.default_rng(1), n_draws=200, reml=False)
     for c in vd.components:
         assert abs(c.share / truth[c.name] - 1) < 0.15, (c.name, c.share, truth[c.name])
         assert c.ci_share[0] <= c.share <= c.ci_share[1]
@@ -91,23 +91,76 @@ def test_mean_squares_match_statsmodels_anova():
     assert ms["tier"] * df["tier"] == pytest.approx(tiers_only.loc["C(t)", "sum_sq"], rel=1e-8)
 
 
-def test_anova_agrees_with_statsmodels_mixedlm_reml():
-    """On a balanced design with positive components, REML (MixedLM) and the moment estimates agree."""
-    design = SimulationDesign(methods=SIX[:4], tiers={k: v for k, v in list(LANGS18.items())[:8]}, n_queries=50,
-                              n_seeds=4, sd=dict(MIRACL_LIKE.sd) | {"method_x_language": 0.04, "seed": 0.03},
-                              method_effects=MIRACL_LIKE.method_effects, tier_effects={"low": -0.1})
-    data, _ = simulate_metric(design, "ndcg@10", np.random.default_rng(11))
-    check = decompose(data, np.random.default_rng(0), n_draws=100, fit_mixedlm=True).mixedlm
+def _positive_design() -> SimulationDesign:
+    return SimulationDesign(methods=SIX[:4], tiers={k: v for k, v in list(LANGS18.items())[:8]}, n_queries=50,
+                            n_seeds=4, sd=dict(MIRACL_LIKE.sd) | {"method_x_language": 0.04, "seed": 0.03},
+                            method_effects=MIRACL_LIKE.method_effects, tier_effects={"low": -0.1})
+
+
+def test_anova_agrees_with_dense_reml_and_reml_with_statsmodels_mixedlm():
+    """On a balanced design with positive components, the ANOVA, the dense REML cross-check and statsmodels'
+    MixedLM (an independent REML implementation, which converges on this design) agree."""
+    import warnings
+
+    from statsmodels.regression.mixed_linear_model import MixedLM
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    data, _ = simulate_metric(_positive_design(), "ndcg@10", np.random.default_rng(11))
+    check = decompose(data, np.random.default_rng(0), n_draws=100, reml=True).reml_check
     assert check is not None and check.converged and check.error is None
-    for name in ("method", "language", "method_x_language", "seed", "seed_x_language"):
+    names = ("method", "language", "method_x_language", "seed", "seed_x_language")
+    for name in names:
         assert check.anova[name] > 0
-        assert check.mixedlm[name] == pytest.approx(check.anova[name], rel=0.02), name
+        assert check.reml[name] == pytest.approx(check.anova[name], rel=1e-6), name
+    assert check.max_relative_difference < 1e-6
+    assert check.criterion == pytest.approx(check.criterion_at_anova, abs=1e-6)
+    y = np.stack([data.run_means(m) for m in data.methods])  # (M, S, L)
+    n_m, n_s, n_l = y.shape
+    mi, si, li = (a.ravel() for a in np.meshgrid(np.arange(n_m), np.arange(n_s), np.arange(n_l), indexing="ij"))
+    frame = pd.DataFrame({"y": y.ravel(), "g": 1, "m": mi, "l": li, "ml": mi * n_l + li, "s": mi * n_s + si})
+    vc = {"method": "0 + C(m)", "language": "0 + C(l)", "method_x_language": "0 + C(ml)", "seed": "0 + C(s)"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # "may be on the boundary": checked by the values below
+        res = MixedLM.from_formula("y ~ 1", groups="g", vc_formula=vc, re_formula="0", data=frame).fit(reml=True)
+    assert res.converged
+    theirs = dict(zip(res.model.exog_vc.names, res.vcomp, strict=True)) | {"seed_x_language": res.scale}
+    for name in names:
+        assert check.reml[name] == pytest.approx(theirs[name], rel=0.02), name
+
+
+def test_dense_reml_reaches_the_optimum_from_a_bad_start_and_handles_boundaries():
+    """A design whose seed variance is tiny next to the others (like the default run): the fit converges to the
+    ANOVA solution; with a zero component (no seed effects, negative moment estimate) it stops at the boundary."""
+    from harness.stats.reml import RemlCriterion, design_matrices, reml_fit
+    from harness.stats.variance import anova_run_components
+
+    tiny = SimulationDesign(methods=SIX, tiers={k: v for k, v in list(LANGS18.items())[4:10]}, n_queries=50,
+                            n_seeds=3, sd={"language": 0.1, "method_x_language": 0.05, "seed": 0.003,
+                                           "seed_x_language": 0.01},
+                            method_effects={m: 0.05 * i for i, m in enumerate(SIX)})
+    for seed_sd, rng_seed in ((0.003, 5), (0.0, 6)):
+        design = SimulationDesign(**{**tiny.__dict__, "sd": {**tiny.sd, "seed": seed_sd}})
+        data, _ = simulate_metric(design, "x", np.random.default_rng(rng_seed))
+        y = np.stack([data.run_means(m) for m in data.methods])
+        ms, df = run_level_mean_squares(y, np.zeros(y.shape[2], dtype=int))
+        anova = anova_run_components(ms, df, *y.shape)
+        check = reml_fit(y, anova)
+        assert check.converged, check.messages
+        crit = RemlCriterion(y, design_matrices(*y.shape))
+        # the optimum is no worse than the clipped ANOVA point and than a start far away from it
+        far = np.array([1.0, 1.0, 1.0, 1.0, 1.0]) * float(np.var(y))
+        assert check.criterion <= crit(far)[0]
+        assert check.criterion <= check.criterion_at_anova + 1e-6
+        if anova["seed"] > 0:
+            assert check.reml["seed"] == pytest.approx(anova["seed"], rel=1e-4)
+        else:  # negative moment estimate: REML stops at 0 and keeps the others close
+            assert check.reml["seed"] < 1e-3 * check.reml["seed_x_language"]
 
 
 def test_single_seed_and_single_method_are_reported_not_estimable():
     one_seed = SimulationDesign(methods=SIX[:3], tiers=LANGS18, n_queries=30, n_seeds=1, sd=MIRACL_LIKE.sd)
     vd = decompose(simulate_metric(one_seed, "x", np.random.default_rng(0))[0], np.random.default_rng(0), 100,
-                   fit_mixedlm=False)
+                   reml=False)
     comps = {c.name: c for c in vd.components}
     assert comps["seed"].variance is None and comps["seed"].absorbed_into == "method"
     assert comps["residual"].parts["seed_x_query"] is None
@@ -116,7 +169,7 @@ def test_single_seed_and_single_method_are_reported_not_estimable():
 
     one_method = SimulationDesign(methods=("solo",), tiers=LANGS18, n_queries=30, n_seeds=3, sd=MIRACL_LIKE.sd)
     vd = decompose(simulate_metric(one_method, "x", np.random.default_rng(0))[0], np.random.default_rng(0), 100,
-                   fit_mixedlm=False)
+                   reml=False)
     comps = {c.name: c for c in vd.components}
     assert comps["method"].variance is None and comps["method_x_language"].variance is None
     assert comps["method_x_language"].absorbed_into == "language"
@@ -126,6 +179,6 @@ def test_unbalanced_seeds_use_the_largest_balanced_subdesign():
     design = SimulationDesign(methods=("a", "b", "c"), tiers=LANGS18, n_queries=30,
                               n_seeds={"a": 5, "b": 5, "c": 1}, sd=MIRACL_LIKE.sd)
     vd = decompose(simulate_metric(design, "x", np.random.default_rng(0))[0], np.random.default_rng(0), 100,
-                   fit_mixedlm=False)
+                   reml=False)
     assert vd.methods == ("a", "b") and vd.excluded_methods == ("c",) and vd.n_seeds == 5
     assert any("fewer than 5 seeds" in n for n in vd.notes)
