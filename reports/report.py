@@ -19,8 +19,16 @@ import pandas as pd
 
 from harness_reports import plots
 from harness_reports._render import fmt_ci
-from harness_reports.setup import (SCOPE_NOTE, SYNTHETIC_NOTE, benchmark_info, cells_table, failed_cells, hardware,
-                                   methods_table, reproducibility)
+from harness_reports.setup import (
+    SCOPE_NOTE,
+    SYNTHETIC_NOTE,
+    benchmark_info,
+    cells_table,
+    failed_cells,
+    hardware,
+    methods_table,
+    reproducibility,
+)
 from harness_reports.verdict import HeadlineRow, VerdictSummary, headline_rows, verdict_summary
 from harness_reports.view import AnalysisView, _tier_order, build_view
 
