@@ -263,8 +263,9 @@ def run_matrix(
                 c.update(error=out.error, traceback=out.traceback)
                 log(f"cell {out.method}/seed={out.seed}: FAILED: {out.error}")
             store.write_json("manifest.json", manifest)
-        if getattr(ex, "stage_seconds", None):
-            manifest["shared_stages"] = dict(ex.stage_seconds)  # built outside cells (seconds)
+        stages = getattr(ex, "stage_seconds", None)  # LocalExecutor: stages built outside cells (seconds)
+        if stages:
+            manifest["shared_stages"] = dict(stages)
         log("analysing the per-query scores and writing the report ...")
 
         # ---------------------------------------------------------------- assemble
