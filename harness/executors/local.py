@@ -19,14 +19,19 @@ identity.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from harness.engine import CellOutput, CellSpec, execute_cell_remote
 from harness.options import Options
 from harness.plugin import Executor
+
+if TYPE_CHECKING:
+    from harness.engine import Engine
 
 
 class LocalOptions(Options):
@@ -40,7 +45,7 @@ class LocalExecutor(Executor):
 
     Config = LocalOptions
 
-    def __init__(self, options, engine):
+    def __init__(self, options: BaseModel | None, engine: "Engine") -> None:
         super().__init__(options, engine)
         self.stage_seconds: dict[str, float] = {}  # shared stages built outside cells: name -> seconds
 
@@ -74,7 +79,7 @@ class LocalExecutor(Executor):
                         bar.set_postfix_str(f"teacher seed={spec.seed}")
                         self._stage(f"teacher seed={spec.seed}", f"teacher for seed {spec.seed} (the base encoder "
                                     "fine-tuned on pivot pairs; from the cache when built before)",
-                                    lambda s=spec.seed: engine.teacher(s))
+                                    functools.partial(engine.teacher, spec.seed))
                         bar.unpause()  # the ETA counts cells: leave the one-off teacher out of the rate
                     bar.set_postfix_str(spec.label)
                     if not progress:
