@@ -142,6 +142,14 @@ def main(argv: list[str] | None = None) -> int:
                   "`python benchmarks/readme_figures.py RUN_DIR` on a fresh default run", file=sys.stderr)
             return 1
         print("README.md's default-run figures match the stored run")
+        from harness.config import load_config
+
+        current = load_config("default").sha256()
+        stored = json.loads(STORED.read_text())["run"]["config_sha256"]
+        if stored != current:
+            print(f"but the stored run used config {stored[:8]}, the default config is now {current[:8]}: "
+                  "regenerate from a fresh default run", file=sys.stderr)
+            return 1
         return 0
     if args.run_dir is None:
         ap.error("give RUN_DIR (a finished default run) or --check")
