@@ -272,3 +272,32 @@ def dumbbell(rows: Sequence[tuple[str, Sequence[Interval]]], *, xlabel: str, alt
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.0 + 0.9 / max(2, len(rows) + 1)), ncol=len(groups),
                   fontsize=7, frameon=False)
     return _encode(fig, alt, caption)
+
+
+@_style
+def budget_curves(steps: Sequence[int], d: Sequence[float], low: Sequence[float | None], high: Sequence[float | None],
+                  tier_curves: Mapping[str, Sequence[tuple[int, float]]], *, delta: float, metric: str,
+                  crossovers: Sequence[tuple[int, int]], alt: str, caption: str) -> Plot:
+    """Left: the question's D vs budget with its CI band and the ``[-delta, delta]`` band; right:
+    each method's tier means vs budget (``tier_curves[label] = [(steps, mean), ...]``)."""
+    fig = _figure(7.4, 2.6)
+    ax, bx = fig.subplots(1, 2)
+    x = np.asarray(steps, dtype=float)
+    ax.axhspan(-delta, delta, color="#e8e8e8", zorder=0, linewidth=0)
+    ax.axhline(0.0, color="#777777", linewidth=0.8, linestyle="--")
+    lo = np.array([np.nan if v is None else v for v in low], dtype=float)
+    hi = np.array([np.nan if v is None else v for v in high], dtype=float)
+    ax.fill_between(x, lo, hi, color=PALETTE[0], alpha=0.25, linewidth=0)
+    ax.plot(x, d, "o-", color=PALETTE[0], markersize=4)
+    for a, b in crossovers:
+        ax.axvspan(a, b, color="#f3d9a4", alpha=0.5, zorder=0, linewidth=0)
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("D (gap OT − gap contrastive)")
+    for i, (label, pts) in enumerate(tier_curves.items()):
+        if pts:
+            xs, ys = zip(*pts)
+            bx.plot(xs, ys, "o-" if "high" in label else "s--", color=_color(i // 2), markersize=3, label=label)
+    bx.set_xlabel("training steps")
+    bx.set_ylabel(f"mean {metric}")
+    bx.legend(fontsize=6, frameon=False)
+    return _encode(fig, alt, caption)

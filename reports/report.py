@@ -142,6 +142,43 @@ def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[st
     return figs
 
 
+def protocol_context(analysis: Mapping[str, Any] | None, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The comparison protocol (what the dev rule chose), the budget curves and data warnings, for the report."""
+    a = analysis or {}
+    protocol = a.get("protocol") or {}
+    curves = a.get("budget_curves") or {}
+    points = [p for p in curves.get("points", []) if "D" in p]
+    rows = []
+    for group, sel in (protocol.get("selections") or {}).items():
+        c = sel.get("chosen") or {}
+        rows.append({"group": group, "chosen": c.get("method"), "steps": c.get("steps"), "dev": c.get("dev_score"),
+                     "grid": sel.get("grid_size"), "swept": sel.get("swept") or {}})
+    fig = None
+    if len(points) >= 2:
+        delta = float(((a.get("options") or {}).get("target_difference")) or 0.02)
+        metric = curves.get("primary_metric", "")
+        tier_curves: dict[str, list[tuple[int, float]]] = {}
+        for p in points:
+            for t in p.get("tier_means") or []:
+                if t.get("method") in (curves.get("ot_method"), curves.get("contrastive_method")):
+                    tier_curves.setdefault(f"{t['method']} · {t['tier']}", []).append((p["steps"], t["mean"]))
+        fig = plots.budget_curves(
+            [p["steps"] for p in points], [p["D"] for p in points], [(p.get("ci") or [None])[0] for p in points],
+            [(p.get("ci") or [None, None])[1] for p in points], tier_curves, delta=delta, metric=metric,
+            crossovers=[tuple(c["between_steps"]) for c in curves.get("crossovers", [])],
+            alt=f"D against the training budget at {len(points)} budgets, with its confidence band and the ±{delta:g} "
+                "band; beside it each compared method's tier means against the budget.",
+            caption="Left: the question's D (gap of OT minus gap of contrastive) at each shared budget, computed as the "
+                    "headline is (test queries), with its CI; shaded orange: budgets between which D changes sign. "
+                    "Right: high- and low-tier means of both methods at each budget.")
+    return {"rule": protocol.get("rule"), "tuned_on": protocol.get("tuned_on"), "warnings": protocol.get("warnings", []),
+            "selections": rows, "points": points, "crossovers": curves.get("crossovers", []),
+            "holds": curves.get("verdict_holds_across_budgets"), "verdicts": curves.get("verdicts", []),
+            "curve_note": curves.get("note"), "figure": fig,
+            "data_problems": dict(manifest.get("data_problems") or {}),
+            "mode": (manifest.get("benchmark") or {}).get("mode")}
+
+
 def build_context(run_dir: Path, manifest: Mapping[str, Any], analysis: Mapping[str, Any] | None,
                   results: pd.DataFrame | None = None) -> dict[str, Any]:
     """Everything ``report.html.j2`` renders.  ``results`` is not needed (every number is in the analysis)."""
@@ -160,6 +197,7 @@ def build_context(run_dir: Path, manifest: Mapping[str, Any], analysis: Mapping[
         "cells": cells_table(manifest), "failed": failed_cells(manifest), "repro": reproducibility(run_dir, manifest),
         "v": view, "verdict": verdict, "headline": headline, "figs": figures(view, verdict), "notes": {"scope": SCOPE_NOTE, "synthetic": SYNTHETIC_NOTE},
         "harness_version": str(manifest.get("harness_version", "")),
+        "protocol": protocol_context(analysis, manifest),
     }
 
 
