@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 #: Exit codes: 0 done; 1 some cells failed (the run is "partial"); 2 bad input (config, data, arguments:
@@ -35,11 +36,26 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-cell lines")
 
 
+def version_text() -> str:
+    """``harness --version``: the installed distribution's version (the package's own if not installed)."""
+    from importlib import metadata
+
+    from harness import __version__
+
+    try:
+        ver = metadata.version("xling-harness")
+    except metadata.PackageNotFoundError:
+        ver = __version__
+    return f"harness {ver} (xling-harness, Python {sys.version.split()[0]})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
         description="Statistical benchmarking harness for cross-lingual retrieval methods.",
     )
+    parser.add_argument("--version", action="version", version=version_text(),
+                        help="show the harness version (and the Python running it) and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run a matrix (methods x seeds, per language) and write a run directory",
@@ -76,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line of the run's log (never glued to a progress bar, no source echo).
+
+    The harness's own warnings (an unknown-token rate in the user's data, a corrupt cache
+    entry, Sinkhorn not converging) say what to do; their file and line would not help.
+    """
+    from harness.runner import stderr_log
+
+    origin = "" if category.__module__.split(".")[0] in ("harness", "harness_methods", "harness_reports") \
+        else f" ({category.__name__} from {Path(filename).parent.name}/{Path(filename).name}:{lineno})"
+    stderr_log(f"warning: {message}{origin}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -88,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     from harness.errors import HarnessError
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    show_warning = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         return COMMANDS[args.command](args)
     except HarnessError as e:
@@ -118,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+        warnings.showwarning = show_warning
 
 
 def _free(path: Path) -> str:
@@ -143,12 +175,26 @@ def cmd_run(args) -> int:
     log = (lambda s: None) if args.quiet else None
     res = run_matrix(config, run_dir=Path(args.out) if args.out else None, cache=cache, executor=args.executor,
                      address=args.address, progress=False if args.quiet else None, log=log, render=render_report)
+    _summary(res.run_dir)
     print(f"run directory: {res.run_dir}")
     print(f"report: {res.run_dir / 'report.html'}")
     print(f"status: {res.status} ({len(res.cells) - len(res.failed)}/{len(res.cells)} cells, {res.seconds:.1f} s)")
     for f in res.failed:
         print(f"  failed: {f.method} seed={f.seed}: {f.error}")
     return EXIT_OK if not res.failed else EXIT_FAILED_CELLS
+
+
+def _summary(run_dir: Path) -> None:
+    """The question, verdict and tier-means table of a run directory's ``analysis.json`` (to stdout)."""
+    import json
+
+    from harness_reports.terminal import print_summary
+
+    path = Path(run_dir) / "analysis.json"
+    analysis = json.loads(path.read_text()) if path.is_file() else None
+    print()
+    print_summary(analysis)
+    print()
 
 
 def _list_plugins(infos, as_json: bool, with_kind: bool) -> int:
@@ -189,6 +235,7 @@ def cmd_report(args) -> int:
     from harness_reports import rerender
 
     path = rerender(args.run_dir)
+    _summary(args.run_dir)
     print(f"report: {path}")
     return EXIT_OK
 

@@ -13,6 +13,7 @@ no judgments are ignored.  Relevance >= 1 counts as relevant.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -67,13 +68,19 @@ def evaluate_per_query(
         if q in qrels_d and docs:
             ranked = rank_items(docs)
             run_d[q] = {d: float(len(ranked) - r) for r, (d, _) in enumerate(ranked)}
-    qr = Qrels.from_dict(qrels_d)
-    if run_d:
-        rn = Run.from_dict(run_d)
-    else:
-        rn = Run.from_dict({next(iter(qrels_d)): {"\x00no-result": 0.0}})
-    rn = rn.make_comparable(qr)  # adds empty result lists for unretrieved judged queries (-c)
-    evaluate(qr, rn, list(metrics), return_mean=False, threads=1, save_results_in_run=True)
+    with warnings.catch_warnings():
+        # ranx's numba kernels warn, when they are compiled, about ranx's own index casts
+        # ("unsafe cast from uint64 to int64"): nothing about the user's data, so not shown.
+        from numba.core.errors import NumbaTypeSafetyWarning
+
+        warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning)
+        qr = Qrels.from_dict(qrels_d)
+        if run_d:
+            rn = Run.from_dict(run_d)
+        else:
+            rn = Run.from_dict({next(iter(qrels_d)): {"\x00no-result": 0.0}})
+        rn = rn.make_comparable(qr)  # adds empty result lists for unretrieved judged queries (-c)
+        evaluate(qr, rn, list(metrics), return_mean=False, threads=1, save_results_in_run=True)
     rows = []
     for m in metrics:
         per_q = rn.scores[m]

@@ -293,6 +293,9 @@ class Executor(abc.ABC):
 
         self.options = validate_section(self.Config, options, "executor")
         self.engine = engine
+        #: The driver's line logger (set by ``harness.runner`` before :meth:`run`); executors may
+        #: name the stages they run with it (lines go above any progress bar, or to a log file).
+        self.log: Callable[[str], None] = lambda line: None
 
     @classmethod
     def device(cls, options: BaseModel) -> str | None:

@@ -147,6 +147,17 @@ def command_line(config: HarnessConfig, run_dir: Path) -> str:
     return f"harness run {shlex.quote(str(run_dir / 'config.toml'))} --out {shlex.quote(str(run_dir))}"
 
 
+def stderr_log(message: str) -> None:
+    """The runner's default log: a line on stderr that never lands inside a progress bar.
+
+    ``tqdm.write`` clears the bars, prints the line and redraws them below it.
+    """
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+    sys.stderr.flush()
+
+
 def run_matrix(
     config: HarnessConfig,
     *,
@@ -173,11 +184,17 @@ def run_matrix(
     cache = cache or Cache.default()
     run_dir = Path(run_dir) if run_dir else default_run_dir(config)
     progress = sys.stderr.isatty() if progress is None else progress
-    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    log = log or stderr_log
     # Everything that can refuse the run (device, data, model) is checked before the run directory exists.
     device = config.executor_cls.device(config.executor)
     engine = Engine(config, cache, progress=progress, device=device)
+    log(f"run {config.name}: {len(config.methods)} methods x {len(config.seeds)} seeds on the "
+        f"{config.benchmark_name} benchmark, device {engine.device}; run directory {run_dir}")
+    log(f"benchmark {config.benchmark_name}: loading (generated on first use) ...")
+    t_bench = time.perf_counter()
     bench = engine.benchmark
+    log(f"benchmark {config.benchmark_name}: {len(bench.languages)} languages ready in "
+        f"{time.perf_counter() - t_bench:.1f} s")
     preflight = engine.preflight()
     with RunStore(run_dir) as store:
         manifest: dict[str, Any] = {
@@ -231,6 +248,9 @@ def run_matrix(
             log(f"{len(outputs)} of {len(specs)} cells found in the cache ({cache.root})")
 
         ex = make_executor(config, engine)
+        ex.log = log  # stage lines of the executor (Executor.log)
+        if todo:
+            log(f"{len(todo)} cells to compute ({config.executor_name} executor)")
         for out in ex.run(todo, progress=progress):
             outputs[(out.method, out.seed)] = out
             c = cells[(out.method, out.seed)]
@@ -238,11 +258,15 @@ def run_matrix(
             if out.status == "done":
                 engine.store_cell(out)
                 total = sum(out.timings.values())
-                log(f"cell {out.method} seed={out.seed}: done in {total:.1f} s")
+                log(f"cell {out.method}/seed={out.seed}: done in {total:.1f} s")
             else:
                 c.update(error=out.error, traceback=out.traceback)
-                log(f"cell {out.method} seed={out.seed}: FAILED: {out.error}")
+                log(f"cell {out.method}/seed={out.seed}: FAILED: {out.error}")
             store.write_json("manifest.json", manifest)
+        stages = getattr(ex, "stage_seconds", None)  # LocalExecutor: stages built outside cells (seconds)
+        if stages:
+            manifest["shared_stages"] = dict(stages)
+        log("analysing the per-query scores and writing the report ...")
 
         # ---------------------------------------------------------------- assemble
         done = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status == "done"]

@@ -281,6 +281,7 @@ def train(
     torch_seed: int | None = None,
     schedule_steps: int | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    desc: str = "",
 ) -> TrainStats:
     """Minimise ``loss_fn(batch)`` for ``steps`` optimizer steps.
 
@@ -317,6 +318,8 @@ def train(
         seconds of training so far); e.g. to evaluate checkpoints.  It must leave the
         model's weights and every random stream alone; the model is put back in train mode
         after it returns, and its time is not counted as training time.
+    desc : str
+        Label of the progress bar (default ``"<method> (seed <seed>)"``).
 
     Raises
     ------
@@ -355,7 +358,7 @@ def train(
     if show:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=steps, desc=f"{method} (seed {seed})", leave=False)
+        bar = tqdm(total=steps, desc=desc or f"{method} (seed {seed})", leave=False)
     every = max(1, math.ceil(steps / 50))
     curve: list[float] = []
     window: list[float] = []

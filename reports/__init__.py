@@ -6,7 +6,9 @@ from the run's manifest; templates are jinja2 with autoescape and ``StrictUndefi
 * :func:`render_report` -- ``report.html`` + exports for a run (called by the runner);
 * :func:`rerender` -- ``harness report DIR``;
 * :func:`compare_runs` -- ``harness compare DIR_A DIR_B`` (module :mod:`reports.compare`);
-* :func:`reproduce_run` -- ``harness reproduce DIR`` (module :mod:`reports.reproduce`).
+* :func:`reproduce_run` -- ``harness reproduce DIR`` (module :mod:`reports.reproduce`);
+* the verdict in words (:mod:`harness_reports.verdict`, the one place it is phrased) and the
+  terminal summary that ``harness run`` / ``harness report`` print (:mod:`harness_reports.terminal`).
 """
 
 from __future__ import annotations

@@ -171,10 +171,12 @@ def bars(labels: Sequence[str], values: Sequence[float], *, low: Sequence[float 
 
 
 @_style
-def strip(points: Mapping[str, Sequence[tuple[str, float]]], *, ylabel: str, alt: str, caption: str) -> Plot:
+def strip(points: Mapping[str, Sequence[tuple[str, float]]], *, ylabel: str, alt: str, caption: str,
+          reference: float | None = None) -> Plot:
     """Strip plot: for each category (x), its labelled points, spread horizontally by a fixed offset.
 
-    ``points[category] = [(label, value), ...]``; labels (e.g. seeds) get one colour each.
+    ``points[category] = [(label, value), ...]``; labels (e.g. seeds) get one colour each;
+    ``reference`` draws a dashed horizontal line (e.g. 0 for deviations).
     The horizontal spread is deterministic (evenly spaced), not random jitter.
     """
     cats = list(points)
@@ -191,9 +193,111 @@ def strip(points: Mapping[str, Sequence[tuple[str, float]]], *, ylabel: str, alt
                     xs.append(ci + offset)
                     ys.append(val)
         ax.scatter(xs, ys, s=18, color=_color(li), label=lab, zorder=3)
+    if reference is not None:
+        ax.axhline(reference, color="#777777", linewidth=0.8, linestyle="--", zorder=1)
     ax.set_xticks(range(len(cats)), labels=cats, rotation=30 if len(cats) > 4 else 0, ha="right" if len(cats) > 4 else "center")
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
     if labels:
         ax.legend(loc="best", fontsize=7, frameon=False, title=None)
+    return _encode(fig, alt, caption)
+
+
+@_style
+def difference_band(estimate: float, low: float | None, high: float | None, *, delta: float, label: str,
+                    better: str, worse: str, alt: str, caption: str) -> Plot:
+    """One difference with its interval against the band ``[-delta, +delta]`` (the verdict figure).
+
+    The band is shaded; 0 is a dashed line; the region left of ``-delta`` is labelled
+    ``better`` ("reduces the gap by delta or more"), right of ``+delta`` ``worse``.
+    """
+    ends = [abs(x) for x in (estimate, low, high) if x is not None and np.isfinite(x)]
+    half = max([1.6 * delta, *(1.15 * e for e in ends)])
+    fig = _figure(6.2, 1.55)
+    ax = fig.add_subplot()
+    ax.axvspan(-delta, delta, color="#e8e8e8", zorder=0, linewidth=0)
+    ax.axvline(0.0, color="#777777", linewidth=0.8, linestyle="--", zorder=1)
+    for x in (-delta, delta):
+        ax.axvline(x, color="#999999", linewidth=0.6, zorder=1)
+    lo = estimate if low is None else low
+    hi = estimate if high is None else high
+    ax.errorbar([estimate], [0], xerr=[[estimate - lo], [hi - estimate]], fmt="o", color=PALETTE[0],
+                ecolor=PALETTE[0], capsize=4, markersize=6, linewidth=2, zorder=3)
+    ax.set_xlim(-half, half)
+    ax.set_ylim(-1, 1.1)
+    ax.set_yticks([0], labels=[label])
+    ax.text(-delta, 0.62, f"−δ = −{delta:g}", ha="center", va="bottom", fontsize=7, color="#555555")
+    ax.text(delta, 0.62, f"+δ = +{delta:g}", ha="center", va="bottom", fontsize=7, color="#555555")
+    ax.text(-half * 0.98, -0.9, f"← {better}", ha="left", va="bottom", fontsize=7, color="#555555")
+    ax.text(half * 0.98, -0.9, f"{worse} →", ha="right", va="bottom", fontsize=7, color="#555555")
+    ax.spines["left"].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel("D")
+    return _encode(fig, alt, caption)
+
+
+@_style
+def dumbbell(rows: Sequence[tuple[str, Sequence[Interval]]], *, xlabel: str, alt: str, caption: str) -> Plot:
+    """Per row (a method), one point with its interval per group (a tier), joined by a grey line.
+
+    ``rows = [(method, [Interval(group=tier, ...), ...]), ...]``, drawn top to bottom; a
+    group keeps its colour across rows, so each method's tiers sit side by side on one line.
+    """
+    groups = list(dict.fromkeys(it.group for _, items in rows for it in items))
+    fig = _figure(6.2, max(1.8, 0.36 * len(rows) + 1.0))
+    ax = fig.add_subplot()
+    ys = np.arange(len(rows))[::-1]  # first row on top
+    for y, (_, items) in zip(ys, rows):
+        xs = [it.estimate for it in items if it.estimate is not None]
+        if len(xs) > 1:
+            ax.plot([min(xs), max(xs)], [y, y], color="#bbbbbb", linewidth=2.2, zorder=1, solid_capstyle="round")
+    for g_i, g in enumerate(groups):
+        est, lo, hi, yy = [], [], [], []
+        for y, (_, items) in zip(ys, rows):
+            for it in items:
+                if it.group == g and it.estimate is not None:
+                    est.append(it.estimate)
+                    lo.append(np.nan if it.low is None else it.low)
+                    hi.append(np.nan if it.high is None else it.high)
+                    yy.append(y)
+        e = np.array(est, dtype=float)
+        err = np.vstack([e - np.array(lo, dtype=float), np.array(hi, dtype=float) - e])  # (2, n)
+        err = np.where(np.isfinite(err), err, 0.0)
+        ax.errorbar(e, yy, xerr=err, fmt="o", color=_color(g_i), ecolor=_color(g_i), capsize=2.5, markersize=5,
+                    label=g, zorder=3)
+    ax.set_yticks(ys, labels=[name for name, _ in rows])
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    if groups:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.0 + 0.9 / max(2, len(rows) + 1)), ncol=len(groups),
+                  fontsize=7, frameon=False)
+    return _encode(fig, alt, caption)
+
+
+@_style
+def budget_curves(steps: Sequence[int], d: Sequence[float], low: Sequence[float | None], high: Sequence[float | None],
+                  tier_curves: Mapping[str, Sequence[tuple[int, float]]], *, delta: float, metric: str,
+                  crossovers: Sequence[tuple[int, int]], alt: str, caption: str) -> Plot:
+    """Left: the question's D vs budget with its CI band and the ``[-delta, delta]`` band; right:
+    each method's tier means vs budget (``tier_curves[label] = [(steps, mean), ...]``)."""
+    fig = _figure(7.4, 2.6)
+    ax, bx = fig.subplots(1, 2)
+    x = np.asarray(steps, dtype=float)
+    ax.axhspan(-delta, delta, color="#e8e8e8", zorder=0, linewidth=0)
+    ax.axhline(0.0, color="#777777", linewidth=0.8, linestyle="--")
+    lo = np.array([np.nan if v is None else v for v in low], dtype=float)
+    hi = np.array([np.nan if v is None else v for v in high], dtype=float)
+    ax.fill_between(x, lo, hi, color=PALETTE[0], alpha=0.25, linewidth=0)
+    ax.plot(x, d, "o-", color=PALETTE[0], markersize=4)
+    for a, b in crossovers:
+        ax.axvspan(a, b, color="#f3d9a4", alpha=0.5, zorder=0, linewidth=0)
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("D (gap OT − gap contrastive)")
+    for i, (label, pts) in enumerate(tier_curves.items()):
+        if pts:
+            xs, ys = zip(*pts)
+            bx.plot(xs, ys, "o-" if "high" in label else "s--", color=_color(i // 2), markersize=3, label=label)
+    bx.set_xlabel("training steps")
+    bx.set_ylabel(f"mean {metric}")
+    bx.legend(fontsize=6, frameon=False)
     return _encode(fig, alt, caption)

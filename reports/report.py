@@ -18,15 +18,25 @@ import numpy as np
 import pandas as pd
 
 from harness_reports import plots
-from harness_reports.setup import (SCOPE_NOTE, SYNTHETIC_NOTE, benchmark_info, cells_table, failed_cells, hardware,
-                           methods_table, reproducibility)
-from harness_reports.view import AnalysisView, build_view
+from harness_reports._render import fmt_ci
+from harness_reports.setup import (
+    SCOPE_NOTE,
+    SYNTHETIC_NOTE,
+    benchmark_info,
+    cells_table,
+    failed_cells,
+    hardware,
+    methods_table,
+    reproducibility,
+)
+from harness_reports.verdict import HeadlineRow, VerdictSummary, headline_rows, verdict_summary
+from harness_reports.view import AnalysisView, _tier_order, build_view
 
 
-def figures(v: AnalysisView) -> dict[str, plots.Plot | None]:
+def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[str, plots.Plot | None]:
     """The report's figures (None where the analysis lacks the data)."""
-    figs: dict[str, plots.Plot | None] = {k: None for k in ("leaderboard", "tiers", "dispersion", "variance",
-                                                             "pairwise", "seeds")}
+    figs: dict[str, plots.Plot | None] = {k: None for k in ("verdict", "leaderboard", "tiers", "dispersion",
+                                                             "variance", "pairwise", "seeds")}
     if not v.available:
         return figs
     pm, level = v.primary_metric, v.level
@@ -41,15 +51,21 @@ def figures(v: AnalysisView) -> dict[str, plots.Plot | None]:
         caption=f"Mean {pm} per method and language, per tier and over all languages (averaged over seeds). "
                 "The same numbers, with intervals, are in the table above.")
 
-    items = [plots.Interval(label=f"{t['method']} · {t['tier']}", estimate=t["mean"], low=(t["ci"] or [None])[0],
-                            high=(t["ci"] or [None, None])[1], group=f"{t['tier']} tier") for t in v.tier_means]
-    if items:
-        figs["tiers"] = plots.forest(
-            items, xlabel=f"mean {pm} over the tier's languages",
-            alt=f"Dot plot of each method's mean {pm} in each resource tier, with {level}% intervals: "
-                + "; ".join(f"{i.label} {i.estimate:.3f}" for i in items),
+    tiers = sorted({t["tier"] for t in v.tier_means}, key=_tier_order)
+    by_method = [(m, [plots.Interval(label=f"{m} · {t['tier']}", estimate=t["mean"], low=(t["ci"] or [None])[0],
+                                     high=(t["ci"] or [None, None])[1], group=f"{t['tier']} tier")
+                      for tier in tiers for t in v.tier_means if t["method"] == m and t["tier"] == tier])
+                 for m in v.methods]
+    by_method = [(m, items) for m, items in by_method if items]
+    if by_method:
+        flat = [i for _, items in by_method for i in items]
+        figs["tiers"] = plots.dumbbell(
+            by_method, xlabel=f"mean {pm} over the tier's languages",
+            alt=f"Dot plot of each method's mean {pm} per resource tier, one line per method with its tiers side by "
+                f"side and {level}% intervals: " + "; ".join(f"{i.label} {i.estimate:.3f}" for i in flat),
             caption=f"Tier means per method ({pm}, mean of per-language means, averaged over seeds) with {level}% "
-                    "hierarchical-bootstrap intervals (seeds and queries resampled).")
+                    "hierarchical-bootstrap intervals (seeds and queries resampled). The grey bar between a "
+                    "method's tiers is its gap.")
 
     q = v.question
     if not q["degenerate"] and q["per_method"]:
@@ -97,15 +113,70 @@ def figures(v: AnalysisView) -> dict[str, plots.Plot | None]:
             caption=f"Pairwise differences in {pm} over all languages (row minus column; blue: row better). "
                     "Significance and intervals are in the matrix table above.")
 
-    points = {s["method"]: [(f"seed {x['seed']}", x["overall"]) for x in s["scores"]] for s in v.seeds}
+    # Each seed's score minus the method's mean over seeds: on one shared axis of raw scores the
+    # differences between methods (tenths) would hide the seed spread (thousandths).
+    points = {s["method"]: [(f"seed {x['seed']}", x["overall"] - s["mean"]) for x in s["scores"]
+                            if x["overall"] is not None] for s in v.seeds if s["mean"] is not None}
     if any(points.values()):
         figs["seeds"] = plots.strip(
-            points, ylabel=f"{pm} (all languages)",
-            alt=f"Strip plot of each method's {pm} over all languages, one point per seed: "
-                + "; ".join(f"{m}: " + ", ".join(f"{val:.3f}" for _, val in pts) for m, pts in points.items()),
-            caption=f"Per-seed {pm} (mean over languages) for each method; the spread shows how much a single "
-                    "seed could mislead.")
+            points, ylabel=f"{pm}: seed − mean over seeds",
+            alt=f"Strip plot of each method's per-seed {pm} over all languages minus its mean over seeds: "
+                + "; ".join(f"{m}: " + ", ".join(f"{val:+.4f}" for _, val in pts) for m, pts in points.items()),
+            caption=f"Seed spread: each seed's {pm} (mean over languages) minus the method's mean over seeds, so "
+                    "methods of very different levels share one scale. How far apart a method's points are shows "
+                    "how much a single seed could mislead; the raw per-seed scores are in the table.",
+            reference=0.0)
+
+    vs = verdict
+    if vs is not None and vs.d is not None:
+        what = vs.endpoint if vs.endpoint != "gap" else "gap"
+        figs["verdict"] = plots.difference_band(
+            vs.d, vs.low, vs.high, delta=vs.delta, label=f"D ({what})",
+            better=f"{vs.ot} reduces the {what} more", worse=f"{vs.contrastive} reduces it more",
+            alt=f"The difference D = {what}({vs.ot}) − {what}({vs.contrastive}) = {vs.d:+.4f} with its {level}% "
+                f"interval {fmt_ci((vs.low, vs.high), 4)}, drawn against the band from −δ to +δ (δ = {vs.delta:g}).",
+            caption=f"D = {what}({vs.ot}) − {what}({vs.contrastive}) with its {level}% hierarchical-bootstrap interval. "
+                    f"Grey band: ±δ (analysis.target_difference = {vs.delta:g}). An interval entirely left of −δ "
+                    "shows an extra reduction of δ or more; an interval whose lower end lies right of −δ rules such a "
+                    "reduction out.")
     return figs
+
+
+def protocol_context(analysis: Mapping[str, Any] | None, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The comparison protocol (what the dev rule chose), the budget curves and data warnings, for the report."""
+    a = analysis or {}
+    protocol = a.get("protocol") or {}
+    curves = a.get("budget_curves") or {}
+    points = [p for p in curves.get("points", []) if "D" in p]
+    rows = []
+    for group, sel in (protocol.get("selections") or {}).items():
+        c = sel.get("chosen") or {}
+        rows.append({"group": group, "chosen": c.get("method"), "steps": c.get("steps"), "dev": c.get("dev_score"),
+                     "grid": sel.get("grid_size"), "swept": sel.get("swept") or {}})
+    fig = None
+    if len(points) >= 2:
+        delta = float(((a.get("options") or {}).get("target_difference")) or 0.02)
+        metric = curves.get("primary_metric", "")
+        tier_curves: dict[str, list[tuple[int, float]]] = {}
+        for p in points:
+            for t in p.get("tier_means") or []:
+                if t.get("method") in (curves.get("ot_method"), curves.get("contrastive_method")):
+                    tier_curves.setdefault(f"{t['method']} · {t['tier']}", []).append((p["steps"], t["mean"]))
+        fig = plots.budget_curves(
+            [p["steps"] for p in points], [p["D"] for p in points], [(p.get("ci") or [None])[0] for p in points],
+            [(p.get("ci") or [None, None])[1] for p in points], tier_curves, delta=delta, metric=metric,
+            crossovers=[tuple(c["between_steps"]) for c in curves.get("crossovers", [])],
+            alt=f"D against the training budget at {len(points)} budgets, with its confidence band and the ±{delta:g} "
+                "band; beside it each compared method's tier means against the budget.",
+            caption="Left: the question's D (gap of OT minus gap of contrastive) at each shared budget, computed as the "
+                    "headline is (test queries), with its CI; shaded orange: budgets between which D changes sign. "
+                    "Right: high- and low-tier means of both methods at each budget.")
+    return {"rule": protocol.get("rule"), "tuned_on": protocol.get("tuned_on"), "warnings": protocol.get("warnings", []),
+            "selections": rows, "points": points, "crossovers": curves.get("crossovers", []),
+            "holds": curves.get("verdict_holds_across_budgets"), "verdicts": curves.get("verdicts", []),
+            "curve_note": curves.get("note"), "figure": fig,
+            "data_problems": dict(manifest.get("data_problems") or {}),
+            "mode": (manifest.get("benchmark") or {}).get("mode")}
 
 
 def build_context(run_dir: Path, manifest: Mapping[str, Any], analysis: Mapping[str, Any] | None,
@@ -113,6 +184,8 @@ def build_context(run_dir: Path, manifest: Mapping[str, Any], analysis: Mapping[
     """Everything ``report.html.j2`` renders.  ``results`` is not needed (every number is in the analysis)."""
     manifest = dict(manifest)
     view = build_view(analysis)
+    verdict: VerdictSummary | None = verdict_summary(analysis) if view.available else None
+    headline: list[HeadlineRow] = headline_rows(analysis) if view.available else []
     run = {
         "name": str(manifest.get("name", Path(run_dir).name)),
         "description": str((manifest.get("config") or {}).get("description") or ""),
@@ -122,8 +195,9 @@ def build_context(run_dir: Path, manifest: Mapping[str, Any], analysis: Mapping[
     return {
         "run": run, "bench": benchmark_info(manifest), "hw": hardware(manifest), "methods": methods_table(manifest),
         "cells": cells_table(manifest), "failed": failed_cells(manifest), "repro": reproducibility(run_dir, manifest),
-        "v": view, "figs": figures(view), "notes": {"scope": SCOPE_NOTE, "synthetic": SYNTHETIC_NOTE},
+        "v": view, "verdict": verdict, "headline": headline, "figs": figures(view, verdict), "notes": {"scope": SCOPE_NOTE, "synthetic": SYNTHETIC_NOTE},
         "harness_version": str(manifest.get("harness_version", "")),
+        "protocol": protocol_context(analysis, manifest),
     }
 
 

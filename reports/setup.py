@@ -7,11 +7,12 @@ records the template shows; nothing here is a statistic.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Why MIRACL results do not directly test OPTICAL's claims (shown in every report).
+#: Why MIRACL results do not directly test OPTICAL's claims (shown in reports of MIRACL runs).
 SCOPE_NOTE = (
     "MIRACL is monolingual retrieval: queries and passages are in the same language. OPTICAL (Huang, Yu & Allan, "
     "WSDM 2023) was proposed for cross-lingual retrieval (queries in one language, passages in another). The "
@@ -28,6 +29,44 @@ SYNTHETIC_NOTE = (
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A piece of inline text: ``code`` true for a literal (shown as ``<code>``)."""
+
+    text: str
+    code: bool = False
+
+
+# ``literal``, :role:`target` (optionally ~shortened), `link <url>`_ and `interpreted`
+_RST_INLINE = re.compile(r"``(?P<lit>.+?)``|:[\w.:-]+:`~?(?P<role>[^`]+)`|`(?P<link>[^`<]+?)\s*(?:<[^`>]*>)?`_{1,2}"
+                         r"|`(?P<interp>[^`]+)`")
+
+
+def rst_inline(text: str) -> tuple[Segment, ...]:
+    """Plugin descriptions are reStructuredText (docstring style); split off their inline markup.
+
+    ``bm25s`` and :class:`x.Y` become code segments, `text <url>`_ becomes its text; the
+    template renders segments, so no markup is built here and the text stays escaped.
+    """
+    out: list[Segment] = []
+    pos = 0
+    for m in _RST_INLINE.finditer(text):
+        if m.start() > pos:
+            out.append(Segment(text[pos:m.start()]))
+        if m.group("lit") is not None:
+            out.append(Segment(m.group("lit"), code=True))
+        elif m.group("role") is not None:
+            out.append(Segment(m.group("role").strip(), code=True))
+        elif m.group("link") is not None:
+            out.append(Segment(m.group("link")))
+        else:
+            out.append(Segment(m.group("interp"), code=True))
+        pos = m.end()
+    if pos < len(text):
+        out.append(Segment(text[pos:]))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class MethodRow:
     name: str
     version: str
@@ -36,6 +75,7 @@ class MethodRow:
     description: str
     citation: str
     options: str  # JSON text
+    description_parts: tuple[Segment, ...] = ()  # the description with its reST inline markup parsed
 
 
 @dataclass(frozen=True)
@@ -62,6 +102,7 @@ def methods_table(manifest: dict[str, Any]) -> list[MethodRow]:
             name=str(name), version=_text(m.get("version")), kind=_text(m.get("kind")),
             distribution=_text(m.get("distribution")), description=_text(m.get("description")),
             citation=_text(m.get("citation")), options=json.dumps(m.get("options") or {}, sort_keys=True, indent=None),
+            description_parts=rst_inline(_text(m.get("description"))),
         ))
     return rows
 
@@ -155,4 +196,5 @@ def hardware(manifest: dict[str, Any]) -> dict[str, Any]:
         "accelerator": ", ".join(f"{k}: {v}" for k, v in acc.items()),
         "started": _text(manifest.get("started")), "finished": _text(manifest.get("finished")),
         "seconds": manifest.get("seconds"), "status": _text(manifest.get("status")),
+        "shared_stages": ", ".join(f"{k} {float(v):.1f} s" for k, v in (manifest.get("shared_stages") or {}).items()),
     }

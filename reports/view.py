@@ -57,6 +57,7 @@ class LeaderRow:
     overall: Estimate
     seed_sd: float | None
     n_seeds: int
+    vs_baseline: "PairCell | None" = None  # this method minus the baseline over all languages (pairwise analysis)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Leaderboard:
     tiers: tuple[str, ...]
     rows: tuple[LeaderRow, ...]
     tier_spans: tuple[tuple[str, int], ...]  # (tier, number of its languages), in column order
+    baseline: str | None = None  # the analysis's baseline method, when it is in this table
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,13 @@ def leaderboard(a: Mapping[str, Any], metric: str) -> Leaderboard:
     best_lang = {lang: best_of([cells[(m, lang)]["mean"] for m in methods if (m, lang) in cells]) for lang in langs}
     best_tier = {t: best_of([tmeans[(m, t)]["mean"] for m in methods if (m, t) in tmeans]) for t in tier_names}
     best_all = best_of([overall[m]["mean"] for m in methods if m in overall])
+    baseline = a["options"].get("baseline")
+    baseline = baseline if baseline in methods else None
+    if baseline is not None:
+        mx = pair_matrix(a, metric)
+        vs_base = {m: mx.cells[methods.index(m)][methods.index(baseline)] for m in methods}
+    else:
+        vs_base = {}
     rows = []
     for m in methods:
         lang_est = tuple(est(cells[(m, lang)]["mean"], cells[(m, lang)]["ci"],
@@ -156,11 +165,11 @@ def leaderboard(a: Mapping[str, Any], metric: str) -> Leaderboard:
         rows.append(LeaderRow(
             method=m, languages=lang_est, tiers=tier_est,
             overall=est(o["mean"], o["ci"], o["mean"] == best_all) if o else Estimate(None),
-            seed_sd=o["seed_sd"] if o else None, n_seeds=int(o["n_seeds"]) if o else 0))
+            seed_sd=o["seed_sd"] if o else None, n_seeds=int(o["n_seeds"]) if o else 0, vs_baseline=vs_base.get(m)))
     nq = d["n_queries"].get(metric, {})
     spans = tuple((t, sum(1 for lang in langs if tiers_of[lang] == t)) for t in tier_names)
     return Leaderboard(metric, tuple(langs), tuple(tiers_of[lang] for lang in langs),
-                       tuple(int(nq.get(lang, 0)) for lang in langs), tuple(tier_names), tuple(rows), spans)
+                       tuple(int(nq.get(lang, 0)) for lang in langs), tuple(tier_names), tuple(rows), spans, baseline)
 
 
 def pair_matrix(a: Mapping[str, Any], metric: str) -> PairMatrix:

@@ -7,17 +7,31 @@ local worker process or on a Ray worker.  To use more cores, run cells side by s
 builds its own engine over the same cache; a stage two workers need at once, such as the
 base encoder, is built by one while the other waits on the cache's lock).  Plugins must
 then be installed (found through entry points), not only registered in the driver process.
+
+Stage lines (``Executor.log``): the base encoder, shared by all seeds, is built (or loaded)
+before the first cell and, in-process, each seed's teacher before that seed's first cell,
+each with a start and an end line, so that a cold run says which stage is running (on a
+terminal and in a log file alike) and the progress bar's rate (hence its ETA) counts cells,
+not one-off work (the bar starts after the base encoder and is unpaused after each teacher).
+Building them early changes no result: both are cached stages keyed and seeded by their own
+identity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from harness.engine import CellOutput, CellSpec, execute_cell_remote
 from harness.options import Options
 from harness.plugin import Executor
+
+if TYPE_CHECKING:
+    from harness.engine import Engine
 
 
 class LocalOptions(Options):
@@ -31,18 +45,50 @@ class LocalExecutor(Executor):
 
     Config = LocalOptions
 
+    def __init__(self, options: BaseModel | None, engine: "Engine") -> None:
+        super().__init__(options, engine)
+        self.stage_seconds: dict[str, float] = {}  # shared stages built outside cells: name -> seconds
+
+    def _stage(self, name: str, what: str, build: Callable[[], object]) -> None:
+        """Build a shared stage with a start and an end line; a failure is left to the cells that need it."""
+        self.log(f"{what} ...")
+        t0 = time.perf_counter()
+        try:
+            build()
+        except Exception as e:  # noqa: BLE001 - the cells that need this stage fail with the full traceback
+            self.log(f"{what}: failed ({type(e).__name__}); the cells that need it will report the error")
+            return
+        self.stage_seconds[name] = round(time.perf_counter() - t0, 3)
+        self.log(f"{what}: ready in {self.stage_seconds[name]:.1f} s")
+
     def run(self, cells: Sequence[CellSpec], progress: bool = False) -> Iterator[CellOutput]:
         from tqdm.auto import tqdm
 
+        engine = self.engine
         workers = min(self.options.workers, len(cells)) if cells else 1
+        teacher_seeds = {s.seed for s in cells if engine.config.method(s.method).cls.needs_teacher}
+        if teacher_seeds and engine.config.model.base == "mini":
+            self._stage("base encoder", "base encoder (tokenizer + MLM pre-training, shared by all seeds; "
+                        "from the cache when built before)", engine.base_dir)
         bar = tqdm(total=len(cells), desc="cells", unit="cell", disable=not progress or not cells)
         try:
             if workers <= 1:
                 for spec in cells:
+                    if spec.seed in teacher_seeds:
+                        teacher_seeds.discard(spec.seed)
+                        bar.set_postfix_str(f"teacher seed={spec.seed}")
+                        self._stage(f"teacher seed={spec.seed}", f"teacher for seed {spec.seed} (the base encoder "
+                                    "fine-tuned on pivot pairs; from the cache when built before)",
+                                    functools.partial(engine.teacher, spec.seed))
+                        bar.unpause()  # the ETA counts cells: leave the one-off teacher out of the rate
                     bar.set_postfix_str(spec.label)
-                    yield self.engine.run_cell(spec)
+                    if not progress:
+                        self.log(f"cell {spec.label}: running")
+                    yield engine.run_cell(spec)
                     bar.update(1)
             else:
+                self.log(f"{len(cells)} cells on {workers} worker processes (each builds or loads the teachers "
+                         "it needs)")
                 for out in self._pool(cells, workers):
                     bar.update(1)
                     yield out

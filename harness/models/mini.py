@@ -241,7 +241,7 @@ def pretrain_mlm(
         steps=options.total_steps(len(enc)), lr=options.lr, method="mlm-pretraining", seed=options.seed,
         torch_seed=seeding.torch_seed(options.seed, "mini", "mlm-train"),
         device=device, weight_decay=options.weight_decay, warmup=options.warmup, progress=progress,
-        hint="lower mini.lr",
+        hint="lower mini.lr", desc="base encoder: MLM pre-training (shared by all seeds)",
     )
     return model.cpu().eval(), stats
 

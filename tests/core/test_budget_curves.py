@@ -15,7 +15,7 @@ import pytest
 
 from harness.cache import Cache
 from harness.config import load_config
-from harness.runner import run_matrix
+from harness_reports import run_and_report
 from tiny_config import TINY
 
 EXTRA = """
@@ -39,7 +39,7 @@ eval_at = [0.5]
 def test_checkpoint_equals_a_separate_run_and_curves_are_analysed(tmp_path):
     cfg = tmp_path / "b.toml"
     cfg.write_text(TINY.format(extra=EXTRA))
-    res = run_matrix(load_config(cfg), run_dir=tmp_path / "run", cache=Cache(tmp_path / "cache"), progress=False,
+    res = run_and_report(load_config(cfg), run_dir=tmp_path / "run", cache=Cache(tmp_path / "cache"), progress=False,
                      log=lambda s: None)
     assert res.status == "complete", res.failed
     budgets = pd.read_parquet(tmp_path / "run" / "budgets.parquet")
@@ -76,3 +76,8 @@ def test_checkpoint_equals_a_separate_run_and_curves_are_analysed(tmp_path):
     assert sel["grid_size"] == 2 and sel["chosen"]["steps"] in (None, int(steps[0]))
     dev = pd.read_parquet(tmp_path / "run" / "dev_results.parquet")
     assert dev.query_id.str.contains("-dev").all() and not results.query_id.str.contains("-dev").any()
+
+    # the report shows the protocol's choices and the curve, and says whether the verdict holds across budgets
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert 'id="protocol-choices"' in html and 'id="budget-table"' in html and 'id="budget-verdict"' in html
+    assert "ot-distill" in html and ("at every budget tried" in html or "changes with the budget" in html)

@@ -119,6 +119,7 @@ def test_hand_made_report_in_chromium(browser, xss_report):
     check_page(v, xss_report, (*SECTIONS, "failed"))
     assert v.page.locator("#synthetic-banner").is_visible()
     assert v.page.locator("#verdict").text_content().strip() in ("yes", "no", "inconclusive")
+    check_layout(v.page)
     assert v.seconds < 3.0
     # print: the table of contents is dropped, folded tables are printed
     assert not v.page.locator("#pairwise-all").is_visible()
@@ -128,6 +129,28 @@ def test_hand_made_report_in_chromium(browser, xss_report):
     v.page.close()
 
 
+def check_layout(page) -> None:
+    """The headline reads first, short columns never break inside a word, the page is not a scroll marathon."""
+    top = page.evaluate("() => document.querySelector('#headline-table').getBoundingClientRect().top + window.scrollY")
+    fig = page.evaluate("() => document.querySelector('#fig-verdict').getBoundingClientRect().bottom + window.scrollY")
+    assert top < 1100 and fig < 1800, (top, fig)  # question, verdict, table and figure within two screens
+    assert page.locator("#verdict-sentence").is_visible() and page.locator("#fig-verdict img").is_visible()
+    assert not page.locator("#headline-details p").first.is_visible()  # the detail is folded below
+    # one line per short cell (the "dens e" bug): a kind cell is no taller than a one-word method-name cell
+    heights = page.evaluate("() => Array.from(document.querySelectorAll('#methods-table td.method-kind'))"
+                            ".map(td => [td.scrollWidth <= td.clientWidth, td.innerText])")
+    assert heights and all(fits for fits, _ in heights), heights
+    words_split = page.evaluate(
+        "() => Array.from(document.querySelectorAll('td.text')).filter(td => {"
+        " const w = td.innerText.trim(); if (td.children.length || !w || /\\s/.test(w) || w.length >= 20) return false;"
+        " const r = document.createRange(); r.selectNodeContents(td);"
+        " const tops = new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top)));"
+        " return tops.size > 1; }).map(td => td.innerText)")
+    assert words_split == [], f"short words broken across lines: {words_split}"
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    assert height < 9000, f"page is {height} px tall"
+
+
 def test_user_text_is_shown_literally_never_executed(browser, xss_report):
     v = visit(browser, xss_report)
     page = v.page
@@ -135,7 +158,7 @@ def test_user_text_is_shown_literally_never_executed(browser, xss_report):
     assert page.locator("#run-name").inner_text() == f"hand{XSS_SCRIPT}"
     assert page.locator("#run-description").inner_text() == f"run {XSS_SCRIPT} {XSS_IMG}"
     assert page.locator(".method-description", has_text=XSS_SCRIPT).is_visible()
-    assert page.locator(".method-options", has_text="note").inner_text() == json.dumps({"note": XSS_IMG})
+    assert page.locator(".method-options", has_text="note").text_content() == json.dumps({"note": XSS_IMG})
     assert XSS_IMG in page.locator(".failed-error").inner_text()
     # nothing was injected: the only scripts are none, the only images are the report's figures
     assert page.evaluate("() => document.scripts.length") == 0
@@ -188,6 +211,9 @@ def test_real_run_report_in_chromium(browser, smoke_run):
     assert v.seconds < 3.0, f"report took {v.seconds:.2f} s to load"
     analysis = json.loads((smoke_run / "analysis.json").read_text())
     assert v.page.locator("#verdict").text_content().strip() == analysis["question"]["verdict"]
+    check_layout(v.page)
+    assert v.page.locator("#scope-note").count() == 0  # synthetic run: no MIRACL scope box
+    assert "``" not in v.page.locator("#methods-table").inner_text()
     assert v.page.locator("#config-sha256").inner_text() == json.loads(
         (smoke_run / "manifest.json").read_text())["config_sha256"]
     for name in ("leaderboard.csv", "pairwise.csv", "leaderboard.tex", "pairwise.tex"):

@@ -49,12 +49,12 @@ def test_every_section_and_no_external_reference(rendered):
     assert not re.search(r'(src|href)\s*=\s*"(?!data:|#)', html), "only data: URIs and in-page links are allowed"
     assert "default-src 'none'" in html  # CSP: the page may fetch nothing
     assert 'id="synthetic-banner"' in html and "not from MIRACL" in html
-    assert "MIRACL is monolingual retrieval" in html
+    assert 'id="scope-note"' not in html  # the MIRACL/OPTICAL scope note only on MIRACL runs
     # every figure has alt text and a caption
     imgs = re.findall(r"<figure id=\"(fig-[a-z]+)\">\s*<img src=\"data:image/svg\+xml;base64,[A-Za-z0-9+/=]+\" alt=\"([^\"]+)\">\s*"
                       r"<figcaption>([^<]+)</figcaption>", html)
-    assert {i[0] for i in imgs} == {"fig-leaderboard", "fig-tiers", "fig-dispersion", "fig-variance", "fig-pairwise",
-                                    "fig-seeds"}
+    assert {i[0] for i in imgs} == {"fig-verdict", "fig-leaderboard", "fig-tiers", "fig-dispersion", "fig-variance",
+                                    "fig-pairwise", "fig-seeds"}
     assert all(len(alt) > 40 and len(cap) > 40 for _, alt, cap in imgs)
     # every table has a caption and column headers
     tables = re.findall(r"<table[^>]*>(.*?)</table>", html, re.S)
@@ -64,24 +64,100 @@ def test_every_section_and_no_external_reference(rendered):
 
 
 def test_headline_is_generated_from_the_analysis(rendered):
+    from harness_reports.verdict import verdict_summary
+
     _, _, analysis, html = rendered
     q = analysis["question"]
     head = _section(html, "headline")
     assert f'id="verdict">{q["verdict"]}<' in head
+    # first the question and the verdict in one sentence (the one reports.verdict writes)
+    vs = verdict_summary(analysis)
+    assert head.index('id="question"') < head.index('id="verdict-sentence"') < head.index('id="headline-table"')
+    assert re.search(r'<span id="verdict-sentence">(.*?)</span>', head, re.S).group(1) == vs.body.replace("'", "&#39;")
     gap, disp = q["difference"]["gap"], q["difference"]["dispersion"]
-    assert fmt_signed(gap["estimate"], 4) in head and fmt_signed(disp["estimate"], 4) in head
-    assert f"[{gap['ci'][0]:.4f}, {gap['ci'][1]:.4f}]" in head
-    assert f"seed-level p = {fmt_p(gap['p_value_seed'])}" in head
-    assert f"query-level p = {fmt_p(gap['p_value_query'])}" in head
-    for reason in q["reasons"]:
-        assert reason.replace("'", "&#39;") in head
-    # the tier means behind the gaps, for the two methods and the baseline (a smaller gap from a falling
-    # high tier must be visible in the headline itself)
-    tiers = re.search(r'<span id="headline-tiers">(.*?)</span>', head, re.S).group(1)
+    assert f"D = {gap['estimate']:+.4f}, 95% CI [{gap['ci'][0]:.4f}, {gap['ci'][1]:.4f}]" in vs.body
+    # then the compact table: every method, tier means with CIs, gap, reduction vs the baseline
+    table = re.search(r'<table id="headline-table">(.*?)</table>', head, re.S).group(1)
+    rows = re.findall(r"<tr[^>]*><th scope=\"row\" class=\"text\">([^\n<]+)", table)
+    assert [r.strip() for r in rows] == ["ot-distill", "contrastive", "zero-shot", "bm25"]
     for m in q["per_method"]:
-        for key in ("low_mean", "high_mean"):
+        for key in ("low_mean", "high_mean", "gap"):
             est = m[key]
-            assert f"{m['method']} {fmt_num(est['estimate'], 4)}\n[{est['ci'][0]:.4f}, {est['ci'][1]:.4f}]" in tiers
+            assert f"{fmt_num(est['estimate'], 3)} <span class=\"muted small\">[{est['ci'][0]:.3f}, {est['ci'][1]:.3f}]" in table
+        red = m["gap_reduction_vs_baseline"]
+        if red:
+            assert f"{fmt_signed(red['estimate'], 3)} <span" in table
+    # then one figure of D against the +-delta band, and the details below it
+    assert head.index('id="headline-table"') < head.index('id="fig-verdict"') < head.index('id="headline-details"')
+    details = re.search(r'<details id="headline-details">(.*?)</details>', head, re.S).group(1)
+    assert fmt_signed(gap["estimate"], 4) in details and fmt_signed(disp["estimate"], 4) in details
+    assert f"seed-level p = {fmt_p(gap['p_value_seed'])}" in details
+    assert f"query-level p = {fmt_p(gap['p_value_query'])}" in details
+    for reason in q["reasons"]:
+        assert reason.replace("'", "&#39;") in details
+    # the headline paragraph itself stays short: no p-values, one interval
+    text = re.sub(r"<[^>]+>", "", re.search(r'<p class="headline".*?</p>', head, re.S).group(0))
+    assert "p =" not in text and text.count("CI") == 1 and len(text) < 400
+
+
+def test_leaderboard_has_a_difference_vs_baseline_column(rendered):
+    _, _, analysis, html = rendered
+    board = _section(html, "leaderboard")
+    assert "&minus; zero-shot" in board
+    pooled = {(c["method_a"], c["method_b"]): c for c in analysis["pairwise"]["comparisons"]
+              if c["metric"] == "ndcg@10" and c["language"] == "all"}
+    for m in ("bm25", "contrastive", "ot-distill"):
+        c, sign = (pooled[(m, "zero-shot")], 1) if (m, "zero-shot") in pooled else (pooled[("zero-shot", m)], -1)
+        row = re.search(rf'<th scope="row" class="text">{m}</th>(.*?)</tr>', board, re.S).group(1)
+        cell = re.search(r'<td class="vs-baseline[^"]*">(.*?)</td>', row, re.S).group(1)
+        assert cell.startswith(fmt_signed(sign * c["mean_diff"], 3))
+
+
+def test_tier_figure_pairs_each_methods_tiers_and_seed_figure_shows_spread(rendered):
+    _, _, analysis, html = rendered
+    alt = re.search(r'<figure id="fig-tiers">\s*<img [^>]*alt="([^"]+)"', html).group(1)
+    labels = re.findall(r"([\w-]+ · (?:high|low))", alt)
+    methods = analysis["design"]["methods"]
+    assert labels == [f"{m} · {t}" for m in methods for t in ("high", "low")]  # method by method, tiers paired
+    alt = re.search(r'<figure id="fig-seeds">\s*<img [^>]*alt="([^"]+)"', html).group(1)
+    assert "minus its mean over seeds" in alt
+    for s in analysis["method_means"]:
+        if s["metric"] == "ndcg@10":
+            devs = [x["overall"] - s["mean"] for x in analysis["seed_scores"]
+                    if x["metric"] == "ndcg@10" and x["method"] == s["method"]]
+            assert f"{s['method']}: " + ", ".join(f"{d:+.4f}" for d in devs) in alt
+
+
+def test_methods_table_renders_rst_and_never_breaks_short_words(tmp_path, make_results, make_manifest):
+    results = make_results(seed=1)
+    manifest = make_manifest(results)
+    manifest["methods"]["bm25"]["description"] = "Okapi BM25 (``bm25s``), see :class:`~x.Y` and `docs <https://e>`_."
+    html = render_report(tmp_path, manifest=manifest, analysis=_analysis(results, manifest)).read_text()
+    setup = _section(html, "setup")
+    assert "Okapi BM25 (<code>bm25s</code>), see <code>x.Y</code> and docs." in setup
+    assert "``" not in setup and ":class:" not in setup
+    assert '<td class="text nowrap method-kind">dense</td>' in setup
+    css = html[html.index("<style>"):html.index("</style>")]
+    assert "overflow-wrap: anywhere" not in css.split("td.text {")[1].split("}")[0]
+
+
+def test_scope_note_only_on_miracl_runs(tmp_path, make_results, make_manifest):
+    results = make_results(seed=1)
+    manifest = make_manifest(results)
+    manifest["benchmark"] = {**manifest["benchmark"], "name": "miracl", "synthetic": False}
+    html = render_report(tmp_path, manifest=manifest, analysis=_analysis(results, manifest)).read_text()
+    assert 'id="scope-note"' in html and "MIRACL is monolingual retrieval" in html
+    assert 'id="synthetic-banner"' not in html
+
+
+def test_fit_messages_are_folded_not_inline(rendered):
+    _, _, analysis, html = rendered
+    tiers = _section(html, "tiers")
+    inter = re.search(r'<p id="interaction">(.*?)</p>', tiers, re.S).group(1)
+    assert "messages" not in inter.lower()
+    assert analysis["question"]["interaction"]["messages"]  # this simulated design's fit has one (boundary)
+    for msg in analysis["question"]["interaction"]["messages"]:
+        assert msg.replace("'", "&#39;") in tiers.split('id="interaction-messages"')[1]
 
 
 def test_leaderboard_pairwise_and_seeds_show_analysis_numbers(rendered):

@@ -1,0 +1,74 @@
+"""README.md's default-run figures are the ones benchmarks/readme_figures.py writes from a stored run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def script():
+    spec = importlib.util.spec_from_file_location("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_readme_block_matches_the_stored_run():
+    mod = script()
+    stored = json.loads(mod.STORED.read_text())
+    block = mod.readme_block(mod.README.read_text())
+    assert block == mod.render(stored), "README.md drifted: run `python benchmarks/readme_figures.py RUN_DIR`"
+    # the block quotes the stored D and its interval, and every method's tier means
+    d = stored["question"]["difference"][stored["question"]["endpoint"]]
+    assert f"D = {d['estimate']:+.4f}, 95% CI [{d['ci'][0]:.4f}, {d['ci'][1]:.4f}]" in block
+    for t in stored["tier_means"]:
+        assert mod._f(t["mean"]) in block
+
+
+def test_terminal_example_quotes_the_stored_run():
+    import re
+
+    mod = script()
+    stored = json.loads(mod.STORED.read_text())
+    text = mod.README.read_text()
+    start = text.index("At the end of `harness run` and `harness report DIR`")
+    example = text[text.index("```", start):text.index("```", text.index("```", start) + 3)]
+    numbers = re.findall(r"[+-]?\d\.\d{3}(?!\d)", example)
+    assert numbers, "the README's terminal example shows no figures"
+    assert set(numbers) <= mod.quoted_numbers(stored), set(numbers) - mod.quoted_numbers(stored)
+
+
+@pytest.mark.xfail(strict=True, reason="the stored default run (config 7846f13f) predates main's seeding change and "
+                   "budget protocol; after the next default run: `python benchmarks/readme_figures.py RUN_DIR`, then "
+                   "remove this marker (strict: the test fails once it passes)")
+def test_stored_run_used_the_current_default_config():
+    from harness.config import load_config
+
+    mod = script()
+    stored = json.loads(mod.STORED.read_text())
+    assert stored["run"]["config_sha256"] == load_config("default").sha256()
+
+
+def test_a_changed_figure_is_caught(tmp_path):
+    mod = script()
+    stored = json.loads(mod.STORED.read_text())
+    stored["tier_means"][0]["mean"] += 0.01
+    assert mod.render(stored) != mod.readme_block(mod.README.read_text())
+
+
+def test_extract_reads_a_run_directory(tmp_path, make_results, make_run):
+    from harness_reports import rerender
+
+    mod = script()
+    run = make_run(tmp_path / "run", make_results(seed=2))
+    rerender(run)
+    fig = mod.extract(run)
+    block = mod.render(fig)
+    assert block.startswith(mod.BEGIN) and block.endswith(mod.END)
+    assert "| high tier |" in block and "| low tier |" in block and "Verdict (" in block
+    assert "Low-tier means per seed (seeds 0, 1)" in block
