@@ -26,7 +26,7 @@ def test_both_methods_share_every_alignment_option_with_the_same_defaults():
     ot_only = set(OTDistillConfig.model_fields) - set(SHARED_FIELDS)
     con_only = set(ContrastiveConfig.model_fields) - set(SHARED_FIELDS)
     assert ot_only == {"epsilon", "max_iter", "tol", "layer", "exclude_special_tokens", "center_tokens"}
-    assert con_only == {"temperature", "symmetric", "pivot_encoder", "language_weight"}
+    assert con_only == {"temperature", "symmetric", "pivot_encoder", "language_weight", "recipe"}
 
 
 def test_the_data_order_does_not_depend_on_the_objective(tiny_world):
