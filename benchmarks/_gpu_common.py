@@ -43,8 +43,11 @@ MBERT_VOCAB = 119_547
 
 def add_common_arguments(parser) -> None:
     """``--smoke``, ``--json``, ``--seed``, ``--threads``."""
-    parser.add_argument("--smoke", action="store_true",
-                        help="without CUDA: run the same code on the CPU with tiny sizes (checks the script, measures nothing)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="without CUDA: run the same code on the CPU with tiny sizes (checks the script, measures nothing)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -83,13 +86,20 @@ def miracl_like_lengths(
 def length_summary(lengths: np.ndarray) -> dict[str, float]:
     p = np.percentile(lengths, [10, 50, 90, 99])
     return {
-        "n": int(lengths.size), "mean": round(float(lengths.mean()), 2), "p10": float(p[0]), "median": float(p[1]),
-        "p90": float(p[2]), "p99": float(p[3]), "max": int(lengths.max()),
+        "n": int(lengths.size),
+        "mean": round(float(lengths.mean()), 2),
+        "p10": float(p[0]),
+        "median": float(p[1]),
+        "p90": float(p[2]),
+        "p99": float(p[3]),
+        "max": int(lengths.max()),
         "share_at_max": round(float(np.mean(lengths == lengths.max())), 4),
     }
 
 
-def random_token_ids(lengths: np.ndarray, width: int, vocab: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def random_token_ids(
+    lengths: np.ndarray, width: int, vocab: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """``[CLS] w ... w [SEP] [PAD] ...`` rows with ``lengths[i]`` real tokens: ids and mask, ``(n, width)``."""
     n = lengths.size
     ids = rng.integers(N_SPECIAL, vocab, size=(n, width), dtype=np.int64)
@@ -107,10 +117,24 @@ def bert_config(tiny: bool, vocab_size: int = MBERT_VOCAB):
     from transformers import BertConfig
 
     if tiny:
-        return BertConfig(vocab_size=min(vocab_size, 1000), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                          intermediate_size=128, max_position_embeddings=512, attn_implementation="sdpa")
-    return BertConfig(vocab_size=vocab_size, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                      intermediate_size=3072, max_position_embeddings=512, attn_implementation="sdpa")
+        return BertConfig(
+            vocab_size=min(vocab_size, 1000),
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=128,
+            max_position_embeddings=512,
+            attn_implementation="sdpa",
+        )
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        max_position_embeddings=512,
+        attn_implementation="sdpa",
+    )
 
 
 def make_bert(config, device: str, seed: int):
@@ -147,8 +171,13 @@ def word_tokenizer(vocab_size: int, max_length: int = 512):
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", CLS), ("[SEP]", SEP)]
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]", model_max_length=max_length,
+        tokenizer_object=tok,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=max_length,
     )
 
 
@@ -183,7 +212,7 @@ class StepClock:
     def step_seconds(self, warmup: int) -> list[float]:
         """Durations of the steps after the first ``warmup`` (the last step has no end mark)."""
         s = self.starts
-        return [b - a for a, b in zip(s[warmup:-1], s[warmup + 1:])]
+        return [b - a for a, b in zip(s[warmup:-1], s[warmup + 1 :])]
 
 
 def event_times(fn: Callable[[], Any], warmup: int, repeats: int, device: str) -> list[float]:
@@ -270,8 +299,12 @@ def sync(device: str) -> None:
 
 def stats_ms(seconds: Sequence[float]) -> dict[str, float]:
     ms = [1e3 * s for s in seconds]
-    return {"median_ms": round(statistics.median(ms), 3), "min_ms": round(min(ms), 3), "max_ms": round(max(ms), 3),
-            "n": len(ms)}
+    return {
+        "median_ms": round(statistics.median(ms), 3),
+        "min_ms": round(min(ms), 3),
+        "max_ms": round(max(ms), 3),
+        "n": len(ms),
+    }
 
 
 # ----------------------------------------------------------------------------- record
@@ -281,9 +314,14 @@ def environment(device: str) -> dict[str, Any]:
     import transformers
 
     env: dict[str, Any] = {
-        "date": _dt.date.today().isoformat(), "python": platform.python_version(), "platform": platform.platform(),
-        "torch": torch.__version__, "transformers": transformers.__version__, "cpu_count": os.cpu_count(),
-        "device": device, "torch_threads": torch.get_num_threads(),
+        "date": _dt.date.today().isoformat(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "cpu_count": os.cpu_count(),
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
     }
     try:
         import ot
@@ -297,8 +335,12 @@ def environment(device: str) -> dict[str, Any]:
         env["cudnn"] = torch.backends.cudnn.version()
         env["launch_probe_us"] = launch_probe_us(device)
         try:
-            q = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm",
-                                "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
+            q = subprocess.run(
+                ["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
             env["nvidia_smi"] = q.stdout.strip()
         except (OSError, subprocess.SubprocessError) as e:  # pragma: no cover - depends on the machine
             env["nvidia_smi"] = f"unavailable: {e}"

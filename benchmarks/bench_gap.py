@@ -142,9 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     base_dir = bench.base_model_dir(mopt, device)
     timings["tokenizer+mlm"] = time.perf_counter() - t0
     summary = json.loads((base_dir / "mini.json").read_text())
-    print(f"base encoder ({timings['tokenizer+mlm']:.1f} s): pieces/word {summary['pieces_per_word']}, "
-          f"MLM {summary['mlm_steps']} steps, loss {summary['mlm_first_loss'] or float('nan'):.3f} -> "
-          f"{summary['mlm_final_loss'] or float('nan'):.3f}", flush=True)
+    print(
+        f"base encoder ({timings['tokenizer+mlm']:.1f} s): pieces/word {summary['pieces_per_word']}, "
+        f"MLM {summary['mlm_steps']} steps, loss {summary['mlm_first_loss'] or float('nan'):.3f} -> "
+        f"{summary['mlm_final_loss'] or float('nan'):.3f}",
+        flush=True,
+    )
     control_dir = None
     if not args.no_control:
         t0 = time.perf_counter()
@@ -162,20 +165,31 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             model = train_teacher(base, pairs, topt, seed=seed, device=device)
             timings[f"fit {name} s{seed}"] = time.perf_counter() - t0
-            rows[f"{name} s{seed}"], timings[f"eval {name} s{seed}"] = evaluate_all(bench, lambda d, m=model: dense_run(m, d))
-            print(f"{name} s{seed}: fit {timings[f'fit {name} s{seed}']:.1f} s, eval {timings[f'eval {name} s{seed}']:.1f} s: "
-                  + " ".join(f"{lang} {v:.3f}" for lang, v in rows[f"{name} s{seed}"].items()), flush=True)
+            rows[f"{name} s{seed}"], timings[f"eval {name} s{seed}"] = evaluate_all(
+                bench, lambda d, m=model: dense_run(m, d)
+            )
+            print(
+                f"{name} s{seed}: fit {timings[f'fit {name} s{seed}']:.1f} s, eval {timings[f'eval {name} s{seed}']:.1f} s: "
+                + " ".join(f"{lang} {v:.3f}" for lang, v in rows[f"{name} s{seed}"].items()),
+                flush=True,
+            )
 
     langs = list(bench.languages)
     print()
-    print(f"{'nDCG@10':<16}" + "".join(f"{lang + '(' + bench.tier(lang)[0] + ')':>8}" for lang in langs)
-          + f"{'high':>8}{'low':>8}{'gap':>8}")
+    print(
+        f"{'nDCG@10':<16}"
+        + "".join(f"{lang + '(' + bench.tier(lang)[0] + ')':>8}" for lang in langs)
+        + f"{'high':>8}{'low':>8}{'gap':>8}"
+    )
     gaps: dict[str, float] = {}
     for name, scores in rows.items():
         tm = tier_means(bench, scores)
         gaps[name] = tm["high"] - tm["low"]
-        print(f"{name:<16}" + "".join(f"{scores[lang]:>8.3f}" for lang in langs)
-              + f"{tm['high']:>8.3f}{tm['low']:>8.3f}{gaps[name]:>8.3f}")
+        print(
+            f"{name:<16}"
+            + "".join(f"{scores[lang]:>8.3f}" for lang in langs)
+            + f"{tm['high']:>8.3f}{tm['low']:>8.3f}{gaps[name]:>8.3f}"
+        )
     for name in ("teacher", "no-pretrain"):
         g = [gaps[k] for k in gaps if k.startswith(name + " ")]
         if g:

@@ -64,7 +64,9 @@ def make_batch(batch: int, tokens_pivot: int, tokens_other: int, dim: int, devic
 def batched_loss(teacher, mask_t, student, mask_s, epsilon, max_iter, tol):
     from harness_methods._ot import ot_alignment_loss
 
-    return ot_alignment_loss(teacher, mask_t, student, mask_s, epsilon=epsilon, max_iter=max_iter, tol=tol, warn=False).loss
+    return ot_alignment_loss(
+        teacher, mask_t, student, mask_s, epsilon=epsilon, max_iter=max_iter, tol=tol, warn=False
+    ).loss
 
 
 def loop_loss(teacher, mask_t, student, mask_s, epsilon, max_iter, tol, pot_defaults=False):
@@ -84,7 +86,9 @@ def loop_loss(teacher, mask_t, student, mask_s, epsilon, max_iter, tol, pot_defa
         if pot_defaults:
             plan = ot.sinkhorn(a, b, cost.detach(), epsilon, warn=False)
         else:
-            plan = ot.sinkhorn(a, b, cost.detach(), epsilon, method="sinkhorn_log", numItermax=max_iter, stopThr=tol, warn=False)
+            plan = ot.sinkhorn(
+                a, b, cost.detach(), epsilon, method="sinkhorn_log", numItermax=max_iter, stopThr=tol, warn=False
+            )
         losses.append((plan * cost).sum())
     return torch.stack(losses).mean()
 
@@ -110,8 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     d = OTDistillConfig()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=d.batch_size, help=f"bitext pairs per batch (default {d.batch_size})")
-    p.add_argument("--tokens", type=int, default=28, help="maximum pivot-side tokens (default 28, as the synthetic bitext)")
-    p.add_argument("--tokens-other", type=int, default=52, help="maximum other-side tokens (default 52: low-resource words split more)")
+    p.add_argument(
+        "--tokens", type=int, default=28, help="maximum pivot-side tokens (default 28, as the synthetic bitext)"
+    )
+    p.add_argument(
+        "--tokens-other",
+        type=int,
+        default=52,
+        help="maximum other-side tokens (default 52: low-resource words split more)",
+    )
     p.add_argument("--dim", type=int, default=128, help="hidden size (default 128, the mini encoder)")
     p.add_argument("--epsilon", type=float, default=d.epsilon, help=f"default: ot-distill's ({d.epsilon})")
     p.add_argument("--max-iter", type=int, default=d.max_iter, help=f"default: ot-distill's ({d.max_iter})")
@@ -150,19 +161,35 @@ def main(argv: list[str] | None = None) -> int:
     t_def, v_def = time_it(run_loop_defaults, max(1, args.repeats // 2), sync)
     rel_grad = float((g_batch - g_loop).norm() / g_loop.norm().clamp_min(1e-12))
     out = {
-        "device": args.device, "threads": args.threads, "batch": args.batch, "tokens": args.tokens,
+        "device": args.device,
+        "threads": args.threads,
+        "batch": args.batch,
+        "tokens": args.tokens,
         "tokens_other": args.tokens_other,
-        "dim": args.dim, "epsilon": args.epsilon, "max_iter": args.max_iter, "tol": args.tol,
-        "batched_s": t_batch, "loop_s": t_loop, "speedup": t_loop / t_batch,
-        "loop_pot_defaults_s": t_def, "speedup_vs_pot_defaults": t_def / t_batch, "loss_loop_pot_defaults": v_def,
-        "loss_batched": v_batch, "loss_loop": v_loop, "grad_rel_diff": rel_grad,
+        "dim": args.dim,
+        "epsilon": args.epsilon,
+        "max_iter": args.max_iter,
+        "tol": args.tol,
+        "batched_s": t_batch,
+        "loop_s": t_loop,
+        "speedup": t_loop / t_batch,
+        "loop_pot_defaults_s": t_def,
+        "speedup_vs_pot_defaults": t_def / t_batch,
+        "loss_loop_pot_defaults": v_def,
+        "loss_batched": v_batch,
+        "loss_loop": v_loop,
+        "grad_rel_diff": rel_grad,
     }
-    print(f"OT loss, forward+backward, B={args.batch} pairs, <= {args.tokens} x {args.tokens_other} tokens, H={args.dim}, "
-          f"eps={args.epsilon}, max_iter={args.max_iter}, tol={args.tol}, {args.device}, {args.threads} thread(s)")
+    print(
+        f"OT loss, forward+backward, B={args.batch} pairs, <= {args.tokens} x {args.tokens_other} tokens, H={args.dim}, "
+        f"eps={args.epsilon}, max_iter={args.max_iter}, tol={args.tol}, {args.device}, {args.threads} thread(s)"
+    )
     print(f"  ot.solve_batch (log-domain, batched): {t_batch * 1e3:9.2f} ms   loss {v_batch:.6f}")
     print(f"  ot.sinkhorn per-pair loop (log):      {t_loop * 1e3:9.2f} ms   loss {v_loop:.6f}")
-    print(f"  ot.sinkhorn per-pair loop, POT defaults: {t_def * 1e3:9.2f} ms   loss {v_def:.6f}"
-          "   (method='sinkhorn', numItermax=1000, stopThr=1e-9)")
+    print(
+        f"  ot.sinkhorn per-pair loop, POT defaults: {t_def * 1e3:9.2f} ms   loss {v_def:.6f}"
+        "   (method='sinkhorn', numItermax=1000, stopThr=1e-9)"
+    )
     print(f"  speed-up, same settings: {out['speedup']:.1f}x   (relative gradient difference {rel_grad:.1e})")
     print(f"  speed-up vs the POT-defaults loop: {out['speedup_vs_pot_defaults']:.1f}x")
     if args.json:

@@ -51,31 +51,53 @@ def main(argv: list[str] | None = None) -> int:
     out = []
     for scale in args.seed_scales:
         t0 = time.perf_counter()
-        null = pairwise_rates(default_run_design(seed_scale=scale, n_queries=args.queries), args.n_null,
-                              np.random.default_rng(int(1000 * scale)))
+        null = pairwise_rates(
+            default_run_design(seed_scale=scale, n_queries=args.queries),
+            args.n_null,
+            np.random.default_rng(int(1000 * scale)),
+        )
         secs = time.perf_counter() - t0
-        eff = {e: pairwise_rates(default_run_design(seed_scale=scale, effect=e, n_queries=args.queries),
-                                 args.n_effect, np.random.default_rng(int(1000 * scale + 1000 * e)))
-               for e in args.effects}
-        print(f"\nseed SDs x {scale:g} (seed {0.002826 * scale:.4f}, seed x language {0.002600 * scale:.4f}); "
-              f"{args.n_null} null tables ({secs:.0f} s), {args.n_effect} tables per effect")
+        eff = {
+            e: pairwise_rates(
+                default_run_design(seed_scale=scale, effect=e, n_queries=args.queries),
+                args.n_effect,
+                np.random.default_rng(int(1000 * scale + 1000 * e)),
+            )
+            for e in args.effects
+        }
+        print(
+            f"\nseed SDs x {scale:g} (seed {0.002826 * scale:.4f}, seed x language {0.002600 * scale:.4f}); "
+            f"{args.n_null} null tables ({secs:.0f} s), {args.n_effect} tables per effect"
+        )
         for scope in null:
             head = f"  {scope:<13}{'raw (SE)':>17}{'FWER (SE)':>17}" + "".join(
-                f"{f'power raw/Holm d={e:g}':>26}" for e in args.effects)
+                f"{f'power raw/Holm d={e:g}':>26}" for e in args.effects
+            )
             print(head)
             for k in TESTS:
                 r = null[scope]
-                row = (f"  {k:<13}{r.raw_null[k]:>9.4f} ({se(r.raw_null[k], args.n_null):.4f})"
-                       f"{r.fwer[k]:>9.4f} ({se(r.fwer[k], args.n_null):.4f})")
+                row = (
+                    f"  {k:<13}{r.raw_null[k]:>9.4f} ({se(r.raw_null[k], args.n_null):.4f})"
+                    f"{r.fwer[k]:>9.4f} ({se(r.fwer[k], args.n_null):.4f})"
+                )
                 for e in args.effects:
                     a = eff[e][scope]
                     row += f"{a.raw_effect[k]:>17.3f} / {a.power_holm[k]:.3f}"
                 print(row)
-                out.append({"seed_scale": scale, "scope": scope, "test": k, "label": LABELS[k],
-                            "raw_null": r.raw_null[k], "fwer": r.fwer[k], "n_null": args.n_null,
-                            "power_raw": {str(e): eff[e][scope].raw_effect[k] for e in args.effects},
-                            "power_holm": {str(e): eff[e][scope].power_holm[k] for e in args.effects},
-                            "n_effect": args.n_effect})
+                out.append(
+                    {
+                        "seed_scale": scale,
+                        "scope": scope,
+                        "test": k,
+                        "label": LABELS[k],
+                        "raw_null": r.raw_null[k],
+                        "fwer": r.fwer[k],
+                        "n_null": args.n_null,
+                        "power_raw": {str(e): eff[e][scope].raw_effect[k] for e in args.effects},
+                        "power_holm": {str(e): eff[e][scope].power_holm[k] for e in args.effects},
+                        "n_effect": args.n_effect,
+                    }
+                )
     print("\ntests: " + "; ".join(f"{k} = {v}" for k, v in LABELS.items()))
     if args.json:
         with open(args.json, "w") as f:

@@ -45,8 +45,9 @@ print(json.dumps({"import": t_import, "first": first, "second": second}))
 
 def measure(cache_dir: str, queries: int) -> dict[str, float]:
     env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(queries)], env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(queries)], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -61,15 +62,19 @@ def main() -> None:
             cold = measure(d, args.queries)
             warm = measure(d, args.queries)
         rows.append((cold, warm))
-        print(f"repeat {r}: cold first {cold['first']:.2f} s (second {cold['second']:.2f} s, import "
-              f"{cold['import']:.2f} s); warm first {warm['first']:.2f} s (second {warm['second']:.2f} s, import "
-              f"{warm['import']:.2f} s); warm/cold first call {warm['first'] / cold['first']:.3f}")
+        print(
+            f"repeat {r}: cold first {cold['first']:.2f} s (second {cold['second']:.2f} s, import "
+            f"{cold['import']:.2f} s); warm first {warm['first']:.2f} s (second {warm['second']:.2f} s, import "
+            f"{warm['import']:.2f} s); warm/cold first call {warm['first'] / cold['first']:.3f}"
+        )
     cold_first = sorted(c["first"] for c, _ in rows)[len(rows) // 2]
     warm_first = sorted(w["first"] for _, w in rows)[len(rows) // 2]
     second = sorted(w["second"] for _, w in rows)[len(rows) // 2]
-    print(f"median over {len(rows)}: first call cold {cold_first:.2f} s, warm {warm_first:.2f} s "
-          f"(ratio {warm_first / cold_first:.3f}); loaded kernels {second:.2f} s; per-process cost left with a warm "
-          f"cache {warm_first - second:.2f} s")
+    print(
+        f"median over {len(rows)}: first call cold {cold_first:.2f} s, warm {warm_first:.2f} s "
+        f"(ratio {warm_first / cold_first:.3f}); loaded kernels {second:.2f} s; per-process cost left with a warm "
+        f"cache {warm_first - second:.2f} s"
+    )
 
 
 if __name__ == "__main__":

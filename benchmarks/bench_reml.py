@@ -39,8 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     table = pd.read_parquet(args.run_dir / "results.parquet")
-    data = prepare(table, metrics=[args.metric], primary_metric=args.metric, methods=None, languages=None,
-                   tiers=None, nan_policy="raise").metrics[args.metric]
+    data = prepare(
+        table,
+        metrics=[args.metric],
+        primary_metric=args.metric,
+        methods=None,
+        languages=None,
+        tiers=None,
+        nan_policy="raise",
+    ).metrics[args.metric]
     methods, n_s, _, _ = balanced_design(data)
     langs = list(data.languages)
     tier_names = sorted({data.tiers[x] for x in langs})
@@ -68,14 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'component':<20}{'ANOVA':>14}{'dense REML':>14}{'MixedLM':>14}")
     for k in COMPONENTS:
         print(f"{k:<20}{anova.get(k, float('nan')):>14.6g}{check.reml.get(k, float('nan')):>14.6g}{sm[k]:>14.6g}")
-    print(f"-2 REML log-likelihood (constant omitted): dense optimum {check.criterion:.4f}, at the ANOVA point "
-          f"{check.criterion_at_anova:.4f}, at MixedLM's estimates {sm_crit:.4f}")
-    print(f"dense REML: converged (KKT) {check.converged}, max relative difference to ANOVA "
-          f"{check.max_relative_difference:.2e}, {t_reml:.2f} s")
+    print(
+        f"-2 REML log-likelihood (constant omitted): dense optimum {check.criterion:.4f}, at the ANOVA point "
+        f"{check.criterion_at_anova:.4f}, at MixedLM's estimates {sm_crit:.4f}"
+    )
+    print(
+        f"dense REML: converged (KKT) {check.converged}, max relative difference to ANOVA "
+        f"{check.max_relative_difference:.2e}, {t_reml:.2f} s"
+    )
     for m in check.messages:
         print(f"  {m}")
-    print(f"MixedLM: converged flag {res.converged}, {t_sm:.2f} s, warnings: "
-          f"{sorted({str(w.message)[:90] for w in caught}) or 'none'}")
+    print(
+        f"MixedLM: converged flag {res.converged}, {t_sm:.2f} s, warnings: "
+        f"{sorted({str(w.message)[:90] for w in caught}) or 'none'}"
+    )
     return 0
 
 

@@ -25,8 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,10 +92,14 @@ def main(argv: list[str] | None = None) -> int:
             page.close()
         browser.close()
     blank_dir.cleanup()
-    print(f"load in headless chromium: median {statistics.median(loads):.3f} s, max {max(loads):.3f} s "
-          f"over {args.repeat} loads (goal < 3 s)")
-    print(f"blank page, same browser (baseline): median {statistics.median(blanks):.3f} s; "
-          f"report / blank = {statistics.median(loads) / statistics.median(blanks):.1f}x")
+    print(
+        f"load in headless chromium: median {statistics.median(loads):.3f} s, max {max(loads):.3f} s "
+        f"over {args.repeat} loads (goal < 3 s)"
+    )
+    print(
+        f"blank page, same browser (baseline): median {statistics.median(blanks):.3f} s; "
+        f"report / blank = {statistics.median(loads) / statistics.median(blanks):.1f}x"
+    )
     print(f"full-page screenshot after load: median {statistics.median(shots):.3f} s")
     print(f"console errors: {len(errors)}; requests beyond the file: {len(extra)}")
     for e in errors[:5]:

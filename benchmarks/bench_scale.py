@@ -51,8 +51,11 @@ def write_miracl(home: Path, n: int, seed: int = 0) -> None:
         for s in range(0, n, block):
             m = min(block, n - s)
             toks = words[g.integers(0, N_WORDS, size=(m, 10))]
-            f.write("".join(json.dumps({"docid": f"{s + j}#0", "title": "", "text": " ".join(toks[j])}) + "\n"
-                            for j in range(m)))
+            f.write(
+                "".join(
+                    json.dumps({"docid": f"{s + j}#0", "title": "", "text": " ".join(toks[j])}) + "\n" for j in range(m)
+                )
+            )
     qdocs = g.choice(n, size=N_QUERIES, replace=False)
     with open(base / "dev" / "topics.tsv", "w") as f:
         for qi in range(N_QUERIES):
@@ -70,8 +73,14 @@ def save_tiny_bert(path: Path) -> Path:
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(N_WORDS)]
     tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)})
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=32)
+    cfg = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=32,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = BertModel(cfg).eval()
@@ -97,11 +106,25 @@ def child(args) -> None:
     Path(args.out).write_text(json.dumps({"seconds": time.perf_counter() - t0, "run": run}))
 
 
-def run_child(home: Path, model: Path, cache: Path, out: Path, threads: int, shard_size: int,
-              kill_after_shards: int | None = None) -> dict:
+def run_child(
+    home: Path, model: Path, cache: Path, out: Path, threads: int, shard_size: int, kill_after_shards: int | None = None
+) -> dict:
     env = {**os.environ, "IR_DATASETS_HOME": str(home), "IR_DATASETS_DL_TRIES": "1"}
-    cmd = [sys.executable, __file__, "--child", "--model", str(model), "--cache", str(cache), "--out", str(out),
-           "--threads", str(threads), "--shard-size", str(shard_size)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--model",
+        str(model),
+        "--cache",
+        str(cache),
+        "--out",
+        str(out),
+        "--threads",
+        str(threads),
+        "--shard-size",
+        str(shard_size),
+    ]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env)
     killed = False
@@ -148,27 +171,45 @@ def main() -> None:
         r = run_child(home, model, work / f"cache-{n}", work / f"scores-{n}.json", args.threads, args.shard_size)
         inner = json.loads((work / f"scores-{n}.json").read_text())["seconds"]
         rows.append((n, r["wall"], inner, r["peak_rss_mb"]))
-        print(f"{n:>10,} passages: write {t_write:6.1f} s | child wall {r['wall']:7.1f} s (index+search {inner:7.1f} s, "
-              f"{1e6 * inner / n:6.1f} us/passage) | peak RSS {r['peak_rss_mb']:7.1f} MB | "
-              f"load {os.getloadavg()[0]:.2f}", flush=True)
+        print(
+            f"{n:>10,} passages: write {t_write:6.1f} s | child wall {r['wall']:7.1f} s (index+search {inner:7.1f} s, "
+            f"{1e6 * inner / n:6.1f} us/passage) | peak RSS {r['peak_rss_mb']:7.1f} MB | "
+            f"load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
     (n0, _, s0, m0), (n1, _, s1, m1) = rows[0], rows[-1]
-    print(f"ratio {n1:,} vs {n0:,}: peak RSS {m1 / m0:.3f}x (target <= 1.25), "
-          f"time per passage {(s1 / n1) / (s0 / n0):.3f}x (target <= 1.3)")
+    print(
+        f"ratio {n1:,} vs {n0:,}: peak RSS {m1 / m0:.3f}x (target <= 1.25), "
+        f"time per passage {(s1 / n1) / (s0 / n0):.3f}x (target <= 1.3)"
+    )
     if args.no_kill:
         return
     n = args.sizes[-1]
     n_shards = -(-n // args.shard_size)
     cache = work / f"cache-kill-{n}"
-    r = run_child(work / f"home-{n}", model, cache, work / "scores-killed.json", args.threads, args.shard_size,
-                  kill_after_shards=max(1, n_shards // 2))
-    print(f"SIGKILL after {max(1, n_shards // 2)} of {n_shards} shards committed (killed={r['killed']}, "
-          f"{r['wall']:.1f} s in)")
+    r = run_child(
+        work / f"home-{n}",
+        model,
+        cache,
+        work / "scores-killed.json",
+        args.threads,
+        args.shard_size,
+        kill_after_shards=max(1, n_shards // 2),
+    )
+    print(
+        f"SIGKILL after {max(1, n_shards // 2)} of {n_shards} shards committed (killed={r['killed']}, "
+        f"{r['wall']:.1f} s in)"
+    )
     r2 = run_child(work / f"home-{n}", model, cache, work / "scores-resumed.json", args.threads, args.shard_size)
     meta = json.loads(next(cache.glob("docindex/*/index.json")).read_text())
-    same = json.loads((work / "scores-resumed.json").read_text())["run"] == json.loads(
-        (work / f"scores-{n}.json").read_text())["run"]
-    print(f"resumed run: {r2['wall']:.1f} s; encoded {meta['encoded']:,} passages, reused {meta['reused']:,} "
-          f"from finished shards; per-query scores identical to the uninterrupted run: {same}")
+    same = (
+        json.loads((work / "scores-resumed.json").read_text())["run"]
+        == json.loads((work / f"scores-{n}.json").read_text())["run"]
+    )
+    print(
+        f"resumed run: {r2['wall']:.1f} s; encoded {meta['encoded']:,} passages, reused {meta['reused']:,} "
+        f"from finished shards; per-query scores identical to the uninterrupted run: {same}"
+    )
 
 
 if __name__ == "__main__":

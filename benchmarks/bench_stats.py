@@ -43,14 +43,21 @@ def main(argv: list[str] | None = None) -> int:
     table = simulate_results(design, np.random.default_rng(0)).results
     t_gen = time.perf_counter() - t0
     n_q = sum(design.queries(lang) for lang in design.tiers)
-    print(f"table: {len(table):,} rows = {len(design.methods)} methods x {design.seeds(design.methods[0])} seeds x "
-          f"{n_q:,} queries in {len(design.tiers)} languages x {len(design.metrics)} metrics "
-          f"(generated in {t_gen:.1f} s)")
+    print(
+        f"table: {len(table):,} rows = {len(design.methods)} methods x {design.seeds(design.methods[0])} seeds x "
+        f"{n_q:,} queries in {len(design.tiers)} languages x {len(design.metrics)} metrics "
+        f"(generated in {t_gen:.1f} s)"
+    )
 
     # per-stage timings: wrap the stage functions analyze() calls
     stages = {"prepare": 0.0, "bootstrap": 0.0, "variance": 0.0, "pairwise": 0.0, "question": 0.0}
-    wrapped = {"prepare": "prepare", "hierarchical_bootstrap": "bootstrap", "decompose": "variance",
-               "compare_metric": "pairwise", "answer": "question"}
+    wrapped = {
+        "prepare": "prepare",
+        "hierarchical_bootstrap": "bootstrap",
+        "decompose": "variance",
+        "compare_metric": "pairwise",
+        "answer": "question",
+    }
     originals = {name: getattr(analysis_mod, name) for name in wrapped}
 
     def timed(name, fn):
@@ -60,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                 return fn(*a, **kw)
             finally:
                 stages[wrapped[name]] += time.perf_counter() - t
+
         return inner
 
     for name, fn in originals.items():
@@ -76,18 +84,33 @@ def main(argv: list[str] | None = None) -> int:
     d = result.to_dict()
     per_run = {k: v / args.repeat for k, v in stages.items()}
     per_run["other"] = float(np.mean(totals)) - sum(per_run.values())
-    print(f"analyze(): {min(totals):.1f} s (best of {args.repeat}; BLAS threads: "
-          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, CPUs visible: {os.cpu_count()}, "
-          f"load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"analyze(): {min(totals):.1f} s (best of {args.repeat}; BLAS threads: "
+        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, CPUs visible: {os.cpu_count()}, "
+        f"load average {os.getloadavg()[0]:.1f})"
+    )
     for k, v in per_run.items():
         print(f"  {k:10s} {v:6.2f} s  ({v / np.mean(totals):5.1%})")
-    print(f"  {len(d['pairwise']['comparisons'])} pairwise comparisons, question verdict: "
-          f"{d['question']['verdict']}, analysis.json {len(json.dumps(d)) / 1e6:.1f} MB")
+    print(
+        f"  {len(d['pairwise']['comparisons'])} pairwise comparisons, question verdict: "
+        f"{d['question']['verdict']}, analysis.json {len(json.dumps(d)) / 1e6:.1f} MB"
+    )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": len(table), "seconds": totals, "stages": per_run, "threads": args.threads,
-                       "cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "python": sys.version.split()[0],
-                       "platform": platform.platform()}, f, indent=1)
+            json.dump(
+                {
+                    "rows": len(table),
+                    "seconds": totals,
+                    "stages": per_run,
+                    "threads": args.threads,
+                    "cpus": os.cpu_count(),
+                    "load_average": os.getloadavg()[0],
+                    "python": sys.version.split()[0],
+                    "platform": platform.platform(),
+                },
+                f,
+                indent=1,
+            )
     return 0
 
 

@@ -44,19 +44,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def main(argv: list[str]) -> int:
     import numpy as np
     import torch
-
     from bench_gap import dense_run, ndcg10
+
     from harness.benchmarks.synthetic_world import _make_lexicon
     from harness.cache import Cache
     from harness.config import load_config
     from harness.engine import Engine
+    from harness.errors import ConfigError
     from harness.plugin import FitContext
     from harness_methods._alignment import content_mask, fit_alignment
     from harness_methods._ot import cosine_cost, ot_alignment_loss
     from harness_methods.contrastive import Contrastive
     from harness_methods.ot_distill import OTDistill, OTDistillConfig, _masked_mean
-
-    from harness.errors import ConfigError
 
     try:
         cfg = load_config(os.environ.get("HARNESS_CONFIG") or None)
@@ -98,8 +97,10 @@ def main(argv: list[str]) -> int:
         return same / same.sum((1, 2), keepdim=True).clamp_min(1.0)
 
     def lang_ndcg(enc):
-        return {lang: round(ndcg10(bench.language_data(lang), dense_run(enc, bench.language_data(lang))), 4)
-                for lang in bench.languages}
+        return {
+            lang: round(ndcg10(bench.language_data(lang), dense_run(enc, bench.language_data(lang))), 4)
+            for lang in bench.languages
+        }
 
     def bitext_acc(enc, lang="l1", n=1000):
         pairs = bench.bitext(lang)[:n]
@@ -119,14 +120,25 @@ def main(argv: list[str]) -> int:
         res = ot_alignment_loss(tt, tm, st, sm, epsilon=eps, max_iter=300, tol=1e-3, warn=False)
         same = ((tc[:, :, None] == sc[:, None, :]) & (tc[:, :, None] >= 0)).float()  # (n, Lt, Ls)
         indep = tm[:, :, None] * sm[:, None, :] / (tm.sum(1)[:, None, None] * sm.sum(1)[:, None, None])
-        return {"loss": round(float(res.loss), 4), "same_concept_mass": round(float((res.plan * same).sum() / res.plan.sum()), 4),
-                "independent_coupling": round(float((indep * same).sum() / indep.sum()), 4)}
+        return {
+            "loss": round(float(res.loss), 4),
+            "same_concept_mass": round(float((res.plan * same).sum() / res.plan.sum()), 4),
+            "independent_coupling": round(float((indep * same).sum() / indep.sum()), 4),
+        }
 
     def ctx(method):
-        return FitContext(benchmark=bench, teacher=teacher, seed=0, device=engine.device, method=method,
-                          rng=np.random.default_rng(np.random.SeedSequence([0, 7])),
-                          cache_dir=engine.cache.root / "methods" / "diag", progress=False,
-                          training=cfg.training.model_dump(), base_model=None)
+        return FitContext(
+            benchmark=bench,
+            teacher=teacher,
+            seed=0,
+            device=engine.device,
+            method=method,
+            rng=np.random.default_rng(np.random.SeedSequence([0, 7])),
+            cache_dir=engine.cache.root / "methods" / "diag",
+            progress=False,
+            training=cfg.training.model_dump(),
+            base_model=None,
+        )
 
     def word_pool(enc, texts, max_length, n_tokens):
         """``(B, W, n_tokens)`` averaging matrix from sub-word tokens to words (special tokens excluded)."""
@@ -162,7 +174,9 @@ def main(argv: list[str]) -> int:
             if c.center_tokens:
                 t, s = t - _masked_mean(t, tm), s - _masked_mean(s, sm)
             if not self.oracle:
-                return ot_alignment_loss(t, tm, s, sm, epsilon=c.epsilon, max_iter=c.max_iter, tol=c.tol, warn=False).loss
+                return ot_alignment_loss(
+                    t, tm, s, sm, epsilon=c.epsilon, max_iter=c.max_iter, tol=c.tol, warn=False
+                ).loss
             if self.words:
                 tc = word_concepts(step.batch.pivot, pivot_langs, t.shape[1])
                 sc = word_concepts(step.batch.other, step.batch.languages, s.shape[1])
@@ -173,25 +187,43 @@ def main(argv: list[str]) -> int:
 
     def report(name, enc, seconds):
         others = [lang for lang in bench.languages if lang != bench.pivot and bench.bitext(lang)]
-        print(json.dumps({"name": name, "seconds": round(seconds, 1), "ndcg@10": lang_ndcg(enc),
-                          "bitext_acc": {lang: bitext_acc(enc, lang) for lang in others[:2]},
-                          "plan": {lang: plan_stats(enc, lang) for lang in others[:2]}}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "name": name,
+                    "seconds": round(seconds, 1),
+                    "ndcg@10": lang_ndcg(enc),
+                    "bitext_acc": {lang: bitext_acc(enc, lang) for lang in others[:2]},
+                    "plan": {lang: plan_stats(enc, lang) for lang in others[:2]},
+                }
+            ),
+            flush=True,
+        )
 
-    kinds = {"ot": "ot-distill", "ct": "contrastive", "oracle": "true token alignment",
-             "otword": "ot-distill on word vectors", "oracleword": "true word alignment"}
+    kinds = {
+        "ot": "ot-distill",
+        "ct": "contrastive",
+        "oracle": "true token alignment",
+        "otword": "ot-distill on word vectors",
+        "oracleword": "true word alignment",
+    }
     runs = []
     for spec in argv:  # every spec is checked before anything trains
         kind, _, text = spec.partition(":")
         if kind not in kinds:
-            print(f"spec {spec!r}: unknown kind {kind!r}; use one of {', '.join(k + ':' for k in kinds)}", file=sys.stderr)
+            print(
+                f"spec {spec!r}: unknown kind {kind!r}; use one of {', '.join(k + ':' for k in kinds)}", file=sys.stderr
+            )
             return 2
         try:
             opts = json.loads(text or "{}")
             cfg_cls = Contrastive.Config if kind == "ct" else OTDistillConfig
             cfg_cls(**opts)
         except (ValueError, TypeError) as e:  # JSONDecodeError and pydantic's ValidationError are ValueErrors
-            print(f"spec {spec!r}: bad options ({e}); write them as a JSON object, e.g. 'ot:{{\"epochs\": 3}}'",
-                  file=sys.stderr)
+            print(
+                f"spec {spec!r}: bad options ({e}); write them as a JSON object, e.g. 'ot:{{\"epochs\": 3}}'",
+                file=sys.stderr,
+            )
             return 2
         runs.append((spec, kind, opts))
 

@@ -115,19 +115,26 @@ def main(argv: list[str] | None = None) -> int:
     def padded_max(model, autocast: bool, items: list[str]) -> torch.Tensor:
         out = torch.empty(len(items), config.hidden_size)
         for s in range(0, len(items), args.batch_size):
-            f = tok(items[s:s + args.batch_size], padding="max_length", truncation=True, max_length=args.max_tokens,
-                    return_tensors="pt")
+            f = tok(
+                items[s : s + args.batch_size],
+                padding="max_length",
+                truncation=True,
+                max_length=args.max_tokens,
+                return_tensors="pt",
+            )
             ids, mask = f["input_ids"].to(device), f["attention_mask"].to(device)  # (B, 256)
             with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=autocast and cuda):
                 h = model(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, 256, H)
-            out[s:s + len(ids)] = pool(h, mask).cpu()
+            out[s : s + len(ids)] = pool(h, mask).cpu()
         return out
 
     enc32 = BiEncoder(model32, tok, pooling="mean", normalize=True, max_length=args.max_tokens).eval()
     enc_bf = BiEncoder(model_bf, tok, pooling="mean", normalize=True, max_length=args.max_tokens).eval()
 
     # Token ids once, for the model-path variants (the tokenizer is left out of their timing).
-    all_ids = [np.asarray(x, dtype=np.int64) for x in tok(texts, truncation=True, max_length=args.max_tokens)["input_ids"]]
+    all_ids = [
+        np.asarray(x, dtype=np.int64) for x in tok(texts, truncation=True, max_length=args.max_tokens)["input_ids"]
+    ]
 
     def round_up(width: int, multiple: int) -> int:
         return min(args.max_tokens, -(-width // multiple) * multiple)
@@ -135,11 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     def id_batches(order: list[int], pad_to_max: bool, multiple: int):
         """Host-padded ``(B, width)`` id and mask tensors on the device, in ``order``."""
         for s in range(0, len(order), args.batch_size):
-            idx = order[s:s + args.batch_size]
+            idx = order[s : s + args.batch_size]
             width = args.max_tokens if pad_to_max else round_up(max(len(all_ids[i]) for i in idx), multiple)
             ids = np.zeros((len(idx), width), dtype=np.int64)
             for r, i in enumerate(idx):
-                ids[r, :len(all_ids[i])] = all_ids[i]
+                ids[r, : len(all_ids[i])] = all_ids[i]
             t = torch.from_numpy(ids).to(device)
             yield idx, t, (t != common.PAD).long()
 
@@ -166,20 +173,26 @@ def main(argv: list[str] | None = None) -> int:
         """Proposed ``BiEncoder.encode``: tokenise once, sort by length, pad each batch on the
         host to its longest text rounded up to a multiple of ``multiple``."""
         enc.eval()
-        ids_list = enc.tokenizer(list(items), truncation=True, max_length=enc.max_length,
-                                 return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        ids_list = enc.tokenizer(
+            list(items),
+            truncation=True,
+            max_length=enc.max_length,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
         order = sorted(range(len(items)), key=lambda i: (len(ids_list[i]), i))
         out = torch.empty(len(items), enc.dim)
         pad_id = enc.tokenizer.pad_token_id
         for s in range(0, len(order), args.batch_size):
-            idx = order[s:s + args.batch_size]
+            idx = order[s : s + args.batch_size]
             width = round_up(len(ids_list[idx[-1]]), multiple)
             ids = np.full((len(idx), width), pad_id, dtype=np.int64)
             for r, i in enumerate(idx):
-                ids[r, :len(ids_list[i])] = ids_list[i]
+                ids[r, : len(ids_list[i])] = ids_list[i]
             t = torch.from_numpy(ids).to(enc.device, non_blocking=True)
-            mask = torch.from_numpy((np.arange(width)[None] < np.array([len(ids_list[i]) for i in idx])[:, None])
-                                    .astype(np.int64)).to(enc.device, non_blocking=True)
+            mask = torch.from_numpy(
+                (np.arange(width)[None] < np.array([len(ids_list[i]) for i in idx])[:, None]).astype(np.int64)
+            ).to(enc.device, non_blocking=True)
             with torch.autocast(device_type=enc.device.type, dtype=torch.bfloat16, enabled=enc.device.type == "cuda"):
                 emb = enc({"input_ids": t, "attention_mask": mask})
             out[idx] = emb.float().cpu()
@@ -200,22 +213,28 @@ def main(argv: list[str] | None = None) -> int:
     def no_cudnn(fn, *a, **kw):
         with common.no_cudnn_sdpa():
             return fn(*a, **kw)
+
     groups = {
         "model path (pre-tokenised ids; tokenizer not timed)": {
             "baseline_fp16_padded_max": lambda n: model_path(plain_forward(model16), False, n, sort=False),
             "baseline_autocast_padded_max": lambda n: model_path(plain_forward(model32), True, n, sort=False),
             f"harness_sorted_pad{pm}": lambda n: model_path(biencoder_forward(enc32), True, n, sort=True, multiple=pm),
             "harness_sorted": lambda n: model_path(biencoder_forward(enc32), True, n, sort=True),
-            "harness_sorted_no_cudnn_sdpa": lambda n: no_cudnn(model_path, biencoder_forward(enc32), True, n, sort=True),
+            "harness_sorted_no_cudnn_sdpa": lambda n: no_cudnn(
+                model_path, biencoder_forward(enc32), True, n, sort=True
+            ),
             "harness_sorted_bf16_weights": lambda n: model_path(biencoder_forward(enc_bf), True, n, sort=True),
-            f"harness_sorted_pad{pm}_batch{big}": lambda n: with_batch(big, model_path, biencoder_forward(enc32), True, n,
-                                                                      sort=True, multiple=pm),
+            f"harness_sorted_pad{pm}_batch{big}": lambda n: with_batch(
+                big, model_path, biencoder_forward(enc32), True, n, sort=True, multiple=pm
+            ),
         },
         "end to end (list of strings -> embeddings on the host)": {
             "e2e_baseline_fp16_padded_max": lambda n: padded_max(model16, False, texts[:n]),
             "e2e_harness_encode": lambda n: enc32.encode(texts[:n], batch_size=args.batch_size),
             f"e2e_proposed_encode_pad{pm}": lambda n: encode_tokenize_once(enc32, texts[:n], pm),
-            f"e2e_proposed_encode_pad{pm}_batch{big}": lambda n: with_batch(big, encode_tokenize_once, enc32, texts[:n], pm),
+            f"e2e_proposed_encode_pad{pm}_batch{big}": lambda n: with_batch(
+                big, encode_tokenize_once, enc32, texts[:n], pm
+            ),
         },
     }
 
@@ -228,9 +247,12 @@ def main(argv: list[str] | None = None) -> int:
             ref_rows.append(pool(model32(input_ids=ids).last_hidden_state.float(), torch.ones_like(ids)))
         ref = torch.cat(ref_rows).cpu()  # (n_ref, H)
 
-    print(f"encoding {args.passages} passages, batch {args.batch_size}, <= {args.max_tokens} tokens, "
-          f"{config.num_hidden_layers} layers x {config.hidden_size}, vocab {vocab}, attention "
-          f"{common.attn_implementation(model32)}, {device}", flush=True)
+    print(
+        f"encoding {args.passages} passages, batch {args.batch_size}, <= {args.max_tokens} tokens, "
+        f"{config.num_hidden_layers} layers x {config.hidden_size}, vocab {vocab}, attention "
+        f"{common.attn_implementation(model32)}, {device}",
+        flush=True,
+    )
     results: dict[str, dict] = {}
     for group, variants in groups.items():
         print(f" {group}", flush=True)
@@ -245,31 +267,50 @@ def main(argv: list[str] | None = None) -> int:
                 secs.append(time.perf_counter() - t0)
             dev_max = float((emb[:n_ref] - ref).abs().max())
             med = statistics.median(secs)
-            results[name] = {"group": group, "passages_per_s": round(n_all / med), "median_s": round(med, 3),
-                             "first_run_passages_per_s": round(n_all / secs[0]),
-                             "runs_s": [round(s, 3) for s in secs], "max_abs_diff_vs_fp32_unpadded": round(dev_max, 5)}
-            print(f"  {name:32s} {results[name]['passages_per_s']:>9,d} passages/s  (median {med:.2f} s of "
-                  f"{args.repeats}; first run {secs[0]:.2f} s)  max |emb - fp32 ref| {dev_max:.1e}", flush=True)
+            results[name] = {
+                "group": group,
+                "passages_per_s": round(n_all / med),
+                "median_s": round(med, 3),
+                "first_run_passages_per_s": round(n_all / secs[0]),
+                "runs_s": [round(s, 3) for s in secs],
+                "max_abs_diff_vs_fp32_unpadded": round(dev_max, 5),
+            }
+            print(
+                f"  {name:32s} {results[name]['passages_per_s']:>9,d} passages/s  (median {med:.2f} s of "
+                f"{args.repeats}; first run {secs[0]:.2f} s)  max |emb - fp32 ref| {dev_max:.1e}",
+                flush=True,
+            )
 
     t0 = time.perf_counter()
     tok(texts, truncation=True, max_length=args.max_tokens)
     tokenize_s = time.perf_counter() - t0
     base = results["baseline_fp16_padded_max"]["passages_per_s"]
     e2e_base = results["e2e_baseline_fp16_padded_max"]["passages_per_s"]
-    ratios = {name: round(r["passages_per_s"] / (e2e_base if name.startswith("e2e") else base), 3)
-              for name, r in results.items()}
-    ratios_first_run = {name: round(r["first_run_passages_per_s"] / (e2e_base if name.startswith("e2e") else base), 3)
-                        for name, r in results.items()}
+    ratios = {
+        name: round(r["passages_per_s"] / (e2e_base if name.startswith("e2e") else base), 3)
+        for name, r in results.items()
+    }
+    ratios_first_run = {
+        name: round(r["first_run_passages_per_s"] / (e2e_base if name.startswith("e2e") else base), 3)
+        for name, r in results.items()
+    }
     head_name = f"harness_sorted_pad{pm}"
     head = ratios[head_name]
     out = {
         "benchmark": "gpu_encode",
         "environment": common.environment(device),
         "smoke": device == "cpu",
-        "setup": {"passages": args.passages, "batch_size": args.batch_size, "max_tokens": args.max_tokens,
-                  "layers": config.num_hidden_layers, "hidden": config.hidden_size, "vocab": vocab,
-                  "attention": common.attn_implementation(model32), "passage_lengths": common.length_summary(lengths),
-                  "text_generation_s": round(make_s, 2)},
+        "setup": {
+            "passages": args.passages,
+            "batch_size": args.batch_size,
+            "max_tokens": args.max_tokens,
+            "layers": config.num_hidden_layers,
+            "hidden": config.hidden_size,
+            "vocab": vocab,
+            "attention": common.attn_implementation(model32),
+            "passage_lengths": common.length_summary(lengths),
+            "text_generation_s": round(make_s, 2),
+        },
         "variants": results,
         "tokenize_all_once_s": round(tokenize_s, 3),
         "ratios_vs_baseline_fp16_padded_max_of_the_same_group": ratios,
@@ -280,8 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     for k, v in ratios.items():
         print(f"  ratio {k} / baseline_fp16_padded_max of its group: {v:.2f}x (first run {ratios_first_run[k]:.2f}x)")
-    print(f"  tokenising all {n_all} texts once (no padding, no tensors): {tokenize_s:.2f} s"
-          + ("  [smoke: not a measurement]" if device == "cpu" else ""), flush=True)
+    print(
+        f"  tokenising all {n_all} texts once (no padding, no tensors): {tokenize_s:.2f} s"
+        + ("  [smoke: not a measurement]" if device == "cpu" else ""),
+        flush=True,
+    )
     common.emit(out, args.json)
     return 0
 

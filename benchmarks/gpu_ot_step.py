@@ -84,7 +84,7 @@ def pseudo_bitext(batch: int, tokens: int, vocab: int, rng: np.random.Generator)
         other = words.copy()
         for s in range(0, len(other), 3):
             if rng.random() < 0.5:
-                other[s:s + 3] = other[s:s + 3][::-1].copy()
+                other[s : s + 3] = other[s : s + 3][::-1].copy()
         swap = rng.random(len(other)) < 0.4
         other[swap] = rng.integers(common.N_SPECIAL, vocab, size=int(swap.sum()))
         target = int(np.clip(len(other) + rng.integers(-4, 5), 4, tokens - 2))
@@ -98,7 +98,7 @@ def pseudo_bitext(batch: int, tokens: int, vocab: int, rng: np.random.Generator)
     def pack(rows):
         ids = np.full((batch, tokens), common.PAD, dtype=np.int64)
         for r, w in enumerate(rows):
-            ids[r, 0], ids[r, 1:len(w) + 1], ids[r, len(w) + 1] = common.CLS, w, common.SEP
+            ids[r, 0], ids[r, 1 : len(w) + 1], ids[r, len(w) + 1] = common.CLS, w, common.SEP
         return ids, (ids != common.PAD).astype(np.int64)
 
     return (*pack(p_rows), *pack(o_rows))
@@ -113,8 +113,9 @@ def content_mask(ids, mask):
 
 
 # ----------------------------------------------------------------------------- accuracy
-def plan_accuracy(cost, mask_t, mask_s, epsilons: list[float], grid: list[tuple[int, float]],
-                  ref_iter: int = 2000) -> list[dict[str, Any]]:
+def plan_accuracy(
+    cost, mask_t, mask_s, epsilons: list[float], grid: list[tuple[int, float]], ref_iter: int = 2000
+) -> list[dict[str, Any]]:
     """Plan and loss errors of ``ot.solve_batch`` settings against a float64 reference.
 
     ``cost`` is ``(B, n, m)`` (detached), masks ``(B, n)`` and ``(B, m)``.  Returns one row
@@ -130,8 +131,16 @@ def plan_accuracy(cost, mask_t, mask_s, epsilons: list[float], grid: list[tuple[
     c, a, b = cost[valid].float(), a[valid], b[valid]
     rows = []
     for eps in epsilons:
-        ref = ot.solve_batch(c.double(), reg=eps, a=a.double(), b=b.double(), max_iter=ref_iter, tol=0.0,
-                             method="log_sinkhorn", grad="detach")
+        ref = ot.solve_batch(
+            c.double(),
+            reg=eps,
+            a=a.double(),
+            b=b.double(),
+            max_iter=ref_iter,
+            tol=0.0,
+            method="log_sinkhorn",
+            grad="detach",
+        )
         t_ref = ref.plan  # (V, n, m) float64
         loss_ref = (t_ref * c.double()).sum(dim=(1, 2))  # (V,)
         ref_err = float((t_ref.sum(2) - a.double()).norm(dim=1).max())
@@ -139,14 +148,19 @@ def plan_accuracy(cost, mask_t, mask_s, epsilons: list[float], grid: list[tuple[
             res = ot.solve_batch(c, reg=eps, a=a, b=b, max_iter=max_iter, tol=tol, method="log_sinkhorn", grad="detach")
             t = res.plan.double()
             loss = (t * c.double()).sum(dim=(1, 2))
-            rows.append({
-                "epsilon": eps, "max_iter": max_iter, "tol": tol, "n_iter": int(res.log["n_iter"]) + 1,
-                "plan_rel_l1": float((t - t_ref).abs().sum() / t_ref.abs().sum()),
-                "loss_rel_err": float(((loss - loss_ref).abs().sum() / loss_ref.abs().sum())),
-                "marginal_err": float((t.sum(2) - a.double()).norm(dim=1).max()),
-                "finite": bool(torch.isfinite(t).all()),
-                "reference_marginal_err": ref_err,
-            })
+            rows.append(
+                {
+                    "epsilon": eps,
+                    "max_iter": max_iter,
+                    "tol": tol,
+                    "n_iter": int(res.log["n_iter"]) + 1,
+                    "plan_rel_l1": float((t - t_ref).abs().sum() / t_ref.abs().sum()),
+                    "loss_rel_err": float((loss - loss_ref).abs().sum() / loss_ref.abs().sum()),
+                    "marginal_err": float((t.sum(2) - a.double()).norm(dim=1).max()),
+                    "finite": bool(torch.isfinite(t).all()),
+                    "reference_marginal_err": ref_err,
+                }
+            )
     return rows
 
 
@@ -158,17 +172,26 @@ def cost_summary(cost, mask_t, mask_s) -> dict[str, float]:
     vals = cost[m].float()
     big = torch.where(m, cost.float(), torch.full_like(cost.float(), float("inf")))
     row_min = big.min(dim=2).values[mask_t > 0]  # best match of each teacher token
-    return {"mean": round(float(vals.mean()), 4), "std": round(float(vals.std()), 4),
-            "min": round(float(vals.min()), 4), "max": round(float(vals.max()), 4),
-            "row_min_mean": round(float(row_min.mean()), 4)}
+    return {
+        "mean": round(float(vals.mean()), 4),
+        "std": round(float(vals.std()), 4),
+        "min": round(float(vals.min()), 4),
+        "max": round(float(vals.max()), 4),
+        "row_min_mean": round(float(row_min.mean()), 4),
+    }
 
 
 def print_accuracy(name: str, rows: list[dict[str, Any]]) -> None:
     print(f" plan accuracy, {name} (reference: 2000 iterations, float64)")
-    print(f"  {'eps':>5s} {'max_iter':>8s} {'tol':>7s} {'iters':>5s} {'plan rel L1':>11s} {'loss rel':>9s} {'marg err':>9s}")
+    print(
+        f"  {'eps':>5s} {'max_iter':>8s} {'tol':>7s} {'iters':>5s} {'plan rel L1':>11s} {'loss rel':>9s} {'marg err':>9s}"
+    )
     for r in rows:
-        print(f"  {r['epsilon']:5.3f} {r['max_iter']:8d} {r['tol']:7.0e} {r['n_iter']:5d} {r['plan_rel_l1']:11.2e} "
-              f"{r['loss_rel_err']:9.2e} {r['marginal_err']:9.2e}", flush=True)
+        print(
+            f"  {r['epsilon']:5.3f} {r['max_iter']:8d} {r['tol']:7.0e} {r['n_iter']:5d} {r['plan_rel_l1']:11.2e} "
+            f"{r['loss_rel_err']:9.2e} {r['marginal_err']:9.2e}",
+            flush=True,
+        )
 
 
 def mini_costs(batch: int, languages: list[str], seed: int):
@@ -244,13 +267,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=10, help="timed steps per variant and round")
     p.add_argument("--rounds", type=int, default=2, help="rounds over all variants (interleaved, pooled)")
     p.add_argument("--lr", type=float, default=1e-5)
-    p.add_argument("--timed-settings", default="100:0,100:1e-3,100:3e-3,50:0,30:0,20:0",
-                   help="max_iter:tol of the timed OT steps (the first is the baseline)")
+    p.add_argument(
+        "--timed-settings",
+        default="100:0,100:1e-3,100:3e-3,50:0,30:0,20:0",
+        help="max_iter:tol of the timed OT steps (the first is the baseline)",
+    )
     p.add_argument("--accuracy-grid", default="5:0,10:0,20:0,30:0,50:0,100:0,100:1e-2,100:3e-3,100:1e-3,100:1e-4")
     p.add_argument("--accuracy-epsilons", default="0.05,0.02")
     p.add_argument("--accuracy-only", action="store_true", help="only the plan-accuracy tables (any device)")
-    p.add_argument("--mini-costs", action="store_true",
-                   help="add plan accuracy on costs from the embedded mini encoder over synthetic bitext")
+    p.add_argument(
+        "--mini-costs",
+        action="store_true",
+        help="add plan accuracy on costs from the embedded mini encoder over synthetic bitext",
+    )
     p.add_argument("--mini-languages", default="l1,h1")
     common.add_common_arguments(p)
     args = p.parse_args(argv)
@@ -277,8 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     timed = parse_settings(args.timed_settings)
     grid = parse_settings(args.accuracy_grid)
     epsilons = [float(x) for x in args.accuracy_epsilons.split(",")]
-    out: dict[str, Any] = {"benchmark": "gpu_ot_step", "environment": common.environment(device),
-                           "smoke": bool(args.smoke), "epsilon": EPSILON}
+    out: dict[str, Any] = {
+        "benchmark": "gpu_ot_step",
+        "environment": common.environment(device),
+        "smoke": bool(args.smoke),
+        "epsilon": EPSILON,
+    }
     accuracy: dict[str, Any] = {}
 
     rng = np.random.default_rng(args.seed)
@@ -291,14 +324,26 @@ def main(argv: list[str] | None = None) -> int:
     n_batches = 4
     data = []
     for _ in range(n_batches):
-        pi, pm, oi, om = (torch.as_tensor(x, device=device) for x in pseudo_bitext(args.batch, args.tokens,
-                                                                                    config.vocab_size, rng))
-        data.append(({"input_ids": pi, "attention_mask": pm}, content_mask(pi, pm),
-                     {"input_ids": oi, "attention_mask": om}, content_mask(oi, om)))
-    out["setup"] = {"batch": args.batch, "tokens": args.tokens, "layers": config.num_hidden_layers,
-                    "hidden": config.hidden_size, "vocab": config.vocab_size,
-                    "attention": common.attn_implementation(teacher_model),
-                    "content_tokens_per_side_mean": round(float(data[0][1].sum(1).mean()), 2)}
+        pi, pm, oi, om = (
+            torch.as_tensor(x, device=device) for x in pseudo_bitext(args.batch, args.tokens, config.vocab_size, rng)
+        )
+        data.append(
+            (
+                {"input_ids": pi, "attention_mask": pm},
+                content_mask(pi, pm),
+                {"input_ids": oi, "attention_mask": om},
+                content_mask(oi, om),
+            )
+        )
+    out["setup"] = {
+        "batch": args.batch,
+        "tokens": args.tokens,
+        "layers": config.num_hidden_layers,
+        "hidden": config.hidden_size,
+        "vocab": config.vocab_size,
+        "attention": common.attn_implementation(teacher_model),
+        "content_tokens_per_side_mean": round(float(data[0][1].sum(1).mean()), 2),
+    }
 
     # Costs of the timed batches at the start of training (student = teacher), as the loss
     # computes them: bf16 autocast, the student in training mode (dropout 0.1), and also
@@ -309,24 +354,37 @@ def main(argv: list[str] | None = None) -> int:
     ms_all = torch.cat([mo for _, _, _, mo in data])
     for label, train_mode in (("dropout", True), ("eval", False)):
         student.train(train_mode)
-        with torch.no_grad(), torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=cuda), \
-                torch.random.fork_rng(devices=[0] if cuda else []):
+        with (
+            torch.no_grad(),
+            torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=cuda),
+            torch.random.fork_rng(devices=[0] if cuda else []),
+        ):
             torch.manual_seed(args.seed)
-            costs = [(cosine_cost(teacher.token_embeddings(fp), student.token_embeddings(fo)), mp, mo)
-                     for fp, mp, fo, mo in data]
+            costs = [
+                (cosine_cost(teacher.token_embeddings(fp), student.token_embeddings(fo)), mp, mo)
+                for fp, mp, fo, mo in data
+            ]
         c_all = torch.cat([c for c, _, _ in costs])
         key = f"bert_random_init_pseudo_bitext_student_{label}"
-        accuracy[key] = {"cost": cost_summary(c_all, mt_all, ms_all),
-                         "rows": plan_accuracy(c_all, mt_all, ms_all, epsilons, grid)}
-        print_accuracy(f"{config.num_hidden_layers}x{config.hidden_size} BERT (random init), pseudo-bitext, student "
-                       f"{label}, {c_all.shape[0]} pairs, costs {accuracy[key]['cost']}", accuracy[key]["rows"])
+        accuracy[key] = {
+            "cost": cost_summary(c_all, mt_all, ms_all),
+            "rows": plan_accuracy(c_all, mt_all, ms_all, epsilons, grid),
+        }
+        print_accuracy(
+            f"{config.num_hidden_layers}x{config.hidden_size} BERT (random init), pseudo-bitext, student "
+            f"{label}, {c_all.shape[0]} pairs, costs {accuracy[key]['cost']}",
+            accuracy[key]["rows"],
+        )
     student.train()
     if args.mini_costs:
         for lang, (c, mt, ms) in mini_costs(args.batch, args.mini_languages.split(","), args.seed).items():
             key = f"mini_encoder_synthetic_bitext_{lang}"
             accuracy[key] = {"cost": cost_summary(c, mt, ms), "rows": plan_accuracy(c, mt, ms, epsilons, grid)}
-            print_accuracy(f"mini encoder (MLM pre-trained), synthetic bitext en-{lang}, {c.shape[0]} pairs, "
-                           f"costs {accuracy[key]['cost']}", accuracy[key]["rows"])
+            print_accuracy(
+                f"mini encoder (MLM pre-trained), synthetic bitext en-{lang}, {c.shape[0]} pairs, "
+                f"costs {accuracy[key]['cost']}",
+                accuracy[key]["rows"],
+            )
     out["plan_accuracy"] = accuracy
     if args.accuracy_only:
         common.emit(out, args.json)
@@ -350,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             res = ot_alignment_loss(tt, mp, st, mo, epsilon=EPSILON, max_iter=max_iter, tol=tol, warn=False)
             iters_seen.append(res.n_iter)
             return res.loss
+
         return fn
 
     step_secs: dict[str, list[float]] = {}
@@ -362,8 +421,17 @@ def main(argv: list[str] | None = None) -> int:
         student.model.load_state_dict(initial)
         iters_seen.clear()
         clock = common.StepClock(loss_fn)
-        train(student, itertools.cycle(range(n_batches)), clock, steps=args.warmup + args.steps + 1, lr=args.lr,
-              method=name, seed=args.seed, device=device, warmup=0.0)
+        train(
+            student,
+            itertools.cycle(range(n_batches)),
+            clock,
+            steps=args.warmup + args.steps + 1,
+            lr=args.lr,
+            method=name,
+            seed=args.seed,
+            device=device,
+            warmup=0.0,
+        )
         common.sync(device)
         if record:
             secs = clock.step_seconds(args.warmup)
@@ -372,8 +440,11 @@ def main(argv: list[str] | None = None) -> int:
             if iters_seen:
                 iterations.setdefault(name, set()).update(iters_seen)
 
-    print(f"step timing, B={args.batch}, <= {args.tokens} tokens per side, {config.num_hidden_layers} layers x "
-          f"{config.hidden_size}, {device}", flush=True)
+    print(
+        f"step timing, B={args.batch}, <= {args.tokens} tokens per side, {config.num_hidden_layers} layers x "
+        f"{config.hidden_size}, {device}",
+        flush=True,
+    )
     time_step("warm-up", contrastive_loss, record=False)  # clocks, kernels, allocator
     for _ in range(args.rounds):  # interleaved rounds: drifts of the machine hit every variant alike
         time_step("contrastive", contrastive_loss)
@@ -387,9 +458,12 @@ def main(argv: list[str] | None = None) -> int:
     base = steps["contrastive"]["median_ms"]
     for name, r in steps.items():
         r["ratio_vs_contrastive"] = round(r["median_ms"] / base, 3)
-        print(f"  {name:28s} {r['median_ms']:8.2f} ms  ({r['ratio_vs_contrastive']:.2f}x contrastive; "
-              f"round medians {r['round_medians_ms']})"
-              + (f"  iterations {r['sinkhorn_iterations']}" if "sinkhorn_iterations" in r else ""), flush=True)
+        print(
+            f"  {name:28s} {r['median_ms']:8.2f} ms  ({r['ratio_vs_contrastive']:.2f}x contrastive; "
+            f"round medians {r['round_medians_ms']})"
+            + (f"  iterations {r['sinkhorn_iterations']}" if "sinkhorn_iterations" in r else ""),
+            flush=True,
+        )
     out["steps"] = steps
 
     # ------------------------------------------------------------------ solver alone
@@ -403,12 +477,18 @@ def main(argv: list[str] | None = None) -> int:
     solver: dict[str, Any] = {}
     for max_iter, tol in timed:
         secs = common.event_times(
-            lambda: ot.solve_batch(c0, reg=EPSILON, a=a0, b=b0, max_iter=max_iter, tol=tol, method="log_sinkhorn",
-                                   grad="detach"), 2, 10, device)
+            lambda max_iter=max_iter, tol=tol: ot.solve_batch(
+                c0, reg=EPSILON, a=a0, b=b0, max_iter=max_iter, tol=tol, method="log_sinkhorn", grad="detach"
+            ),
+            2,
+            10,
+            device,
+        )
         solver[f"pot max_iter={max_iter} tol={tol:g}"] = common.stats_ms(secs)
     if cuda:
-        ref = ot.solve_batch(c0, reg=EPSILON, a=a0, b=b0, max_iter=100, tol=0.0, method="log_sinkhorn",
-                             grad="detach").plan
+        ref = ot.solve_batch(
+            c0, reg=EPSILON, a=a0, b=b0, max_iter=100, tol=0.0, method="log_sinkhorn", grad="detach"
+        ).plan
         for n_iter in sorted({m for m, _ in timed}):
             replay, plan = graph_log_sinkhorn(c0, a0, b0, EPSILON, n_iter)
             secs = common.event_times(replay, 2, 10, device)

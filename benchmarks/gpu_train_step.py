@@ -73,15 +73,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--passages", type=int, default=25_600, help="training pairs in the simulated dataset")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps", type=int, default=10, help="timed steps of the fixed-width variants")
-    p.add_argument("--bucketed-steps", type=int, default=100,
-                   help="timed steps of the bucketed variant (its batches vary in width, so more)")
+    p.add_argument(
+        "--bucketed-steps",
+        type=int,
+        default=100,
+        help="timed steps of the bucketed variant (its batches vary in width, so more)",
+    )
     p.add_argument("--multiplier", type=int, default=50, help="batches per sorted chunk")
     p.add_argument("--lr", type=float, default=1e-5)
     p.add_argument("--pad-multiple", type=int, default=32, help="round bucketed widths up to a multiple of this")
-    p.add_argument("--profile-steps", type=int, default=5,
-                   help="CUDA only: steps of each plain variant run under torch.profiler for GPU busy time (0: none)")
-    p.add_argument("--only", default="", help="comma-separated variant names to run (default: all); "
-                   "plain_padded_max is always run (the baseline)")
+    p.add_argument(
+        "--profile-steps",
+        type=int,
+        default=5,
+        help="CUDA only: steps of each plain variant run under torch.profiler for GPU busy time (0: none)",
+    )
+    p.add_argument(
+        "--only",
+        default="",
+        help="comma-separated variant names to run (default: all); plain_padded_max is always run (the baseline)",
+    )
     common.add_common_arguments(p)
     args = p.parse_args(argv)
 
@@ -156,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         model = base
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr, fused=cuda or None)
         if bucketed:
-            batches = endless_length_bucketed_batches(lengths, B, np.random.default_rng(args.seed + 2),
-                                                      bucket_size_multiplier=args.multiplier)
+            batches = endless_length_bucketed_batches(
+                lengths, B, np.random.default_rng(args.seed + 2), bucket_size_multiplier=args.multiplier
+            )
         else:
             batches = shuffled_batches(args.passages, B, np.random.default_rng(args.seed + 1))
         counts: list[tuple[int, int]] = []
@@ -181,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         if bucketed and multiple > 1:
             prewarm(multiple)
         secs = common.event_times(step, args.warmup, n, device)
-        record(name, secs, counts[args.warmup:], "plain loop, CUDA events")
+        record(name, secs, counts[args.warmup :], "plain loop, CUDA events")
         if cuda and args.profile_steps:
             before = len(counts)
             try:
@@ -191,10 +203,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 results[name]["gpu_busy_ms_per_step"] = round(1e3 * busy / args.profile_steps, 3)
                 results[name]["profiled_padded_tokens_per_step"] = round(
-                    sum(c[1] for c in counts[before:]) / args.profile_steps)
-                print(f"  {'':36s} GPU busy {results[name]['gpu_busy_ms_per_step']:.2f} ms per step "
-                      f"(kernel time, profiler, {args.profile_steps} steps)", flush=True)
-        del opt
+                    sum(c[1] for c in counts[before:]) / args.profile_steps
+                )
+                print(
+                    f"  {'':36s} GPU busy {results[name]['gpu_busy_ms_per_step']:.2f} ms per step "
+                    f"(kernel time, profiler, {args.profile_steps} steps)",
+                    flush=True,
+                )
+        opt = None  # free the optimizer state (step() is not called again)
 
     # ------------------------------------------------------------------ harness loop
     def harness(name: str, bucketed: bool, steps: int, multiple: int = 1) -> None:
@@ -216,11 +232,24 @@ def main(argv: list[str] | None = None) -> int:
             return info_nce(enc(q), enc(d), 0.05)
 
         clock = common.StepClock(loss_fn)
-        train(enc, batches, clock, steps=args.warmup + steps + 1, lr=args.lr, method=name, seed=args.seed,
-              device=device, warmup=0.0)
+        train(
+            enc,
+            batches,
+            clock,
+            steps=args.warmup + steps + 1,
+            lr=args.lr,
+            method=name,
+            seed=args.seed,
+            device=device,
+            warmup=0.0,
+        )
         common.sync(device)
-        record(name, clock.step_seconds(args.warmup), counts[args.warmup:args.warmup + steps],
-               "harness.training.train, host clock between steps")
+        record(
+            name,
+            clock.step_seconds(args.warmup),
+            counts[args.warmup : args.warmup + steps],
+            "harness.training.train, host clock between steps",
+        )
 
     def record(name: str, secs: list[float], counts: list[tuple[int, int]], timing: str) -> None:
         total = sum(secs)
@@ -228,16 +257,24 @@ def main(argv: list[str] | None = None) -> int:
         padded = sum(c[1] for c in counts)
         results[name] = {
             **common.stats_ms(secs),
-            "real_tokens_per_s": round(real / total), "padded_tokens_per_s": round(padded / total),
-            "padding_efficiency": round(real / padded, 4), "timing": timing,
+            "real_tokens_per_s": round(real / total),
+            "padded_tokens_per_s": round(padded / total),
+            "padding_efficiency": round(real / padded, 4),
+            "timing": timing,
         }
         r = results[name]
-        print(f"  {name:36s} step {r['median_ms']:8.2f} ms (median of {r['n']})  real {r['real_tokens_per_s']:>10,d} tok/s"
-              f"  padded {r['padded_tokens_per_s']:>10,d} tok/s  efficiency {r['padding_efficiency']:.3f}", flush=True)
+        print(
+            f"  {name:36s} step {r['median_ms']:8.2f} ms (median of {r['n']})  real {r['real_tokens_per_s']:>10,d} tok/s"
+            f"  padded {r['padded_tokens_per_s']:>10,d} tok/s  efficiency {r['padding_efficiency']:.3f}",
+            flush=True,
+        )
 
-    print(f"contrastive training step, B={B}, {qt}-token queries, passages <= {args.max_tokens} tokens, "
-          f"{config.num_hidden_layers} layers x {config.hidden_size}, vocab {vocab}, attention "
-          f"{common.attn_implementation(base)}, {device}", flush=True)
+    print(
+        f"contrastive training step, B={B}, {qt}-token queries, passages <= {args.max_tokens} tokens, "
+        f"{config.num_hidden_layers} layers x {config.hidden_size}, vocab {vocab}, attention "
+        f"{common.attn_implementation(base)}, {device}",
+        flush=True,
+    )
     plain("plain_padded_max", per_batch=False)
     plain("plain_padded_per_batch", per_batch=True)
     plain(f"plain_bucketed_pad{args.pad_multiple}", per_batch=True, bucketed=True, multiple=args.pad_multiple)
@@ -249,12 +286,17 @@ def main(argv: list[str] | None = None) -> int:
     # over the same batch sequence ("_warm") has seen every shape.
     harness("harness_bucketed", bucketed=True, steps=args.bucketed_steps)
     harness("harness_bucketed_warm", bucketed=True, steps=args.bucketed_steps)
-    harness(f"harness_bucketed_pad{args.pad_multiple}", bucketed=True, steps=args.bucketed_steps,
-            multiple=args.pad_multiple)
+    harness(
+        f"harness_bucketed_pad{args.pad_multiple}", bucketed=True, steps=args.bucketed_steps, multiple=args.pad_multiple
+    )
     with common.no_cudnn_sdpa():
         harness("harness_bucketed_no_cudnn_sdpa", bucketed=True, steps=args.bucketed_steps)
-        harness(f"harness_bucketed_pad{args.pad_multiple}_no_cudnn_sdpa", bucketed=True, steps=args.bucketed_steps,
-                multiple=args.pad_multiple)
+        harness(
+            f"harness_bucketed_pad{args.pad_multiple}_no_cudnn_sdpa",
+            bucketed=True,
+            steps=args.bucketed_steps,
+            multiple=args.pad_multiple,
+        )
     plain("plain_padded_max_again", per_batch=False)
 
     base_tps = results["plain_padded_max"]["real_tokens_per_s"]
@@ -263,18 +305,31 @@ def main(argv: list[str] | None = None) -> int:
     pad_name = f"harness_bucketed_pad{args.pad_multiple}"
     ratio = ratios.get(pad_name, float("nan"))
     bucket_eff = padding_efficiency(
-        lengths, list(itertools.islice(endless_length_bucketed_batches(lengths, B, np.random.default_rng(9),
-                                                                      bucket_size_multiplier=args.multiplier),
-                                       args.passages // B))
+        lengths,
+        list(
+            itertools.islice(
+                endless_length_bucketed_batches(
+                    lengths, B, np.random.default_rng(9), bucket_size_multiplier=args.multiplier
+                ),
+                args.passages // B,
+            )
+        ),
     )
     out = {
         "benchmark": "gpu_train_step",
         "environment": common.environment(device),
         "smoke": device == "cpu",
         "setup": {
-            "batch": B, "query_tokens": qt, "max_tokens": args.max_tokens, "passages": args.passages,
-            "layers": config.num_hidden_layers, "hidden": config.hidden_size, "vocab": vocab,
-            "attention": common.attn_implementation(base), "lr": args.lr, "multiplier": args.multiplier,
+            "batch": B,
+            "query_tokens": qt,
+            "max_tokens": args.max_tokens,
+            "passages": args.passages,
+            "layers": config.num_hidden_layers,
+            "hidden": config.hidden_size,
+            "vocab": vocab,
+            "attention": common.attn_implementation(base),
+            "lr": args.lr,
+            "multiplier": args.multiplier,
             "passage_lengths": common.length_summary(lengths),
             "bucketed_padding_efficiency_one_epoch": round(bucket_eff, 4),
         },
@@ -287,8 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, r in ratios.items():
         print(f"  ratio real tokens/s {name} / plain_padded_max: {r:.2f}x")
-    print(f"  headline {pad_name}: {ratio:.2f}x (goal >= 1.3x)" + ("  [smoke: not a measurement]" if device == "cpu" else ""),
-          flush=True)
+    print(
+        f"  headline {pad_name}: {ratio:.2f}x (goal >= 1.3x)"
+        + ("  [smoke: not a measurement]" if device == "cpu" else ""),
+        flush=True,
+    )
     common.emit(out, args.json)
     return 0
 

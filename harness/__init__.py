@@ -9,13 +9,24 @@ Benchmarks and executors register the same way (``register_benchmark``,
 """
 
 from harness.benchmarks.base import Benchmark
-from harness.plugin import EmptyConfig, Encoder, Executor, FitContext, Method, Searcher, Teacher
 from harness.options import Options
+from harness.plugin import EmptyConfig, Encoder, Executor, FitContext, Method, Searcher, Teacher
 from harness.registry import register_benchmark, register_executor, register_method
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Benchmark", "EmptyConfig", "Encoder", "Executor", "FitContext", "Method", "Options", "Searcher", "Teacher",
-    "__version__", "register_benchmark", "register_executor", "register_method",
+    "Benchmark",
+    "EmptyConfig",
+    "Encoder",
+    "Executor",
+    "FitContext",
+    "Method",
+    "Options",
+    "Searcher",
+    "Teacher",
+    "__version__",
+    "register_benchmark",
+    "register_executor",
+    "register_method",
 ]

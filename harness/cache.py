@@ -23,8 +23,8 @@ from typing import Any
 
 from filelock import FileLock
 
-from harness.hashing import hash_json
 from harness.errors import CacheCorruptError
+from harness.hashing import hash_json
 
 ENTRY_META = ".entry.json"
 

@@ -29,10 +29,15 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised in a subprocess 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="run directory (default: <output.dir>/<name>-<config sha256[:8]>)")
     p.add_argument("--cache-dir", metavar="DIR", help="cache root (default: $HARNESS_CACHE or ~/.cache/harness)")
-    p.add_argument("--executor", metavar="KIND",
-                   help="where cells run: a registered executor, e.g. local or ray (default: the config's executor.kind; "
-                        "`harness plugins` lists them)")
-    p.add_argument("--address", metavar="ADDR", help="Ray cluster address (with --executor ray); default: start a local instance")
+    p.add_argument(
+        "--executor",
+        metavar="KIND",
+        help="where cells run: a registered executor, e.g. local or ray (default: the config's executor.kind; "
+        "`harness plugins` lists them)",
+    )
+    p.add_argument(
+        "--address", metavar="ADDR", help="Ray cluster address (with --executor ray); default: start a local instance"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-cell lines")
 
 
@@ -54,25 +59,38 @@ def build_parser() -> argparse.ArgumentParser:
         prog="harness",
         description="Statistical benchmarking harness for cross-lingual retrieval methods.",
     )
-    parser.add_argument("--version", action="version", version=version_text(),
-                        help="show the harness version (and the Python running it) and exit")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=version_text(),
+        help="show the harness version (and the Python running it) and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run a matrix (methods x seeds, per language) and write a run directory",
-                       description="Run the matrix described by CONFIG (a TOML file, or the name of a shipped config: "
-                                   "default, smoke). With no CONFIG, runs the embedded default matrix.")
+    p = sub.add_parser(
+        "run",
+        help="run a matrix (methods x seeds, per language) and write a run directory",
+        description="Run the matrix described by CONFIG (a TOML file, or the name of a shipped config: "
+        "default, smoke). With no CONFIG, runs the embedded default matrix.",
+    )
     p.add_argument("config", nargs="?", help="TOML config path or shipped config name (default: embedded default)")
     _add_run_args(p)
 
-    p = sub.add_parser("methods", help="list registered method plugins",
-                       description="List method plugins found through the 'harness.methods' entry-point group, "
-                                   "with version, providing distribution and description. Broken plugins are reported.")
+    p = sub.add_parser(
+        "methods",
+        help="list registered method plugins",
+        description="List method plugins found through the 'harness.methods' entry-point group, "
+        "with version, providing distribution and description. Broken plugins are reported.",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = sub.add_parser("plugins", help="list every registered extension: methods, benchmarks, executors",
-                       description="List the extensions found through the entry-point groups harness.methods, "
-                                   "harness.benchmarks and harness.executors, with version, providing distribution "
-                                   "and description. Broken plugins are reported.")
+    p = sub.add_parser(
+        "plugins",
+        help="list every registered extension: methods, benchmarks, executors",
+        description="List the extensions found through the entry-point groups harness.methods, "
+        "harness.benchmarks and harness.executors, with version, providing distribution "
+        "and description. Broken plugins are reported.",
+    )
     p.add_argument("--kind", choices=["method", "benchmark", "executor"], help="only this kind")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -87,8 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="re-run a run directory's config and check every per-query score")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", type=Path, help="directory of the new run (default: <run_dir>-reproduce)")
-    p.add_argument("--cache-dir", metavar="DIR", help="cache root; default: a fresh temporary cache, so nothing is reused")
-    p.add_argument("--tolerance", type=float, default=None, help="allowed absolute difference (default 0 on CPU, 1e-3 on GPU)")
+    p.add_argument(
+        "--cache-dir", metavar="DIR", help="cache root; default: a fresh temporary cache, so nothing is reused"
+    )
+    p.add_argument(
+        "--tolerance", type=float, default=None, help="allowed absolute difference (default 0 on CPU, 1e-3 on GPU)"
+    )
     return parser
 
 
@@ -100,8 +122,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     """
     from harness.runner import stderr_log
 
-    origin = "" if category.__module__.split(".")[0] in ("harness", "harness_methods", "harness_reports") \
+    origin = (
+        ""
+        if category.__module__.split(".")[0] in ("harness", "harness_methods", "harness_reports")
         else f" ({category.__name__} from {Path(filename).parent.name}/{Path(filename).name}:{lineno})"
+    )
     stderr_log(f"warning: {message}{origin}")
 
 
@@ -129,20 +154,29 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
     except MemoryError:
-        print(f"harness {args.command}: error: out of memory; lower training.encode_batch_size or the batch sizes, "
-              "or use a machine with more memory", file=sys.stderr)
+        print(
+            f"harness {args.command}: error: out of memory; lower training.encode_batch_size or the batch sizes, "
+            "or use a machine with more memory",
+            file=sys.stderr,
+        )
         return EXIT_ENVIRONMENT
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             where = Path(e.filename).parent if e.filename else Path.cwd()
-            print(f"harness {args.command}: error: no space left on the device holding {where} "
-                  f"({_free(where)} free); nothing unfinished was kept: free space (the cache is --cache-dir / "
-                  "$HARNESS_CACHE) and run the same command again to resume", file=sys.stderr)
+            print(
+                f"harness {args.command}: error: no space left on the device holding {where} "
+                f"({_free(where)} free); nothing unfinished was kept: free space (the cache is --cache-dir / "
+                "$HARNESS_CACHE) and run the same command again to resume",
+                file=sys.stderr,
+            )
             return EXIT_ENVIRONMENT
         raise
     except Terminated:
-        print(f"harness {args.command}: terminated (SIGTERM); finished cells are cached, temporary files were "
-              "removed, and a re-run resumes", file=sys.stderr)
+        print(
+            f"harness {args.command}: terminated (SIGTERM); finished cells are cached, temporary files were "
+            "removed, and a re-run resumes",
+            file=sys.stderr,
+        )
         return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"harness {args.command}: interrupted; finished cells are cached and a re-run resumes", file=sys.stderr)
@@ -173,8 +207,16 @@ def cmd_run(args) -> int:
     config = load_config(args.config)
     cache = Cache(args.cache_dir) if args.cache_dir else Cache.default()
     log = (lambda s: None) if args.quiet else None
-    res = run_matrix(config, run_dir=Path(args.out) if args.out else None, cache=cache, executor=args.executor,
-                     address=args.address, progress=False if args.quiet else None, log=log, render=render_report)
+    res = run_matrix(
+        config,
+        run_dir=Path(args.out) if args.out else None,
+        cache=cache,
+        executor=args.executor,
+        address=args.address,
+        progress=False if args.quiet else None,
+        log=log,
+        render=render_report,
+    )
     _summary(res.run_dir)
     print(f"run directory: {res.run_dir}")
     print(f"report: {res.run_dir / 'report.html'}")
@@ -201,12 +243,29 @@ def _list_plugins(infos, as_json: bool, with_kind: bool) -> int:
     import json
 
     if as_json:
-        print(json.dumps([{"kind": m.kind, "name": m.name, "version": m.version, "distribution": m.distribution,
-                           "flavour": m.flavour, "description": m.description, "error": m.error} for m in infos],
-                         indent=1))
+        print(
+            json.dumps(
+                [
+                    {
+                        "kind": m.kind,
+                        "name": m.name,
+                        "version": m.version,
+                        "distribution": m.distribution,
+                        "flavour": m.flavour,
+                        "description": m.description,
+                        "error": m.error,
+                    }
+                    for m in infos
+                ],
+                indent=1,
+            )
+        )
         return EXIT_OK
-    rows = [((m.kind,) if with_kind else ()) + (m.name, m.version or "-", m.distribution,
-                                                 m.description if m.ok else f"BROKEN: {m.error}") for m in infos]
+    rows = [
+        ((m.kind,) if with_kind else ())
+        + (m.name, m.version or "-", m.distribution, m.description if m.ok else f"BROKEN: {m.error}")
+        for m in infos
+    ]
     head = (("KIND",) if with_kind else ()) + ("NAME", "VERSION", "DISTRIBUTION", "DESCRIPTION")
     n = len(head) - 1
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(n)]
@@ -256,8 +315,14 @@ def cmd_reproduce(args) -> int:
     return EXIT_OK if res.identical else EXIT_FAILED_CELLS
 
 
-COMMANDS = {"run": cmd_run, "methods": cmd_methods, "plugins": cmd_plugins, "report": cmd_report, "compare": cmd_compare,
-            "reproduce": cmd_reproduce}
+COMMANDS = {
+    "run": cmd_run,
+    "methods": cmd_methods,
+    "plugins": cmd_plugins,
+    "report": cmd_report,
+    "compare": cmd_compare,
+    "reproduce": cmd_reproduce,
+}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

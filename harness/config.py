@@ -112,8 +112,12 @@ class RawConfig(_Section):
     def _seeds(cls, v: list[int]) -> list[int]:
         if any(s < 0 or s > MAX_SEED for s in v):
             bad = next(s for s in v if s < 0 or s > MAX_SEED)
-            raise ConfigError("seeds", bad, f"non-negative integers from 0 to {MAX_SEED} (2**32 - 1)",
-                              hint="seeds are run identities, e.g. seeds = [0, 1, 2]")
+            raise ConfigError(
+                "seeds",
+                bad,
+                f"non-negative integers from 0 to {MAX_SEED} (2**32 - 1)",
+                hint="seeds are run identities, e.g. seeds = [0, 1, 2]",
+            )
         if len(set(v)) != len(v):
             raise ValueError("seeds must be distinct")
         return v
@@ -136,9 +140,13 @@ class RawConfig(_Section):
         for m in self.metrics:
             k = check_metric(m)
             if k is not None and k > self.top_k:
-                raise ConfigError("metrics", m, f"a cut-off <= top_k = {self.top_k}",
-                                  hint=f"runs keep the top {self.top_k} documents, so {m} would silently equal "
-                                       f"{m.split('@')[0]}@{self.top_k}; raise top_k or lower the cut-off")
+                raise ConfigError(
+                    "metrics",
+                    m,
+                    f"a cut-off <= top_k = {self.top_k}",
+                    hint=f"runs keep the top {self.top_k} documents, so {m} would silently equal "
+                    f"{m.split('@')[0]}@{self.top_k}; raise top_k or lower the cut-off",
+                )
         return self
 
     @field_validator("name")
@@ -221,8 +229,10 @@ class HarnessConfig:
         d["training"] = self.training.model_dump(mode="json")
         d["methods"] = {m.name: m.table for m in self.methods}
         d["analysis"] = self.analysis.model_dump(mode="json")
-        d["executor"] = {"kind": self.executor_name,
-                         **(self.executor.model_dump(mode="json") if self.executor is not None else {})}
+        d["executor"] = {
+            "kind": self.executor_name,
+            **(self.executor.model_dump(mode="json") if self.executor is not None else {}),
+        }
         return d
 
     def sha256(self) -> str:
@@ -251,8 +261,10 @@ class HarnessConfig:
 
     def with_executor(self, kind: str | None = None, *, address: str | None = None) -> "HarnessConfig":
         """This config with another executor (``kind``) and/or Ray ``address`` (validated)."""
-        table: dict[str, Any] = {"kind": self.executor_name,
-                                 **(self.executor.model_dump(mode="json") if self.executor is not None else {})}
+        table: dict[str, Any] = {
+            "kind": self.executor_name,
+            **(self.executor.model_dump(mode="json") if self.executor is not None else {}),
+        }
         if kind is not None and kind != self.executor_name:
             table = {"kind": kind}
         if address is not None:
@@ -283,9 +295,14 @@ def default_config_text(name: str = "default") -> str:
     """Text of a config shipped inside the package (``harness/configs/<name>.toml``)."""
     res = importlib.resources.files("harness") / "configs" / f"{name}.toml"
     if not res.is_file():
-        shipped = sorted(p.name[:-5] for p in (importlib.resources.files("harness") / "configs").iterdir() if p.name.endswith(".toml"))
-        raise ConfigError("config", name, f"a TOML file path, or a shipped config: {', '.join(shipped)}"
-                          f"{did_you_mean(name, shipped)}")
+        shipped = sorted(
+            p.name[:-5]
+            for p in (importlib.resources.files("harness") / "configs").iterdir()
+            if p.name.endswith(".toml")
+        )
+        raise ConfigError(
+            "config", name, f"a TOML file path, or a shipped config: {', '.join(shipped)}{did_you_mean(name, shipped)}"
+        )
     return res.read_text()
 
 
@@ -296,9 +313,14 @@ def read_text_file(path: Path, what: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise ConfigError(what, str(path), "a UTF-8 text file",
-                          hint=f"byte {e.start} (line {line}) is {data[e.start:e.start + 1]!r}, not UTF-8; "
-                               "re-save the file as UTF-8", source=str(path)) from None
+        raise ConfigError(
+            what,
+            str(path),
+            "a UTF-8 text file",
+            hint=f"byte {e.start} (line {line}) is {data[e.start : e.start + 1]!r}, not UTF-8; "
+            "re-save the file as UTF-8",
+            source=str(path),
+        ) from None
 
 
 def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] | None = None) -> HarnessConfig:
@@ -332,8 +354,9 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _plugin_section(kind: str, key: str, section: str, table: Mapping[str, Any], default: str,
-                    source: str) -> tuple[str, type, BaseModel]:
+def _plugin_section(
+    kind: str, key: str, section: str, table: Mapping[str, Any], default: str, source: str
+) -> tuple[str, type, BaseModel]:
     """Resolve ``[section] key = "<name>"`` through the registry and validate the other keys."""
     from harness.registry import KINDS
 
@@ -346,9 +369,13 @@ def _plugin_section(kind: str, key: str, section: str, table: Mapping[str, Any],
         cls = None
     if cls is None:
         known = reg.names()
-        raise ConfigError(f"{section}.{key}", name, f"a registered {kind}: {', '.join(known)}",
-                          hint=f"unknown {kind}{did_you_mean(str(name), known)}; `harness plugins` lists them",
-                          source=source)
+        raise ConfigError(
+            f"{section}.{key}",
+            name,
+            f"a registered {kind}: {', '.join(known)}",
+            hint=f"unknown {kind}{did_you_mean(str(name), known)}; `harness plugins` lists them",
+            source=source,
+        )
     return name, cls, validate_section(cls.Config, rest, section, source)
 
 
@@ -380,24 +407,43 @@ def _method_entries(tables: Mapping[str, Any], source: str) -> list[MethodEntry]
         sweep = opts.pop("sweep", None)
         if plugin not in known:
             key = f"{path}.uses" if "uses" in table else path
-            raise ConfigError(key, plugin, f"a registered method: {', '.join(known)}",
-                              hint=f"unknown method{did_you_mean(str(plugin), known)}; `harness methods` lists them "
-                                   "(a variant names its plugin with uses = \"<plugin>\")", source=source)
+            raise ConfigError(
+                key,
+                plugin,
+                f"a registered method: {', '.join(known)}",
+                hint=f"unknown method{did_you_mean(str(plugin), known)}; `harness methods` lists them "
+                '(a variant names its plugin with uses = "<plugin>")',
+                source=source,
+            )
         cls = METHODS.get(plugin)
         if sweep is None:
             entries.append(MethodEntry(name, validate_section(cls.Config, opts, path, source), cls, plugin, name))
             continue
         if not isinstance(sweep, Mapping) or not sweep:
-            raise ConfigError(f"{path}.sweep", sweep, "a table of option -> list of values, e.g. { epochs = [1, 2, 3] }",
-                              source=source)
+            raise ConfigError(
+                f"{path}.sweep",
+                sweep,
+                "a table of option -> list of values, e.g. { epochs = [1, 2, 3] }",
+                source=source,
+            )
         fields = list(cls.Config.model_fields)
         for key, values in sweep.items():
             if key not in fields:
-                raise ConfigError(f"{path}.sweep.{key}", key, f"an option of {plugin!r}: {', '.join(fields)}",
-                                  hint=f"unknown option{did_you_mean(key, fields)}", source=source)
+                raise ConfigError(
+                    f"{path}.sweep.{key}",
+                    key,
+                    f"an option of {plugin!r}: {', '.join(fields)}",
+                    hint=f"unknown option{did_you_mean(key, fields)}",
+                    source=source,
+                )
             if key in opts:
-                raise ConfigError(f"{path}.sweep.{key}", values, "either a swept option or a fixed one",
-                                  hint=f"remove `{key}` from the table or from `sweep`", source=source)
+                raise ConfigError(
+                    f"{path}.sweep.{key}",
+                    values,
+                    "either a swept option or a fixed one",
+                    hint=f"remove `{key}` from the table or from `sweep`",
+                    source=source,
+                )
             if not isinstance(values, list) or not values or len({repr(v) for v in values}) != len(values):
                 raise ConfigError(f"{path}.sweep.{key}", values, "a non-empty list of distinct values", source=source)
         keys = list(sweep)
@@ -409,8 +455,9 @@ def _method_entries(tables: Mapping[str, Any], source: str) -> list[MethodEntry]
     names = [e.name for e in entries]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup is not None:
-        raise ConfigError("methods", dup, "distinct method names", hint="two tables or sweeps give the same name",
-                          source=source)
+        raise ConfigError(
+            "methods", dup, "distinct method names", hint="two tables or sweeps give the same name", source=source
+        )
     return entries
 
 
@@ -421,12 +468,18 @@ def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") 
     ename, _, eopts = _plugin_section("executor", "kind", "executor", raw.executor, "local", source)
 
     if raw.model.base == "mini" and bname != "synthetic":
-        raise ConfigError("model.base", "mini", "a from_pretrained path or hub name (e.g. bert-base-multilingual-cased)",
-                          hint="the embedded 'mini' encoder is pre-trained on the synthetic benchmark's corpus only",
-                          source=source)
+        raise ConfigError(
+            "model.base",
+            "mini",
+            "a from_pretrained path or hub name (e.g. bert-base-multilingual-cased)",
+            hint="the embedded 'mini' encoder is pre-trained on the synthetic benchmark's corpus only",
+            source=source,
+        )
     mini = validate_section(MiniOptions, raw.mini, "mini", source) if raw.model.base == "mini" else None
     if raw.model.base != "mini" and raw.mini:
-        raise ConfigError("mini", raw.mini, "an empty section", hint="[mini] applies only when model.base = 'mini'", source=source)
+        raise ConfigError(
+            "mini", raw.mini, "an empty section", hint="[mini] applies only when model.base = 'mini'", source=source
+        )
     teacher = validate_section(TeacherOptions, raw.teacher, "teacher", source)
     training = validate_section(TrainingOptions, raw.training, "training", source)
 
@@ -438,12 +491,26 @@ def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") 
         default = AnalysisOptions.model_fields[key].default
         names = [m.name for m in methods]
         if val is not None and val not in names and key in raw.analysis and val != default:
-            raise ConfigError(f"analysis.{key}", val, f"one of the configured methods: {', '.join(names)}",
-                              hint=f"{did_you_mean(val, names).strip()} add it under [methods] or change this key".strip(),
-                              source=source)
+            raise ConfigError(
+                f"analysis.{key}",
+                val,
+                f"one of the configured methods: {', '.join(names)}",
+                hint=f"{did_you_mean(val, names).strip()} add it under [methods] or change this key".strip(),
+                source=source,
+            )
     return HarnessConfig(
-        raw=raw, benchmark_name=bname, benchmark=bopts, mini=mini, teacher=teacher, training=training,
-        methods=tuple(methods), analysis=analysis, executor_name=ename, executor=eopts, source=source, text=text,
+        raw=raw,
+        benchmark_name=bname,
+        benchmark=bopts,
+        mini=mini,
+        teacher=teacher,
+        training=training,
+        methods=tuple(methods),
+        analysis=analysis,
+        executor_name=ename,
+        executor=eopts,
+        source=source,
+        text=text,
     )
 
 

@@ -28,7 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Topics", "document_language", "iter_documents", "iter_shards", "topics", "corpus_fingerprint", "file_digest"]
+__all__ = [
+    "Topics",
+    "document_language",
+    "iter_documents",
+    "iter_shards",
+    "topics",
+    "corpus_fingerprint",
+    "file_digest",
+]
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,12 @@ class Engine:
 
     def base_key(self) -> dict[str, Any]:
         m = self.config.model
-        key: dict[str, Any] = {"base": m.base, "pooling": m.pooling, "normalize": m.normalize, "max_length": m.max_length}
+        key: dict[str, Any] = {
+            "base": m.base,
+            "pooling": m.pooling,
+            "normalize": m.normalize,
+            "max_length": m.max_length,
+        }
         if m.base == "mini":
             key["mini"] = self.config.mini.model_dump(mode="json")
             key["corpus"] = self.benchmark.fingerprint()
@@ -165,8 +170,10 @@ class Engine:
         except (OSError, ValueError) as e:
             from harness.errors import DataUnavailableError
 
-            raise DataUnavailableError(f"model.base {self.config.model.base!r}: cannot load its tokenizer "
-                                       f"offline ({e}); the directory needs the tokenizer files") from None
+            raise DataUnavailableError(
+                f"model.base {self.config.model.base!r}: cannot load its tokenizer "
+                f"offline ({e}); the directory needs the tokenizer files"
+            ) from None
         rates = {}
         for lang in bench.languages:
             data = bench.language_data(lang)
@@ -182,21 +189,33 @@ class Engine:
         if self._base_dir is None:
             from harness.models.mini import cached_mini
 
-            self._base_dir = cached_mini(self.benchmark, self.config.mini, self.device, self.cache, self.progress,
-                                         threads=self.threads)
+            self._base_dir = cached_mini(
+                self.benchmark, self.config.mini, self.device, self.cache, self.progress, threads=self.threads
+            )
         return self._base_dir
 
     def load_base(self):
         from harness.models.encoder import BiEncoder
 
         m = self.config.model
-        return BiEncoder.from_pretrained(self.base_dir(), pooling=m.pooling, normalize=m.normalize,
-                                         max_length=m.max_length, device=self.device,
-                                         encode_batch_size=self.config.training.encode_batch_size)
+        return BiEncoder.from_pretrained(
+            self.base_dir(),
+            pooling=m.pooling,
+            normalize=m.normalize,
+            max_length=m.max_length,
+            device=self.device,
+            encode_batch_size=self.config.training.encode_batch_size,
+        )
 
     def teacher_key(self, seed: int) -> dict[str, Any]:
-        return {"base": self.base_key(), "teacher": self.config.teacher.model_dump(mode="json"),
-                "data": self.train_fingerprint(), "seed": seed, "device": self.device, "threads": self.threads}
+        return {
+            "base": self.base_key(),
+            "teacher": self.config.teacher.model_dump(mode="json"),
+            "data": self.train_fingerprint(),
+            "seed": seed,
+            "device": self.device,
+            "threads": self.threads,
+        }
 
     def train_fingerprint(self) -> str:
         """Identity of the teacher's training data: the adapter's ``train_fingerprint()``
@@ -220,14 +239,26 @@ class Engine:
 
         def build(tmp: Path) -> None:
             base = self.load_base()
-            teacher = train_teacher(base, self.benchmark.train_pairs(), self.config.teacher, seed=seed,
-                                    device=self.device, progress=self.progress)
+            teacher = train_teacher(
+                base,
+                self.benchmark.train_pairs(),
+                self.config.teacher,
+                seed=seed,
+                device=self.device,
+                progress=self.progress,
+            )
             teacher.save_pretrained(tmp)
 
         path = self.cache.get_or_build("teacher", self.teacher_key(seed), build)
         m = self.config.model
-        t = BiEncoder.from_pretrained(path, pooling=m.pooling, normalize=m.normalize, max_length=m.max_length,
-                                      device=self.device, encode_batch_size=self.config.training.encode_batch_size)
+        t = BiEncoder.from_pretrained(
+            path,
+            pooling=m.pooling,
+            normalize=m.normalize,
+            max_length=m.max_length,
+            device=self.device,
+            encode_batch_size=self.config.training.encode_batch_size,
+        )
         t.eval()
         for p in t.parameters():
             p.requires_grad_(False)
@@ -271,10 +302,19 @@ class Engine:
         runs = {p.stem: p.read_text() for p in sorted((d / "runs").glob("*.trec"))}
         budgets = pd.read_parquet(d / "budgets.parquet") if (d / "budgets.parquet").is_file() else None
         dev = pd.read_parquet(d / "dev_results.parquet") if (d / "dev_results.parquet").is_file() else None
-        return CellOutput(method=spec.method, seed=spec.seed, key=spec.key, status="done",
-                          results=pd.read_parquet(d / "results.parquet"), runs=runs,
-                          timings=meta.get("timings", {}), from_cache=True, info=meta.get("info", {}), budgets=budgets,
-                          dev_results=dev)
+        return CellOutput(
+            method=spec.method,
+            seed=spec.seed,
+            key=spec.key,
+            status="done",
+            results=pd.read_parquet(d / "results.parquet"),
+            runs=runs,
+            timings=meta.get("timings", {}),
+            from_cache=True,
+            info=meta.get("info", {}),
+            budgets=budgets,
+            dev_results=dev,
+        )
 
     def store_cell(self, out: CellOutput) -> None:
         """Put a finished cell into the cache (driver side; failed cells are never stored)."""
@@ -290,8 +330,9 @@ class Engine:
             (tmp / "runs").mkdir()
             for lang, text in out.runs.items():
                 (tmp / "runs" / f"{lang}.trec").write_text(text)
-            (tmp / "cell.json").write_text(json.dumps(
-                {"method": out.method, "seed": out.seed, "timings": out.timings, "info": out.info}, indent=1))
+            (tmp / "cell.json").write_text(
+                json.dumps({"method": out.method, "seed": out.seed, "timings": out.timings, "info": out.info}, indent=1)
+            )
 
         self.cache.get_or_build("cell", {"key": out.key}, build)
 
@@ -312,8 +353,11 @@ class Engine:
             "options": entry.options.model_dump(mode="json"),
             "seed": None if invariant else seed,
             # a method whose fit ignores the language set depends on this language's data only
-            "data": (self.benchmark.fingerprint() if entry.cls.fit_uses_languages
-                     else {"language": self._language_fingerprint(language), "train": self.train_fingerprint()}),
+            "data": (
+                self.benchmark.fingerprint()
+                if entry.cls.fit_uses_languages
+                else {"language": self._language_fingerprint(language), "train": self.train_fingerprint()}
+            ),
             "languages": list(self.benchmark.languages) if entry.cls.fit_uses_languages else None,
             "language": language,
             "split": split,
@@ -339,11 +383,18 @@ class Engine:
                 d = self.cache.lookup("run", self.run_key(spec.method, spec.seed, lang, sp))
                 if d is not None:
                     out[(lang, sp)] = read_trec_run(d / "run.trec")
-                    cache_log(self.cache.root, "hit", "run", method=spec.method, seed=spec.seed, language=lang, split=sp)
+                    cache_log(
+                        self.cache.root, "hit", "run", method=spec.method, seed=spec.seed, language=lang, split=sp
+                    )
         return out
 
-    def evaluate(self, retriever: Any, spec: CellSpec, label: str = "",
-                 stored: dict[tuple[str, str], dict[str, dict[str, float]]] | None = None) -> dict[str, Any]:
+    def evaluate(
+        self,
+        retriever: Any,
+        spec: CellSpec,
+        label: str = "",
+        stored: dict[tuple[str, str], dict[str, dict[str, float]]] | None = None,
+    ) -> dict[str, Any]:
         """Retrieve and score every language on every split of the benchmark.
 
         Returns ``{"results": {split: per-query DataFrame}, "runs": {language: TREC text of the
@@ -371,18 +422,37 @@ class Engine:
             if todo:
                 t0 = time.perf_counter()
                 where = f"{spec.label} language={lang}" + (f" ({label})" if label else "")
-                got = retrieve_splits(retriever, self.benchmark, lang, [tops[i].queries for i in todo], k, self.device,
-                                      root=self.cache.root, index=self.config.raw.index, label=where,
-                                      cache=not label)  # checkpoints: a private index, not kept
+                got = retrieve_splits(
+                    retriever,
+                    self.benchmark,
+                    lang,
+                    [tops[i].queries for i in todo],
+                    k,
+                    self.device,
+                    root=self.cache.root,
+                    index=self.config.raw.index,
+                    label=where,
+                    cache=not label,
+                )  # checkpoints: a private index, not kept
                 t_ret += time.perf_counter() - t0
                 for i, run in zip(todo, got):
                     split_runs[i] = run
                     if not label:
                         text = trec_run_text(run, tag=tag, k=k)
-                        self.cache.get_or_build("run", self.run_key(spec.method, spec.seed, lang, splits[i]),
-                                                lambda tmp, text=text: (tmp / "run.trec").write_text(text))
-                        cache_log(self.cache.root, "computed", "run", method=spec.method, seed=spec.seed,
-                                  language=lang, split=splits[i])
+                        self.cache.get_or_build(
+                            "run",
+                            self.run_key(spec.method, spec.seed, lang, splits[i]),
+                            lambda tmp, text=text: (tmp / "run.trec").write_text(text),
+                        )
+                        cache_log(
+                            self.cache.root,
+                            "computed",
+                            "run",
+                            method=spec.method,
+                            seed=spec.seed,
+                            language=lang,
+                            split=splits[i],
+                        )
             for i, (sp, top) in enumerate(zip(splits, tops)):
                 run = split_runs[i]
                 t0 = time.perf_counter()
@@ -419,8 +489,17 @@ class Engine:
                 ev = self.evaluate(None, spec, stored=stored)
                 timings.update(retrieve=0.0, evaluate=ev["evaluate"])
                 info = {"runs_from_cache": True, **({"seed_invariant": True} if entry.cls.seed_invariant else {})}
-                return CellOutput(spec.method, spec.seed, spec.key, "done", ev["results"]["test"], ev["runs"], timings,
-                                  info=info, dev_results=ev["results"].get("dev"))
+                return CellOutput(
+                    spec.method,
+                    spec.seed,
+                    spec.key,
+                    "done",
+                    ev["results"]["test"],
+                    ev["runs"],
+                    timings,
+                    info=info,
+                    dev_results=ev["results"].get("dev"),
+                )
             t0 = time.perf_counter()
             teacher = self.teacher(spec.seed) if entry.cls.needs_teacher else None
             timings["teacher"] = time.perf_counter() - t0
@@ -428,10 +507,16 @@ class Engine:
             # Streams are the plugin's, not the variant's: variants of one plugin see the same data order
             # and dropout (common random numbers), so their differences come from their options.
             ctx = FitContext(
-                benchmark=self.benchmark, teacher=teacher, seed=spec.seed,
-                rng=method_data_rng(spec.seed, entry.plugin), train_seed=method_train_seed(spec.seed, entry.plugin),
-                device=self.device, method=spec.method, cache=Cache(self.cache.root / "methods" / entry.plugin),
-                training=self.config.training, progress=self.progress,
+                benchmark=self.benchmark,
+                teacher=teacher,
+                seed=spec.seed,
+                rng=method_data_rng(spec.seed, entry.plugin),
+                train_seed=method_train_seed(spec.seed, entry.plugin),
+                device=self.device,
+                method=spec.method,
+                cache=Cache(self.cache.root / "methods" / entry.plugin),
+                training=self.config.training,
+                progress=self.progress,
                 base_model=self.base_dir() if entry.cls.needs_teacher else None,
             )
             checkpoints: list[pd.DataFrame] = []
@@ -448,8 +533,10 @@ class Engine:
                 retriever = method.fit(ctx)
             timings["fit"] = time.perf_counter() - t0
             if not isinstance(retriever, (Encoder, Searcher)):
-                raise TypeError(f"method {spec.method!r}: fit() returned {type(retriever).__name__}, which is neither "
-                                "an Encoder (encode_queries/encode_documents) nor a Searcher (search)")
+                raise TypeError(
+                    f"method {spec.method!r}: fit() returned {type(retriever).__name__}, which is neither "
+                    "an Encoder (encode_queries/encode_documents) nor a Searcher (search)"
+                )
             ev = self.evaluate(retriever, spec, stored=stored)
             timings["retrieve"] = ev["retrieve"]
             timings["evaluate"] = ev["evaluate"]
@@ -461,16 +548,40 @@ class Engine:
             info = dict(ctx.diagnostics)
             if entry.cls.seed_invariant:
                 info["seed_invariant"] = True
-            return CellOutput(spec.method, spec.seed, spec.key, "done", ev["results"]["test"], ev["runs"], timings,
-                              info=_jsonable(info), budgets=budgets, dev_results=dev)
+            return CellOutput(
+                spec.method,
+                spec.seed,
+                spec.key,
+                "done",
+                ev["results"]["test"],
+                ev["runs"],
+                timings,
+                info=_jsonable(info),
+                budgets=budgets,
+                dev_results=dev,
+            )
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the environment failed, not the cell: stop the run
                 raise
-            return CellOutput(spec.method, spec.seed, spec.key, "failed", timings=timings,
-                              error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
+            return CellOutput(
+                spec.method,
+                spec.seed,
+                spec.key,
+                "failed",
+                timings=timings,
+                error=f"{type(e).__name__}: {e}",
+                traceback=traceback.format_exc(),
+            )
         except Exception as e:  # noqa: BLE001 - a failed cell must not stop the matrix
-            return CellOutput(spec.method, spec.seed, spec.key, "failed", timings=timings,
-                              error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
+            return CellOutput(
+                spec.method,
+                spec.seed,
+                spec.key,
+                "failed",
+                timings=timings,
+                error=f"{type(e).__name__}: {e}",
+                traceback=traceback.format_exc(),
+            )
 
 
 def _with_budget(results: dict[str, pd.DataFrame], budget: dict[str, Any]) -> pd.DataFrame:
@@ -507,11 +618,23 @@ def _check_finite(x: Any, what: str, label: str) -> None:
         raise NonFiniteOutputError(
             f"{label}: {what} contain NaN or infinite values ({rows} of {len(t) if t.ndim else 1} rows); "
             "the model's weights are probably broken (diverged training): lower the method's learning rate, "
-            "or check the model directory")
+            "or check the model directory"
+        )
 
 
-def retrieve_splits(retriever, bench, language: str, query_sets: list[dict[str, str]], k: int, device: str, *,
-                    root: Path, index=None, label: str = "", cache: bool = True) -> list[dict[str, dict[str, float]]]:
+def retrieve_splits(
+    retriever,
+    bench,
+    language: str,
+    query_sets: list[dict[str, str]],
+    k: int,
+    device: str,
+    *,
+    root: Path,
+    index=None,
+    label: str = "",
+    cache: bool = True,
+) -> list[dict[str, dict[str, float]]]:
     """Top-``k`` runs of several query sets over ``language``'s corpus, ranked by the
     harness's tie rule (:mod:`harness.search`).
 
@@ -528,8 +651,18 @@ def retrieve_splits(retriever, bench, language: str, query_sets: list[dict[str, 
     label = label or f"language={language}"
     if isinstance(retriever, Encoder):
         kw = {} if index is None else {"dtype": index.dtype, "shard_size": index.shard_size}
-        return dense_run(retriever, bench, language, query_sets, k, root=root, device=device,
-                         check=lambda x, what: _check_finite(x, what, label), cache=cache, **kw)
+        return dense_run(
+            retriever,
+            bench,
+            language,
+            query_sets,
+            k,
+            root=root,
+            device=device,
+            check=lambda x, what: _check_finite(x, what, label),
+            cache=cache,
+            **kw,
+        )
     data = bench.language_data(language)
     out = []
     for queries in query_sets:
@@ -540,8 +673,9 @@ def retrieve_splits(retriever, bench, language: str, query_sets: list[dict[str, 
     return out
 
 
-def execute_cell_remote(config_text: str, config_source: str, spec: CellSpec, cache_root: str | None,
-                        device: str | None = None) -> CellOutput:
+def execute_cell_remote(
+    config_text: str, config_source: str, spec: CellSpec, cache_root: str | None, device: str | None = None
+) -> CellOutput:
     """Run one cell in a fresh process (e.g. a Ray worker) from the config's TOML text.
 
     Uses the worker's own cache (``cache_root`` or the default); returns outputs to the driver,

@@ -19,7 +19,18 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 DEFAULT_METRICS = ("ndcg@10", "recall@100", "mrr@10")
-SUPPORTED_PREFIXES = ("ndcg", "ndcg_burges", "recall", "precision", "mrr", "map", "hits", "hit_rate", "r-precision", "bpref")
+SUPPORTED_PREFIXES = (
+    "ndcg",
+    "ndcg_burges",
+    "recall",
+    "precision",
+    "mrr",
+    "map",
+    "hits",
+    "hit_rate",
+    "r-precision",
+    "bpref",
+)
 
 
 def check_metric(name: str) -> int | None:
@@ -30,13 +41,20 @@ def check_metric(name: str) -> int | None:
         raise ConfigError("metrics", name, "metric names (strings) such as 'ndcg@10'")
     base, at, cut = name.partition("@")
     if base not in SUPPORTED_PREFIXES:
-        raise ConfigError("metrics", name, f"ranx metric names such as {', '.join(DEFAULT_METRICS)}"
-                          f"{did_you_mean(base, SUPPORTED_PREFIXES)}")
+        raise ConfigError(
+            "metrics",
+            name,
+            f"ranx metric names such as {', '.join(DEFAULT_METRICS)}{did_you_mean(base, SUPPORTED_PREFIXES)}",
+        )
     if not at:
         return None
     if not cut.isdigit() or int(cut) < 1:
-        raise ConfigError("metrics", name, f"'{base}' or '{base}@k' with a cut-off k >= 1 (e.g. '{base}@10')",
-                          hint=f"the cut-off {cut!r} is not a positive integer")
+        raise ConfigError(
+            "metrics",
+            name,
+            f"'{base}' or '{base}@k' with a cut-off k >= 1 (e.g. '{base}@10')",
+            hint=f"the cut-off {cut!r} is not a positive integer",
+        )
     return int(cut)
 
 

@@ -167,7 +167,9 @@ class DocIndex:
                 except OSError as e:
                     raise CacheCorruptError(f"document index {self.path}: {name} is missing") from e
                 if size != info["size"]:
-                    raise CacheCorruptError(f"document index {self.path}: {name} has {size} bytes, expected {info['size']}")
+                    raise CacheCorruptError(
+                        f"document index {self.path}: {name} has {size} bytes, expected {info['size']}"
+                    )
 
     def verify(self) -> None:
         """Re-hash every file against the sha256 recorded when it was written."""
@@ -266,7 +268,9 @@ def build_index(
             started = json.loads(build_meta.read_text())
             shard_size = int(started["shard_size"])
         else:
-            _atomic_json(build_meta, {"key": full_key, "dtype": dtype, "shard_size": shard_size, "started": time.time()})
+            _atomic_json(
+                build_meta, {"key": full_key, "dtype": dtype, "shard_size": shard_size, "started": time.time()}
+            )
         np_dtype = DTYPES[dtype]
         records: list[ShardRecord] = []
         dim = None
@@ -306,12 +310,29 @@ def build_index(
             encoded += len(ids)
             if on_shard is not None:
                 on_shard(i, len(ids))
-        meta = {"key": full_key, "n_docs": offset, "dim": dim or 0, "dtype": dtype, "shard_size": shard_size,
-                "shards": [r.__dict__ for r in records], "seconds": time.perf_counter() - t0,
-                "encoded": encoded, "reused": reused}
+        meta = {
+            "key": full_key,
+            "n_docs": offset,
+            "dim": dim or 0,
+            "dtype": dtype,
+            "shard_size": shard_size,
+            "shards": [r.__dict__ for r in records],
+            "seconds": time.perf_counter() - t0,
+            "encoded": encoded,
+            "reused": reused,
+        }
         _atomic_json(path / "index.json", meta)
-        cache_log(Path(root), "resumed" if reused else "built", "docindex", key=name, label=label,
-                  n_docs=offset, encoded=encoded, reused=reused, shards=len(records))
+        cache_log(
+            Path(root),
+            "resumed" if reused else "built",
+            "docindex",
+            key=name,
+            label=label,
+            n_docs=offset,
+            encoded=encoded,
+            reused=reused,
+            shards=len(records),
+        )
     return DocIndex(path)
 
 
@@ -330,8 +351,15 @@ def _token_cache(retriever: Any, root: Path, corpus_fp: str, language: str, shar
 
     if type(retriever) is not BiEncoder and not getattr(retriever, "documents_are_plain_ids", False):
         return None
-    key = hash_json({"stage": "tokens", "tokenizer": retriever.tokenizer_identity(), "corpus": corpus_fp,
-                     "language": language, "shard_size": shard_size})[:32]
+    key = hash_json(
+        {
+            "stage": "tokens",
+            "tokenizer": retriever.tokenizer_identity(),
+            "corpus": corpus_fp,
+            "language": language,
+            "shard_size": shard_size,
+        }
+    )[:32]
     d = Path(root) / "tokens" / key
     d.mkdir(parents=True, exist_ok=True)
 
@@ -394,8 +422,11 @@ def dense_run(
     doc_lang = corpus.document_language(bench, language)  # the pivot in cross-lingual mode
     ident = document_identity(retriever, doc_lang) if cache else None
     fp = corpus_fp or corpus.corpus_fingerprint(bench, language)
-    doc_side = retriever if getattr(retriever, "document_identity", None) is not None else (
-        getattr(retriever, "document_encoder", None) or retriever)
+    doc_side = (
+        retriever
+        if getattr(retriever, "document_identity", None) is not None
+        else (getattr(retriever, "document_encoder", None) or retriever)
+    )
     tokens = _token_cache(doc_side, root, fp, doc_lang, shard_size) if ident is not None else None
 
     def encode(texts: list[str]) -> np.ndarray:
@@ -407,9 +438,16 @@ def dense_run(
             check(emb, "document embeddings")
         return emb.float().cpu().numpy()
 
-    idx = build_index(root, {"document_side": ident, "corpus": fp, "language": doc_lang},
-                      lambda: corpus.iter_documents(bench, language), encode,
-                      shard_size=shard_size, dtype=dtype, cache=ident is not None, label=language)
+    idx = build_index(
+        root,
+        {"document_side": ident, "corpus": fp, "language": doc_lang},
+        lambda: corpus.iter_documents(bench, language),
+        encode,
+        shard_size=shard_size,
+        dtype=dtype,
+        cache=ident is not None,
+        label=language,
+    )
     try:
         out = []
         for queries in query_sets:

@@ -64,7 +64,9 @@ def _describe(info: Any) -> str:
     return " ".join(bits)
 
 
-def validation_to_config_error(e: ValidationError, model: type[BaseModel], prefix: str, source: str = "") -> ConfigError:
+def validation_to_config_error(
+    e: ValidationError, model: type[BaseModel], prefix: str, source: str = ""
+) -> ConfigError:
     """Turn the first pydantic error of ``e`` into a :class:`ConfigError` with a dotted key path."""
     err = e.errors()[0]
     loc = tuple(str(x) for x in err["loc"])
@@ -84,8 +86,11 @@ def validation_to_config_error(e: ValidationError, model: type[BaseModel], prefi
         holder, _ = _model_at(model, loc[:-1]) if loc[:-1] else (model, None)
         allowed = list(holder.model_fields) if holder is not None else []
         return ConfigError(
-            path, value, f"known keys: {', '.join(allowed) or '(none)'}",
-            hint=f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], allowed)}; remove or rename it", source=source,
+            path,
+            value,
+            f"known keys: {', '.join(allowed) or '(none)'}",
+            hint=f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], allowed)}; remove or rename it",
+            source=source,
         )
     _, info = _model_at(model, loc)
     if err["type"] == "missing":

@@ -70,9 +70,7 @@ class Encoder(Protocol):
 class Searcher(Protocol):
     """Lexical (or otherwise non-dense) retriever."""
 
-    def search(
-        self, queries: Mapping[str, str], data: "LanguageData", k: int
-    ) -> dict[str, dict[str, float]]: ...
+    def search(self, queries: Mapping[str, str], data: "LanguageData", k: int) -> dict[str, dict[str, float]]: ...
 
 
 class EmptyConfig(BaseModel):
@@ -216,19 +214,43 @@ class FitContext:
             if done in todo:
                 model.eval()
                 with _no_grad():
-                    self.checkpoint(model if encoder is None else encoder, {"steps": done, "seconds": round(seconds, 3),  # type: ignore[misc]
-                                            "examples": done * examples_per_step if examples_per_step else None})
+                    self.checkpoint(
+                        model if encoder is None else encoder,
+                        {
+                            "steps": done,
+                            "seconds": round(seconds, 3),  # type: ignore[misc]
+                            "examples": done * examples_per_step if examples_per_step else None,
+                        },
+                    )
 
         stats = train(
-            model, batches, loss_fn, steps=steps, lr=lr, method=self.method, seed=self.seed,
-            torch_seed=self.train_seed, device=self.device, params=params,
-            weight_decay=weight_decay, grad_clip=self.training.grad_clip, warmup=warmup, progress=self.progress,
-            hint=hint or f"lower methods.{self.method}.lr", schedule_steps=schedule_steps,
+            model,
+            batches,
+            loss_fn,
+            steps=steps,
+            lr=lr,
+            method=self.method,
+            seed=self.seed,
+            torch_seed=self.train_seed,
+            device=self.device,
+            params=params,
+            weight_decay=weight_decay,
+            grad_clip=self.training.grad_clip,
+            warmup=warmup,
+            progress=self.progress,
+            hint=hint or f"lower methods.{self.method}.lr",
+            schedule_steps=schedule_steps,
             on_step=on_step if todo else None,
         )
-        self.diagnostics.setdefault("budget", {"steps": steps, "schedule_steps": schedule_steps or steps,
-                                               "examples": steps * examples_per_step if examples_per_step else None,
-                                               "seconds": round(stats.seconds, 3)})
+        self.diagnostics.setdefault(
+            "budget",
+            {
+                "steps": steps,
+                "schedule_steps": schedule_steps or steps,
+                "examples": steps * examples_per_step if examples_per_step else None,
+                "seconds": round(stats.seconds, 3),
+            },
+        )
         model.eval()
         for p in model.parameters():
             p.requires_grad_(False)

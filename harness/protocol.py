@@ -47,8 +47,13 @@ class Selection:
     swept: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"group": self.group, "chosen": asdict(self.chosen), "grid_size": len(self.candidates),
-                "candidates": [asdict(c) for c in self.candidates], "swept": self.swept}
+        return {
+            "group": self.group,
+            "chosen": asdict(self.chosen),
+            "grid_size": len(self.candidates),
+            "candidates": [asdict(c) for c in self.candidates],
+            "swept": self.swept,
+        }
 
 
 def _score(df: pd.DataFrame, metric: str) -> float | None:
@@ -75,7 +80,9 @@ def select_on_dev(config: Any, dev: pd.DataFrame | None, budgets: pd.DataFrame |
                 for b in sorted(ck.budget_steps.unique()):
                     if b != final_steps:
                         cands.append(Candidate(e.name, int(b), _score(ck[ck.budget_steps == b], metric)))
-            cands.append(Candidate(e.name, None, _score(dev[dev.method == e.name], metric) if dev is not None else None))
+            cands.append(
+                Candidate(e.name, None, _score(dev[dev.method == e.name], metric) if dev is not None else None)
+            )
         scored = [c for c in cands if c.dev_score is not None]
         chosen = max(scored, key=lambda c: c.dev_score) if scored else cands[-1]  # max keeps the first of ties
         entry = next(e for e in entries if e.name == chosen.method)
@@ -83,7 +90,9 @@ def select_on_dev(config: Any, dev: pd.DataFrame | None, budgets: pd.DataFrame |
     return out
 
 
-def tuned_results(results: pd.DataFrame, budgets: pd.DataFrame | None, selections: dict[str, Selection]) -> pd.DataFrame:
+def tuned_results(
+    results: pd.DataFrame, budgets: pd.DataFrame | None, selections: dict[str, Selection]
+) -> pd.DataFrame:
     """Test rows of each group's chosen candidate, renamed to the group (the headline table)."""
     frames = []
     for group, sel in selections.items():

@@ -36,8 +36,17 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 T = TypeVar("T", bound=type)
 
 __all__ = [
-    "BENCHMARKS", "EXECUTORS", "METHODS", "PluginInfo", "Registry", "get_method", "list_methods",
-    "register_benchmark", "register_executor", "register_method", "unregister_method",
+    "BENCHMARKS",
+    "EXECUTORS",
+    "METHODS",
+    "PluginInfo",
+    "Registry",
+    "get_method",
+    "list_methods",
+    "register_benchmark",
+    "register_executor",
+    "register_method",
+    "unregister_method",
 ]
 
 
@@ -79,8 +88,9 @@ class Registry:
         Kind-specific validation; raise :class:`PluginError` with the message's tail.
     """
 
-    def __init__(self, kind: str, group: str, base: Callable[[], type],
-                 checks: Callable[[str, type], None] | None = None):
+    def __init__(
+        self, kind: str, group: str, base: Callable[[], type], checks: Callable[[str, type], None] | None = None
+    ):
         self.kind, self.group, self._base, self._checks = kind, group, base, checks
         self._classes: dict[str, type] = {}
         self._broken: dict[str, PluginInfo] = {}
@@ -93,12 +103,12 @@ class Registry:
         """Raise :class:`PluginError` naming the plugin and what is wrong with it."""
         from pydantic import BaseModel
 
-        where = (f"{self.kind} plugin {name!r} "
-                 f"({getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)!s})")
+        where = f"{self.kind} plugin {name!r} ({getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)!s})"
         base = self._base()
         if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise PluginError(f"{where}: name must be lower-case words joined by '-' or '_' (e.g. 'ot-distill'), "
-                              f"got {name!r}")
+            raise PluginError(
+                f"{where}: name must be lower-case words joined by '-' or '_' (e.g. 'ot-distill'), got {name!r}"
+            )
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise PluginError(f"{where}: must be a subclass of {base.__module__}.{base.__qualname__}")
         if not _description(cls):
@@ -125,12 +135,16 @@ class Registry:
             self.validate(name, cls)
             with self._lock:
                 existing = self._classes.get(name)
-                if existing is not None and existing is not cls and (
-                        existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
+                if (
+                    existing is not None
+                    and existing is not cls
+                    and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__)
+                ):
                     raise PluginError(
                         f"{self.kind} name {name!r} is already registered by {existing.__module__}."
                         f"{existing.__qualname__}; {cls.__module__}.{cls.__qualname__} cannot register it again. "
-                        "Rename one of them.")
+                        "Rename one of them."
+                    )
                 cls.name = name  # type: ignore[attr-defined]
                 self._classes[name] = cls
                 self._broken.pop(name, None)
@@ -163,8 +177,9 @@ class Registry:
                     self._dists[ep.name] = dist
                 except Exception as e:  # noqa: BLE001 - a broken plugin must not break the others
                     self._classes.pop(ep.name, None)
-                    self._broken[ep.name] = PluginInfo(self.kind, ep.name, "?", dist, "",
-                                                       error=f"{type(e).__name__}: {e}")
+                    self._broken[ep.name] = PluginInfo(
+                        self.kind, ep.name, "?", dist, "", error=f"{type(e).__name__}: {e}"
+                    )
             self._discovered = True
 
     # ----------------------------------------------------------------- look-up
@@ -194,10 +209,17 @@ class Registry:
         out = []
         with self._lock:
             for name, cls in self._classes.items():
-                out.append(PluginInfo(
-                    self.kind, name, str(getattr(cls, "version", "") or ""),
-                    self._dists.get(name, cls.__module__.split(".")[0]), _description(cls),
-                    str(getattr(cls, "kind", "")) if self.kind == "method" else "", cls=cls))
+                out.append(
+                    PluginInfo(
+                        self.kind,
+                        name,
+                        str(getattr(cls, "version", "") or ""),
+                        self._dists.get(name, cls.__module__.split(".")[0]),
+                        _description(cls),
+                        str(getattr(cls, "kind", "")) if self.kind == "method" else "",
+                        cls=cls,
+                    )
+                )
             out.extend(self._broken.values())
         return sorted(out, key=lambda m: m.name)
 
@@ -225,7 +247,9 @@ def _check_method(name: str, cls: Any) -> None:
     if not isinstance(cls.version, str) or not cls.version.strip():
         raise PluginError(f"class attribute `version` must be a non-empty string, got {cls.version!r}")
     if not isinstance(cls.citation, str) or not cls.citation.strip().startswith("@"):
-        raise PluginError(f"class attribute `citation` must be a BibTeX entry starting with '@', got {cls.citation!r:.60}")
+        raise PluginError(
+            f"class attribute `citation` must be a BibTeX entry starting with '@', got {cls.citation!r:.60}"
+        )
     if cls.kind not in ("dense", "lexical"):
         raise PluginError(f"`kind` must be 'dense' or 'lexical', got {cls.kind!r}")
     try:

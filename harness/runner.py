@@ -40,8 +40,26 @@ from harness.config import HarnessConfig
 from harness.engine import RESULT_COLUMNS, CellOutput, CellSpec, Engine
 from harness.errors import RunLockedError
 
-PACKAGES = ("xling-harness", "torch", "transformers", "tokenizers", "ranx", "ir_datasets", "POT", "statsmodels",
-            "scipy", "numpy", "pandas", "pyarrow", "bm25s", "jinja2", "pydantic", "matplotlib", "numba", "ray")
+PACKAGES = (
+    "xling-harness",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "ranx",
+    "ir_datasets",
+    "POT",
+    "statsmodels",
+    "scipy",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "bm25s",
+    "jinja2",
+    "pydantic",
+    "matplotlib",
+    "numba",
+    "ray",
+)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -59,8 +77,11 @@ def package_versions() -> dict[str, str | None]:
 def accelerator() -> dict[str, Any]:
     import torch
 
-    info: dict[str, Any] = {"cuda_available": torch.cuda.is_available(), "torch_threads": torch.get_num_threads(),
-                            "cpu_count": os.cpu_count()}
+    info: dict[str, Any] = {
+        "cuda_available": torch.cuda.is_available(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+    }
     if torch.cuda.is_available():
         info["cuda_device"] = torch.cuda.get_device_name(0)
         info["cuda_version"] = torch.version.cuda
@@ -113,8 +134,11 @@ class RunStore:
 
     def _cleanup_if_empty(self) -> None:
         """A directory this store created and never wrote a file into is removed (a refused run creates nothing)."""
-        if getattr(self, "_created", False) and self.dir.is_dir() and \
-                all(p.name == ".lock" for p in self.dir.iterdir()):
+        if (
+            getattr(self, "_created", False)
+            and self.dir.is_dir()
+            and all(p.name == ".lock" for p in self.dir.iterdir())
+        ):
             (self.dir / ".lock").unlink(missing_ok=True)
             try:
                 self.dir.rmdir()
@@ -139,8 +163,9 @@ class RunStore:
 
 
 class Renderer(Protocol):
-    def __call__(self, run_dir: Path, *, manifest: dict[str, Any], analysis: dict[str, Any],
-                 results: pd.DataFrame) -> Any: ...
+    def __call__(
+        self, run_dir: Path, *, manifest: dict[str, Any], analysis: dict[str, Any], results: pd.DataFrame
+    ) -> Any: ...
 
 
 def command_line(config: HarnessConfig, run_dir: Path) -> str:
@@ -188,13 +213,17 @@ def run_matrix(
     # Everything that can refuse the run (device, data, model) is checked before the run directory exists.
     device = config.executor_cls.device(config.executor)
     engine = Engine(config, cache, progress=progress, device=device)
-    log(f"run {config.name}: {len(config.methods)} methods x {len(config.seeds)} seeds on the "
-        f"{config.benchmark_name} benchmark, device {engine.device}; run directory {run_dir}")
+    log(
+        f"run {config.name}: {len(config.methods)} methods x {len(config.seeds)} seeds on the "
+        f"{config.benchmark_name} benchmark, device {engine.device}; run directory {run_dir}"
+    )
     log(f"benchmark {config.benchmark_name}: loading (generated on first use) ...")
     t_bench = time.perf_counter()
     bench = engine.benchmark
-    log(f"benchmark {config.benchmark_name}: {len(bench.languages)} languages ready in "
-        f"{time.perf_counter() - t_bench:.1f} s")
+    log(
+        f"benchmark {config.benchmark_name}: {len(bench.languages)} languages ready in "
+        f"{time.perf_counter() - t_bench:.1f} s"
+    )
     preflight = engine.preflight()
     with RunStore(run_dir) as store:
         manifest: dict[str, Any] = {
@@ -203,7 +232,9 @@ def run_matrix(
             "name": config.name,
             "started": now(),
             "finished": None,
-            "command": " ".join(shlex.quote(a) for a in sys.argv) if sys.argv and sys.argv[0].endswith("harness") else None,
+            "command": " ".join(shlex.quote(a) for a in sys.argv)
+            if sys.argv and sys.argv[0].endswith("harness")
+            else None,
             "reproduce": command_line(config, run_dir),
             "config": config.normalized(),
             "config_sha256": config.sha256(),
@@ -212,10 +243,20 @@ def run_matrix(
             "metrics": config.metrics,
             "benchmark": bench.describe(),
             "dataset_fingerprints": {"benchmark": bench.fingerprint(), "languages": bench.language_fingerprints()},
-            "methods": {m.name: {"plugin": m.plugin, "group": m.group, "swept": dict(m.swept),
-                                 "version": m.cls.version, "kind": m.cls.kind, "distribution": _dist(m.plugin),
-                                 "description": m.cls.description(), "citation": m.cls.citation,
-                                 "options": m.options.model_dump(mode="json")} for m in config.methods},
+            "methods": {
+                m.name: {
+                    "plugin": m.plugin,
+                    "group": m.group,
+                    "swept": dict(m.swept),
+                    "version": m.cls.version,
+                    "kind": m.cls.kind,
+                    "distribution": _dist(m.plugin),
+                    "description": m.cls.description(),
+                    "citation": m.cls.citation,
+                    "options": m.options.model_dump(mode="json"),
+                }
+                for m in config.methods
+            },
             "device": engine.device,
             # torch CPU threads of every trained stage (training.num_threads resolved): part of their identity
             "torch_threads": engine.threads,
@@ -282,8 +323,10 @@ def run_matrix(
             problems = qrels_problems(data)
             if problems:
                 data_problems[lang] = problems
-                log(f"warning: language {lang}: {problems['unknown_documents']} judgement(s) name documents missing "
-                    f"from the corpus; {problems['queries_judged_only_on_missing']} quer(y/ies) can only score 0")
+                log(
+                    f"warning: language {lang}: {problems['unknown_documents']} judgement(s) name documents missing "
+                    f"from the corpus; {problems['queries_judged_only_on_missing']} quer(y/ies) can only score 0"
+                )
         manifest["data_problems"] = data_problems
         manifest["benchmark"] = bench.describe()  # after loading: data sizes and statistics filled in
         for out in done:
@@ -292,8 +335,12 @@ def run_matrix(
         if done:
             results = pd.concat([o.results for o in done], ignore_index=True)[RESULT_COLUMNS]
         else:
-            results = pd.DataFrame({c: pd.Series(dtype="int64" if c == "seed" else ("float64" if c == "value" else "object"))
-                                    for c in RESULT_COLUMNS})
+            results = pd.DataFrame(
+                {
+                    c: pd.Series(dtype="int64" if c == "seed" else ("float64" if c == "value" else "object"))
+                    for c in RESULT_COLUMNS
+                }
+            )
         store.write_results(results)
         curves = [o.budgets for o in done if o.budgets is not None]
         budgets = pd.concat(curves, ignore_index=True) if curves else None
@@ -325,8 +372,13 @@ def run_matrix(
             # The report is rendered before the manifest is marked complete; it reads the manifest passed in.
             render(store.dir, manifest=manifest, analysis=analysis, results=results)
         store.write_json("manifest.json", manifest)
-    return RunResult(run_dir=run_dir, status=manifest["status"], failed=failed, cells=list(cells.values()),
-                     seconds=manifest["seconds"])
+    return RunResult(
+        run_dir=run_dir,
+        status=manifest["status"],
+        failed=failed,
+        cells=list(cells.values()),
+        seconds=manifest["seconds"],
+    )
 
 
 def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench) -> dict[str, Any]:
@@ -349,11 +401,17 @@ def qrels_problems(data: Any) -> dict[str, Any]:
     unknown = [(q, d) for q, rels in data.qrels.items() for d in rels if d not in corpus]
     if not unknown:
         return {}
-    judged_only_missing = [q for q, rels in data.qrels.items()
-                           if any(r > 0 for r in rels.values()) and all(d not in corpus for d, r in rels.items() if r > 0)]
-    return {"unknown_documents": len(unknown), "examples": [f"{q}:{d}" for q, d in unknown[:5]],
-            "queries_judged_only_on_missing": len(judged_only_missing),
-            "query_examples": judged_only_missing[:5]}
+    judged_only_missing = [
+        q
+        for q, rels in data.qrels.items()
+        if any(r > 0 for r in rels.values()) and all(d not in corpus for d, r in rels.items() if r > 0)
+    ]
+    return {
+        "unknown_documents": len(unknown),
+        "examples": [f"{q}:{d}" for q, d in unknown[:5]],
+        "queries_judged_only_on_missing": len(judged_only_missing),
+        "query_examples": judged_only_missing[:5],
+    }
 
 
 def protocol_summary(config: HarnessConfig, selections: dict[str, Any], has_dev: bool) -> dict[str, Any]:
@@ -363,14 +421,22 @@ def protocol_summary(config: HarnessConfig, selections: dict[str, Any], has_dev:
     grids = {m: sel[m]["grid_size"] for m in (ot, con) if m in sel}
     warnings = []
     if len(set(grids.values())) > 1:
-        warnings.append(f"unequal tuning effort: {', '.join(f'{m} had {n} candidates' for m, n in grids.items())}; "
-                        "give both the same sweep and eval_at grid")
+        warnings.append(
+            f"unequal tuning effort: {', '.join(f'{m} had {n} candidates' for m, n in grids.items())}; "
+            "give both the same sweep and eval_at grid"
+        )
     return {
-        "rule": ("each method's options (sweep) and budget (eval_at checkpoints) chosen by the highest mean primary "
-                 "metric on the dev queries (mean over queries, languages, then seeds); every headline number "
-                 "computed on the test queries only" if has_dev else
-                 "no dev split: every method keeps its configured options and final budget"),
-        "tuned_on": "dev" if has_dev else None, "reported_on": "test", "selections": sel, "warnings": warnings,
+        "rule": (
+            "each method's options (sweep) and budget (eval_at checkpoints) chosen by the highest mean primary "
+            "metric on the dev queries (mean over queries, languages, then seeds); every headline number "
+            "computed on the test queries only"
+            if has_dev
+            else "no dev split: every method keeps its configured options and final budget"
+        ),
+        "tuned_on": "dev" if has_dev else None,
+        "reported_on": "test",
+        "selections": sel,
+        "warnings": warnings,
     }
 
 
@@ -406,21 +472,37 @@ def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessC
         q = a.get("question") or {}
         endpoint = q.get("endpoint", "gap")
         diff = (q.get("difference") or {}).get(endpoint) or {}
-        means = [{k: g.get(k) for k in ("method", "tier", "mean", "ci")} for g in a.get("tier_means", [])
-                 if g.get("metric") == opts.primary_metric]
+        means = [
+            {k: g.get(k) for k in ("method", "tier", "mean", "ci")}
+            for g in a.get("tier_means", [])
+            if g.get("metric") == opts.primary_metric
+        ]
         first = at_b.drop_duplicates("method").set_index("method")
-        points.append({
-            "steps": int(b),
-            "examples": {m: _num(first.loc[m, "budget_examples"]) for m in (ot, con) if m in first.index},
-            "seconds": {m: _num(first.loc[m, "budget_seconds"]) for m in (ot, con) if m in first.index},
-            "verdict": q.get("verdict"), "endpoint": endpoint, "D": diff.get("estimate"), "ci": diff.get("ci"),
-            "p_value_seed": diff.get("p_value_seed"), "tier_means": means,
-        })
+        points.append(
+            {
+                "steps": int(b),
+                "examples": {m: _num(first.loc[m, "budget_examples"]) for m in (ot, con) if m in first.index},
+                "seconds": {m: _num(first.loc[m, "budget_seconds"]) for m in (ot, con) if m in first.index},
+                "verdict": q.get("verdict"),
+                "endpoint": endpoint,
+                "D": diff.get("estimate"),
+                "ci": diff.get("ci"),
+                "p_value_seed": diff.get("p_value_seed"),
+                "tier_means": means,
+            }
+        )
     ds = [(p["steps"], _d(p)) for p in points if _d(p) is not None]
     crossovers = [{"between_steps": [a_s, b_s]} for (a_s, a_d), (b_s, b_d) in zip(ds, ds[1:]) if (a_d > 0) != (b_d > 0)]
     verdicts = sorted({str(p.get("verdict")) for p in points if "verdict" in p})
-    return {"ot_method": ot, "contrastive_method": con, "primary_metric": opts.primary_metric, "points": points,
-            "crossovers": crossovers, "verdicts": verdicts, "verdict_holds_across_budgets": len(verdicts) == 1}
+    return {
+        "ot_method": ot,
+        "contrastive_method": con,
+        "primary_metric": opts.primary_metric,
+        "points": points,
+        "crossovers": crossovers,
+        "verdicts": verdicts,
+        "verdict_holds_across_budgets": len(verdicts) == 1,
+    }
 
 
 def _num(x: Any) -> Any:

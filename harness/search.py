@@ -216,7 +216,9 @@ def sharded_search(
     return np.concatenate(out_s), np.concatenate(out_i)
 
 
-def run_from_search(query_ids: Sequence[str], doc_id_of, scores: np.ndarray, indices: np.ndarray) -> dict[str, dict[str, float]]:
+def run_from_search(
+    query_ids: Sequence[str], doc_id_of, scores: np.ndarray, indices: np.ndarray
+) -> dict[str, dict[str, float]]:
     """``{query_id: {doc_id: score}}`` in rank order; ``doc_id_of(global_index) -> doc id``."""
     out: dict[str, dict[str, float]] = {}
     for r, q in enumerate(query_ids):

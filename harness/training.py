@@ -56,8 +56,12 @@ def resolve_device(spec: str) -> str:
         return "cpu"
     if s == "cuda" or (s.startswith("cuda:") and s[5:].isdigit()):
         if not torch.cuda.is_available():
-            raise ConfigError("device", spec, "'cpu' or 'auto' (no CUDA device is visible to torch)",
-                              hint="install a CUDA build of torch or use device = 'auto'")
+            raise ConfigError(
+                "device",
+                spec,
+                "'cpu' or 'auto' (no CUDA device is visible to torch)",
+                hint="install a CUDA build of torch or use device = 'auto'",
+            )
         if ":" in s and int(s[5:]) >= torch.cuda.device_count():
             raise ConfigError("device", spec, f"cuda:0 .. cuda:{torch.cuda.device_count() - 1}")
         return s
@@ -117,7 +121,9 @@ def info_nce(q: "torch.Tensor", p: "torch.Tensor", temperature: float = 0.05) ->
 
 
 # ------------------------------------------------------------------------- batches
-def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator, *, drop_last: bool = True) -> Iterator[np.ndarray]:
+def shuffled_batches(
+    n: int, batch_size: int, rng: np.random.Generator, *, drop_last: bool = True
+) -> Iterator[np.ndarray]:
     """Endless index batches over ``range(n)``: a fresh permutation from ``rng`` per epoch.
 
     With ``drop_last`` the incomplete tail of each epoch is dropped (unless the data are
@@ -340,7 +346,11 @@ def train(
         raise ValueError(f"method {method!r}: nothing to train (no parameter requires grad)")
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
-    groups = [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    groups = [
+        g
+        for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0})
+        if g["params"]
+    ]
     optimizer = torch.optim.AdamW(groups, lr=lr, fused=cuda or None)
     horizon = steps if schedule_steps is None else int(schedule_steps)
     if horizon < steps:
@@ -391,7 +401,10 @@ def train(
                 norm = float(torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip is not None else math.inf))
                 if not math.isfinite(norm):
                     raise NonFiniteLossError(
-                        method, seed, step, value,
+                        method,
+                        seed,
+                        step,
+                        value,
                         hint=f"the loss was finite but the gradient norm is {norm}. " + (hint or _DEFAULT_HINT),
                     )
                 optimizer.step()
@@ -419,8 +432,9 @@ def train(
         optimizer.zero_grad(set_to_none=True)
     if window:
         curve.append(sum(window) / len(window))
-    return TrainStats(method, seed, steps, first, final, tuple(curve), every, time.perf_counter() - t0 - paused,
-                      str(dev))
+    return TrainStats(
+        method, seed, steps, first, final, tuple(curve), every, time.perf_counter() - t0 - paused, str(dev)
+    )
 
 
 _DEFAULT_HINT = "lower the learning rate, raise the temperature, or lower grad_clip"
@@ -470,7 +484,9 @@ class TeacherOptions(BaseModel):
     warmup: float = Field(0.1, ge=0, lt=1)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None, section: str = "teacher", source: str = "") -> "TeacherOptions":
+    def from_mapping(
+        cls, data: Mapping[str, Any] | None, section: str = "teacher", source: str = ""
+    ) -> "TeacherOptions":
         """Validate a config mapping, raising :class:`ConfigError` naming ``<section>.<field>``."""
         return validate_section(cls, data or {}, section, source)
 
@@ -519,10 +535,19 @@ def train_teacher(
         return info_nce(q, d, options.temperature)
 
     train(
-        model, order, loss_fn,
-        steps=options.total_steps(len(pairs)), lr=options.lr, method="teacher", seed=seed, device=device,
+        model,
+        order,
+        loss_fn,
+        steps=options.total_steps(len(pairs)),
+        lr=options.lr,
+        method="teacher",
+        seed=seed,
+        device=device,
         torch_seed=torch_seed(seed, "teacher", "train"),
-        weight_decay=options.weight_decay, grad_clip=options.grad_clip, warmup=options.warmup, progress=progress,
+        weight_decay=options.weight_decay,
+        grad_clip=options.grad_clip,
+        warmup=options.warmup,
+        progress=progress,
         hint="lower teacher.lr or raise teacher.temperature",
     )
     model.eval()

@@ -81,39 +81,60 @@ class AlignmentConfig(BaseModel):
     max_length: int = Field(64, ge=4, le=4096, description="tokens per bitext sentence (special tokens included)")
     sampling_alpha: float = Field(0.0, ge=0.0, le=1.0, description="language sampling p_l ∝ n_l ** alpha (0: balanced)")
     mixed_batches: bool = Field(False, description="mix languages within a batch (default: one language per batch)")
-    languages: tuple[str, ...] | None = Field(None, description="bitext languages to use (default: every one with bitext)")
+    languages: tuple[str, ...] | None = Field(
+        None, description="bitext languages to use (default: every one with bitext)"
+    )
     pivot_anchor: Literal["distill-train", "distill-bitext", "retrieval", "none"] = Field(
         "distill-train", description="term keeping the student's pivot behaviour close to the teacher's"
     )
     anchor_weight: float = Field(30.0, ge=0.0, le=1000.0, description="weight lambda of the pivot anchor")
-    anchor_batch_size: int = Field(16, ge=1, le=65536, description="pivot training pairs per step for the 'distill-train' / 'retrieval' anchors")
+    anchor_batch_size: int = Field(
+        16, ge=1, le=65536, description="pivot training pairs per step for the 'distill-train' / 'retrieval' anchors"
+    )
     anchor_temperature: float = Field(0.05, gt=0, le=10, description="InfoNCE temperature of the 'retrieval' anchor")
     student_dropout: bool = Field(
-        False, description="keep the student's dropout on while training (off: it matches the dropout-free teacher exactly)"
+        False,
+        description="keep the student's dropout on while training (off: it matches the dropout-free teacher exactly)",
     )
     weight_decay: float = Field(0.01, ge=0.0)
     warmup: float = Field(0.1, ge=0.0, lt=1.0, description="share of steps with linear warm-up")
     eval_at: tuple[float, ...] = Field(
-        (), description="budget curve: epochs (each below the final budget) at which the checkpoint is evaluated")
+        (), description="budget curve: epochs (each below the final budget) at which the checkpoint is evaluated"
+    )
     schedule_epochs: float | None = Field(
-        None, gt=0, le=1000, description="horizon of the learning-rate schedule in epochs (default: the final budget)")
+        None, gt=0, le=1000, description="horizon of the learning-rate schedule in epochs (default: the final budget)"
+    )
     student_side: Literal["both", "query"] = Field(
-        "both", description="'both': the student encodes queries and documents; 'query': documents stay with the "
-                            "frozen teacher and only queries use the student (OPTICAL's query-encoder structure)")
-    align_weight: float = Field(1.0, ge=0.0, le=1000.0,
-                                description="weight of the alignment objective (0: the anchor-only control)")
-    shuffle_bitext: bool = Field(False, description="control: permute the other side of the bitext within each "
-                                                    "language, so pairs carry no translation signal")
+        "both",
+        description="'both': the student encodes queries and documents; 'query': documents stay with the "
+        "frozen teacher and only queries use the student (OPTICAL's query-encoder structure)",
+    )
+    align_weight: float = Field(
+        1.0, ge=0.0, le=1000.0, description="weight of the alignment objective (0: the anchor-only control)"
+    )
+    shuffle_bitext: bool = Field(
+        False,
+        description="control: permute the other side of the bitext within each "
+        "language, so pairs carry no translation signal",
+    )
 
     @model_validator(mode="after")
     def _budgets(self) -> "AlignmentConfig":
         if self.steps is None:
             if any(e <= 0 or e >= self.epochs for e in self.eval_at):
-                raise ConfigError("eval_at", list(self.eval_at), f"epochs between 0 and epochs = {self.epochs:g}",
-                                  hint="a checkpoint must come before the final budget")
+                raise ConfigError(
+                    "eval_at",
+                    list(self.eval_at),
+                    f"epochs between 0 and epochs = {self.epochs:g}",
+                    hint="a checkpoint must come before the final budget",
+                )
             if self.schedule_epochs is not None and self.schedule_epochs < self.epochs:
-                raise ConfigError("schedule_epochs", self.schedule_epochs, f">= epochs = {self.epochs:g}",
-                                  hint="training stops at `epochs`; the schedule cannot end earlier")
+                raise ConfigError(
+                    "schedule_epochs",
+                    self.schedule_epochs,
+                    f">= epochs = {self.epochs:g}",
+                    hint="training stops at `epochs`; the schedule cannot end earlier",
+                )
         return self
 
     def total_steps(self, n_pairs: int) -> int:
@@ -204,7 +225,9 @@ def bitext_languages(ctx: "FitContext", cfg: AlignmentConfig, method: str) -> di
     if cfg.languages is not None:
         for lang in cfg.languages:
             if lang not in bench.tiers:
-                raise ConfigError(f"methods.{method}.languages", lang, f"languages of the benchmark: {sorted(bench.tiers)}")
+                raise ConfigError(
+                    f"methods.{method}.languages", lang, f"languages of the benchmark: {sorted(bench.tiers)}"
+                )
         langs = list(cfg.languages)
     else:
         langs = [lang for lang in bench.languages if lang != bench.pivot]
@@ -221,7 +244,9 @@ def bitext_languages(ctx: "FitContext", cfg: AlignmentConfig, method: str) -> di
         bitext = shuffled
     if not bitext:
         raise ConfigError(
-            f"methods.{method}.languages", list(langs), "languages with at least one bitext pair",
+            f"methods.{method}.languages",
+            list(langs),
+            "languages with at least one bitext pair",
             hint=f"benchmark {bench.name!r} has no bitext for them; give bitext (e.g. bitext_dir) or other languages",
         )
     return bitext
@@ -241,8 +266,10 @@ class AlignmentStats:
         mean = lambda xs: float(sum(xs) / len(xs)) if xs else float("nan")  # noqa: E731
         return stats_info(
             self.train,
-            align_loss_start=mean(self.align_losses[:k]), align_loss_end=mean(self.align_losses[-k:]),
-            anchor_loss_start=mean(self.anchor_losses[:k]), anchor_loss_end=mean(self.anchor_losses[-k:]),
+            align_loss_start=mean(self.align_losses[:k]),
+            align_loss_end=mean(self.align_losses[-k:]),
+            anchor_loss_start=mean(self.anchor_losses[:k]),
+            anchor_loss_end=mean(self.anchor_losses[-k:]),
             **extra,
         )
 
@@ -278,10 +305,16 @@ def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective)
     uses_train = cfg.anchor_weight > 0 and cfg.pivot_anchor in ("retrieval", "distill-train")
     train_pairs = ctx.benchmark.train_pairs() if uses_train else ()
     if uses_train and not train_pairs:
-        raise ConfigError(f"methods.{method}.pivot_anchor", cfg.pivot_anchor, "'distill-bitext' or 'none' for this benchmark",
-                          hint="the benchmark has no pivot retrieval training pairs")
+        raise ConfigError(
+            f"methods.{method}.pivot_anchor",
+            cfg.pivot_anchor,
+            "'distill-bitext' or 'none' for this benchmark",
+            hint="the benchmark has no pivot retrieval training pairs",
+        )
     anchor_stream = (
-        shuffled_batches(len(train_pairs), min(cfg.anchor_batch_size, len(train_pairs)), ctx.rng) if train_pairs else None
+        shuffled_batches(len(train_pairs), min(cfg.anchor_batch_size, len(train_pairs)), ctx.rng)
+        if train_pairs
+        else None
     )
 
     trace: list[tuple[float, float]] = []  # (alignment loss, anchor loss) per step
@@ -315,9 +348,19 @@ def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective)
 
     schedule = cfg.epoch_steps(cfg.schedule_epochs, n_pairs) if cfg.schedule_epochs is not None else None
     encoder = QuerySideEncoder(student, teacher) if cfg.student_side == "query" else student
-    stats = ctx.train(student, batches(), loss_fn, steps=steps, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                      warmup=cfg.warmup, schedule_steps=schedule, examples_per_step=cfg.batch_size,
-                      eval_at=[cfg.epoch_steps(e, n_pairs) for e in cfg.eval_at], encoder=encoder)
+    stats = ctx.train(
+        student,
+        batches(),
+        loss_fn,
+        steps=steps,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup=cfg.warmup,
+        schedule_steps=schedule,
+        examples_per_step=cfg.batch_size,
+        eval_at=[cfg.epoch_steps(e, n_pairs) for e in cfg.eval_at],
+        encoder=encoder,
+    )
     for m, p_drop in zip(dropouts, saved_p):
         m.p = p_drop
     return encoder, AlignmentStats(stats, tuple(a for a, _ in trace), tuple(b for _, b in trace))
@@ -346,7 +389,12 @@ class QuerySideEncoder:
 def stats_info(stats: "TrainStats", **extra: Any) -> dict[str, Any]:
     """JSON-serialisable training summary for the cell's ``info``."""
     return {
-        "steps": stats.steps, "first_loss": stats.first_loss, "final_loss": stats.final_loss,
-        "loss_curve": list(stats.loss_curve), "curve_every": stats.curve_every,
-        "train_seconds": round(stats.seconds, 3), "device": stats.device, **extra,
+        "steps": stats.steps,
+        "first_loss": stats.first_loss,
+        "final_loss": stats.final_loss,
+        "loss_curve": list(stats.loss_curve),
+        "curve_every": stats.curve_every,
+        "train_seconds": round(stats.seconds, 3),
+        "device": stats.device,
+        **extra,
     }

@@ -136,8 +136,15 @@ def ot_alignment_loss(
     # Cost, plan and loss are computed in float32, also under bf16 autocast.
     with torch.autocast(device_type=student_tokens.device.type, enabled=False):
         return _ot_alignment_loss(
-            teacher_tokens, teacher_mask, student_tokens, student_mask,
-            epsilon=epsilon, max_iter=max_iter, tol=tol, warn=warn, knob_prefix=knob_prefix,
+            teacher_tokens,
+            teacher_mask,
+            student_tokens,
+            student_mask,
+            epsilon=epsilon,
+            max_iter=max_iter,
+            tol=tol,
+            warn=warn,
+            knob_prefix=knob_prefix,
         )
 
 
@@ -166,8 +173,14 @@ def _ot_alignment_loss(
         # An all-padding row would have log-marginal -inf everywhere and give NaN: skip it.
         c_v = cost.detach()[valid]  # (V, n, m)
         res = ot.solve_batch(
-            c_v, reg=float(epsilon), a=a[valid], b=b[valid], max_iter=int(max_iter), tol=float(tol),
-            method="log_sinkhorn", grad="detach",
+            c_v,
+            reg=float(epsilon),
+            a=a[valid],
+            b=b[valid],
+            max_iter=int(max_iter),
+            tol=float(tol),
+            method="log_sinkhorn",
+            grad="detach",
         )
         plan_v = res.plan.detach()  # (V, n, m)
         plan[valid] = plan_v
@@ -191,6 +204,12 @@ def _ot_alignment_loss(
             stacklevel=3,
         )
     return OTLossResult(
-        loss=loss, plan=plan, cost=cost, per_pair=per_pair, valid=valid,
-        marginal_error=err, n_iter=n_iter, converged=converged,
+        loss=loss,
+        plan=plan,
+        cost=cost,
+        per_pair=per_pair,
+        valid=valid,
+        marginal_error=err,
+        n_iter=n_iter,
+        converged=converged,
     )

@@ -44,7 +44,9 @@ class BM25Config(BaseModel):
 
     k1: float = Field(0.9, ge=0.0, le=10.0, description="term-frequency saturation")
     b: float = Field(0.4, ge=0.0, le=1.0, description="document-length normalisation")
-    variant: str = Field("lucene", pattern="^(lucene|robertson|atire|bm25l|bm25\\+)$", description="bm25s scoring variant")
+    variant: str = Field(
+        "lucene", pattern="^(lucene|robertson|atire|bm25l|bm25\\+)$", description="bm25s scoring variant"
+    )
     cjk_bigrams: bool = Field(True, description="index space-less scripts (Han, kana, Thai) as character bigrams")
 
 

@@ -74,12 +74,17 @@ class ContrastiveConfig(AlignmentConfig):
     temperature: float = Field(0.05, gt=0, le=10.0, description="InfoNCE temperature tau (scale = 1/tau)")
     symmetric: bool = Field(False, description="also contrast pivot -> other")
     pivot_encoder: Literal["teacher", "student"] = Field(
-        "teacher", description="who embeds the pivot side: the frozen teacher (as in ot-distill) or the student (Hu et al.)"
+        "teacher",
+        description="who embeds the pivot side: the frozen teacher (as in ot-distill) or the student (Hu et al.)",
     )
-    language_weight: float = Field(0.0, ge=0.0, le=100.0, description="weight of the language contrastive term (0: off)")
+    language_weight: float = Field(
+        0.0, ge=0.0, le=100.0, description="weight of the language contrastive term (0: off)"
+    )
     recipe: Literal["distill", "hu2023"] = Field(
-        "distill", description="'distill' (default): multilingual distillation with InfoNCE, pivot side embedded by "
-                               "the frozen teacher; 'hu2023': Hu et al. as published, see the class docstring")
+        "distill",
+        description="'distill' (default): multilingual distillation with InfoNCE, pivot side embedded by "
+        "the frozen teacher; 'hu2023': Hu et al. as published, see the class docstring",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -93,8 +98,13 @@ class ContrastiveConfig(AlignmentConfig):
 #: Hu et al. (2023) as published, as far as it can be read offline (abstract and method summary):
 #: the student embeds both sides, the semantic and the language contrastive terms are weighted
 #: equally, and retrieval training on the pivot pairs continues alongside (InfoNCE co-training).
-HU2023 = {"pivot_encoder": "student", "language_weight": 1.0, "pivot_anchor": "retrieval", "anchor_weight": 1.0,
-          "symmetric": True}
+HU2023 = {
+    "pivot_encoder": "student",
+    "language_weight": 1.0,
+    "pivot_anchor": "retrieval",
+    "anchor_weight": 1.0,
+    "symmetric": True,
+}
 
 
 class _ContrastiveObjective:

@@ -21,10 +21,17 @@ __all__ = ["OTDistill", "OTDistillConfig", "SinkhornConvergenceWarning"]
 class OTDistillConfig(AlignmentConfig):
     """Options of ``ot-distill``: the shared alignment options plus the OT solver's."""
 
-    epsilon: float = Field(0.05, gt=0, le=10.0, description="entropic regularisation of Sinkhorn (cost units; cost in [0, 2])")
+    epsilon: float = Field(
+        0.05, gt=0, le=10.0, description="entropic regularisation of Sinkhorn (cost units; cost in [0, 2])"
+    )
     max_iter: int = Field(300, ge=1, le=100_000, description="Sinkhorn iteration cap")
     tol: float = Field(1e-3, gt=0, le=1.0, description="Sinkhorn tolerance on the L2 marginal error")
-    layer: int = Field(-2, ge=-64, le=64, description="hidden layer whose token vectors are aligned (-1: last, -2: penultimate, 0: embeddings)")
+    layer: int = Field(
+        -2,
+        ge=-64,
+        le=64,
+        description="hidden layer whose token vectors are aligned (-1: last, -2: penultimate, 0: embeddings)",
+    )
     exclude_special_tokens: bool = Field(True, description="give [CLS]/[SEP]-like tokens zero mass (as padding)")
     center_tokens: bool = Field(
         True, description="subtract each side's mean content-token vector (over the batch) before the cosine cost"
@@ -58,9 +65,14 @@ class _OTObjective:
             t_tokens = t_tokens - _masked_mean(t_tokens, t_mask)
             s_tokens = s_tokens - _masked_mean(s_tokens, s_mask)
         res = ot_alignment_loss(
-            t_tokens, t_mask,
-            s_tokens, s_mask,
-            epsilon=cfg.epsilon, max_iter=cfg.max_iter, tol=cfg.tol, warn=False,
+            t_tokens,
+            t_mask,
+            s_tokens,
+            s_mask,
+            epsilon=cfg.epsilon,
+            max_iter=cfg.max_iter,
+            tol=cfg.tol,
+            warn=False,
         )
         self.calls += 1
         self.iterations += res.n_iter
@@ -164,10 +176,12 @@ class OTDistill(Method):
                 SinkhornConvergenceWarning,
                 stacklevel=2,
             )
-        ctx.diagnostics.update(stats.info(
-            sinkhorn_batches=objective.calls,
-            sinkhorn_unconverged=objective.unconverged,
-            sinkhorn_mean_iterations=objective.iterations / max(1, objective.calls),
-            sinkhorn_worst_marginal_error=objective.worst_error,
-        ))
+        ctx.diagnostics.update(
+            stats.info(
+                sinkhorn_batches=objective.calls,
+                sinkhorn_unconverged=objective.unconverged,
+                sinkhorn_mean_iterations=objective.iterations / max(1, objective.calls),
+                sinkhorn_worst_marginal_error=objective.worst_error,
+            )
+        )
         return student

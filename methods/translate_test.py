@@ -85,7 +85,9 @@ class TranslateTest(Method):
     def fit(self, ctx: FitContext) -> Encoder:
         bench = ctx.benchmark
         translators = {
-            lang: make_translator(ctx, self.config, lang, to_pivot=True) for lang in bench.languages if lang != bench.pivot
+            lang: make_translator(ctx, self.config, lang, to_pivot=True)
+            for lang in bench.languages
+            if lang != bench.pivot
         }
         ctx.diagnostics["translators"] = {lang: t.id for lang, t in translators.items()}
         return TranslateTestEncoder(ctx.teacher, translators, bench.pivot, ctx.cache, ctx.training.encode_batch_size)

@@ -65,7 +65,9 @@ class TranslateTrain(Method):
         bench = ctx.benchmark
         pairs = list(bench.train_pairs())
         if not pairs:
-            raise ValueError(f"method {ctx.method!r}: benchmark {bench.name!r} has no pivot training pairs to translate")
+            raise ValueError(
+                f"method {ctx.method!r}: benchmark {bench.name!r} has no pivot training pairs to translate"
+            )
         n = len(pairs) if cfg.pairs_per_language is None else min(cfg.pairs_per_language, len(pairs))
         cache = ctx.cache
         data: dict[str, tuple[list[str], list[str]]] = {}
@@ -104,9 +106,16 @@ class TranslateTrain(Method):
             d = student(student.tokenize([d_texts[i] for i in idx], cfg.max_length))  # (B, H)
             return info_nce(q, d, cfg.temperature)
 
-        stats = ctx.train(student, batches(), loss_fn, steps=steps, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                          warmup=cfg.warmup,
-                          hint=f"lower methods.{ctx.method}.lr or raise methods.{ctx.method}.temperature")
+        stats = ctx.train(
+            student,
+            batches(),
+            loss_fn,
+            steps=steps,
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            warmup=cfg.warmup,
+            hint=f"lower methods.{ctx.method}.lr or raise methods.{ctx.method}.temperature",
+        )
         ctx.diagnostics.update(stats_info(stats, translators=translators, pairs_per_language=n))
         return student
 

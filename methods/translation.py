@@ -253,7 +253,9 @@ def lexicon_from_bitext(
     else:
         pairs = [(p.pivot, p.other) for p in bitext]
         src, tgt = pivot, language
-    return LexiconTranslator.fit(pairs, source=src, target=tgt, iterations=iterations, min_count=min_count, min_prob=min_prob)
+    return LexiconTranslator.fit(
+        pairs, source=src, target=tgt, iterations=iterations, min_count=min_count, min_prob=min_prob
+    )
 
 
 def word_precision(hypotheses: Sequence[str], references: Sequence[str]) -> float:
@@ -344,8 +346,12 @@ class Seq2SeqTranslator(Translator):
         self.path = Path(path).expanduser()
         self.source, self.target = source, target
         self.source_lang, self.target_lang = source_lang, target_lang
-        for name, value in (("batch_size", batch_size), ("num_beams", num_beams),
-                            ("max_input_tokens", max_input_tokens), ("max_new_tokens", max_new_tokens)):
+        for name, value in (
+            ("batch_size", batch_size),
+            ("num_beams", num_beams),
+            ("max_input_tokens", max_input_tokens),
+            ("max_new_tokens", max_new_tokens),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"translator.{name}", value, "an integer >= 1")
         self.batch_size, self.num_beams = batch_size, num_beams
@@ -389,7 +395,8 @@ class Seq2SeqTranslator(Translator):
         if self.source_lang is not None:
             if not hasattr(tokenizer, "src_lang"):
                 raise ConfigError(
-                    "translator.source_lang", self.source_lang,
+                    "translator.source_lang",
+                    self.source_lang,
                     "unset for this model (its tokenizer has no src_lang: it is not multilingual)",
                 )
             tokenizer.src_lang = self.source_lang
@@ -398,7 +405,8 @@ class Seq2SeqTranslator(Translator):
             tid = tokenizer.convert_tokens_to_ids(self.target_lang)
             if tid is None or tid == tokenizer.unk_token_id:
                 raise ConfigError(
-                    "translator.target_lang", self.target_lang,
+                    "translator.target_lang",
+                    self.target_lang,
                     "a language token in the model's vocabulary (e.g. 'eng_Latn' for NLLB)",
                 )
             self._forced_bos = int(tid)
@@ -417,15 +425,22 @@ class Seq2SeqTranslator(Translator):
         order = sorted(range(len(texts)), key=lambda i: (lengths[i], i))
         out: list[str] = [""] * len(texts)
         gen_kwargs: dict[str, Any] = {
-            "max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams, "do_sample": False,
+            "max_new_tokens": self.max_new_tokens,
+            "num_beams": self.num_beams,
+            "do_sample": False,
         }
         if self._forced_bos is not None:
             gen_kwargs["forced_bos_token_id"] = self._forced_bos
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                batch = tok([texts[i] for i in idx], return_tensors="pt", padding=True,
-                            truncation=True, max_length=self.max_input_tokens)
+                batch = tok(
+                    [texts[i] for i in idx],
+                    return_tensors="pt",
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_input_tokens,
+                )
                 batch = {k: v.to(self.device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
                 generated = model.generate(**batch, **gen_kwargs)
                 for i, text in zip(idx, tok.batch_decode(generated, skip_special_tokens=True)):
@@ -481,4 +496,3 @@ def translate_cached(
         result = json.loads((entry / "translations.json").read_text())
         translated.update(zip(chunk, result))
     return [translated[t] for t in texts]
-

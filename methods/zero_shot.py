@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.plugin import Encoder, EmptyConfig, FitContext, Method
+from harness.plugin import EmptyConfig, Encoder, FitContext, Method
 from harness.registry import register_method
 
 

@@ -78,8 +78,18 @@ def fmt_seconds(s: Any) -> str:
 FILTERS = {"num": fmt_num, "signed": fmt_signed, "p": fmt_p, "pct": fmt_pct, "ci": fmt_ci, "seconds": fmt_seconds}
 
 _LATEX_SPECIALS = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
 }
 
 
@@ -88,7 +98,7 @@ def latex_escape(value: Any) -> str:
     return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(value))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def html_env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("harness_reports", "templates"),
@@ -102,16 +112,19 @@ def html_env() -> jinja2.Environment:
     return env
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def latex_env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("harness_reports", "templates"),
         autoescape=False,
         finalize=latex_escape,
         undefined=jinja2.StrictUndefined,
-        block_start_string="<%", block_end_string="%>",
-        variable_start_string="<<", variable_end_string=">>",
-        comment_start_string="<#", comment_end_string="#>",
+        block_start_string="<%",
+        block_end_string="%>",
+        variable_start_string="<<",
+        variable_end_string=">>",
+        comment_start_string="<#",
+        comment_end_string="#>",
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

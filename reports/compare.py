@@ -110,20 +110,28 @@ def _json_safe(obj: Any) -> Any:
 
 def _run_info(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return {
-        "dir": str(run_dir), "name": manifest.get("name", run_dir.name), "config_sha256": manifest.get("config_sha256", ""),
-        "started": manifest.get("started"), "finished": manifest.get("finished"), "device": manifest.get("device"),
-        "seeds": manifest.get("seeds", []), "benchmark": (manifest.get("benchmark") or {}).get("name"),
+        "dir": str(run_dir),
+        "name": manifest.get("name", run_dir.name),
+        "config_sha256": manifest.get("config_sha256", ""),
+        "started": manifest.get("started"),
+        "finished": manifest.get("finished"),
+        "device": manifest.get("device"),
+        "seeds": manifest.get("seeds", []),
+        "benchmark": (manifest.get("benchmark") or {}).get("name"),
         "synthetic": bool((manifest.get("benchmark") or {}).get("synthetic", False)),
         "harness_version": manifest.get("harness_version"),
     }
 
 
 def _analysis_options(manifest: dict[str, Any]) -> dict[str, Any]:
-    a = ((manifest.get("config") or {}).get("analysis") or {})
+    a = (manifest.get("config") or {}).get("analysis") or {}
     return {
-        "primary_metric": a.get("primary_metric", "ndcg@10"), "alpha": float(a.get("alpha", 0.05)),
-        "ci_level": float(a.get("ci_level", 0.95)), "n_permutations": int(a.get("n_permutations", 10_000)),
-        "correction": a.get("correction", "holm"), "seed": int(a.get("seed", 0)),
+        "primary_metric": a.get("primary_metric", "ndcg@10"),
+        "alpha": float(a.get("alpha", 0.05)),
+        "ci_level": float(a.get("ci_level", 0.95)),
+        "n_permutations": int(a.get("n_permutations", 10_000)),
+        "correction": a.get("correction", "holm"),
+        "seed": int(a.get("seed", 0)),
     }
 
 
@@ -149,30 +157,45 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
         raise IncomparableRunsError(
             f"runs {run_a} (methods: {', '.join(sorted(res_a['method'].unique())) or 'none'}) and {run_b} "
             f"(methods: {', '.join(sorted(res_b['method'].unique())) or 'none'}) have no finished method in common; "
-            "`harness compare` pairs a method with itself across runs (e.g. its old and new version)")
-    metrics = [m for m in dict.fromkeys([opts["primary_metric"], *sorted(res_b["metric"].unique())])
-               if m in set(res_a["metric"]) and m in set(res_b["metric"])]
+            "`harness compare` pairs a method with itself across runs (e.g. its old and new version)"
+        )
+    metrics = [
+        m
+        for m in dict.fromkeys([opts["primary_metric"], *sorted(res_b["metric"].unique())])
+        if m in set(res_a["metric"]) and m in set(res_b["metric"])
+    ]
     if not metrics:
-        raise IncomparableRunsError(f"runs {run_a} and {run_b} evaluated no metric in common "
-                                    f"({sorted(res_a['metric'].unique())} vs {sorted(res_b['metric'].unique())})")
+        raise IncomparableRunsError(
+            f"runs {run_a} and {run_b} evaluated no metric in common "
+            f"({sorted(res_a['metric'].unique())} vs {sorted(res_b['metric'].unique())})"
+        )
     if opts["primary_metric"] not in metrics:
         warnings.append(f"primary metric {opts['primary_metric']} is not in both runs; using {metrics[0]}")
         opts["primary_metric"] = metrics[0]
 
-    fp_a = ((man_a.get("dataset_fingerprints") or {}).get("languages") or {})
-    fp_b = ((man_b.get("dataset_fingerprints") or {}).get("languages") or {})
+    fp_a = (man_a.get("dataset_fingerprints") or {}).get("languages") or {}
+    fp_b = (man_b.get("dataset_fingerprints") or {}).get("languages") or {}
     languages, excluded = [], []
     for lang in sorted(set(res_a["language"].unique()) | set(res_b["language"].unique())):
         if lang not in set(res_a["language"]) or lang not in set(res_b["language"]):
-            excluded.append({"language": lang, "reason": f"only in run {'A' if lang in set(res_a['language']) else 'B'}"})
+            excluded.append(
+                {"language": lang, "reason": f"only in run {'A' if lang in set(res_a['language']) else 'B'}"}
+            )
         elif lang in fp_a and lang in fp_b and fp_a[lang] != fp_b[lang]:
-            excluded.append({"language": lang, "reason": f"different data (fingerprint {str(fp_a[lang])[:10]} vs "
-                                                         f"{str(fp_b[lang])[:10]}): queries cannot be paired"})
+            excluded.append(
+                {
+                    "language": lang,
+                    "reason": f"different data (fingerprint {str(fp_a[lang])[:10]} vs "
+                    f"{str(fp_b[lang])[:10]}): queries cannot be paired",
+                }
+            )
         else:
             languages.append(lang)
     if not languages:
-        raise IncomparableRunsError(f"runs {run_a} and {run_b} have no language with the same data: "
-                                    + "; ".join(f"{e['language']}: {e['reason']}" for e in excluded))
+        raise IncomparableRunsError(
+            f"runs {run_a} and {run_b} have no language with the same data: "
+            + "; ".join(f"{e['language']}: {e['reason']}" for e in excluded)
+        )
     tiers = dict(zip(res_b["language"].astype(str), res_b["tier"].astype(str)))
 
     sa, sb = _seed_means(res_a), _seed_means(res_b)
@@ -191,12 +214,15 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
                 pairs.append((a, b))
                 langs_done.append(lang)
                 if metric == opts["primary_metric"]:
-                    changes.extend(QueryChange(method, metric, lang, str(q), float(x), float(y), float(y - x))
-                                   for q, x, y in zip(joined.index, a, b))
+                    changes.extend(
+                        QueryChange(method, metric, lang, str(q), float(x), float(y), float(y - x))
+                        for q, x, y in zip(joined.index, a, b)
+                    )
             if pairs:
                 rngs = [stream(opts["seed"], "compare", metric, method, lang) for lang in langs_done]
-                per, mac = paired_differences(pairs, rngs, n_permutations=opts["n_permutations"],
-                                              ci_level=opts["ci_level"])
+                per, mac = paired_differences(
+                    pairs, rngs, n_permutations=opts["n_permutations"], ci_level=opts["ci_level"]
+                )
                 per_lang.extend((method, lang, r) for lang, r in zip(langs_done, per))
                 macro.append((method, mac))
             changes.sort(key=lambda c: (-abs(c.difference), c.language, c.query_id))
@@ -211,22 +237,34 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
     order = {m: i for i, m in enumerate(metrics)}
     rows.sort(key=lambda r: (order[r.metric], r.method, r.language == "macro", r.language))
     mi_a, mi_b = man_a.get("methods") or {}, man_b.get("methods") or {}
-    method_info = [{
-        "name": m,
-        "version_a": str((mi_a.get(m) or {}).get("version", "?")), "version_b": str((mi_b.get(m) or {}).get("version", "?")),
-        "options_a": json.dumps((mi_a.get(m) or {}).get("options", {}), sort_keys=True),
-        "options_b": json.dumps((mi_b.get(m) or {}).get("options", {}), sort_keys=True),
-    } for m in methods]
+    method_info = [
+        {
+            "name": m,
+            "version_a": str((mi_a.get(m) or {}).get("version", "?")),
+            "version_b": str((mi_b.get(m) or {}).get("version", "?")),
+            "options_a": json.dumps((mi_a.get(m) or {}).get("options", {}), sort_keys=True),
+            "options_b": json.dumps((mi_b.get(m) or {}).get("options", {}), sort_keys=True),
+        }
+        for m in methods
+    ]
     return Comparison(
-        run_a=_run_info(run_a, man_a), run_b=_run_info(run_b, man_b), options=opts, methods=method_info,
-        languages=languages, excluded_languages=excluded, metrics=metrics, rows=rows, queries=queries,
+        run_a=_run_info(run_a, man_a),
+        run_b=_run_info(run_b, man_b),
+        options=opts,
+        methods=method_info,
+        languages=languages,
+        excluded_languages=excluded,
+        metrics=metrics,
+        rows=rows,
+        queries=queries,
         config_differences=config_differences(man_a.get("config") or {}, man_b.get("config") or {}),
         warnings=list(dict.fromkeys(warnings)),
     )
 
 
-def _paired_queries(sa: pd.Series, sb: pd.Series, method: str, lang: str, metric: str,
-                    warnings: list[str]) -> pd.DataFrame | None:
+def _paired_queries(
+    sa: pd.Series, sb: pd.Series, method: str, lang: str, metric: str, warnings: list[str]
+) -> pd.DataFrame | None:
     """Seed-averaged scores of both runs on the queries they share (columns ``a``, ``b``), or None."""
     try:
         qa, qb = sa.loc[(method, lang, metric)], sb.loc[(method, lang, metric)]
@@ -236,8 +274,9 @@ def _paired_queries(sa: pd.Series, sb: pd.Series, method: str, lang: str, metric
     joined = pd.concat([qa.rename("a"), qb.rename("b")], axis=1, join="inner")
     bad = ~np.isfinite(joined.to_numpy()).all(axis=1)
     if bad.any():
-        warnings.append(f"{method} / {lang} / {metric}: {int(bad.sum())} queries without a finite score in one run "
-                        "were left out")
+        warnings.append(
+            f"{method} / {lang} / {metric}: {int(bad.sum())} queries without a finite score in one run were left out"
+        )
         joined = joined[~bad]
     only = len(qa.index.symmetric_difference(qb.index))
     if only:
@@ -249,10 +288,24 @@ def _paired_queries(sa: pd.Series, sb: pd.Series, method: str, lang: str, metric
 
 
 def _row(method: str, metric: str, lang: str, tier: str, r: Any, p_adj: float, alpha: float) -> LanguageDiff:
-    return LanguageDiff(method=method, metric=metric, language=lang, tier=tier, n_queries=int(r.n), mean_a=r.mean_a,
-                        mean_b=r.mean_b, difference=r.difference, ci_low=r.ci_low, ci_high=r.ci_high, p_t=r.p_t,
-                        p_randomization=r.p_randomization, p_adjusted=p_adj, effect_size=r.effect_size,
-                        significant=bool(p_adj < alpha), degenerate=r.degenerate)
+    return LanguageDiff(
+        method=method,
+        metric=metric,
+        language=lang,
+        tier=tier,
+        n_queries=int(r.n),
+        mean_a=r.mean_a,
+        mean_b=r.mean_b,
+        difference=r.difference,
+        ci_low=r.ci_low,
+        ci_high=r.ci_high,
+        p_t=r.p_t,
+        p_randomization=r.p_randomization,
+        p_adjusted=p_adj,
+        effect_size=r.effect_size,
+        significant=bool(p_adj < alpha),
+        degenerate=r.degenerate,
+    )
 
 
 def headline(c: Comparison) -> list[str]:
@@ -285,16 +338,27 @@ def _forest_plots(c: Comparison) -> list[Any]:
     from harness_reports.plots import Interval, forest
 
     pm = c.options["primary_metric"]
-    items = [Interval(label=f"{r.method} · {r.language}", estimate=r.difference, low=r.ci_low, high=r.ci_high,
-                      group=r.method) for r in c.rows if r.metric == pm]
+    items = [
+        Interval(
+            label=f"{r.method} · {r.language}", estimate=r.difference, low=r.ci_low, high=r.ci_high, group=r.method
+        )
+        for r in c.rows
+        if r.metric == pm
+    ]
     if not items:
         return []
     level = int(round(100 * c.options["ci_level"]))
-    return [forest(items, xlabel=f"difference in {pm} (B - A)", reference=0.0,
-                   alt=f"Forest plot of the per-language differences in {pm} between run B and run A, with {level}% "
-                       "confidence intervals, one row per method and language, including the macro average.",
-                   caption=f"Per-language differences in {pm} (B - A), seed-averaged and paired over queries, "
-                           f"with {level}% t intervals; the dashed line marks no difference.")]
+    return [
+        forest(
+            items,
+            xlabel=f"difference in {pm} (B - A)",
+            reference=0.0,
+            alt=f"Forest plot of the per-language differences in {pm} between run B and run A, with {level}% "
+            "confidence intervals, one row per method and language, including the macro average.",
+            caption=f"Per-language differences in {pm} (B - A), seed-averaged and paired over queries, "
+            f"with {level}% t intervals; the dashed line marks no difference.",
+        )
+    ]
 
 
 def compare_runs(run_a: str | Path, run_b: str | Path, out_dir: str | Path | None = None) -> Path:
@@ -303,25 +367,45 @@ def compare_runs(run_a: str | Path, run_b: str | Path, out_dir: str | Path | Non
     from harness_reports._render import render_html, render_latex
 
     run_a, run_b = Path(run_a), Path(run_b)
-    out = (Path(out_dir) if out_dir is not None
-           else run_b.resolve().parent / f"compare-{run_a.resolve().name}-vs-{run_b.resolve().name}")
+    out = (
+        Path(out_dir)
+        if out_dir is not None
+        else run_b.resolve().parent / f"compare-{run_a.resolve().name}-vs-{run_b.resolve().name}"
+    )
     for run in (run_a, run_b):
         if out.resolve() == run.resolve() or run.resolve() in out.resolve().parents:
-            raise IncomparableRunsError(f"--out {out} lies inside run directory {run}; a finished run is never "
-                                        "modified: choose a directory outside both runs")
+            raise IncomparableRunsError(
+                f"--out {out} lies inside run directory {run}; a finished run is never "
+                "modified: choose a directory outside both runs"
+            )
     if out.exists() and any(out.iterdir()) and not (out / "compare.json").is_file():
-        raise IncomparableRunsError(f"output directory {out} already exists and holds something other than a "
-                                    "comparison; remove it or give another with --out")
+        raise IncomparableRunsError(
+            f"output directory {out} already exists and holds something other than a "
+            "comparison; remove it or give another with --out"
+        )
     c = build_comparison(run_a, run_b)
     data = c.to_dict()
     lang_df = pd.DataFrame([asdict(r) for r in c.rows])
-    query_df = pd.DataFrame([asdict(q) for q in c.queries],
-                            columns=["method", "metric", "language", "query_id", "score_a", "score_b", "difference"])
+    query_df = pd.DataFrame(
+        [asdict(q) for q in c.queries],
+        columns=["method", "metric", "language", "query_id", "score_a", "score_b", "difference"],
+    )
     pm = c.options["primary_metric"]
-    html = render_html("compare.html.j2", c=c, headline=headline(c), plots=_forest_plots(c), primary=pm,
-                       level=int(round(100 * c.options["ci_level"])))
-    tex = render_latex("compare_languages.tex.j2", c=c, rows=[r for r in c.rows if r.metric == pm], primary=pm,
-                       level=int(round(100 * c.options["ci_level"])))
+    html = render_html(
+        "compare.html.j2",
+        c=c,
+        headline=headline(c),
+        plots=_forest_plots(c),
+        primary=pm,
+        level=int(round(100 * c.options["ci_level"])),
+    )
+    tex = render_latex(
+        "compare_languages.tex.j2",
+        c=c,
+        rows=[r for r in c.rows if r.metric == pm],
+        primary=pm,
+        level=int(round(100 * c.options["ci_level"])),
+    )
     atomic_write_text(out / "compare.json", json.dumps(data, indent=2, allow_nan=False))
     atomic_write_text(out / "compare_languages.csv", lang_df.to_csv(index=False, float_format="%.6g"))
     atomic_write_text(out / "compare_queries.csv", query_df.to_csv(index=False, float_format="%.6g"))

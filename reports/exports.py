@@ -21,11 +21,47 @@ import pandas as pd
 
 from harness_reports.view import AnalysisView
 
-LEADERBOARD_COLUMNS = ["metric", "method", "scope", "language", "tier", "mean", "ci_low", "ci_high", "ci_queries_low",
-                       "ci_queries_high", "se", "seed_sd", "n_seeds", "n_queries"]
-PAIRWISE_COLUMNS = ["metric", "method_a", "method_b", "language", "n_languages", "n_queries", "mean_a", "mean_b",
-                    "mean_diff", "ci_low", "ci_high", "effect_name", "effect", "p_t", "p_randomization",
-                    "p_hierarchical", "test", "correction", "p_adjusted", "significant", "mdd", "degenerate", "reason"]
+LEADERBOARD_COLUMNS = [
+    "metric",
+    "method",
+    "scope",
+    "language",
+    "tier",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "ci_queries_low",
+    "ci_queries_high",
+    "se",
+    "seed_sd",
+    "n_seeds",
+    "n_queries",
+]
+PAIRWISE_COLUMNS = [
+    "metric",
+    "method_a",
+    "method_b",
+    "language",
+    "n_languages",
+    "n_queries",
+    "mean_a",
+    "mean_b",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "effect_name",
+    "effect",
+    "p_t",
+    "p_randomization",
+    "p_hierarchical",
+    "test",
+    "correction",
+    "p_adjusted",
+    "significant",
+    "mdd",
+    "degenerate",
+    "reason",
+]
 
 
 def _lohi(x: Any) -> tuple[Any, Any]:
@@ -38,13 +74,24 @@ def leaderboard_frame(analysis: Mapping[str, Any]) -> pd.DataFrame:
         for r in analysis[key]:
             lo, hi = _lohi(r["ci"])
             qlo, qhi = _lohi(r["ci_queries"])
-            rows.append({
-                "metric": r["metric"], "method": r["method"], "scope": scope,
-                "language": r["language"] if scope == "language" else ";".join(r["languages"]),
-                "tier": r["tier"] if r["tier"] is not None else "all", "mean": r["mean"], "ci_low": lo, "ci_high": hi,
-                "ci_queries_low": qlo, "ci_queries_high": qhi, "se": r["se"], "seed_sd": r["seed_sd"],
-                "n_seeds": r["n_seeds"], "n_queries": r.get("n_queries"),
-            })
+            rows.append(
+                {
+                    "metric": r["metric"],
+                    "method": r["method"],
+                    "scope": scope,
+                    "language": r["language"] if scope == "language" else ";".join(r["languages"]),
+                    "tier": r["tier"] if r["tier"] is not None else "all",
+                    "mean": r["mean"],
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "ci_queries_low": qlo,
+                    "ci_queries_high": qhi,
+                    "se": r["se"],
+                    "seed_sd": r["seed_sd"],
+                    "n_seeds": r["n_seeds"],
+                    "n_queries": r.get("n_queries"),
+                }
+            )
     return pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
 
 
@@ -53,20 +100,37 @@ def pairwise_frame(analysis: Mapping[str, Any]) -> pd.DataFrame:
     rows = []
     for c in pw["comparisons"]:
         lo, hi = _lohi(c["ci"])
-        rows.append({
-            "metric": c["metric"], "method_a": c["method_a"], "method_b": c["method_b"], "language": c["language"],
-            "n_languages": c["n_languages"], "n_queries": c["n_queries"], "mean_a": c["mean_a"], "mean_b": c["mean_b"],
-            "mean_diff": c["mean_diff"], "ci_low": lo, "ci_high": hi, "effect_name": c["effect"]["name"],
-            "effect": c["effect"]["value"], "p_t": c["p_value"], "p_randomization": c["p_value_randomization"],
-            "p_hierarchical": c["p_value_hierarchical"], "test": pw["test"], "correction": pw["correction"],
-            "p_adjusted": c["p_adjusted"], "significant": c["significant"], "mdd": c["mdd"],
-            "degenerate": c["degenerate"], "reason": c["reason"] or "",
-        })
+        rows.append(
+            {
+                "metric": c["metric"],
+                "method_a": c["method_a"],
+                "method_b": c["method_b"],
+                "language": c["language"],
+                "n_languages": c["n_languages"],
+                "n_queries": c["n_queries"],
+                "mean_a": c["mean_a"],
+                "mean_b": c["mean_b"],
+                "mean_diff": c["mean_diff"],
+                "ci_low": lo,
+                "ci_high": hi,
+                "effect_name": c["effect"]["name"],
+                "effect": c["effect"]["value"],
+                "p_t": c["p_value"],
+                "p_randomization": c["p_value_randomization"],
+                "p_hierarchical": c["p_value_hierarchical"],
+                "test": pw["test"],
+                "correction": pw["correction"],
+                "p_adjusted": c["p_adjusted"],
+                "significant": c["significant"],
+                "mdd": c["mdd"],
+                "degenerate": c["degenerate"],
+                "reason": c["reason"] or "",
+            }
+        )
     return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS)
 
 
-def write_exports(run_dir: Path, analysis: Mapping[str, Any], view: AnalysisView,
-                  run_name: str) -> list[Path]:
+def write_exports(run_dir: Path, analysis: Mapping[str, Any], view: AnalysisView, run_name: str) -> list[Path]:
     """Write the CSV and LaTeX exports into ``run_dir`` atomically; return their paths.
 
     With no analysis (``view.available`` false) nothing is written and stale exports are removed.
@@ -84,8 +148,15 @@ def write_exports(run_dir: Path, analysis: Mapping[str, Any], view: AnalysisView
     board = view.leaderboards[0]
     pooled = [c for c in view.comparisons if c["metric"] == pm and c["language"] == "all"]
     summaries = {(s["method_a"], s["method_b"]): s for s in view.pair_summaries if s["metric"] == pm}
-    ctx = {"board": board, "pooled": pooled, "summaries": summaries, "pw": view.pairwise, "name": run_name,
-           "level": view.level, "primary": pm}
+    ctx = {
+        "board": board,
+        "pooled": pooled,
+        "summaries": summaries,
+        "pw": view.pairwise,
+        "name": run_name,
+        "level": view.level,
+        "primary": pm,
+    }
     atomic_write_text(paths[0], leaderboard_frame(analysis).to_csv(index=False, float_format="%.6g"))
     atomic_write_text(paths[1], pairwise_frame(analysis).to_csv(index=False, float_format="%.6g"))
     atomic_write_text(paths[2], render_latex("leaderboard.tex.j2", **ctx))

@@ -74,8 +74,17 @@ def _style(fn):
 
 
 @_style
-def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, label: str, alt: str, caption: str,
-            center: float | None = None, fmt: str = "{:.3f}") -> Plot:
+def heatmap(
+    values: np.ndarray,
+    rows: Sequence[str],
+    cols: Sequence[str],
+    *,
+    label: str,
+    alt: str,
+    caption: str,
+    center: float | None = None,
+    fmt: str = "{:.3f}",
+) -> Plot:
     """Annotated heatmap of ``values`` (shape ``(len(rows), len(cols))``; NaN cells left blank).
 
     ``center`` set: a diverging colour map symmetric around it (for differences).
@@ -105,8 +114,7 @@ def heatmap(values: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, lab
             if np.isfinite(v):
                 shade = norm(v)
                 dark = (shade < 0.2 or shade > 0.8) if center is not None else shade < 0.55
-                ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7,
-                        color="white" if dark else "black")
+                ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7, color="white" if dark else "black")
     fig.colorbar(im, ax=ax, label=label, shrink=0.9)
     return _encode(fig, alt, caption)
 
@@ -136,8 +144,17 @@ def forest(items: Sequence[Interval], *, xlabel: str, alt: str, caption: str, re
         hi = np.array([np.nan if items[i].high is None else items[i].high for i in idx], dtype=float)
         err = np.vstack([est - lo, hi - est])  # (2, n)
         err = np.where(np.isfinite(err), err, 0.0)
-        ax.errorbar(est, y[idx], xerr=err, fmt="o", color=_color(g_i), ecolor=_color(g_i), capsize=2.5,
-                    markersize=4, label=g or None)
+        ax.errorbar(
+            est,
+            y[idx],
+            xerr=err,
+            fmt="o",
+            color=_color(g_i),
+            ecolor=_color(g_i),
+            capsize=2.5,
+            markersize=4,
+            label=g or None,
+        )
     if reference is not None:
         ax.axvline(reference, color="#777777", linewidth=0.8, linestyle="--")
     ax.set_yticks(y, labels=[it.label for it in items])
@@ -149,8 +166,16 @@ def forest(items: Sequence[Interval], *, xlabel: str, alt: str, caption: str, re
 
 
 @_style
-def bars(labels: Sequence[str], values: Sequence[float], *, low: Sequence[float | None] | None = None,
-         high: Sequence[float | None] | None = None, ylabel: str, alt: str, caption: str) -> Plot:
+def bars(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    low: Sequence[float | None] | None = None,
+    high: Sequence[float | None] | None = None,
+    ylabel: str,
+    alt: str,
+    caption: str,
+) -> Plot:
     """Vertical bars with optional interval whiskers ``[low, high]``."""
     v = np.asarray(values, dtype=float)
     fig = _figure(max(3.5, 0.7 * len(labels) + 1.5), 2.6)
@@ -164,15 +189,23 @@ def bars(labels: Sequence[str], values: Sequence[float], *, low: Sequence[float 
         if ok.any():
             err = np.vstack([v[ok] - lo[ok], hi[ok] - v[ok]]).clip(min=0)  # (2, n_ok)
             ax.errorbar(x[ok], v[ok], yerr=err, fmt="none", ecolor="#333333", capsize=3, linewidth=1)
-    ax.set_xticks(x, labels=list(labels), rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
+    ax.set_xticks(
+        x, labels=list(labels), rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center"
+    )
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
     return _encode(fig, alt, caption)
 
 
 @_style
-def strip(points: Mapping[str, Sequence[tuple[str, float]]], *, ylabel: str, alt: str, caption: str,
-          reference: float | None = None) -> Plot:
+def strip(
+    points: Mapping[str, Sequence[tuple[str, float]]],
+    *,
+    ylabel: str,
+    alt: str,
+    caption: str,
+    reference: float | None = None,
+) -> Plot:
     """Strip plot: for each category (x), its labelled points, spread horizontally by a fixed offset.
 
     ``points[category] = [(label, value), ...]``; labels (e.g. seeds) get one colour each;
@@ -195,7 +228,9 @@ def strip(points: Mapping[str, Sequence[tuple[str, float]]], *, ylabel: str, alt
         ax.scatter(xs, ys, s=18, color=_color(li), label=lab, zorder=3)
     if reference is not None:
         ax.axhline(reference, color="#777777", linewidth=0.8, linestyle="--", zorder=1)
-    ax.set_xticks(range(len(cats)), labels=cats, rotation=30 if len(cats) > 4 else 0, ha="right" if len(cats) > 4 else "center")
+    ax.set_xticks(
+        range(len(cats)), labels=cats, rotation=30 if len(cats) > 4 else 0, ha="right" if len(cats) > 4 else "center"
+    )
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
     if labels:
@@ -204,8 +239,18 @@ def strip(points: Mapping[str, Sequence[tuple[str, float]]], *, ylabel: str, alt
 
 
 @_style
-def difference_band(estimate: float, low: float | None, high: float | None, *, delta: float, label: str,
-                    better: str, worse: str, alt: str, caption: str) -> Plot:
+def difference_band(
+    estimate: float,
+    low: float | None,
+    high: float | None,
+    *,
+    delta: float,
+    label: str,
+    better: str,
+    worse: str,
+    alt: str,
+    caption: str,
+) -> Plot:
     """One difference with its interval against the band ``[-delta, +delta]`` (the verdict figure).
 
     The band is shaded; 0 is a dashed line; the region left of ``-delta`` is labelled
@@ -221,8 +266,18 @@ def difference_band(estimate: float, low: float | None, high: float | None, *, d
         ax.axvline(x, color="#999999", linewidth=0.6, zorder=1)
     lo = estimate if low is None else low
     hi = estimate if high is None else high
-    ax.errorbar([estimate], [0], xerr=[[estimate - lo], [hi - estimate]], fmt="o", color=PALETTE[0],
-                ecolor=PALETTE[0], capsize=4, markersize=6, linewidth=2, zorder=3)
+    ax.errorbar(
+        [estimate],
+        [0],
+        xerr=[[estimate - lo], [hi - estimate]],
+        fmt="o",
+        color=PALETTE[0],
+        ecolor=PALETTE[0],
+        capsize=4,
+        markersize=6,
+        linewidth=2,
+        zorder=3,
+    )
     ax.set_xlim(-half, half)
     ax.set_ylim(-1, 1.1)
     ax.set_yticks([0], labels=[label])
@@ -263,21 +318,46 @@ def dumbbell(rows: Sequence[tuple[str, Sequence[Interval]]], *, xlabel: str, alt
         e = np.array(est, dtype=float)
         err = np.vstack([e - np.array(lo, dtype=float), np.array(hi, dtype=float) - e])  # (2, n)
         err = np.where(np.isfinite(err), err, 0.0)
-        ax.errorbar(e, yy, xerr=err, fmt="o", color=_color(g_i), ecolor=_color(g_i), capsize=2.5, markersize=5,
-                    label=g, zorder=3)
+        ax.errorbar(
+            e,
+            yy,
+            xerr=err,
+            fmt="o",
+            color=_color(g_i),
+            ecolor=_color(g_i),
+            capsize=2.5,
+            markersize=5,
+            label=g,
+            zorder=3,
+        )
     ax.set_yticks(ys, labels=[name for name, _ in rows])
     ax.set_xlabel(xlabel)
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     if groups:
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.0 + 0.9 / max(2, len(rows) + 1)), ncol=len(groups),
-                  fontsize=7, frameon=False)
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, 1.0 + 0.9 / max(2, len(rows) + 1)),
+            ncol=len(groups),
+            fontsize=7,
+            frameon=False,
+        )
     return _encode(fig, alt, caption)
 
 
 @_style
-def budget_curves(steps: Sequence[int], d: Sequence[float], low: Sequence[float | None], high: Sequence[float | None],
-                  tier_curves: Mapping[str, Sequence[tuple[int, float]]], *, delta: float, metric: str,
-                  crossovers: Sequence[tuple[int, int]], alt: str, caption: str) -> Plot:
+def budget_curves(
+    steps: Sequence[int],
+    d: Sequence[float],
+    low: Sequence[float | None],
+    high: Sequence[float | None],
+    tier_curves: Mapping[str, Sequence[tuple[int, float]]],
+    *,
+    delta: float,
+    metric: str,
+    crossovers: Sequence[tuple[int, int]],
+    alt: str,
+    caption: str,
+) -> Plot:
     """Left: the question's D vs budget with its CI band and the ``[-delta, delta]`` band; right:
     each method's tier means vs budget (``tier_curves[label] = [(steps, mean), ...]``)."""
     fig = _figure(7.4, 2.6)

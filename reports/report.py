@@ -35,37 +35,60 @@ from harness_reports.view import AnalysisView, _tier_order, build_view
 
 def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[str, plots.Plot | None]:
     """The report's figures (None where the analysis lacks the data)."""
-    figs: dict[str, plots.Plot | None] = {k: None for k in ("verdict", "leaderboard", "tiers", "dispersion",
-                                                             "variance", "pairwise", "seeds")}
+    figs: dict[str, plots.Plot | None] = {
+        k: None for k in ("verdict", "leaderboard", "tiers", "dispersion", "variance", "pairwise", "seeds")
+    }
     if not v.available:
         return figs
     pm, level = v.primary_metric, v.level
     board = v.leaderboards[0]
     cols = [*board.languages, *(f"{t} tier" for t in board.tiers), "all"]
-    values = np.array([[np.nan if e.value is None else e.value for e in (*r.languages, *r.tiers, r.overall)]
-                       for r in board.rows], dtype=float)  # (n_methods, n_languages + n_tiers + 1)
+    values = np.array(
+        [[np.nan if e.value is None else e.value for e in (*r.languages, *r.tiers, r.overall)] for r in board.rows],
+        dtype=float,
+    )  # (n_methods, n_languages + n_tiers + 1)
     figs["leaderboard"] = plots.heatmap(
-        values, [r.method for r in board.rows], cols, label=pm,
+        values,
+        [r.method for r in board.rows],
+        cols,
+        label=pm,
         alt=f"Heatmap of mean {pm} per method (rows: {', '.join(r.method for r in board.rows)}) and language "
-            f"(columns: {', '.join(cols)}), with the value printed in each cell.",
+        f"(columns: {', '.join(cols)}), with the value printed in each cell.",
         caption=f"Mean {pm} per method and language, per tier and over all languages (averaged over seeds). "
-                "The same numbers, with intervals, are in the table above.")
+        "The same numbers, with intervals, are in the table above.",
+    )
 
     tiers = sorted({t["tier"] for t in v.tier_means}, key=_tier_order)
-    by_method = [(m, [plots.Interval(label=f"{m} · {t['tier']}", estimate=t["mean"], low=(t["ci"] or [None])[0],
-                                     high=(t["ci"] or [None, None])[1], group=f"{t['tier']} tier")
-                      for tier in tiers for t in v.tier_means if t["method"] == m and t["tier"] == tier])
-                 for m in v.methods]
+    by_method = [
+        (
+            m,
+            [
+                plots.Interval(
+                    label=f"{m} · {t['tier']}",
+                    estimate=t["mean"],
+                    low=(t["ci"] or [None])[0],
+                    high=(t["ci"] or [None, None])[1],
+                    group=f"{t['tier']} tier",
+                )
+                for tier in tiers
+                for t in v.tier_means
+                if t["method"] == m and t["tier"] == tier
+            ],
+        )
+        for m in v.methods
+    ]
     by_method = [(m, items) for m, items in by_method if items]
     if by_method:
         flat = [i for _, items in by_method for i in items]
         figs["tiers"] = plots.dumbbell(
-            by_method, xlabel=f"mean {pm} over the tier's languages",
+            by_method,
+            xlabel=f"mean {pm} over the tier's languages",
             alt=f"Dot plot of each method's mean {pm} per resource tier, one line per method with its tiers side by "
-                f"side and {level}% intervals: " + "; ".join(f"{i.label} {i.estimate:.3f}" for i in flat),
+            f"side and {level}% intervals: " + "; ".join(f"{i.label} {i.estimate:.3f}" for i in flat),
             caption=f"Tier means per method ({pm}, mean of per-language means, averaged over seeds) with {level}% "
-                    "hierarchical-bootstrap intervals (seeds and queries resampled). The grey bar between a "
-                    "method's tiers is its gap.")
+            "hierarchical-bootstrap intervals (seeds and queries resampled). The grey bar between a "
+            "method's tiers is its gap.",
+        )
 
     q = v.question
     if not q["degenerate"] and q["per_method"]:
@@ -74,71 +97,103 @@ def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[st
             for s in q["per_method"]:
                 st = s[stat]
                 if st["estimate"] is not None:
-                    rows.append(plots.Interval(f"{s['method']} · {stat}", st["estimate"], *(st["ci"] or (None, None)),
-                                               group=stat))
+                    rows.append(
+                        plots.Interval(
+                            f"{s['method']} · {stat}", st["estimate"], *(st["ci"] or (None, None)), group=stat
+                        )
+                    )
             d = q["difference"].get(stat)
             if d and d["estimate"] is not None:
-                rows.append(plots.Interval(f"{q['methods']['ot']} − {q['methods']['contrastive']} · {stat}",
-                                           d["estimate"], *(d["ci"] or (None, None)), group="difference"))
+                rows.append(
+                    plots.Interval(
+                        f"{q['methods']['ot']} − {q['methods']['contrastive']} · {stat}",
+                        d["estimate"],
+                        *(d["ci"] or (None, None)),
+                        group="difference",
+                    )
+                )
         if rows:
             figs["dispersion"] = plots.forest(
-                rows, xlabel=f"{pm}", reference=0.0,
+                rows,
+                xlabel=f"{pm}",
+                reference=0.0,
                 alt=f"Dot plot of the high-minus-low gap and the cross-language dispersion of {pm} per method, and "
-                    f"their differences between {q['methods']['ot']} and {q['methods']['contrastive']}, with "
-                    f"{level}% intervals: " + "; ".join(f"{i.label} {i.estimate:.4f}" for i in rows),
+                f"their differences between {q['methods']['ot']} and {q['methods']['contrastive']}, with "
+                f"{level}% intervals: " + "; ".join(f"{i.label} {i.estimate:.4f}" for i in rows),
                 caption=f"The question's statistics with {level}% hierarchical-bootstrap intervals: per method the "
-                        "high-minus-low gap and the dispersion (SD of per-language means), and the differences "
-                        f"{q['methods']['ot']} minus {q['methods']['contrastive']} (negative: smaller for "
-                        f"{q['methods']['ot']}). The dashed line marks 0.")
+                "high-minus-low gap and the dispersion (SD of per-language means), and the differences "
+                f"{q['methods']['ot']} minus {q['methods']['contrastive']} (negative: smaller for "
+                f"{q['methods']['ot']}). The dashed line marks 0.",
+            )
 
     vd = v.variance[0] if v.variance else None
     if vd is not None and not vd["degenerate"]:
         comps = vd["components"]
         figs["variance"] = plots.bars(
-            [c["name"].replace("_x_", " × ") for c in comps], [c["share"] or 0.0 for c in comps],
-            low=[(c["ci_share"] or [None])[0] for c in comps], high=[(c["ci_share"] or [None, None])[1] for c in comps],
+            [c["name"].replace("_x_", " × ") for c in comps],
+            [c["share"] or 0.0 for c in comps],
+            low=[(c["ci_share"] or [None])[0] for c in comps],
+            high=[(c["ci_share"] or [None, None])[1] for c in comps],
             ylabel=f"share of {vd['metric']} variance",
             alt=f"Bar chart of the share of {vd['metric']} variance per component with {level}% intervals: "
-                + "; ".join(f"{c['name']} {100 * (c['share'] or 0):.1f}%" for c in comps),
+            + "; ".join(f"{c['name']} {100 * (c['share'] or 0):.1f}%" for c in comps),
             caption=f"Variance components of {vd['metric']} as shares of the total, with {level}% intervals "
-                    "(whiskers). Negative moment estimates are reported as 0.")
+            "(whiskers). Negative moment estimates are reported as 0.",
+        )
 
     mx = v.pair_matrix
     if mx is not None and len(mx.methods) > 1:
         vals = np.array([[np.nan if c is None or c.diff is None else c.diff for c in row] for row in mx.cells])
         figs["pairwise"] = plots.heatmap(
-            vals, list(mx.methods), list(mx.methods), label=f"row − column ({pm})", center=0.0, fmt="{:+.3f}",
+            vals,
+            list(mx.methods),
+            list(mx.methods),
+            label=f"row − column ({pm})",
+            center=0.0,
+            fmt="{:+.3f}",
             alt=f"Heatmap of pairwise differences in {pm} over all languages, row method minus column method, "
-                f"for methods {', '.join(mx.methods)}.",
+            f"for methods {', '.join(mx.methods)}.",
             caption=f"Pairwise differences in {pm} over all languages (row minus column; blue: row better). "
-                    "Significance and intervals are in the matrix table above.")
+            "Significance and intervals are in the matrix table above.",
+        )
 
     # Each seed's score minus the method's mean over seeds: on one shared axis of raw scores the
     # differences between methods (tenths) would hide the seed spread (thousandths).
-    points = {s["method"]: [(f"seed {x['seed']}", x["overall"] - s["mean"]) for x in s["scores"]
-                            if x["overall"] is not None] for s in v.seeds if s["mean"] is not None}
+    points = {
+        s["method"]: [(f"seed {x['seed']}", x["overall"] - s["mean"]) for x in s["scores"] if x["overall"] is not None]
+        for s in v.seeds
+        if s["mean"] is not None
+    }
     if any(points.values()):
         figs["seeds"] = plots.strip(
-            points, ylabel=f"{pm}: seed − mean over seeds",
+            points,
+            ylabel=f"{pm}: seed − mean over seeds",
             alt=f"Strip plot of each method's per-seed {pm} over all languages minus its mean over seeds: "
-                + "; ".join(f"{m}: " + ", ".join(f"{val:+.4f}" for _, val in pts) for m, pts in points.items()),
+            + "; ".join(f"{m}: " + ", ".join(f"{val:+.4f}" for _, val in pts) for m, pts in points.items()),
             caption=f"Seed spread: each seed's {pm} (mean over languages) minus the method's mean over seeds, so "
-                    "methods of very different levels share one scale. How far apart a method's points are shows "
-                    "how much a single seed could mislead; the raw per-seed scores are in the table.",
-            reference=0.0)
+            "methods of very different levels share one scale. How far apart a method's points are shows "
+            "how much a single seed could mislead; the raw per-seed scores are in the table.",
+            reference=0.0,
+        )
 
     vs = verdict
     if vs is not None and vs.d is not None:
         what = vs.endpoint if vs.endpoint != "gap" else "gap"
         figs["verdict"] = plots.difference_band(
-            vs.d, vs.low, vs.high, delta=vs.delta, label=f"D ({what})",
-            better=f"{vs.ot} reduces the {what} more", worse=f"{vs.contrastive} reduces it more",
+            vs.d,
+            vs.low,
+            vs.high,
+            delta=vs.delta,
+            label=f"D ({what})",
+            better=f"{vs.ot} reduces the {what} more",
+            worse=f"{vs.contrastive} reduces it more",
             alt=f"The difference D = {what}({vs.ot}) − {what}({vs.contrastive}) = {vs.d:+.4f} with its {level}% "
-                f"interval {fmt_ci((vs.low, vs.high), 4)}, drawn against the band from −δ to +δ (δ = {vs.delta:g}).",
+            f"interval {fmt_ci((vs.low, vs.high), 4)}, drawn against the band from −δ to +δ (δ = {vs.delta:g}).",
             caption=f"D = {what}({vs.ot}) − {what}({vs.contrastive}) with its {level}% hierarchical-bootstrap interval. "
-                    f"Grey band: ±δ (analysis.target_difference = {vs.delta:g}). An interval entirely left of −δ "
-                    "shows an extra reduction of δ or more; an interval whose lower end lies right of −δ rules such a "
-                    "reduction out.")
+            f"Grey band: ±δ (analysis.target_difference = {vs.delta:g}). An interval entirely left of −δ "
+            "shows an extra reduction of δ or more; an interval whose lower end lies right of −δ rules such a "
+            "reduction out.",
+        )
     return figs
 
 
@@ -151,8 +206,16 @@ def protocol_context(analysis: Mapping[str, Any] | None, manifest: Mapping[str, 
     rows = []
     for group, sel in (protocol.get("selections") or {}).items():
         c = sel.get("chosen") or {}
-        rows.append({"group": group, "chosen": c.get("method"), "steps": c.get("steps"), "dev": c.get("dev_score"),
-                     "grid": sel.get("grid_size"), "swept": sel.get("swept") or {}})
+        rows.append(
+            {
+                "group": group,
+                "chosen": c.get("method"),
+                "steps": c.get("steps"),
+                "dev": c.get("dev_score"),
+                "grid": sel.get("grid_size"),
+                "swept": sel.get("swept") or {},
+            }
+        )
     fig = None
     if len(points) >= 2:
         delta = float(((a.get("options") or {}).get("target_difference")) or 0.02)
@@ -163,24 +226,39 @@ def protocol_context(analysis: Mapping[str, Any] | None, manifest: Mapping[str, 
                 if t.get("method") in (curves.get("ot_method"), curves.get("contrastive_method")):
                     tier_curves.setdefault(f"{t['method']} · {t['tier']}", []).append((p["steps"], t["mean"]))
         fig = plots.budget_curves(
-            [p["steps"] for p in points], [p["D"] for p in points], [(p.get("ci") or [None])[0] for p in points],
-            [(p.get("ci") or [None, None])[1] for p in points], tier_curves, delta=delta, metric=metric,
+            [p["steps"] for p in points],
+            [p["D"] for p in points],
+            [(p.get("ci") or [None])[0] for p in points],
+            [(p.get("ci") or [None, None])[1] for p in points],
+            tier_curves,
+            delta=delta,
+            metric=metric,
             crossovers=[tuple(c["between_steps"]) for c in curves.get("crossovers", [])],
             alt=f"D against the training budget at {len(points)} budgets, with its confidence band and the ±{delta:g} "
-                "band; beside it each compared method's tier means against the budget.",
+            "band; beside it each compared method's tier means against the budget.",
             caption="Left: the question's D (gap of OT minus gap of contrastive) at each shared budget, computed as the "
-                    "headline is (test queries), with its CI; shaded orange: budgets between which D changes sign. "
-                    "Right: high- and low-tier means of both methods at each budget.")
-    return {"rule": protocol.get("rule"), "tuned_on": protocol.get("tuned_on"), "warnings": protocol.get("warnings", []),
-            "selections": rows, "points": points, "crossovers": curves.get("crossovers", []),
-            "holds": curves.get("verdict_holds_across_budgets"), "verdicts": curves.get("verdicts", []),
-            "curve_note": curves.get("note"), "figure": fig,
-            "data_problems": dict(manifest.get("data_problems") or {}),
-            "mode": (manifest.get("benchmark") or {}).get("mode")}
+            "headline is (test queries), with its CI; shaded orange: budgets between which D changes sign. "
+            "Right: high- and low-tier means of both methods at each budget.",
+        )
+    return {
+        "rule": protocol.get("rule"),
+        "tuned_on": protocol.get("tuned_on"),
+        "warnings": protocol.get("warnings", []),
+        "selections": rows,
+        "points": points,
+        "crossovers": curves.get("crossovers", []),
+        "holds": curves.get("verdict_holds_across_budgets"),
+        "verdicts": curves.get("verdicts", []),
+        "curve_note": curves.get("note"),
+        "figure": fig,
+        "data_problems": dict(manifest.get("data_problems") or {}),
+        "mode": (manifest.get("benchmark") or {}).get("mode"),
+    }
 
 
-def build_context(run_dir: Path, manifest: Mapping[str, Any], analysis: Mapping[str, Any] | None,
-                  results: pd.DataFrame | None = None) -> dict[str, Any]:
+def build_context(
+    run_dir: Path, manifest: Mapping[str, Any], analysis: Mapping[str, Any] | None, results: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Everything ``report.html.j2`` renders.  ``results`` is not needed (every number is in the analysis)."""
     manifest = dict(manifest)
     view = build_view(analysis)
@@ -189,20 +267,36 @@ def build_context(run_dir: Path, manifest: Mapping[str, Any], analysis: Mapping[
     run = {
         "name": str(manifest.get("name", Path(run_dir).name)),
         "description": str((manifest.get("config") or {}).get("description") or ""),
-        "status": str(manifest.get("status", "unknown")), "dir": str(run_dir),
-        "seeds": manifest.get("seeds") or [], "metrics": manifest.get("metrics") or [],
+        "status": str(manifest.get("status", "unknown")),
+        "dir": str(run_dir),
+        "seeds": manifest.get("seeds") or [],
+        "metrics": manifest.get("metrics") or [],
     }
     return {
-        "run": run, "bench": benchmark_info(manifest), "hw": hardware(manifest), "methods": methods_table(manifest),
-        "cells": cells_table(manifest), "failed": failed_cells(manifest), "repro": reproducibility(run_dir, manifest),
-        "v": view, "verdict": verdict, "headline": headline, "figs": figures(view, verdict), "notes": {"scope": SCOPE_NOTE, "synthetic": SYNTHETIC_NOTE},
+        "run": run,
+        "bench": benchmark_info(manifest),
+        "hw": hardware(manifest),
+        "methods": methods_table(manifest),
+        "cells": cells_table(manifest),
+        "failed": failed_cells(manifest),
+        "repro": reproducibility(run_dir, manifest),
+        "v": view,
+        "verdict": verdict,
+        "headline": headline,
+        "figs": figures(view, verdict),
+        "notes": {"scope": SCOPE_NOTE, "synthetic": SYNTHETIC_NOTE},
         "harness_version": str(manifest.get("harness_version", "")),
         "protocol": protocol_context(analysis, manifest),
     }
 
 
-def render_report(run_dir: str | Path, *, manifest: Mapping[str, Any], analysis: Mapping[str, Any] | None,
-                  results: pd.DataFrame | None = None) -> Path:
+def render_report(
+    run_dir: str | Path,
+    *,
+    manifest: Mapping[str, Any],
+    analysis: Mapping[str, Any] | None,
+    results: pd.DataFrame | None = None,
+) -> Path:
     """Write ``report.html`` and the CSV/LaTeX exports into ``run_dir`` (atomically); return the report's path."""
     from harness.cache import atomic_write_text
     from harness_reports._render import render_html

@@ -19,8 +19,8 @@ difference, so a user sees at once which cells did not reproduce and by how much
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -111,19 +111,27 @@ class ReproduceResult:
     def summary(self) -> str:
         c = self.comparison
         how = "exactly equal" if self.tolerance == 0 else f"within an absolute tolerance of {self.tolerance:g}"
-        head = (f"reproduction of {self.original_dir} in {self.new_dir} "
-                f"(device {self.device_original} -> {self.device_new}); criterion: every per-query score {how}")
+        head = (
+            f"reproduction of {self.original_dir} in {self.new_dir} "
+            f"(device {self.device_original} -> {self.device_new}); criterion: every per-query score {how}"
+        )
         lines = [head]
         if self.config_changes:
-            lines.append("warning: the stored config.toml, as this harness version reads it, differs from the run's "
-                         "normalised config (manifest.json); the reproduction ran the former. Changed keys:")
+            lines.append(
+                "warning: the stored config.toml, as this harness version reads it, differs from the run's "
+                "normalised config (manifest.json); the reproduction ran the former. Changed keys:"
+            )
             lines.extend(f"  {c}" for c in self.config_changes)
         if self.identical:
-            lines.append(f"REPRODUCED: all {c.n_rows} per-query scores match"
-                         + (f" (max |diff| {c.max_abs_diff:.3g})" if c.max_abs_diff > 0 else ""))
+            lines.append(
+                f"REPRODUCED: all {c.n_rows} per-query scores match"
+                + (f" (max |diff| {c.max_abs_diff:.3g})" if c.max_abs_diff > 0 else "")
+            )
             return "\n".join(lines)
-        lines.append(f"NOT REPRODUCED: {c.n_differ} of {c.n_rows} per-query scores differ, "
-                     f"in {len(c.cells)} cell(s) (method, seed, language):")
+        lines.append(
+            f"NOT REPRODUCED: {c.n_differ} of {c.n_rows} per-query scores differ, "
+            f"in {len(c.cells)} cell(s) (method, seed, language):"
+        )
         lines.extend(f"  {d.describe()}" for d in c.cells)
         lines.extend(f"  failed in the reproduction: {f}" for f in self.failed_cells)
         return "\n".join(lines)
@@ -131,10 +139,17 @@ class ReproduceResult:
     def to_dict(self) -> dict[str, Any]:
         c = self.comparison
         return {
-            "original_dir": str(self.original_dir), "new_dir": str(self.new_dir), "tolerance": self.tolerance,
-            "device_original": self.device_original, "device_new": self.device_new, "identical": self.identical,
-            "n_rows": c.n_rows, "n_differ": c.n_differ, "max_abs_diff": _json_float(c.max_abs_diff),
-            "failed_cells": list(self.failed_cells), "config_changes": list(self.config_changes),
+            "original_dir": str(self.original_dir),
+            "new_dir": str(self.new_dir),
+            "tolerance": self.tolerance,
+            "device_original": self.device_original,
+            "device_new": self.device_new,
+            "identical": self.identical,
+            "n_rows": c.n_rows,
+            "n_differ": c.n_differ,
+            "max_abs_diff": _json_float(c.max_abs_diff),
+            "failed_cells": list(self.failed_cells),
+            "config_changes": list(self.config_changes),
             "cells": [{**asdict(d), "max_abs_diff": _json_float(d.max_abs_diff)} for d in c.cells],
         }
 
@@ -176,14 +191,27 @@ def compare_scores(original: pd.DataFrame, new: pd.DataFrame, tolerance: float =
             continue
         shown = g[g["differs"]]
         worst = shown.loc[shown["abs_diff"].idxmax()]
-        cells.append(CellDifference(
-            method=str(method), seed=int(seed), language=str(lang), n_rows=len(g), n_differ=int(g["differs"].sum()),
-            n_missing_original=int(g["only_b"].sum()), n_missing_new=int(g["only_a"].sum()),
-            max_abs_diff=float(shown["abs_diff"].max()), worst_query=str(worst["query_id"]),
-            worst_metric=str(worst["metric"]),
-        ))
-    return ScoreComparison(tolerance=float(tolerance), n_rows=len(m), n_differ=int(m["differs"].sum()),
-                           max_abs_diff=float(diff.max()) if len(diff) else 0.0, cells=tuple(cells))
+        cells.append(
+            CellDifference(
+                method=str(method),
+                seed=int(seed),
+                language=str(lang),
+                n_rows=len(g),
+                n_differ=int(g["differs"].sum()),
+                n_missing_original=int(g["only_b"].sum()),
+                n_missing_new=int(g["only_a"].sum()),
+                max_abs_diff=float(shown["abs_diff"].max()),
+                worst_query=str(worst["query_id"]),
+                worst_metric=str(worst["metric"]),
+            )
+        )
+    return ScoreComparison(
+        tolerance=float(tolerance),
+        n_rows=len(m),
+        n_differ=int(m["differs"].sum()),
+        max_abs_diff=float(diff.max()) if len(diff) else 0.0,
+        cells=tuple(cells),
+    )
 
 
 def default_tolerance(*devices: str) -> float:
@@ -207,11 +235,16 @@ def _check_threads(manifest: dict[str, Any], config: Any) -> None:
             f"the run trained with {used} torch thread(s) (training.num_threads = {wanted}"
             f"{': every core of that machine' if not wanted else ''}), but this machine would use {here}; torch's CPU "
             f"sums depend on the thread count, so the scores could not match. Reproduce on a machine with {used} "
-            f"core(s), or re-run the config with training.num_threads = {used} (the default, 1, avoids this)")
+            f"core(s), or re-run the config with training.num_threads = {used} (the default, 1, avoids this)"
+        )
 
 
-def reproduce_run(run_dir: str | Path, out_dir: str | Path | None = None, cache_dir: str | Path | None = None,
-                  tolerance: float | None = None) -> ReproduceResult:
+def reproduce_run(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    tolerance: float | None = None,
+) -> ReproduceResult:
     """Re-run ``run_dir``'s stored config into ``out_dir`` and compare every per-query score.
 
     Parameters
@@ -241,8 +274,10 @@ def reproduce_run(run_dir: str | Path, out_dir: str | Path | None = None, cache_
     manifest = load_manifest(run_dir)
     original = load_results(run_dir)
     config = load_config(require_file(run_dir, "config.toml", "the run's normalised config"))
-    changed = tuple(f"{d['key']}: {d['a']} -> {d['b']}" for d in config_differences(manifest.get("config") or {},
-                                                                                        config.normalized()))
+    changed = tuple(
+        f"{d['key']}: {d['a']} -> {d['b']}"
+        for d in config_differences(manifest.get("config") or {}, config.normalized())
+    )
     _check_threads(manifest, config)
     new_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + "-reproduce")
     if new_dir.resolve() == run_dir.resolve():
@@ -257,7 +292,15 @@ def reproduce_run(run_dir: str | Path, out_dir: str | Path | None = None, cache_
     tol = default_tolerance(dev_a, dev_b) if tolerance is None else float(tolerance)
     comparison = compare_scores(original, new, tol)
     failed = tuple(f"{c.method} seed={c.seed}: {c.error}" for c in res.failed)
-    result = ReproduceResult(original_dir=run_dir, new_dir=new_dir, tolerance=tol, device_original=dev_a,
-                             device_new=dev_b, comparison=comparison, failed_cells=failed, config_changes=changed)
+    result = ReproduceResult(
+        original_dir=run_dir,
+        new_dir=new_dir,
+        tolerance=tol,
+        device_original=dev_a,
+        device_new=dev_b,
+        comparison=comparison,
+        failed_cells=failed,
+        config_changes=changed,
+    )
     atomic_write_text(new_dir / "reproduce.json", json.dumps(result.to_dict(), indent=2, allow_nan=False))
     return result

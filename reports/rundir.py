@@ -21,7 +21,7 @@ def require_file(run_dir: Path, name: str, what: str) -> Path:
     if not path.is_file():
         hint = "is this a run directory written by `harness run`?"
         if not Path(run_dir).is_dir():
-            hint = "the directory does not exist; pass the directory printed by `harness run` (\"run directory: ...\")"
+            hint = 'the directory does not exist; pass the directory printed by `harness run` ("run directory: ...")'
         raise RunDirectoryError(f"{path} not found: {what} is needed; {hint}")
     return path
 
@@ -51,5 +51,12 @@ def config_differences(config_a: dict[str, Any], config_b: dict[str, Any]) -> li
     fa = {k: v for k, v in _flatten(config_a).items() if not k.startswith("output.")}
     fb = {k: v for k, v in _flatten(config_b).items() if not k.startswith("output.")}
     keys = sorted(set(fa) | set(fb))
-    return [{"key": k, "a": json.dumps(fa.get(k)) if k in fa else "(absent)",
-             "b": json.dumps(fb.get(k)) if k in fb else "(absent)"} for k in keys if fa.get(k, ...) != fb.get(k, ...)]
+    return [
+        {
+            "key": k,
+            "a": json.dumps(fa.get(k)) if k in fa else "(absent)",
+            "b": json.dumps(fb.get(k)) if k in fb else "(absent)",
+        }
+        for k in keys
+        if fa.get(k, ...) != fb.get(k, ...)
+    ]

@@ -37,8 +37,10 @@ class Segment:
 
 
 # ``literal``, :role:`target` (optionally ~shortened), `link <url>`_ and `interpreted`
-_RST_INLINE = re.compile(r"``(?P<lit>.+?)``|:[\w.:-]+:`~?(?P<role>[^`]+)`|`(?P<link>[^`<]+?)\s*(?:<[^`>]*>)?`_{1,2}"
-                         r"|`(?P<interp>[^`]+)`")
+_RST_INLINE = re.compile(
+    r"``(?P<lit>.+?)``|:[\w.:-]+:`~?(?P<role>[^`]+)`|`(?P<link>[^`<]+?)\s*(?:<[^`>]*>)?`_{1,2}"
+    r"|`(?P<interp>[^`]+)`"
+)
 
 
 def rst_inline(text: str) -> tuple[Segment, ...]:
@@ -51,7 +53,7 @@ def rst_inline(text: str) -> tuple[Segment, ...]:
     pos = 0
     for m in _RST_INLINE.finditer(text):
         if m.start() > pos:
-            out.append(Segment(text[pos:m.start()]))
+            out.append(Segment(text[pos : m.start()]))
         if m.group("lit") is not None:
             out.append(Segment(m.group("lit"), code=True))
         elif m.group("role") is not None:
@@ -98,12 +100,18 @@ def methods_table(manifest: dict[str, Any]) -> list[MethodRow]:
     rows = []
     for name, m in (manifest.get("methods") or {}).items():
         m = m or {}
-        rows.append(MethodRow(
-            name=str(name), version=_text(m.get("version")), kind=_text(m.get("kind")),
-            distribution=_text(m.get("distribution")), description=_text(m.get("description")),
-            citation=_text(m.get("citation")), options=json.dumps(m.get("options") or {}, sort_keys=True, indent=None),
-            description_parts=rst_inline(_text(m.get("description"))),
-        ))
+        rows.append(
+            MethodRow(
+                name=str(name),
+                version=_text(m.get("version")),
+                kind=_text(m.get("kind")),
+                distribution=_text(m.get("distribution")),
+                description=_text(m.get("description")),
+                citation=_text(m.get("citation")),
+                options=json.dumps(m.get("options") or {}, sort_keys=True, indent=None),
+                description_parts=rst_inline(_text(m.get("description"))),
+            )
+        )
     return rows
 
 
@@ -112,12 +120,18 @@ def cells_table(manifest: dict[str, Any]) -> list[CellRow]:
     for c in manifest.get("cells") or []:
         timings = c.get("timings") or {}
         total = float(sum(timings.values())) if timings else None
-        rows.append(CellRow(
-            method=str(c.get("method")), seed=int(c.get("seed", -1)), status=_text(c.get("status")),
-            from_cache=bool(c.get("from_cache", False)), seconds=total,
-            timings=", ".join(f"{k} {float(v):.1f} s" for k, v in timings.items()), error=_text(c.get("error")),
-            traceback=_text(c.get("traceback")),
-        ))
+        rows.append(
+            CellRow(
+                method=str(c.get("method")),
+                seed=int(c.get("seed", -1)),
+                status=_text(c.get("status")),
+                from_cache=bool(c.get("from_cache", False)),
+                seconds=total,
+                timings=", ".join(f"{k} {float(v):.1f} s" for k, v in timings.items()),
+                error=_text(c.get("error")),
+                traceback=_text(c.get("traceback")),
+            )
+        )
     return rows
 
 
@@ -128,8 +142,18 @@ def failed_cells(manifest: dict[str, Any]) -> list[CellRow]:
     for f in manifest.get("failed_cells") or []:
         key = (str(f.get("method")), int(f.get("seed", -1)))
         if key not in seen:
-            rows.append(CellRow(method=key[0], seed=key[1], status="failed", from_cache=False, seconds=None,
-                                timings="", error=_text(f.get("error")), traceback=_text(f.get("traceback"))))
+            rows.append(
+                CellRow(
+                    method=key[0],
+                    seed=key[1],
+                    status="failed",
+                    from_cache=False,
+                    seconds=None,
+                    timings="",
+                    error=_text(f.get("error")),
+                    traceback=_text(f.get("traceback")),
+                )
+            )
     return rows
 
 
@@ -138,15 +162,27 @@ def benchmark_info(manifest: dict[str, Any]) -> dict[str, Any]:
     tiers = {str(k): str(v) for k, v in (b.get("tiers") or {}).items()}
     languages = [str(x) for x in (b.get("languages") or tiers)]
     sizes = b.get("sizes") or {}
-    size_rows = [{"language": lang, "tier": tiers.get(lang, ""), **{k: sizes[lang].get(k) for k in
-                  ("corpus", "queries", "bitext", "pretrain_sentences")}} for lang in languages if lang in sizes]
+    size_rows = [
+        {
+            "language": lang,
+            "tier": tiers.get(lang, ""),
+            **{k: sizes[lang].get(k) for k in ("corpus", "queries", "bitext", "pretrain_sentences")},
+        }
+        for lang in languages
+        if lang in sizes
+    ]
     by_tier: dict[str, list[str]] = {}
     for lang in languages:
         by_tier.setdefault(tiers.get(lang, "?"), []).append(lang)
     params = b.get("parameters") or {}
     return {
-        "name": _text(b.get("name")), "pivot": _text(b.get("pivot")), "languages": languages, "tiers": tiers,
-        "by_tier": by_tier, "synthetic": bool(b.get("synthetic", False)), "sizes": size_rows,
+        "name": _text(b.get("name")),
+        "pivot": _text(b.get("pivot")),
+        "languages": languages,
+        "tiers": tiers,
+        "by_tier": by_tier,
+        "synthetic": bool(b.get("synthetic", False)),
+        "sizes": size_rows,
         "generator_version": _text(b.get("generator_version")),
         "parameters": json.dumps(params, sort_keys=True) if params else "",
         "train_pairs": b.get("train_pairs"),
@@ -191,10 +227,13 @@ def reproducibility(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 def hardware(manifest: dict[str, Any]) -> dict[str, Any]:
     acc = manifest.get("accelerator") or {}
     return {
-        "device": _text(manifest.get("device")), "python": _text(manifest.get("python")),
+        "device": _text(manifest.get("device")),
+        "python": _text(manifest.get("python")),
         "platform": _text(manifest.get("platform")),
         "accelerator": ", ".join(f"{k}: {v}" for k, v in acc.items()),
-        "started": _text(manifest.get("started")), "finished": _text(manifest.get("finished")),
-        "seconds": manifest.get("seconds"), "status": _text(manifest.get("status")),
+        "started": _text(manifest.get("started")),
+        "finished": _text(manifest.get("finished")),
+        "seconds": manifest.get("seconds"),
+        "status": _text(manifest.get("status")),
         "shared_stages": ", ".join(f"{k} {float(v):.1f} s" for k, v in (manifest.get("shared_stages") or {}).items()),
     }

@@ -14,8 +14,14 @@ from pathlib import Path
 from typing import IO, Any
 
 #: colour per finding (reports.verdict.FINDINGS): a reduction smaller than delta is not painted red
-FINDING_STYLE = {"reduces": "bold green", "reduces-below-delta": "bold blue", "no-extra-reduction": "bold",
-                 "larger": "bold red", "inconclusive": "bold yellow", "unanswered": "bold"}
+FINDING_STYLE = {
+    "reduces": "bold green",
+    "reduces-below-delta": "bold blue",
+    "no-extra-reduction": "bold",
+    "larger": "bold red",
+    "inconclusive": "bold yellow",
+    "unanswered": "bold",
+}
 PLAIN_WIDTH = 120  # columns when stdout is not a terminal (rich's own default, 80, would wrap the table)
 
 
@@ -24,12 +30,21 @@ def _console(file: IO[str] | None):
 
     file = file or sys.stdout
     tty = file.isatty() if hasattr(file, "isatty") else False
-    return Console(file=file, highlight=False, soft_wrap=False, emoji=False, markup=False,
-                   width=None if tty else PLAIN_WIDTH, force_terminal=tty or None, no_color=not tty)
+    return Console(
+        file=file,
+        highlight=False,
+        soft_wrap=False,
+        emoji=False,
+        markup=False,
+        width=None if tty else PLAIN_WIDTH,
+        force_terminal=tty or None,
+        no_color=not tty,
+    )
 
 
-def print_summary(analysis: Mapping[str, Any] | None, *, report: Path | None = None, file: IO[str] | None = None,
-                  title: str = "") -> None:
+def print_summary(
+    analysis: Mapping[str, Any] | None, *, report: Path | None = None, file: IO[str] | None = None, title: str = ""
+) -> None:
     """Print the question, the verdict and the tier-means table of ``analysis`` (``analysis.json`` data)."""
     from rich import box
     from rich.table import Table
@@ -54,16 +69,28 @@ def print_summary(analysis: Mapping[str, Any] | None, *, report: Path | None = N
     q = analysis["question"]
     baseline = q["methods"].get("baseline")
     pm = analysis["design"]["primary_metric"]
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1), collapse_padding=True,
-                  title=f"{pm}, mean over seeds [{v.level}% CI]", title_justify="left", title_style="")
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+        title=f"{pm}, mean over seeds [{v.level}% CI]",
+        title_justify="left",
+        title_style="",
+    )
     rows = plain_rows(headline_rows(analysis))
     one_line = max(len(r[0]) for r in rows) + sum(max(len(r[i]) for r in rows) + 2 for i in range(1, 5))
     stacked = con.width < one_line  # narrow terminal: interval under the value
     if stacked:
         rows = plain_rows(headline_rows(analysis), sep="\n")
     table.add_column("method", no_wrap=True)
-    for name in (f"{hi} tier", f"{lo} tier", f"gap\n({hi} - {lo})",
-                 f"gap reduction\nvs {baseline}" if baseline else "gap reduction\nvs baseline"):
+    for name in (
+        f"{hi} tier",
+        f"{lo} tier",
+        f"gap\n({hi} - {lo})",
+        f"gap reduction\nvs {baseline}" if baseline else "gap reduction\nvs baseline",
+    ):
         table.add_column(name, justify="right", no_wrap=True)
     for row in rows:
         table.add_row(*row)

@@ -83,7 +83,7 @@ def _f(x: float | None, digits: int = 4, signed: bool = True) -> str:
 def question_text(q: Mapping[str, Any], options: Mapping[str, Any]) -> str:
     ot, con = q["methods"]["ot"], q["methods"]["contrastive"]
     hi, lo = options["high_tier"], options["low_tier"]
-    return (f"Does {ot} reduce the {q['metric']} gap between {hi}- and {lo}-resource languages more than {con}?")
+    return f"Does {ot} reduce the {q['metric']} gap between {hi}- and {lo}-resource languages more than {con}?"
 
 
 def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
@@ -97,15 +97,30 @@ def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
     verdict = q["verdict"]
     diff = (q.get("difference") or {}).get(endpoint) or {}
     d = diff.get("estimate")
-    lo, hi = (diff.get("ci") or (None, None))
-    common = dict(verdict=verdict, question=question_text(q, opts), ot=ot, contrastive=con, metric=q["metric"],
-                  endpoint=endpoint, d=d, low=lo, high=hi, delta=delta, level=level)
+    lo, hi = diff.get("ci") or (None, None)
+    common = dict(
+        verdict=verdict,
+        question=question_text(q, opts),
+        ot=ot,
+        contrastive=con,
+        metric=q["metric"],
+        endpoint=endpoint,
+        d=d,
+        low=lo,
+        high=hi,
+        delta=delta,
+        level=level,
+    )
     if q["degenerate"] or d is None:
         why = q.get("reason") or "the difference could not be estimated"
-        return VerdictSummary(finding="unanswered", lead="Not answered",
-                              body=f"the question could not be answered: {why}.", **common)
-    numbers = (f"D = {_f(d)}, {level}% CI [{_f(lo, signed=False)}, {_f(hi, signed=False)}]" if lo is not None
-               else f"D = {_f(d)}, no interval")
+        return VerdictSummary(
+            finding="unanswered", lead="Not answered", body=f"the question could not be answered: {why}.", **common
+        )
+    numbers = (
+        f"D = {_f(d)}, {level}% CI [{_f(lo, signed=False)}, {_f(hi, signed=False)}]"
+        if lo is not None
+        else f"D = {_f(d)}, no interval"
+    )
     by = _f(abs(d), signed=False)
     ruled_out = f"an extra reduction of delta = {delta:g} or more is ruled out"
     if verdict == "yes":
@@ -114,8 +129,10 @@ def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
             body = f"{ot} reduces the {what} by {by} more than {con} ({numbers})."
         else:
             finding, lead = "reduces-below-delta", "Yes, but by less than delta"
-            body = (f"{ot} reduces the {what} by {by} more than {con}, which is smaller than the target difference "
-                    f"delta = {delta:g} ({numbers}).")
+            body = (
+                f"{ot} reduces the {what} by {by} more than {con}, which is smaller than the target difference "
+                f"delta = {delta:g} ({numbers})."
+            )
     elif verdict == "no":
         lead = "No"
         if hi is not None and hi < 0:
@@ -132,12 +149,16 @@ def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
         if hi is not None and hi < 0:
             from harness_reports._render import fmt_p
 
-            body = (f"the interval says {ot} reduces the {what} more than {con} ({numbers}), but the tests do not "
-                    f"reject at alpha = {opts.get('alpha')} (seed-level p = {fmt_p(diff.get('p_value_seed'))}, "
-                    f"query-level p = {fmt_p(diff.get('p_value_query'))}).")
+            body = (
+                f"the interval says {ot} reduces the {what} more than {con} ({numbers}), but the tests do not "
+                f"reject at alpha = {opts.get('alpha')} (seed-level p = {fmt_p(diff.get('p_value_seed'))}, "
+                f"query-level p = {fmt_p(diff.get('p_value_query'))})."
+            )
         else:
-            body = (f"the data allow both no extra reduction of the {what} by {ot} over {con} and one of "
-                    f"delta = {delta:g} or more ({numbers}).")
+            body = (
+                f"the data allow both no extra reduction of the {what} by {ot} over {con} and one of "
+                f"delta = {delta:g} or more ({numbers})."
+            )
     return VerdictSummary(finding=finding, lead=lead, body=body, **common)
 
 
@@ -187,9 +208,16 @@ def headline_rows(analysis: Mapping[str, Any]) -> list[HeadlineRow]:
     seen: set[str] = set()
     order = {"ot": 0, "contrastive": 1, "baseline": 2}
     for s in sorted(q.get("per_method") or (), key=lambda s: order.get(s["role"], 3)):
-        rows.append(HeadlineRow(s["method"], s["role"], _stat(s["high_mean"]), _stat(s["low_mean"]), _stat(s["gap"]),
-                                _stat(s.get("gap_reduction_vs_baseline")) if s.get("gap_reduction_vs_baseline")
-                                else None))
+        rows.append(
+            HeadlineRow(
+                s["method"],
+                s["role"],
+                _stat(s["high_mean"]),
+                _stat(s["low_mean"]),
+                _stat(s["gap"]),
+                _stat(s.get("gap_reduction_vs_baseline")) if s.get("gap_reduction_vs_baseline") else None,
+            )
+        )
         seen.add(s["method"])
     means = {(r["method"], r["tier"]): r for r in analysis["tier_means"] if r["metric"] == pm}
     for m in analysis["design"]["methods"]:

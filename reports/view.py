@@ -156,26 +156,49 @@ def leaderboard(a: Mapping[str, Any], metric: str) -> Leaderboard:
         vs_base = {}
     rows = []
     for m in methods:
-        lang_est = tuple(est(cells[(m, lang)]["mean"], cells[(m, lang)]["ci"],
-                             cells[(m, lang)]["mean"] == best_lang[lang]) if (m, lang) in cells else Estimate(None)
-                         for lang in langs)
-        tier_est = tuple(est(tmeans[(m, t)]["mean"], tmeans[(m, t)]["ci"], tmeans[(m, t)]["mean"] == best_tier[t])
-                         if (m, t) in tmeans else Estimate(None) for t in tier_names)
+        lang_est = tuple(
+            est(cells[(m, lang)]["mean"], cells[(m, lang)]["ci"], cells[(m, lang)]["mean"] == best_lang[lang])
+            if (m, lang) in cells
+            else Estimate(None)
+            for lang in langs
+        )
+        tier_est = tuple(
+            est(tmeans[(m, t)]["mean"], tmeans[(m, t)]["ci"], tmeans[(m, t)]["mean"] == best_tier[t])
+            if (m, t) in tmeans
+            else Estimate(None)
+            for t in tier_names
+        )
         o = overall.get(m)
-        rows.append(LeaderRow(
-            method=m, languages=lang_est, tiers=tier_est,
-            overall=est(o["mean"], o["ci"], o["mean"] == best_all) if o else Estimate(None),
-            seed_sd=o["seed_sd"] if o else None, n_seeds=int(o["n_seeds"]) if o else 0, vs_baseline=vs_base.get(m)))
+        rows.append(
+            LeaderRow(
+                method=m,
+                languages=lang_est,
+                tiers=tier_est,
+                overall=est(o["mean"], o["ci"], o["mean"] == best_all) if o else Estimate(None),
+                seed_sd=o["seed_sd"] if o else None,
+                n_seeds=int(o["n_seeds"]) if o else 0,
+                vs_baseline=vs_base.get(m),
+            )
+        )
     nq = d["n_queries"].get(metric, {})
     spans = tuple((t, sum(1 for lang in langs if tiers_of[lang] == t)) for t in tier_names)
-    return Leaderboard(metric, tuple(langs), tuple(tiers_of[lang] for lang in langs),
-                       tuple(int(nq.get(lang, 0)) for lang in langs), tuple(tier_names), tuple(rows), spans, baseline)
+    return Leaderboard(
+        metric,
+        tuple(langs),
+        tuple(tiers_of[lang] for lang in langs),
+        tuple(int(nq.get(lang, 0)) for lang in langs),
+        tuple(tier_names),
+        tuple(rows),
+        spans,
+        baseline,
+    )
 
 
 def pair_matrix(a: Mapping[str, Any], metric: str) -> PairMatrix:
     methods = list(a["design"]["methods"])
-    pooled = {(c["method_a"], c["method_b"]): c for c in _by(a["pairwise"]["comparisons"], metric=metric,
-                                                             language="all")}
+    pooled = {
+        (c["method_a"], c["method_b"]): c for c in _by(a["pairwise"]["comparisons"], metric=metric, language="all")
+    }
     rows = []
     for ma in methods:
         row: list[PairCell | None] = []
@@ -192,8 +215,17 @@ def pair_matrix(a: Mapping[str, Any], metric: str) -> PairMatrix:
                 lo, hi = -hi, -lo
             diff = c["mean_diff"]
             eff = c["effect"]["value"]
-            row.append(PairCell(None if diff is None else sign * diff, lo, hi, c["p_adjusted"],
-                                None if eff is None else sign * eff, c["significant"], mirrored))
+            row.append(
+                PairCell(
+                    None if diff is None else sign * diff,
+                    lo,
+                    hi,
+                    c["p_adjusted"],
+                    None if eff is None else sign * eff,
+                    c["significant"],
+                    mirrored,
+                )
+            )
         rows.append(tuple(row))
     return PairMatrix(metric, tuple(methods), tuple(rows))
 
@@ -210,7 +242,8 @@ def build_view(analysis: Mapping[str, Any] | None) -> AnalysisView:
         raise ReportDataError(
             f"analysis.json (schema_version {analysis.get('schema_version')!r}) lacks or mis-shapes a value the "
             f"report needs ({type(e).__name__}: {e}); it was probably written by another harness version: delete "
-            "analysis.json and run `harness report DIR` to recompute it from results.parquet") from e
+            "analysis.json and run `harness report DIR` to recompute it from results.parquet"
+        ) from e
 
 
 def _build(a: Mapping[str, Any]) -> AnalysisView:
@@ -228,18 +261,35 @@ def _build(a: Mapping[str, Any]) -> AnalysisView:
     for m in d["methods"]:
         scores = _by(a["seed_scores"], metric=pm, method=m)
         overall = _by(a["method_means"], metric=pm, method=m)
-        seed_rows.append({"method": m, "scores": scores,
-                          "seed_sd": overall[0]["seed_sd"] if overall else None,
-                          "mean": overall[0]["mean"] if overall else None})
+        seed_rows.append(
+            {
+                "method": m,
+                "scores": scores,
+                "seed_sd": overall[0]["seed_sd"] if overall else None,
+                "mean": overall[0]["mean"] if overall else None,
+            }
+        )
     variance = tuple(sorted(a["variance_components"], key=lambda v: v["metric"] != pm))
     question = dict(a["question"])
     question["by_role"] = {s["role"]: s for s in question["per_method"]}
     return AnalysisView(
-        available=True, primary_metric=pm, metrics=metrics, methods=tuple(d["methods"]),
-        languages=tuple(d["languages"]), tiers=dict(d["tiers"]), options=dict(a["options"]),
+        available=True,
+        primary_metric=pm,
+        metrics=metrics,
+        methods=tuple(d["methods"]),
+        languages=tuple(d["languages"]),
+        tiers=dict(d["tiers"]),
+        options=dict(a["options"]),
         warnings=tuple(a.get("warnings") or ()),
-        leaderboards=tuple(leaderboard(a, m) for m in metrics), tier_means=tier_means, question=question,
-        variance=variance, pairwise=dict(pw), pair_matrix=pair_matrix(a, pm), pair_summaries=summaries,
-        comparisons=comparisons, seeds=tuple(seed_rows), power=dict(a["power"]),
+        leaderboards=tuple(leaderboard(a, m) for m in metrics),
+        tier_means=tier_means,
+        question=question,
+        variance=variance,
+        pairwise=dict(pw),
+        pair_matrix=pair_matrix(a, pm),
+        pair_summaries=summaries,
+        comparisons=comparisons,
+        seeds=tuple(seed_rows),
+        power=dict(a["power"]),
         schema_version=a.get("schema_version"),
     )

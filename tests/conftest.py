@@ -15,5 +15,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never touch the user's ~/.cache/harness from tests."""
-    if "HARNESS_CACHE" not in os.environ or not os.environ["HARNESS_CACHE"].startswith(str(tmp_path_factory.getbasetemp())):
+    if "HARNESS_CACHE" not in os.environ or not os.environ["HARNESS_CACHE"].startswith(
+        str(tmp_path_factory.getbasetemp())
+    ):
         monkeypatch.setenv("HARNESS_CACHE", str(tmp_path_factory.getbasetemp() / "harness-cache"))

@@ -77,8 +77,16 @@ def _regression(seed: int = 0):
 
 def test_train_reduces_loss_and_reports_stats():
     model, loss_fn = _regression()
-    stats = train(model, shuffled_batches(64, 16, np.random.default_rng(0)), loss_fn,
-                  steps=200, lr=0.05, method="toy", seed=3, warmup=0.05)
+    stats = train(
+        model,
+        shuffled_batches(64, 16, np.random.default_rng(0)),
+        loss_fn,
+        steps=200,
+        lr=0.05,
+        method="toy",
+        seed=3,
+        warmup=0.05,
+    )
     assert stats.steps == 200 and stats.method == "toy" and stats.seed == 3 and stats.device == "cpu"
     assert stats.final_loss < 0.1 * stats.first_loss
     assert len(stats.loss_curve) <= 50 and stats.curve_every == 4
@@ -92,7 +100,7 @@ def test_train_is_deterministic_and_leaves_global_rng_alone():
         model, loss_fn = _regression()
         drop = torch.nn.Dropout(0.5)  # uses torch's global generator, which train() seeds
 
-        def noisy(idx, model=model, loss_fn=loss_fn):
+        def noisy(idx, model=model, loss_fn=loss_fn, drop=drop):
             return loss_fn(idx) + (drop(model.weight).sum() ** 2) * 1e-3
 
         state = torch.get_rng_state()
@@ -112,8 +120,16 @@ def test_nan_loss_raises_before_the_optimizer_step():
         return loss * float("nan") if len(calls) == 4 else loss
 
     with pytest.raises(NonFiniteLossError) as e:
-        train(model, shuffled_batches(64, 16, np.random.default_rng(0)), nan_at_3, steps=10, lr=0.01,
-              method="my-method", seed=7, hint="lower methods.my-method.lr")
+        train(
+            model,
+            shuffled_batches(64, 16, np.random.default_rng(0)),
+            nan_at_3,
+            steps=10,
+            lr=0.01,
+            method="my-method",
+            seed=7,
+            hint="lower methods.my-method.lr",
+        )
     err = e.value
     assert (err.method, err.seed, err.step) == ("my-method", 7, 3) and math.isnan(err.loss)
     assert "my-method" in str(err) and "seed 7" in str(err) and "step 3" in str(err)
@@ -144,8 +160,16 @@ def test_infinite_gradient_raises():
 
     for clip in (1.0, None):  # checked whether or not gradients are clipped
         with pytest.raises(NonFiniteLossError, match="gradient norm"):
-            train(model, iter([np.arange(4)] * 3), finite_loss_infinite_grad, steps=3, lr=0.1, method="m", seed=0,
-                  grad_clip=clip)
+            train(
+                model,
+                iter([np.arange(4)] * 3),
+                finite_loss_infinite_grad,
+                steps=3,
+                lr=0.1,
+                method="m",
+                seed=0,
+                grad_clip=clip,
+            )
         assert torch.equal(model.weight, before)
 
 
@@ -226,8 +250,15 @@ def tiny_base(tmp_path_factory):
     from harness.models.mini import MiniOptions
 
     bench = SyntheticBenchmark(
-        {"n_topics": 6, "n_concepts": 120, "queries": 20, "corpus_docs": 40, "train_pairs": 48,
-         "pretrain_sentences": {"high": 100, "mid": 50, "low": 20}, "bitext_pairs": {"high": 10, "mid": 10, "low": 10}},
+        {
+            "n_topics": 6,
+            "n_concepts": 120,
+            "queries": 20,
+            "corpus_docs": 40,
+            "train_pairs": 48,
+            "pretrain_sentences": {"high": 100, "mid": 50, "low": 20},
+            "bitext_pairs": {"high": 10, "mid": 10, "low": 10},
+        },
         Cache(tmp_path_factory.mktemp("cache")),
     )
     path = bench.base_model_dir(MiniOptions(vocab_size=600, hidden=32, heads=2, mlm_steps=2, batch_size=16))

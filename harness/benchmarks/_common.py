@@ -59,7 +59,9 @@ class DataFormatError(HarnessError, ValueError):
 
 
 # --------------------------------------------------------------------------- options
-def parse_options(model: type[M], data: M | Mapping[str, Any] | None, *, prefix: str = "benchmark", source: str = "") -> M:
+def parse_options(
+    model: type[M], data: M | Mapping[str, Any] | None, *, prefix: str = "benchmark", source: str = ""
+) -> M:
     """Validate a benchmark's options (:func:`harness.options.validate_section` under ``prefix``)."""
     return validate_section(model, data, prefix, source)
 
@@ -86,7 +88,9 @@ def iter_tsv(path: str | os.PathLike, columns: Sequence[str]) -> Iterator[tuple[
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise DataFormatError(path, f"not valid UTF-8 ({e.reason} at byte {e.start})", lineno, "re-encode the file as UTF-8") from e
+                raise DataFormatError(
+                    path, f"not valid UTF-8 ({e.reason} at byte {e.start})", lineno, "re-encode the file as UTF-8"
+                ) from e
             if lineno == 1:
                 line = line.removeprefix("\ufeff")
             line = line.rstrip("\r\n")
@@ -119,7 +123,9 @@ def write_tsv(path: str | os.PathLike, rows: Iterable[Sequence[str]], columns: S
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             for i, row in enumerate(rows):
                 if len(row) != len(columns):
-                    raise ValueError(f"row {i} of {path} has {len(row)} fields, expected {len(columns)} ({', '.join(columns)})")
+                    raise ValueError(
+                        f"row {i} of {path} has {len(row)} fields, expected {len(columns)} ({', '.join(columns)})"
+                    )
                 for c, v in zip(columns, row):
                     if not isinstance(v, str) or not v.strip() or any(ch in v for ch in "\t\r\n"):
                         raise ValueError(

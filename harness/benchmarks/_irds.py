@@ -297,7 +297,9 @@ def collect_language(
         n += 1
     if not judged:
         raise DataFormatError(
-            sources["qrels"], f"missing qrels for language {language!r}: no judgments", hint="every evaluated language needs qrels"
+            sources["qrels"],
+            f"missing qrels for language {language!r}: no judgments",
+            hint="every evaluated language needs qrels",
         )
     no_text = sorted(q for q in judged if q not in texts)
     if no_text:

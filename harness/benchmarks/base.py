@@ -180,4 +180,3 @@ class Benchmark(abc.ABC):
             "tiers": dict(self.tiers),
             "synthetic": False,
         }
-

@@ -51,7 +51,9 @@ def read_bitext_tsv(path: str | os.PathLike) -> list[BitextPair]:
         )
     pairs = [BitextPair(pivot=f[0], other=f[1]) for _, f in iter_tsv(path, _COLUMNS)]
     if not pairs:
-        raise DataFormatError(path, "no bitext pairs (the file is empty)", hint="give at least one 'pivot<TAB>other' line")
+        raise DataFormatError(
+            path, "no bitext pairs (the file is empty)", hint="give at least one 'pivot<TAB>other' line"
+        )
     return pairs
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Tuple
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -112,9 +112,11 @@ class LocalOptions(BaseModel):
 
 
 # ir_datasets' TsvIter accepts any number (>= 1) of fields after the id when the last
-# field is annotated ``typing.Tuple[str, ...]``; the layout is then checked here.
+# field is annotated ``typing.tuple[str, ...]``; the layout is then checked here.
 # (The functional form keeps the annotation object, which TsvIter compares by equality.)
-_LocalDoc = NamedTuple("_LocalDoc", [("doc_id", str), ("fields", Tuple[str, ...])])  # noqa: UP006
+class _LocalDoc(NamedTuple):
+    doc_id: str
+    fields: tuple[str, ...]  # noqa: UP006
 
 
 class _Doc(NamedTuple):
@@ -240,7 +242,10 @@ class LocalBenchmark(FileBenchmark):
 
         with self._lock:
             if self._fingerprint is None:
-                langs = {lang: {"tier": self.tiers[lang], **{k: digest(p) for k, p in self.files(lang).items()}} for lang in self.languages}
+                langs = {
+                    lang: {"tier": self.tiers[lang], **{k: digest(p) for k, p in self.files(lang).items()}}
+                    for lang in self.languages
+                }
                 train = digest(self._path(self.options.train_pairs)) if self.options.train_pairs else None
                 self._fingerprint = hash_json(
                     {
@@ -277,14 +282,18 @@ def _doc_layout(docs: Iterator[tuple[int, Any]], path: Path, line_of) -> Iterato
         n = len(d.fields)
         if n not in (1, 2):
             raise DataFormatError(
-                path, f"expected doc_id<TAB>text or doc_id<TAB>title<TAB>text, got {n + 1} fields", line_of("docs", i),
+                path,
+                f"expected doc_id<TAB>text or doc_id<TAB>title<TAB>text, got {n + 1} fields",
+                line_of("docs", i),
                 "a field may not contain a tab or a newline",
             )
         if width is None:
             width = n
         elif n != width:
             layout = "doc_id<TAB>text" if width == 1 else "doc_id<TAB>title<TAB>text"
-            raise DataFormatError(path, f"got {n + 1} fields, but the first line has the layout {layout}", line_of("docs", i))
+            raise DataFormatError(
+                path, f"got {n + 1} fields, but the first line has the layout {layout}", line_of("docs", i)
+            )
         text = d.fields[-1]
         if not text.strip():
             raise DataFormatError(path, f"document {d.doc_id!r} has an empty text", line_of("docs", i))

@@ -55,12 +55,32 @@ from harness.errors import ConfigError, DataUnavailableError, did_you_mean
 __all__ = ["MiraclOptions", "MiraclBenchmark", "MIRACL_LANGUAGES", "DEFAULT_TIERS"]
 
 #: The 18 MIRACL languages (the paper's order: 16 "known" then the two surprise languages).
-MIRACL_LANGUAGES = ("ar", "bn", "en", "es", "fa", "fi", "fr", "hi", "id", "ja", "ko", "ru", "sw", "te", "th", "zh", "de", "yo")
+MIRACL_LANGUAGES = (
+    "ar",
+    "bn",
+    "en",
+    "es",
+    "fa",
+    "fi",
+    "fr",
+    "hi",
+    "id",
+    "ja",
+    "ko",
+    "ru",
+    "sw",
+    "te",
+    "th",
+    "zh",
+    "de",
+    "yo",
+)
 #: Languages with a ``train`` split in ir_datasets (``de`` and ``yo`` only have dev/test).
 TRAIN_LANGUAGES = tuple(lang for lang in MIRACL_LANGUAGES if lang not in ("de", "yo"))
 #: Resource tiers by mBERT pre-training size: low sw yo bn te; mid th hi; high the rest.
 DEFAULT_TIERS: dict[str, str] = {
-    lang: ("low" if lang in ("sw", "yo", "bn", "te") else "mid" if lang in ("th", "hi") else "high") for lang in MIRACL_LANGUAGES
+    lang: ("low" if lang in ("sw", "yo", "bn", "te") else "mid" if lang in ("th", "hi") else "high")
+    for lang in MIRACL_LANGUAGES
 }
 SPLITS = ("dev", "train")
 _TEST_SPLITS = ("testA", "testB", "test-a", "test-b", "test")
@@ -156,7 +176,9 @@ class MiraclOptions(BaseModel):
         for code, tier in v.items():
             _language(f"tiers.{code}", code)
             if tier not in TIERS:
-                raise ConfigError(f"tiers.{code}", tier, f"one of {', '.join(TIERS)}", f"unknown tier{did_you_mean(str(tier), TIERS)}")
+                raise ConfigError(
+                    f"tiers.{code}", tier, f"one of {', '.join(TIERS)}", f"unknown tier{did_you_mean(str(tier), TIERS)}"
+                )
         return dict(v)
 
     @field_validator("max_train_pairs")
@@ -172,7 +194,9 @@ class MiraclOptions(BaseModel):
             bad = [lang for lang in self.languages if lang not in TRAIN_LANGUAGES]
             if bad:
                 raise ConfigError(
-                    "languages", list(self.languages), f"languages with a train split: {', '.join(TRAIN_LANGUAGES)}",
+                    "languages",
+                    list(self.languages),
+                    f"languages with a train split: {', '.join(TRAIN_LANGUAGES)}",
                     f"{', '.join(bad)} have no MIRACL train split; drop them or use split = 'dev'",
                 )
         return self
@@ -320,10 +344,13 @@ class MiraclBenchmark(FileBenchmark):
                 ds = self._open(ds_id, ("queries", "qrels"))
                 hint = _how_to_get(ds_id)
                 got = _irds.collect_language(
-                    language, self.tiers[language], iter(()),
+                    language,
+                    self.tiers[language],
+                    iter(()),
                     _irds.iter_records(ds.queries_iter, source=f"{ds_id} queries", unavailable_hint=hint),
                     _irds.iter_records(ds.qrels_iter, source=f"{ds_id} qrels", unavailable_hint=hint),
-                    sources={e: f"{ds_id} {e}" for e in _irds.ENTITIES}, unknown_docs="keep",
+                    sources={e: f"{ds_id} {e}" for e in _irds.ENTITIES},
+                    unknown_docs="keep",
                 )
                 memo[language] = Topics(language, got.data.tier, got.data.queries, got.data.qrels)
             return memo[language]
@@ -341,9 +368,15 @@ class MiraclBenchmark(FileBenchmark):
         and the options that select pairs; not the evaluated languages."""
         import ir_datasets
 
-        return hash_json({"adapter": f"miracl/{ADAPTER_VERSION}", "pivot": self.pivot,
-                          "max_train_pairs": self.options.max_train_pairs, "ir_datasets": ir_datasets.__version__,
-                          "files": self._files(self.train_dataset_id())})
+        return hash_json(
+            {
+                "adapter": f"miracl/{ADAPTER_VERSION}",
+                "pivot": self.pivot,
+                "max_train_pairs": self.options.max_train_pairs,
+                "ir_datasets": ir_datasets.__version__,
+                "files": self._files(self.train_dataset_id()),
+            }
+        )
 
     def language_fingerprints(self) -> dict[str, str]:
         """Per language: its dataset's source files (pinned md5s), not the texts."""
@@ -389,10 +422,14 @@ class MiraclBenchmark(FileBenchmark):
             )
         if skipped:
             warnings.warn(
-                f"{ds_id}: {skipped} training queries skipped because none of their positive passages is in "
-                "the corpus", stacklevel=2,
+                f"{ds_id}: {skipped} training queries skipped because none of their positive passages is in the corpus",
+                stacklevel=2,
             )
-        self._train_stats = {"pairs": len(pairs), "queries_with_positive": len(chosen), "skipped_missing_passage": skipped}
+        self._train_stats = {
+            "pairs": len(pairs),
+            "queries_with_positive": len(chosen),
+            "skipped_missing_passage": skipped,
+        }
         return pairs
 
     def _pivot_passages(self, ds: Any, ds_id: str, needed: set[str], hint: str) -> dict[str, str]:
@@ -435,8 +472,9 @@ class MiraclBenchmark(FileBenchmark):
         if len(problems) == 1:
             raise DataUnavailableError(problems[0])
         if problems:  # every incomplete dataset in one error, not only the first
-            raise DataUnavailableError(f"{len(problems)} datasets are incomplete:\n" +
-                                       "\n".join(f"  - {p}" for p in problems))
+            raise DataUnavailableError(
+                f"{len(problems)} datasets are incomplete:\n" + "\n".join(f"  - {p}" for p in problems)
+            )
 
     def _bitext_dir(self) -> Path | None:
         return self.options.bitext_dir

@@ -101,8 +101,13 @@ class SyntheticBenchmark(Benchmark):
     name = "synthetic"
     Config = SyntheticOptions
 
-    def __init__(self, options: SyntheticOptions | Mapping[str, Any] | None = None, cache: "Cache | None" = None,
-                 *, base_dir: Any = None):
+    def __init__(
+        self,
+        options: SyntheticOptions | Mapping[str, Any] | None = None,
+        cache: "Cache | None" = None,
+        *,
+        base_dir: Any = None,
+    ):
         if not isinstance(options, SyntheticOptions):
             options = SyntheticOptions.from_mapping(options)
         if cache is None:
@@ -168,8 +173,10 @@ class SyntheticBenchmark(Benchmark):
             fingerprint=w.fingerprint,
             sizes={
                 lang: {
-                    "corpus": len(d.corpus), "queries": len(d.queries),
-                    "bitext": len(w.bitext.get(lang, ())), "pretrain_sentences": len(w.pretrain[lang]),
+                    "corpus": len(d.corpus),
+                    "queries": len(d.queries),
+                    "bitext": len(w.bitext.get(lang, ())),
+                    "pretrain_sentences": len(w.pretrain[lang]),
                 }
                 for lang, d in w.languages.items()
             },
@@ -178,15 +185,25 @@ class SyntheticBenchmark(Benchmark):
         return out
 
     # ------------------------------------------------------------------ base encoder
-    def base_model_dir(self, options: "MiniOptions | Mapping[str, Any] | None" = None, device: str = "cpu",
-                       cache: "Cache | None" = None, progress: bool = False) -> Path:
+    def base_model_dir(
+        self,
+        options: "MiniOptions | Mapping[str, Any] | None" = None,
+        device: str = "cpu",
+        cache: "Cache | None" = None,
+        progress: bool = False,
+    ) -> Path:
         """Directory of the ``mini`` base encoder pre-trained on this world (see :func:`harness.models.mini.cached_mini`)."""
         from harness.models.mini import cached_mini
 
         return cached_mini(self, options, device, cache or self.cache, progress)
 
-    def base_model(self, options: "MiniOptions | Mapping[str, Any] | None" = None, device: str = "cpu",
-                   cache: "Cache | None" = None, progress: bool = False) -> BaseModelSpec:
+    def base_model(
+        self,
+        options: "MiniOptions | Mapping[str, Any] | None" = None,
+        device: str = "cpu",
+        cache: "Cache | None" = None,
+        progress: bool = False,
+    ) -> BaseModelSpec:
         """:meth:`base_model_dir` as a :class:`BaseModelSpec` (path, fingerprint, build summary)."""
         from harness.models.mini import mini_spec
 

@@ -62,12 +62,17 @@ class SyntheticOptions(BaseModel):
     train_pairs: int = Field(4000, ge=10, le=10_000_000, description="pivot (query, positive) pairs")
     queries: int = Field(800, ge=1, le=1_000_000, description="judged test queries per language (reported)")
     mode: Literal["monolingual", "cross-lingual"] = Field(
-        "monolingual", description="monolingual: queries and passages in each language; cross-lingual: the pivot's "
-                                   "information needs asked in each language against the pivot's passages")
+        "monolingual",
+        description="monolingual: queries and passages in each language; cross-lingual: the pivot's "
+        "information needs asked in each language against the pivot's passages",
+    )
     dev_queries: int | None = Field(
-        None, ge=0, le=1_000_000,
+        None,
+        ge=0,
+        le=1_000_000,
         description="judged dev queries per language (tuning only; disjoint from the test queries); default: "
-                    "queries // 4, or fewer if the corpus has no room for more")
+        "queries // 4, or fewer if the corpus has no room for more",
+    )
     confusers_per_query: int = Field(1, ge=0, le=20)
     corpus_docs: int = Field(2000, ge=1, le=10_000_000, description="passages per language")
 
@@ -76,19 +81,25 @@ class SyntheticOptions(BaseModel):
         for lang, tier in self.languages.items():
             if not _LANG_RE.match(lang):
                 raise ConfigError(
-                    "benchmark.languages", lang, "codes of 1-16 lower-case letters, digits, '-' or '_' starting with a letter"
+                    "benchmark.languages",
+                    lang,
+                    "codes of 1-16 lower-case letters, digits, '-' or '_' starting with a letter",
                 )
             if tier not in TIERS:
                 raise ConfigError(f"benchmark.languages.{lang}", tier, f"one of {TIERS}")
         if self.pivot not in self.languages:
             raise ConfigError("benchmark.pivot", self.pivot, f"one of the languages {sorted(self.languages)}")
         if self.languages[self.pivot] != "high":
-            raise ConfigError(f"benchmark.languages.{self.pivot}", self.languages[self.pivot], "'high' (the pivot is high-resource)")
+            raise ConfigError(
+                f"benchmark.languages.{self.pivot}", self.languages[self.pivot], "'high' (the pivot is high-resource)"
+            )
         tiers = list(self.languages.values())
         for tier in ("high", "low"):
             if tiers.count(tier) < 2:
                 raise ConfigError(
-                    "benchmark.languages", dict(self.languages), f"at least 2 {tier!r}-tier languages (the pivot counts as high)",
+                    "benchmark.languages",
+                    dict(self.languages),
+                    f"at least 2 {tier!r}-tier languages (the pivot counts as high)",
                     hint="the high-minus-low gap needs two languages on each side",
                 )
         for field in ("pretrain_sentences", "bitext_pairs"):
@@ -100,7 +111,9 @@ class SyntheticOptions(BaseModel):
                     raise ConfigError(f"benchmark.{field}.{tier}", n, "an integer in [1, 10000000]")
             for tier in set(tiers):
                 if tier not in counts:
-                    raise ConfigError(f"benchmark.{field}", dict(counts), f"a count for every tier in use, including {tier!r}")
+                    raise ConfigError(
+                        f"benchmark.{field}", dict(counts), f"a count for every tier in use, including {tier!r}"
+                    )
         if len(self.synonym_weights) != self.synonyms or any(w <= 0 for w in self.synonym_weights):
             raise ConfigError(
                 "benchmark.synonym_weights", self.synonym_weights, f"{self.synonyms} positive numbers (one per synonym)"
@@ -113,8 +126,9 @@ class SyntheticOptions(BaseModel):
         needed = (self.queries + self.dev_queries) * (1 + self.confusers_per_query)
         if self.corpus_docs < needed:
             raise ConfigError(
-                "benchmark.corpus_docs", self.corpus_docs,
-                f">= (queries + dev_queries) * (1 + confusers_per_query) = {needed}"
+                "benchmark.corpus_docs",
+                self.corpus_docs,
+                f">= (queries + dev_queries) * (1 + confusers_per_query) = {needed}",
             )
         return self
 

@@ -21,7 +21,22 @@ from harness.benchmarks.synthetic_options import GENERATOR_VERSION, SyntheticOpt
 
 __all__ = ["SyntheticWorld", "generate_world", "world_from_json", "world_to_json"]
 
-_ONSETS = list("bcdfghjklmnprstvwz") + ["tr", "pl", "kr", "st", "sh", "ch", "th", "gr", "br", "dr", "fl", "sk", "ny", "qu"]
+_ONSETS = list("bcdfghjklmnprstvwz") + [
+    "tr",
+    "pl",
+    "kr",
+    "st",
+    "sh",
+    "ch",
+    "th",
+    "gr",
+    "br",
+    "dr",
+    "fl",
+    "sk",
+    "ny",
+    "qu",
+]
 _VOWELS = ["a", "e", "i", "o", "u", "y", "ai", "ou", "ea", "io"]
 _CODAS = ["", "n", "r", "s", "l", "m", "k", "x"]
 _SYLLABLES_P = (0.1, 0.6, 0.3)  # probability of 1, 2, 3 syllables in a content word
@@ -276,9 +291,14 @@ class SyntheticWorld:
         texts = self.cross[language][0 if split == "test" else 1]
         qids = sorted(base.queries)  # the pivot's query j is rendered as texts[j] (ids are zero-padded)
         tag = "xq" if split == "test" else "xdev"
-        return LanguageData(language, tier, base.corpus, {f"{language}-{tag}{j:05d}": t for j, t in enumerate(texts)},
-                            {f"{language}-{tag}{j:05d}": base.qrels[q] for j, q in enumerate(qids)},
-                            document_language=pivot)
+        return LanguageData(
+            language,
+            tier,
+            base.corpus,
+            {f"{language}-{tag}{j:05d}": t for j, t in enumerate(texts)},
+            {f"{language}-{tag}{j:05d}": base.qrels[q] for j, q in enumerate(qids)},
+            document_language=pivot,
+        )
 
 
 def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
@@ -319,11 +339,20 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
         rels = [{doc_ids[i]: r for i, r in rel.items()} for rel in _relevance(query_concepts, passages)]
         corpus = dict(sorted(corpus.items()))
         n = opt.queries
-        data[lang] = LanguageData(lang, tier, corpus, {f"{lang}-q{j:05d}": texts[j] for j in range(n)},
-                                  {f"{lang}-q{j:05d}": rels[j] for j in range(n)})
-        dev[lang] = LanguageData(lang, tier, corpus,
-                                 {f"{lang}-dev{j:05d}": texts[n + j] for j in range(opt.dev_queries)},
-                                 {f"{lang}-dev{j:05d}": rels[n + j] for j in range(opt.dev_queries)})
+        data[lang] = LanguageData(
+            lang,
+            tier,
+            corpus,
+            {f"{lang}-q{j:05d}": texts[j] for j in range(n)},
+            {f"{lang}-q{j:05d}": rels[j] for j in range(n)},
+        )
+        dev[lang] = LanguageData(
+            lang,
+            tier,
+            corpus,
+            {f"{lang}-dev{j:05d}": texts[n + j] for j in range(opt.dev_queries)},
+            {f"{lang}-dev{j:05d}": rels[n + j] for j in range(opt.dev_queries)},
+        )
 
     # Cross-lingual evaluation data: the pivot's information needs (its test and dev queries' concepts),
     # rendered in every language, searched in the pivot's corpus with the pivot's judgements.
@@ -331,7 +360,7 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
     for lang in opt.languages:
         w = _Writer(lex, opt, lang, rng_for(f"cross-queries/{lang}"))
         texts = [w.render(q) for q in pivot_concepts]
-        cross[lang] = (texts[: opt.queries], texts[opt.queries:])
+        cross[lang] = (texts[: opt.queries], texts[opt.queries :])
 
     rng = rng_for("train")
     sampler, writer = _Sampler(lex, opt, rng), _Writer(lex, opt, opt.pivot, rng)
@@ -381,14 +410,21 @@ def world_to_json(world: SyntheticWorld) -> dict[str, Any]:
     return {
         "fingerprint": world.fingerprint,
         "languages": {
-            lang: {"tier": d.tier, "corpus": dict(d.corpus), "queries": dict(d.queries), "qrels": {q: dict(r) for q, r in d.qrels.items()}}
+            lang: {
+                "tier": d.tier,
+                "corpus": dict(d.corpus),
+                "queries": dict(d.queries),
+                "qrels": {q: dict(r) for q, r in d.qrels.items()},
+            }
             for lang, d in world.languages.items()
         },
         "train_pairs": [[p.query, p.positive] for p in world.train_pairs],
         "bitext": {lang: [[p.pivot, p.other] for p in pairs] for lang, pairs in world.bitext.items()},
         "pretrain": {lang: list(s) for lang, s in world.pretrain.items()},
-        "dev": {lang: {"queries": dict(d.queries), "qrels": {q: dict(r) for q, r in d.qrels.items()}}
-                for lang, d in world.dev.items()},
+        "dev": {
+            lang: {"queries": dict(d.queries), "qrels": {q: dict(r) for q, r in d.qrels.items()}}
+            for lang, d in world.dev.items()
+        },
         "cross": {lang: [list(t), list(d)] for lang, (t, d) in world.cross.items()},
     }
 
@@ -396,13 +432,18 @@ def world_to_json(world: SyntheticWorld) -> dict[str, Any]:
 def world_from_json(obj: Mapping[str, Any]) -> SyntheticWorld:
     return SyntheticWorld(
         languages={
-            lang: LanguageData(lang, d["tier"], d["corpus"], d["queries"], d["qrels"]) for lang, d in obj["languages"].items()
+            lang: LanguageData(lang, d["tier"], d["corpus"], d["queries"], d["qrels"])
+            for lang, d in obj["languages"].items()
         },
         train_pairs=tuple(TrainPair(q, p) for q, p in obj["train_pairs"]),
         bitext={lang: tuple(BitextPair(a, b) for a, b in pairs) for lang, pairs in obj["bitext"].items()},
         pretrain={lang: tuple(s) for lang, s in obj["pretrain"].items()},
         fingerprint=obj["fingerprint"],
-        dev={lang: LanguageData(lang, obj["languages"][lang]["tier"], obj["languages"][lang]["corpus"], d["queries"],
-                                d["qrels"]) for lang, d in obj.get("dev", {}).items()},
+        dev={
+            lang: LanguageData(
+                lang, obj["languages"][lang]["tier"], obj["languages"][lang]["corpus"], d["queries"], d["qrels"]
+            )
+            for lang, d in obj.get("dev", {}).items()
+        },
         cross={lang: (list(t), list(d)) for lang, (t, d) in obj.get("cross", {}).items()},
     )

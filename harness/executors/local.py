@@ -68,8 +68,11 @@ class LocalExecutor(Executor):
         workers = min(self.options.workers, len(cells)) if cells else 1
         teacher_seeds = {s.seed for s in cells if engine.config.method(s.method).cls.needs_teacher}
         if teacher_seeds and engine.config.model.base == "mini":
-            self._stage("base encoder", "base encoder (tokenizer + MLM pre-training, shared by all seeds; "
-                        "from the cache when built before)", engine.base_dir)
+            self._stage(
+                "base encoder",
+                "base encoder (tokenizer + MLM pre-training, shared by all seeds; from the cache when built before)",
+                engine.base_dir,
+            )
         bar = tqdm(total=len(cells), desc="cells", unit="cell", disable=not progress or not cells)
         try:
             if workers <= 1:
@@ -77,9 +80,12 @@ class LocalExecutor(Executor):
                     if spec.seed in teacher_seeds:
                         teacher_seeds.discard(spec.seed)
                         bar.set_postfix_str(f"teacher seed={spec.seed}")
-                        self._stage(f"teacher seed={spec.seed}", f"teacher for seed {spec.seed} (the base encoder "
-                                    "fine-tuned on pivot pairs; from the cache when built before)",
-                                    functools.partial(engine.teacher, spec.seed))
+                        self._stage(
+                            f"teacher seed={spec.seed}",
+                            f"teacher for seed {spec.seed} (the base encoder "
+                            "fine-tuned on pivot pairs; from the cache when built before)",
+                            functools.partial(engine.teacher, spec.seed),
+                        )
                         bar.unpause()  # the ETA counts cells: leave the one-off teacher out of the rate
                     bar.set_postfix_str(spec.label)
                     if not progress:
@@ -87,8 +93,9 @@ class LocalExecutor(Executor):
                     yield engine.run_cell(spec)
                     bar.update(1)
             else:
-                self.log(f"{len(cells)} cells on {workers} worker processes (each builds or loads the teachers "
-                         "it needs)")
+                self.log(
+                    f"{len(cells)} cells on {workers} worker processes (each builds or loads the teachers it needs)"
+                )
                 for out in self._pool(cells, workers):
                     bar.update(1)
                     yield out
@@ -103,8 +110,10 @@ class LocalExecutor(Executor):
         text, source = engine.config.to_toml(), engine.config.source
         ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            pending = {pool.submit(execute_cell_remote, text, source, spec, str(engine.cache.root), engine.device): spec
-                       for spec in cells}
+            pending = {
+                pool.submit(execute_cell_remote, text, source, spec, str(engine.cache.root), engine.device): spec
+                for spec in cells
+            }
             while pending:
                 done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -112,5 +121,11 @@ class LocalExecutor(Executor):
                     try:
                         yield fut.result()
                     except Exception as e:  # noqa: BLE001 - a worker process died: report the cell as failed
-                        yield CellOutput(spec.method, spec.seed, spec.key, "failed",
-                                         error=f"{type(e).__name__} in a local worker process: {e}", traceback=repr(e))
+                        yield CellOutput(
+                            spec.method,
+                            spec.seed,
+                            spec.key,
+                            "failed",
+                            error=f"{type(e).__name__} in a local worker process: {e}",
+                            traceback=repr(e),
+                        )

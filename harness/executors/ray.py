@@ -53,7 +53,9 @@ class RayExecutor(Executor):
         except ImportError as e:  # pragma: no cover - depends on the environment
             from harness.errors import ConfigError
 
-            raise ConfigError("executor.kind", "ray", "'local', or install Ray: pip install 'xling-harness[ray]'") from e
+            raise ConfigError(
+                "executor.kind", "ray", "'local', or install Ray: pip install 'xling-harness[ray]'"
+            ) from e
         self.ray = ray
         self.config = config
         self.engine = engine
@@ -69,8 +71,13 @@ class RayExecutor(Executor):
                     num_cpus=max(1, os.cpu_count() or 1),
                     include_dashboard=False,
                     log_to_driver=False,
-                    runtime_env={"env_vars": {"PYTHONPATH": path, "HARNESS_CACHE": str(engine.cache.root),
-                                              "TOKENIZERS_PARALLELISM": "false"}},
+                    runtime_env={
+                        "env_vars": {
+                            "PYTHONPATH": path,
+                            "HARNESS_CACHE": str(engine.cache.root),
+                            "TOKENIZERS_PARALLELISM": "false",
+                        }
+                    },
                 )
             self._started = True
 
@@ -80,7 +87,9 @@ class RayExecutor(Executor):
         ray = self.ray
         ex = self.options
         task = ray.remote(
-            num_cpus=ex.num_cpus_per_cell, num_gpus=ex.num_gpus_per_cell, max_retries=ex.max_retries,
+            num_cpus=ex.num_cpus_per_cell,
+            num_gpus=ex.num_gpus_per_cell,
+            max_retries=ex.max_retries,
             retry_exceptions=False,
         )(execute_cell_remote)
         text, source = self.config.to_toml(), self.config.source
@@ -95,10 +104,15 @@ class RayExecutor(Executor):
                     try:
                         out = ray.get(ref)
                     except Exception as e:  # noqa: BLE001 - worker lost after all retries, or a Ray error
-                        out = CellOutput(spec.method, spec.seed, spec.key, "failed",
-                                         error=f"{type(e).__name__} on the Ray worker (retries allowed for lost "
-                                               f"workers: {ex.max_retries}): {_first_lines(e)}",
-                                         traceback=str(e))
+                        out = CellOutput(
+                            spec.method,
+                            spec.seed,
+                            spec.key,
+                            "failed",
+                            error=f"{type(e).__name__} on the Ray worker (retries allowed for lost "
+                            f"workers: {ex.max_retries}): {_first_lines(e)}",
+                            traceback=str(e),
+                        )
                     bar.update(1)
                     yield out
         finally:

@@ -74,8 +74,15 @@ class BiEncoder(nn.Module):
         (config ``training.encode_batch_size``).
     """
 
-    def __init__(self, model, tokenizer, pooling: str = "mean", normalize: bool = True, max_length: int = 128,
-                 encode_batch_size: int = 256):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        pooling: str = "mean",
+        normalize: bool = True,
+        max_length: int = 128,
+        encode_batch_size: int = 256,
+    ):
         super().__init__()
         if pooling not in POOLINGS:
             raise ConfigError("model.pooling", pooling, f"one of {POOLINGS}")
@@ -83,8 +90,11 @@ class BiEncoder(nn.Module):
             raise ConfigError("model.max_length", max_length, "an integer >= 4")
         limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
         if isinstance(limit, int) and max_length > limit:
-            raise ConfigError("model.max_length", max_length,
-                              f"an integer between 4 and {limit} (the model's max_position_embeddings)")
+            raise ConfigError(
+                "model.max_length",
+                max_length,
+                f"an integer between 4 and {limit} (the model's max_position_embeddings)",
+            )
         self.model = model
         self.tokenizer = tokenizer
         self.pooling = pooling
@@ -127,8 +137,12 @@ class BiEncoder(nn.Module):
         if (p / _META).is_file():
             meta = json.loads((p / _META).read_text())
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(p) if p.is_dir() else str(name_or_path), local_files_only=local_files_only)
-            model = AutoModel.from_pretrained(str(p) if p.is_dir() else str(name_or_path), local_files_only=local_files_only)
+            tokenizer = AutoTokenizer.from_pretrained(
+                str(p) if p.is_dir() else str(name_or_path), local_files_only=local_files_only
+            )
+            model = AutoModel.from_pretrained(
+                str(p) if p.is_dir() else str(name_or_path), local_files_only=local_files_only
+            )
         except (OSError, ValueError) as e:
             raise DataUnavailableError(
                 f"cannot load model {str(name_or_path)!r} with from_pretrained (offline): {e}. "
@@ -209,7 +223,9 @@ class BiEncoder(nn.Module):
         return self(self.tokenize(texts))
 
     @torch.no_grad()
-    def encode(self, texts: Sequence[str], batch_size: int = 256, pad_to_multiple_of: int | None = None) -> torch.Tensor:
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 256, pad_to_multiple_of: int | None = None
+    ) -> torch.Tensor:
         """Embed many texts without gradients: ``(len(texts), H)`` float32 on CPU.
 
         Texts are tokenised once, sorted by token length and padded per batch (length
@@ -224,8 +240,13 @@ class BiEncoder(nn.Module):
         """Token ids of ``texts``, truncated to ``max_length`` (special tokens included)."""
         if len(texts) == 0:
             return []
-        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
-                              return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        return self.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self.max_length,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
 
     def tokenizer_identity(self) -> str:
         """What :meth:`tokenize_ids` depends on: the tokenizer's digest and ``max_length``
@@ -233,8 +254,9 @@ class BiEncoder(nn.Module):
         return f"tokens:{tokenizer_digest(self.tokenizer)}:{self.max_length}"
 
     @torch.no_grad()
-    def encode_ids(self, ids: Sequence[Sequence[int]], batch_size: int = 256,
-                   pad_to_multiple_of: int | None = None) -> torch.Tensor:
+    def encode_ids(
+        self, ids: Sequence[Sequence[int]], batch_size: int = 256, pad_to_multiple_of: int | None = None
+    ) -> torch.Tensor:
         """:meth:`encode` from token ids (:meth:`tokenize_ids`): ``(len(ids), H)`` float32 on CPU."""
         import numpy as np
 

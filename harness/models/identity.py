@@ -73,7 +73,8 @@ def model_fingerprint(name_or_path: str | os.PathLike, memo_file: Path | None = 
         raise DataUnavailableError(
             f"model directory {str(name_or_path)!r} (model.base) does not exist; give a directory written by "
             "save_pretrained (config.json, weights, tokenizer files) or a hub name already in the local Hugging Face "
-            "cache")
+            "cache"
+        )
     try:
         from huggingface_hub import snapshot_download
 
@@ -82,7 +83,8 @@ def model_fingerprint(name_or_path: str | os.PathLike, memo_file: Path | None = 
         raise DataUnavailableError(
             f"model {str(name_or_path)!r} (model.base) is neither a local directory nor in the local Hugging Face "
             f"cache (HF_HOME): {type(e).__name__}. Download it once on a connected machine (e.g. `huggingface-cli "
-            f"download {name_or_path}`) and copy the cache here, or give a local directory") from None
+            f"download {name_or_path}`) and copy the cache here, or give a local directory"
+        ) from None
     return {"kind": "hub", "name": str(name_or_path), "revision": snap.name}
 
 
@@ -102,9 +104,14 @@ def check_tokenizer(tokenizer: Any, texts: Sequence[str], *, where: str, warn_ra
         raise DataUnavailableError(
             f"{where}: every word piece of {len(texts)} sample texts is the unknown token "
             f"{getattr(tokenizer, 'unk_token', '[UNK]')!r}: the tokenizer cannot read this benchmark (a model "
-            "directory without its vocabulary files, or a vocabulary for another script). Check model.base")
+            "directory without its vocabulary files, or a vocabulary for another script). Check model.base"
+        )
     if rate > warn_rate:
-        warnings.warn(f"{where}: {rate:.1%} of the word pieces of {len(texts)} sample texts are unknown to the "
-                      f"tokenizer ({getattr(tokenizer, 'unk_token', '[UNK]')}); scores will suffer. Check that "
-                      "model.base matches the benchmark's languages", TokenizerCoverageWarning, stacklevel=2)
+        warnings.warn(
+            f"{where}: {rate:.1%} of the word pieces of {len(texts)} sample texts are unknown to the "
+            f"tokenizer ({getattr(tokenizer, 'unk_token', '[UNK]')}); scores will suffer. Check that "
+            "model.base matches the benchmark's languages",
+            TokenizerCoverageWarning,
+            stacklevel=2,
+        )
     return rate

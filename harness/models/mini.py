@@ -43,10 +43,10 @@ from harness.errors import ConfigError
 from harness.options import validate_section
 
 if TYPE_CHECKING:
-    from harness.benchmarks.base import BaseModelSpec, Benchmark
-    from harness.cache import Cache
     import torch
 
+    from harness.benchmarks.base import BaseModelSpec, Benchmark
+    from harness.cache import Cache
     from harness.training import TrainStats
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -111,18 +111,30 @@ def train_tokenizer(sentences: Sequence[str], vocab_size: int, max_length: int =
     # harness.models.vocab rather than tokenizers' WordPieceTrainer: the latter breaks
     # frequency ties in a per-process random order, so vocabularies differ between runs.
     tok = train_wordpiece(
-        list(sentences), vocab_size, list(SPECIAL_TOKENS), min_frequency=2,
-        normalizer=normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False, strip_accents=False, lowercase=False),
+        list(sentences),
+        vocab_size,
+        list(SPECIAL_TOKENS),
+        min_frequency=2,
+        normalizer=normalizers.BertNormalizer(
+            clean_text=True, handle_chinese_chars=False, strip_accents=False, lowercase=False
+        ),
         pre_tokenizer=pre_tokenizers.BertPreTokenizer(),
     )
     tok.decoder = decoders.WordPiece(prefix="##")
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]", model_max_length=max_length,
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=max_length,
     )
 
 
@@ -237,11 +249,20 @@ def pretrain_mlm(
         return torch.nn.functional.cross_entropy(logits.float(), labels)
 
     stats = train(
-        model, batches(), loss_fn,
-        steps=options.total_steps(len(enc)), lr=options.lr, method="mlm-pretraining", seed=options.seed,
+        model,
+        batches(),
+        loss_fn,
+        steps=options.total_steps(len(enc)),
+        lr=options.lr,
+        method="mlm-pretraining",
+        seed=options.seed,
         torch_seed=seeding.torch_seed(options.seed, "mini", "mlm-train"),
-        device=device, weight_decay=options.weight_decay, warmup=options.warmup, progress=progress,
-        hint="lower mini.lr", desc="base encoder: MLM pre-training (shared by all seeds)",
+        device=device,
+        weight_decay=options.weight_decay,
+        warmup=options.warmup,
+        progress=progress,
+        hint="lower mini.lr",
+        desc="base encoder: MLM pre-training (shared by all seeds)",
     )
     return model.cpu().eval(), stats
 
@@ -288,8 +309,14 @@ def build_mini(
 
 
 # ------------------------------------------------------------------------- cached base encoder
-def cached_mini(benchmark: "Benchmark", options: "MiniOptions | Mapping[str, Any] | None", device: str,
-                cache: "Cache", progress: bool = False, threads: int | None = None) -> Path:
+def cached_mini(
+    benchmark: "Benchmark",
+    options: "MiniOptions | Mapping[str, Any] | None",
+    device: str,
+    cache: "Cache",
+    progress: bool = False,
+    threads: int | None = None,
+) -> Path:
     """Directory of the ``mini`` base encoder for ``benchmark``'s pre-training text (built once, then cached).
 
     The tokenizer and BERT are trained on ``benchmark.pretrain_sentences(lang)`` for every

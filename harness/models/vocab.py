@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 
 
 def _merge_symbol(a: str, b: str, prefix: str) -> str:
-    return a + (b[len(prefix):] if b.startswith(prefix) else b)
+    return a + (b[len(prefix) :] if b.startswith(prefix) else b)
 
 
 def learn_wordpiece_vocab(
@@ -102,8 +102,16 @@ def learn_wordpiece_vocab(
     return vocab
 
 
-def train_wordpiece(sentences: Sequence[str], vocab_size: int, special_tokens: Sequence[str], *,
-                    normalizer=None, pre_tokenizer=None, min_frequency: int = 2, prefix: str = "##"):
+def train_wordpiece(
+    sentences: Sequence[str],
+    vocab_size: int,
+    special_tokens: Sequence[str],
+    *,
+    normalizer=None,
+    pre_tokenizer=None,
+    min_frequency: int = 2,
+    prefix: str = "##",
+):
     """A ``tokenizers.Tokenizer`` with a WordPiece model over :func:`learn_wordpiece_vocab`.
 
     ``normalizer`` and ``pre_tokenizer`` (``tokenizers`` objects) are applied to split the
@@ -120,8 +128,14 @@ def train_wordpiece(sentences: Sequence[str], vocab_size: int, special_tokens: S
             words.extend(text.split())
     vocab = learn_wordpiece_vocab(words, vocab_size, special_tokens, min_frequency=min_frequency, prefix=prefix)
     unk = "[UNK]" if "[UNK]" in vocab else special_tokens[0]
-    tok = Tokenizer(models.WordPiece(vocab={t: i for i, t in enumerate(vocab)}, unk_token=unk,
-                                     max_input_chars_per_word=100, continuing_subword_prefix=prefix))
+    tok = Tokenizer(
+        models.WordPiece(
+            vocab={t: i for i, t in enumerate(vocab)},
+            unk_token=unk,
+            max_input_chars_per_word=100,
+            continuing_subword_prefix=prefix,
+        )
+    )
     if normalizer is not None:
         tok.normalizer = normalizer
     if pre_tokenizer is not None:

@@ -158,23 +158,44 @@ def _cells(data: MetricScores, boot: BootstrapReplicates, level: float) -> list[
     for m in data.methods:
         obs = boot.observed[m]  # (S, L)
         n_s = obs.shape[0]
-        noise = np.array([residual_mean_square(data.scores[(m, lang)]) / (data.n_queries(lang) * n_s)
-                          for lang in data.languages])  # seed x query noise counted twice by the bootstrap
-        iv = calibrated_interval(obs.mean(axis=0), boot.hierarchical[m].mean(axis=1), boot.queries_only[m].mean(axis=1),
-                                 n_s - 1, dq, level, overcount=noise)
-        qiv = calibrated_interval(obs.mean(axis=0), boot.queries_only[m].mean(axis=1),
-                                  boot.queries_only[m].mean(axis=1), 0, dq, level)
+        noise = np.array(
+            [residual_mean_square(data.scores[(m, lang)]) / (data.n_queries(lang) * n_s) for lang in data.languages]
+        )  # seed x query noise counted twice by the bootstrap
+        iv = calibrated_interval(
+            obs.mean(axis=0),
+            boot.hierarchical[m].mean(axis=1),
+            boot.queries_only[m].mean(axis=1),
+            n_s - 1,
+            dq,
+            level,
+            overcount=noise,
+        )
+        qiv = calibrated_interval(
+            obs.mean(axis=0), boot.queries_only[m].mean(axis=1), boot.queries_only[m].mean(axis=1), 0, dq, level
+        )
         sd = obs.std(axis=0, ddof=1) if obs.shape[0] > 1 else None
         for j, lang in enumerate(data.languages):
-            out.append(CellSummary(data.metric, m, lang, data.tiers[lang], float(iv.estimate[j]),
-                                   (float(iv.lo[j]), float(iv.hi[j])), (float(qiv.lo[j]), float(qiv.hi[j])),
-                                   float(iv.se[j]), None if sd is None else float(sd[j]), obs.shape[0],
-                                   data.n_queries(lang)))
+            out.append(
+                CellSummary(
+                    data.metric,
+                    m,
+                    lang,
+                    data.tiers[lang],
+                    float(iv.estimate[j]),
+                    (float(iv.lo[j]), float(iv.hi[j])),
+                    (float(qiv.lo[j]), float(qiv.hi[j])),
+                    float(iv.se[j]),
+                    None if sd is None else float(sd[j]),
+                    obs.shape[0],
+                    data.n_queries(lang),
+                )
+            )
     return out
 
 
-def _group_means(data: MetricScores, boot: BootstrapReplicates,
-                 level: float) -> tuple[list[GroupMean], list[GroupMean]]:
+def _group_means(
+    data: MetricScores, boot: BootstrapReplicates, level: float
+) -> tuple[list[GroupMean], list[GroupMean]]:
     langs = list(data.languages)
     groups: list[tuple[str | None, list[str]]] = [(None, langs)]
     groups += [(t, list(data.tier_languages(t))) for t in sorted(set(data.tiers.values()))]
@@ -187,13 +208,24 @@ def _group_means(data: MetricScores, boot: BootstrapReplicates,
             h = boot.hierarchical[m][:, :, idx].mean(axis=(1, 2))
             q = boot.queries_only[m][:, :, idx].mean(axis=(1, 2))
             noise = sum(residual_mean_square(data.scores[(m, x)]) / data.n_queries(x) for x in members) / (
-                len(members) ** 2 * len(per_seed))
-            iv = calibrated_interval(np.array([per_seed.mean()]), h[:, None], q[:, None], len(per_seed) - 1, dq, level,
-                                     overcount=noise)
+                len(members) ** 2 * len(per_seed)
+            )
+            iv = calibrated_interval(
+                np.array([per_seed.mean()]), h[:, None], q[:, None], len(per_seed) - 1, dq, level, overcount=noise
+            )
             qiv = calibrated_interval(np.array([per_seed.mean()]), q[:, None], q[:, None], 0, dq, level)
-            rec = GroupMean(data.metric, m, tier, tuple(members), float(per_seed.mean()),
-                            (float(iv.lo[0]), float(iv.hi[0])), (float(qiv.lo[0]), float(qiv.hi[0])), float(iv.se[0]),
-                            float(per_seed.std(ddof=1)) if len(per_seed) > 1 else None, len(per_seed))
+            rec = GroupMean(
+                data.metric,
+                m,
+                tier,
+                tuple(members),
+                float(per_seed.mean()),
+                (float(iv.lo[0]), float(iv.hi[0])),
+                (float(qiv.lo[0]), float(qiv.hi[0])),
+                float(iv.se[0]),
+                float(per_seed.std(ddof=1)) if len(per_seed) > 1 else None,
+                len(per_seed),
+            )
             (overall if tier is None else tiers).append(rec)
     return overall, tiers
 
@@ -203,17 +235,31 @@ def _seed_scores(data: MetricScores, boot: BootstrapReplicates) -> list[SeedScor
     for m in data.methods:
         obs = boot.observed[m]
         for i, s in enumerate(data.seeds[m]):
-            out.append(SeedScore(data.metric, m, s, float(obs[i].mean()),
-                                 {lang: float(obs[i, j]) for j, lang in enumerate(data.languages)}))
+            out.append(
+                SeedScore(
+                    data.metric,
+                    m,
+                    s,
+                    float(obs[i].mean()),
+                    {lang: float(obs[i, j]) for j, lang in enumerate(data.languages)},
+                )
+            )
     return out
 
 
 def _typical_pair(vd: VarianceDecomposition, data: MetricScores, opts: AnalysisOptions) -> PowerEstimate | None:
     comp = {c.name: c for c in vd.components}
     if vd.degenerate or comp["seed"].variance is None or comp["seed_x_language"].variance is None:
-        return PowerEstimate("pooled mean difference of two methods with independent seeds (from the variance "
-                             "components)", vd.n_seeds, None, None, opts.target_difference, None, None,
-                             "seed components are not estimable (one seed) or the scores are constant")
+        return PowerEstimate(
+            "pooled mean difference of two methods with independent seeds (from the variance components)",
+            vd.n_seeds,
+            None,
+            None,
+            opts.target_difference,
+            None,
+            None,
+            "seed components are not estimable (one seed) or the scores are constant",
+        )
     s2, sl2 = comp["seed"].variance, comp["seed_x_language"].variance
     mq2 = comp["residual"].parts.get("method_x_query") or 0.0
     sq2 = comp["residual"].parts.get("seed_x_query") or 0.0
@@ -229,32 +275,73 @@ def _typical_pair(vd: VarianceDecomposition, data: MetricScores, opts: AnalysisO
             den = np.where(total > 0, (seed_part / (2 * (s - 1)) + query_part / dq) / total, 1.0)
         return total, np.where(den > 0, 1.0 / den, np.inf)
 
-    return power_curve("pooled mean difference of two methods with independent seeds (from the variance components: "
-                       "2 [seed/S + seed_x_language/(S L) + (method_x_query + seed_x_query/S) mean(1/Q_l) / L])",
-                       vd.n_seeds, variance_at, opts.alpha, opts.power, opts.target_difference, opts.max_seeds)
+    return power_curve(
+        "pooled mean difference of two methods with independent seeds (from the variance components: "
+        "2 [seed/S + seed_x_language/(S L) + (method_x_query + seed_x_query/S) mean(1/Q_l) / L])",
+        vd.n_seeds,
+        variance_at,
+        opts.alpha,
+        opts.power,
+        opts.target_difference,
+        opts.max_seeds,
+    )
 
 
-def _power(data: MetricScores, groups: Mapping[str, Any], comps: tuple[Comparison, ...], question: Question,
-           vd: VarianceDecomposition, opts: AnalysisOptions) -> Power:
+def _power(
+    data: MetricScores,
+    groups: Mapping[str, Any],
+    comps: tuple[Comparison, ...],
+    question: Question,
+    vd: VarianceDecomposition,
+    opts: AnalysisOptions,
+) -> Power:
     """Power on the primary metric: the question, every pooled pair, and a typical pair from the components."""
     n_l = len(data.languages)
     pair_power = []
     for c in comps:
         if c.metric != data.metric or c.language != "all":
             continue
-        inf = contrast_inference(data, {(m, lang): s / n_l for lang in data.languages
-                                        for m, s in ((c.method_a, 1.0), (c.method_b, -1.0))}, groups)
-        pair_power.append(PairPower(c.metric, c.method_a, c.method_b, power_from(
-            f"pooled mean difference ({c.method_a} - {c.method_b})", inf, opts.alpha, opts.power,
-            opts.target_difference, opts.max_seeds)))
-    return Power(data.metric, opts.alpha, opts.power, opts.target_difference, question.power, tuple(pair_power),
-                 _typical_pair(vd, data, opts),
-                 ("minimum detectable difference = (t_{1-alpha/2} + t_{power}) x SE, two-sided, SE from the seed and "
-                  "query variance of each comparison; seeds_needed: per method",))
+        inf = contrast_inference(
+            data,
+            {(m, lang): s / n_l for lang in data.languages for m, s in ((c.method_a, 1.0), (c.method_b, -1.0))},
+            groups,
+        )
+        pair_power.append(
+            PairPower(
+                c.metric,
+                c.method_a,
+                c.method_b,
+                power_from(
+                    f"pooled mean difference ({c.method_a} - {c.method_b})",
+                    inf,
+                    opts.alpha,
+                    opts.power,
+                    opts.target_difference,
+                    opts.max_seeds,
+                ),
+            )
+        )
+    return Power(
+        data.metric,
+        opts.alpha,
+        opts.power,
+        opts.target_difference,
+        question.power,
+        tuple(pair_power),
+        _typical_pair(vd, data, opts),
+        (
+            "minimum detectable difference = (t_{1-alpha/2} + t_{power}) x SE, two-sided, SE from the seed and "
+            "query variance of each comparison; seeds_needed: per method",
+        ),
+    )
 
 
-def analyze(results: pd.DataFrame, options: AnalysisOptions | Mapping[str, Any] | None = None, *,
-            tiers: Mapping[str, str] | None = None) -> Analysis:
+def analyze(
+    results: pd.DataFrame,
+    options: AnalysisOptions | Mapping[str, Any] | None = None,
+    *,
+    tiers: Mapping[str, str] | None = None,
+) -> Analysis:
     """Analyse a long results table (schema in the package docstring).
 
     Parameters
@@ -270,8 +357,15 @@ def analyze(results: pd.DataFrame, options: AnalysisOptions | Mapping[str, Any] 
     """
     t0 = time.perf_counter()
     opts = options if isinstance(options, AnalysisOptions) else AnalysisOptions(**dict(options or {}))
-    prepared = prepare(results, metrics=opts.metrics, primary_metric=opts.primary_metric, methods=opts.methods,
-                       languages=opts.languages, tiers=tiers, nan_policy=opts.nan_policy)
+    prepared = prepare(
+        results,
+        metrics=opts.metrics,
+        primary_metric=opts.primary_metric,
+        methods=opts.methods,
+        languages=opts.languages,
+        tiers=tiers,
+        nan_policy=opts.nan_policy,
+    )
     warnings = list(prepared.warnings)
     primary = prepared.metrics[opts.primary_metric]
 
@@ -293,19 +387,52 @@ def analyze(results: pd.DataFrame, options: AnalysisOptions | Mapping[str, Any] 
         overall += o
         tier_means += t
         seed_scores += _seed_scores(data, boot)
-        decomps.append(decompose(data, stream(opts.seed, "variance", metric), opts.n_bootstrap, opts.ci_level,
-                                 reml=opts.reml_variance_check))
-        comps += compare_metric(data, boot, groups, seed=opts.seed, n_permutations=opts.n_permutations,
-                                alpha=opts.alpha, power=opts.power, level=opts.ci_level)
-    pairwise = assemble(comps, test=opts.pairwise_test, correction=opts.correction, family=opts.correction_family,
-                        alpha=opts.alpha, n_permutations=opts.n_permutations)
+        decomps.append(
+            decompose(
+                data,
+                stream(opts.seed, "variance", metric),
+                opts.n_bootstrap,
+                opts.ci_level,
+                reml=opts.reml_variance_check,
+            )
+        )
+        comps += compare_metric(
+            data,
+            boot,
+            groups,
+            seed=opts.seed,
+            n_permutations=opts.n_permutations,
+            alpha=opts.alpha,
+            power=opts.power,
+            level=opts.ci_level,
+        )
+    pairwise = assemble(
+        comps,
+        test=opts.pairwise_test,
+        correction=opts.correction,
+        family=opts.correction_family,
+        alpha=opts.alpha,
+        n_permutations=opts.n_permutations,
+    )
     warnings += pairwise.notes
 
-    question = answer(primary, boots[opts.primary_metric], groups_by_metric[opts.primary_metric],
-                      ot=opts.ot_method, con=opts.contrastive_method, baseline=opts.baseline, high=opts.high_tier,
-                      low=opts.low_tier, endpoint=opts.question_endpoint, alpha=opts.alpha, level=opts.ci_level,
-                      delta=opts.target_difference, power=opts.power, max_seeds=opts.max_seeds,
-                      fit_mixedlm=opts.fit_mixedlm)
+    question = answer(
+        primary,
+        boots[opts.primary_metric],
+        groups_by_metric[opts.primary_metric],
+        ot=opts.ot_method,
+        con=opts.contrastive_method,
+        baseline=opts.baseline,
+        high=opts.high_tier,
+        low=opts.low_tier,
+        endpoint=opts.question_endpoint,
+        alpha=opts.alpha,
+        level=opts.ci_level,
+        delta=opts.target_difference,
+        power=opts.power,
+        max_seeds=opts.max_seeds,
+        fit_mixedlm=opts.fit_mixedlm,
+    )
     if question.degenerate and question.reason:
         warnings.append(f"question not answered: {question.reason}")
 
@@ -322,10 +449,23 @@ def analyze(results: pd.DataFrame, options: AnalysisOptions | Mapping[str, Any] 
         "primary_metric": opts.primary_metric,
         "seeds": {m: list(s) for m, s in primary.seeds.items()},
         "seed_groups": {m: str(g) for m, g in groups_by_metric[opts.primary_metric].items()},
-        "n_queries": {metric: {lang: d.n_queries(lang) for lang in d.languages}
-                      for metric, d in prepared.metrics.items()},
+        "n_queries": {
+            metric: {lang: d.n_queries(lang) for lang in d.languages} for metric, d in prepared.metrics.items()
+        },
         "dropped_queries": {metric: dict(d.dropped_queries) for metric, d in prepared.metrics.items()},
         "n_rows": int(len(results)),
     }
-    return Analysis(design, opts, tuple(cells), tuple(overall), tuple(tier_means), tuple(seed_scores), tuple(decomps),
-                    pairwise, question, power, tuple(warnings), round(time.perf_counter() - t0, 3))
+    return Analysis(
+        design,
+        opts,
+        tuple(cells),
+        tuple(overall),
+        tuple(tier_means),
+        tuple(seed_scores),
+        tuple(decomps),
+        pairwise,
+        question,
+        power,
+        tuple(warnings),
+        round(time.perf_counter() - t0, 3),
+    )

@@ -102,7 +102,7 @@ def resample_matrix_means(x: np.ndarray, rng: np.random.Generator, n_bootstrap: 
         w = query_counts(rng, c, n_q).astype(np.float64)  # (c, Q)
         # numpy's own sum-of-products loop, not BLAS: a BLAS product splits the sum over Q by thread
         # count, which changed analysis.json in the 12th digit between 1 and 2 threads
-        out[start:start + c] = np.einsum("cq,qr->cr", w, xt, optimize=False) / n_q  # (c, R)
+        out[start : start + c] = np.einsum("cq,qr->cr", w, xt, optimize=False) / n_q  # (c, R)
     return out
 
 
@@ -127,8 +127,9 @@ def resample_seeds(means: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return centre + np.sqrt(n_s / (n_s - 1)) * (picked - centre)
 
 
-def hierarchical_bootstrap(data: MetricScores, seed_groups: Mapping[str, Hashable], n_bootstrap: int,
-                           seed: int) -> BootstrapReplicates:
+def hierarchical_bootstrap(
+    data: MetricScores, seed_groups: Mapping[str, Hashable], n_bootstrap: int, seed: int
+) -> BootstrapReplicates:
     """Draw the replicates of every method's per-(seed, language) means.
 
     ``seed_groups[m]`` names the group of methods whose seeds are resampled with the same
@@ -143,7 +144,7 @@ def hierarchical_bootstrap(data: MetricScores, seed_groups: Mapping[str, Hashabl
         x = np.concatenate([data.scores[(m, lang)] for m in methods], axis=0)  # (sum_m S_m, Q_l)
         reps = resample_matrix_means(x, stream(seed, "bootstrap-queries", data.metric, lang), n_bootstrap)
         for i, m in enumerate(methods):
-            q_only[m][:, :, j] = reps[:, offsets[i]:offsets[i + 1]]
+            q_only[m][:, :, j] = reps[:, offsets[i] : offsets[i + 1]]
     hier: dict[str, np.ndarray] = {}
     indices: dict[Hashable, np.ndarray] = {}
     for m in methods:
@@ -155,8 +156,9 @@ def hierarchical_bootstrap(data: MetricScores, seed_groups: Mapping[str, Hashabl
             raise ValueError(f"seed group {g!r} mixes methods with different seed counts")
         hier[m] = resample_seeds(q_only[m], indices[g])
     observed = {m: data.run_means(m) for m in methods}
-    return BootstrapReplicates(data.metric, methods, langs, observed, q_only, hier,
-                               {lang: data.n_queries(lang) for lang in langs})
+    return BootstrapReplicates(
+        data.metric, methods, langs, observed, q_only, hier, {lang: data.n_queries(lang) for lang in langs}
+    )
 
 
 @dataclass(frozen=True)
@@ -170,9 +172,15 @@ class Intervals:
     df: np.ndarray  # Welch-Satterthwaite df (inf when the variance is 0)
 
 
-def calibrated_interval(estimate: np.ndarray, hierarchical: np.ndarray, queries_only: np.ndarray,
-                        df_seed: np.ndarray | float, df_query: np.ndarray | float, level: float,
-                        overcount: np.ndarray | float | None = None) -> Intervals:
+def calibrated_interval(
+    estimate: np.ndarray,
+    hierarchical: np.ndarray,
+    queries_only: np.ndarray,
+    df_seed: np.ndarray | float,
+    df_query: np.ndarray | float,
+    level: float,
+    overcount: np.ndarray | float | None = None,
+) -> Intervals:
     """Small-sample calibrated percentile interval (see the module docstring).
 
     Parameters

@@ -31,20 +31,34 @@ from harness.stats.inference import adjust, contrast_inference, two_sided_t_p
 from harness.stats.simulate import SimulationDesign, simulate_metric
 
 #: Variance components of nDCG@10 in the default run (ANOVA estimator, see the module docstring).
-DEFAULT_RUN_COMPONENTS = {"query": 0.0829549, "method_x_query": 0.0309118, "seed_x_query": 0.00369833,
-                          "method_x_language": 0.00470608, "seed": 7.98901e-6, "seed_x_language": 6.76037e-6,
-                          "language": 9.97386e-5}
+DEFAULT_RUN_COMPONENTS = {
+    "query": 0.0829549,
+    "method_x_query": 0.0309118,
+    "seed_x_query": 0.00369833,
+    "method_x_language": 0.00470608,
+    "seed": 7.98901e-6,
+    "seed_x_language": 6.76037e-6,
+    "language": 9.97386e-5,
+}
 #: Tests compared: the decision tests of ``analysis.pairwise_test`` and the former hierarchical df.
 TESTS = ("hierarchical", "seed", "t", "hierarchical_satterthwaite", "hierarchical_t_seed_df")
-LABELS = {"hierarchical": "hierarchical, Behrens-Fisher type (default; method-level)",
-          "seed": "t over per-seed means (method-level, for these queries)",
-          "t": "paired t over queries (for these trained checkpoints; ~ randomization)",
-          "hierarchical_satterthwaite": "hierarchical, Welch-Satterthwaite df (before this change)",
-          "hierarchical_t_seed_df": "hierarchical statistic on Student's t with S - 1 df (valid, no power)"}
+LABELS = {
+    "hierarchical": "hierarchical, Behrens-Fisher type (default; method-level)",
+    "seed": "t over per-seed means (method-level, for these queries)",
+    "t": "paired t over queries (for these trained checkpoints; ~ randomization)",
+    "hierarchical_satterthwaite": "hierarchical, Welch-Satterthwaite df (before this change)",
+    "hierarchical_t_seed_df": "hierarchical statistic on Student's t with S - 1 df (valid, no power)",
+}
 
 
-def default_run_design(seed_scale: float = 2.5, effect: float = 0.0, n_queries: int = 1000, n_seeds: int = 3,
-                       n_methods: int = 6, n_languages: int = 6) -> SimulationDesign:
+def default_run_design(
+    seed_scale: float = 2.5,
+    effect: float = 0.0,
+    n_queries: int = 1000,
+    n_seeds: int = 3,
+    n_methods: int = 6,
+    n_languages: int = 6,
+) -> SimulationDesign:
     """The default run's shape and components; ``seed_scale`` x the seed SDs; the last method ``+effect``.
 
     Method x language effects are 0: with them, the methods would differ in each language (the
@@ -55,8 +69,15 @@ def default_run_design(seed_scale: float = 2.5, effect: float = 0.0, n_queries: 
     sd["seed_x_language"] *= seed_scale
     methods = tuple(f"m{i}" for i in range(n_methods))
     tiers = {f"l{j}": ("high" if j < n_languages // 2 else "low") for j in range(n_languages)}
-    return SimulationDesign(methods=methods, tiers=tiers, n_queries=n_queries, n_seeds=n_seeds, sd=sd, mean=0.5,
-                            method_effects={methods[-1]: effect})
+    return SimulationDesign(
+        methods=methods,
+        tiers=tiers,
+        n_queries=n_queries,
+        n_seeds=n_seeds,
+        sd=sd,
+        mean=0.5,
+        method_effects={methods[-1]: effect},
+    )
 
 
 @dataclass(frozen=True)
@@ -81,8 +102,11 @@ class Rates:
 
 
 def _p_values(inf, satterthwaite: bool) -> dict[str, float]:
-    out = {"hierarchical": float(inf.hierarchical.p[0]), "t": float(inf.query.p[0]),
-           "seed": float(inf.seed.p[0]) if inf.seed is not None else np.nan}
+    out = {
+        "hierarchical": float(inf.hierarchical.p[0]),
+        "t": float(inf.query.p[0]),
+        "seed": float(inf.seed.p[0]) if inf.seed is not None else np.nan,
+    }
     if satterthwaite:
         total = float(inf.hierarchical.se[0]) ** 2
         seed_part = total - inf.query_net
@@ -96,8 +120,13 @@ def _p_values(inf, satterthwaite: bool) -> dict[str, float]:
     return out
 
 
-def pairwise_rates(design: SimulationDesign, n_rep: int, rng: np.random.Generator, alpha: float = 0.05,
-                   scopes: tuple[str, ...] = ("pooled", "per-language")) -> dict[str, Rates]:
+def pairwise_rates(
+    design: SimulationDesign,
+    n_rep: int,
+    rng: np.random.Generator,
+    alpha: float = 0.05,
+    scopes: tuple[str, ...] = ("pooled", "per-language"),
+) -> dict[str, Rates]:
     """Rejection rates of every test of :data:`TESTS` (see the module docstring), per scope."""
     methods = design.methods
     pairs = list(combinations(methods, 2))
@@ -111,8 +140,9 @@ def pairwise_rates(design: SimulationDesign, n_rep: int, rng: np.random.Generato
             contrasts = []
             for a, b in pairs:
                 if scope == "pooled":
-                    contrasts.append(((a, b), {(m, x): s / len(langs) for x in langs
-                                               for m, s in ((a, 1.0), (b, -1.0))}))
+                    contrasts.append(
+                        ((a, b), {(m, x): s / len(langs) for x in langs for m, s in ((a, 1.0), (b, -1.0))})
+                    )
                 else:
                     contrasts += [((a, b), {(a, x): 1.0, (b, x): -1.0}) for x in langs]
             ps = [_p_values(contrast_inference(data, c, groups), True) for _, c in contrasts]
@@ -126,9 +156,14 @@ def pairwise_rates(design: SimulationDesign, n_rep: int, rng: np.random.Generato
             a["hit"].append({k: (adj[k][is_alt] < alpha) for k in TESTS})
     out = {}
     for scope, a in acc.items():
-        out[scope] = Rates(scope, n_rep, {k: _share(a["null"], k) for k in TESTS},
-                           {k: _share(a["alt"], k) for k in TESTS}, {k: _share(a["any"], k) for k in TESTS},
-                           {k: _share(a["hit"], k) for k in TESTS})
+        out[scope] = Rates(
+            scope,
+            n_rep,
+            {k: _share(a["null"], k) for k in TESTS},
+            {k: _share(a["alt"], k) for k in TESTS},
+            {k: _share(a["any"], k) for k in TESTS},
+            {k: _share(a["hit"], k) for k in TESTS},
+        )
     return out
 
 

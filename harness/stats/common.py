@@ -25,8 +25,10 @@ def seed_groups(data: MetricScores, pairing: str) -> dict[str, Hashable]:
     sets = {m: data.seeds[m] for m in data.methods}
     if pairing == "paired" and len(set(sets.values())) > 1:
         detail = "; ".join(f"{m}: {list(s)}" for m, s in sets.items())
-        raise StatisticsError(f"analysis.seed_pairing = 'paired' needs the same seeds for every method, got {detail}; "
-                              "use 'auto' (pairs methods with identical seed sets) or 'independent'")
+        raise StatisticsError(
+            f"analysis.seed_pairing = 'paired' needs the same seeds for every method, got {detail}; "
+            "use 'auto' (pairs methods with identical seed sets) or 'independent'"
+        )
     return {m: "seeds:" + ",".join(map(str, s)) for m, s in sets.items()}
 
 
@@ -66,8 +68,14 @@ def seed_test_name(inf: ContrastInference) -> str:
     return "paired t over seeds" if len(inf.n_seeds) == 1 else "Welch t over seeds"
 
 
-def stat_from(inf: ContrastInference | None, estimate: float, ci: tuple[float, float] | None,
-              ci_q: tuple[float, float] | None, se: float | None, reason: str | None = None) -> Stat:
+def stat_from(
+    inf: ContrastInference | None,
+    estimate: float,
+    ci: tuple[float, float] | None,
+    ci_q: tuple[float, float] | None,
+    se: float | None,
+    reason: str | None = None,
+) -> Stat:
     """A :class:`Stat` from a contrast's inference and its bootstrap intervals."""
     if inf is None:
         return Stat(finite(estimate), ci, ci_q, finite(se), reason=reason)
@@ -78,13 +86,26 @@ def stat_from(inf: ContrastInference | None, estimate: float, ci: tuple[float, f
         if inf.seed.degenerate[0]:
             reasons.append(f"seed-level test: {inf.seed.degenerate[0]}")
     else:
-        reasons.append("a method has one seed: its seed variance is not estimable (no seed-level test; the "
-                       "hierarchical test counts it as 0)")
+        reasons.append(
+            "a method has one seed: its seed variance is not estimable (no seed-level test; the "
+            "hierarchical test counts it as 0)"
+        )
     if inf.query.degenerate[0]:
         reasons.append(f"query-level test: {inf.query.degenerate[0]}")
-    return Stat(finite(estimate), ci, ci_q, finite(se), seed_p, seed_test_name(inf), seed_df,
-                finite(inf.query.p[0]), finite(inf.query.df[0]), finite(inf.hierarchical.p[0]),
-                finite(min(inf.hierarchical.df[0], 1e9)), "; ".join(reasons) or None)
+    return Stat(
+        finite(estimate),
+        ci,
+        ci_q,
+        finite(se),
+        seed_p,
+        seed_test_name(inf),
+        seed_df,
+        finite(inf.query.p[0]),
+        finite(inf.query.df[0]),
+        finite(inf.hierarchical.p[0]),
+        finite(min(inf.hierarchical.df[0], 1e9)),
+        "; ".join(reasons) or None,
+    )
 
 
 def mdd(variance: np.ndarray, df: np.ndarray, alpha: float, power: float) -> np.ndarray:
@@ -107,8 +128,9 @@ class PowerEstimate:
     reason: str | None
 
 
-def power_curve(statistic: str, n_now: int, variance_at, alpha: float, power: float, target: float,
-                max_seeds: int) -> PowerEstimate:
+def power_curve(
+    statistic: str, n_now: int, variance_at, alpha: float, power: float, target: float, max_seeds: int
+) -> PowerEstimate:
     """MDD at ``n_now`` seeds and the smallest seed count (per method) whose MDD <= ``target``.
 
     ``variance_at(S)`` returns (variance, df) of the estimate with S seeds per method,
@@ -124,21 +146,41 @@ def power_curve(statistic: str, n_now: int, variance_at, alpha: float, power: fl
     needed = int(grid[ok[0]]) if len(ok) else None
     reason = None
     if needed is None:
-        reason = (f"even infinitely many seeds leave a detectable difference of {m_inf:.4g} (query sampling) > "
-                  f"target {target}; more queries are needed" if m_inf > target else
-                  f"more than analysis.max_seeds = {max_seeds} seeds are needed")
-    return PowerEstimate(statistic, n_now, finite(np.sqrt(v_now[0])), finite(mdd(v_now, df_now, alpha, power)[0]),
-                         target, needed, m_inf, reason)
+        reason = (
+            f"even infinitely many seeds leave a detectable difference of {m_inf:.4g} (query sampling) > "
+            f"target {target}; more queries are needed"
+            if m_inf > target
+            else f"more than analysis.max_seeds = {max_seeds} seeds are needed"
+        )
+    return PowerEstimate(
+        statistic,
+        n_now,
+        finite(np.sqrt(v_now[0])),
+        finite(mdd(v_now, df_now, alpha, power)[0]),
+        target,
+        needed,
+        m_inf,
+        reason,
+    )
 
 
-def power_from(statistic: str, inf: ContrastInference, alpha: float, power: float, target: float,
-               max_seeds: int) -> PowerEstimate:
+def power_from(
+    statistic: str, inf: ContrastInference, alpha: float, power: float, target: float, max_seeds: int
+) -> PowerEstimate:
     """:func:`power_curve` for a linear contrast (its seed and query variance parts)."""
     n_now = min(inf.n_seeds.values())
     if not inf.seed_variance_estimable:
-        return PowerEstimate(statistic, n_now, None, None, target, None, None,
-                             "a method has one seed: its seed variance is not estimable, so neither the "
-                             "detectable difference nor the seeds needed can be computed; run at least 2 seeds")
+        return PowerEstimate(
+            statistic,
+            n_now,
+            None,
+            None,
+            target,
+            None,
+            None,
+            "a method has one seed: its seed variance is not estimable, so neither the "
+            "detectable difference nor the seeds needed can be computed; run at least 2 seeds",
+        )
     return power_curve(statistic, n_now, inf.variance_at, alpha, power, target, max_seeds)
 
 

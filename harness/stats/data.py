@@ -64,9 +64,16 @@ class MetricScores:
 
     def subset(self, methods: Sequence[str]) -> MetricScores:
         """The same data restricted to ``methods`` (in that order)."""
-        return MetricScores(self.metric, tuple(methods), self.languages, self.tiers,
-                            {m: self.seeds[m] for m in methods}, self.query_ids,
-                            {k: v for k, v in self.scores.items() if k[0] in methods}, self.dropped_queries)
+        return MetricScores(
+            self.metric,
+            tuple(methods),
+            self.languages,
+            self.tiers,
+            {m: self.seeds[m] for m in methods},
+            self.query_ids,
+            {k: v for k, v in self.scores.items() if k[0] in methods},
+            self.dropped_queries,
+        )
 
 
 @dataclass(frozen=True)
@@ -99,21 +106,27 @@ def resolve_tiers(df: pd.DataFrame, tiers: Mapping[str, str] | None) -> dict[str
     if len(multi):
         lang = multi.index[0]
         found = sorted(pairs.loc[pairs.language == lang, "tier"].astype(str))
-        raise StatisticsError(f"language {lang!r} has several tiers in the results table ({', '.join(found)}); "
-                              "each language must belong to exactly one tier")
+        raise StatisticsError(
+            f"language {lang!r} has several tiers in the results table ({', '.join(found)}); "
+            "each language must belong to exactly one tier"
+        )
     table = dict(zip(pairs.language.astype(str), pairs.tier.astype(str), strict=True))
     if tiers is None:
         return table
     tiers = {str(k): str(v) for k, v in tiers.items()}
     missing = sorted(set(table) - set(tiers))
     if missing:
-        raise StatisticsError(f"languages {missing} of the results table have no tier in `tiers` "
-                              f"(given for: {', '.join(sorted(tiers))}); pass a tier for every language")
+        raise StatisticsError(
+            f"languages {missing} of the results table have no tier in `tiers` "
+            f"(given for: {', '.join(sorted(tiers))}); pass a tier for every language"
+        )
     for lang, t in table.items():
         if tiers[lang] != t:
-            raise StatisticsError(f"language {lang!r} has tier {t!r} in the results table but {tiers[lang]!r} in "
-                                  "`tiers`; the benchmark and the table disagree (re-run the evaluation or fix the "
-                                  "benchmark's tier assignment)")
+            raise StatisticsError(
+                f"language {lang!r} has tier {t!r} in the results table but {tiers[lang]!r} in "
+                "`tiers`; the benchmark and the table disagree (re-run the evaluation or fix the "
+                "benchmark's tier assignment)"
+            )
     return {lang: tiers[lang] for lang in table}
 
 
@@ -140,8 +153,10 @@ def prepare(
         raise StatisticsError(f"results must be a pandas DataFrame, got {type(results).__name__}")
     missing_cols = [c for c in REQUIRED_COLUMNS if c not in results.columns]
     if missing_cols:
-        raise StatisticsError(f"results table lacks columns {missing_cols}; required: {', '.join(REQUIRED_COLUMNS)} "
-                              f"(found: {', '.join(map(str, results.columns))})")
+        raise StatisticsError(
+            f"results table lacks columns {missing_cols}; required: {', '.join(REQUIRED_COLUMNS)} "
+            f"(found: {', '.join(map(str, results.columns))})"
+        )
     if results.empty:
         raise StatisticsError("results table is empty: nothing to analyse")
     if not pd.api.types.is_numeric_dtype(results["value"]):
@@ -166,18 +181,28 @@ def prepare(
     warnings: list[str] = []
     out: dict[str, MetricScores] = {}
     for metric in metric_list:
-        out[metric] = _align_metric(df[df.metric == metric], metric, method_list, lang_list, tier_map, nan_policy,
-                                    warnings)
+        out[metric] = _align_metric(
+            df[df.metric == metric], metric, method_list, lang_list, tier_map, nan_policy, warnings
+        )
     return Prepared(out, tuple(warnings))
 
 
-def _align_metric(sub: pd.DataFrame, metric: str, methods: list[str], languages: list[str], tiers: dict[str, str],
-                  nan_policy: str, warnings: list[str]) -> MetricScores:
+def _align_metric(
+    sub: pd.DataFrame,
+    metric: str,
+    methods: list[str],
+    languages: list[str],
+    tiers: dict[str, str],
+    nan_policy: str,
+    warnings: list[str],
+) -> MetricScores:
     present_methods = set(sub.method.unique())
     absent = [m for m in methods if m not in present_methods]
     if absent:
-        raise StatisticsError(f"metric {metric!r} has no scores for methods {absent}; every analysed method needs "
-                              f"every metric (restrict analysis.methods or analysis.metrics)")
+        raise StatisticsError(
+            f"metric {metric!r} has no scores for methods {absent}; every analysed method needs "
+            f"every metric (restrict analysis.methods or analysis.metrics)"
+        )
     seeds = {m: tuple(int(s) for s in np.sort(sub.loc[sub.method == m, "seed"].unique())) for m in methods}
     m_index = {m: i for i, m in enumerate(methods)}
     all_seeds = sorted({s for ss in seeds.values() for s in ss})
@@ -200,10 +225,12 @@ def _align_metric(sub: pd.DataFrame, metric: str, methods: list[str], languages:
         count = np.bincount(lin, minlength=n_m * n_s * n_q).reshape(n_m, n_s, n_q)
         if (count > 1).any():
             m, s, q = (int(x[0]) for x in np.nonzero(count > 1))
-            raise StatisticsError(f"duplicate rows in the results table: method {methods[m]!r}, seed {all_seeds[s]}, "
-                                  f"language {lang!r}, query {q_uniq[q]!r}, metric {metric!r} appears "
-                                  f"{count[m, s, q]} times; each (method, seed, language, query, metric) must be "
-                                  "unique")
+            raise StatisticsError(
+                f"duplicate rows in the results table: method {methods[m]!r}, seed {all_seeds[s]}, "
+                f"language {lang!r}, query {q_uniq[q]!r}, metric {metric!r} appears "
+                f"{count[m, s, q]} times; each (method, seed, language, query, metric) must be "
+                "unique"
+            )
         values = np.full(n_m * n_s * n_q, np.nan)
         values[lin] = g.value.to_numpy(dtype=np.float64)
         values = values.reshape(n_m, n_s, n_q)
@@ -213,9 +240,11 @@ def _align_metric(sub: pd.DataFrame, metric: str, methods: list[str], languages:
             per_method[m] = (values[m_index[m]][rows], count[m_index[m]][rows])  # (n_seeds_m, n_q) each
             empty = [seeds[m][i] for i in range(len(rows)) if per_method[m][1][i].sum() == 0]
             if empty:
-                raise StatisticsError(f"method {m!r} seed(s) {empty} have no {metric!r} scores for language {lang!r} "
-                                      "although they have scores for other languages; the run is incomplete "
-                                      "(re-run the missing cells or restrict analysis.languages)")
+                raise StatisticsError(
+                    f"method {m!r} seed(s) {empty} have no {metric!r} scores for language {lang!r} "
+                    "although they have scores for other languages; the run is incomplete "
+                    "(re-run the missing cells or restrict analysis.languages)"
+                )
         bad = np.zeros(n_q, dtype=bool)
         n_nan = 0
         for v, c in per_method.values():
@@ -224,11 +253,15 @@ def _align_metric(sub: pd.DataFrame, metric: str, methods: list[str], languages:
         if bad.any():
             n_bad = int(bad.sum())
             example = q_uniq[int(np.argmax(bad))]
-            what = (f"{n_bad} of {n_q} queries of language {lang!r} (metric {metric!r}, e.g. query {example!r}) "
-                    f"lack a finite score for some (method, seed) ({n_nan} NaN/infinite values, the rest missing rows)")
+            what = (
+                f"{n_bad} of {n_q} queries of language {lang!r} (metric {metric!r}, e.g. query {example!r}) "
+                f"lack a finite score for some (method, seed) ({n_nan} NaN/infinite values, the rest missing rows)"
+            )
             if nan_policy != "drop_queries":
-                raise StatisticsError(f"{what}; fix the evaluation, or set analysis.nan_policy = 'drop_queries' to "
-                                      "drop those queries for every method and seed")
+                raise StatisticsError(
+                    f"{what}; fix the evaluation, or set analysis.nan_policy = 'drop_queries' to "
+                    "drop those queries for every method and seed"
+                )
             if n_bad > n_q - 2:
                 raise StatisticsError(f"{what}; fewer than 2 queries would remain")
             warnings.append(f"dropped {what}")
@@ -236,9 +269,19 @@ def _align_metric(sub: pd.DataFrame, metric: str, methods: list[str], languages:
         keep = ~bad
         query_ids[lang] = tuple(str(q) for q in np.asarray(q_uniq)[keep])
         if len(query_ids[lang]) < 2:
-            raise StatisticsError(f"language {lang!r} has {len(query_ids[lang])} query for metric {metric!r}; "
-                                  "at least 2 queries per language are needed")
+            raise StatisticsError(
+                f"language {lang!r} has {len(query_ids[lang])} query for metric {metric!r}; "
+                "at least 2 queries per language are needed"
+            )
         for m in methods:
             scores[(m, lang)] = np.ascontiguousarray(per_method[m][0][:, keep])
-    return MetricScores(metric, tuple(methods), tuple(languages), {lang: tiers[lang] for lang in languages},
-                        seeds, query_ids, scores, dropped)
+    return MetricScores(
+        metric,
+        tuple(methods),
+        tuple(languages),
+        {lang: tiers[lang] for lang in languages},
+        seeds,
+        query_ids,
+        scores,
+        dropped,
+    )

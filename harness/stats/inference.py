@@ -154,8 +154,12 @@ class RandomizationResult:
     pooled_p_value: np.ndarray  # (P,)
 
 
-def sign_flip_test(diffs: Sequence[np.ndarray], rngs: Sequence[np.random.Generator], n_permutations: int,
-                   weights: Sequence[float] | None = None) -> RandomizationResult:
+def sign_flip_test(
+    diffs: Sequence[np.ndarray],
+    rngs: Sequence[np.random.Generator],
+    n_permutations: int,
+    weights: Sequence[float] | None = None,
+) -> RandomizationResult:
     """Paired randomization tests, per language and pooled, for P comparisons at once.
 
     Statistic in language ``l``: ``T_l = sum_q d[l][q]`` (equivalent to the mean
@@ -203,8 +207,9 @@ def sign_flip_test(diffs: Sequence[np.ndarray], rngs: Sequence[np.random.Generat
             pooled += (w[j] / qn[j]) * t
         pooled_exceed += (np.abs(pooled) >= np.abs(pooled_obs) - pooled_tol).sum(axis=0)
     b = float(n_permutations)
-    return RandomizationResult(n_permutations, exceed, (exceed + 1) / (b + 1), pooled_exceed,
-                               (pooled_exceed + 1) / (b + 1))
+    return RandomizationResult(
+        n_permutations, exceed, (exceed + 1) / (b + 1), pooled_exceed, (pooled_exceed + 1) / (b + 1)
+    )
 
 
 def residual_mean_square(e: np.ndarray) -> float:
@@ -340,8 +345,9 @@ def _grouping(methods: Sequence[str], seed_groups: Mapping[str, Hashable]) -> di
     return groups
 
 
-def contrast_inference(data: MetricScores, coefs: Mapping[tuple[str, str], float],
-                       seed_groups: Mapping[str, Hashable]) -> ContrastInference:
+def contrast_inference(
+    data: MetricScores, coefs: Mapping[tuple[str, str], float], seed_groups: Mapping[str, Hashable]
+) -> ContrastInference:
     """Query-level, seed-level and hierarchical inference for ``sum c[m,l] mean(Y[m,l])``.
 
     ``coefs`` maps (method, language) to its coefficient; absent pairs are 0.
@@ -406,8 +412,9 @@ def contrast_inference(data: MetricScores, coefs: Mapping[tuple[str, str], float
     hier = t_test_from(np.array([estimate]), np.array([total]), np.array([h_df]))
     if not hier.degenerate[0]:
         hier = replace(hier, p=np.array([hierarchical_p(estimate, seed_part, ds, query_net, dq)]))
-    return ContrastInference(estimate, query, seed_test, hier, seed_values, seed_var, noise, query_net, u_var, n_q,
-                             n_seeds, estimable)
+    return ContrastInference(
+        estimate, query, seed_test, hier, seed_values, seed_var, noise, query_net, u_var, n_q, n_seeds, estimable
+    )
 
 
 def adjust(p_values: np.ndarray, method: str) -> np.ndarray:

@@ -27,7 +27,7 @@ ALLOWED: dict[str, str] = {
     "correction": "'holm' or 'fdr_bh'",
     "correction_family": "'metric-scope', 'metric' or 'all'",
     "pairwise_test": "'hierarchical' (method-level, default), 'seed' (method-level, for these queries), 't' or "
-                     "'randomization' (for these trained checkpoints)",
+    "'randomization' (for these trained checkpoints)",
     "seed": "a non-negative integer",
     "seed_pairing": "'auto', 'paired' or 'independent'",
     "nan_policy": "'raise' or 'drop_queries'",
@@ -43,6 +43,7 @@ ALLOWED: dict[str, str] = {
     "fit_mixedlm": "true or false",
     "reml_variance_check": "true or false",
 }
+
 
 class AnalysisOptions(BaseModel):
     """Options of :func:`harness.stats.analyze`.
@@ -153,8 +154,11 @@ class AnalysisOptions(BaseModel):
         except ValidationError as e:
             # The harness's one translation (harness.options), with this section's own wording of what is allowed.
             err = validation_to_config_error(e, type(self), "analysis")
-            key = err.path.split(".", 1)[1] if "." in err.path else next(
-                (k for k in ("contrastive_method", "low_tier") if k in err.hint), "")  # model-level checks name it
+            key = (
+                err.path.split(".", 1)[1]
+                if "." in err.path
+                else next((k for k in ("contrastive_method", "low_tier") if k in err.hint), "")
+            )  # model-level checks name it
             if key in ALLOWED:
                 err = ConfigError(f"analysis.{key}", data.get(key, err.value), ALLOWED[key], hint=err.hint)
             raise err from e
@@ -179,4 +183,3 @@ class AnalysisOptions(BaseModel):
         if self.ot_method == self.contrastive_method:
             raise ValueError(f"contrastive_method must differ from ot_method ({self.ot_method!r})")
         return self
-

@@ -62,18 +62,38 @@ ALL = "all"
 TESTS = ("t", "randomization", "hierarchical", "seed")
 #: Decision test -> (short label of the claim, the test and its claim in words).
 TEST_CLAIMS: dict[str, tuple[str, str]] = {
-    "hierarchical": ("method-level", ("hierarchical t-test (seeds and queries random; df of the seed part, S - 1 "
-                                      "with paired seeds): a difference between the methods, counting seed variance")),
-    "seed": ("method-level, for these queries", ("t-test over per-seed means (paired when methods share seeds, Welch "
-                                             "otherwise): a difference between the methods on these queries, "
-                                             "counting seed variance")),
-    "t": ("for these trained checkpoints", ("paired t-test over queries of seed-averaged scores: a difference "
-                                            "between these trained checkpoints, conditional on their seeds; not a "
-                                            "claim about the methods")),
-    "randomization": ("for these trained checkpoints", ("paired sign-flip randomization test over queries of "
-                                                        "seed-averaged scores: a difference between these trained "
-                                                        "checkpoints, conditional on their seeds; not a claim about "
-                                                        "the methods")),
+    "hierarchical": (
+        "method-level",
+        (
+            "hierarchical t-test (seeds and queries random; df of the seed part, S - 1 "
+            "with paired seeds): a difference between the methods, counting seed variance"
+        ),
+    ),
+    "seed": (
+        "method-level, for these queries",
+        (
+            "t-test over per-seed means (paired when methods share seeds, Welch "
+            "otherwise): a difference between the methods on these queries, "
+            "counting seed variance"
+        ),
+    ),
+    "t": (
+        "for these trained checkpoints",
+        (
+            "paired t-test over queries of seed-averaged scores: a difference "
+            "between these trained checkpoints, conditional on their seeds; not a "
+            "claim about the methods"
+        ),
+    ),
+    "randomization": (
+        "for these trained checkpoints",
+        (
+            "paired sign-flip randomization test over queries of "
+            "seed-averaged scores: a difference between these trained "
+            "checkpoints, conditional on their seeds; not a claim about "
+            "the methods"
+        ),
+    ),
 }
 
 
@@ -156,8 +176,17 @@ class Pairwise:
     notes: tuple[str, ...]
 
 
-def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, Hashable], *, seed: int,
-                   n_permutations: int, alpha: float, power: float, level: float) -> list[Comparison]:
+def compare_metric(
+    data: MetricScores,
+    boot: BootstrapReplicates,
+    groups: Mapping[str, Hashable],
+    *,
+    seed: int,
+    n_permutations: int,
+    alpha: float,
+    power: float,
+    level: float,
+) -> list[Comparison]:
     """Unadjusted comparisons of every pair of methods, per language and pooled (``"all"``)."""
     methods, langs = data.methods, data.languages
     pairs = list(combinations(methods, 2))
@@ -167,7 +196,8 @@ def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mappin
     seed_avg = {(m, lang): data.scores[(m, lang)].mean(axis=0) for m in methods for lang in langs}  # (Q_l,)
     u = [np.stack([seed_avg[(a, lang)] - seed_avg[(b, lang)] for a, b in pairs], axis=1) for lang in langs]
     rand: RandomizationResult = sign_flip_test(
-        u, [stream(seed, "randomization", data.metric, lang) for lang in langs], n_permutations)
+        u, [stream(seed, "randomization", data.metric, lang) for lang in langs], n_permutations
+    )
     n_q = np.array([x.shape[0] for x in u], dtype=np.float64)
     means = np.stack([x.mean(axis=0) for x in u])  # (L, P)
     variances = np.stack([x.var(axis=0, ddof=1) for x in u])  # (L, P)
@@ -175,9 +205,16 @@ def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mappin
     out: list[Comparison] = []
     for p, (a, b) in enumerate(pairs):
         scopes = [*langs, ALL]
-        infs = [contrast_inference(data, {(m, lang): c / n_l for lang in langs for m, c in ((a, 1.0), (b, -1.0))}
-                                   if scope == ALL else {(a, scope): 1.0, (b, scope): -1.0}, groups)
-                for scope in scopes]
+        infs = [
+            contrast_inference(
+                data,
+                {(m, lang): c / n_l for lang in langs for m, c in ((a, 1.0), (b, -1.0))}
+                if scope == ALL
+                else {(a, scope): 1.0, (b, scope): -1.0},
+                groups,
+            )
+            for scope in scopes
+        ]
         # bootstrap replicates of the difference: per language (B, L) and pooled (B,)
         h = boot.hierarchical[a].mean(axis=1) - boot.hierarchical[b].mean(axis=1)
         q = boot.queries_only[a].mean(axis=1) - boot.queries_only[b].mean(axis=1)
@@ -186,8 +223,15 @@ def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mappin
         q_all = np.concatenate([q, q.mean(axis=1, keepdims=True)], axis=1)
         est_all = np.append(est, est.mean())
         dq = np.append(n_q - 1, n_q.min() - 1)
-        iv = calibrated_interval(est_all, h_all, q_all, boot.df_seed([a, b]), dq, level,
-                                 overcount=np.array([i.noise_overcount for i in infs]))
+        iv = calibrated_interval(
+            est_all,
+            h_all,
+            q_all,
+            boot.df_seed([a, b]),
+            dq,
+            level,
+            overcount=np.array([i.noise_overcount for i in infs]),
+        )
         qiv = calibrated_interval(est_all, q_all, q_all, 0, dq, level)
         obs_a, obs_b = boot.observed[a], boot.observed[b]  # (S, L)
         for j, scope in enumerate(scopes):
@@ -199,8 +243,9 @@ def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mappin
                 sd = float(np.sqrt(variances[:, p].mean()))
                 per_seed_a, per_seed_b = obs_a.mean(axis=1), obs_b.mean(axis=1)
                 nq = int(n_q.sum())
-                effect_def = ("mean difference / sqrt(mean over languages of var(u)), u = seed-averaged paired "
-                              "difference")
+                effect_def = (
+                    "mean difference / sqrt(mean over languages of var(u)), u = seed-averaged paired difference"
+                )
             else:
                 tt = paired_t(u[j][:, p])
                 col = 0
@@ -212,29 +257,58 @@ def compare_metric(data: MetricScores, boot: BootstrapReplicates, groups: Mappin
             v_now, df_now = inf.variance_at(np.array([float(min(inf.n_seeds.values()))]))
             reasons = [r for r in (tt.degenerate[col], inf.hierarchical.degenerate[0]) if r]
             if inf.seed is not None:
-                seed_level = SeedLevel(seed_test_name(inf), float(inf.estimate), finite(inf.seed.p[0]),
-                                       finite(inf.seed.df[0]), prob_superiority(per_seed_a, per_seed_b),
-                                       len(per_seed_a), len(per_seed_b), inf.seed.degenerate[0] or None)
+                seed_level = SeedLevel(
+                    seed_test_name(inf),
+                    float(inf.estimate),
+                    finite(inf.seed.p[0]),
+                    finite(inf.seed.df[0]),
+                    prob_superiority(per_seed_a, per_seed_b),
+                    len(per_seed_a),
+                    len(per_seed_b),
+                    inf.seed.degenerate[0] or None,
+                )
             else:
-                seed_level = SeedLevel(seed_test_name(inf), float(inf.estimate), None, None,
-                                       prob_superiority(per_seed_a, per_seed_b), len(per_seed_a), len(per_seed_b),
-                                       "one seed: no seed-level test")
-                reasons.append("one seed: that method's seed variance is unknown and counted as 0 by the "
-                               "hierarchical test and the interval")
+                seed_level = SeedLevel(
+                    seed_test_name(inf),
+                    float(inf.estimate),
+                    None,
+                    None,
+                    prob_superiority(per_seed_a, per_seed_b),
+                    len(per_seed_a),
+                    len(per_seed_b),
+                    "one seed: no seed-level test",
+                )
+                reasons.append(
+                    "one seed: that method's seed variance is unknown and counted as 0 by the "
+                    "hierarchical test and the interval"
+                )
             diff = float(tt.estimate[col])
-            out.append(Comparison(
-                metric=data.metric, method_a=a, method_b=b, language=scope, n_languages=n_l if scope == ALL else 1,
-                n_queries=nq, mean_a=float(per_seed_a.mean()), mean_b=float(per_seed_b.mean()), mean_diff=diff,
-                ci=(float(iv.lo[j]), float(iv.hi[j])),
-                ci_queries=(float(qiv.lo[j]), float(qiv.hi[j])),
-                se=float(iv.se[j]),
-                effect=Effect("d_z", finite(diff / sd) if sd > 0 else None, effect_def),
-                p_value=finite(tt.p[col]), p_value_randomization=p_rand,
-                p_value_hierarchical=finite(inf.hierarchical.p[0]), df_t=finite(tt.df[col]),
-                df_hierarchical=finite(min(float(inf.hierarchical.df[0]), 1e9)), seed_level=seed_level,
-                mdd=finite(mdd(v_now, df_now, alpha, power)[0]),
-                degenerate=bool(reasons), reason="; ".join(dict.fromkeys(reasons)) or None,
-            ))
+            out.append(
+                Comparison(
+                    metric=data.metric,
+                    method_a=a,
+                    method_b=b,
+                    language=scope,
+                    n_languages=n_l if scope == ALL else 1,
+                    n_queries=nq,
+                    mean_a=float(per_seed_a.mean()),
+                    mean_b=float(per_seed_b.mean()),
+                    mean_diff=diff,
+                    ci=(float(iv.lo[j]), float(iv.hi[j])),
+                    ci_queries=(float(qiv.lo[j]), float(qiv.hi[j])),
+                    se=float(iv.se[j]),
+                    effect=Effect("d_z", finite(diff / sd) if sd > 0 else None, effect_def),
+                    p_value=finite(tt.p[col]),
+                    p_value_randomization=p_rand,
+                    p_value_hierarchical=finite(inf.hierarchical.p[0]),
+                    df_t=finite(tt.df[col]),
+                    df_hierarchical=finite(min(float(inf.hierarchical.df[0]), 1e9)),
+                    seed_level=seed_level,
+                    mdd=finite(mdd(v_now, df_now, alpha, power)[0]),
+                    degenerate=bool(reasons),
+                    reason="; ".join(dict.fromkeys(reasons)) or None,
+                )
+            )
     return out
 
 
@@ -243,14 +317,19 @@ def family_key(c: Comparison, family: str) -> tuple[str, ...]:
     return {"metric-scope": (c.metric, scope), "metric": (c.metric,), "all": ()}[family]
 
 
-def adjust_comparisons(comps: Sequence[Comparison], *, test: str, correction: str, family: str,
-                       alpha: float) -> list[Comparison]:
+def adjust_comparisons(
+    comps: Sequence[Comparison], *, test: str, correction: str, family: str, alpha: float
+) -> list[Comparison]:
     """Adjust each test's p-values over the declared families; set ``significant`` from ``test``."""
     from dataclasses import replace
 
     keys = [family_key(c, family) for c in comps]
-    raw = {"t": [c.p_value for c in comps], "randomization": [c.p_value_randomization for c in comps],
-           "hierarchical": [c.p_value_hierarchical for c in comps], "seed": [c.seed_level.p_value for c in comps]}
+    raw = {
+        "t": [c.p_value for c in comps],
+        "randomization": [c.p_value_randomization for c in comps],
+        "hierarchical": [c.p_value_hierarchical for c in comps],
+        "seed": [c.seed_level.p_value for c in comps],
+    }
     adjusted = {k: np.full(len(comps), np.nan) for k in TESTS}
     for key in dict.fromkeys(keys):
         idx = [i for i, k in enumerate(keys) if k == key]
@@ -261,13 +340,16 @@ def adjust_comparisons(comps: Sequence[Comparison], *, test: str, correction: st
     for i, c in enumerate(comps):
         by_test = {k: finite(adjusted[k][i]) for k in TESTS}
         sig = {k: (None if v is None else bool(v < alpha)) for k, v in by_test.items()}
-        out.append(replace(c, p_adjusted=by_test[test], significant=sig[test], p_adjusted_by_test=by_test,
-                           significant_by_test=sig))
+        out.append(
+            replace(
+                c, p_adjusted=by_test[test], significant=sig[test], p_adjusted_by_test=by_test, significant_by_test=sig
+            )
+        )
     return out
 
 
 def summarise(comps: Sequence[Comparison], test: str) -> list[PairSummary]:
-    """"Significant in k of N languages" per (metric, pair)."""
+    """ "Significant in k of N languages" per (metric, pair)."""
     out = []
     keys = dict.fromkeys((c.metric, c.method_a, c.method_b) for c in comps)
     for metric, a, b in keys:
@@ -275,17 +357,33 @@ def summarise(comps: Sequence[Comparison], test: str) -> list[PairSummary]:
         per_lang = [c for c in group if c.language != ALL]
         pooled = next(c for c in group if c.language == ALL)
         sig = [c for c in per_lang if c.significant]
-        out.append(PairSummary(metric, a, b, test, len(per_lang), len(sig), sum(c.mean_diff > 0 for c in sig),
-                               sum(c.mean_diff < 0 for c in sig), pooled.significant, pooled.mean_diff))
+        out.append(
+            PairSummary(
+                metric,
+                a,
+                b,
+                test,
+                len(per_lang),
+                len(sig),
+                sum(c.mean_diff > 0 for c in sig),
+                sum(c.mean_diff < 0 for c in sig),
+                pooled.significant,
+                pooled.mean_diff,
+            )
+        )
     return out
 
 
-FAMILIES = {"metric-scope": "per metric: per-language comparisons form one family, pooled comparisons another",
-            "metric": "per metric: all comparisons", "all": "all comparisons of all metrics"}
+FAMILIES = {
+    "metric-scope": "per metric: per-language comparisons form one family, pooled comparisons another",
+    "metric": "per metric: all comparisons",
+    "all": "all comparisons of all metrics",
+}
 
 
-def assemble(comps: Sequence[Comparison], *, test: str, correction: str, family: str, alpha: float,
-             n_permutations: int) -> Pairwise:
+def assemble(
+    comps: Sequence[Comparison], *, test: str, correction: str, family: str, alpha: float, n_permutations: int
+) -> Pairwise:
     """Adjust over the declared families, summarise per pair, and note p-values too coarse for the family."""
     adjusted = adjust_comparisons(comps, test=test, correction=correction, family=family, alpha=alpha)
     notes = []
@@ -295,13 +393,27 @@ def assemble(comps: Sequence[Comparison], *, test: str, correction: str, family:
         sizes[key] = sizes.get(key, 0) + 1
     p_min = 1.0 / (n_permutations + 1)
     if sizes and test == "randomization" and correction == "holm" and p_min * max(sizes.values()) >= alpha:
-        notes.append(f"with n_permutations = {n_permutations} the smallest randomization p-value is {p_min:.2g}; "
-                     f"Holm over a family of {max(sizes.values())} tests can never reject at alpha = {alpha}. "
-                     "Increase analysis.n_permutations")
+        notes.append(
+            f"with n_permutations = {n_permutations} the smallest randomization p-value is {p_min:.2g}; "
+            f"Holm over a family of {max(sizes.values())} tests can never reject at alpha = {alpha}. "
+            "Increase analysis.n_permutations"
+        )
     label, claim = TEST_CLAIMS[test]
     if label == "for these trained checkpoints":
-        notes.append(f"analysis.pairwise_test = {test!r}: every 'significant' flag and 'k of N languages' count is a "
-                     "claim about these trained checkpoints, not about the methods (seed variance is not counted); "
-                     "use 'hierarchical' (default) for claims about the methods")
-    return Pairwise(test, label, claim, correction, FAMILIES[family], alpha, n_permutations, tuple(adjusted),
-                    tuple(summarise(adjusted, test)), tuple(notes))
+        notes.append(
+            f"analysis.pairwise_test = {test!r}: every 'significant' flag and 'k of N languages' count is a "
+            "claim about these trained checkpoints, not about the methods (seed variance is not counted); "
+            "use 'hierarchical' (default) for claims about the methods"
+        )
+    return Pairwise(
+        test,
+        label,
+        claim,
+        correction,
+        FAMILIES[family],
+        alpha,
+        n_permutations,
+        tuple(adjusted),
+        tuple(summarise(adjusted, test)),
+        tuple(notes),
+    )

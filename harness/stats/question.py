@@ -113,23 +113,31 @@ class Question:
     power: PowerEstimate | None = None
 
 
-def rule_text(metric: str, endpoint: str, ot: str, con: str, high: str, low: str, alpha: float, delta: float,
-              level: float) -> str:
+def rule_text(
+    metric: str, endpoint: str, ot: str, con: str, high: str, low: str, alpha: float, delta: float, level: float
+) -> str:
     """The verdict rule as a sentence, with the configured names and numbers."""
-    what = (f"the gap G = mean over {high!r}-tier languages minus mean over {low!r}-tier languages of per-language "
-            f"{metric}" if endpoint == "gap" else
-            f"the dispersion = SD over languages of per-language {metric}")
-    tests = ("the seed-level test (t over seeds) and the query-level test (contrast t over seed-averaged, "
-             "query-paired scores) both give p < alpha" if endpoint == "gap" else
-             "the seed-level test (t over seeds) gives p < alpha")
-    return (f"Primary endpoint: D = {endpoint}({ot}) - {endpoint}({con}), where {what}, averaged over seeds; "
-            f"D < 0 means {ot} leaves less difference between languages. Verdict 'yes' if D < 0, its "
-            f"{level:.0%} hierarchical-bootstrap CI (seeds and queries resampled) lies entirely below 0, and {tests} "
-            f"(alpha = {alpha}); 'no' otherwise if the CI's lower bound is above -delta = -{delta} (an extra "
-            f"reduction of {delta} or more by {ot} is ruled out, including when it reduces the {endpoint} less; a "
-            f"smaller reduction may remain: when the CI lies inside (-{delta}, 0) and a test does not reject, the "
-            "verdict is 'no' with a qualifier saying so); 'inconclusive' otherwise, and whenever a method has a single seed or a tier has "
-            "no language.")
+    what = (
+        f"the gap G = mean over {high!r}-tier languages minus mean over {low!r}-tier languages of per-language {metric}"
+        if endpoint == "gap"
+        else f"the dispersion = SD over languages of per-language {metric}"
+    )
+    tests = (
+        "the seed-level test (t over seeds) and the query-level test (contrast t over seed-averaged, "
+        "query-paired scores) both give p < alpha"
+        if endpoint == "gap"
+        else "the seed-level test (t over seeds) gives p < alpha"
+    )
+    return (
+        f"Primary endpoint: D = {endpoint}({ot}) - {endpoint}({con}), where {what}, averaged over seeds; "
+        f"D < 0 means {ot} leaves less difference between languages. Verdict 'yes' if D < 0, its "
+        f"{level:.0%} hierarchical-bootstrap CI (seeds and queries resampled) lies entirely below 0, and {tests} "
+        f"(alpha = {alpha}); 'no' otherwise if the CI's lower bound is above -delta = -{delta} (an extra "
+        f"reduction of {delta} or more by {ot} is ruled out, including when it reduces the {endpoint} less; a "
+        f"smaller reduction may remain: when the CI lies inside (-{delta}, 0) and a test does not reject, the "
+        "verdict is 'no' with a qualifier saying so); 'inconclusive' otherwise, and whenever a method has a single seed or a tier has "
+        "no language."
+    )
 
 
 def _per_seed(obs: np.ndarray, hi_idx: np.ndarray, lo_idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -159,16 +167,32 @@ def _seed_level_nonlinear(a: np.ndarray, b: np.ndarray, paired: bool) -> tuple[f
     return finite(t.p[0]), finite(t.df[0]), name
 
 
-def _interval(est: float, h: np.ndarray, q: np.ndarray, df_seed: int, df_query: int, level: float,
-              overcount: float | None = None) -> tuple[tuple[float, float], tuple[float, float], float]:
+def _interval(
+    est: float, h: np.ndarray, q: np.ndarray, df_seed: int, df_query: int, level: float, overcount: float | None = None
+) -> tuple[tuple[float, float], tuple[float, float], float]:
     iv = calibrated_interval(np.array([est]), h[:, None], q[:, None], df_seed, df_query, level, overcount)
     qiv = calibrated_interval(np.array([est]), q[:, None], q[:, None], 0, df_query, level)
     return (float(iv.lo[0]), float(iv.hi[0])), (float(qiv.lo[0]), float(qiv.hi[0])), float(iv.se[0])
 
 
-def answer(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, Hashable], *, ot: str, con: str,
-           baseline: str | None, high: str, low: str, endpoint: str, alpha: float, level: float, delta: float,
-           power: float, max_seeds: int, fit_mixedlm: bool) -> Question:
+def answer(
+    data: MetricScores,
+    boot: BootstrapReplicates,
+    groups: Mapping[str, Hashable],
+    *,
+    ot: str,
+    con: str,
+    baseline: str | None,
+    high: str,
+    low: str,
+    endpoint: str,
+    alpha: float,
+    level: float,
+    delta: float,
+    power: float,
+    max_seeds: int,
+    fit_mixedlm: bool,
+) -> Question:
     """Answer the question on one metric (see the module docstring)."""
     rule = rule_text(data.metric, endpoint, ot, con, high, low, alpha, delta, level)
     langs = list(data.languages)
@@ -181,12 +205,16 @@ def answer(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, H
 
     absent = [m for m in (ot, con) if m not in data.methods]
     if absent:
-        return degenerate(f"method(s) {absent} of the question are not in the results table (available: "
-                          f"{', '.join(data.methods)}); set analysis.ot_method / analysis.contrastive_method")
+        return degenerate(
+            f"method(s) {absent} of the question are not in the results table (available: "
+            f"{', '.join(data.methods)}); set analysis.ot_method / analysis.contrastive_method"
+        )
     if not hi_langs or not lo_langs:
         present = sorted(set(data.tiers.values()))
-        return degenerate(f"tier {high if not hi_langs else low!r} has no language (tiers present: "
-                          f"{', '.join(present)}); set analysis.high_tier / analysis.low_tier")
+        return degenerate(
+            f"tier {high if not hi_langs else low!r} has no language (tiers present: "
+            f"{', '.join(present)}); set analysis.high_tier / analysis.low_tier"
+        )
     notes_baseline = None
     if baseline is not None and baseline not in data.methods:
         notes_baseline = f"baseline {baseline!r} is not in the results table; reductions vs baseline are omitted"
@@ -203,8 +231,11 @@ def answer(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, H
     for m in roles:
         for i, s in enumerate(data.seeds[m]):
             st = obs_stats[m]
-            per_seed.append(SeedValues(m, s, float(st["gap"][i]), float(st["dispersion"][i]), float(st["high"][i]),
-                                       float(st["low"][i])))
+            per_seed.append(
+                SeedValues(
+                    m, s, float(st["gap"][i]), float(st["dispersion"][i]), float(st["high"][i]), float(st["low"][i])
+                )
+            )
     dq = boot.df_query(langs)
 
     def gap_coefs(m: str, sign: float = 1.0, which: str = "gap") -> dict[tuple[str, str], float]:
@@ -234,8 +265,9 @@ def answer(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, H
         if len(members) == 2:
             reason = "nonlinear statistic: seed-level test and bootstrap interval only"
             (a, _), (b, _) = members.items()
-            p, df, name = _seed_level_nonlinear(obs_stats[a]["dispersion"], obs_stats[b]["dispersion"],
-                                                groups[a] == groups[b])
+            p, df, name = _seed_level_nonlinear(
+                obs_stats[a]["dispersion"], obs_stats[b]["dispersion"], groups[a] == groups[b]
+            )
             if p is None:
                 reason += "; one seed: no seed-level test"
         return Stat(finite(est), ci, ci_q, finite(se), p, name, df, reason=reason)
@@ -245,10 +277,18 @@ def answer(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, H
         red = None
         if baseline and m != baseline:
             red = linear_stat({**gap_coefs(baseline), **gap_coefs(m, -1.0)}, "gap", {baseline: 1.0, m: -1.0})
-        summaries.append(MethodSummary(
-            m, role, len(data.seeds[m]), linear_stat(gap_coefs(m), "gap", {m: 1.0}), dispersion_stat({m: 1.0}),
-            linear_stat(gap_coefs(m, which="high"), "high", {m: 1.0}, tests=False),
-            linear_stat(gap_coefs(m, which="low"), "low", {m: 1.0}, tests=False), red))
+        summaries.append(
+            MethodSummary(
+                m,
+                role,
+                len(data.seeds[m]),
+                linear_stat(gap_coefs(m), "gap", {m: 1.0}),
+                dispersion_stat({m: 1.0}),
+                linear_stat(gap_coefs(m, which="high"), "high", {m: 1.0}, tests=False),
+                linear_stat(gap_coefs(m, which="low"), "low", {m: 1.0}, tests=False),
+                red,
+            )
+        )
     pair = {ot: 1.0, con: -1.0}
     diff = {
         "gap": linear_stat({**gap_coefs(ot), **gap_coefs(con, -1.0)}, "gap", pair),
@@ -258,45 +298,79 @@ def answer(data: MetricScores, boot: BootstrapReplicates, groups: Mapping[str, H
     }
     gap_inf = contrast_inference(data, {**gap_coefs(ot), **gap_coefs(con, -1.0)}, groups)
     pw = power_from(f"difference in the high-minus-low gap ({ot} - {con})", gap_inf, alpha, power, delta, max_seeds)
-    interaction = (mixedlm_interaction(boot, ot, con, hi_idx, lo_idx, level) if fit_mixedlm else
-                   Interaction(None, None, None, None, None, "not fitted", reason="analysis.fit_mixedlm = false"))
+    interaction = (
+        mixedlm_interaction(boot, ot, con, hi_idx, lo_idx, level)
+        if fit_mixedlm
+        else Interaction(None, None, None, None, None, "not fitted", reason="analysis.fit_mixedlm = false")
+    )
 
     verdict, reasons = decide(diff, endpoint, alpha, delta, ot, con, data.seeds)
     qualifiers = qualify(diff, summaries, interaction, endpoint, verdict, alpha, delta, ot, con, high, low)
     if notes_baseline:
         qualifiers.append(notes_baseline)
-    return Question(data.metric, endpoint, methods_cfg, tiers, verdict, rule, tuple(reasons), tuple(qualifiers),
-                    False, None, tuple(per_seed), tuple(summaries), diff, interaction, pw)
+    return Question(
+        data.metric,
+        endpoint,
+        methods_cfg,
+        tiers,
+        verdict,
+        rule,
+        tuple(reasons),
+        tuple(qualifiers),
+        False,
+        None,
+        tuple(per_seed),
+        tuple(summaries),
+        diff,
+        interaction,
+        pw,
+    )
 
 
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4g}"
 
 
-def decide(diff: Mapping[str, Stat], endpoint: str, alpha: float, delta: float, ot: str, con: str,
-           seeds: Mapping[str, tuple[int, ...]]) -> tuple[str, list[str]]:
+def decide(
+    diff: Mapping[str, Stat],
+    endpoint: str,
+    alpha: float,
+    delta: float,
+    ot: str,
+    con: str,
+    seeds: Mapping[str, tuple[int, ...]],
+) -> tuple[str, list[str]]:
     """Apply the verdict rule; return (verdict, the reasons as sentences)."""
     d = diff[endpoint]
     single = [m for m in (ot, con) if len(seeds[m]) < 2]
     if single:
         return "inconclusive", [f"method(s) {single} have a single seed: seed variance is not estimable"]
     lo, hi = d.ci if d.ci else (None, None)
-    reasons = [f"D = {_fmt(d.estimate)}, CI [{_fmt(lo)}, {_fmt(hi)}], seed-level p = {_fmt(d.p_value_seed)}"
-               + (f", query-level p = {_fmt(d.p_value_query)}" if endpoint == "gap" else "")]
-    tests_ok = d.p_value_seed is not None and d.p_value_seed < alpha and (
-        endpoint != "gap" or (d.p_value_query is not None and d.p_value_query < alpha))
+    reasons = [
+        f"D = {_fmt(d.estimate)}, CI [{_fmt(lo)}, {_fmt(hi)}], seed-level p = {_fmt(d.p_value_seed)}"
+        + (f", query-level p = {_fmt(d.p_value_query)}" if endpoint == "gap" else "")
+    ]
+    tests_ok = (
+        d.p_value_seed is not None
+        and d.p_value_seed < alpha
+        and (endpoint != "gap" or (d.p_value_query is not None and d.p_value_query < alpha))
+    )
     if d.estimate is not None and d.estimate < 0 and hi is not None and hi < 0 and tests_ok:
         reasons.append("D < 0, the CI lies below 0 and the tests reject at alpha: yes")
         return "yes", reasons
     if lo is not None and lo > -delta:
         if hi is not None and hi < 0:
-            reasons.append(f"the CI [{_fmt(lo)}, {_fmt(hi)}] lies inside (-delta, 0) = ({-delta}, 0): {ot} reduces the "
-                           f"{endpoint} more than {con}, but by less than delta = {delta}"
-                           + ("" if tests_ok else " (and a test does not reject at alpha)")
-                           + f"; an extra reduction of {delta} or more is ruled out: no")
+            reasons.append(
+                f"the CI [{_fmt(lo)}, {_fmt(hi)}] lies inside (-delta, 0) = ({-delta}, 0): {ot} reduces the "
+                f"{endpoint} more than {con}, but by less than delta = {delta}"
+                + ("" if tests_ok else " (and a test does not reject at alpha)")
+                + f"; an extra reduction of {delta} or more is ruled out: no"
+            )
         else:
-            reasons.append(f"the CI's lower bound {_fmt(lo)} is above -delta = {-delta}: an extra reduction of {delta} "
-                           f"or more by {ot} is ruled out: no")
+            reasons.append(
+                f"the CI's lower bound {_fmt(lo)} is above -delta = {-delta}: an extra reduction of {delta} "
+                f"or more by {ot} is ruled out: no"
+            )
         return "no", reasons
     why = []
     if hi is not None and hi >= 0:
@@ -309,56 +383,82 @@ def decide(diff: Mapping[str, Stat], endpoint: str, alpha: float, delta: float, 
     return "inconclusive", reasons
 
 
-def qualify(diff: Mapping[str, Stat], summaries: list[MethodSummary], interaction: Interaction, endpoint: str,
-            verdict: str, alpha: float, delta: float, ot: str, con: str, high: str, low: str) -> list[str]:
+def qualify(
+    diff: Mapping[str, Stat],
+    summaries: list[MethodSummary],
+    interaction: Interaction,
+    endpoint: str,
+    verdict: str,
+    alpha: float,
+    delta: float,
+    ot: str,
+    con: str,
+    high: str,
+    low: str,
+) -> list[str]:
     """Facts a careful reader should see next to the verdict (they do not change it)."""
     out = []
     d = diff[endpoint]
     if verdict == "yes" and d.estimate is not None and abs(d.estimate) < delta:
         out.append(f"the reduction ({_fmt(d.estimate)}) is smaller than target_difference = {delta}")
     if verdict == "no" and d.ci and d.ci[1] < 0:
-        out.append(f"'no' here means no extra reduction of {delta} or more: the CI of D ([{_fmt(d.ci[0])}, "
-                   f"{_fmt(d.ci[1])}]) lies entirely inside (-{delta}, 0), so {ot} does leave a smaller {endpoint} "
-                   f"than {con}, by {_fmt(-d.estimate) if d.estimate is not None else 'n/a'} (less than the "
-                   "target difference)")
+        out.append(
+            f"'no' here means no extra reduction of {delta} or more: the CI of D ([{_fmt(d.ci[0])}, "
+            f"{_fmt(d.ci[1])}]) lies entirely inside (-{delta}, 0), so {ot} does leave a smaller {endpoint} "
+            f"than {con}, by {_fmt(-d.estimate) if d.estimate is not None else 'n/a'} (less than the "
+            "target difference)"
+        )
     other = "dispersion" if endpoint == "gap" else "gap"
     o = diff[other]
     if o.ci and d.ci:
         d_below, o_below = d.ci[1] < 0, o.ci[1] < 0
         if d_below != o_below:
-            out.append(f"the {other} difference ({_fmt(o.estimate)}, CI [{_fmt(o.ci[0])}, {_fmt(o.ci[1])}]) "
-                       f"{'does' if o_below else 'does not'} lie below 0, unlike the {endpoint} difference")
+            out.append(
+                f"the {other} difference ({_fmt(o.estimate)}, CI [{_fmt(o.ci[0])}, {_fmt(o.ci[1])}]) "
+                f"{'does' if o_below else 'does not'} lie below 0, unlike the {endpoint} difference"
+            )
     hi_d, lo_d = diff["high_tier"], diff["low_tier"]
     if verdict == "yes" and hi_d.ci and lo_d.ci:
         if hi_d.ci[1] < 0 and lo_d.ci[0] <= 0:
-            out.append(f"{ot}'s smaller gap comes from a lower {high!r}-tier score ({_fmt(hi_d.estimate)} vs {con}), "
-                       f"not from a higher {low!r}-tier score ({_fmt(lo_d.estimate)})")
+            out.append(
+                f"{ot}'s smaller gap comes from a lower {high!r}-tier score ({_fmt(hi_d.estimate)} vs {con}), "
+                f"not from a higher {low!r}-tier score ({_fmt(lo_d.estimate)})"
+            )
         elif lo_d.ci[0] > 0:
             out.append(f"{ot} raises the {low!r} tier relative to {con} by {_fmt(lo_d.estimate)}")
     for s in summaries:
         if s.role == "baseline" and s.gap.ci and s.gap.ci[0] <= 0:
-            out.append(f"the baseline {s.method!r} shows no clearly positive high-low gap (CI "
-                       f"[{_fmt(s.gap.ci[0])}, {_fmt(s.gap.ci[1])}]): there is little gap to reduce")
+            out.append(
+                f"the baseline {s.method!r} shows no clearly positive high-low gap (CI "
+                f"[{_fmt(s.gap.ci[0])}, {_fmt(s.gap.ci[1])}]): there is little gap to reduce"
+            )
         if s.role != "baseline" and s.gap.estimate is not None and s.gap.ci and s.gap.ci[1] < 0:
-            out.append(f"{s.method} reverses the gap ({low!r} above {high!r}); the signed gap difference then "
-                       "overstates a reduction of the disparity")
+            out.append(
+                f"{s.method} reverses the gap ({low!r} above {high!r}); the signed gap difference then "
+                "overstates a reduction of the disparity"
+            )
     if verdict == "yes" and interaction.p_value is not None and interaction.p_value >= alpha:
-        out.append(f"with languages as random effects (MixedLM), the method x tier interaction is not significant "
-                   f"(p = {_fmt(interaction.p_value)}): the result may not generalise to other languages of the tiers")
+        out.append(
+            f"with languages as random effects (MixedLM), the method x tier interaction is not significant "
+            f"(p = {_fmt(interaction.p_value)}): the result may not generalise to other languages of the tiers"
+        )
     return out
 
 
-def mixedlm_interaction(boot: BootstrapReplicates, ot: str, con: str, hi_idx: np.ndarray, lo_idx: np.ndarray,
-                        level: float) -> Interaction:
+def mixedlm_interaction(
+    boot: BootstrapReplicates, ot: str, con: str, hi_idx: np.ndarray, lo_idx: np.ndarray, level: float
+) -> Interaction:
     """statsmodels MixedLM: ``y ~ is_ot + is_high + is_ot:is_high`` with random language,
     method x language and seed-within-method intercepts, on per-(method, seed, language) means
     of the high and low tiers.  The interaction coefficient is the difference in gaps."""
     import pandas as pd
     from statsmodels.regression.mixed_linear_model import MixedLM
 
-    model_txt = ("MixedLM (REML) on per-(method, seed, language) means: y ~ is_ot * is_high; random intercepts "
-                 "for language, method x language and seed within method; Wald z-test and interval (optimistic "
-                 "with few languages per tier)")
+    model_txt = (
+        "MixedLM (REML) on per-(method, seed, language) means: y ~ is_ot * is_high; random intercepts "
+        "for language, method x language and seed within method; Wald z-test and interval (optimistic "
+        "with few languages per tier)"
+    )
     rows = []
     for m, is_ot in ((ot, 1), (con, 0)):
         obs = boot.observed[m]  # (S, L)
@@ -377,17 +477,30 @@ def mixedlm_interaction(boot: BootstrapReplicates, ot: str, con: str, hi_idx: np
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always")
         try:
-            res = MixedLM.from_formula("y ~ is_ot + is_high + is_ot_high", groups="g", vc_formula=vc, re_formula="0",
-                                       data=frame).fit(reml=True)
-            est, se, p = (float(res.fe_params["is_ot_high"]), float(res.bse_fe["is_ot_high"]),
-                          float(res.pvalues["is_ot_high"]))
+            res = MixedLM.from_formula(
+                "y ~ is_ot + is_high + is_ot_high", groups="g", vc_formula=vc, re_formula="0", data=frame
+            ).fit(reml=True)
+            est, se, p = (
+                float(res.fe_params["is_ot_high"]),
+                float(res.bse_fe["is_ot_high"]),
+                float(res.pvalues["is_ot_high"]),
+            )
         except (np.linalg.LinAlgError, ValueError, KeyError) as err:
             msgs = tuple(sorted({str(w.message) for w in caught}))
-            return Interaction(None, None, None, None, False, model_txt, msgs,
-                               reason=f"MixedLM failed: {type(err).__name__}: {err}")
+            return Interaction(
+                None, None, None, None, False, model_txt, msgs, reason=f"MixedLM failed: {type(err).__name__}: {err}"
+            )
     msgs = tuple(sorted({str(w.message) for w in caught}))
     z = sps.norm.ppf((1 + level) / 2)
     if not (np.isfinite(se) and se > 0):
-        return Interaction(finite(est), None, None, None, bool(res.converged), model_txt, msgs,
-                           reason="the mixed model gives no standard error (singular fit)")
+        return Interaction(
+            finite(est),
+            None,
+            None,
+            None,
+            bool(res.converged),
+            model_txt,
+            msgs,
+            reason="the mixed model gives no standard error (singular fit)",
+        )
     return Interaction(est, se, (est - z * se, est + z * se), finite(p), bool(res.converged), model_txt, msgs)

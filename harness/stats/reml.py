@@ -71,12 +71,16 @@ class RemlCheck:
 
 def design_matrices(n_methods: int, n_seeds: int, n_languages: int) -> dict[str, np.ndarray]:
     """Incidence matrices ``Z_k`` ``(n, levels_k)`` of the run-level model, rows in ``(m, s, l)`` C order."""
-    mi, si, li = (a.ravel() for a in np.meshgrid(np.arange(n_methods), np.arange(n_seeds), np.arange(n_languages),
-                                                   indexing="ij"))
-    codes = {"method": mi, "language": li, "method_x_language": mi * n_languages + li,
-             "seed": mi * n_seeds + si}
-    levels = {"method": n_methods, "language": n_languages, "method_x_language": n_methods * n_languages,
-              "seed": n_methods * n_seeds}
+    mi, si, li = (
+        a.ravel() for a in np.meshgrid(np.arange(n_methods), np.arange(n_seeds), np.arange(n_languages), indexing="ij")
+    )
+    codes = {"method": mi, "language": li, "method_x_language": mi * n_languages + li, "seed": mi * n_seeds + si}
+    levels = {
+        "method": n_methods,
+        "language": n_languages,
+        "method_x_language": n_methods * n_languages,
+        "seed": n_methods * n_seeds,
+    }
     out = {}
     for k, code in codes.items():
         z = np.zeros((code.size, levels[k]))
@@ -130,24 +134,39 @@ def reml_fit(y: np.ndarray, anova: Mapping[str, float]) -> RemlCheck:
     messages: list[str] = []
     best = None
     for x0 in starts:
-        res = sopt.minimize(lambda x: _scaled(crit, x, scale), x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10})
+        res = sopt.minimize(
+            lambda x: _scaled(crit, x, scale),
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10},
+        )
         if best is None or res.fun < best.fun:
             best = res
-        messages.append(f"start {[float(f'{v:.3g}') for v in x0]} (x var(y)): {res.message}, criterion "
-                        f"{res.fun:.4f}")
+        messages.append(f"start {[float(f'{v:.3g}') for v in x0]} (x var(y)): {res.message}, criterion {res.fun:.4f}")
     theta = best.x * scale
     value, grad = crit(theta)
     at_anova, _ = crit(np.maximum(anova_theta, [0.0] * (len(names) - 1) + [1e-10 * scale]))
     g = grad * scale  # gradient in the optimiser's units
     positive = best.x > 1e-8
-    kkt = bool(np.all(np.abs(g[positive]) < KKT_TOL * max(1.0, abs(value))) and np.all(g[~positive] > -KKT_TOL * max(1.0, abs(value))))
+    kkt = bool(
+        np.all(np.abs(g[positive]) < KKT_TOL * max(1.0, abs(value)))
+        and np.all(g[~positive] > -KKT_TOL * max(1.0, abs(value)))
+    )
     reml = {k: _round(v) for k, v in zip(names, theta, strict=True)}
     common = [k for k in names if k in anova and max(reml[k], anova[k]) > 0]
     rel = max((abs(reml[k] - anova[k]) / max(reml[k], anova[k]) for k in common), default=0.0)
-    return RemlCheck("dense REML on run-level means (scipy L-BFGS-B, analytic gradient)", kkt,
-                     reml, {k: float(v) for k, v in anova.items()}, _round(value),
-                     _round(at_anova), _round(rel), tuple(messages))
+    return RemlCheck(
+        "dense REML on run-level means (scipy L-BFGS-B, analytic gradient)",
+        kkt,
+        reml,
+        {k: float(v) for k, v in anova.items()},
+        _round(value),
+        _round(at_anova),
+        _round(rel),
+        tuple(messages),
+    )
 
 
 def _round(x: float) -> float:

@@ -24,12 +24,27 @@ from harness.stats.data import MetricScores
 
 #: MIRACL dev-set judged queries per language (Zhang et al., 2023, Table 2).
 MIRACL_DEV_QUERIES: dict[str, int] = {
-    "ar": 2896, "bn": 411, "en": 799, "es": 648, "fa": 632, "fi": 1271, "fr": 343, "hi": 350, "id": 960,
-    "ja": 860, "ko": 213, "ru": 1252, "sw": 482, "te": 828, "th": 733, "zh": 393, "de": 305, "yo": 119,
+    "ar": 2896,
+    "bn": 411,
+    "en": 799,
+    "es": 648,
+    "fa": 632,
+    "fi": 1271,
+    "fr": 343,
+    "hi": 350,
+    "id": 960,
+    "ja": 860,
+    "ko": 213,
+    "ru": 1252,
+    "sw": 482,
+    "te": 828,
+    "th": 733,
+    "zh": 393,
+    "de": 305,
+    "yo": 119,
 }
 
-RANDOM_TERMS = ("language", "method_x_language", "seed", "seed_x_language", "query", "method_x_query",
-                "seed_x_query")
+RANDOM_TERMS = ("language", "method_x_language", "seed", "seed_x_language", "query", "method_x_query", "seed_x_query")
 
 
 @dataclass(frozen=True)
@@ -134,8 +149,14 @@ def simulate_metric(design: SimulationDesign, metric: str, rng: np.random.Genera
         for i, m in enumerate(methods):
             sq = rng.normal(0, sd["seed_x_query"], (design.seeds(m), n_q))
             sq_eff[(m, lang)] = sq
-            base = (design.mean + design.method_effects.get(m, 0.0) + design.tier_effects.get(tier, 0.0)
-                    + design.method_tier_effects.get((m, tier), 0.0) + lang_eff[j] + ml_eff[i, j])
+            base = (
+                design.mean
+                + design.method_effects.get(m, 0.0)
+                + design.tier_effects.get(tier, 0.0)
+                + design.method_tier_effects.get((m, tier), 0.0)
+                + lang_eff[j]
+                + ml_eff[i, j]
+            )
             run = seed_eff[m] + sl_eff[m][:, j]  # (S_m,)
             y = base + run[:, None] + q_eff[lang][None, :] + mq_eff[lang][i][None, :] + sq  # (S_m, Q)
             if design.clip:
@@ -144,9 +165,14 @@ def simulate_metric(design: SimulationDesign, metric: str, rng: np.random.Genera
                 y = np.round(y / design.grid) * design.grid
             scores[(m, lang)] = y
     data = MetricScores(
-        metric, tuple(methods), tuple(langs), {lang: design.tiers[lang] for lang in langs},
+        metric,
+        tuple(methods),
+        tuple(langs),
+        {lang: design.tiers[lang] for lang in langs},
         {m: tuple(range(design.seeds(m))) for m in methods},
-        {lang: tuple(f"{lang}-q{k:05d}" for k in range(design.queries(lang))) for lang in langs}, scores)
+        {lang: tuple(f"{lang}-q{k:05d}" for k in range(design.queries(lang))) for lang in langs},
+        scores,
+    )
     return data, Effects(lang_eff, ml_eff, seed_eff, sl_eff, q_eff, mq_eff, sq_eff)
 
 
@@ -157,11 +183,19 @@ def to_frame(data: MetricScores) -> pd.DataFrame:
         qids = np.array(data.query_ids[lang], dtype=object)
         for m in data.methods:
             y = data.scores[(m, lang)]
-            frames.append(pd.DataFrame({
-                "method": m, "seed": np.repeat(np.array(data.seeds[m], dtype=np.int64), len(qids)),
-                "language": lang, "tier": data.tiers[lang], "query_id": np.tile(qids, y.shape[0]),
-                "metric": data.metric, "value": y.ravel(),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "method": m,
+                        "seed": np.repeat(np.array(data.seeds[m], dtype=np.int64), len(qids)),
+                        "language": lang,
+                        "tier": data.tiers[lang],
+                        "query_id": np.tile(qids, y.shape[0]),
+                        "metric": data.metric,
+                        "value": y.ravel(),
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -175,18 +209,34 @@ def simulate_results(design: SimulationDesign, rng: np.random.Generator) -> Simu
     return Simulation(pd.concat(frames, ignore_index=True), effects)
 
 
-def miracl_sized_design(methods: tuple[str, ...] = ("bm25", "zero-shot", "ot-distill", "contrastive",
-                                                    "translate-test", "translate-train"),
-                        n_seeds: int = 5, metrics: tuple[str, ...] = ("ndcg@10", "recall@100"),
-                        low: tuple[str, ...] = ("sw", "yo", "te", "bn", "hi", "th")) -> SimulationDesign:
+def miracl_sized_design(
+    methods: tuple[str, ...] = ("bm25", "zero-shot", "ot-distill", "contrastive", "translate-test", "translate-train"),
+    n_seeds: int = 5,
+    metrics: tuple[str, ...] = ("ndcg@10", "recall@100"),
+    low: tuple[str, ...] = ("sw", "yo", "te", "bn", "hi", "th"),
+) -> SimulationDesign:
     """18 languages with MIRACL dev query counts, plausible nDCG-like components (clipped, on a grid)."""
     tiers = {lang: ("low" if lang in low else "high") for lang in MIRACL_DEV_QUERIES}
     return SimulationDesign(
-        methods=methods, tiers=tiers, n_queries=dict(MIRACL_DEV_QUERIES), n_seeds=n_seeds,
-        sd={"language": 0.05, "method_x_language": 0.03, "seed": 0.01, "seed_x_language": 0.01, "query": 0.25,
-            "method_x_query": 0.12, "seed_x_query": 0.08},
-        mean=0.42, method_effects={m: 0.02 * i for i, m in enumerate(methods)}, tier_effects={"low": -0.08},
-        metrics=metrics, clip=True, grid=1 / 64,
+        methods=methods,
+        tiers=tiers,
+        n_queries=dict(MIRACL_DEV_QUERIES),
+        n_seeds=n_seeds,
+        sd={
+            "language": 0.05,
+            "method_x_language": 0.03,
+            "seed": 0.01,
+            "seed_x_language": 0.01,
+            "query": 0.25,
+            "method_x_query": 0.12,
+            "seed_x_query": 0.08,
+        },
+        mean=0.42,
+        method_effects={m: 0.02 * i for i, m in enumerate(methods)},
+        tier_effects={"low": -0.08},
+        metrics=metrics,
+        clip=True,
+        grid=1 / 64,
     )
 
 
@@ -229,9 +279,15 @@ def realised_components(design: SimulationDesign, effects: Effects) -> dict[str,
     out["seed"] = float(((seeds - seeds.mean(axis=1, keepdims=True)) ** 2).sum() / (n_m * (n_s - 1)))
     out["seed_x_language"] = float(np.mean([double_centred_ms(effects.seed_x_language[m]) for m in methods]))
     out["query"] = float(np.mean([effects.query[lang].var(ddof=1) for lang in langs]))
-    out["residual"] = float(np.mean([
-        double_centred_ms(effects.method_x_query[lang])
-        + np.mean([double_centred_ms(effects.seed_x_query[(m, lang)]) for m in methods]) for lang in langs]))
+    out["residual"] = float(
+        np.mean(
+            [
+                double_centred_ms(effects.method_x_query[lang])
+                + np.mean([double_centred_ms(effects.seed_x_query[(m, lang)]) for m in methods])
+                for lang in langs
+            ]
+        )
+    )
     return out
 
 

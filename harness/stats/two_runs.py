@@ -57,8 +57,13 @@ def _interval(est: float, se: float, df: float, level: float) -> tuple[float, fl
     return est - half, est + half
 
 
-def paired_differences(pairs: Sequence[tuple[np.ndarray, np.ndarray]], rngs: Sequence[np.random.Generator], *,
-                       n_permutations: int, ci_level: float) -> tuple[list[PairedDifference], PairedDifference]:
+def paired_differences(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    rngs: Sequence[np.random.Generator],
+    *,
+    n_permutations: int,
+    ci_level: float,
+) -> tuple[list[PairedDifference], PairedDifference]:
     """Per-stratum comparisons and their macro average.
 
     Parameters
@@ -83,10 +88,20 @@ def paired_differences(pairs: Sequence[tuple[np.ndarray, np.ndarray]], rngs: Seq
         est, se, df = float(t.estimate[0]), float(t.se[0]), float(t.df[0])
         lo, hi = _interval(est, se, df, ci_level)
         sd = float(d.std(ddof=1))
-        out.append(PairedDifference(
-            n=d.size, mean_a=float(a_s[j].mean()), mean_b=float(b_s[j].mean()), difference=est, ci_low=lo,
-            ci_high=hi, p_t=float(t.p[0]), p_randomization=float(rand.p_value[j, 0]),
-            effect_size=est / sd if sd > 0 else 0.0, degenerate=str(t.degenerate[0])))
+        out.append(
+            PairedDifference(
+                n=d.size,
+                mean_a=float(a_s[j].mean()),
+                mean_b=float(b_s[j].mean()),
+                difference=est,
+                ci_low=lo,
+                ci_high=hi,
+                p_t=float(t.p[0]),
+                p_randomization=float(rand.p_value[j, 0]),
+                effect_size=est / sd if sd > 0 else 0.0,
+                degenerate=str(t.degenerate[0]),
+            )
+        )
     n_l = len(d_s)
     means = np.array([[d.mean()] for d in d_s])  # (L, 1)
     variances = np.array([[d.var(ddof=1)] for d in d_s])  # (L, 1)
@@ -96,10 +111,17 @@ def paired_differences(pairs: Sequence[tuple[np.ndarray, np.ndarray]], rngs: Seq
     lo, hi = _interval(est, se, df, ci_level)
     pooled_sd = float(np.sqrt(variances.mean()))
     macro = PairedDifference(
-        n=int(counts.sum()), mean_a=float(np.mean([a.mean() for a in a_s])),
-        mean_b=float(np.mean([b.mean() for b in b_s])), difference=est, ci_low=lo, ci_high=hi, p_t=float(w.p[0]),
-        p_randomization=float(rand.pooled_p_value[0]), effect_size=est / pooled_sd if pooled_sd > 0 else 0.0,
-        degenerate=str(w.degenerate[0]))
+        n=int(counts.sum()),
+        mean_a=float(np.mean([a.mean() for a in a_s])),
+        mean_b=float(np.mean([b.mean() for b in b_s])),
+        difference=est,
+        ci_low=lo,
+        ci_high=hi,
+        p_t=float(w.p[0]),
+        p_randomization=float(rand.pooled_p_value[0]),
+        effect_size=est / pooled_sd if pooled_sd > 0 else 0.0,
+        degenerate=str(w.degenerate[0]),
+    )
     return out, macro
 
 

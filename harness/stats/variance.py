@@ -238,8 +238,9 @@ def _components(run_ms, run_df, q_ms, q_df, coef_run, coef_q, n_queries):
     return net, abs_run, q_mean, abs_q
 
 
-def decompose(data: MetricScores, rng: np.random.Generator, n_draws: int = 2000, level: float = 0.95,
-              reml: bool = True) -> VarianceDecomposition:
+def decompose(
+    data: MetricScores, rng: np.random.Generator, n_draws: int = 2000, level: float = 0.95, reml: bool = True
+) -> VarianceDecomposition:
     """Variance components of ``data`` (see the module docstring).
 
     ``rng`` drives the parametric bootstrap of the mean squares (``n_draws`` draws);
@@ -258,8 +259,14 @@ def decompose(data: MetricScores, rng: np.random.Generator, n_draws: int = 2000,
     per_lang = [query_level_mean_squares(np.stack([data.scores[(m, lang)][:n_s] for m in methods])) for lang in langs]
     q_df = {k: min(p[1][k] for p in per_lang) for k in per_lang[0][1]}
     q_ms = {k: np.array([p[0][k] for p in per_lang]) for k in per_lang[0][0]}
-    coef_run = {"1": 1.0, "L": float(n_l), "S": float(n_s), "MS": float(n_m * n_s), "MSn0": float(n_m * n_s * n0),
-                "SL": float(n_s * n_l)}
+    coef_run = {
+        "1": 1.0,
+        "L": float(n_l),
+        "S": float(n_s),
+        "MS": float(n_m * n_s),
+        "MSn0": float(n_m * n_s * n0),
+        "SL": float(n_s * n_l),
+    }
     coef_q = {"1": 1.0, "S": float(n_s), "MS": float(n_m * n_s)}
 
     point_run = {k: np.array([v]) for k, v in run_ms.items()}
@@ -267,8 +274,10 @@ def decompose(data: MetricScores, rng: np.random.Generator, n_draws: int = 2000,
     net, abs_run, q_mean, abs_q = _components(point_run, run_df, point_q, q_df, coef_run, coef_q, n_q)
 
     # parametric bootstrap of the mean squares
-    draws_run = {k: (run_ms[k] * rng.chisquare(run_df[k], n_draws) / run_df[k]) if run_df[k] > 0
-                 else np.zeros(n_draws) for k in run_ms}
+    draws_run = {
+        k: (run_ms[k] * rng.chisquare(run_df[k], n_draws) / run_df[k]) if run_df[k] > 0 else np.zeros(n_draws)
+        for k in run_ms
+    }
     draws_q = {}
     for k in q_ms:
         dfl = np.array([p[1][k] for p in per_lang], dtype=np.float64)
@@ -297,11 +306,25 @@ def decompose(data: MetricScores, rng: np.random.Generator, n_draws: int = 2000,
     comps = []
     raw_point = {**{k: net[k][0] for k, _ in RUN_SOURCES}, "query": q_mean["query"][0]}
     for name in REPORTED:
-        dfn = int(run_df.get(name, q_df.get(name, 0))) if name != "residual" else int(
-            q_df["method_x_query"] + q_df["seed_x_query"])
+        dfn = (
+            int(run_df.get(name, q_df.get(name, 0)))
+            if name != "residual"
+            else int(q_df["method_x_query"] + q_df["seed_x_query"])
+        )
         if not estimable[name]:
-            comps.append(Component(name, DESCRIPTIONS[name], None, None, None, None, 0, False,
-                                   abs_run.get(name) if name in abs_run else abs_q.get(name)))
+            comps.append(
+                Component(
+                    name,
+                    DESCRIPTIONS[name],
+                    None,
+                    None,
+                    None,
+                    None,
+                    0,
+                    False,
+                    abs_run.get(name) if name in abs_run else abs_q.get(name),
+                )
+            )
             continue
         v = float(point[name][0])
         ci_v = tuple(float(x) for x in np.quantile(boot[name], [a, 1 - a]))
@@ -314,47 +337,71 @@ def decompose(data: MetricScores, rng: np.random.Generator, n_draws: int = 2000,
             ci_s = tuple(float(x) for x in np.quantile(sh, [a, 1 - a]))
         parts = {}
         if name == "residual":
-            parts = {"method_x_query": float(max(q_mean["method_x_query"][0], 0.0)) if q_df["method_x_query"] > 0
-                     else None,
-                     "seed_x_query": float(max(q_mean["seed_x_query"][0], 0.0)) if q_df["seed_x_query"] > 0 else None}
+            parts = {
+                "method_x_query": float(max(q_mean["method_x_query"][0], 0.0)) if q_df["method_x_query"] > 0 else None,
+                "seed_x_query": float(max(q_mean["seed_x_query"][0], 0.0)) if q_df["seed_x_query"] > 0 else None,
+            }
         truncated = name in raw_point and raw_point[name] < 0
         comps.append(Component(name, DESCRIPTIONS[name], v, share, ci_v, ci_s, dfn, bool(truncated), None, parts))
     for c in comps:
         if c.variance is None and c.absorbed_into:
-            notes.append(f"{c.name} is not estimable (its source has no degrees of freedom); it is contained in "
-                         f"{c.absorbed_into}")
+            notes.append(
+                f"{c.name} is not estimable (its source has no degrees of freedom); it is contained in "
+                f"{c.absorbed_into}"
+            )
         if c.truncated:
             notes.append(f"{c.name}: the moment estimate was negative and is reported as 0")
     for k in ("seed_x_query", "method_x_query"):
         if q_df[k] <= 0 and abs_q.get(k):
             notes.append(f"{k} is not estimable; it is contained in {abs_q[k]} (part of residual or query)")
-    mean_squares = tuple({"source": k, "level": "run", "df": int(run_df[k]), "mean_square": float(run_ms[k])}
-                         for k, _ in RUN_SOURCES) + tuple(
-        {"source": k, "level": "query (mean over languages)", "df": int(sum(p[1][k] for p in per_lang)),
-         "mean_square": float(q_ms[k].mean())} for k, _ in QUERY_SOURCES)
+    mean_squares = tuple(
+        {"source": k, "level": "run", "df": int(run_df[k]), "mean_square": float(run_ms[k])} for k, _ in RUN_SOURCES
+    ) + tuple(
+        {
+            "source": k,
+            "level": "query (mean over languages)",
+            "df": int(sum(p[1][k] for p in per_lang)),
+            "mean_square": float(q_ms[k].mean()),
+        }
+        for k, _ in QUERY_SOURCES
+    )
     check = None
     if reml and n_m >= 2 and n_l >= 2:
         check = reml_check(y, run_ms, run_df)
     return VarianceDecomposition(
-        data.metric, "ANOVA expected mean squares on per-(method, seed, language) means (balanced design) + "
+        data.metric,
+        "ANOVA expected mean squares on per-(method, seed, language) means (balanced design) + "
         "per-language query-level ANOVA; parametric bootstrap of mean squares for intervals",
-        tuple(methods), tuple(excluded), n_s, tuple(langs),
+        tuple(methods),
+        tuple(excluded),
+        n_s,
+        tuple(langs),
         {t: tuple(lang for lang in langs if data.tiers[lang] == t) for t in tier_names},
-        None if degenerate else total, tuple(comps), mean_squares, check, degenerate, reason, tuple(notes))
+        None if degenerate else total,
+        tuple(comps),
+        mean_squares,
+        check,
+        degenerate,
+        reason,
+        tuple(notes),
+    )
 
 
-def anova_run_components(run_ms: Mapping[str, float], run_df: Mapping[str, int], n_m: int, n_s: int,
-                         n_l: int) -> dict[str, float]:
+def anova_run_components(
+    run_ms: Mapping[str, float], run_df: Mapping[str, int], n_m: int, n_s: int, n_l: int
+) -> dict[str, float]:
     """ANOVA estimates of the run-level model of :mod:`harness.stats.reml` (language includes the tier;
     query noise not subtracted), from the run-level mean squares."""
     ss_l = run_ms["tier"] * run_df["tier"] + run_ms["language"] * run_df["language"]
     ms_l = ss_l / (n_l - 1)
     e = run_ms["seed_x_language"] if run_df["seed_x_language"] > 0 else 0.0
     ml = (run_ms["method_x_language"] - e) / n_s
-    anova = {"method": (run_ms["method"] - run_ms["method_x_language"] - (run_ms["seed"] if n_s > 1 else e) + e)
-             / (n_s * n_l),
-             "language": (ms_l - run_ms["method_x_language"]) / (n_m * n_s),
-             "method_x_language": ml if n_s > 1 else run_ms["method_x_language"]}
+    anova = {
+        "method": (run_ms["method"] - run_ms["method_x_language"] - (run_ms["seed"] if n_s > 1 else e) + e)
+        / (n_s * n_l),
+        "language": (ms_l - run_ms["method_x_language"]) / (n_m * n_s),
+        "method_x_language": ml if n_s > 1 else run_ms["method_x_language"],
+    }
     if n_s > 1:
         anova["seed"] = (run_ms["seed"] - e) / n_l
         anova["seed_x_language"] = e
@@ -368,5 +415,14 @@ def reml_check(y: np.ndarray, run_ms: Mapping[str, float], run_df: Mapping[str, 
     try:
         return reml_fit(y, anova)
     except (np.linalg.LinAlgError, ValueError) as err:
-        return RemlCheck("dense REML on run-level means", False, {}, anova, float("nan"), float("nan"),
-                         float("nan"), (), error=f"{type(err).__name__}: {err}")
+        return RemlCheck(
+            "dense REML on run-level means",
+            False,
+            {},
+            anova,
+            float("nan"),
+            float("nan"),
+            float("nan"),
+            (),
+            error=f"{type(err).__name__}: {err}",
+        )

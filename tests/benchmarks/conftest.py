@@ -38,7 +38,9 @@ def miracl_layout(lang: str, splits: tuple[str, ...]) -> dict[str, list[str]]:
     from ir_datasets.util import DownloadConfig
 
     table = DownloadConfig.contents()["miracl"]
-    out = {"docs": [table[k]["cache_path"] for k in sorted(table, key=_natural) if k.startswith(f"v1.0/{lang}/corpus/")]}
+    out = {
+        "docs": [table[k]["cache_path"] for k in sorted(table, key=_natural) if k.startswith(f"v1.0/{lang}/corpus/")]
+    }
     for split in splits:
         for part in ("topics", "qrels"):
             out[f"{split}/{part}"] = [table[f"v1.0/{lang}/{split}/{part}"]["cache_path"]]
@@ -95,7 +97,11 @@ def register_miracl_fixture(home: Path) -> str:
                 f"{prefix}/{lang}/{split}",
                 Dataset(
                     docs,
-                    TsvQueries(LocalDownload(base / layout[f"{split}/topics"][0], mkdir=False), namespace=f"{prefix}/{lang}", lang=lang),
+                    TsvQueries(
+                        LocalDownload(base / layout[f"{split}/topics"][0], mkdir=False),
+                        namespace=f"{prefix}/{lang}",
+                        lang=lang,
+                    ),
                     TrecQrels(LocalDownload(base / layout[f"{split}/qrels"][0], mkdir=False), QRELS_DEFS),
                 ),
             )

@@ -19,7 +19,11 @@ def test_reads_both_corpus_layouts_and_drops_unjudged_queries(local_dir, local_o
     sw = b.language_data("sw")  # doc_id<TAB>text, with a blank line in the middle
     assert list(sw.corpus) == ["sw-d1", "sw-d2", "sw-d3", "sw-d4", "sw-d5"]
     assert sw.corpus["sw-d4"] == "Kiswahili ni lugha ya Afrika Mashariki."
-    assert sw.queries == {"sw-q1": "mto mrefu zaidi Afrika", "sw-q2": "simba anaishi wapi", "sw-q3": "mlima mrefu Tanzania"}
+    assert sw.queries == {
+        "sw-q1": "mto mrefu zaidi Afrika",
+        "sw-q2": "simba anaishi wapi",
+        "sw-q3": "mlima mrefu Tanzania",
+    }
     assert sw.qrels == {"sw-q1": {"sw-d2": 1, "sw-d1": 0}, "sw-q2": {"sw-d3": 1}, "sw-q3": {"sw-d5": 1}}
     en = b.language_data("en")  # doc_id<TAB>title<TAB>text
     assert en.corpus["en-d2"] == "Nile The Nile is the longest river in Africa."
@@ -112,7 +116,9 @@ def test_inconsistent_qrels_are_errors_naming_some_ids(local_dir, local_options,
 
 def test_malformed_train_pairs_name_file_and_line(local_dir, local_options):
     (local_dir / "train.tsv").write_text("a query\ta passage\nno tab here\n")
-    with pytest.raises(DataFormatError, match=r"train.tsv, line 2: expected 2 tab-separated fields \(query<TAB>positive\)"):
+    with pytest.raises(
+        DataFormatError, match=r"train.tsv, line 2: expected 2 tab-separated fields \(query<TAB>positive\)"
+    ):
         LocalBenchmark(local_options, base_dir=local_dir).train_pairs()
 
 
@@ -156,4 +162,7 @@ def test_a_moved_copy_has_the_same_fingerprint(local_dir, local_options, tmp_pat
     import shutil
 
     moved = Path(shutil.copytree(local_dir, tmp_path / "elsewhere"))
-    assert LocalBenchmark(local_options, base_dir=moved).fingerprint() == LocalBenchmark(local_options, base_dir=local_dir).fingerprint()
+    assert (
+        LocalBenchmark(local_options, base_dir=moved).fingerprint()
+        == LocalBenchmark(local_options, base_dir=local_dir).fingerprint()
+    )

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.benchmarks._common import DataFormatError
 from harness.benchmarks.base import BitextPair, LanguageData, TrainPair
 from harness.benchmarks.bitext import write_bitext_tsv
 from harness.benchmarks.miracl import DEFAULT_TIERS, MIRACL_LANGUAGES, MiraclBenchmark, MiraclOptions
-from harness.benchmarks._common import DataFormatError
 from harness.errors import ConfigError, DataUnavailableError, UnknownLanguageError
 
 
@@ -99,8 +99,12 @@ def test_language_data_is_read_through_ir_datasets_with_title_and_text(miracl_fi
     assert b.language_data("yo").corpus["3002#0"] == "Kìnìún Kìnìún jẹ́ ẹranko ìgbẹ́."
     stats = b.describe()["stats"]
     assert stats["sw"] == {
-        "docs": 3, "queries": 2, "queries_read": 3, "dropped_unjudged_queries": 1,
-        "judgments": 4, "judgments_of_docs_not_in_corpus": 1,
+        "docs": 3,
+        "queries": 2,
+        "queries_read": 3,
+        "dropped_unjudged_queries": 1,
+        "judgments": 4,
+        "judgments_of_docs_not_in_corpus": 1,
     }
     assert set(stats) == {"sw", "yo", "en"}
 
@@ -242,7 +246,10 @@ def test_real_miracl_ids_read_files_laid_out_as_ir_datasets_keeps_them(miracl_ho
     assert out["sw"]["qrels"]["6"] == {"2002#0": 1, "2003#0": 0, "2999#0": 1}
     assert out["sw"]["corpus"]["2001#0"] == "Mto Nile Mto Nile ni mto mrefu zaidi barani Afrika."
     assert out["yo_queries"] == {"8": "odò tó gùn jùlọ"}
-    assert out["train"][0] == ["which sea does the nile flow into", "Nile The Nile flows north into the Mediterranean Sea."]
+    assert out["train"][0] == [
+        "which sea does the nile flow into",
+        "Nile The Nile flows north into the Mediterranean Sea.",
+    ]
     assert len(out["train"]) == 2 and len(out["fingerprint"]) == 64
 
 

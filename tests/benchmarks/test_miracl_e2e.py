@@ -20,9 +20,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-VOCAB = ("[PAD] [UNK] [CLS] [SEP] [MASK] the a of in is and to river nile longest africa flows north sea "
-         "lion lions live savanna mountain highest mto ni mrefu simba mlima tanzania which where do "
-         "##s ##a ##i ##o ##e ##ni odo omi").split()
+VOCAB = (
+    "[PAD] [UNK] [CLS] [SEP] [MASK] the a of in is and to river nile longest africa flows north sea "
+    "lion lions live savanna mountain highest mto ni mrefu simba mlima tanzania which where do "
+    "##s ##a ##i ##o ##e ##ni odo omi"
+).split()
 
 
 def _tiny_bert(path: Path) -> Path:
@@ -32,8 +34,14 @@ def _tiny_bert(path: Path) -> Path:
     from harness.models.encoder import BiEncoder
 
     tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(VOCAB)})  # transformers 5: vocab=, not vocab_file=
-    cfg = BertConfig(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=64)
+    cfg = BertConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = BertModel(cfg).eval()
@@ -80,8 +88,13 @@ ALL = '["en", "sw", "yo"]'
 
 def _harness_run(cfg: Path, out: Path, home: Path, cache: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "IR_DATASETS_HOME": str(home), "IR_DATASETS_DL_TRIES": "1", "HARNESS_CACHE": str(cache)}
-    return subprocess.run([sys.executable, "-m", "harness.cli", "run", str(cfg), "--out", str(out), "--quiet"],
-                          env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", str(cfg), "--out", str(out), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.mark.slow
@@ -112,10 +125,12 @@ def test_harness_run_on_miracl_ids(miracl_home, tmp_path):
     assert built and all(e["shards"] >= 1 for e in built)
     assert any(e["shards"] > 1 for e in built)  # en: 5 passages in shards of 2
 
-    cfg.write_text(CONFIG.format(metrics='["ndcg@10", "recall@100", "mrr@10"]', bitext=bitext, model=model, languages=ALL))
+    cfg.write_text(
+        CONFIG.format(metrics='["ndcg@10", "recall@100", "mrr@10"]', bitext=bitext, model=model, languages=ALL)
+    )
     proc = _harness_run(cfg, tmp_path / "run2", miracl_home, cache)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    new = read_cache_log(cache)[len(log1):]
+    new = read_cache_log(cache)[len(log1) :]
     assert new and all(e["stage"] == "run" and e["event"] == "hit" for e in new), new
     res2 = pd.read_parquet(tmp_path / "run2" / "results.parquet")
     cols = ["method", "seed", "language", "query_id", "metric"]
@@ -127,8 +142,11 @@ def test_harness_run_on_miracl_ids(miracl_home, tmp_path):
     # every stored run and the cached teachers; the alignment methods train on the language set
     teachers = sorted(p.name for p in (cache / "teacher").iterdir() if not p.name.startswith("."))
     n_log = len(read_cache_log(cache))
-    cfg.write_text(CONFIG.format(metrics='["ndcg@10", "recall@100", "mrr@10"]', bitext=bitext, model=model,
-                                 languages='["en", "sw"]'))
+    cfg.write_text(
+        CONFIG.format(
+            metrics='["ndcg@10", "recall@100", "mrr@10"]', bitext=bitext, model=model, languages='["en", "sw"]'
+        )
+    )
     proc = _harness_run(cfg, tmp_path / "run3", miracl_home, cache)
     assert proc.returncode == 0, proc.stderr[-4000:]
     new = read_cache_log(cache)[n_log:]
@@ -139,10 +157,13 @@ def test_harness_run_on_miracl_ids(miracl_home, tmp_path):
     keep = res2[res2["method"].isin(["zero-shot", "bm25"]) & (res2["language"] != "yo")]
     pd.testing.assert_frame_equal(
         res3[res3["method"].isin(["zero-shot", "bm25"])].sort_values(cols).reset_index(drop=True)[["value"]],
-        keep.sort_values(cols).reset_index(drop=True)[["value"]])
+        keep.sort_values(cols).reset_index(drop=True)[["value"]],
+    )
     # ... and adding it back recomputes nothing at all
     n_log = len(read_cache_log(cache))
-    cfg.write_text(CONFIG.format(metrics='["ndcg@10", "recall@100", "mrr@10"]', bitext=bitext, model=model, languages=ALL))
+    cfg.write_text(
+        CONFIG.format(metrics='["ndcg@10", "recall@100", "mrr@10"]', bitext=bitext, model=model, languages=ALL)
+    )
     proc = _harness_run(cfg, tmp_path / "run4", miracl_home, cache)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert all(e["event"] == "hit" for e in read_cache_log(cache)[n_log:])

@@ -56,7 +56,7 @@ def test_shapes_tiers_and_judgements(world):
     assert list(world.languages) == ["en", "h1", "l1", "l2", "l3", "l4"]
     tiers = {lang: d.tier for lang, d in world.languages.items()}
     assert sum(t == "high" for t in tiers.values()) >= 2 and sum(t == "low" for t in tiers.values()) >= 2
-    for lang, d in world.languages.items():
+    for d in world.languages.values():
         assert isinstance(d, LanguageData)
         assert len(d.queries) == opt.queries and len(d.corpus) == opt.corpus_docs
         assert set(d.qrels) == set(d.queries)  # every query judged
@@ -141,7 +141,10 @@ def test_options_errors_name_the_key(options, path):
 
 def test_mid_tier_is_allowed():
     opt = SyntheticOptions.from_mapping(
-        {"languages": {"en": "high", "h1": "high", "m1": "mid", "l1": "low", "l2": "low"}, **{k: v for k, v in TINY.items()}}
+        {
+            "languages": {"en": "high", "h1": "high", "m1": "mid", "l1": "low", "l2": "low"},
+            **{k: v for k, v in TINY.items()},
+        }
     )
     world = generate_world(opt)
     assert world.languages["m1"].tier == "mid" and len(world.bitext["m1"]) == TINY["bitext_pairs"]["mid"]

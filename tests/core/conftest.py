@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 import pytest
+from thirdparty import install
 
 from harness import registry
-from thirdparty import install
 
 
 @pytest.fixture
@@ -17,8 +17,12 @@ def table_plugins(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(site))
     registry.discover(force=True)
     yield site
-    for reg, name in ((registry.BENCHMARKS, "table"), (registry.EXECUTORS, "reverse-serial"),
-                      (registry.METHODS, "nan-vectors"), (registry.METHODS, "sleepy")):
+    for reg, name in (
+        (registry.BENCHMARKS, "table"),
+        (registry.EXECUTORS, "reverse-serial"),
+        (registry.METHODS, "nan-vectors"),
+        (registry.METHODS, "sleepy"),
+    ):
         reg.unregister(name)
     sys.modules.pop("table_plugins", None)
     monkeypatch.undo()

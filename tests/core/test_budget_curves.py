@@ -12,11 +12,11 @@ import json
 
 import pandas as pd
 import pytest
+from tiny_config import TINY
 
 from harness.cache import Cache
 from harness.config import load_config
 from harness_reports import run_and_report
-from tiny_config import TINY
 
 EXTRA = """
 [methods.ot-distill]
@@ -39,8 +39,9 @@ eval_at = [0.5]
 def test_checkpoint_equals_a_separate_run_and_curves_are_analysed(tmp_path):
     cfg = tmp_path / "b.toml"
     cfg.write_text(TINY.format(extra=EXTRA))
-    res = run_and_report(load_config(cfg), run_dir=tmp_path / "run", cache=Cache(tmp_path / "cache"), progress=False,
-                     log=lambda s: None)
+    res = run_and_report(
+        load_config(cfg), run_dir=tmp_path / "run", cache=Cache(tmp_path / "cache"), progress=False, log=lambda s: None
+    )
     assert res.status == "complete", res.failed
     budgets = pd.read_parquet(tmp_path / "run" / "budgets.parquet")
     results = pd.read_parquet(tmp_path / "run" / "results.parquet")
@@ -57,9 +58,11 @@ def test_checkpoint_equals_a_separate_run_and_curves_are_analysed(tmp_path):
     pd.testing.assert_frame_equal(a, b[a.columns], check_exact=True)
     # the final point of the curve is the cell's own result
     final = ot[ot.budget_steps == steps[1]].drop(columns=["budget_steps", "budget_examples", "budget_seconds"])
-    pd.testing.assert_frame_equal(final.sort_values(key).reset_index(drop=True),
-                                  results[results.method == "ot-distill"].sort_values(key).reset_index(drop=True),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(
+        final.sort_values(key).reset_index(drop=True),
+        results[results.method == "ot-distill"].sort_values(key).reset_index(drop=True),
+        check_exact=True,
+    )
     assert (ot.budget_examples == ot.budget_steps * 16).all() and (ot.budget_seconds > 0).all()
 
     analysis = json.loads((tmp_path / "run" / "analysis.json").read_text())

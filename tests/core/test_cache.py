@@ -12,6 +12,7 @@ def _build(payload: bytes, calls: list):
         (d / "a.bin").write_bytes(payload)
         (d / "sub").mkdir()
         (d / "sub" / "b.txt").write_text("hello")
+
     return build
 
 

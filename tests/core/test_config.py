@@ -66,7 +66,7 @@ def test_output_dir_does_not_change_hash(tmp_path):
         (BASE.replace('name = "synthetic"', 'name = "synthetic"\nlanguagez = 1'), "benchmark.languagez", "unknown key"),
         (BASE + '[analysis]\nbaseline = "zero-shoot"\n', "analysis.baseline", "did you mean 'zero-shot'"),
         (BASE + '[model]\npooling = "max"\n', "model.pooling", "mean"),
-        (BASE + '[teacher]\nlr = -1\n', "teacher.lr", ""),
+        (BASE + "[teacher]\nlr = -1\n", "teacher.lr", ""),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, path, fragment):

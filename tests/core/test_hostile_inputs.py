@@ -12,23 +12,26 @@ import time
 from pathlib import Path
 
 import pytest
+from thirdparty import CONFIG
 
 from harness.cli import EXIT_ENVIRONMENT, EXIT_FAILED_CELLS, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE, main
 from harness.config import config_from_dict, load_config
 from harness.errors import ConfigError
-from thirdparty import CONFIG
 
 BASE = {"methods": {"bm25": {}}}
 
 
-@pytest.mark.parametrize(("extra", "path", "needle"), [
-    ({"metrics": ["ndcg@abc"]}, "metrics", "not a positive integer"),
-    ({"metrics": ["ndcg@0"]}, "metrics", "not a positive integer"),
-    ({"metrics": ["recall@1000"]}, "metrics", "silently equal recall@100"),
-    ({"metrics": ["ndgc@10"]}, "metrics", "did you mean 'ndcg'"),
-    ({"seeds": [99999999999999999999]}, "seeds", "2**32 - 1"),
-    ({"seeds": [-3]}, "seeds", "integers from 0"),
-])
+@pytest.mark.parametrize(
+    ("extra", "path", "needle"),
+    [
+        ({"metrics": ["ndcg@abc"]}, "metrics", "not a positive integer"),
+        ({"metrics": ["ndcg@0"]}, "metrics", "not a positive integer"),
+        ({"metrics": ["recall@1000"]}, "metrics", "silently equal recall@100"),
+        ({"metrics": ["ndgc@10"]}, "metrics", "did you mean 'ndcg'"),
+        ({"seeds": [99999999999999999999]}, "seeds", "2**32 - 1"),
+        ({"seeds": [-3]}, "seeds", "integers from 0"),
+    ],
+)
 def test_bad_metrics_and_seeds_are_config_errors(extra, path, needle):
     with pytest.raises(ConfigError) as e:
         config_from_dict({**BASE, **extra})
@@ -64,7 +67,8 @@ def test_nan_embeddings_fail_the_cell_naming_method_seed_language(table_plugins,
     assert "nan-vectors/seed=0 language=aa" in failed[("nan-vectors", 0)]["error"]
     assert "NaN or infinite" in failed[("nan-vectors", 0)]["error"]
     assert not any((tmp_path / "cache" / "cell").glob("*/*/cell.json")) or all(
-        json.loads(p.read_text())["method"] == "bm25" for p in (tmp_path / "cache" / "cell").rglob("cell.json"))
+        json.loads(p.read_text())["method"] == "bm25" for p in (tmp_path / "cache" / "cell").rglob("cell.json")
+    )
 
 
 def test_refused_device_creates_no_run_directory(table_plugins, tmp_path, capsys):
@@ -81,7 +85,9 @@ def test_refused_device_creates_no_run_directory(table_plugins, tmp_path, capsys
     assert not out.exists()
 
 
-def test_full_disk_is_one_line_leaves_nothing_finished_and_a_rerun_completes(table_plugins, tmp_path, capsys, monkeypatch):
+def test_full_disk_is_one_line_leaves_nothing_finished_and_a_rerun_completes(
+    table_plugins, tmp_path, capsys, monkeypatch
+):
     from harness import engine as engine_mod
 
     cfg = _cfg(tmp_path)
@@ -109,9 +115,24 @@ def test_sigterm_is_handled_like_ctrl_c(table_plugins, tmp_path):
     cfg = _cfg(tmp_path, f'[methods.sleepy]\nmarker = "{marker}"\n')
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(table_plugins), os.environ.get("PYTHONPATH", "")])}
     cache = tmp_path / "cache"
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(cfg), "--out", str(tmp_path / "run"),
-                             "--cache-dir", str(cache), "--quiet"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            str(cfg),
+            "--out",
+            str(tmp_path / "run"),
+            "--cache-dir",
+            str(cache),
+            "--quiet",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 240
     while not marker.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -128,8 +149,13 @@ def test_sigterm_is_handled_like_ctrl_c(table_plugins, tmp_path):
 
 
 def test_methods_json_into_a_closed_pipe_is_quiet():
-    proc = subprocess.run(f"{sys.executable} -m harness.cli methods --json | head -c 1", shell=True,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        f"{sys.executable} -m harness.cli methods --json | head -c 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
 
 

@@ -43,7 +43,8 @@ def _is_type_checking(node: ast.AST) -> bool:
     test = getattr(node, "test", None)
     return isinstance(node, ast.If) and (
         (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
-        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
 
 
 def _walk(node: ast.AST):
@@ -129,7 +130,8 @@ def test_graph_sees_known_edges():
 def test_no_import_cycle():
     cycles = _cycles(import_graph())
     assert not cycles, "import cycles (modules in one strongly connected component): " + "; ".join(
-        " <-> ".join(c) for c in cycles)
+        " <-> ".join(c) for c in cycles
+    )
 
 
 def test_type_checking_imports_are_skipped_but_lazy_ones_count():
@@ -144,7 +146,13 @@ def test_cycle_detector_finds_a_planted_cycle():
 
 def test_engine_does_not_import_methods_or_reports():
     g = import_graph()
-    climbing = sorted((src, dst) for src, dsts in g.items() if src.startswith("harness") and not
-                      src.startswith(("harness_methods", "harness_reports")) and src != "harness.cli"
-                      for dst in dsts if dst.startswith(("harness_methods", "harness_reports")))
+    climbing = sorted(
+        (src, dst)
+        for src, dsts in g.items()
+        if src.startswith("harness")
+        and not src.startswith(("harness_methods", "harness_reports"))
+        and src != "harness.cli"
+        for dst in dsts
+        if dst.startswith(("harness_methods", "harness_reports"))
+    )
     assert not climbing, f"engine modules importing methods/reports (only harness.cli may): {climbing}"

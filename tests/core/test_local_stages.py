@@ -45,12 +45,25 @@ def test_base_then_each_seeds_teacher_before_its_first_cell():
     engine = StubEngine({"zero-shot": True, "bm25": False})
     cells = [CellSpec(m, s, f"k{m}{s}") for s in (0, 1) for m in ("bm25", "zero-shot")]
     lines, ex = run(engine, cells)
-    assert engine.calls == ["base", "teacher 0", "cell bm25/seed=0", "cell zero-shot/seed=0", "teacher 1",
-                            "cell bm25/seed=1", "cell zero-shot/seed=1"]
+    assert engine.calls == [
+        "base",
+        "teacher 0",
+        "cell bm25/seed=0",
+        "cell zero-shot/seed=0",
+        "teacher 1",
+        "cell bm25/seed=1",
+        "cell zero-shot/seed=1",
+    ]
     starts = [line for line in lines if line.endswith("...") or line.endswith(": running")]
-    assert [s.split(" (")[0] for s in starts] == ["base encoder", "teacher for seed 0", "cell bm25/seed=0: running",
-                                                 "cell zero-shot/seed=0: running", "teacher for seed 1",
-                                                 "cell bm25/seed=1: running", "cell zero-shot/seed=1: running"]
+    assert [s.split(" (")[0] for s in starts] == [
+        "base encoder",
+        "teacher for seed 0",
+        "cell bm25/seed=0: running",
+        "cell zero-shot/seed=0: running",
+        "teacher for seed 1",
+        "cell bm25/seed=1: running",
+        "cell zero-shot/seed=1: running",
+    ]
     assert set(ex.stage_seconds) == {"base encoder", "teacher seed=0", "teacher seed=1"}
     assert sum(": ready in " in line for line in lines) == 3
 

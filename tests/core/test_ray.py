@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip("ray")
 
+from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path: rootdir-relative imports)
+
 from harness import registry  # noqa: E402
 from harness.cache import Cache  # noqa: E402
 from harness.config import load_config  # noqa: E402
 from harness.runner import run_matrix  # noqa: E402
-
-from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path: rootdir-relative imports)
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -80,10 +80,13 @@ def test_ray_matches_local_and_retries_lost_workers(tmp_path, crash_plugin):
     assert m["status"] == "complete" and all(c["status"] == "done" for c in m["cells"])
 
     # the in-process executor, from a fresh cache, gives identical per-query scores
-    local_res = run_matrix(config, run_dir=tmp_path / "local", cache=Cache(tmp_path / "cache2"), executor="local", **quiet)
+    local_res = run_matrix(
+        config, run_dir=tmp_path / "local", cache=Cache(tmp_path / "cache2"), executor="local", **quiet
+    )
     a = pd.read_parquet(ray_res.run_dir / "results.parquet")
     b = pd.read_parquet(local_res.run_dir / "results.parquet")
     pd.testing.assert_frame_equal(a, b)
     for method in ("zero-shot", "bm25", "crash-once"):
-        assert (tmp_path / "ray" / "runs" / method / "0" / "l1.trec").read_text() == \
-            (tmp_path / "local" / "runs" / method / "0" / "l1.trec").read_text()
+        assert (tmp_path / "ray" / "runs" / method / "0" / "l1.trec").read_text() == (
+            tmp_path / "local" / "runs" / method / "0" / "l1.trec"
+        ).read_text()

@@ -14,7 +14,9 @@ def _fake_dist(root, dist, module, source, entry_points):
     info = root / f"{dist}-0.3.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3\n")
-    (info / "entry_points.txt").write_text("[harness.methods]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items()))
+    (info / "entry_points.txt").write_text(
+        "[harness.methods]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items())
+    )
 
 
 GOOD = '''
@@ -34,8 +36,13 @@ class FakeGood(Method):
 @pytest.fixture
 def fake_plugins(tmp_path, monkeypatch):
     _fake_dist(tmp_path, "fake_good_dist", "fake_good_mod", GOOD, {"fake-good": "fake_good_mod:FakeGood"})
-    _fake_dist(tmp_path, "fake_broken_dist", "fake_broken_mod", "raise ImportError('needs libfoo')\n",
-               {"fake-broken": "fake_broken_mod:Nothing"})
+    _fake_dist(
+        tmp_path,
+        "fake_broken_dist",
+        "fake_broken_mod",
+        "raise ImportError('needs libfoo')\n",
+        {"fake-broken": "fake_broken_mod:Nothing"},
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     registry.discover(force=True)
     yield

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path)
 
 from harness.cache import Cache, CacheCorruptWarning
 from harness.config import load_config
@@ -19,8 +20,6 @@ from harness.errors import NonFiniteLossError, RunLockedError
 from harness.plugin import Method
 from harness.registry import register_method, unregister_method
 from harness_reports import run_and_report as run_matrix
-
-from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path)
 
 
 def write_config(path: Path, extra: str = "") -> Path:
@@ -79,7 +78,9 @@ def test_run_directory_layout(tiny_run):
 def test_rerun_recomputes_nothing_and_is_identical(tiny_run, tiny_cfg, tmp_path):
     res, cache = tiny_run
     t0 = time.perf_counter()
-    res2 = run_matrix(load_config(tiny_cfg), run_dir=tmp_path / "again", cache=cache, progress=False, log=lambda s: None)
+    res2 = run_matrix(
+        load_config(tiny_cfg), run_dir=tmp_path / "again", cache=cache, progress=False, log=lambda s: None
+    )
     assert all(c.get("from_cache") for c in res2.cells)
     a = pd.read_parquet(res.run_dir / "results.parquet")
     b = pd.read_parquet(res2.run_dir / "results.parquet")
@@ -104,10 +105,13 @@ def test_corrupt_cell_is_detected_and_recomputed(tiny_run, tiny_cfg, tmp_path):
     victim = entries[0]
     victim.write_bytes(victim.read_bytes()[:100])  # truncated
     with pytest.warns(CacheCorruptWarning, match="results.parquet"):
-        res2 = run_matrix(load_config(tiny_cfg), run_dir=tmp_path / "r", cache=cache, progress=False, log=lambda s: None)
+        res2 = run_matrix(
+            load_config(tiny_cfg), run_dir=tmp_path / "r", cache=cache, progress=False, log=lambda s: None
+        )
     assert sum(not c["from_cache"] for c in res2.cells) == 1
-    pd.testing.assert_frame_equal(pd.read_parquet(res.run_dir / "results.parquet"),
-                                  pd.read_parquet(res2.run_dir / "results.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(res.run_dir / "results.parquet"), pd.read_parquet(res2.run_dir / "results.parquet")
+    )
 
 
 def test_locked_run_directory(tiny_cfg, tmp_path):
@@ -117,7 +121,9 @@ def test_locked_run_directory(tiny_cfg, tmp_path):
     d.mkdir()
     with FileLock(str(d / ".lock")):
         with pytest.raises(RunLockedError, match="another harness process"):
-            run_matrix(load_config(tiny_cfg), run_dir=d, cache=Cache(tmp_path / "c"), progress=False, log=lambda s: None)
+            run_matrix(
+                load_config(tiny_cfg), run_dir=d, cache=Cache(tmp_path / "c"), progress=False, log=lambda s: None
+            )
 
 
 class _NanMethod(Method):
@@ -161,7 +167,18 @@ def test_sigkill_mid_matrix_then_resume_gives_identical_results(tiny_run, tiny_c
     """A real subprocess is killed with SIGKILL after its first finished cell, then re-run."""
     res, _ = tiny_run
     out, cache = tmp_path / "run", tmp_path / "cache"
-    cmd = [sys.executable, "-m", "harness.cli", "run", str(tiny_cfg), "--out", str(out), "--cache-dir", str(cache), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "run",
+        str(tiny_cfg),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+        "--quiet",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 600
@@ -188,5 +205,6 @@ def test_sigkill_mid_matrix_then_resume_gives_identical_results(tiny_run, tiny_c
     assert m["status"] == "complete"
     assert sum(c["from_cache"] for c in m["cells"]) == done_before
     # identical per-query scores to the uninterrupted run (made with another, fresh cache)
-    pd.testing.assert_frame_equal(pd.read_parquet(res.run_dir / "results.parquet"), pd.read_parquet(out / "results.parquet"))
-
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(res.run_dir / "results.parquet"), pd.read_parquet(out / "results.parquet")
+    )

@@ -13,8 +13,11 @@ from harness.engine import method_data_rng, method_train_seed
 def test_streams_are_reproducible_and_distinct_per_stage():
     a = seeding.rng(3, "method", "ot-distill", "data").integers(0, 2**31, 8)
     assert np.array_equal(a, seeding.rng(3, "method", "ot-distill", "data").integers(0, 2**31, 8))
-    for other in [(4, "method", "ot-distill", "data"), (3, "method", "contrastive", "data"),
-                  (3, "method", "ot-distill", "train")]:
+    for other in [
+        (4, "method", "ot-distill", "data"),
+        (3, "method", "contrastive", "data"),
+        (3, "method", "ot-distill", "train"),
+    ]:
         assert not np.array_equal(a, seeding.rng(*other).integers(0, 2**31, 8))
     s = seeding.torch_seed(3, "teacher", "train")
     assert s == seeding.torch_seed(3, "teacher", "train") and 0 <= s < 2**63
@@ -24,8 +27,10 @@ def test_streams_are_reproducible_and_distinct_per_stage():
 def test_statistics_streams_use_the_same_scheme():
     from harness.stats.streams import stream
 
-    assert np.array_equal(stream(0, "randomization", "ndcg@10", "sw").random(4),
-                          seeding.rng(0, "randomization", "ndcg@10", "sw").random(4))
+    assert np.array_equal(
+        stream(0, "randomization", "ndcg@10", "sw").random(4),
+        seeding.rng(0, "randomization", "ndcg@10", "sw").random(4),
+    )
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
@@ -42,9 +47,17 @@ def _train_once(train_seed: int, data_rng: np.random.Generator) -> torch.Tensor:
     torch.manual_seed(0)  # same initial weights for every call
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 1))
     x = torch.from_numpy(data_rng.standard_normal((64, 4)).astype("float32"))
-    ctx = FitContext(benchmark=None, teacher=None, seed=0, rng=data_rng, device="cpu", method="m",  # type: ignore[arg-type]
-                     cache=Cache("/nonexistent-unused"), train_seed=train_seed)
-    batches = (x[i * 8:(i + 1) * 8] for i in range(8))
+    ctx = FitContext(
+        benchmark=None,
+        teacher=None,
+        seed=0,
+        rng=data_rng,
+        device="cpu",
+        method="m",  # type: ignore[arg-type]
+        cache=Cache("/nonexistent-unused"),
+        train_seed=train_seed,
+    )
+    batches = (x[i * 8 : (i + 1) * 8] for i in range(8))
     ctx.train(model, batches, lambda b: model(b).pow(2).mean(), steps=8, lr=0.05, warmup=0.0)
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 

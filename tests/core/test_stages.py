@@ -17,7 +17,9 @@ from harness.runner import run_matrix
 
 def _run(tmp: Path, name: str, cache: Cache, metrics: str):
     cfg = tmp / f"{name}.toml"
-    cfg.write_text(TINY.format(extra="").replace('metrics = ["ndcg@10", "recall@100", "mrr@10"]', f"metrics = {metrics}"))
+    cfg.write_text(
+        TINY.format(extra="").replace('metrics = ["ndcg@10", "recall@100", "mrr@10"]', f"metrics = {metrics}")
+    )
     return run_matrix(load_config(cfg), run_dir=tmp / name, cache=cache, progress=False, log=lambda s: None)
 
 
@@ -37,12 +39,14 @@ def test_adding_a_metric_encodes_nothing_and_bm25_is_seed_invariant(tmp_path):
 
     second = _run(tmp_path, "b", cache, '["ndcg@10", "recall@100", "mrr@10"]')
     assert second.status == "complete"
-    new = read_cache_log(cache.root)[len(log1):]
+    new = read_cache_log(cache.root)[len(log1) :]
     assert new and all(e["stage"] == "run" and e["event"] == "hit" for e in new), new  # nothing encoded or fitted
     assert sorted(p.name for p in (cache.root / "teacher").iterdir() if not p.name.startswith(".")) == teachers
     a = pd.read_parquet(first.run_dir / "results.parquet")
     b = pd.read_parquet(second.run_dir / "results.parquet")
     assert set(b["metric"]) == {"ndcg@10", "recall@100", "mrr@10"}
     keep = b[b["metric"] != "mrr@10"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(a.sort_values(list(a.columns[:6])).reset_index(drop=True),
-                                  keep.sort_values(list(a.columns[:6])).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        a.sort_values(list(a.columns[:6])).reset_index(drop=True),
+        keep.sort_values(list(a.columns[:6])).reset_index(drop=True),
+    )

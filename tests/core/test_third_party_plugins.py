@@ -16,6 +16,7 @@ from harness.cache import Cache
 from harness.config import config_from_dict
 from harness.runner import run_matrix
 
+
 def test_third_party_benchmark_and_executor_run_a_matrix(table_plugins, tmp_path, capsys):
     from harness.cli import main
 
@@ -24,13 +25,22 @@ def test_third_party_benchmark_and_executor_run_a_matrix(table_plugins, tmp_path
     assert listed[("benchmark", "table")]["distribution"] == "table-plugins 1.0"
     assert listed[("executor", "reverse-serial")]["error"] is None
 
-    config = config_from_dict({
-        "name": "third-party", "seeds": [0, 1], "device": "cpu", "metrics": ["ndcg@10", "mrr@10"], "top_k": 10,
-        "benchmark": {"name": "table", "docs": 8}, "model": {"base": "unused-lexical-only"},
-        "executor": {"kind": "reverse-serial"}, "methods": {"bm25": {}},
-    })
-    res = run_matrix(config, run_dir=tmp_path / "run", cache=Cache(tmp_path / "cache"), progress=False,
-                     log=lambda s: None)
+    config = config_from_dict(
+        {
+            "name": "third-party",
+            "seeds": [0, 1],
+            "device": "cpu",
+            "metrics": ["ndcg@10", "mrr@10"],
+            "top_k": 10,
+            "benchmark": {"name": "table", "docs": 8},
+            "model": {"base": "unused-lexical-only"},
+            "executor": {"kind": "reverse-serial"},
+            "methods": {"bm25": {}},
+        }
+    )
+    res = run_matrix(
+        config, run_dir=tmp_path / "run", cache=Cache(tmp_path / "cache"), progress=False, log=lambda s: None
+    )
     assert res.status == "complete"
     assert sys.modules["table_plugins"].ReverseSerial.calls == ["bm25/seed=1", "bm25/seed=0"]
     import pandas as pd
@@ -51,5 +61,6 @@ def test_unknown_benchmark_and_executor_are_config_errors(table_plugins):
     with pytest.raises(ConfigError, match=r"executor\.kind.*did you mean 'reverse-serial'"):
         config_from_dict({**base, "benchmark": {"name": "table"}, "executor": {"kind": "reverse-serail"}})
     with pytest.raises(ConfigError, match=r"executor\.reverse_order.*unknown key"):
-        config_from_dict({**base, "benchmark": {"name": "table"},
-                          "executor": {"kind": "reverse-serial", "reverse_order": True}})
+        config_from_dict(
+            {**base, "benchmark": {"name": "table"}, "executor": {"kind": "reverse-serial", "reverse_order": True}}
+        )

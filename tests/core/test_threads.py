@@ -12,19 +12,23 @@ import json
 
 import pandas as pd
 import pytest
+from tiny_config import TINY
 
 from harness.cache import Cache
 from harness.config import load_config
 from harness.engine import Engine
 from harness.runner import run_matrix
-from tiny_config import TINY
 
-EXTRA = '[methods.ot-distill]\nsteps = 4\nbatch_size = 16\n'
+EXTRA = "[methods.ot-distill]\nsteps = 4\nbatch_size = 16\n"
 
 
 def _config(tmp_path, name: str, threads: int, executor: str = ""):
-    text = TINY.format(extra=EXTRA).replace("num_threads = 1", f"num_threads = {threads}").replace(
-        "seeds = [0, 1]", "seeds = [0]") + executor
+    text = (
+        TINY.format(extra=EXTRA)
+        .replace("num_threads = 1", f"num_threads = {threads}")
+        .replace("seeds = [0, 1]", "seeds = [0]")
+        + executor
+    )
     path = tmp_path / f"{name}.toml"
     path.write_text(text)
     return load_config(path)
@@ -34,14 +38,21 @@ def _config(tmp_path, name: str, threads: int, executor: str = ""):
 def test_worker_processes_give_identical_scores_and_threads_are_part_of_the_identity(tmp_path):
     quiet = {"progress": False, "log": lambda s: None}
     one = run_matrix(_config(tmp_path, "a", 1), run_dir=tmp_path / "inproc", cache=Cache(tmp_path / "c1"), **quiet)
-    pool = run_matrix(_config(tmp_path, "b", 1, '[executor]\nkind = "local"\nworkers = 2\n'),
-                      run_dir=tmp_path / "pool", cache=Cache(tmp_path / "c2"), **quiet)
+    pool = run_matrix(
+        _config(tmp_path, "b", 1, '[executor]\nkind = "local"\nworkers = 2\n'),
+        run_dir=tmp_path / "pool",
+        cache=Cache(tmp_path / "c2"),
+        **quiet,
+    )
     assert one.status == pool.status == "complete"
     a = pd.read_parquet(tmp_path / "inproc" / "results.parquet")
     b = pd.read_parquet(tmp_path / "pool" / "results.parquet")
     assert set(a.method) == {"zero-shot", "bm25", "ot-distill"}
-    pd.testing.assert_frame_equal(a.sort_values(list(a.columns[:-1])).reset_index(drop=True),
-                                  b.sort_values(list(b.columns[:-1])).reset_index(drop=True), check_exact=True)
+    pd.testing.assert_frame_equal(
+        a.sort_values(list(a.columns[:-1])).reset_index(drop=True),
+        b.sort_values(list(b.columns[:-1])).reset_index(drop=True),
+        check_exact=True,
+    )
 
     # another thread count: another identity for every trained stage
     cache = Cache(tmp_path / "c3")

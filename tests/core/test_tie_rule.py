@@ -45,8 +45,9 @@ MEASURES = {"ndcg@10": "nDCG@10", "recall@100": "R@100", "mrr@10": "RR"}
 def bm25_run(tmp_path_factory):
     d = tmp_path_factory.mktemp("ties")
     (d / "c.toml").write_text(CONFIG)
-    res = run_matrix(load_config(d / "c.toml"), run_dir=d / "run", cache=Cache(d / "cache"), progress=False,
-                     log=lambda s: None)
+    res = run_matrix(
+        load_config(d / "c.toml"), run_dir=d / "run", cache=Cache(d / "cache"), progress=False, log=lambda s: None
+    )
     assert res.status == "complete"
     return res.run_dir
 

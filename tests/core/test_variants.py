@@ -6,10 +6,10 @@ import json
 
 import pandas as pd
 import pytest
+from thirdparty import CONFIG
 
 from harness.cache import Cache
 from harness.config import config_from_dict, load_config
-from thirdparty import CONFIG
 
 VARIANTS = """
 [methods.bm25-flat]
@@ -28,8 +28,14 @@ def test_variants_and_a_sweep_run_cache_and_report(table_plugins, tmp_path):
     cfg.write_text(CONFIG + VARIANTS)
     config = load_config(cfg)
     names = [m.name for m in config.methods]
-    assert names == ["bm25", "bm25-flat", "bm25-tuned@k1=0.5,b=0.3", "bm25-tuned@k1=0.5,b=0.75",
-                     "bm25-tuned@k1=1.2,b=0.3", "bm25-tuned@k1=1.2,b=0.75"]
+    assert names == [
+        "bm25",
+        "bm25-flat",
+        "bm25-tuned@k1=0.5,b=0.3",
+        "bm25-tuned@k1=0.5,b=0.75",
+        "bm25-tuned@k1=1.2,b=0.3",
+        "bm25-tuned@k1=1.2,b=0.75",
+    ]
     assert {m.plugin for m in config.methods} == {"bm25"}
     assert config.method("bm25-tuned@k1=1.2,b=0.3").options.k1 == 1.2
 
@@ -49,8 +55,9 @@ def test_variants_and_a_sweep_run_cache_and_report(table_plugins, tmp_path):
     assert all(n in html for n in names)
 
     # the normalised config (variants written out) re-runs from the cache, identically
-    again = run_and_report(load_config(tmp_path / "run" / "config.toml"), run_dir=tmp_path / "again", cache=cache,
-                           **quiet)
+    again = run_and_report(
+        load_config(tmp_path / "run" / "config.toml"), run_dir=tmp_path / "again", cache=cache, **quiet
+    )
     assert all(c.get("from_cache") for c in again.cells)
     pd.testing.assert_frame_equal(df, pd.read_parquet(tmp_path / "again" / "results.parquet"))
     assert load_config(tmp_path / "run" / "config.toml").sha256() == config.sha256()

@@ -123,7 +123,8 @@ def install(root: Path) -> Path:
     (info / "entry_points.txt").write_text(
         "[harness.benchmarks]\ntable = table_plugins:TableBenchmark\n"
         "[harness.executors]\nreverse-serial = table_plugins:ReverseSerial\n"
-        "[harness.methods]\nnan-vectors = table_plugins:NanVectors\nsleepy = table_plugins:Sleepy\n")
+        "[harness.methods]\nnan-vectors = table_plugins:NanVectors\nsleepy = table_plugins:Sleepy\n"
+    )
     return root
 
 

@@ -42,4 +42,3 @@ num_threads = 1
 n_permutations = 1000
 n_bootstrap = 200
 """
-

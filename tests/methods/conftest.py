@@ -36,10 +36,23 @@ def example_plugin(tmp_path_factory) -> ExposedPlugin:
 
 # ----------------------------------------------------------------------------- tiny world
 TINY_WORLD = {
-    "n_topics": 6, "n_concepts": 120, "queries": 12, "corpus_docs": 48, "train_pairs": 96,
-    "pretrain_sentences": {"high": 300, "low": 60}, "bitext_pairs": {"high": 64, "low": 32},
+    "n_topics": 6,
+    "n_concepts": 120,
+    "queries": 12,
+    "corpus_docs": 48,
+    "train_pairs": 96,
+    "pretrain_sentences": {"high": 300, "low": 60},
+    "bitext_pairs": {"high": 64, "low": 32},
 }
-TINY_MINI = {"vocab_size": 400, "layers": 1, "hidden": 32, "heads": 2, "mlm_steps": 20, "batch_size": 32, "max_length": 48}
+TINY_MINI = {
+    "vocab_size": 400,
+    "layers": 1,
+    "hidden": 32,
+    "heads": 2,
+    "mlm_steps": 20,
+    "batch_size": 32,
+    "max_length": 48,
+}
 TINY_TEACHER = {"steps": 20, "batch_size": 16, "max_length": 48}
 
 
@@ -81,9 +94,14 @@ class TinyWorld:
         from harness.training import TrainingOptions
 
         return FitContext(
-            benchmark=self.benchmark, teacher=self.teacher(seed) if needs_teacher else None, seed=seed,
-            rng=np.random.default_rng(np.random.SeedSequence([seed, len(method)])), device="cpu", method=method,
-            cache=Cache(self.root / "methods" / method), progress=False,
+            benchmark=self.benchmark,
+            teacher=self.teacher(seed) if needs_teacher else None,
+            seed=seed,
+            rng=np.random.default_rng(np.random.SeedSequence([seed, len(method)])),
+            device="cpu",
+            method=method,
+            cache=Cache(self.root / "methods" / method),
+            progress=False,
             training=TrainingOptions(grad_clip=1.0, encode_batch_size=64),
             base_model=str(self.base_dir) if needs_teacher else None,
         )
@@ -105,8 +123,12 @@ def tiny_world(tmp_path_factory) -> TinyWorld:
 
 # ----------------------------------------------------------------------------- tiny Marian
 PAIRS = [
-    ("maji safi", "clean water"), ("mti mkubwa", "big tree"), ("maji", "water"),
-    ("mti mkubwa sana", "very big tree"), ("safi sana", "very clean"), ("nyumba", "house"),
+    ("maji safi", "clean water"),
+    ("mti mkubwa", "big tree"),
+    ("maji", "water"),
+    ("mti mkubwa sana", "very big tree"),
+    ("safi sana", "very clean"),
+    ("nyumba", "house"),
 ]
 
 
@@ -134,10 +156,22 @@ def tiny_marian(tmp_path_factory):
         tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)
         fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
         cfg = MarianConfig(
-            vocab_size=len(vocab), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-            decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=32,
-            pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, forced_eos_token_id=1,
-            dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+            vocab_size=len(vocab),
+            d_model=32,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            decoder_ffn_dim=64,
+            max_position_embeddings=32,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+            forced_eos_token_id=1,
+            dropout=0.0,
+            attention_dropout=0.0,
+            activation_dropout=0.0,
         )
         with torch.random.fork_rng():
             torch.manual_seed(0)

@@ -26,11 +26,12 @@ import importlib
 import os
 import shutil
 import sys
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "harness-lang-center"
 

@@ -85,7 +85,10 @@ def test_a_non_finite_loss_names_method_seed_and_step(tiny_world):
 def test_unconverged_sinkhorn_warns_once_naming_the_knobs(tiny_world):
     method = OTDistill({**FAST, "max_iter": 1, "tol": 1e-9, "epsilon": 0.01})
     ctx = tiny_world.ctx("ot-distill", 0)
-    with pytest.warns(SinkhornConvergenceWarning, match=r"3 of 3 batches.*`methods\.ot-distill\.max_iter` or `methods\.ot-distill\.epsilon`") as rec:
+    with pytest.warns(
+        SinkhornConvergenceWarning,
+        match=r"3 of 3 batches.*`methods\.ot-distill\.max_iter` or `methods\.ot-distill\.epsilon`",
+    ) as rec:
         method.fit(ctx)
     assert len([w for w in rec if issubclass(w.category, SinkhornConvergenceWarning)]) == 1
     assert ctx.diagnostics["sinkhorn_unconverged"] == 3
@@ -178,7 +181,12 @@ def test_shuffled_bitext_keeps_sentences_but_breaks_pairs(tiny_world):
 
 def test_hu2023_recipe_fills_the_published_settings_and_explicit_options_win(tiny_world):
     cfg = ContrastiveConfig(recipe="hu2023")
-    assert (cfg.pivot_encoder, cfg.language_weight, cfg.pivot_anchor, cfg.symmetric) == ("student", 1.0, "retrieval", True)
+    assert (cfg.pivot_encoder, cfg.language_weight, cfg.pivot_anchor, cfg.symmetric) == (
+        "student",
+        1.0,
+        "retrieval",
+        True,
+    )
     assert ContrastiveConfig(recipe="hu2023", language_weight=0.5).language_weight == 0.5
     assert ContrastiveConfig().pivot_encoder == "teacher" and ContrastiveConfig().recipe == "distill"
     ctx = tiny_world.ctx("contrastive", 0)

@@ -40,8 +40,12 @@ def _check_contract(cls: type[Method], world) -> None:
             assert q.dtype == torch.float32 and q.device.type == "cpu"
             torch.testing.assert_close(q.norm(dim=1), torch.ones(len(qids)), atol=1e-4, rtol=0)
             torch.testing.assert_close(d.norm(dim=1), torch.ones(len(dids)), atol=1e-4, rtol=0)
-            torch.testing.assert_close(again.encode_queries([data.queries[i] for i in qids], lang), q, atol=1e-6, rtol=0)
-            torch.testing.assert_close(again.encode_documents([data.corpus[i] for i in dids], lang), d, atol=1e-6, rtol=0)
+            torch.testing.assert_close(
+                again.encode_queries([data.queries[i] for i in qids], lang), q, atol=1e-6, rtol=0
+            )
+            torch.testing.assert_close(
+                again.encode_documents([data.corpus[i] for i in dids], lang), d, atol=1e-6, rtol=0
+            )
         else:
             assert isinstance(first, Searcher)
             run = first.search({i: data.queries[i] for i in qids}, data, 10)

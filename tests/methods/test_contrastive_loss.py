@@ -15,7 +15,7 @@ def _unit(rows):
     return t / t.norm(dim=-1, keepdim=True)
 
 
-O = [[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.6, 0.8]]
+O = [[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.6, 0.8]]  # noqa: E741 - the paper's notation
 P = [[0.8, 0.6, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
 
 
@@ -41,7 +41,9 @@ def test_semantic_loss_equals_hand_computed_infonce(tau):
 
 def test_semantic_loss_normalises_its_inputs():
     o, p = _unit(O), _unit(P)
-    assert float(semantic_contrastive_loss(3 * o, 0.5 * p, 0.1)) == pytest.approx(float(semantic_contrastive_loss(o, p, 0.1)), rel=1e-6)
+    assert float(semantic_contrastive_loss(3 * o, 0.5 * p, 0.1)) == pytest.approx(
+        float(semantic_contrastive_loss(o, p, 0.1)), rel=1e-6
+    )
 
 
 def test_symmetric_loss_averages_both_directions():

@@ -52,7 +52,9 @@ def test_example_plugin_is_visible_to_a_subprocess(example_plugin):
         "from harness.registry import list_methods\n"
         "print([(m.name, m.distribution) for m in list_methods() if m.name == 'lang-center'])\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=example_plugin.env(), capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=example_plugin.env(), capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert "('lang-center', 'harness-lang-center 0.2.0')" in out.stdout
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-_spec = importlib.util.spec_from_file_location("harness_tests_e2e_cfg", Path(__file__).parents[1] / "core" / "tiny_config.py")
+_spec = importlib.util.spec_from_file_location(
+    "harness_tests_e2e_cfg", Path(__file__).parents[1] / "core" / "tiny_config.py"
+)
 _e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_e2e)
 
@@ -28,8 +30,13 @@ def test_example_plugin_listed_run_and_reported(example_plugin, tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(_e2e.TINY.format(extra="[methods.lang-center]"))
     out = tmp_path / "run"
-    run = subprocess.run([*harness, "run", str(cfg), "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"],
-                         env=env, capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [*harness, "run", str(cfg), "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     df = pd.read_parquet(out / "results.parquet")
     assert set(df["method"]) == {"zero-shot", "bm25", "lang-center"}

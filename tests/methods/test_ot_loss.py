@@ -134,7 +134,9 @@ def test_all_pairs_empty_gives_zero_loss():
 
 def test_non_convergence_warns_and_names_the_knob():
     t, mt, s, ms = _batch()
-    with pytest.warns(SinkhornConvergenceWarning, match=r"increase `methods\.ot-distill\.max_iter` or `methods\.ot-distill\.epsilon`"):
+    with pytest.warns(
+        SinkhornConvergenceWarning, match=r"increase `methods\.ot-distill\.max_iter` or `methods\.ot-distill\.epsilon`"
+    ):
         res = ot_alignment_loss(t, mt, s, ms, epsilon=0.005, max_iter=2, tol=1e-9, knob_prefix="methods.ot-distill.")
     assert not res.converged and res.n_iter == 2
 
@@ -147,8 +149,16 @@ def test_batched_solver_matches_a_per_pair_pot_loop():
     for i in range(4):
         n, m = int(mt[i].sum()), int(ms[i].sum())
         C = cosine_cost(t[i : i + 1, :n], s[i : i + 1, :m])[0]
-        T = ot.sinkhorn(torch.full((n,), 1 / n), torch.full((m,), 1 / m), C, 0.05,
-                        method="sinkhorn_log", numItermax=2000, stopThr=1e-6, warn=False)
+        T = ot.sinkhorn(
+            torch.full((n,), 1 / n),
+            torch.full((m,), 1 / m),
+            C,
+            0.05,
+            method="sinkhorn_log",
+            numItermax=2000,
+            stopThr=1e-6,
+            warn=False,
+        )
         torch.testing.assert_close(res.plan[i, :n, :m], T, atol=1e-5, rtol=1e-3)
 
 

@@ -78,8 +78,13 @@ def test_lexicon_quality_follows_bitext_size_on_the_synthetic_world():
     from harness.benchmarks.synthetic import SyntheticOptions, generate_world
 
     opts = SyntheticOptions(
-        n_topics=10, n_concepts=200, queries=5, corpus_docs=20, train_pairs=10,
-        pretrain_sentences={"high": 10, "low": 10}, bitext_pairs={"high": 2000, "low": 2000},
+        n_topics=10,
+        n_concepts=200,
+        queries=5,
+        corpus_docs=20,
+        train_pairs=10,
+        pretrain_sentences={"high": 10, "low": 10},
+        bitext_pairs={"high": 2000, "low": 2000},
     )
     world = generate_world(opts)
     bitext = world.bitext["l1"]

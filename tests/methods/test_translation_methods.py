@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from harness.errors import ConfigError
-from harness_methods.translation import lexicon_from_bitext, translate_cached
 from harness_methods.translate_test import TranslateTest
 from harness_methods.translate_train import TranslateTrain
+from harness_methods.translation import lexicon_from_bitext, translate_cached
 
 
 def test_translate_test_encodes_translations_with_the_teacher(tiny_world):
@@ -35,8 +35,12 @@ def test_translate_test_unknown_language(tiny_world):
 
 def test_translate_test_with_a_seq2seq_model_per_language(tiny_world, tiny_marian):
     langs = [lang for lang in tiny_world.benchmark.languages if lang != "en"]
-    cfg = {"translator": "seq2seq", "models": {lang: str(tiny_marian) for lang in langs}, "translate_batch_size": 4,
-           "max_new_tokens": 6}
+    cfg = {
+        "translator": "seq2seq",
+        "models": {lang: str(tiny_marian) for lang in langs},
+        "translate_batch_size": 4,
+        "max_new_tokens": 6,
+    }
     ctx = tiny_world.ctx("translate-test", 0)
     enc = TranslateTest(cfg).fit(ctx)
     assert all(tid.startswith(f"seq2seq:{lang}->en:") for lang, tid in ctx.diagnostics["translators"].items())
@@ -46,7 +50,9 @@ def test_translate_test_with_a_seq2seq_model_per_language(tiny_world, tiny_maria
 
 def test_seq2seq_needs_a_model_for_every_language(tiny_world, tiny_marian):
     with pytest.raises(ConfigError, match=r"methods\.translate-test\.models.*'h1'"):
-        TranslateTest({"translator": "seq2seq", "models": {"l1": str(tiny_marian)}}).fit(tiny_world.ctx("translate-test", 0))
+        TranslateTest({"translator": "seq2seq", "models": {"l1": str(tiny_marian)}}).fit(
+            tiny_world.ctx("translate-test", 0)
+        )
 
 
 def test_lexicon_with_models_is_a_config_error():

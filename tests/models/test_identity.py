@@ -51,13 +51,25 @@ def test_engine_preflight_stops_a_model_without_tokenizer_files_before_any_work(
     for p in list(model.iterdir()):
         if "token" in p.name or p.name in ("vocab.txt", "special_tokens_map.json"):
             p.unlink()
-    cfg = config_from_dict({
-        "device": "cpu", "seeds": [0], "model": {"base": str(model), "max_length": 32},
-        "benchmark": {"name": "synthetic", "queries": 20, "corpus_docs": 60, "n_concepts": 80, "n_topics": 4,
-                      "train_pairs": 40, "languages": {"en": "high", "h1": "high", "l1": "low", "l2": "low"},
-                      "pretrain_sentences": {"high": 20, "low": 10}, "bitext_pairs": {"high": 10, "low": 10}},
-        "methods": {"zero-shot": {}},
-    })
+    cfg = config_from_dict(
+        {
+            "device": "cpu",
+            "seeds": [0],
+            "model": {"base": str(model), "max_length": 32},
+            "benchmark": {
+                "name": "synthetic",
+                "queries": 20,
+                "corpus_docs": 60,
+                "n_concepts": 80,
+                "n_topics": 4,
+                "train_pairs": 40,
+                "languages": {"en": "high", "h1": "high", "l1": "low", "l2": "low"},
+                "pretrain_sentences": {"high": 20, "low": 10},
+                "bitext_pairs": {"high": 10, "low": 10},
+            },
+            "methods": {"zero-shot": {}},
+        }
+    )
     engine = Engine(cfg, Cache(tmp_path / "cache"))
     with pytest.raises(DataUnavailableError, match="tokenizer"):
         engine.preflight()

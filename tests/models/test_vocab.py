@@ -10,7 +10,7 @@ def test_merges_follow_counts_and_ties_break_by_text():
     words = ["abab"] * 5 + ["cdcd"] * 5 + ["ab"] * 1
     vocab = learn_wordpiece_vocab(words, vocab_size=len(SPECIALS) + 8, special_tokens=SPECIALS)
     assert vocab[: len(SPECIALS)] == SPECIALS
-    merges = vocab[len(SPECIALS) + 6:]  # alphabet: a b c ##a ##b ##c ##d ... sorted
+    merges = vocab[len(SPECIALS) + 6 :]  # alphabet: a b c ##a ##b ##c ##d ... sorted
     # ("a", "##b") occurs 11 times, the most frequent pair, so it is merged first
     assert merges[0] == "ab"
 
@@ -29,8 +29,13 @@ def test_identical_across_processes():
         "print(hash(tuple(f(ws, 300, ['[UNK]']))) if False else '|'.join(f(ws, 300, ['[UNK]'])))"
     )
     outs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": str(seed), "PATH": ""},
+        ).stdout
         for seed in (1, 2, 3)
     }
     assert len(outs) == 1 and len(next(iter(outs)).split("|")) == 300

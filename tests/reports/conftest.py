@@ -20,18 +20,39 @@ TIERS = {"en": "high", "de": "high", "sw": "low", "yo": "low"}
 METHODS = ("zero-shot", "bm25", "ot-distill", "contrastive")
 
 
-def simulated_results(seed: int = 0, *, methods=METHODS, n_seeds: int = 2, n_queries: int = 40,
-                      shift: dict[str, float] | None = None, metrics=("ndcg@10", "recall@100")) -> pd.DataFrame:
+def simulated_results(
+    seed: int = 0,
+    *,
+    methods=METHODS,
+    n_seeds: int = 2,
+    n_queries: int = 40,
+    shift: dict[str, float] | None = None,
+    metrics=("ndcg@10", "recall@100"),
+) -> pd.DataFrame:
     """A results table with a high/low tier gap, seed and query noise (harness.stats' simulator)."""
     from harness.stats.simulate import SimulationDesign, simulate_results
 
     design = SimulationDesign(
-        methods=tuple(methods), tiers=dict(TIERS), n_queries=n_queries, n_seeds=n_seeds,
-        sd={"language": 0.03, "method_x_language": 0.02, "seed": 0.01, "seed_x_language": 0.005, "query": 0.2,
-            "method_x_query": 0.08, "seed_x_query": 0.05},
-        mean=0.45, method_effects=dict(shift or {}), tier_effects={"low": -0.1},
+        methods=tuple(methods),
+        tiers=dict(TIERS),
+        n_queries=n_queries,
+        n_seeds=n_seeds,
+        sd={
+            "language": 0.03,
+            "method_x_language": 0.02,
+            "seed": 0.01,
+            "seed_x_language": 0.005,
+            "query": 0.2,
+            "method_x_query": 0.08,
+            "seed_x_query": 0.05,
+        },
+        mean=0.45,
+        method_effects=dict(shift or {}),
+        tier_effects={"low": -0.1},
         method_tier_effects={("ot-distill", "low"): 0.04, ("contrastive", "low"): 0.02},
-        metrics=tuple(metrics), clip=True, grid=1 / 64,
+        metrics=tuple(metrics),
+        clip=True,
+        grid=1 / 64,
     )
     return simulate_results(design, np.random.default_rng(seed)).results
 
@@ -43,31 +64,76 @@ def hand_manifest(results: pd.DataFrame, **overrides: Any) -> dict[str, Any]:
     langs = sorted(results["language"].unique())
     tiers = dict(zip(results["language"], results["tier"]))
     config = {
-        "name": "hand", "description": "hand-made", "seeds": seeds, "metrics": sorted(results["metric"].unique()),
-        "device": "cpu", "top_k": 100, "benchmark": {"name": "synthetic", "seed": 13},
+        "name": "hand",
+        "description": "hand-made",
+        "seeds": seeds,
+        "metrics": sorted(results["metric"].unique()),
+        "device": "cpu",
+        "top_k": 100,
+        "benchmark": {"name": "synthetic", "seed": 13},
         "methods": {m: {} for m in methods},
-        "analysis": {"primary_metric": "ndcg@10", "alpha": 0.05, "ci_level": 0.95, "n_permutations": 999,
-                     "n_bootstrap": 200, "correction": "holm", "seed": 0, "ot_method": "ot-distill",
-                     "contrastive_method": "contrastive", "baseline": "zero-shot", "high_tier": "high",
-                     "low_tier": "low"},
+        "analysis": {
+            "primary_metric": "ndcg@10",
+            "alpha": 0.05,
+            "ci_level": 0.95,
+            "n_permutations": 999,
+            "n_bootstrap": 200,
+            "correction": "holm",
+            "seed": 0,
+            "ot_method": "ot-distill",
+            "contrastive_method": "contrastive",
+            "baseline": "zero-shot",
+            "high_tier": "high",
+            "low_tier": "low",
+        },
         "output": {"dir": "harness-runs"},
     }
     manifest: dict[str, Any] = {
-        "harness_version": "0.1.0", "status": "complete", "name": "hand", "started": "2026-01-01T00:00:00+00:00",
-        "finished": "2026-01-01T00:01:00+00:00", "seconds": 60.0, "command": "harness run hand.toml",
-        "reproduce": "harness run /runs/hand/config.toml --out /runs/hand", "config": config,
-        "config_sha256": "0" * 64, "config_source": "hand.toml", "seeds": seeds,
+        "harness_version": "0.1.0",
+        "status": "complete",
+        "name": "hand",
+        "started": "2026-01-01T00:00:00+00:00",
+        "finished": "2026-01-01T00:01:00+00:00",
+        "seconds": 60.0,
+        "command": "harness run hand.toml",
+        "reproduce": "harness run /runs/hand/config.toml --out /runs/hand",
+        "config": config,
+        "config_sha256": "0" * 64,
+        "config_source": "hand.toml",
+        "seeds": seeds,
         "metrics": config["metrics"],
-        "benchmark": {"name": "synthetic", "pivot": "en", "languages": langs, "tiers": tiers, "synthetic": True,
-                      "generator_version": "1", "parameters": {"seed": 13}},
+        "benchmark": {
+            "name": "synthetic",
+            "pivot": "en",
+            "languages": langs,
+            "tiers": tiers,
+            "synthetic": True,
+            "generator_version": "1",
+            "parameters": {"seed": 13},
+        },
         "dataset_fingerprints": {"benchmark": "f" * 64, "languages": {lang: lang * 32 for lang in langs}},
-        "methods": {m: {"version": "1.0", "kind": "dense", "distribution": "xling-harness 0.1.0",
-                        "description": f"the {m} method", "citation": "@misc{x}", "options": {"lr": 1e-4}}
-                    for m in methods},
-        "device": "cpu", "python": "3.12.0", "platform": "Linux", "accelerator": {"cuda_available": False},
-        "packages": {"numpy": "2.0", "torch": None}, "cache_root": "/tmp/cache",
-        "cells": [{"method": m, "seed": s, "status": "done", "from_cache": False,
-                   "timings": {"fit": 1.0, "retrieve": 0.5}} for m in methods for s in seeds],
+        "methods": {
+            m: {
+                "version": "1.0",
+                "kind": "dense",
+                "distribution": "xling-harness 0.1.0",
+                "description": f"the {m} method",
+                "citation": "@misc{x}",
+                "options": {"lr": 1e-4},
+            }
+            for m in methods
+        },
+        "device": "cpu",
+        "python": "3.12.0",
+        "platform": "Linux",
+        "accelerator": {"cuda_available": False},
+        "packages": {"numpy": "2.0", "torch": None},
+        "cache_root": "/tmp/cache",
+        "cells": [
+            {"method": m, "seed": s, "status": "done", "from_cache": False, "timings": {"fit": 1.0, "retrieve": 0.5}}
+            for m in methods
+            for s in seeds
+        ],
         "failed_cells": [],
     }
     for k, v in overrides.items():

@@ -97,8 +97,9 @@ def test_bridge_matches_scipy_and_is_reproducible():
     rng = np.random.default_rng(0)
     a = [rng.random(30), rng.random(50)]
     b = [x + 0.1 + rng.normal(0, 0.2, x.size) for x in a]
-    per, macro = paired_differences(list(zip(a, b)), [stream(0, "t", i) for i in range(2)], n_permutations=999,
-                                    ci_level=0.95)
+    per, macro = paired_differences(
+        list(zip(a, b)), [stream(0, "t", i) for i in range(2)], n_permutations=999, ci_level=0.95
+    )
     for r, x, y in zip(per, a, b):
         ref = stats.ttest_rel(y, x)
         assert r.p_t == pytest.approx(ref.pvalue, rel=1e-9)
@@ -107,8 +108,9 @@ def test_bridge_matches_scipy_and_is_reproducible():
         assert r.difference == pytest.approx(float(np.mean(y - x)))
         assert r.p_randomization * 1000 == pytest.approx(round(r.p_randomization * 1000))  # (b + 1) / (B + 1)
     assert macro.difference == pytest.approx(np.mean([r.difference for r in per]))
-    again, macro2 = paired_differences(list(zip(a, b)), [stream(0, "t", i) for i in range(2)], n_permutations=999,
-                                       ci_level=0.95)
+    again, macro2 = paired_differences(
+        list(zip(a, b)), [stream(0, "t", i) for i in range(2)], n_permutations=999, ci_level=0.95
+    )
     assert [r.p_randomization for r in again] == [r.p_randomization for r in per]
     assert macro2 == macro
     assert list(adjust_pvalues([0.01, 0.04, 0.03], "holm")) == pytest.approx([0.03, 0.06, 0.06])

@@ -37,15 +37,18 @@ def test_terminal_example_quotes_the_stored_run():
     stored = json.loads(mod.STORED.read_text())
     text = mod.README.read_text()
     start = text.index("At the end of `harness run` and `harness report DIR`")
-    example = text[text.index("```", start):text.index("```", text.index("```", start) + 3)]
+    example = text[text.index("```", start) : text.index("```", text.index("```", start) + 3)]
     numbers = re.findall(r"[+-]?\d\.\d{3}(?!\d)", example)
     assert numbers, "the README's terminal example shows no figures"
     assert set(numbers) <= mod.quoted_numbers(stored), set(numbers) - mod.quoted_numbers(stored)
 
 
-@pytest.mark.xfail(strict=True, reason="the stored default run (config 7846f13f) predates main's seeding change and "
-                   "budget protocol; after the next default run: `python benchmarks/readme_figures.py RUN_DIR`, then "
-                   "remove this marker (strict: the test fails once it passes)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the stored default run (config 7846f13f) predates main's seeding change and "
+    "budget protocol; after the next default run: `python benchmarks/readme_figures.py RUN_DIR`, then "
+    "remove this marker (strict: the test fails once it passes)",
+)
 def test_stored_run_used_the_current_default_config():
     from harness.config import load_config
 

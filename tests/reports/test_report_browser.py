@@ -20,8 +20,16 @@ import pytest
 pytestmark = pytest.mark.browser
 
 SECTIONS = ("headline", "setup", "leaderboard", "tiers", "variance", "pairwise", "seeds", "power", "reproducibility")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = '<img src=x onerror="alert(2)">'
 
@@ -83,12 +91,14 @@ def check_page(v: Visit, path: Path, sections=SECTIONS) -> None:
         assert loc.count() == 1, f"section {sid} missing"
         assert loc.is_visible(), f"section {sid} not visible"
         assert loc.locator("h2").inner_text().strip()
-    broken = page.evaluate("() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-                           ".map(i => i.alt)")
+    broken = page.evaluate(
+        "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt)"
+    )
     assert broken == [], f"figures that did not decode: {broken}"
     assert page.evaluate("() => Array.from(document.images).every(i => i.alt.length > 20)")
-    assert page.evaluate("() => Array.from(document.querySelectorAll('table')).every("
-                         "t => t.caption && t.querySelector('th'))")
+    assert page.evaluate(
+        "() => Array.from(document.querySelectorAll('table')).every(t => t.caption && t.querySelector('th'))"
+    )
     from PIL import Image, ImageStat
 
     shot = Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("L")
@@ -137,15 +147,18 @@ def check_layout(page) -> None:
     assert page.locator("#verdict-sentence").is_visible() and page.locator("#fig-verdict img").is_visible()
     assert not page.locator("#headline-details p").first.is_visible()  # the detail is folded below
     # one line per short cell (the "dens e" bug): a kind cell is no taller than a one-word method-name cell
-    heights = page.evaluate("() => Array.from(document.querySelectorAll('#methods-table td.method-kind'))"
-                            ".map(td => [td.scrollWidth <= td.clientWidth, td.innerText])")
+    heights = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#methods-table td.method-kind'))"
+        ".map(td => [td.scrollWidth <= td.clientWidth, td.innerText])"
+    )
     assert heights and all(fits for fits, _ in heights), heights
     words_split = page.evaluate(
         "() => Array.from(document.querySelectorAll('td.text')).filter(td => {"
         " const w = td.innerText.trim(); if (td.children.length || !w || /\\s/.test(w) || w.length >= 20) return false;"
         " const r = document.createRange(); r.selectNodeContents(td);"
         " const tops = new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top)));"
-        " return tops.size > 1; }).map(td => td.innerText)")
+        " return tops.size > 1; }).map(td => td.innerText)"
+    )
     assert words_split == [], f"short words broken across lines: {words_split}"
     height = page.evaluate("() => document.documentElement.scrollHeight")
     assert height < 9000, f"page is {height} px tall"
@@ -195,8 +208,13 @@ def smoke_run(tmp_path_factory):
     from harness_reports import run_and_report as run_matrix
 
     run_dir = tmp_path_factory.mktemp("smoke") / "run"
-    res = run_matrix(load_config("smoke"), run_dir=run_dir, cache=Cache(session_cache(tmp_path_factory)),
-                     progress=False, log=lambda s: None)
+    res = run_matrix(
+        load_config("smoke"),
+        run_dir=run_dir,
+        cache=Cache(session_cache(tmp_path_factory)),
+        progress=False,
+        log=lambda s: None,
+    )
     assert res.status == "complete", [f.error for f in res.failed]
     return run_dir
 
@@ -214,8 +232,10 @@ def test_real_run_report_in_chromium(browser, smoke_run):
     check_layout(v.page)
     assert v.page.locator("#scope-note").count() == 0  # synthetic run: no MIRACL scope box
     assert "``" not in v.page.locator("#methods-table").inner_text()
-    assert v.page.locator("#config-sha256").inner_text() == json.loads(
-        (smoke_run / "manifest.json").read_text())["config_sha256"]
+    assert (
+        v.page.locator("#config-sha256").inner_text()
+        == json.loads((smoke_run / "manifest.json").read_text())["config_sha256"]
+    )
     for name in ("leaderboard.csv", "pairwise.csv", "leaderboard.tex", "pairwise.tex"):
         assert (smoke_run / name).stat().st_size > 100
     v.page.close()
@@ -246,7 +266,9 @@ def test_reproduce_real_run(smoke_run, tmp_path, tmp_path_factory):
     assert json.loads((tmp_path / "again" / "reproduce.json").read_text())["identical"] is True
     # a changed score in the original is found and named
     results = pd.read_parquet(smoke_run / "results.parquet")
-    row = results.index[(results.method == "bm25") & (results.seed == 1) & (results.language == results.language.iloc[0])][0]
+    row = results.index[
+        (results.method == "bm25") & (results.seed == 1) & (results.language == results.language.iloc[0])
+    ][0]
     tampered = tmp_path / "tampered"
     shutil.copytree(smoke_run, tampered, ignore=shutil.ignore_patterns(".lock"))
     results.loc[row, "value"] += 0.25
@@ -270,4 +292,5 @@ def test_reproduce_real_run_from_an_empty_cache(smoke_run, tmp_path):
     assert verdict["tolerance"] == 0.0 and verdict["config_changes"] == []
     assert code == 0 and verdict["identical"], "\n".join(
         f"{c['method']} seed={c['seed']} {c['language']}: {c['n_differ']} differ, max {c['max_abs_diff']}"
-        for c in verdict["cells"])
+        for c in verdict["cells"]
+    )

@@ -51,10 +51,20 @@ def test_every_section_and_no_external_reference(rendered):
     assert 'id="synthetic-banner"' in html and "not from MIRACL" in html
     assert 'id="scope-note"' not in html  # the MIRACL/OPTICAL scope note only on MIRACL runs
     # every figure has alt text and a caption
-    imgs = re.findall(r"<figure id=\"(fig-[a-z]+)\">\s*<img src=\"data:image/svg\+xml;base64,[A-Za-z0-9+/=]+\" alt=\"([^\"]+)\">\s*"
-                      r"<figcaption>([^<]+)</figcaption>", html)
-    assert {i[0] for i in imgs} == {"fig-verdict", "fig-leaderboard", "fig-tiers", "fig-dispersion", "fig-variance",
-                                    "fig-pairwise", "fig-seeds"}
+    imgs = re.findall(
+        r"<figure id=\"(fig-[a-z]+)\">\s*<img src=\"data:image/svg\+xml;base64,[A-Za-z0-9+/=]+\" alt=\"([^\"]+)\">\s*"
+        r"<figcaption>([^<]+)</figcaption>",
+        html,
+    )
+    assert {i[0] for i in imgs} == {
+        "fig-verdict",
+        "fig-leaderboard",
+        "fig-tiers",
+        "fig-dispersion",
+        "fig-variance",
+        "fig-pairwise",
+        "fig-seeds",
+    }
     assert all(len(alt) > 40 and len(cap) > 40 for _, alt, cap in imgs)
     # every table has a caption and column headers
     tables = re.findall(r"<table[^>]*>(.*?)</table>", html, re.S)
@@ -83,7 +93,10 @@ def test_headline_is_generated_from_the_analysis(rendered):
     for m in q["per_method"]:
         for key in ("low_mean", "high_mean", "gap"):
             est = m[key]
-            assert f"{fmt_num(est['estimate'], 3)} <span class=\"muted small\">[{est['ci'][0]:.3f}, {est['ci'][1]:.3f}]" in table
+            assert (
+                f'{fmt_num(est["estimate"], 3)} <span class="muted small">[{est["ci"][0]:.3f}, {est["ci"][1]:.3f}]'
+                in table
+            )
         red = m["gap_reduction_vs_baseline"]
         if red:
             assert f"{fmt_signed(red['estimate'], 3)} <span" in table
@@ -104,8 +117,11 @@ def test_leaderboard_has_a_difference_vs_baseline_column(rendered):
     _, _, analysis, html = rendered
     board = _section(html, "leaderboard")
     assert "&minus; zero-shot" in board
-    pooled = {(c["method_a"], c["method_b"]): c for c in analysis["pairwise"]["comparisons"]
-              if c["metric"] == "ndcg@10" and c["language"] == "all"}
+    pooled = {
+        (c["method_a"], c["method_b"]): c
+        for c in analysis["pairwise"]["comparisons"]
+        if c["metric"] == "ndcg@10" and c["language"] == "all"
+    }
     for m in ("bm25", "contrastive", "ot-distill"):
         c, sign = (pooled[(m, "zero-shot")], 1) if (m, "zero-shot") in pooled else (pooled[("zero-shot", m)], -1)
         row = re.search(rf'<th scope="row" class="text">{m}</th>(.*?)</tr>', board, re.S).group(1)
@@ -123,8 +139,11 @@ def test_tier_figure_pairs_each_methods_tiers_and_seed_figure_shows_spread(rende
     assert "minus its mean over seeds" in alt
     for s in analysis["method_means"]:
         if s["metric"] == "ndcg@10":
-            devs = [x["overall"] - s["mean"] for x in analysis["seed_scores"]
-                    if x["metric"] == "ndcg@10" and x["method"] == s["method"]]
+            devs = [
+                x["overall"] - s["mean"]
+                for x in analysis["seed_scores"]
+                if x["metric"] == "ndcg@10" and x["method"] == s["method"]
+            ]
             assert f"{s['method']}: " + ", ".join(f"{d:+.4f}" for d in devs) in alt
 
 
@@ -137,7 +156,7 @@ def test_methods_table_renders_rst_and_never_breaks_short_words(tmp_path, make_r
     assert "Okapi BM25 (<code>bm25s</code>), see <code>x.Y</code> and docs." in setup
     assert "``" not in setup and ":class:" not in setup
     assert '<td class="text nowrap method-kind">dense</td>' in setup
-    css = html[html.index("<style>"):html.index("</style>")]
+    css = html[html.index("<style>") : html.index("</style>")]
     assert "overflow-wrap: anywhere" not in css.split("td.text {")[1].split("}")[0]
 
 
@@ -165,7 +184,7 @@ def test_leaderboard_pairwise_and_seeds_show_analysis_numbers(rendered):
     board = _section(html, "leaderboard")
     for r in analysis["per_method_language"]:
         if r["metric"] == "ndcg@10":
-            assert f"{fmt_num(r['mean'], 3)}<br><span class=\"muted small\">[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]" in board
+            assert f'{fmt_num(r["mean"], 3)}<br><span class="muted small">[{r["ci"][0]:.3f}, {r["ci"][1]:.3f}]' in board
     pw = _section(html, "pairwise")
     assert "holm" in pw and "significant in" in pw
     for s in analysis["pairwise"]["summaries"]:
@@ -184,8 +203,12 @@ def test_exports_match_the_analysis(rendered):
     n = len(analysis["per_method_language"]) + len(analysis["tier_means"]) + len(analysis["method_means"])
     assert len(board) == n and set(board.scope) == {"language", "tier", "all"}
     first = analysis["per_method_language"][0]
-    row = board[(board.scope == "language") & (board.method == first["method"]) & (board.language == first["language"])
-                & (board.metric == first["metric"])].iloc[0]
+    row = board[
+        (board.scope == "language")
+        & (board.method == first["method"])
+        & (board.language == first["language"])
+        & (board.metric == first["metric"])
+    ].iloc[0]
     assert row["mean"] == pytest.approx(first["mean"], rel=1e-5)
     assert row["ci_low"] == pytest.approx(first["ci"][0], rel=1e-5)
     pw = pd.read_csv(run_dir / "pairwise.csv")
@@ -236,12 +259,20 @@ def test_degenerate_question_says_so(tmp_path, make_results, make_manifest):
 def test_failed_cells_and_missing_analysis(tmp_path, make_results, make_manifest):
     results = make_results(methods=("zero-shot", "ot-distill", "contrastive"))
     manifest = make_manifest(results, status="partial")
-    manifest["cells"].append({"method": "bm25", "seed": 0, "status": "failed", "error": "ValueError: <b>boom</b>",
-                              "traceback": "Traceback (most recent call last):\n  ValueError"})
+    manifest["cells"].append(
+        {
+            "method": "bm25",
+            "seed": 0,
+            "status": "failed",
+            "error": "ValueError: <b>boom</b>",
+            "traceback": "Traceback (most recent call last):\n  ValueError",
+        }
+    )
     manifest["failed_cells"] = [{"method": "bm25", "seed": 0, "error": "ValueError: <b>boom</b>"}]
     (tmp_path / "leaderboard.csv").write_text("stale")
-    html = render_report(tmp_path, manifest=manifest, analysis={"error": "no finished cells: nothing to analyse"}
-                         ).read_text()
+    html = render_report(
+        tmp_path, manifest=manifest, analysis={"error": "no finished cells: nothing to analyse"}
+    ).read_text()
     failed = _section(html, "failed")
     assert "ValueError: &lt;b&gt;boom&lt;/b&gt;" in failed and "Traceback" in failed
     assert 'id="status-banner"' in html and "partial" in html
@@ -279,7 +310,10 @@ def test_formatting_helpers():
     assert fmt_num(None) == fmt_num(float("nan")) == "\u2014"
     assert fmt_num(0.12345, 2) == "0.12" and fmt_signed(0.5, 1) == "+0.5"
     assert fmt_p(0.0004) == "< 0.001" and fmt_p(0.0042) == "0.0042" and fmt_p(0.5) == "0.500"
-    assert latex_escape("a_b & 5% #1 {x} ~ ^ \\") == r"a\_b \& 5\% \#1 \{x\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
+    assert (
+        latex_escape("a_b & 5% #1 {x} ~ ^ \\")
+        == r"a\_b \& 5\% \#1 \{x\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
+    )
 
 
 @pytest.mark.parametrize("design", [{"n_seeds": 1}, {"methods": ("bm25",)}], ids=["one-seed", "one-method"])

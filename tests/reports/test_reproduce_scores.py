@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from harness_reports.reproduce import (GPU_TOLERANCE, ReproduceResult, compare_scores, default_tolerance, reproduce_run)
+from harness_reports.reproduce import GPU_TOLERANCE, ReproduceResult, compare_scores, default_tolerance, reproduce_run
 from harness_reports.rundir import RunDirectoryError
 
 
@@ -19,7 +19,9 @@ def test_identical_tables_reproduce(sim_results):
 
 def test_tiny_difference_fails_exact_check_and_names_the_cell(sim_results):
     new = sim_results.copy()
-    i = new.index[(new.method == "ot-distill") & (new.seed == 1) & (new.language == "sw") & (new.metric == "ndcg@10")][3]
+    i = new.index[(new.method == "ot-distill") & (new.seed == 1) & (new.language == "sw") & (new.metric == "ndcg@10")][
+        3
+    ]
     new.loc[i, "value"] += 1e-12
     exact = compare_scores(sim_results, new, 0.0)
     assert not exact.identical and exact.n_differ == 1
@@ -60,8 +62,14 @@ def test_tolerance_defaults_and_validation(sim_results):
 def test_summary_names_cells(sim_results, tmp_path):
     new = sim_results.copy()
     new.loc[new.index[(new.method == "bm25") & (new.language == "yo")], "value"] += 0.01
-    res = ReproduceResult(original_dir=tmp_path / "a", new_dir=tmp_path / "b", tolerance=0.0, device_original="cpu",
-                          device_new="cpu", comparison=compare_scores(sim_results, new, 0.0))
+    res = ReproduceResult(
+        original_dir=tmp_path / "a",
+        new_dir=tmp_path / "b",
+        tolerance=0.0,
+        device_original="cpu",
+        device_new="cpu",
+        comparison=compare_scores(sim_results, new, 0.0),
+    )
     text = res.summary()
     assert not res.identical and "NOT REPRODUCED" in text
     assert "bm25 seed=0 yo" in text and "bm25 seed=1 yo" in text and "exactly equal" in text
@@ -78,10 +86,19 @@ def test_reproduce_missing_directory(tmp_path):
 def test_summary_lists_config_changes(sim_results, tmp_path):
     from harness_reports.rundir import config_differences
 
-    changes = config_differences({"seeds": [0, 1], "output": {"dir": "a"}, "analysis": {"alpha": 0.05}},
-                                 {"seeds": [0, 1], "output": {"dir": "b"}, "analysis": {"alpha": 0.05, "new": True}})
+    changes = config_differences(
+        {"seeds": [0, 1], "output": {"dir": "a"}, "analysis": {"alpha": 0.05}},
+        {"seeds": [0, 1], "output": {"dir": "b"}, "analysis": {"alpha": 0.05, "new": True}},
+    )
     assert changes == [{"key": "analysis.new", "a": "(absent)", "b": "true"}]
-    res = ReproduceResult(tmp_path / "a", tmp_path / "b", 0.0, "cpu", "cpu", compare_scores(sim_results, sim_results),
-                          config_changes=("analysis.new: (absent) -> true",))
+    res = ReproduceResult(
+        tmp_path / "a",
+        tmp_path / "b",
+        0.0,
+        "cpu",
+        "cpu",
+        compare_scores(sim_results, sim_results),
+        config_changes=("analysis.new: (absent) -> true",),
+    )
     assert res.identical and "analysis.new: (absent) -> true" in res.summary()
     assert res.to_dict()["config_changes"] == ["analysis.new: (absent) -> true"]

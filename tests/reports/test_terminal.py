@@ -42,7 +42,9 @@ def run_in_pty(argv: list[str], env: dict[str, str], timeout: float, columns: in
             left = deadline - time.monotonic()
             if left <= 0:
                 proc.kill()
-                raise TimeoutError(f"{argv} ran past {timeout} s; output so far:\n" + b"".join(chunks).decode(errors="replace"))
+                raise TimeoutError(
+                    f"{argv} ran past {timeout} s; output so far:\n" + b"".join(chunks).decode(errors="replace")
+                )
             ready, _, _ = select.select([master], [], [], min(left, 1.0))
             if not ready:
                 if proc.poll() is not None:
@@ -123,8 +125,12 @@ def assert_no_raw_warnings(text: str) -> None:
             assert ANSI.sub("", line).strip().startswith("warning: "), line
 
 
-STAGES = ("benchmark synthetic: loading", "base encoder (tokenizer + MLM pre-training", "teacher for seed 0",
-          "teacher for seed 1")
+STAGES = (
+    "benchmark synthetic: loading",
+    "base encoder (tokenizer + MLM pre-training",
+    "teacher for seed 0",
+    "teacher for seed 1",
+)
 
 
 def check_stage_order(text: str) -> None:
@@ -158,8 +164,13 @@ def test_cold_run_on_a_terminal(tmp_path):
 def test_cold_run_in_a_log_file(tmp_path):
     cfg = tiny_config(tmp_path / "tiny.toml")
     env = base_env(HARNESS_CACHE=str(tmp_path / "cache"))
-    proc = subprocess.run(harness_cmd("run", str(cfg), "--out", str(tmp_path / "run")), env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        harness_cmd("run", str(cfg), "--out", str(tmp_path / "run")),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "\r" not in proc.stderr and "\x1b[" not in proc.stdout + proc.stderr  # no bars, no colours in a file
     check_stage_order(proc.stderr)
@@ -173,9 +184,15 @@ def test_warnings_are_one_log_line(capsys):
     from harness.cache import CacheCorruptWarning
     from harness.cli import _show_warning
 
-    _show_warning(CacheCorruptWarning("cache entry teacher/ab12 is corrupt; recomputing it"), CacheCorruptWarning,
-                  "/site/harness/cache.py", 130)
+    _show_warning(
+        CacheCorruptWarning("cache entry teacher/ab12 is corrupt; recomputing it"),
+        CacheCorruptWarning,
+        "/site/harness/cache.py",
+        130,
+    )
     _show_warning(RuntimeWarning("overflow"), RuntimeWarning, "/site/numpy/core/fromnumeric.py", 88)
     err = capsys.readouterr().err.splitlines()
-    assert err == ["warning: cache entry teacher/ab12 is corrupt; recomputing it",
-                   "warning: overflow (RuntimeWarning from core/fromnumeric.py:88)"]
+    assert err == [
+        "warning: cache entry teacher/ab12 is corrupt; recomputing it",
+        "warning: overflow (RuntimeWarning from core/fromnumeric.py:88)",
+    ]

@@ -7,55 +7,107 @@ import pytest
 from harness_reports.verdict import headline_rows, plain_rows, verdict_summary
 
 
-def analysis(verdict: str, d: float | None, lo: float | None, hi: float | None, *, delta: float = 0.02,
-             degenerate: bool = False, reason: str | None = None) -> dict:
+def analysis(
+    verdict: str,
+    d: float | None,
+    lo: float | None,
+    hi: float | None,
+    *,
+    delta: float = 0.02,
+    degenerate: bool = False,
+    reason: str | None = None,
+) -> dict:
     return {
-        "options": {"target_difference": delta, "ci_level": 0.95, "alpha": 0.05, "high_tier": "high",
-                    "low_tier": "low"},
+        "options": {
+            "target_difference": delta,
+            "ci_level": 0.95,
+            "alpha": 0.05,
+            "high_tier": "high",
+            "low_tier": "low",
+        },
         "question": {
-            "metric": "ndcg@10", "endpoint": "gap", "verdict": verdict, "degenerate": degenerate, "reason": reason,
+            "metric": "ndcg@10",
+            "endpoint": "gap",
+            "verdict": verdict,
+            "degenerate": degenerate,
+            "reason": reason,
             "methods": {"ot": "ot-distill", "contrastive": "contrastive", "baseline": "zero-shot"},
-            "difference": {"gap": {"estimate": d, "ci": None if lo is None else [lo, hi], "p_value_seed": 0.2,
-                                   "p_value_query": 0.03}},
+            "difference": {
+                "gap": {
+                    "estimate": d,
+                    "ci": None if lo is None else [lo, hi],
+                    "p_value_seed": 0.2,
+                    "p_value_query": 0.03,
+                }
+            },
         },
     }
 
 
-@pytest.mark.parametrize("verdict, d, lo, hi, finding, words", [
-    ("yes", -0.05, -0.08, -0.03, "reduces", "ot-distill reduces the high-minus-low gap by 0.0500 more than contrastive"),
-    ("yes", -0.01, -0.015, -0.004, "reduces-below-delta", "smaller than the target difference delta = 0.02"),
-    # the smoke run of issue 17: significant by the interval, smaller than delta; it used to read as a bare "NO"
-    ("no", -0.0094, -0.0148, -0.0040, "reduces-below-delta",
-     "reduces the high-minus-low gap by 0.0094 more than contrastive, but by less than delta: an extra reduction "
-     "of delta = 0.02 or more is ruled out"),
-    ("no", 0.004, -0.0092, 0.0177, "no-extra-reduction",
-     "does not reduce the high-minus-low gap detectably more than contrastive, and an extra reduction of delta = "
-     "0.02 or more is ruled out"),
-    ("no", 0.03, 0.01, 0.05, "larger", "leaves a high-minus-low gap larger by 0.0300 than contrastive"),
-    ("inconclusive", -0.01, -0.05, 0.03, "inconclusive", "both no extra reduction"),
-    ("inconclusive", -0.03, -0.05, -0.01, "inconclusive", "the tests do not reject at alpha = 0.05"),
-])
+@pytest.mark.parametrize(
+    "verdict, d, lo, hi, finding, words",
+    [
+        (
+            "yes",
+            -0.05,
+            -0.08,
+            -0.03,
+            "reduces",
+            "ot-distill reduces the high-minus-low gap by 0.0500 more than contrastive",
+        ),
+        ("yes", -0.01, -0.015, -0.004, "reduces-below-delta", "smaller than the target difference delta = 0.02"),
+        # the smoke run of issue 17: significant by the interval, smaller than delta; it used to read as a bare "NO"
+        (
+            "no",
+            -0.0094,
+            -0.0148,
+            -0.0040,
+            "reduces-below-delta",
+            "reduces the high-minus-low gap by 0.0094 more than contrastive, but by less than delta: an extra reduction "
+            "of delta = 0.02 or more is ruled out",
+        ),
+        (
+            "no",
+            0.004,
+            -0.0092,
+            0.0177,
+            "no-extra-reduction",
+            "does not reduce the high-minus-low gap detectably more than contrastive, and an extra reduction of delta = "
+            "0.02 or more is ruled out",
+        ),
+        ("no", 0.03, 0.01, 0.05, "larger", "leaves a high-minus-low gap larger by 0.0300 than contrastive"),
+        ("inconclusive", -0.01, -0.05, 0.03, "inconclusive", "both no extra reduction"),
+        ("inconclusive", -0.03, -0.05, -0.01, "inconclusive", "the tests do not reject at alpha = 0.05"),
+    ],
+)
 def test_each_finding_has_its_own_words(verdict, d, lo, hi, finding, words):
     v = verdict_summary(analysis(verdict, d, lo, hi))
     assert v.verdict == verdict and v.finding == finding
     assert words in v.body
     assert f"D = {d:+.4f}, 95% CI [{lo:.4f}, {hi:.4f}]" in v.body
     assert v.sentence.startswith(v.lead + ": ")
-    assert v.question == ("Does ot-distill reduce the ndcg@10 gap between high- and low-resource languages more "
-                          "than contrastive?")
+    assert v.question == (
+        "Does ot-distill reduce the ndcg@10 gap between high- and low-resource languages more than contrastive?"
+    )
 
 
 def test_the_three_kinds_of_no_read_differently():
-    bodies = {verdict_summary(analysis("no", d, lo, hi)).body
-              for d, lo, hi in ((-0.0094, -0.0148, -0.004), (0.004, -0.0092, 0.0177), (0.03, 0.01, 0.05))}
+    bodies = {
+        verdict_summary(analysis("no", d, lo, hi)).body
+        for d, lo, hi in ((-0.0094, -0.0148, -0.004), (0.004, -0.0092, 0.0177), (0.03, 0.01, 0.05))
+    }
     assert len(bodies) == 3
-    reduces, no_more = (verdict_summary(analysis("no", d, lo, hi)).body
-                        for d, lo, hi in ((-0.0094, -0.0148, -0.004), (0.004, -0.0092, 0.0177)))
+    reduces, no_more = (
+        verdict_summary(analysis("no", d, lo, hi)).body
+        for d, lo, hi in ((-0.0094, -0.0148, -0.004), (0.004, -0.0092, 0.0177))
+    )
     assert "does not reduce" not in reduces and "does not reduce" in no_more
 
 
 def test_unanswered_question_says_why():
-    v = verdict_summary(analysis("inconclusive", None, None, None, degenerate=True, reason="tier 'low' has no language"))
+    v = verdict_summary(
+        analysis("inconclusive", None, None, None, degenerate=True, reason="tier 'low' has no language")
+    )
     assert v.finding == "unanswered" and "could not be answered: tier 'low' has no language" in v.body
 
 

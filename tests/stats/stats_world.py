@@ -8,12 +8,25 @@ TIERS = {"de": "high", "en": "high", "fr": "high", "sw": "low", "te": "low", "yo
 
 #: A small world in which OT distillation lifts the low tier more than contrastive alignment.
 WORLD = SimulationDesign(
-    methods=("zero-shot", "ot-distill", "contrastive", "bm25"), tiers=TIERS, n_queries=120, n_seeds=4,
-    sd={"language": 0.03, "method_x_language": 0.01, "seed": 0.01, "seed_x_language": 0.008, "query": 0.25,
-        "method_x_query": 0.08, "seed_x_query": 0.05},
-    mean=0.45, tier_effects={"low": -0.15},
+    methods=("zero-shot", "ot-distill", "contrastive", "bm25"),
+    tiers=TIERS,
+    n_queries=120,
+    n_seeds=4,
+    sd={
+        "language": 0.03,
+        "method_x_language": 0.01,
+        "seed": 0.01,
+        "seed_x_language": 0.008,
+        "query": 0.25,
+        "method_x_query": 0.08,
+        "seed_x_query": 0.05,
+    },
+    mean=0.45,
+    tier_effects={"low": -0.15},
     method_tier_effects={("ot-distill", "low"): 0.10, ("contrastive", "low"): 0.02},
-    metrics=("ndcg@10", "recall@100"), clip=True, grid=1 / 64,
+    metrics=("ndcg@10", "recall@100"),
+    clip=True,
+    grid=1 / 64,
 )
 
 #: Fast options for end-to-end tests.

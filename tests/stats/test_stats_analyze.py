@@ -11,8 +11,20 @@ from stats_world import FAST, TIERS, WORLD
 
 from harness.stats import AnalysisOptions, analyze
 
-TOP_LEVEL = {"schema_version", "design", "options", "per_method_language", "method_means", "tier_means",
-             "seed_scores", "variance_components", "pairwise", "question", "power", "warnings"}
+TOP_LEVEL = {
+    "schema_version",
+    "design",
+    "options",
+    "per_method_language",
+    "method_means",
+    "tier_means",
+    "seed_scores",
+    "variance_components",
+    "pairwise",
+    "question",
+    "power",
+    "warnings",
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +47,19 @@ def test_per_method_language_and_means_are_consistent(result, world_results):
     for c in cells:
         assert c["ci"][0] <= c["mean"] <= c["ci"][1] and c["n_queries"] == 120 and c["n_seeds"] == 4
         assert c["ci_queries"][0] <= c["mean"] <= c["ci_queries"][1]
-        raw = world_results[(world_results.metric == c["metric"]) & (world_results.method == c["method"])
-                            & (world_results.language == c["language"])]
+        raw = world_results[
+            (world_results.metric == c["metric"])
+            & (world_results.method == c["method"])
+            & (world_results.language == c["language"])
+        ]
         assert c["mean"] == pytest.approx(raw.value.mean(), abs=1e-10)
         assert c["seed_sd"] == pytest.approx(raw.groupby("seed").value.mean().std(ddof=1), abs=1e-10)
     for t in result["tier_means"]:
-        members = [c["mean"] for c in cells if (c["metric"], c["method"]) == (t["metric"], t["method"])
-                   and c["tier"] == t["tier"]]
+        members = [
+            c["mean"]
+            for c in cells
+            if (c["metric"], c["method"]) == (t["metric"], t["method"]) and c["tier"] == t["tier"]
+        ]
         assert len(members) == 3 and t["mean"] == pytest.approx(np.mean(members), abs=1e-10)
     for s in result["seed_scores"]:
         assert s["overall"] == pytest.approx(np.mean(list(s["per_language"].values())), abs=1e-10)
@@ -66,13 +84,20 @@ def test_pairwise_matches_scipy_and_is_internally_consistent(result, world_resul
             assert c["p_value"] == pytest.approx(ref.pvalue, rel=1e-8)
             assert c["effect"]["value"] == pytest.approx((a - b).mean() / (a - b).std(ddof=1), rel=1e-8)
     for s in result["pairwise"]["summaries"]:
-        per_lang = [c for c in comps if (c["metric"], c["method_a"], c["method_b"]) ==
-                    (s["metric"], s["method_a"], s["method_b"]) and c["language"] != "all"]
+        per_lang = [
+            c
+            for c in comps
+            if (c["metric"], c["method_a"], c["method_b"]) == (s["metric"], s["method_a"], s["method_b"])
+            and c["language"] != "all"
+        ]
         assert s["significant_languages"] == sum(c["significant"] for c in per_lang)
         assert s["a_better"] + s["b_better"] == s["significant_languages"] and s["n_languages"] == 6
     # the effect OT-distillation has on the low tier is found: significant in the low-tier languages
-    ot_vs_zero = next(s for s in result["pairwise"]["summaries"]
-                      if s["metric"] == "ndcg@10" and {s["method_a"], s["method_b"]} == {"zero-shot", "ot-distill"})
+    ot_vs_zero = next(
+        s
+        for s in result["pairwise"]["summaries"]
+        if s["metric"] == "ndcg@10" and {s["method_a"], s["method_b"]} == {"zero-shot", "ot-distill"}
+    )
     assert ot_vs_zero["significant_languages"] >= 3
 
 
@@ -81,8 +106,16 @@ def test_variance_components_and_power(result):
         shares = [c["share"] for c in vd["components"] if c["share"] is not None]
         assert sum(shares) == pytest.approx(1.0)
         names = [c["name"] for c in vd["components"]]
-        assert names == ["method", "tier", "language", "method_x_language", "seed", "seed_x_language", "query",
-                         "residual"]
+        assert names == [
+            "method",
+            "tier",
+            "language",
+            "method_x_language",
+            "seed",
+            "seed_x_language",
+            "query",
+            "residual",
+        ]
         comp = {c["name"]: c for c in vd["components"]}
         assert comp["query"]["share"] > 0.4  # per-query variation dominates a single score, as simulated
     p = result["power"]
@@ -104,9 +137,18 @@ def test_mdd_shrinks_with_more_seeds(world_analysis):
 
 
 def test_other_corrections_families_and_tests(world_results):
-    a = analyze(world_results, AnalysisOptions(**FAST, correction="fdr_bh", correction_family="all",
-                                               pairwise_test="hierarchical", metrics=["ndcg@10"],
-                                               fit_mixedlm=False), tiers=TIERS).to_dict()
+    a = analyze(
+        world_results,
+        AnalysisOptions(
+            **FAST,
+            correction="fdr_bh",
+            correction_family="all",
+            pairwise_test="hierarchical",
+            metrics=["ndcg@10"],
+            fit_mixedlm=False,
+        ),
+        tiers=TIERS,
+    ).to_dict()
     comps = a["pairwise"]["comparisons"]
     assert a["pairwise"]["test"] == "hierarchical" and a["design"]["metrics"] == ["ndcg@10"]
     for c in comps:
@@ -116,6 +158,9 @@ def test_other_corrections_families_and_tests(world_results):
 
 
 def test_coarse_permutations_are_warned_about(world_results):
-    a = analyze(world_results, AnalysisOptions(n_permutations=99, n_bootstrap=200, metrics=["ndcg@10"],
-                                               pairwise_test="randomization"), tiers=TIERS).to_dict()
+    a = analyze(
+        world_results,
+        AnalysisOptions(n_permutations=99, n_bootstrap=200, metrics=["ndcg@10"], pairwise_test="randomization"),
+        tiers=TIERS,
+    ).to_dict()
     assert any("can never reject" in w for w in a["warnings"])

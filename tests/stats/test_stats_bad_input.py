@@ -16,10 +16,18 @@ from harness.stats.simulate import SimulationDesign, simulate_results
 
 
 def small(n_seeds=3, methods=("zero-shot", "ot-distill", "contrastive"), grid=None, sd=None, seed=0, **kw):
-    design = SimulationDesign(methods=methods, tiers=TIERS, n_queries=30, n_seeds=n_seeds,
-                              sd=sd if sd is not None else {"query": 0.2, "seed": 0.01, "seed_x_query": 0.05,
-                                                            "method_x_query": 0.05, "language": 0.03},
-                              tier_effects={"low": -0.1}, grid=grid, **kw)
+    design = SimulationDesign(
+        methods=methods,
+        tiers=TIERS,
+        n_queries=30,
+        n_seeds=n_seeds,
+        sd=sd
+        if sd is not None
+        else {"query": 0.2, "seed": 0.01, "seed_x_query": 0.05, "method_x_query": 0.05, "language": 0.03},
+        tier_effects={"low": -0.1},
+        grid=grid,
+        **kw,
+    )
     return simulate_results(design, np.random.default_rng(seed)).results
 
 
@@ -39,12 +47,15 @@ def test_empty_table():
         analyze(small().iloc[:0], AnalysisOptions(**FAST))
 
 
-@pytest.mark.parametrize(("option", "value", "kind"), [
-    ("methods", ["zero-shot", "ot-distil"], "method"),
-    ("languages", ["sw", "xx"], "language"),
-    ("metrics", ["ndcg@10", "map"], "metric"),
-    ("primary_metric", "recall@100", "metric"),
-])
+@pytest.mark.parametrize(
+    ("option", "value", "kind"),
+    [
+        ("methods", ["zero-shot", "ot-distil"], "method"),
+        ("languages", ["sw", "xx"], "language"),
+        ("metrics", ["ndcg@10", "map"], "metric"),
+        ("primary_metric", "recall@100", "metric"),
+    ],
+)
 def test_requested_names_absent_raise_with_available(option, value, kind):
     with pytest.raises(StatisticsError) as e:
         analyze(small(), AnalysisOptions(**FAST, **{option: value}))
@@ -159,8 +170,11 @@ def test_constant_shift_gives_undefined_t_not_nan():
     df.loc[df.method == "contrastive", "value"] = df.loc[df.method == "zero-shot", "value"].to_numpy() + 0.125
     a = analyze(df, AnalysisOptions(**FAST), tiers=TIERS).to_dict()
     no_nan(a)
-    c = next(c for c in a["pairwise"]["comparisons"]
-             if {c["method_a"], c["method_b"]} == {"zero-shot", "contrastive"} and c["language"] == "en")
+    c = next(
+        c
+        for c in a["pairwise"]["comparisons"]
+        if {c["method_a"], c["method_b"]} == {"zero-shot", "contrastive"} and c["language"] == "en"
+    )
     assert c["p_value"] is None and "constant non-zero difference" in c["reason"]
     assert c["p_value_randomization"] == pytest.approx(1 / 1000)  # only the all-equal-signs flips tie
 

@@ -22,23 +22,30 @@ def cell_interval(y: np.ndarray, rng: np.random.Generator, n_bootstrap: int = 10
     reps = resample_matrix_means(y, rng, n_bootstrap)[:, :, None]  # (B, S, 1)
     hier = resample_seeds(reps, rng.integers(0, n_s, size=(n_bootstrap, n_s)))
     noise = residual_mean_square(y) / (n_q * n_s)
-    return calibrated_interval(np.array([y.mean()]), hier.mean(axis=1), reps.mean(axis=1), n_s - 1, n_q - 1, 0.95,
-                               overcount=noise)
+    return calibrated_interval(
+        np.array([y.mean()]), hier.mean(axis=1), reps.mean(axis=1), n_s - 1, n_q - 1, 0.95, overcount=noise
+    )
 
 
-@pytest.mark.parametrize(("name", "sd_seed", "sd_query", "sd_inter", "n_seeds", "n_queries"), [
-    ("seed variance dominates", 0.05, 0.20, 0.10, 5, 200),
-    ("query variance dominates", 0.005, 0.30, 0.10, 5, 200),
-    ("three seeds, mixed", 0.03, 0.30, 0.15, 3, 150),
-])
+@pytest.mark.parametrize(
+    ("name", "sd_seed", "sd_query", "sd_inter", "n_seeds", "n_queries"),
+    [
+        ("seed variance dominates", 0.05, 0.20, 0.10, 5, 200),
+        ("query variance dominates", 0.005, 0.30, 0.10, 5, 200),
+        ("three seeds, mixed", 0.03, 0.30, 0.15, 3, 150),
+    ],
+)
 def test_coverage_of_the_hierarchical_interval(name, sd_seed, sd_query, sd_inter, n_seeds, n_queries):
     """y[s, q] = mu + a_s + b_q + e_sq with known variances; 1,000 simulations, true mean 0."""
     rng = np.random.default_rng(12345)
     n_sim = 1000
     covered = 0
     for _ in range(n_sim):
-        y = (rng.normal(0, sd_seed, (n_seeds, 1)) + rng.normal(0, sd_query, (1, n_queries))
-             + rng.normal(0, sd_inter, (n_seeds, n_queries)))
+        y = (
+            rng.normal(0, sd_seed, (n_seeds, 1))
+            + rng.normal(0, sd_query, (1, n_queries))
+            + rng.normal(0, sd_inter, (n_seeds, n_queries))
+        )
         iv = cell_interval(y, rng)
         covered += bool(iv.lo[0] <= 0.0 <= iv.hi[0])
     assert 0.92 <= covered / n_sim <= 0.98, f"{name}: coverage {covered / n_sim:.3f}"
@@ -52,8 +59,12 @@ def test_coverage_of_a_difference_of_gaps():
     part: without removing what the crossed bootstrap over-counts, this covers ~99%.
     """
     design = SimulationDesign(
-        methods=("ot", "con"), tiers={"l1": "high", "l2": "high", "l3": "low", "l4": "low"}, n_queries=40,
-        n_seeds=5, sd={"seed": 0.03, "seed_x_language": 0.02, "query": 0.25, "seed_x_query": 0.1, "language": 0.05})
+        methods=("ot", "con"),
+        tiers={"l1": "high", "l2": "high", "l3": "low", "l4": "low"},
+        n_queries=40,
+        n_seeds=5,
+        sd={"seed": 0.03, "seed_x_language": 0.02, "query": 0.25, "seed_x_query": 0.1, "language": 0.05},
+    )
     coefs = {}
     for m, s in (("ot", 1.0), ("con", -1.0)):
         coefs.update({(m, "l1"): s / 2, (m, "l2"): s / 2, (m, "l3"): -s / 2, (m, "l4"): -s / 2})
@@ -69,8 +80,15 @@ def test_coverage_of_a_difference_of_gaps():
         est = float((boot.observed["ot"].mean(axis=0) - boot.observed["con"].mean(axis=0)) @ weights)
         inf = contrast_inference(data, coefs, groups)
         assert est == pytest.approx(inf.estimate)
-        iv = calibrated_interval(np.array([est]), (gap["ot"] - gap["con"])[:, None],
-                                 (gap_q["ot"] - gap_q["con"])[:, None], 4, 39, 0.95, overcount=inf.noise_overcount)
+        iv = calibrated_interval(
+            np.array([est]),
+            (gap["ot"] - gap["con"])[:, None],
+            (gap_q["ot"] - gap_q["con"])[:, None],
+            4,
+            39,
+            0.95,
+            overcount=inf.noise_overcount,
+        )
         covered += bool(iv.lo[0] <= 0.0 <= iv.hi[0])
     assert 0.92 <= covered / 1000 <= 0.98, covered / 1000
 
@@ -105,13 +123,19 @@ def test_rescaled_seed_resampling_is_unbiased_for_the_seed_variance():
 
 def test_replicates_keep_pairing_and_crossing():
     """Methods share query resamples; paired methods share seed resamples."""
-    design = SimulationDesign(methods=("a", "b", "c"), tiers={"x": "high", "y": "low"}, n_queries=20, n_seeds=3,
-                              sd={"query": 0.3, "seed": 0.05})
+    design = SimulationDesign(
+        methods=("a", "b", "c"),
+        tiers={"x": "high", "y": "low"},
+        n_queries=20,
+        n_seeds=3,
+        sd={"query": 0.3, "seed": 0.05},
+    )
     data, _ = simulate_metric(design, "m", np.random.default_rng(0))
     # b is a copy of a: every replicate of a and b must coincide when they are in one seed group
     scores = dict(data.scores)
     scores.update({("b", lang): data.scores[("a", lang)] for lang in data.languages})
     from dataclasses import replace
+
     twin = replace(data, scores=scores)
     boot = hierarchical_bootstrap(twin, {"a": "g", "b": "g", "c": "g"}, 200, seed=1)
     assert np.array_equal(boot.hierarchical["a"], boot.hierarchical["b"])

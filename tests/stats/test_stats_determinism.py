@@ -47,8 +47,9 @@ print(json.dumps({"exceed": res.exceed.tolist(), "pooled": res.pooled_exceed.tol
 def run_with_threads(n: int) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": str(n), "OMP_NUM_THREADS": str(n), "MKL_NUM_THREADS": str(n)}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
-    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True, timeout=300
+    )
     return json.loads(out.stdout)
 
 

@@ -11,22 +11,35 @@ from harness.stats import AnalysisOptions
 
 def test_defaults_are_the_documented_ones():
     o = AnalysisOptions()
-    assert (o.primary_metric, o.metrics, o.alpha, o.n_permutations, o.n_bootstrap) == ("ndcg@10", None, 0.05, 10_000,
-                                                                                     2_000)
+    assert (o.primary_metric, o.metrics, o.alpha, o.n_permutations, o.n_bootstrap) == (
+        "ndcg@10",
+        None,
+        0.05,
+        10_000,
+        2_000,
+    )
     assert (o.correction, o.seed, o.ot_method, o.contrastive_method, o.baseline) == (
-        "holm", 0, "ot-distill", "contrastive", "zero-shot")
+        "holm",
+        0,
+        "ot-distill",
+        "contrastive",
+        "zero-shot",
+    )
     assert (o.high_tier, o.low_tier, o.target_difference, o.power) == ("high", "low", 0.02, 0.8)
 
 
-@pytest.mark.parametrize(("key", "value", "fragment"), [
-    ("alpha", 0.7, "0 < alpha < 0.5"),
-    ("n_permutations", 10, ">= 99"),
-    ("correction", "bonferroni", "'holm' or 'fdr_bh'"),
-    ("power", 1.5, "0 < power < 1"),
-    ("target_difference", 0, "> 0"),
-    ("metrics", [], "non-empty"),
-    ("methods", ["a", "a"], "distinct"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("alpha", 0.7, "0 < alpha < 0.5"),
+        ("n_permutations", 10, ">= 99"),
+        ("correction", "bonferroni", "'holm' or 'fdr_bh'"),
+        ("power", 1.5, "0 < power < 1"),
+        ("target_difference", 0, "> 0"),
+        ("metrics", [], "non-empty"),
+        ("methods", ["a", "a"], "distinct"),
+    ],
+)
 def test_bad_values_name_the_key_path(key, value, fragment):
     with pytest.raises(ConfigError) as e:
         AnalysisOptions(**{key: value})

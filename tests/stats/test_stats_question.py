@@ -12,14 +12,28 @@ from harness.stats.question import decide
 from harness.stats.simulate import SimulationDesign, simulate_results
 
 # no method x language effects: the methods differ only by the configured lifts of the low tier
-BASE_SD = {"language": 0.03, "method_x_language": 0.0, "seed": 0.01, "seed_x_language": 0.005, "query": 0.25,
-           "method_x_query": 0.06, "seed_x_query": 0.05}
+BASE_SD = {
+    "language": 0.03,
+    "method_x_language": 0.0,
+    "seed": 0.01,
+    "seed_x_language": 0.005,
+    "query": 0.25,
+    "method_x_query": 0.06,
+    "seed_x_query": 0.05,
+}
 
 
 def run_world(lift_ot: float, lift_con: float, n_queries: int, n_seeds: int = 5, seed: int = 0, **opts):
-    design = SimulationDesign(methods=("zero-shot", "ot-distill", "contrastive"), tiers=TIERS, n_queries=n_queries,
-                              n_seeds=n_seeds, sd=BASE_SD, mean=0.45, tier_effects={"low": -0.15},
-                              method_tier_effects={("ot-distill", "low"): lift_ot, ("contrastive", "low"): lift_con})
+    design = SimulationDesign(
+        methods=("zero-shot", "ot-distill", "contrastive"),
+        tiers=TIERS,
+        n_queries=n_queries,
+        n_seeds=n_seeds,
+        sd=BASE_SD,
+        mean=0.45,
+        tier_effects={"low": -0.15},
+        method_tier_effects={("ot-distill", "low"): lift_ot, ("contrastive", "low"): lift_con},
+    )
     df = simulate_results(design, np.random.default_rng(seed)).results
     return analyze(df, AnalysisOptions(**FAST, **opts), tiers=TIERS).to_dict()["question"]
 
@@ -80,15 +94,18 @@ def stat(est, lo, hi, p_seed=0.001, p_query=0.001):
     return Stat(est, (lo, hi), p_value_seed=p_seed, p_value_query=p_query)
 
 
-@pytest.mark.parametrize(("gap", "verdict"), [
-    (stat(-0.05, -0.08, -0.02), "yes"),
-    (stat(-0.01, -0.015, -0.005), "yes"),  # significant but smaller than delta: yes, with a qualifier
-    (stat(-0.05, -0.08, -0.02, p_query=0.2), "inconclusive"),  # the query-level test does not reject
-    (stat(-0.05, -0.08, -0.02, p_seed=0.06), "inconclusive"),  # the seed-level test does not reject
-    (stat(0.0, -0.01, 0.01, 0.9, 0.9), "no"),  # an extra reduction of delta is ruled out
-    (stat(0.05, 0.02, 0.08), "no"),  # OT reduces the gap less
-    (stat(-0.01, -0.04, 0.02, 0.4, 0.4), "inconclusive"),
-])
+@pytest.mark.parametrize(
+    ("gap", "verdict"),
+    [
+        (stat(-0.05, -0.08, -0.02), "yes"),
+        (stat(-0.01, -0.015, -0.005), "yes"),  # significant but smaller than delta: yes, with a qualifier
+        (stat(-0.05, -0.08, -0.02, p_query=0.2), "inconclusive"),  # the query-level test does not reject
+        (stat(-0.05, -0.08, -0.02, p_seed=0.06), "inconclusive"),  # the seed-level test does not reject
+        (stat(0.0, -0.01, 0.01, 0.9, 0.9), "no"),  # an extra reduction of delta is ruled out
+        (stat(0.05, 0.02, 0.08), "no"),  # OT reduces the gap less
+        (stat(-0.01, -0.04, 0.02, 0.4, 0.4), "inconclusive"),
+    ],
+)
 def test_rule_table(gap, verdict):
     seeds = {"ot": (0, 1, 2), "con": (0, 1, 2)}
     got, reasons = decide({"gap": gap}, "gap", 0.05, 0.02, "ot", "con", seeds)
@@ -96,8 +113,7 @@ def test_rule_table(gap, verdict):
 
 
 def test_single_seed_is_always_inconclusive():
-    got, reasons = decide({"gap": stat(-0.05, -0.08, -0.02)}, "gap", 0.05, 0.02, "ot", "con",
-                          {"ot": (0,), "con": (0,)})
+    got, reasons = decide({"gap": stat(-0.05, -0.08, -0.02)}, "gap", 0.05, 0.02, "ot", "con", {"ot": (0,), "con": (0,)})
     assert got == "inconclusive" and "single seed" in reasons[0]
 
 

@@ -66,9 +66,19 @@ def test_query_level_tests_under_aa(discrete):
 def null_design(method_x_query: float) -> SimulationDesign:
     """Two methods equal on average, with seed effects; ``method_x_query = 0`` is a true A/A."""
     return SimulationDesign(
-        methods=("a", "b"), tiers={"l1": "high", "l2": "high", "l3": "low", "l4": "low"}, n_queries=40,
-        n_seeds=5, sd={"seed": 0.03, "seed_x_language": 0.02, "query": 0.25, "method_x_query": method_x_query,
-                       "seed_x_query": 0.1, "language": 0.05})
+        methods=("a", "b"),
+        tiers={"l1": "high", "l2": "high", "l3": "low", "l4": "low"},
+        n_queries=40,
+        n_seeds=5,
+        sd={
+            "seed": 0.03,
+            "seed_x_language": 0.02,
+            "query": 0.25,
+            "method_x_query": method_x_query,
+            "seed_x_query": 0.1,
+            "language": 0.05,
+        },
+    )
 
 
 def gap_coefs() -> dict[tuple[str, str], float]:
@@ -84,8 +94,11 @@ def run_nulls(datasets) -> dict[str, list]:
     out: dict[str, list] = {"pooled": [], "language": [], "gap-paired": [], "gap-unpaired": []}
     for data in datasets:
         langs = data.languages
-        out["pooled"].append(contrast_inference(
-            data, {(m, x): s / len(langs) for x in langs for m, s in (("a", 1.0), ("b", -1.0))}, paired))
+        out["pooled"].append(
+            contrast_inference(
+                data, {(m, x): s / len(langs) for x in langs for m, s in (("a", 1.0), ("b", -1.0))}, paired
+            )
+        )
         out["language"].append(contrast_inference(data, {("a", "l1"): 1.0, ("b", "l1"): -1.0}, paired))
         out["gap-paired"].append(contrast_inference(data, gap_coefs(), paired))
         out["gap-unpaired"].append(contrast_inference(data, gap_coefs(), unpaired))
@@ -164,8 +177,11 @@ def test_holm_controls_the_familywise_rate():
 def test_dispersion_seed_test_under_aa(aa_data):
     from harness.stats.question import _seed_level_nonlinear
 
-    p = [_seed_level_nonlinear(d.run_means("a").std(axis=1), d.run_means("b").std(axis=1), paired)[0]
-         for d in aa_data for paired in (True, False)]
+    p = [
+        _seed_level_nonlinear(d.run_means("a").std(axis=1), d.run_means("b").std(axis=1), paired)[0]
+        for d in aa_data
+        for paired in (True, False)
+    ]
     assert 0.03 <= rate(p[0::2]) <= 0.07  # paired t over seeds
     assert 0.03 <= rate(p[1::2]) <= 0.07  # Welch
 
@@ -179,7 +195,22 @@ def test_verdict_yes_is_rare_under_the_null(aa_data):
     for i, d in enumerate(aa_data[:300]):
         groups = {"a": "g", "b": "g"}
         boot = hierarchical_bootstrap(d, groups, 200, seed=i)
-        q = answer(d, boot, groups, ot="a", con="b", baseline=None, high="high", low="low", endpoint="gap",
-                   alpha=ALPHA, level=0.95, delta=0.02, power=0.8, max_seeds=50, fit_mixedlm=False)
+        q = answer(
+            d,
+            boot,
+            groups,
+            ot="a",
+            con="b",
+            baseline=None,
+            high="high",
+            low="low",
+            endpoint="gap",
+            alpha=ALPHA,
+            level=0.95,
+            delta=0.02,
+            power=0.8,
+            max_seeds=50,
+            fit_mixedlm=False,
+        )
         verdicts.append(q.verdict)
     assert verdicts.count("yes") / len(verdicts) <= ALPHA

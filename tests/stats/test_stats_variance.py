@@ -19,10 +19,21 @@ SIX = tuple(f"m{i}" for i in range(6))
 
 #: MIRACL-like balanced design: 6 methods, 5 seeds, 18 languages in two tiers.
 MIRACL_LIKE = SimulationDesign(
-    methods=SIX, tiers=LANGS18, n_queries=100, n_seeds=5,
-    sd={"language": 0.05, "method_x_language": 0.03, "seed": 0.02, "seed_x_language": 0.015, "query": 0.25,
-        "method_x_query": 0.12, "seed_x_query": 0.08},
-    method_effects={m: 0.02 * i for i, m in enumerate(SIX)}, tier_effects={"low": -0.1},
+    methods=SIX,
+    tiers=LANGS18,
+    n_queries=100,
+    n_seeds=5,
+    sd={
+        "language": 0.05,
+        "method_x_language": 0.03,
+        "seed": 0.02,
+        "seed_x_language": 0.015,
+        "query": 0.25,
+        "method_x_query": 0.12,
+        "seed_x_query": 0.08,
+    },
+    method_effects={m: 0.02 * i for i, m in enumerate(SIX)},
+    tier_effects={"low": -0.1},
 )
 
 
@@ -53,10 +64,22 @@ def test_recovery_of_one_large_design():
     tiers = {f"l{i:02d}": ("high" if i % 2 == 0 else "low") for i in range(40)}
     methods = tuple(f"m{i:02d}" for i in range(12))
     design = SimulationDesign(
-        methods=methods, tiers=tiers, n_queries=400, n_seeds=10,
-        sd={"language": 0.08, "method_x_language": 0.04, "seed": 0.03, "seed_x_language": 0.03, "query": 0.2,
-            "method_x_query": 0.1, "seed_x_query": 0.08},
-        method_effects={m: 0.04 * i for i, m in enumerate(methods)}, tier_effects={"low": -1.2})
+        methods=methods,
+        tiers=tiers,
+        n_queries=400,
+        n_seeds=10,
+        sd={
+            "language": 0.08,
+            "method_x_language": 0.04,
+            "seed": 0.03,
+            "seed_x_language": 0.03,
+            "query": 0.2,
+            "method_x_query": 0.1,
+            "seed_x_query": 0.08,
+        },
+        method_effects={m: 0.04 * i for i, m in enumerate(methods)},
+        tier_effects={"low": -1.2},
+    )
     data, effects = simulate_metric(design, "ndcg@10", np.random.default_rng(7))
     truth = shares(realised_components(design, effects))
     vd = decompose(data, np.random.default_rng(1), n_draws=200, reml=False)
@@ -76,11 +99,11 @@ def test_mean_squares_match_statsmodels_anova():
     tier_index = np.array([tier_names.index(data.tiers[x]) for x in data.languages])
     ms, df = run_level_mean_squares(y, tier_index)
     mi, si, li = np.meshgrid(*(np.arange(n) for n in y.shape), indexing="ij")
-    frame = pd.DataFrame({"y": y.ravel(), "m": mi.ravel(), "s": si.ravel(), "l": li.ravel(),
-                          "t": tier_index[li.ravel()]})
+    frame = pd.DataFrame(
+        {"y": y.ravel(), "m": mi.ravel(), "s": si.ravel(), "l": li.ravel(), "t": tier_index[li.ravel()]}
+    )
     table = anova_lm(smf.ols("y ~ C(m) + C(l) + C(m):C(l) + C(m):C(s)", data=frame).fit(), typ=1)
-    expected = {"method": "C(m)", "method_x_language": "C(m):C(l)", "seed": "C(m):C(s)",
-                "seed_x_language": "Residual"}
+    expected = {"method": "C(m)", "method_x_language": "C(m):C(l)", "seed": "C(m):C(s)", "seed_x_language": "Residual"}
     for ours, theirs in expected.items():
         assert df[ours] == table.loc[theirs, "df"]
         assert ms[ours] == pytest.approx(table.loc[theirs, "mean_sq"], rel=1e-8)
@@ -92,9 +115,15 @@ def test_mean_squares_match_statsmodels_anova():
 
 
 def _positive_design() -> SimulationDesign:
-    return SimulationDesign(methods=SIX[:4], tiers={k: v for k, v in list(LANGS18.items())[:8]}, n_queries=50,
-                            n_seeds=4, sd=dict(MIRACL_LIKE.sd) | {"method_x_language": 0.04, "seed": 0.03},
-                            method_effects=MIRACL_LIKE.method_effects, tier_effects={"low": -0.1})
+    return SimulationDesign(
+        methods=SIX[:4],
+        tiers={k: v for k, v in list(LANGS18.items())[:8]},
+        n_queries=50,
+        n_seeds=4,
+        sd=dict(MIRACL_LIKE.sd) | {"method_x_language": 0.04, "seed": 0.03},
+        method_effects=MIRACL_LIKE.method_effects,
+        tier_effects={"low": -0.1},
+    )
 
 
 def test_anova_agrees_with_dense_reml_and_reml_with_statsmodels_mixedlm():
@@ -134,10 +163,14 @@ def test_dense_reml_reaches_the_optimum_from_a_bad_start_and_handles_boundaries(
     from harness.stats.reml import RemlCriterion, design_matrices, reml_fit
     from harness.stats.variance import anova_run_components
 
-    tiny = SimulationDesign(methods=SIX, tiers={k: v for k, v in list(LANGS18.items())[4:10]}, n_queries=50,
-                            n_seeds=3, sd={"language": 0.1, "method_x_language": 0.05, "seed": 0.003,
-                                           "seed_x_language": 0.01},
-                            method_effects={m: 0.05 * i for i, m in enumerate(SIX)})
+    tiny = SimulationDesign(
+        methods=SIX,
+        tiers={k: v for k, v in list(LANGS18.items())[4:10]},
+        n_queries=50,
+        n_seeds=3,
+        sd={"language": 0.1, "method_x_language": 0.05, "seed": 0.003, "seed_x_language": 0.01},
+        method_effects={m: 0.05 * i for i, m in enumerate(SIX)},
+    )
     for seed_sd, rng_seed in ((0.003, 5), (0.0, 6)):
         design = SimulationDesign(**{**tiny.__dict__, "sd": {**tiny.sd, "seed": seed_sd}})
         data, _ = simulate_metric(design, "x", np.random.default_rng(rng_seed))
@@ -159,8 +192,9 @@ def test_dense_reml_reaches_the_optimum_from_a_bad_start_and_handles_boundaries(
 
 def test_single_seed_and_single_method_are_reported_not_estimable():
     one_seed = SimulationDesign(methods=SIX[:3], tiers=LANGS18, n_queries=30, n_seeds=1, sd=MIRACL_LIKE.sd)
-    vd = decompose(simulate_metric(one_seed, "x", np.random.default_rng(0))[0], np.random.default_rng(0), 100,
-                   reml=False)
+    vd = decompose(
+        simulate_metric(one_seed, "x", np.random.default_rng(0))[0], np.random.default_rng(0), 100, reml=False
+    )
     comps = {c.name: c for c in vd.components}
     assert comps["seed"].variance is None and comps["seed"].absorbed_into == "method"
     assert comps["residual"].parts["seed_x_query"] is None
@@ -168,17 +202,18 @@ def test_single_seed_and_single_method_are_reported_not_estimable():
     assert abs(sum(c.share for c in vd.components if c.share is not None) - 1) < 1e-9
 
     one_method = SimulationDesign(methods=("solo",), tiers=LANGS18, n_queries=30, n_seeds=3, sd=MIRACL_LIKE.sd)
-    vd = decompose(simulate_metric(one_method, "x", np.random.default_rng(0))[0], np.random.default_rng(0), 100,
-                   reml=False)
+    vd = decompose(
+        simulate_metric(one_method, "x", np.random.default_rng(0))[0], np.random.default_rng(0), 100, reml=False
+    )
     comps = {c.name: c for c in vd.components}
     assert comps["method"].variance is None and comps["method_x_language"].variance is None
     assert comps["method_x_language"].absorbed_into == "language"
 
 
 def test_unbalanced_seeds_use_the_largest_balanced_subdesign():
-    design = SimulationDesign(methods=("a", "b", "c"), tiers=LANGS18, n_queries=30,
-                              n_seeds={"a": 5, "b": 5, "c": 1}, sd=MIRACL_LIKE.sd)
-    vd = decompose(simulate_metric(design, "x", np.random.default_rng(0))[0], np.random.default_rng(0), 100,
-                   reml=False)
+    design = SimulationDesign(
+        methods=("a", "b", "c"), tiers=LANGS18, n_queries=30, n_seeds={"a": 5, "b": 5, "c": 1}, sd=MIRACL_LIKE.sd
+    )
+    vd = decompose(simulate_metric(design, "x", np.random.default_rng(0))[0], np.random.default_rng(0), 100, reml=False)
     assert vd.methods == ("a", "b") and vd.excluded_methods == ("c",) and vd.n_seeds == 5
     assert any("fewer than 5 seeds" in n for n in vd.notes)
