@@ -170,7 +170,7 @@ class MethodEntry:
 
     name: str
     options: BaseModel
-    cls: type = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    cls: Any = field(repr=False, compare=False, default=None)
     plugin: str = ""
     group: str = ""
     swept: tuple[tuple[str, Any], ...] = ()
@@ -247,11 +247,11 @@ class HarnessConfig:
         return hash_json(d)
 
     @property
-    def benchmark_cls(self) -> type:
+    def benchmark_cls(self) -> Any:
         return BENCHMARKS.get(self.benchmark_name)
 
     @property
-    def executor_cls(self) -> type:
+    def executor_cls(self) -> Any:
         return EXECUTORS.get(self.executor_name)
 
     def to_toml(self) -> str:

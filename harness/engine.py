@@ -16,11 +16,12 @@ only that method's cells.  A failed cell is returned as such, never cached.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,7 +136,7 @@ class Engine:
             "max_length": m.max_length,
         }
         if m.base == "mini":
-            key["mini"] = self.config.mini.model_dump(mode="json")
+            key["mini"] = self.config.mini.model_dump(mode="json") if self.config.mini is not None else {}
             key["corpus"] = self.benchmark.fingerprint()
             key["device"] = self.device
             key["threads"] = self.threads
@@ -322,6 +323,7 @@ class Engine:
             return
 
         def build(tmp: Path) -> None:
+            assert out.results is not None  # a "done" cell always has results
             out.results.to_parquet(tmp / "results.parquet", index=False)
             if out.budgets is not None:
                 out.budgets.to_parquet(tmp / "budgets.parquet", index=False)
@@ -442,7 +444,7 @@ class Engine:
                         self.cache.get_or_build(
                             "run",
                             self.run_key(spec.method, spec.seed, lang, splits[i]),
-                            lambda tmp, text=text: (tmp / "run.trec").write_text(text),
+                            functools.partial(_write_run, text=text),
                         )
                         cache_log(
                             self.cache.root,
@@ -596,6 +598,10 @@ def _with_budget(results: dict[str, pd.DataFrame], budget: dict[str, Any]) -> pd
     return pd.concat(frames, ignore_index=True)
 
 
+def _write_run(tmp: Path, text: str) -> None:
+    (tmp / "run.trec").write_text(text)
+
+
 def _jsonable(obj: Any) -> Any:
     try:
         json.dumps(obj)
@@ -626,7 +632,7 @@ def retrieve_splits(
     retriever,
     bench,
     language: str,
-    query_sets: list[dict[str, str]],
+    query_sets: Sequence[Mapping[str, str]],
     k: int,
     device: str,
     *,

@@ -52,7 +52,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -396,7 +396,7 @@ def dense_run(
     retriever: Any,
     bench: Any,
     language: str,
-    query_sets: list[dict[str, str]],
+    query_sets: Sequence[Mapping[str, str]],
     k: int,
     *,
     root: Path,

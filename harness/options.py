@@ -84,12 +84,12 @@ def validation_to_config_error(
     value = err.get("input")
     if err["type"] == "extra_forbidden":
         holder, _ = _model_at(model, loc[:-1]) if loc[:-1] else (model, None)
-        allowed = list(holder.model_fields) if holder is not None else []
+        known: list[str] = list(holder.model_fields) if holder is not None else []
         return ConfigError(
             path,
             value,
-            f"known keys: {', '.join(allowed) or '(none)'}",
-            hint=f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], allowed)}; remove or rename it",
+            f"known keys: {', '.join(known) or '(none)'}",
+            hint=f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], known)}; remove or rename it",
             source=source,
         )
     _, info = _model_at(model, loc)

@@ -84,7 +84,7 @@ def select_on_dev(config: Any, dev: pd.DataFrame | None, budgets: pd.DataFrame |
                 Candidate(e.name, None, _score(dev[dev.method == e.name], metric) if dev is not None else None)
             )
         scored = [c for c in cands if c.dev_score is not None]
-        chosen = max(scored, key=lambda c: c.dev_score) if scored else cands[-1]  # max keeps the first of ties
+        chosen = max(scored, key=lambda c: c.dev_score or 0.0) if scored else cands[-1]  # max keeps the first of ties
         entry = next(e for e in entries if e.name == chosen.method)
         out[group] = Selection(group, chosen, tuple(cands), dict(entry.swept))
     return out

@@ -183,7 +183,7 @@ class Registry:
             self._discovered = True
 
     # ----------------------------------------------------------------- look-up
-    def get(self, name: str) -> type:
+    def get(self, name: str) -> Any:
         """The class registered as ``name``; :class:`UnknownPluginError` (a LookupError) otherwise."""
         self.discover()
         with self._lock:

@@ -459,7 +459,7 @@ def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessC
         return {"note": f"budget curves need checkpoints of both {ot!r} and {con!r} (eval_at)", "points": []}
     steps = sorted(set(budgets[budgets.method == ot].budget_steps) & set(budgets[budgets.method == con].budget_steps))
     tiers = {lang: bench.tier(lang) for lang in bench.languages}
-    points = []
+    points: list[dict[str, Any]] = []
     cols = list(results.columns)
     for b in steps:
         at_b = budgets[(budgets.budget_steps == b) & budgets.method.isin([ot, con])]
@@ -491,7 +491,7 @@ def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessC
                 "tier_means": means,
             }
         )
-    ds = [(p["steps"], _d(p)) for p in points if _d(p) is not None]
+    ds: list[tuple[int, float]] = [(int(p["steps"]), d) for p in points if (d := _d(p)) is not None]
     crossovers = [{"between_steps": [a_s, b_s]} for (a_s, a_d), (b_s, b_d) in zip(ds, ds[1:]) if (a_d > 0) != (b_d > 0)]
     verdicts = sorted({str(p.get("verdict")) for p in points if "verdict" in p})
     return {

@@ -35,7 +35,7 @@ device whatever the corpus size.  Results do not depend on shard or chunk sizes.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -149,7 +149,7 @@ def _merge(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], k: int):
 
 def sharded_search(
     queries,
-    shards: Iterable[DocShard],
+    shards: Iterable[DocShard] | Callable[[], Iterable[DocShard]],
     k: int = 100,
     *,
     query_chunk: int = 1024,

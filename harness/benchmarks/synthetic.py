@@ -134,7 +134,7 @@ class SyntheticBenchmark(Benchmark):
         return world_from_json(json.loads((entry / _WORLD_FILE).read_text(encoding="utf-8")))
 
     @property
-    def splits(self) -> tuple[str, ...]:
+    def splits(self) -> tuple[str, ...]:  # type: ignore[override]  # a plain attribute in the base; options here
         return ("dev", "test") if self.options.dev_queries else ("test",)
 
     def language_data(self, language: str, split: str = "test") -> LanguageData:

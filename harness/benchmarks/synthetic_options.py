@@ -123,7 +123,7 @@ class SyntheticOptions(BaseModel):
         if self.dev_queries is None:  # resolved here, so the normalised config shows the number used
             room = max(0, self.corpus_docs // (1 + self.confusers_per_query) - self.queries)
             object.__setattr__(self, "dev_queries", min(self.queries // 4, room))
-        needed = (self.queries + self.dev_queries) * (1 + self.confusers_per_query)
+        needed = (self.queries + self.n_dev) * (1 + self.confusers_per_query)
         if self.corpus_docs < needed:
             raise ConfigError(
                 "benchmark.corpus_docs",
@@ -131,6 +131,11 @@ class SyntheticOptions(BaseModel):
                 f">= (queries + dev_queries) * (1 + confusers_per_query) = {needed}",
             )
         return self
+
+    @property
+    def n_dev(self) -> int:
+        """Dev queries per language (``dev_queries`` as resolved at validation)."""
+        return int(self.dev_queries or 0)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, source: str = "") -> "SyntheticOptions":

@@ -83,7 +83,7 @@ def _make_lexicon(opt: SyntheticOptions) -> _Lexicon:
                 return w
 
     anchor_forms: dict[int, str] = {}
-    for c in np.flatnonzero(is_anchor):
+    for ci in np.flatnonzero(is_anchor):
         if rng.random() < 0.5:  # a number
             while True:
                 w = str(int(rng.integers(10, 100_000)))
@@ -92,7 +92,7 @@ def _make_lexicon(opt: SyntheticOptions) -> _Lexicon:
                     break
         else:  # a name
             w = new_word(inventories["@names"], int(rng.integers(2, 4))).capitalize()
-        anchor_forms[int(c)] = w
+        anchor_forms[int(ci)] = w
 
     forms: dict[str, list[list[str]]] = {}
     function_words: dict[str, list[str]] = {}
@@ -321,7 +321,7 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
         passages: list[_Passage] = []
         query_concepts: list[list[int]] = []
         # test and dev queries are drawn alike from one stream (the same distribution), over one corpus
-        for _ in range(opt.queries + opt.dev_queries):
+        for _ in range(opt.queries + opt.n_dev):
             topic = int(rng.integers(opt.n_topics))
             target = sampler.passage(topic)
             passages.append(target)
@@ -350,8 +350,8 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
             lang,
             tier,
             corpus,
-            {f"{lang}-dev{j:05d}": texts[n + j] for j in range(opt.dev_queries)},
-            {f"{lang}-dev{j:05d}": rels[n + j] for j in range(opt.dev_queries)},
+            {f"{lang}-dev{j:05d}": texts[n + j] for j in range(opt.n_dev)},
+            {f"{lang}-dev{j:05d}": rels[n + j] for j in range(opt.n_dev)},
         )
 
     # Cross-lingual evaluation data: the pivot's information needs (its test and dev queries' concepts),
@@ -391,7 +391,7 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
     h = hashlib.sha256(f"synthetic-v{GENERATOR_VERSION}\n".encode())
     for lang in opt.languages:
         h.update(f"lang {lang} {opt.languages[lang]} {data[lang].fingerprint()}\n".encode())
-        if opt.dev_queries:
+        if opt.n_dev:
             h.update(f"dev {dev[lang].fingerprint()}\n".encode())
         for q in (*cross[lang][0], *cross[lang][1]):
             h.update(f"x {q}\n".encode())
@@ -400,8 +400,8 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
                 h.update(f"{p.pivot}\t{p.other}\n".encode())
         for s in pretrain[lang]:
             h.update(s.encode() + b"\n")
-    for p in pairs:
-        h.update(f"{p.query}\t{p.positive}\n".encode())
+    for tp in pairs:
+        h.update(f"{tp.query}\t{tp.positive}\n".encode())
     return SyntheticWorld(data, tuple(pairs), bitext, pretrain, h.hexdigest(), dev, cross)
 
 

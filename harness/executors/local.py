@@ -44,6 +44,7 @@ class LocalExecutor(Executor):
     """In-process executor: one cell after another, or ``workers`` local processes side by side."""
 
     Config = LocalOptions
+    options: LocalOptions
 
     def __init__(self, options: BaseModel | None, engine: "Engine") -> None:
         super().__init__(options, engine)

@@ -38,6 +38,7 @@ class RayExecutor(Executor):
     """Ray executor: each (method, seed) cell is a Ray task with declared CPU/GPU resources."""
 
     Config = RayOptions
+    options: RayOptions
 
     @classmethod
     def device(cls, options) -> str:

@@ -45,7 +45,7 @@ from harness.options import validate_section
 if TYPE_CHECKING:
     import torch
 
-    from harness.benchmarks.base import BaseModelSpec, Benchmark
+    from harness.benchmarks.base import BaseModelSpec
     from harness.cache import Cache
     from harness.training import TrainStats
 
@@ -215,7 +215,7 @@ def pretrain_mlm(
         return model.eval(), None
     if not sentences:
         raise ValueError("no pre-training sentences for MLM")
-    model.to(device)
+    model.to(device)  # type: ignore[arg-type]  # transformers' stub types .to() for dtypes only
     enc = tokenizer(list(sentences), truncation=True, max_length=options.max_length)["input_ids"]
     lengths = np.array([len(e) for e in enc])
     width = int(lengths.max())
@@ -310,7 +310,7 @@ def build_mini(
 
 # ------------------------------------------------------------------------- cached base encoder
 def cached_mini(
-    benchmark: "Benchmark",
+    benchmark: Any,
     options: "MiniOptions | Mapping[str, Any] | None",
     device: str,
     cache: "Cache",
@@ -329,7 +329,11 @@ def cached_mini(
 
     options = validate_section(MiniOptions, options, "mini")
     device_type = "cuda" if str(device).startswith("cuda") else "cpu"
-    key = {"world": benchmark.fingerprint(), "options": options.model_dump(mode="json"), "device": device_type}
+    key: dict[str, Any] = {
+        "world": benchmark.fingerprint(),
+        "options": options.model_dump(mode="json"),
+        "device": device_type,
+    }
     if threads is not None:  # torch's CPU reductions depend on the thread count (harness.training.TrainingOptions)
         key["threads"] = int(threads)
 

@@ -119,7 +119,7 @@ def train_wordpiece(
     """
     from tokenizers import Tokenizer, models
 
-    words = []
+    words: list[str] = []
     for s in sentences:
         text = normalizer.normalize_str(s) if normalizer is not None else s
         if pre_tokenizer is not None:

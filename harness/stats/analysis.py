@@ -199,7 +199,8 @@ def _group_means(
     langs = list(data.languages)
     groups: list[tuple[str | None, list[str]]] = [(None, langs)]
     groups += [(t, list(data.tier_languages(t))) for t in sorted(set(data.tiers.values()))]
-    overall, tiers = [], []
+    overall: list[Any] = []
+    tiers: list[Any] = []
     for tier, members in groups:
         idx = np.array([langs.index(x) for x in members])
         dq = min(data.n_queries(x) for x in members) - 1

@@ -231,17 +231,17 @@ def _align_metric(
                 f"{count[m, s, q]} times; each (method, seed, language, query, metric) must be "
                 "unique"
             )
-        values = np.full(n_m * n_s * n_q, np.nan)
-        values[lin] = g.value.to_numpy(dtype=np.float64)
-        values = values.reshape(n_m, n_s, n_q)
+        flat = np.full(n_m * n_s * n_q, np.nan)
+        flat[lin] = g.value.to_numpy(dtype=np.float64)
+        values = flat.reshape(n_m, n_s, n_q)  # (methods, seeds, queries)
         per_method = {}
-        for m in methods:
-            rows = [s_index[s] for s in seeds[m]]
-            per_method[m] = (values[m_index[m]][rows], count[m_index[m]][rows])  # (n_seeds_m, n_q) each
-            empty = [seeds[m][i] for i in range(len(rows)) if per_method[m][1][i].sum() == 0]
+        for meth in methods:
+            rows = [s_index[s] for s in seeds[meth]]
+            per_method[meth] = (values[m_index[meth]][rows], count[m_index[meth]][rows])  # (n_seeds_m, n_q) each
+            empty = [seeds[meth][i] for i in range(len(rows)) if per_method[meth][1][i].sum() == 0]
             if empty:
                 raise StatisticsError(
-                    f"method {m!r} seed(s) {empty} have no {metric!r} scores for language {lang!r} "
+                    f"method {meth!r} seed(s) {empty} have no {metric!r} scores for language {lang!r} "
                     "although they have scores for other languages; the run is incomplete "
                     "(re-run the missing cells or restrict analysis.languages)"
                 )
@@ -273,8 +273,8 @@ def _align_metric(
                 f"language {lang!r} has {len(query_ids[lang])} query for metric {metric!r}; "
                 "at least 2 queries per language are needed"
             )
-        for m in methods:
-            scores[(m, lang)] = np.ascontiguousarray(per_method[m][0][:, keep])
+        for meth in methods:
+            scores[(meth, lang)] = np.ascontiguousarray(per_method[meth][0][:, keep])
     return MetricScores(
         metric,
         tuple(methods),

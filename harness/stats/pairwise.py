@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 
@@ -324,7 +325,7 @@ def adjust_comparisons(
     from dataclasses import replace
 
     keys = [family_key(c, family) for c in comps]
-    raw = {
+    raw: dict[str, list[Any]] = {
         "t": [c.p_value for c in comps],
         "randomization": [c.p_value_randomization for c in comps],
         "hierarchical": [c.p_value_hierarchical for c in comps],

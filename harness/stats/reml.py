@@ -145,6 +145,7 @@ def reml_fit(y: np.ndarray, anova: Mapping[str, float]) -> RemlCheck:
         if best is None or res.fun < best.fun:
             best = res
         messages.append(f"start {[float(f'{v:.3g}') for v in x0]} (x var(y)): {res.message}, criterion {res.fun:.4f}")
+    assert best is not None  # at least one start ran
     theta = best.x * scale
     value, grad = crit(theta)
     at_anova, _ = crit(np.maximum(anova_theta, [0.0] * (len(names) - 1) + [1e-10 * scale]))

@@ -168,9 +168,10 @@ def _solve(sources, ms: Mapping[str, np.ndarray], dfs: Mapping[str, int], coef: 
 
 
 def _resolve(name: str, absorbed: Mapping[str, str | None], dfs: Mapping[str, int]) -> str | None:
-    while name is not None and dfs.get(name, 1) <= 0:
-        name = absorbed.get(name)
-    return name
+    current: str | None = name
+    while current is not None and dfs.get(current, 1) <= 0:
+        current = absorbed.get(current)
+    return current
 
 
 def run_level_mean_squares(y: np.ndarray, tier_index: np.ndarray) -> tuple[dict[str, float], dict[str, int]]:
@@ -342,7 +343,20 @@ def decompose(
                 "seed_x_query": float(max(q_mean["seed_x_query"][0], 0.0)) if q_df["seed_x_query"] > 0 else None,
             }
         truncated = name in raw_point and raw_point[name] < 0
-        comps.append(Component(name, DESCRIPTIONS[name], v, share, ci_v, ci_s, dfn, bool(truncated), None, parts))
+        comps.append(
+            Component(
+                name,
+                DESCRIPTIONS[name],
+                v,
+                share,
+                ci_v,  # type: ignore[arg-type]  # a (low, high) pair built as a tuple
+                ci_s,  # type: ignore[arg-type]
+                dfn,
+                bool(truncated),
+                None,
+                parts,
+            )
+        )
     for c in comps:
         if c.variance is None and c.absorbed_into:
             notes.append(
@@ -379,7 +393,7 @@ def decompose(
         {t: tuple(lang for lang in langs if data.tiers[lang] == t) for t in tier_names},
         None if degenerate else total,
         tuple(comps),
-        mean_squares,
+        mean_squares,  # type: ignore[arg-type]
         check,
         degenerate,
         reason,
