@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Tuple  # noqa: UP035 - ir_datasets needs typing.Tuple (see _LocalDoc)
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -112,11 +112,10 @@ class LocalOptions(BaseModel):
 
 
 # ir_datasets' TsvIter accepts any number (>= 1) of fields after the id when the last
-# field is annotated ``typing.tuple[str, ...]``; the layout is then checked here.
+# field is annotated ``typing.Tuple[str, ...]``; the layout is then checked here.
 # (The functional form keeps the annotation object, which TsvIter compares by equality.)
-class _LocalDoc(NamedTuple):
-    doc_id: str
-    fields: tuple[str, ...]  # noqa: UP006
+# ir_datasets reads the annotation: it must be typing.Tuple, not tuple (otherwise text is split into characters).
+_LocalDoc = NamedTuple("_LocalDoc", [("doc_id", str), ("fields", Tuple[str, ...])])  # noqa: UP006, UP014
 
 
 class _Doc(NamedTuple):
