@@ -13,10 +13,7 @@ class LanguageCentering(Method):
     """
 
     version = "0.2.0"
-    citation = (
-        "@inproceedings{libovicky2020language, title = {On the Language Neutrality of Pre-trained Multilingual "
-        "Representations}, author = {Libovicky, Jindrich and Rosa, Rudolf and Fraser, Alexander}, year = {2020}}"
-    )
+    citation = "@inproceedings{libovicky2020language, author = {Libovicky, Jindrich and others}, year = {2020}}"
 
     class Config(Options):
         sample_size: int = Field(1000, ge=1, description="passages per language used to estimate the mean")
@@ -35,12 +32,8 @@ class Centered:  # an Encoder: the harness searches with it
     def __init__(self, teacher, means):
         self.teacher, self.means = teacher, means
 
-    def encode_queries(self, texts, language):
-        return torch.nn.functional.normalize(
-            self.teacher.encode_queries(texts, language) - self.means[language], dim=-1
-        )
+    def encode_queries(self, texts, lang):
+        return torch.nn.functional.normalize(self.teacher.encode_queries(texts, lang) - self.means[lang], dim=-1)
 
-    def encode_documents(self, texts, language):
-        return torch.nn.functional.normalize(
-            self.teacher.encode_documents(texts, language) - self.means[language], dim=-1
-        )
+    def encode_documents(self, texts, lang):
+        return torch.nn.functional.normalize(self.teacher.encode_documents(texts, lang) - self.means[lang], dim=-1)
