@@ -6,8 +6,6 @@ import importlib.util
 import json
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,12 +41,6 @@ def test_terminal_example_quotes_the_stored_run():
     assert set(numbers) <= mod.quoted_numbers(stored), set(numbers) - mod.quoted_numbers(stored)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the stored default run (config 7846f13f) predates main's seeding change and "
-    "budget protocol; after the next default run: `python benchmarks/readme_figures.py RUN_DIR`, then "
-    "remove this marker (strict: the test fails once it passes)",
-)
 def test_stored_run_used_the_current_default_config():
     from harness.config import load_config
 
