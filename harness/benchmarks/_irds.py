@@ -55,13 +55,19 @@ class SourceFile:
     md5: str | None = None
 
     def content_id(self) -> str:
-        """``md5:<pinned>`` when ir_datasets pins one (no read), else ``sha256:<of the bytes>``."""
-        if self.md5:
-            return f"md5:{self.md5}"
+        """``sha256:<of the bytes>`` of the file on disk, else ``md5:<pinned>``, else ``missing``.
+
+        The bytes are what the run reads, so an edited file (e.g. qrels under
+        ``IR_DATASETS_HOME``) gets a new identity even where ir_datasets pins an md5 for the
+        original.  The digest is computed once per (path, size, mtime) and remembered
+        (:func:`harness.corpus.file_digest`): a large corpus is hashed once, not per run.
+        """
         if self.present and os.path.isfile(self.path):
             from harness.corpus import file_digest
 
-            return f"sha256:{file_digest(self.path)}"  # hashed once per (path, size, mtime)
+            return f"sha256:{file_digest(self.path)}"
+        if self.md5:
+            return f"md5:{self.md5}"
         return "missing"
 
 

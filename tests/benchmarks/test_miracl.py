@@ -285,3 +285,17 @@ def test_training_queries_whose_positives_are_missing_are_skipped_with_a_warning
         pairs = b.train_pairs()
     assert [t.query for t in pairs] == ["which sea does the nile flow into"]
     assert b.describe()["train_stats"]["skipped_missing_passage"] == 1
+
+
+def test_a_file_with_a_pinned_md5_is_identified_by_its_bytes(tmp_path):
+    """Editing a file that ir_datasets pins (e.g. MIRACL's qrels) changes its identity: the bytes count, not the pin."""
+    from harness.benchmarks._irds import SourceFile
+
+    p = tmp_path / "qrels.tsv"
+    p.write_text("q1\t0\td1\t1\n")
+    pinned = "0123456789abcdef0123456789abcdef"
+    before = SourceFile("qrels", str(p), True, md5=pinned).content_id()
+    p.write_text("q1\t0\td1\t0\n")
+    after = SourceFile("qrels", str(p), True, md5=pinned).content_id()
+    assert before.startswith("sha256:") and before != after
+    assert SourceFile("qrels", str(tmp_path / "absent"), False, md5=pinned).content_id() == f"md5:{pinned}"
