@@ -115,19 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A warning as one line of the run's log (never glued to a progress bar, no source echo).
+    from harness.runner import show_warning_line
 
-    The harness's own warnings (an unknown-token rate in the user's data, a corrupt cache
-    entry, Sinkhorn not converging) say what to do; their file and line would not help.
-    """
-    from harness.runner import stderr_log
-
-    origin = (
-        ""
-        if category.__module__.split(".")[0] in ("harness", "harness_methods", "harness_reports")
-        else f" ({category.__name__} from {Path(filename).parent.name}/{Path(filename).name}:{lineno})"
-    )
-    stderr_log(f"warning: {message}{origin}")
+    show_warning_line(message, category, filename, lineno, file, line)
 
 
 def main(argv: list[str] | None = None) -> int:

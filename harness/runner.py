@@ -183,6 +183,21 @@ def stderr_log(message: str) -> None:
     sys.stderr.flush()
 
 
+def show_warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line of the run's log (never glued to a progress bar, no source echo).
+
+    The harness's own warnings (an unknown-token rate in the user's data, a corrupt cache
+    entry, Sinkhorn not converging) say what to do; their file and line would not help.
+    Installed as ``warnings.showwarning`` by the command line and in local worker processes.
+    """
+    origin = (
+        ""
+        if category.__module__.split(".")[0] in ("harness", "harness_methods", "harness_reports")
+        else f" ({category.__name__} from {Path(filename).parent.name}/{Path(filename).name}:{lineno})"
+    )
+    stderr_log(f"warning: {message}{origin}")
+
+
 def run_matrix(
     config: HarnessConfig,
     *,

@@ -110,7 +110,7 @@ class LocalExecutor(Executor):
         engine = self.engine
         text, source = engine.config.to_toml(), engine.config.source
         ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
             pending = {
                 pool.submit(execute_cell_remote, text, source, spec, str(engine.cache.root), engine.device): spec
                 for spec in cells
@@ -130,3 +130,12 @@ class LocalExecutor(Executor):
                             error=f"{type(e).__name__} in a local worker process: {e}",
                             traceback=repr(e),
                         )
+
+
+def _init_worker() -> None:
+    """In a worker process, warnings print as the driver's do: one ``warning: ...`` line."""
+    import warnings
+
+    from harness.runner import show_warning_line
+
+    warnings.showwarning = show_warning_line

@@ -68,3 +68,19 @@ def test_worker_processes_give_identical_scores_and_threads_are_part_of_the_iden
     import torch
 
     torch.set_num_threads(1)
+
+
+def test_worker_processes_print_warnings_as_one_line(capsys):
+    """The local pool's initializer makes a worker's warnings look like the driver's: one ``warning:`` line."""
+    import warnings
+
+    from harness.executors.local import _init_worker
+
+    saved = warnings.showwarning
+    try:
+        _init_worker()
+        warnings.warn_explicit("Sinkhorn did not converge; raise max_iter", UserWarning, "/x/harness/mod.py", 3)
+    finally:
+        warnings.showwarning = saved
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["warning: Sinkhorn did not converge; raise max_iter (UserWarning from harness/mod.py:3)"]
