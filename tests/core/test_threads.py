@@ -76,11 +76,9 @@ def test_worker_processes_print_warnings_as_one_line(capsys):
 
     from harness.executors.local import _init_worker
 
-    saved = warnings.showwarning
-    try:
+    with warnings.catch_warnings():  # restores showwarning and the filters afterwards
+        warnings.simplefilter("always")
         _init_worker()
         warnings.warn_explicit("Sinkhorn did not converge; raise max_iter", UserWarning, "/x/harness/mod.py", 3)
-    finally:
-        warnings.showwarning = saved
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["warning: Sinkhorn did not converge; raise max_iter (UserWarning from harness/mod.py:3)"]
