@@ -154,7 +154,7 @@ def file_digest(path: str | os.PathLike, cache_dir: Path | None = None) -> str:
         try:
             return json.loads(entry.read_text())["sha256"]
         except (ValueError, KeyError):
-            pass
+            pass  # a damaged memo entry: hash again and rewrite it
     digest = file_sha256(p)
     atomic_write_text(entry, json.dumps({**stamp, "sha256": digest}))
     return digest

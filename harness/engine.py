@@ -129,8 +129,9 @@ class Engine:
 
     def base_key(self) -> dict[str, Any]:
         m = self.config.model
+        # A from_pretrained model is named by its content, not its path (moving it recomputes nothing).
         key: dict[str, Any] = {
-            "base": m.base,
+            "base": "mini" if m.base == "mini" else "pretrained",
             "pooling": m.pooling,
             "normalize": m.normalize,
             "max_length": m.max_length,
@@ -276,8 +277,9 @@ class Engine:
             "options": entry.options.model_dump(mode="json"),
             "seed": seed,
             "data": self.benchmark.fingerprint(),
-            # the adapter's options pick what is evaluated from the data (e.g. the synthetic world's mode)
-            "benchmark": self.config.benchmark.model_dump(mode="json"),
+            # what the adapter serves from that data beyond its fingerprint (e.g. the synthetic world's mode);
+            # not its options wholesale, which hold file paths
+            "served": self.benchmark.evaluation_identity(),
             "languages": list(self.benchmark.languages),
             "tiers": dict(self.benchmark.tiers),
             "metrics": self.config.metrics,
@@ -490,18 +492,7 @@ class Engine:
                 # every run is stored: re-score them (e.g. a metric was added); no teacher, no fit, no encoding
                 ev = self.evaluate(None, spec, stored=stored)
                 timings.update(retrieve=0.0, evaluate=ev["evaluate"])
-                info = {"runs_from_cache": True, **({"seed_invariant": True} if entry.cls.seed_invariant else {})}
-                return CellOutput(
-                    spec.method,
-                    spec.seed,
-                    spec.key,
-                    "done",
-                    ev["results"]["test"],
-                    ev["runs"],
-                    timings,
-                    info=info,
-                    dev_results=ev["results"].get("dev"),
-                )
+                return _done(spec, entry, ev, timings, {"runs_from_cache": True})
             t0 = time.perf_counter()
             teacher = self.teacher(spec.seed) if entry.cls.needs_teacher else None
             timings["teacher"] = time.perf_counter() - t0
@@ -546,22 +537,7 @@ class Engine:
             if checkpoints:  # the curve ends with the final result at the final budget
                 final = _with_budget(ev["results"], ctx.diagnostics.get("budget") or {})
                 budgets = pd.concat([*checkpoints, final], ignore_index=True)
-            dev = ev["results"].get("dev")
-            info = dict(ctx.diagnostics)
-            if entry.cls.seed_invariant:
-                info["seed_invariant"] = True
-            return CellOutput(
-                spec.method,
-                spec.seed,
-                spec.key,
-                "done",
-                ev["results"]["test"],
-                ev["runs"],
-                timings,
-                info=_jsonable(info),
-                budgets=budgets,
-                dev_results=dev,
-            )
+            return _done(spec, entry, ev, timings, dict(ctx.diagnostics), budgets)
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the environment failed, not the cell: stop the run
                 raise
@@ -584,6 +560,31 @@ class Engine:
                 error=f"{type(e).__name__}: {e}",
                 traceback=traceback.format_exc(),
             )
+
+
+def _done(
+    spec: CellSpec,
+    entry: Any,
+    ev: dict[str, Any],
+    timings: dict[str, float],
+    info: dict[str, Any],
+    budgets: pd.DataFrame | None = None,
+) -> CellOutput:
+    """A finished cell from an evaluation (``Engine.evaluate``): test results, runs, dev results, info."""
+    if entry.cls.seed_invariant:
+        info["seed_invariant"] = True
+    return CellOutput(
+        spec.method,
+        spec.seed,
+        spec.key,
+        "done",
+        ev["results"]["test"],
+        ev["runs"],
+        timings,
+        info=_jsonable(info),
+        budgets=budgets,
+        dev_results=ev["results"].get("dev"),
+    )
 
 
 def _with_budget(results: dict[str, pd.DataFrame], budget: dict[str, Any]) -> pd.DataFrame:

@@ -143,7 +143,7 @@ class RunStore:
             try:
                 self.dir.rmdir()
             except OSError:
-                pass
+                pass  # another process wrote into it meanwhile: leave it
 
     def write_json(self, rel: str, obj: Any) -> None:
         atomic_write_text(self.dir / rel, json.dumps(obj, indent=2, sort_keys=False, default=str, allow_nan=False))

@@ -140,6 +140,14 @@ class Benchmark(abc.ABC):
     #: (disjoint queries and judgements over the same corpus).
     splits: tuple[str, ...] = ("test",)
 
+    def evaluation_identity(self) -> dict[str, object]:
+        """What selects the evaluated data from the data the fingerprint covers (default: nothing).
+
+        Part of every cell's cache key; an adapter whose options pick among views of one
+        dataset (e.g. monolingual or cross-lingual) names them here.  Never paths.
+        """
+        return {}
+
     def check_split(self, split: str) -> None:
         if split not in self.splits:
             from harness.errors import ConfigError

@@ -133,6 +133,9 @@ class SyntheticBenchmark(Benchmark):
         entry = self.cache.get_or_build("synthetic-world", key, build)
         return world_from_json(json.loads((entry / _WORLD_FILE).read_text(encoding="utf-8")))
 
+    def evaluation_identity(self) -> dict[str, object]:
+        return {"mode": self.options.mode}
+
     @property
     def splits(self) -> tuple[str, ...]:  # type: ignore[override]  # a plain attribute in the base; options here
         return ("dev", "test") if self.options.dev_queries else ("test",)
