@@ -6,8 +6,8 @@ Three verbs every benchmark adapter answers, either natively or through the defa
   corpus's own order.  An adapter implements ``iter_corpus(language)`` to stream (MIRACL
   and local files do: ir_datasets' ``docs_iter``); otherwise the in-memory
   ``language_data(language).corpus`` is iterated (the embedded benchmark is small).
-* :func:`topics` ``(bench, language)`` -> :class:`Topics` (queries, qrels, tier) without the
-  corpus.  Adapters implement ``topics(language)``; otherwise ``language_data`` is used.
+* :func:`topics` ``(bench, language, split)`` -> :class:`Topics` (queries, qrels, tier) without the
+  corpus.  Adapters implement ``topics(language[, split])``; otherwise ``language_data`` is used.
 * :func:`corpus_fingerprint` ``(bench, language)`` -> identity of the corpus alone (not of
   queries or qrels, which do not change a document index).  Adapters implement
   ``corpus_fingerprint(language)`` from metadata (MIRACL: the md5s ir_datasets pins; local
@@ -86,10 +86,14 @@ def iter_shards(docs: Iterator[tuple[str, str]], shard_size: int) -> Iterator[tu
 
 
 def topics(bench: Any, language: str, split: str = "test") -> Topics:
-    """Queries, qrels and tier of ``language`` (query ``split``), without the corpus when possible."""
+    """Queries, qrels and tier of ``language`` (query ``split``), without the corpus when possible.
+
+    A native ``topics`` is called as ``topics(language)`` for the test split and as
+    ``topics(language, split)`` for another (MIRACL's tuning split: no corpus read).
+    """
     native = getattr(bench, "topics", None)
-    if native is not None and split == "test":
-        return native(language)
+    if native is not None:
+        return native(language) if split == "test" else native(language, split)
     d = bench.language_data(language) if split == "test" else bench.language_data(language, split)
     return Topics(language, d.tier, d.queries, d.qrels)
 

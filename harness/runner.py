@@ -375,7 +375,9 @@ def run_matrix(
                 cells[(out.method, out.seed)]["info"] = out.info
 
         analysis = analyze_results(headline, config, bench)
-        analysis["protocol"] = protocol_summary(config, selections, dev is not None)
+        analysis["protocol"] = protocol_summary(
+            config, selections, dev is not None, getattr(bench, "split_statement", lambda: None)()
+        )
         if budgets is not None and "error" not in analysis:
             analysis["budget_curves"] = budget_curves(budgets[budgets.split == "test"], headline, config, bench)
         store.write_json("analysis.json", analysis)
@@ -429,8 +431,13 @@ def qrels_problems(data: Any) -> dict[str, Any]:
     }
 
 
-def protocol_summary(config: HarnessConfig, selections: dict[str, Any], has_dev: bool) -> dict[str, Any]:
-    """What the dev rule chose for each method, and whether the compared methods had equal tuning effort."""
+def protocol_summary(
+    config: HarnessConfig, selections: dict[str, Any], has_dev: bool, dev_split: str | None = None
+) -> dict[str, Any]:
+    """What the dev rule chose for each method, and whether the compared methods had equal tuning effort.
+
+    ``dev_split`` says in words what the dev queries are (``Benchmark.split_statement()``).
+    """
     sel = {g: s.to_dict() for g, s in selections.items()}
     ot, con = config.analysis.ot_method, config.analysis.contrastive_method
     grids = {m: sel[m]["grid_size"] for m in (ot, con) if m in sel}
@@ -444,11 +451,17 @@ def protocol_summary(config: HarnessConfig, selections: dict[str, Any], has_dev:
         "rule": (
             "each method's options (sweep) and budget (eval_at checkpoints) chosen by the highest mean primary "
             "metric on the dev queries (mean over queries, languages, then seeds); every headline number "
-            "computed on the test queries only"
+            "computed on the test queries only" + (f". Dev queries: {dev_split}" if dev_split else "")
             if has_dev
             else "no dev split: every method keeps its configured options and final budget"
+            + (
+                " (MIRACL and local benchmarks: set benchmark.tuning to tune on dev)"
+                if config.benchmark_name in ("miracl", "local")
+                else ""
+            )
         ),
         "tuned_on": "dev" if has_dev else None,
+        "dev_split": dev_split if has_dev else None,
         "reported_on": "test",
         "selections": sel,
         "warnings": warnings,

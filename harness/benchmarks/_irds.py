@@ -282,6 +282,23 @@ def collect_language(
         if did in corpus:
             raise DataFormatError(sources["docs"], f"duplicate doc id {did!r}", line_of("docs", i))
         corpus[did] = doc_text(d)
+    return collect_topics(
+        language, tier, corpus, queries, qrels, sources=sources, unknown_docs=unknown_docs, line_of=line_of
+    )
+
+
+def collect_topics(
+    language: str,
+    tier: str,
+    corpus: Mapping[str, str],
+    queries: Iterator[tuple[int, Any]],
+    qrels: Iterator[tuple[int, Any]],
+    *,
+    sources: Mapping[str, str],
+    unknown_docs: str = "error",
+    line_of: Callable[[str, int], int | None] = lambda entity, index: None,
+) -> Collected:
+    """:func:`collect_language` over a corpus already read (e.g. a second set of topics of it)."""
     texts: dict[str, str] = {}
     for i, q in queries:
         qid = q.query_id.removeprefix("\ufeff") if i == 0 else q.query_id

@@ -148,6 +148,12 @@ class Benchmark(abc.ABC):
         """
         return {}
 
+    def split_statement(self) -> str | None:
+        """Where the dev split's queries come from, in words, for the protocol summary and the
+        report (e.g. MIRACL's train topics, or a seeded holdout of the evaluated queries,
+        :mod:`harness.benchmarks.tuning`); None: no dev split, or nothing to add."""
+        return None
+
     def check_split(self, split: str) -> None:
         if split not in self.splits:
             from harness.errors import ConfigError
@@ -161,7 +167,8 @@ class Benchmark(abc.ABC):
     @abc.abstractmethod
     def language_data(self, language: str) -> LanguageData:
         """Corpus, queries, qrels and tier for ``language`` (the test split; adapters with a
-        ``"dev"`` split take ``language_data(language, split)``)."""
+        ``"dev"`` split take ``language_data(language, split)``, and, if they implement
+        ``topics(language)`` natively, ``topics(language, split)`` too)."""
 
     @abc.abstractmethod
     def train_pairs(self) -> Sequence[TrainPair]:

@@ -8,6 +8,13 @@ Per language:
 * ``qrels``: TREC qrels, ``query_id 0 doc_id relevance`` (whitespace-separated);
 * ``tier``: ``low``, ``mid`` or ``high``.
 
+Optional per language, for tuning (``tuning = "dev-files"``, the default when given):
+``dev_queries`` and ``dev_qrels``, the same formats over the same corpus, disjoint from the
+reported queries.  Or ``tuning = "holdout"`` (with ``holdout_fraction``, ``holdout_seed``): a
+seeded holdout of each language's judged queries is for tuning only and the rest is reported
+(:mod:`harness.benchmarks.tuning`).  Without either there is no dev split and every method
+keeps its configured options and budget.
+
 Shared: ``pivot`` (language code), ``train_pairs`` (TSV ``query<TAB>positive passage``,
 the teacher's training data) and ``bitext_dir`` (``<language>.tsv`` files of
 ``pivot<TAB>other`` pairs).  Relative paths are resolved against ``base_dir`` (the
@@ -30,6 +37,8 @@ Example config::
     queries = "data/sw/queries.tsv"
     qrels = "data/sw/qrels.txt"
     tier = "low"
+    dev_queries = "data/sw/dev-queries.tsv"   # optional: the dev rule's tuning queries
+    dev_qrels = "data/sw/dev-qrels.txt"
 """
 
 from __future__ import annotations
@@ -37,13 +46,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Tuple  # noqa: UP035 - ir_datasets needs typing.Tuple (see _LocalDoc)
+from typing import Any, ClassVar, NamedTuple, Tuple  # noqa: UP035 - ir_datasets needs typing.Tuple (see _LocalDoc)
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from harness.benchmarks._common import TIERS, DataFormatError, check_language_code, iter_tsv, parse_options, sha256_file
 from harness.benchmarks._filebased import FileBenchmark
 from harness.benchmarks.base import LanguageData, TrainPair, hash_json
+from harness.benchmarks.tuning import TuningOptions
 from harness.errors import ConfigError, DataUnavailableError, did_you_mean
 
 __all__ = ["LocalOptions", "LocalLanguageOptions", "LocalBenchmark"]
@@ -60,6 +70,8 @@ class LocalLanguageOptions(BaseModel):
     queries: Path
     qrels: Path
     tier: str
+    dev_queries: Path | None = None
+    dev_qrels: Path | None = None
 
     @field_validator("tier", mode="before")
     @classmethod
@@ -68,8 +80,11 @@ class LocalLanguageOptions(BaseModel):
             raise ConfigError("tier", v, f"one of {', '.join(TIERS)}", f"unknown tier{did_you_mean(str(v), TIERS)}")
         return v
 
+    def has_dev_files(self) -> bool:
+        return self.dev_queries is not None or self.dev_qrels is not None
 
-class LocalOptions(BaseModel):
+
+class LocalOptions(TuningOptions):
     """Options of the ``local`` benchmark.
 
     Attributes
@@ -82,9 +97,15 @@ class LocalOptions(BaseModel):
         TSV of ``query<TAB>positive passage`` pivot training pairs.
     bitext_dir : Path or None
         Directory of ``<language>.tsv`` bitext files.
+    tuning : {"none", "dev-files", "holdout"}
+        The dev split (module docstring); default ``"dev-files"`` when languages have dev
+        files, else ``"none"``.
+    holdout_fraction, holdout_seed : float, int
+        The holdout (:mod:`harness.benchmarks.tuning`); only with ``tuning = "holdout"``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    TOPIC_SOURCES: ClassVar[tuple[str, ...]] = ("dev-files",)
 
     languages: dict[str, LocalLanguageOptions]
     pivot: str = "en"
@@ -104,6 +125,44 @@ class LocalOptions(BaseModel):
     @classmethod
     def _check_pivot(cls, v: Any) -> Any:
         return check_language_code("pivot", v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_tuning(cls, data: Any) -> Any:
+        """Dev files given and no ``tuning``: tune on them (written out in the normalised config)."""
+        if isinstance(data, Mapping) and "tuning" not in data and isinstance(data.get("languages"), Mapping):
+            langs = data["languages"].values()
+            if any(isinstance(o, Mapping) and (o.get("dev_queries") or o.get("dev_qrels")) for o in langs):
+                return {**data, "tuning": "dev-files"}
+        return data
+
+    @model_validator(mode="after")
+    def _check_dev_files(self) -> "LocalOptions":
+        for lang, o in self.languages.items():
+            if (o.dev_queries is None) != (o.dev_qrels is None):
+                have, lack = ("dev_queries", "dev_qrels") if o.dev_queries is not None else ("dev_qrels", "dev_queries")
+                raise ConfigError(
+                    f"languages.{lang}.{lack}", None, "a file path", f"{have} is set: a dev split needs both files"
+                )
+        with_files = [lang for lang, o in self.languages.items() if o.has_dev_files()]
+        if self.tuning == "dev-files":
+            lacking = [lang for lang in self.languages if lang not in with_files]
+            if lacking:
+                raise ConfigError(
+                    "tuning",
+                    "dev-files",
+                    "dev_queries and dev_qrels for every language",
+                    f"{', '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} none; give "
+                    f"[benchmark.languages.<code>] dev_queries and dev_qrels for each, or set tuning = 'holdout'",
+                )
+        elif with_files:
+            raise ConfigError(
+                f"languages.{with_files[0]}.dev_queries",
+                str(self.languages[with_files[0]].dev_queries),
+                f"only with tuning = 'dev-files' (tuning is {self.tuning!r})",
+                "remove the dev files, or drop the tuning key to tune on them",
+            )
+        return self
 
     @classmethod
     def parse(cls, data: "LocalOptions | Mapping[str, Any] | None", source: str = "") -> "LocalOptions":
@@ -168,6 +227,90 @@ class LocalBenchmark(FileBenchmark):
         o = self.options.languages[language]
         return {"corpus": self._path(o.corpus), "queries": self._path(o.queries), "qrels": self._path(o.qrels)}
 
+    def dev_files(self, language: str) -> dict[str, Path]:
+        """Resolved ``dev_queries`` and ``dev_qrels`` paths of ``language`` (empty without dev files)."""
+        self.check_language(language)
+        o = self.options.languages[language]
+        if o.dev_queries is None or o.dev_qrels is None:
+            return {}
+        return {"dev_queries": self._path(o.dev_queries), "dev_qrels": self._path(o.dev_qrels)}
+
+    # ------------------------------------------------------------------ tuning split
+    def _read_tuning_topics(self, language: str) -> LanguageData:
+        """``dev_queries`` / ``dev_qrels`` over the language's corpus (its judged queries only)."""
+        from ir_datasets.formats import TrecQrels, TsvQueries
+        from ir_datasets.util import LocalDownload
+
+        from harness.benchmarks import _irds
+
+        o = self.options.languages[language]
+        key = f"languages.{language}"
+        assert o.dev_queries is not None and o.dev_qrels is not None  # the options guarantee both (dev-files)
+        queries = self._existing(f"{key}.dev_queries", o.dev_queries, "dev queries")
+        qrels = self._existing(f"{key}.dev_qrels", o.dev_qrels, "dev qrels")
+        paths = {"queries": queries, "qrels": qrels}
+        blanks = {"queries": _irds.tsv_blank, "qrels": _irds.trec_blank}
+        corpus = self._data[language].corpus
+        got = _irds.collect_topics(
+            language,
+            o.tier,
+            corpus,
+            _irds.iter_records(
+                TsvQueries(LocalDownload(queries, mkdir=False)).queries_iter, source=str(queries), path=queries
+            ),
+            _irds.iter_records(
+                TrecQrels(LocalDownload(qrels, mkdir=False), {}).qrels_iter,
+                source=str(qrels),
+                path=qrels,
+                blank=_irds.trec_blank,
+            ),
+            sources={"docs": str(self.files(language)["corpus"]), "queries": str(queries), "qrels": str(qrels)},
+            unknown_docs="error",
+            line_of=lambda entity, index: _irds._physical_line(paths[entity], index, blanks[entity]),
+        )
+        self._stats[language]["dev_queries"] = len(got.data.queries)
+        self._stats[language]["dev_dropped_unjudged_queries"] = got.n_dropped_unjudged
+        return got.data
+
+    def _tuning_identity(self, language: str) -> dict[str, object] | None:
+        t = self.options.tuning
+        if t == "none":
+            return None
+        if t == "holdout":
+            return {"scheme": "holdout", **self.options.holdout_identity()}
+        return {
+            "scheme": t,
+            **{k: sha256_file(p) if p.is_file() else "missing" for k, p in self.dev_files(language).items()},
+        }
+
+    def evaluation_identity(self) -> dict[str, object]:
+        """The tuning split (none: ``{}``, so keys without tuning are unchanged)."""
+        o = self.options
+        if o.tuning == "none":
+            return {}
+        return {"tuning": o.tuning, "holdout": o.holdout_identity() if o.uses_holdout() else None}
+
+    def split_statement(self) -> str | None:
+        """The dev split in words (for the protocol summary and report), or None without one."""
+        o = self.options
+        if o.tuning == "none":
+            return None
+        if o.tuning == "holdout":
+            return f"the local queries split by {o.holdout_words()}"
+        return "each language's dev_queries / dev_qrels files (same corpus, disjoint from the reported queries)"
+
+    def language_fingerprints(self) -> dict[str, str]:
+        """Per language: its data; with a tuning split, also what selects its dev and test queries."""
+        out = {}
+        for lang in self.languages:
+            ident = self._tuning_identity(lang)
+            if ident is None:
+                out[lang] = self.language_data(lang).fingerprint()
+            else:
+                self.language_data(lang)
+                out[lang] = hash_json({"data": self._data[lang].fingerprint(), "tuning": ident})
+        return out
+
     # ------------------------------------------------------------------ Benchmark API
     def _read_language(self, language: str) -> LanguageData:
         from ir_datasets.formats import TrecQrels, TsvDocs, TsvQueries
@@ -222,13 +365,20 @@ class LocalBenchmark(FileBenchmark):
 
     # ------------------------------------------------------------------ provenance
     def check_available(self) -> None:
-        """Raise DataUnavailableError now if a configured file is missing (reads nothing)."""
+        """Raise DataUnavailableError now if a configured file is missing (reads nothing); with a
+        tuning split, read every language's splits now (a holdout with too few queries, dev
+        queries that are also reported, dev judgments of unknown documents: before any work)."""
         for lang, o in self.options.languages.items():
-            for key in ("corpus", "queries", "qrels"):
-                self._existing(f"languages.{lang}.{key}", getattr(o, key), key)
+            for key in ("corpus", "queries", "qrels", "dev_queries", "dev_qrels"):
+                if getattr(o, key) is not None:
+                    self._existing(f"languages.{lang}.{key}", getattr(o, key), key.replace("_", " "))
         if self.options.train_pairs is not None:
             self._existing("train_pairs", self.options.train_pairs, "train pairs")
         self._check_bitext_files()
+        if self.options.tuning != "none":
+            for lang in self.languages:
+                for split in self.splits:
+                    self.language_data(lang, split)
 
     def _bitext_dir(self) -> Path | None:
         return self._path(self.options.bitext_dir) if self.options.bitext_dir is not None else None
@@ -246,15 +396,16 @@ class LocalBenchmark(FileBenchmark):
                     for lang in self.languages
                 }
                 train = digest(self._path(self.options.train_pairs)) if self.options.train_pairs else None
-                self._fingerprint = hash_json(
-                    {
-                        "adapter": f"local/{ADAPTER_VERSION}",
-                        "pivot": self.pivot,
-                        "languages": langs,
-                        "train": train,
-                        "bitext": self._bitext_digests(),
-                    }
-                )
+                content: dict[str, object] = {
+                    "adapter": f"local/{ADAPTER_VERSION}",
+                    "pivot": self.pivot,
+                    "languages": langs,
+                    "train": train,
+                    "bitext": self._bitext_digests(),
+                }
+                if self.options.tuning != "none":  # without tuning, fingerprints stay as they were
+                    content["tuning"] = {lang: self._tuning_identity(lang) for lang in self.languages}
+                self._fingerprint = hash_json(content)
             return self._fingerprint
 
     def describe(self) -> dict[str, object]:
@@ -271,6 +422,19 @@ class LocalBenchmark(FileBenchmark):
                 "stats": {lang: dict(self._stats[lang]) for lang in self.languages},
             }
         )
+        if self.options.tuning != "none":
+            for lang in self.languages:
+                self.language_data(lang, "dev")
+            o = self.options
+            out["tuning"] = {
+                "scheme": o.tuning,
+                "statement": self.split_statement(),
+                "holdout": o.holdout_identity() if o.uses_holdout() else None,
+                "dev_files": {lang: {k: str(p) for k, p in self.dev_files(lang).items()} for lang in self.languages}
+                if o.tuning == "dev-files"
+                else None,
+                "queries": self.tuning_counts(),
+            }
         return out
 
 

@@ -11,6 +11,22 @@ training query in file order with a positive judgment, the query and its first p
 passage (in qrels order) that exists in the corpus; ``max_train_pairs`` keeps the first N.
 Bitext comes from ``<bitext_dir>/<lang>.tsv`` files (``pivot<TAB>other``; MIRACL has none).
 
+Tuning split
+------------
+The dev rule (:mod:`harness.protocol`) tunes on a ``"dev"`` split and reports on ``"test"``.
+MIRACL's public qrels are train and dev, and ``split`` (default dev) is what is reported, so
+``tuning`` says where the dev rule's queries come from (:mod:`harness.benchmarks.tuning`):
+
+* ``"none"`` (default): no dev split; every method keeps its configured options and budget;
+* ``"train"``: ``miracl/<lang>/train`` topics and qrels over the same corpus; the reported
+  queries are the whole ``split``.  ``de`` and ``yo`` have no train split: an error, unless
+  ``tuning_fallback = "holdout"`` asks for a holdout of their dev queries instead.  The
+  pivot's train queries also trained the teacher, so its tuning scores are optimistic (for
+  every method alike);
+* ``"holdout"``: a seeded holdout of each language's judged ``split`` queries
+  (``holdout_fraction``, default 0.5, and ``holdout_seed``, default 0): the tuning part is
+  never reported; the reported part is the rest of the queries only.
+
 MIRACL is *monolingual* retrieval (queries and passages in the same language); methods
 that transfer a pivot retriever through bitext are evaluated here on monolingual search.
 
@@ -25,9 +41,10 @@ id in a process, so set ``IR_DATASETS_HOME`` before that.
 
 Fingerprint
 -----------
-sha256 over: the adapter version, the normalised options (minus ``allow_download``),
-the ir_datasets version, and for every dataset id used (each language's ``split``, and
-``<pivot>/train``) the list of its source files as ``(entity, file name, md5)`` with the
+sha256 over: the adapter version, the normalised options (minus ``allow_download``, and
+minus the tuning keys when ``tuning = "none"``), the ir_datasets version, and for every
+dataset id used (each language's ``split``, ``<pivot>/train`` and, with ``tuning = "train"``,
+each language's train split) the list of its source files as ``(entity, file name, md5)`` with the
 md5 ir_datasets pins (so no corpus is read), plus the sha256 of each bitext file.  Files
 without a pinned md5 (datasets registered by tests or users) are hashed by content.
 
@@ -43,13 +60,14 @@ import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
 from harness.benchmarks._common import TIERS, parse_options
 from harness.benchmarks._filebased import FileBenchmark
 from harness.benchmarks.base import LanguageData, TrainPair, hash_json
+from harness.benchmarks.tuning import TuningOptions
 from harness.errors import ConfigError, DataUnavailableError, did_you_mean
 
 __all__ = ["MiraclOptions", "MiraclBenchmark", "MIRACL_LANGUAGES", "DEFAULT_TIERS"]
@@ -98,7 +116,7 @@ def _language(path: str, code: object) -> str:
     return str(code)
 
 
-class MiraclOptions(BaseModel):
+class MiraclOptions(TuningOptions):
     """Options of the ``miracl`` benchmark (config table ``[benchmark]``).
 
     Attributes
@@ -118,9 +136,17 @@ class MiraclOptions(BaseModel):
         Keep at most this many pivot training pairs (the first in file order).
     allow_download : bool
         Let ir_datasets download missing files (needs network); off by default.
+    tuning : {"none", "train", "holdout"}
+        Where the dev rule's tuning queries come from (module docstring, "Tuning split").
+    tuning_fallback : {"holdout"} or None
+        With ``tuning = "train"``: languages without a train split (de, yo) use a holdout of
+        their dev queries; None (default): such a language is an error.
+    holdout_fraction, holdout_seed : float, int
+        The holdout (:mod:`harness.benchmarks.tuning`); only with a holdout (defaults 0.5, 0).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    TOPIC_SOURCES: ClassVar[tuple[str, ...]] = ("train",)
 
     languages: tuple[str, ...] = MIRACL_LANGUAGES
     split: str = "dev"
@@ -129,6 +155,23 @@ class MiraclOptions(BaseModel):
     bitext_dir: Path | None = None
     max_train_pairs: int | None = None
     allow_download: bool = False
+    tuning_fallback: str | None = None
+
+    def uses_holdout(self) -> bool:
+        return self.tuning == "holdout" or (self.tuning == "train" and self.tuning_fallback == "holdout")
+
+    @field_validator("tuning_fallback", mode="before")
+    @classmethod
+    def _check_fallback(cls, v: Any) -> Any:
+        if v is not None and v != "holdout":
+            raise ConfigError(
+                "tuning_fallback",
+                v,
+                "'holdout' (or absent)",
+                f"unknown fallback{did_you_mean(str(v), ['holdout'])}; it names the tuning split of languages "
+                "without a MIRACL train split",
+            )
+        return v
 
     @field_validator("languages", mode="before")
     @classmethod
@@ -190,6 +233,32 @@ class MiraclOptions(BaseModel):
 
     @model_validator(mode="after")
     def _check_split_languages(self) -> "MiraclOptions":
+        if self.tuning_fallback is not None and self.tuning != "train":
+            raise ConfigError(
+                "tuning_fallback",
+                self.tuning_fallback,
+                "only with tuning = 'train'",
+                "it names the tuning split of languages without a train split; remove it",
+            )
+        if self.tuning == "train":
+            if self.split == "train":
+                raise ConfigError(
+                    "tuning",
+                    "train",
+                    "a split other than the reported one",
+                    "split = 'train' reports the train queries, so they cannot also be the tuning queries; "
+                    "use split = 'dev' (reported) with tuning = 'train', or tuning = 'holdout'",
+                )
+            bad = [lang for lang in self.languages if lang not in TRAIN_LANGUAGES]
+            if bad and self.tuning_fallback is None:
+                raise ConfigError(
+                    "tuning",
+                    "train",
+                    f"languages with a MIRACL train split: {', '.join(TRAIN_LANGUAGES)}",
+                    f"{', '.join(bad)} {'has' if len(bad) == 1 else 'have'} no MIRACL train split; drop "
+                    f"{'it' if len(bad) == 1 else 'them'}, set tuning = 'holdout' (a seeded holdout of every "
+                    "language's dev queries), or set tuning_fallback = 'holdout' (a holdout for these languages only)",
+                )
         if self.split == "train":
             bad = [lang for lang in self.languages if lang not in TRAIN_LANGUAGES]
             if bad:
@@ -280,6 +349,62 @@ class MiraclBenchmark(FileBenchmark):
         """The ir_datasets id of the pivot training data."""
         return self._train_dataset_id.format(lang=self.pivot)
 
+    # ------------------------------------------------------------------ tuning split
+    def tuning_scheme(self, language: str) -> str:
+        """``language``'s dev split: ``"none"``, ``"train"`` or ``"holdout"`` (a fallback included)."""
+        t = self.options.tuning
+        if t == "train" and language not in TRAIN_LANGUAGES:
+            return "holdout"  # the options allow this only with tuning_fallback = "holdout"
+        return t
+
+    def tuning_dataset_id(self, language: str) -> str | None:
+        """The ir_datasets id of ``language``'s tuning topics (``tuning = "train"``), else None."""
+        if self.tuning_scheme(language) != "train":
+            return None
+        return self._dataset_id.format(lang=language, split="train")
+
+    def _read_tuning_topics(self, language: str):
+        return self._read_topics(language, self._dataset_id.format(lang=language, split="train"))
+
+    def _tuning_identity(self, language: str) -> dict[str, object] | None:
+        """What selects ``language``'s dev and test queries beyond its evaluated files (None: no tuning)."""
+        scheme = self.tuning_scheme(language)
+        if scheme == "none":
+            return None
+        if scheme == "holdout":
+            return {"scheme": "holdout", **self.options.holdout_identity()}
+        ds_id = self._dataset_id.format(lang=language, split="train")
+        return {"scheme": "train", "dataset": ds_id, "files": self._files(ds_id)}
+
+    def evaluation_identity(self) -> dict[str, object]:
+        """The tuning split (none: ``{}``, so keys without tuning are unchanged)."""
+        o = self.options
+        if o.tuning == "none":
+            return {}
+        return {
+            "tuning": o.tuning,
+            "fallback": o.tuning_fallback,
+            "holdout": o.holdout_identity() if o.uses_holdout() else None,
+        }
+
+    def split_statement(self) -> str | None:
+        """The dev split in words (for the protocol summary and report), or None without one."""
+        o = self.options
+        if o.tuning == "none":
+            return None
+        if o.tuning == "holdout":
+            return f"MIRACL {o.split} queries split by {o.holdout_words()}"
+        words = (
+            f"MIRACL train topics and qrels (miracl/<lang>/train, same corpus); the reported queries are the whole "
+            f"{o.split} split"
+        )
+        if self.pivot in self.languages:
+            words += f"; the {self.pivot} train queries also trained the teacher, so {self.pivot}'s tuning scores are optimistic"
+        fallback = [lang for lang in self.languages if self.tuning_scheme(lang) == "holdout"]
+        if fallback:
+            words += f"; {', '.join(fallback)} (no train split): {o.holdout_words()}"
+        return words
+
     def _open(self, dataset_id: str, entities: tuple[str, ...]) -> Any:
         """Load a dataset; unless downloads are allowed, refuse when files are missing."""
         from harness.benchmarks import _irds
@@ -328,32 +453,49 @@ class MiraclBenchmark(FileBenchmark):
         for i, d in _irds.iter_records(ds.docs_iter, source=f"{ds_id} docs", unavailable_hint=_how_to_get(ds_id)):
             yield (d.doc_id.removeprefix("\ufeff") if i == 0 else d.doc_id), _irds.doc_text(d)
 
-    def topics(self, language: str):
-        """Queries, qrels and tier of ``language`` without reading its corpus (memoised)."""
-        from harness.benchmarks import _irds
+    def topics(self, language: str, split: str = "test"):
+        """Queries, qrels and tier of ``language``'s ``split`` without reading its corpus (memoised)."""
+        self.check_language(language)
+        self.check_split(split)
+        with self._lock:
+            whole = self._whole_topics(language)
+            if self.tuning_scheme(language) == "none":
+                return whole
+            memo = self.__dict__.setdefault("_topic_views", {})
+            if (language, split) not in memo:
+                memo[(language, split)] = self._split_of(language, split, whole)
+            return memo[(language, split)]
+
+    def _whole_topics(self, language: str):
+        """Topics of the whole evaluated ``split`` of ``language`` (memoised)."""
         from harness.corpus import Topics
 
-        self.check_language(language)
         with self._lock:
             if language in self._data:
                 d = self._data[language]
                 return Topics(language, d.tier, d.queries, d.qrels)
             memo = self.__dict__.setdefault("_topics", {})
             if language not in memo:
-                ds_id = self.dataset_id(language)
-                ds = self._open(ds_id, ("queries", "qrels"))
-                hint = _how_to_get(ds_id)
-                got = _irds.collect_language(
-                    language,
-                    self.tiers[language],
-                    iter(()),
-                    _irds.iter_records(ds.queries_iter, source=f"{ds_id} queries", unavailable_hint=hint),
-                    _irds.iter_records(ds.qrels_iter, source=f"{ds_id} qrels", unavailable_hint=hint),
-                    sources={e: f"{ds_id} {e}" for e in _irds.ENTITIES},
-                    unknown_docs="keep",
-                )
-                memo[language] = Topics(language, got.data.tier, got.data.queries, got.data.qrels)
+                memo[language] = self._read_topics(language, self.dataset_id(language))
             return memo[language]
+
+    def _read_topics(self, language: str, ds_id: str):
+        """Judged queries and qrels of the dataset ``ds_id`` (no corpus read)."""
+        from harness.benchmarks import _irds
+        from harness.corpus import Topics
+
+        ds = self._open(ds_id, ("queries", "qrels"))
+        hint = _how_to_get(ds_id)
+        got = _irds.collect_language(
+            language,
+            self.tiers[language],
+            iter(()),
+            _irds.iter_records(ds.queries_iter, source=f"{ds_id} queries", unavailable_hint=hint),
+            _irds.iter_records(ds.qrels_iter, source=f"{ds_id} qrels", unavailable_hint=hint),
+            sources={e: f"{ds_id} {e}" for e in _irds.ENTITIES},
+            unknown_docs="keep",
+        )
+        return Topics(language, got.data.tier, got.data.queries, got.data.qrels)
 
     def corpus_fingerprint(self, language: str) -> str:
         """From metadata: the dataset id and its docs files' pinned md5s (no corpus read)."""
@@ -379,8 +521,14 @@ class MiraclBenchmark(FileBenchmark):
         )
 
     def language_fingerprints(self) -> dict[str, str]:
-        """Per language: its dataset's source files (pinned md5s), not the texts."""
-        return {lang: hash_json(self._files(self.dataset_id(lang))) for lang in self.languages}
+        """Per language: its dataset's source files (pinned md5s), not the texts; with a tuning
+        split, also what selects its dev and test queries (run keys of each split follow it)."""
+        out = {}
+        for lang in self.languages:
+            files = self._files(self.dataset_id(lang))
+            ident = self._tuning_identity(lang)
+            out[lang] = hash_json(files) if ident is None else hash_json({"files": files, "tuning": ident})
+        return out
 
     def train_pairs(self) -> Sequence[TrainPair]:
         with self._lock:
@@ -460,9 +608,14 @@ class MiraclBenchmark(FileBenchmark):
         from harness.benchmarks import _irds
 
         problems: list[str] = []
-        for dataset_id in [*(self.dataset_id(lang) for lang in self.languages), self.train_dataset_id()]:
+        tuning_ids = [i for i in (self.tuning_dataset_id(lang) for lang in self.languages) if i is not None]
+        for dataset_id, entities in [
+            *((self.dataset_id(lang), _irds.ENTITIES) for lang in self.languages),
+            (self.train_dataset_id(), _irds.ENTITIES),
+            *((i, ("queries", "qrels")) for i in tuning_ids),
+        ]:
             try:
-                self._open(dataset_id, _irds.ENTITIES)
+                self._open(dataset_id, entities)
             except DataUnavailableError as e:
                 problems.append(str(e))
         try:
@@ -475,6 +628,10 @@ class MiraclBenchmark(FileBenchmark):
             raise DataUnavailableError(
                 f"{len(problems)} datasets are incomplete:\n" + "\n".join(f"  - {p}" for p in problems)
             )
+        if self.options.tuning != "none":  # too few queries for a holdout, overlapping ids: before any work
+            for lang in self.languages:  # (topics only: queries and qrels files, no corpus)
+                for split in self.splits:
+                    self.topics(lang, split)
 
     def _bitext_dir(self) -> Path | None:
         return self.options.bitext_dir
@@ -496,11 +653,17 @@ class MiraclBenchmark(FileBenchmark):
             if self._fingerprint is None:
                 import ir_datasets
 
-                ids = sorted({self.dataset_id(lang) for lang in self.languages} | {self.train_dataset_id()})
+                tuning_ids = {i for i in (self.tuning_dataset_id(lang) for lang in self.languages) if i}
+                ids = sorted(
+                    {self.dataset_id(lang) for lang in self.languages} | {self.train_dataset_id()} | tuning_ids
+                )
+                exclude = {"allow_download", "bitext_dir"}
+                if self.options.tuning == "none":  # fingerprints of runs without tuning stay as they were
+                    exclude |= {"tuning", "tuning_fallback", "holdout_fraction", "holdout_seed"}
                 self._fingerprint = hash_json(
                     {
                         "adapter": f"miracl/{ADAPTER_VERSION}",
-                        "options": self.options.model_dump(mode="json", exclude={"allow_download", "bitext_dir"}),
+                        "options": self.options.model_dump(mode="json", exclude=exclude),
                         "ir_datasets": ir_datasets.__version__,
                         "files": {i: self._files(i) for i in ids},
                         "bitext": self._bitext_digests(),
@@ -522,4 +685,15 @@ class MiraclBenchmark(FileBenchmark):
                 "train_stats": dict(self._train_stats),
             }
         )
+        if self.options.tuning != "none":
+            o = self.options
+            out["tuning"] = {
+                "scheme": o.tuning,
+                "fallback": o.tuning_fallback,
+                "statement": self.split_statement(),
+                "schemes": {lang: self.tuning_scheme(lang) for lang in self.languages},
+                "dataset_ids": {lang: i for lang in self.languages if (i := self.tuning_dataset_id(lang))},
+                "holdout": o.holdout_identity() if o.uses_holdout() else None,
+                "queries": self.tuning_counts(),
+            }
         return out
