@@ -9,6 +9,8 @@
 * :func:`register_miracl_fixture` registers the same files with ir_datasets' registry
   under ``<prefix>/<lang>/<split>``, built from the same classes ir_datasets uses for
   MIRACL (JsonlDocs over gzip, TsvQueries, TrecQrels), for in-process tests.
+* :func:`write_miracl_home` writes any MIRACL-format data that way; :func:`miracl_tuning_data`
+  is generated data with enough queries per language for a tuning split.
 """
 
 from __future__ import annotations
@@ -57,24 +59,91 @@ def build_miracl_home(home: Path) -> Path:
     A language's passages are dealt round-robin over all the corpus files ir_datasets
     expects for it (most stay empty), so multi-file corpora are read as in real MIRACL.
     """
-    for lang, splits in MIRACL_FIXTURE_SPLITS.items():
+    data = {
+        lang: {
+            "corpus": (MIRACL_FIXTURE / lang / "corpus.jsonl").read_bytes(),
+            **{
+                f"{split}/{part}": (MIRACL_FIXTURE / lang / split / f"{part}.tsv").read_bytes()
+                for split in splits
+                for part in ("topics", "qrels")
+            },
+        }
+        for lang, splits in MIRACL_FIXTURE_SPLITS.items()
+    }
+    return write_miracl_home(home, data)
+
+
+def write_miracl_home(home: Path, data: dict[str, dict[str, bytes]]) -> Path:
+    """Write MIRACL-format files under ``home`` at ir_datasets' paths; return ``home``.
+
+    ``data``: ``language -> {"corpus": JSONL bytes, "<split>/topics": TSV bytes, "<split>/qrels": TSV bytes}``.
+    """
+    for lang, files in data.items():
+        splits = tuple(sorted({k.split("/")[0] for k in files if "/" in k}))
         layout = miracl_layout(lang, splits)
-        lines = (MIRACL_FIXTURE / lang / "corpus.jsonl").read_bytes().splitlines(keepends=True)
+        lines = files["corpus"].splitlines(keepends=True)
         for i, rel in enumerate(layout["docs"]):
             dst = home / "miracl" / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             with gzip.open(dst, "wb") as f:
                 f.write(b"".join(lines[i :: len(layout["docs"])]))
-        for split in splits:
-            for part in ("topics", "qrels"):
-                dst = home / "miracl" / layout[f"{split}/{part}"][0]
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(MIRACL_FIXTURE / lang / split / f"{part}.tsv", dst)
+        for key, content in files.items():
+            if key == "corpus":
+                continue
+            dst = home / "miracl" / layout[key][0]
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(content)
     return home
 
 
-def register_miracl_fixture(home: Path) -> str:
-    """Register ``<prefix>/<lang>/<split>`` datasets over ``home``; return the prefix."""
+#: Words of the generated MIRACL-format data (all in the tiny BERT's vocabulary of the e2e tests).
+_WORDS = {
+    "en": "the river nile longest africa flows north sea lion lions live savanna mountain highest".split(),
+    "sw": "mto ni mrefu simba mlima tanzania".split(),
+    "yo": "odo omi ni simba mto".split(),
+}
+#: ``language -> (dev queries, train queries)`` of :func:`miracl_tuning_data` (yo: no train split).
+TUNING_SIZES = {"en": (12, 6), "sw": (10, 5), "yo": (6, 0)}
+
+
+def miracl_tuning_data() -> dict[str, dict[str, bytes]]:
+    """Generated MIRACL-format data with enough queries to split (:func:`write_miracl_home` input).
+
+    Per language one passage per query (``<lang-index>00<k>#0``); dev query ``1<k>`` judges
+    passage k relevant and passage k+1 not; train query ``2<k>`` judges passage k relevant.
+    Dev and train query ids are disjoint, as in MIRACL.
+    """
+    import json
+
+    out: dict[str, dict[str, bytes]] = {}
+    for li, (lang, (n_dev, n_train)) in enumerate(TUNING_SIZES.items(), start=1):
+        w = _WORDS[lang]
+        n_docs = n_dev + 1
+        doc = [f"{li}00{k:02d}#0" for k in range(n_docs)]
+        corpus = "".join(
+            json.dumps(
+                {"docid": doc[k], "title": w[k % len(w)], "text": " ".join(w[(k * j) % len(w)] for j in (1, 3, 5))}
+            )
+            + "\n"
+            for k in range(n_docs)
+        )
+        files = {"corpus": corpus.encode()}
+        dev_q = "".join(f"1{k:02d}\t{w[k % len(w)]} {w[(k * 3) % len(w)]}\n" for k in range(n_dev))
+        dev_r = "".join(f"1{k:02d}\tQ0\t{doc[k]}\t1\n1{k:02d}\tQ0\t{doc[k + 1]}\t0\n" for k in range(n_dev))
+        files["dev/topics"], files["dev/qrels"] = dev_q.encode(), dev_r.encode()
+        if n_train:
+            tr_q = "".join(f"2{k:02d}\t{w[(k + 1) % len(w)]} {w[k % len(w)]}\n" for k in range(n_train))
+            tr_r = "".join(f"2{k:02d}\tQ0\t{doc[k]}\t1\n" for k in range(n_train))
+            files["train/topics"], files["train/qrels"] = tr_q.encode(), tr_r.encode()
+        out[lang] = files
+    return out
+
+
+def register_miracl_fixture(home: Path, splits: dict[str, tuple[str, ...]] | None = None) -> str:
+    """Register ``<prefix>/<lang>/<split>`` datasets over ``home``; return the prefix.
+
+    ``splits``: ``language -> splits`` written there (default: the MIRACL fixture's).
+    """
     import ir_datasets
     from ir_datasets.datasets.base import Dataset
     from ir_datasets.datasets.miracl import QRELS_DEFS, MiraclDoc
@@ -82,8 +151,8 @@ def register_miracl_fixture(home: Path) -> str:
     from ir_datasets.util import GzipExtract, LocalDownload
 
     prefix = f"harness-test-miracl-{next(_counter)}-{home.name}"
-    for lang, splits in MIRACL_FIXTURE_SPLITS.items():
-        base, layout = home / "miracl", miracl_layout(lang, splits)
+    for lang, lang_splits in (splits or MIRACL_FIXTURE_SPLITS).items():
+        base, layout = home / "miracl", miracl_layout(lang, lang_splits)
         docs = JsonlDocs(
             [GzipExtract(LocalDownload(base / rel, mkdir=False)) for rel in layout["docs"]],
             doc_cls=MiraclDoc,
@@ -92,7 +161,7 @@ def register_miracl_fixture(home: Path) -> str:
             lang=lang,
             docstore_path=base / "v1.0" / lang / "docs.pklz4",
         )
-        for split in splits:
+        for split in lang_splits:
             ir_datasets.registry.register(
                 f"{prefix}/{lang}/{split}",
                 Dataset(
@@ -124,6 +193,24 @@ def miracl_fixture(tmp_path: Path) -> dict:
     prefix = register_miracl_fixture(home)
     return {
         "home": home,
+        "dataset_id": prefix + "/{lang}/{split}",
+        "train_dataset_id": prefix + "/{lang}/train",
+    }
+
+
+@pytest.fixture
+def miracl_tuning_home(tmp_path: Path) -> Path:
+    """A fresh ``IR_DATASETS_HOME`` holding :func:`miracl_tuning_data` (en, sw: dev and train; yo: dev)."""
+    return write_miracl_home(tmp_path / "irds_tuning_home", miracl_tuning_data())
+
+
+@pytest.fixture
+def miracl_tuning(miracl_tuning_home: Path) -> dict:
+    """:func:`miracl_tuning_data` registered in-process: ``{"home", "dataset_id", "train_dataset_id"}``."""
+    splits = {lang: ("dev", "train") if n_train else ("dev",) for lang, (_, n_train) in TUNING_SIZES.items()}
+    prefix = register_miracl_fixture(miracl_tuning_home, splits)
+    return {
+        "home": miracl_tuning_home,
         "dataset_id": prefix + "/{lang}/{split}",
         "train_dataset_id": prefix + "/{lang}/train",
     }
