@@ -168,3 +168,159 @@ def test_harness_run_on_miracl_ids(miracl_home, tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert all(e["event"] == "hit" for e in read_cache_log(cache)[n_log:])
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "run4" / "results.parquet"), res2)
+
+
+TUNING_CONFIG = """
+name = "miracl-tuning"
+seeds = [0, 1]
+metrics = ["ndcg@10", "recall@100"]
+device = "cpu"
+top_k = 100
+[index]
+shard_size = 4
+[benchmark]
+name = "miracl"
+languages = ["en", "sw", "yo"]
+pivot = "en"
+bitext_dir = "{bitext}"
+tiers = {{ en = "high", sw = "low", yo = "low" }}
+{tuning}
+[model]
+base = "{model}"
+max_length = 32
+[teacher]
+epochs = 1
+batch_size = 2
+max_length = 32
+[training]
+num_threads = 1
+[methods.zero-shot]
+[methods.bm25]
+sweep = {{ b = [0.3, 0.9] }}
+[methods.ot-distill]
+epochs = 2
+eval_at = [1]
+batch_size = 2
+[methods.contrastive]
+epochs = 2
+eval_at = [1]
+batch_size = 2
+[analysis]
+n_permutations = 200
+n_bootstrap = 100
+"""
+
+
+def _query_ids(df: pd.DataFrame, language: str) -> set[str]:
+    return set(df[df["language"] == language]["query_id"])
+
+
+@pytest.mark.slow
+def test_tuning_on_miracl_chooses_on_dev_and_reports_test_only(miracl_tuning_home, tmp_path):
+    """A sweep and checkpoint budgets on MIRACL-format data (real ``miracl/<lang>/<split>`` ids):
+    with a seeded holdout the dev rule sees only the tuning queries and every reported number
+    only the rest; then MIRACL train topics as the tuning split (yo, without one, falls back to
+    the holdout) on the same cache: no stored run of another split is reused, except yo's
+    (its queries are selected exactly as before), and no teacher is trained again."""
+    from conftest import TUNING_SIZES
+
+    from harness.benchmarks.tuning import holdout_split
+    from harness.index import read_cache_log
+
+    bitext = tmp_path / "bitext"
+    bitext.mkdir()
+    (bitext / "sw.tsv").write_text("the longest river\tmto mrefu\nthe lion\tsimba\nthe mountain\tmlima\n")
+    (bitext / "yo.tsv").write_text("the river\todo\nthe sea\tomi\n")
+    model = _tiny_bert(tmp_path / "tiny-bert")
+    cache = tmp_path / "cache"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(TUNING_CONFIG.format(bitext=bitext, model=model, tuning='tuning = "holdout"\nholdout_seed = 3'))
+    proc = _harness_run(cfg, tmp_path / "run", miracl_tuning_home, cache)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    run = tmp_path / "run"
+    res = pd.read_parquet(run / "results.parquet")
+    dev = pd.read_parquet(run / "dev_results.parquet")
+    budgets = pd.read_parquet(run / "budgets.parquet")
+    dev_ids = {lang: {f"1{k:02d}" for k in range(n)} for lang, (n, _) in TUNING_SIZES.items()}
+    for lang, ids in dev_ids.items():
+        split = holdout_split(ids, 0.5, 3)
+        assert _query_ids(res, lang) == set(split.test)  # reported: never a tuning query
+        assert _query_ids(dev, lang) == set(split.dev)
+        assert _query_ids(budgets[budgets.split == "test"], lang) == set(split.test)
+        assert _query_ids(budgets[budgets.split == "dev"], lang) == set(split.dev)
+        qrels = (run / "qrels" / f"{lang}.qrels").read_text().split()
+        assert set(qrels[0::4]) == set(split.test)
+        trec = (run / "runs" / "bm25@b=0.3" / "0" / f"{lang}.trec").read_text().split()
+        assert set(trec[0::6]) <= set(split.test)
+    manifest = json.loads((run / "manifest.json").read_text())
+    tuning = manifest["benchmark"]["tuning"]
+    assert tuning["scheme"] == "holdout" and tuning["holdout"]["seed"] == 3
+    assert tuning["queries"] == {"en": {"dev": 6, "test": 6}, "sw": {"dev": 5, "test": 5}, "yo": {"dev": 3, "test": 3}}
+    protocol = json.loads((run / "analysis.json").read_text())["protocol"]
+    assert protocol["tuned_on"] == "dev" and "seed 3" in protocol["dev_split"]
+    sel = protocol["selections"]
+    assert set(sel) == {"zero-shot", "bm25", "ot-distill", "contrastive"}
+    assert sel["bm25"]["grid_size"] == 2 and sel["ot-distill"]["grid_size"] == sel["contrastive"]["grid_size"] == 2
+    assert sel["bm25"]["chosen"]["method"] in ("bm25@b=0.3", "bm25@b=0.9")
+    assert "Dev queries: MIRACL dev queries split by a seeded holdout" in (run / "report.html").read_text()
+
+    # MIRACL train topics for tuning, yo's holdout as before, same cache
+    teachers = sorted(p.name for p in (cache / "teacher").iterdir() if not p.name.startswith("."))
+    n_log = len(read_cache_log(cache))
+    cfg.write_text(
+        TUNING_CONFIG.format(
+            bitext=bitext, model=model, tuning='tuning = "train"\ntuning_fallback = "holdout"\nholdout_seed = 3'
+        )
+    )
+    proc = _harness_run(cfg, tmp_path / "run2", miracl_tuning_home, cache)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    res2 = pd.read_parquet(tmp_path / "run2" / "results.parquet")
+    dev2 = pd.read_parquet(tmp_path / "run2" / "dev_results.parquet")
+    yo = holdout_split(dev_ids["yo"], 0.5, 3)
+    for lang in ("en", "sw"):
+        assert _query_ids(res2, lang) == dev_ids[lang]  # the whole dev split is reported
+        assert _query_ids(dev2, lang) == {f"2{k:02d}" for k in range(TUNING_SIZES[lang][1])}
+    assert (_query_ids(res2, "yo"), _query_ids(dev2, "yo")) == (set(yo.test), set(yo.dev))
+    new = read_cache_log(cache)[n_log:]
+    computed: set[tuple] = set()
+    earlier = []  # runs stored by the first run and found again (bm25's seed 1 reuses seed 0's of this run)
+    for e in (e for e in new if e["stage"] == "run"):
+        what = (e["language"], e["method"], e["split"])
+        if e["event"] == "computed":
+            computed.add(what)
+        elif what not in computed:
+            earlier.append(what)
+    assert earlier and {(lang, m) for lang, m, _ in earlier} <= {
+        ("yo", m) for m in ("zero-shot", "bm25@b=0.3", "bm25@b=0.9")
+    }
+    assert any(e["stage"] == "docindex" and e["event"] == "hit" for e in new)  # one index for every split
+    assert sorted(p.name for p in (cache / "teacher").iterdir() if not p.name.startswith(".")) == teachers
+    protocol2 = json.loads((tmp_path / "run2" / "analysis.json").read_text())["protocol"]
+    assert "MIRACL train topics" in protocol2["dev_split"] and "yo (no train split)" in protocol2["dev_split"]
+
+
+@pytest.mark.slow
+def test_bad_tuning_options_on_miracl_fail_before_any_work(miracl_home, tmp_path):
+    """Exit code 2 and a one-line ConfigError, no run directory, nothing cached: an unknown
+    tuning split (config load) and a holdout of a language with one judged query (data check)."""
+    model = _tiny_bert(tmp_path / "tiny-bert")
+    cache = tmp_path / "cache"
+    bitext = tmp_path / "bitext"
+    bitext.mkdir()
+    for lang in ("sw", "yo"):
+        (bitext / f"{lang}.tsv").write_text("the river\todo\n")
+    for tuning, fragment in (
+        ('tuning = "dev-holdout"', "`benchmark.tuning` = 'dev-holdout'"),
+        ('tuning = "holdout"', "language 'yo' has 1 judged query"),
+    ):
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(
+            TUNING_CONFIG.format(bitext=bitext, model=model, tuning=tuning).replace(
+                'languages = ["en", "sw", "yo"]', 'languages = ["sw", "yo"]'
+            )
+        )
+        proc = _harness_run(cfg, tmp_path / "run", miracl_home, cache)
+        assert proc.returncode == 2, proc.stderr[-3000:]
+        assert fragment in proc.stderr and "Traceback" not in proc.stderr
+        assert not (tmp_path / "run").exists()
+        assert not (cache / "teacher").exists() and not (cache / "cell").exists()
