@@ -326,3 +326,77 @@ def test_bad_local_dev_files_fail_before_any_work(local_dir, local_options, file
     with pytest.raises(error) as ei:
         LocalBenchmark(opts, base_dir=local_dir).check_available()
     assert fragment in str(ei.value)
+
+
+LOCAL_RUN = """
+name = "local-tuning"
+seeds = [0, 1]
+device = "cpu"
+metrics = ["ndcg@10", "mrr@10"]
+top_k = 10
+[benchmark]
+name = "local"
+pivot = "en"
+{tuning}
+[benchmark.languages.sw]
+corpus = "sw/corpus.tsv"
+queries = "sw/queries.tsv"
+qrels = "sw/qrels.txt"
+tier = "low"
+{sw_dev}
+[benchmark.languages.en]
+corpus = "en/corpus.tsv"
+queries = "en/queries.tsv"
+qrels = "en/qrels.txt"
+tier = "high"
+{en_dev}
+[model]
+base = "unused-lexical-only"
+[methods.bm25]
+sweep = {{ b = [0.0, 0.75] }}
+[analysis]
+n_permutations = 100
+n_bootstrap = 100
+"""
+
+
+@pytest.mark.slow
+def test_a_local_run_tunes_on_dev_files_or_a_holdout_and_reports_test_only(local_dir, local_options, tmp_path):
+    import pandas as pd
+
+    from harness.cache import Cache
+    from harness.config import load_config
+    from harness_reports import run_and_report
+
+    _with_dev_files(local_dir, local_options)
+    dev = {lang: f'dev_queries = "{lang}/dev-queries.tsv"\ndev_qrels = "{lang}/dev-qrels.txt"' for lang in ("sw", "en")}
+    cache = Cache(tmp_path / "cache")
+    quiet = {"progress": False, "log": lambda s: None}
+    reported = {lang: {f"{lang}-q{i}" for i in (1, 2, 3)} for lang in ("sw", "en")}
+
+    cfg = local_dir / "run.toml"
+    cfg.write_text(LOCAL_RUN.format(tuning="", sw_dev=dev["sw"], en_dev=dev["en"]))
+    res = run_and_report(load_config(cfg), run_dir=tmp_path / "files", cache=cache, **quiet)
+    assert res.status == "complete"
+    results = pd.read_parquet(tmp_path / "files" / "results.parquet")
+    dev_results = pd.read_parquet(tmp_path / "files" / "dev_results.parquet")
+    for lang in ("sw", "en"):
+        assert set(results[results.language == lang].query_id) == reported[lang]
+    assert set(dev_results[dev_results.language == "sw"].query_id) == {"sw-t1", "sw-t2"}
+    assert set(dev_results[dev_results.language == "en"].query_id) == {"en-t1"}
+    protocol = json.loads((tmp_path / "files" / "analysis.json").read_text())["protocol"]
+    assert protocol["tuned_on"] == "dev" and "dev_queries / dev_qrels" in protocol["dev_split"]
+    assert protocol["selections"]["bm25"]["grid_size"] == 2
+    manifest = json.loads((tmp_path / "files" / "manifest.json").read_text())
+    assert manifest["config"]["benchmark"]["tuning"] == "dev-files"  # stated in the normalised config
+    assert manifest["benchmark"]["tuning"]["queries"]["sw"] == {"dev": 2, "test": 3}
+
+    cfg.write_text(LOCAL_RUN.format(tuning='tuning = "holdout"\nholdout_seed = 5', sw_dev="", en_dev=""))
+    res = run_and_report(load_config(cfg), run_dir=tmp_path / "holdout", cache=cache, **quiet)
+    assert res.status == "complete" and not any(c.get("from_cache") for c in res.cells)
+    results = pd.read_parquet(tmp_path / "holdout" / "results.parquet")
+    dev_results = pd.read_parquet(tmp_path / "holdout" / "dev_results.parquet")
+    for lang in ("sw", "en"):
+        split = holdout_split(reported[lang], 0.5, 5)
+        assert set(results[results.language == lang].query_id) == set(split.test)
+        assert set(dev_results[dev_results.language == lang].query_id) == set(split.dev)
