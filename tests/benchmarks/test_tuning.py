@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import pytest
+import tomllib
 from conftest import TUNING_SIZES
 
 from harness.benchmarks._common import DataFormatError
@@ -140,6 +141,23 @@ def test_miracl_languages_without_train_fall_back_to_a_holdout_only_when_asked(m
     assert tuple(sorted(b.topics("yo", "test").queries)) == holdout_split(dev_ids("yo"), 0.5, 4).test
     t = b.describe()["tuning"]
     assert t["schemes"] == {"en": "train", "yo": "holdout"} and "yo (no train split)" in t["statement"]
+
+
+def test_normalised_miracl_configs_state_the_tuning_split_and_load_again():
+    from harness.config import config_from_dict
+
+    for bench in (
+        {"tuning": "holdout"},
+        {"tuning": "train", "languages": ["en", "yo"], "tuning_fallback": "holdout", "holdout_seed": 2},
+        {},
+    ):
+        config = config_from_dict(
+            {"benchmark": {"name": "miracl", **bench}, "model": {"base": "x"}, "methods": {"bm25": {}}}
+        )
+        again = config_from_dict(tomllib.loads(config.to_toml()))
+        assert again.sha256() == config.sha256() and again.benchmark == config.benchmark
+        if bench:
+            assert {"holdout_fraction", "holdout_seed"} <= set(tomllib.loads(config.to_toml())["benchmark"])
 
 
 @pytest.mark.parametrize(
@@ -394,6 +412,13 @@ def test_a_local_run_tunes_on_dev_files_or_a_holdout_and_reports_test_only(local
     cfg.write_text(LOCAL_RUN.format(tuning='tuning = "holdout"\nholdout_seed = 5', sw_dev="", en_dev=""))
     res = run_and_report(load_config(cfg), run_dir=tmp_path / "holdout", cache=cache, **quiet)
     assert res.status == "complete" and not any(c.get("from_cache") for c in res.cells)
+    written = load_config(tmp_path / "holdout" / "config.toml")  # the normalised config states the holdout in full
+    assert (written.benchmark.tuning, written.benchmark.holdout_fraction, written.benchmark.holdout_seed) == (
+        "holdout",
+        0.5,
+        5,
+    )
+    assert written.sha256() == load_config(cfg).sha256()
     results = pd.read_parquet(tmp_path / "holdout" / "results.parquet")
     dev_results = pd.read_parquet(tmp_path / "holdout" / "dev_results.parquet")
     for lang in ("sw", "en"):
