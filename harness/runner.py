@@ -454,11 +454,7 @@ def protocol_summary(
             "computed on the test queries only" + (f". Dev queries: {dev_split}" if dev_split else "")
             if has_dev
             else "no dev split: every method keeps its configured options and final budget"
-            + (
-                " (MIRACL and local benchmarks: set benchmark.tuning to tune on dev)"
-                if config.benchmark_name in ("miracl", "local")
-                else ""
-            )
+            + ("; set benchmark.tuning to tune on dev" if hasattr(config.benchmark, "tuning") else "")
         ),
         "tuned_on": "dev" if has_dev else None,
         "dev_split": dev_split if has_dev else None,

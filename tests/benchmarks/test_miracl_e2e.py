@@ -113,6 +113,9 @@ def test_harness_run_on_miracl_ids(miracl_home, tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     run = tmp_path / "run"
     assert (run / "report.html").is_file() and (run / "analysis.json").is_file()
+    protocol = json.loads((run / "analysis.json").read_text())["protocol"]
+    assert protocol["tuned_on"] is None and "set benchmark.tuning to tune on dev" in protocol["rule"]
+    assert not (run / "dev_results.parquet").exists()
     res = pd.read_parquet(run / "results.parquet")
     assert set(res["method"]) == {"zero-shot", "bm25", "ot-distill", "contrastive"}
     assert set(res["seed"]) == {0, 1} and set(res["language"]) == {"en", "sw", "yo"}
