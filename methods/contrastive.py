@@ -113,7 +113,7 @@ class _ContrastiveObjective:
 
     def __call__(self, step: AlignmentStep) -> "torch.Tensor":
         cfg = self.cfg
-        o = step.student(step.student.tokenize(step.batch.other, step.max_length))  # (B, H)
+        o = step.student(step.other_features)  # (B, H)
         p = step.pivot.embedding if cfg.pivot_encoder == "teacher" else step.student(step.pivot.features)  # (B, H)
         loss = semantic_contrastive_loss(o, p, cfg.temperature, cfg.symmetric)
         if cfg.language_weight > 0:
@@ -172,6 +172,7 @@ class Contrastive(Method):
 }"""
     Config = ContrastiveConfig
     kind = "dense"
+    cost = 10
 
     def fit(self, ctx: FitContext) -> Encoder:
         cfg: ContrastiveConfig = self.config  # type: ignore[assignment]
