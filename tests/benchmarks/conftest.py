@@ -199,6 +199,12 @@ def miracl_fixture(tmp_path: Path) -> dict:
 
 
 @pytest.fixture
+def tuning_sizes() -> dict[str, tuple[int, int]]:
+    """:data:`TUNING_SIZES`: ``language -> (dev queries, train queries)`` of the generated MIRACL data."""
+    return dict(TUNING_SIZES)
+
+
+@pytest.fixture
 def miracl_tuning_home(tmp_path: Path) -> Path:
     """A fresh ``IR_DATASETS_HOME`` holding :func:`miracl_tuning_data` (en, sw: dev and train; yo: dev)."""
     return write_miracl_home(tmp_path / "irds_tuning_home", miracl_tuning_data())

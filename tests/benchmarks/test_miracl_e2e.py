@@ -219,14 +219,12 @@ def _query_ids(df: pd.DataFrame, language: str) -> set[str]:
 
 
 @pytest.mark.slow
-def test_tuning_on_miracl_chooses_on_dev_and_reports_test_only(miracl_tuning_home, tmp_path):
+def test_tuning_on_miracl_chooses_on_dev_and_reports_test_only(miracl_tuning_home, tuning_sizes, tmp_path):
     """A sweep and checkpoint budgets on MIRACL-format data (real ``miracl/<lang>/<split>`` ids):
     with a seeded holdout the dev rule sees only the tuning queries and every reported number
     only the rest; then MIRACL train topics as the tuning split (yo, without one, falls back to
     the holdout) on the same cache: no stored run of another split is reused, except yo's
     (its queries are selected exactly as before), and no teacher is trained again."""
-    from conftest import TUNING_SIZES
-
     from harness.benchmarks.tuning import holdout_split
     from harness.index import read_cache_log
 
@@ -244,7 +242,7 @@ def test_tuning_on_miracl_chooses_on_dev_and_reports_test_only(miracl_tuning_hom
     res = pd.read_parquet(run / "results.parquet")
     dev = pd.read_parquet(run / "dev_results.parquet")
     budgets = pd.read_parquet(run / "budgets.parquet")
-    dev_ids = {lang: {f"1{k:02d}" for k in range(n)} for lang, (n, _) in TUNING_SIZES.items()}
+    dev_ids = {lang: {f"1{k:02d}" for k in range(n)} for lang, (n, _) in tuning_sizes.items()}
     for lang, ids in dev_ids.items():
         split = holdout_split(ids, 0.5, 3)
         assert _query_ids(res, lang) == set(split.test)  # reported: never a tuning query
@@ -282,7 +280,7 @@ def test_tuning_on_miracl_chooses_on_dev_and_reports_test_only(miracl_tuning_hom
     yo = holdout_split(dev_ids["yo"], 0.5, 3)
     for lang in ("en", "sw"):
         assert _query_ids(res2, lang) == dev_ids[lang]  # the whole dev split is reported
-        assert _query_ids(dev2, lang) == {f"2{k:02d}" for k in range(TUNING_SIZES[lang][1])}
+        assert _query_ids(dev2, lang) == {f"2{k:02d}" for k in range(tuning_sizes[lang][1])}
     assert (_query_ids(res2, "yo"), _query_ids(dev2, "yo")) == (set(yo.test), set(yo.dev))
     new = read_cache_log(cache)[n_log:]
     computed: set[tuple] = set()

@@ -18,7 +18,6 @@ import sys
 
 import pytest
 import tomllib
-from conftest import TUNING_SIZES
 
 from harness.benchmarks._common import DataFormatError
 from harness.benchmarks.local import LocalBenchmark, LocalOptions
@@ -26,13 +25,22 @@ from harness.benchmarks.miracl import MiraclBenchmark, MiraclOptions
 from harness.benchmarks.tuning import holdout_split
 from harness.errors import ConfigError, DataUnavailableError
 
+#: ``language -> (dev queries, train queries)`` of the generated data (conftest's ``TUNING_SIZES``,
+#: checked equal through its ``tuning_sizes`` fixture: test modules cannot import a conftest).
+SIZES = {"en": (12, 6), "sw": (10, 5), "yo": (6, 0)}
+
+
+@pytest.fixture(autouse=True)
+def _sizes_match(tuning_sizes):
+    assert tuning_sizes == SIZES
+
 
 def dev_ids(lang: str) -> set[str]:
-    return {f"1{k:02d}" for k in range(TUNING_SIZES[lang][0])}
+    return {f"1{k:02d}" for k in range(SIZES[lang][0])}
 
 
 def train_ids(lang: str) -> set[str]:
-    return {f"2{k:02d}" for k in range(TUNING_SIZES[lang][1])}
+    return {f"2{k:02d}" for k in range(SIZES[lang][1])}
 
 
 def mbench(fx: dict, **options) -> MiraclBenchmark:
@@ -89,13 +97,13 @@ def test_miracl_holdout_splits_each_languages_judged_dev_queries(miracl_tuning):
         assert set(dev.queries).isdisjoint(test.queries)
         assert set(dev.queries) | set(test.queries) == dev_ids(lang)
         assert tuple(sorted(dev.queries)) == holdout_split(dev_ids(lang), 0.5, 0).dev
-        assert len(dev.queries) == TUNING_SIZES[lang][0] // 2
+        assert len(dev.queries) == SIZES[lang][0] // 2
         assert set(dev.qrels) == set(dev.queries) and set(test.qrels) == set(test.queries)
         assert b.topics(lang) is test  # memoised; "test" is the default split
         # the in-memory view agrees, over the whole corpus (one document index for both splits)
         d, t = b.language_data(lang, "dev"), b.language_data(lang)
         assert (dict(d.queries), dict(t.queries)) == (dict(dev.queries), dict(test.queries))
-        assert d.corpus is t.corpus and len(t.corpus) == TUNING_SIZES[lang][0] + 1
+        assert d.corpus is t.corpus and len(t.corpus) == SIZES[lang][0] + 1
     again = mbench(miracl_tuning, tuning="holdout")  # a fresh read gives the same split
     assert again.topics("sw", "dev") == b.topics("sw", "dev")
     other = mbench(miracl_tuning, tuning="holdout", holdout_seed=1, holdout_fraction=0.25)
