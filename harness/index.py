@@ -406,6 +406,7 @@ def dense_run(
     corpus_fp: str | None = None,
     check: Callable[[Any, str], None] | None = None,
     cache: bool = True,
+    private: dict[Any, DocIndex] | None = None,
 ) -> list[dict[str, dict[str, float]]]:
     """Top-``k`` runs of a dense retriever on ``language``: cached index, then sharded search.
 
@@ -413,8 +414,11 @@ def dense_run(
     language, dtype)``; a retriever that declares no document identity gets a private
     index, built shard by shard in the same way and removed afterwards (bounded memory, no
     sharing); so does any retriever when ``cache`` is False (e.g. a training checkpoint,
-    evaluated once).  ``check(array, what)`` is called on every block of embeddings (e.g. to
-    reject NaNs).  Returns, per query set, ``{query_id: {doc_id: score}}`` in rank order.
+    evaluated once).  ``private``: the caller's memo of such uncached indexes by (corpus
+    fingerprint, document language), for one retriever: the languages and modes that search
+    one corpus (cross-lingual mode: the pivot's) then encode it once, and the caller removes
+    them (:func:`discard_index`).  ``check(array, what)`` is called on every block of
+    embeddings (e.g. to reject NaNs).  Returns, per query set, ``{query_id: {doc_id: score}}`` in rank order.
     """
     from harness import corpus
     from harness.search import sharded_search
@@ -438,16 +442,21 @@ def dense_run(
             check(emb, "document embeddings")
         return emb.float().cpu().numpy()
 
-    idx = build_index(
-        root,
-        {"document_side": ident, "corpus": fp, "language": doc_lang},
-        lambda: corpus.iter_documents(bench, language),
-        encode,
-        shard_size=shard_size,
-        dtype=dtype,
-        cache=ident is not None,
-        label=language,
-    )
+    memo = private if ident is None else None  # only uncached indexes are memoised by the caller
+    idx = memo.get((fp, doc_lang, dtype)) if memo is not None else None
+    if idx is None:
+        idx = build_index(
+            root,
+            {"document_side": ident, "corpus": fp, "language": doc_lang},
+            lambda: corpus.iter_documents(bench, language),
+            encode,
+            shard_size=shard_size,
+            dtype=dtype,
+            cache=ident is not None,
+            label=language,
+        )
+        if memo is not None:
+            memo[(fp, doc_lang, dtype)] = idx
     try:
         out = []
         for queries in query_sets:
@@ -460,5 +469,5 @@ def dense_run(
             out.append({qid: {d: float(s) for d, s in zip(names[r], scores[r].tolist())} for r, qid in enumerate(qids)})
         return out
     finally:
-        if ident is None:
+        if ident is None and memo is None:
             discard_index(idx)

@@ -17,11 +17,14 @@ from harness.benchmarks.base import TIERS
 from harness.errors import ConfigError
 from harness.options import validate_section
 
-__all__ = ["GENERATOR_VERSION", "SyntheticOptions", "TIERS"]
+__all__ = ["GENERATOR_VERSION", "MODES", "SyntheticOptions", "TIERS"]
 
 _LANG_RE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 #: Version of the generator algorithm; part of every fingerprint and cache key.
 GENERATOR_VERSION = "2"  # 2: streams from harness.seeding (2026-12-02)
+#: Evaluation modes of the embedded world (see ``SyntheticOptions.modes``).
+MODES = ("monolingual", "cross-lingual")
+Mode = Literal["monolingual", "cross-lingual"]
 
 
 class SyntheticOptions(BaseModel):
@@ -61,10 +64,16 @@ class SyntheticOptions(BaseModel):
     )
     train_pairs: int = Field(4000, ge=10, le=10_000_000, description="pivot (query, positive) pairs")
     queries: int = Field(800, ge=1, le=1_000_000, description="judged test queries per language (reported)")
-    mode: Literal["monolingual", "cross-lingual"] = Field(
-        "monolingual",
-        description="monolingual: queries and passages in each language; cross-lingual: the pivot's "
-        "information needs asked in each language against the pivot's passages",
+    mode: Mode | None = Field(
+        None,
+        description="one evaluation mode (kept for old configs; the same as modes = [mode]): monolingual: queries "
+        "and passages in each language; cross-lingual: the pivot's information needs asked in each language "
+        "against the pivot's passages",
+    )
+    modes: tuple[Mode, ...] | None = Field(
+        None,
+        description="evaluation modes of one run (each cell trains once and is evaluated in every mode; results "
+        "carry the mode and the question is answered per mode); default ['monolingual']",
     )
     dev_queries: int | None = Field(
         None,
@@ -78,6 +87,7 @@ class SyntheticOptions(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "SyntheticOptions":
+        self._resolve_modes()
         for lang, tier in self.languages.items():
             if not _LANG_RE.match(lang):
                 raise ConfigError(
@@ -131,6 +141,28 @@ class SyntheticOptions(BaseModel):
                 f">= (queries + dev_queries) * (1 + confusers_per_query) = {needed}",
             )
         return self
+
+    def _resolve_modes(self) -> None:
+        """``mode`` (old configs) and ``modes`` resolve to ``modes`` alone, so the normalised config names one key."""
+        if self.mode is not None and self.modes is not None:
+            raise ConfigError(
+                "benchmark.mode",
+                self.mode,
+                "absent when benchmark.modes is given",
+                hint=f"write modes = {list(self.modes)!r} alone (mode = X is the old spelling of modes = [X])",
+            )
+        modes = self.modes if self.modes is not None else (self.mode or "monolingual",)
+        if not modes:
+            raise ConfigError("benchmark.modes", list(modes), f"one or more of {list(MODES)}")
+        if len(set(modes)) != len(modes):
+            raise ConfigError("benchmark.modes", list(modes), "each mode at most once", hint="remove the repeated mode")
+        object.__setattr__(self, "modes", tuple(modes))
+        object.__setattr__(self, "mode", None)
+
+    @property
+    def evaluation_modes(self) -> tuple[str, ...]:
+        """The resolved modes, in the configured order (the first is the report's primary mode)."""
+        return tuple(self.modes or ("monolingual",))
 
     @property
     def n_dev(self) -> int:
