@@ -11,7 +11,15 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from harness.benchmarks.base import TIERS
 from harness.errors import ConfigError
@@ -64,16 +72,16 @@ class SyntheticOptions(BaseModel):
     )
     train_pairs: int = Field(4000, ge=10, le=10_000_000, description="pivot (query, positive) pairs")
     queries: int = Field(800, ge=1, le=1_000_000, description="judged test queries per language (reported)")
-    mode: Mode | None = Field(
-        None,
-        description="one evaluation mode (kept for old configs; the same as modes = [mode]): monolingual: queries "
-        "and passages in each language; cross-lingual: the pivot's information needs asked in each language "
-        "against the pivot's passages",
+    mode: Mode = Field(
+        "monolingual",
+        description="the evaluation mode (monolingual: queries and passages in each language; cross-lingual: the "
+        "pivot's information needs asked in each language against the pivot's passages); with modes: the first of "
+        "them (the report's primary mode)",
     )
     modes: tuple[Mode, ...] | None = Field(
         None,
-        description="evaluation modes of one run (each cell trains once and is evaluated in every mode; results "
-        "carry the mode and the question is answered per mode); default ['monolingual']",
+        description="several evaluation modes in one run (each cell trains once and is evaluated in every mode; "
+        "results carry the mode and the question is answered per mode); default: [mode]",
     )
     dev_queries: int | None = Field(
         None,
@@ -142,27 +150,36 @@ class SyntheticOptions(BaseModel):
             )
         return self
 
+    @model_serializer(mode="wrap")
+    def _drop_unset_modes(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        """Without ``modes`` the dump is what it was before modes existed (one-mode configs keep their sha256)."""
+        data = handler(self)
+        if self.modes is None:
+            data.pop("modes", None)
+        return data
+
     def _resolve_modes(self) -> None:
-        """``mode`` (old configs) and ``modes`` resolve to ``modes`` alone, so the normalised config names one key."""
-        if self.mode is not None and self.modes is not None:
+        """``modes`` given: validated, and ``mode`` set to its first (so the normalised config re-loads as is)."""
+        if self.modes is None:
+            return
+        modes = list(self.modes)
+        if not modes:
+            raise ConfigError("benchmark.modes", modes, f"one or more of {list(MODES)}")
+        if len(set(modes)) != len(modes):
+            raise ConfigError("benchmark.modes", modes, "each mode at most once", hint="remove the repeated mode")
+        if "mode" in self.model_fields_set and self.mode != modes[0]:
             raise ConfigError(
                 "benchmark.mode",
                 self.mode,
-                "absent when benchmark.modes is given",
-                hint=f"write modes = {list(self.modes)!r} alone (mode = X is the old spelling of modes = [X])",
+                f"absent, or the first of benchmark.modes ({modes[0]!r})",
+                hint=f"write modes = {modes!r} alone; mode names the primary mode, the first of modes",
             )
-        modes = self.modes if self.modes is not None else (self.mode or "monolingual",)
-        if not modes:
-            raise ConfigError("benchmark.modes", list(modes), f"one or more of {list(MODES)}")
-        if len(set(modes)) != len(modes):
-            raise ConfigError("benchmark.modes", list(modes), "each mode at most once", hint="remove the repeated mode")
-        object.__setattr__(self, "modes", tuple(modes))
-        object.__setattr__(self, "mode", None)
+        object.__setattr__(self, "mode", modes[0])
 
     @property
     def evaluation_modes(self) -> tuple[str, ...]:
         """The resolved modes, in the configured order (the first is the report's primary mode)."""
-        return tuple(self.modes or ("monolingual",))
+        return tuple(self.modes) if self.modes else (self.mode,)
 
     @property
     def n_dev(self) -> int:

@@ -146,9 +146,11 @@ def test_mode_options_validate(tmp_path):
     from harness.benchmarks.synthetic_options import SyntheticOptions
 
     assert SyntheticOptions.from_mapping({}).evaluation_modes == ("monolingual",)
-    old = SyntheticOptions.from_mapping({"mode": "cross-lingual"})  # the old spelling keeps working
-    assert old.evaluation_modes == ("cross-lingual",) and old.model_dump()["mode"] is None
-    assert SyntheticOptions.from_mapping(old.model_dump()).evaluation_modes == ("cross-lingual",)  # round trip
+    old = SyntheticOptions.from_mapping({"mode": "cross-lingual"})  # the one-mode spelling keeps working
+    assert old.evaluation_modes == ("cross-lingual",) and "modes" not in old.model_dump()  # dump as before modes
+    two = SyntheticOptions.from_mapping({"modes": ["cross-lingual", "monolingual"]})
+    assert two.mode == "cross-lingual"  # mode names the primary (first) mode
+    assert SyntheticOptions.from_mapping(two.model_dump()).evaluation_modes == ("cross-lingual", "monolingual")
     with pytest.raises(ConfigError, match="benchmark.mode"):
         SyntheticOptions.from_mapping({"mode": "monolingual", "modes": ["cross-lingual"]})
     with pytest.raises(ConfigError, match="each mode at most once"):
@@ -163,7 +165,9 @@ def test_mode_options_validate(tmp_path):
     import tomllib
 
     bench = tomllib.loads(c.to_toml())["benchmark"]
-    assert bench["modes"] == MODES and "mode" not in bench  # the normalised config names one key
+    assert bench["modes"] == MODES and bench["mode"] == MODES[0]
+    (tmp_path / "normalised.toml").write_text(c.to_toml())
+    assert load_config(tmp_path / "normalised.toml").sha256() == c.sha256()  # the normalised config re-loads
 
 
 def test_cell_keys_name_the_modes(tmp_path):
