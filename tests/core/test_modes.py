@@ -187,3 +187,17 @@ def test_cell_keys_name_the_modes(tmp_path):
             assert run_keys["monolingual"] != run_keys["cross-lingual"]
     assert keys["one"] == keys["old"]  # a one-mode config keeps its cached cells
     assert keys["two"] != keys["one"]
+
+
+def test_compare_and_reproduce_keep_modes_apart(two_mode_run):
+    from harness_reports.compare import build_comparison
+    from harness_reports.reproduce import compare_scores
+
+    res, _, _ = two_mode_run
+    cmp = build_comparison(res.run_dir, res.run_dir)
+    assert {"monolingual/l1", "cross-lingual/l1"} <= set(cmp.languages)
+    df = pd.read_parquet(res.run_dir / "results.parquet")
+    assert compare_scores(df, df).identical
+    moved = df.copy()
+    moved.loc[(moved["mode"] == "cross-lingual") & (moved.index % 7 == 0), "value"] += 0.5
+    assert compare_scores(df, moved).n_differ == int(((df["mode"] == "cross-lingual") & (df.index % 7 == 0)).sum())
