@@ -257,7 +257,15 @@ def run_matrix(
             "seeds": config.seeds,
             "metrics": config.metrics,
             "benchmark": bench.describe(),
-            "dataset_fingerprints": {"benchmark": bench.fingerprint(), "languages": bench.language_fingerprints()},
+            "dataset_fingerprints": {
+                "benchmark": bench.fingerprint(),
+                "languages": bench.language_fingerprints(),  # the first (primary) mode's
+                **(
+                    {"by_mode": {m: engine.view(m).language_fingerprints() for m in engine.modes}}
+                    if len(engine.modes) > 1
+                    else {}
+                ),
+            },
             "methods": {
                 m.name: {
                     "plugin": m.plugin,

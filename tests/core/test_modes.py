@@ -82,6 +82,8 @@ def test_each_cell_trains_once_and_is_evaluated_in_both_modes(two_mode_run):
     # one checkpoint and the final budget per trained cell, each scored in both modes
     per_cell = budgets.groupby(["method", "seed", "mode"]).budget_steps.nunique()
     assert (per_cell == 2).all() and len(per_cell) == 2 * 2 * 2
+    fps = json.loads((d / "manifest.json").read_text())["dataset_fingerprints"]
+    assert fps["by_mode"]["monolingual"] == fps["languages"] != fps["by_mode"]["cross-lingual"]
     assert (d / "runs" / "zero-shot" / "0" / "cross-lingual" / "l1.trec").is_file()
     assert (d / "qrels" / "cross-lingual" / "l1.qrels").is_file() and (
         d / "qrels" / "monolingual" / "l1.qrels"
