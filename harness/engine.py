@@ -506,6 +506,8 @@ class Engine:
                             split_runs[i] = run
                             if not label:
                                 text = trec_run_text(run, tag=tag, k=k)
+                                if splits[i] == "test":
+                                    runs[run_name(mode, lang, modes)] = text
                                 self.cache.get_or_build(
                                     "run",
                                     self.run_key(spec.method, spec.seed, lang, splits[i], mode),
@@ -523,8 +525,9 @@ class Engine:
                         df.insert(0, "seed", spec.seed)
                         df.insert(0, "method", spec.method)
                         frames[sp].append(df)
-                        if sp == "test":
-                            runs[run_name(mode, lang, modes)] = trec_run_text(run, tag=tag, k=k)
+                        name = run_name(mode, lang, modes)
+                        if sp == "test" and not label and name not in runs:  # checkpoints keep no runs
+                            runs[name] = trec_run_text(run, tag=tag, k=k)
         finally:
             for idx in private.values():
                 discard_index(idx)
@@ -745,21 +748,37 @@ def retrieve_splits(
     return out
 
 
+#: Engines of this process by (config text, cache root, device): a worker process (local pool
+#: or Ray) builds one per config and reuses its memoised benchmark, base encoder and teachers
+#: across the cells it runs.  Engines hold no per-cell state, so reuse changes no result.
+_WORKER_ENGINES: dict[tuple[str, str, str | None, str | None], "Engine"] = {}
+
+
+def _worker_engine(config_text: str, config_source: str, cache_root: str | None, device: str | None) -> "Engine":
+    key = (config_text, config_source, cache_root, device)
+    engine = _WORKER_ENGINES.get(key)
+    if engine is None:
+        import tomllib
+
+        from harness.config import config_from_dict
+
+        config = config_from_dict(tomllib.loads(config_text), source=config_source, text=config_text)
+        cache = Cache(cache_root) if cache_root else Cache.default()
+        engine = Engine(config, cache, progress=False, device=device)
+        _WORKER_ENGINES.clear()  # one config at a time: do not hold another run's teachers
+        _WORKER_ENGINES[key] = engine
+    return engine
+
+
 def execute_cell_remote(
     config_text: str, config_source: str, spec: CellSpec, cache_root: str | None, device: str | None = None
 ) -> CellOutput:
-    """Run one cell in a fresh process (e.g. a Ray worker) from the config's TOML text.
+    """Run one cell in a worker process (e.g. a Ray worker) from the config's TOML text.
 
     Uses the worker's own cache (``cache_root`` or the default); returns outputs to the driver,
     which writes them: no shared file system is assumed.
     """
-    import tomllib
-
-    from harness.config import config_from_dict
-
-    config = config_from_dict(tomllib.loads(config_text), source=config_source, text=config_text)
-    cache = Cache(cache_root) if cache_root else Cache.default()
-    engine = Engine(config, cache, progress=False, device=device)
+    engine = _worker_engine(config_text, config_source, cache_root, device)
     cached = engine.load_cached_cell(spec)
     if cached is not None:
         return cached
@@ -767,6 +786,28 @@ def execute_cell_remote(
     if out.status == "done":
         engine.store_cell(out)
     return out
+
+
+def build_stage_remote(
+    config_text: str, config_source: str, stage: str, seed: int | None, cache_root: str | None, device: str | None
+) -> float:
+    """Build (or load) a shared stage in a worker process: ``"base"`` or ``"teacher"`` (of ``seed``).
+
+    Returns the seconds it took.  The stage lands in the cache (keyed by its own identity), where
+    the cells that need it find it; a worker that needs a stage another is building waits on the
+    cache's lock.
+    """
+    engine = _worker_engine(config_text, config_source, cache_root, device)
+    if stage == "teacher" and engine.config.model.base == "mini":
+        engine.base_dir()  # waits while another worker builds it: not part of the teacher's time
+    t0 = time.perf_counter()
+    if stage == "base":
+        engine.base_dir()
+    elif stage == "teacher" and seed is not None:
+        engine.teacher(seed)
+    else:
+        raise ValueError(f"unknown stage {stage!r}")
+    return time.perf_counter() - t0
 
 
 ProgressFn = Callable[[CellOutput], None]
