@@ -99,10 +99,20 @@ class CellOutput:
 class Engine:
     """Computes cells for one config; memoises the benchmark, base encoder and teachers."""
 
-    def __init__(self, config: HarnessConfig, cache: Cache, *, progress: bool = False, device: str | None = None):
+    def __init__(
+        self,
+        config: HarnessConfig,
+        cache: Cache,
+        *,
+        progress: bool = False,
+        device: str | None = None,
+        shard_runner: Any = None,
+    ):
         from harness.training import resolve_device
 
         self.config = config
+        #: where document-index shards are encoded (None: in this process; see harness.index.build_index)
+        self.shard_runner = shard_runner
         self.cache = cache
         self.progress = progress
         self.device = device or resolve_device(config.raw.device)
@@ -437,6 +447,7 @@ class Engine:
                     index=self.config.raw.index,
                     label=where,
                     cache=not label,
+                    runner=self.shard_runner,
                 )  # checkpoints: a private index, not kept
                 t_ret += time.perf_counter() - t0
                 for i, run in zip(todo, got):
@@ -641,12 +652,13 @@ def retrieve_splits(
     index=None,
     label: str = "",
     cache: bool = True,
+    runner: Any = None,
 ) -> list[dict[str, dict[str, float]]]:
     """Top-``k`` runs of several query sets over ``language``'s corpus, ranked by the
     harness's tie rule (:mod:`harness.search`).
 
     A dense retriever goes through the cached document index (encoded once for every query
-    set) and sharded exact search (:func:`harness.index.dense_run`); a searcher ranks the
+    set, its shards by ``runner``) and sharded exact search (:func:`harness.index.dense_run`); a searcher ranks the
     corpus itself.  Non-finite embeddings or scores fail the cell
     (:class:`NonFiniteOutputError`, naming ``label``): a NaN ranking is arbitrary and must
     never be scored as a result.
@@ -666,8 +678,9 @@ def retrieve_splits(
             k,
             root=root,
             device=device,
-            check=lambda x, what: _check_finite(x, what, label),
+            check=functools.partial(_check_finite, label=label),
             cache=cache,
+            runner=runner,
             **kw,
         )
     data = bench.language_data(language)
@@ -681,12 +694,18 @@ def retrieve_splits(
 
 
 def execute_cell_remote(
-    config_text: str, config_source: str, spec: CellSpec, cache_root: str | None, device: str | None = None
+    config_text: str,
+    config_source: str,
+    spec: CellSpec,
+    cache_root: str | None,
+    device: str | None = None,
+    shard_runner: Any = None,
 ) -> CellOutput:
     """Run one cell in a fresh process (e.g. a Ray worker) from the config's TOML text.
 
     Uses the worker's own cache (``cache_root`` or the default); returns outputs to the driver,
-    which writes them: no shared file system is assumed.
+    which writes them: no shared file system is assumed.  ``shard_runner`` encodes the
+    document-index shards (e.g. one Ray task per shard; None: in this process).
     """
     import tomllib
 
@@ -694,7 +713,7 @@ def execute_cell_remote(
 
     config = config_from_dict(tomllib.loads(config_text), source=config_source, text=config_text)
     cache = Cache(cache_root) if cache_root else Cache.default()
-    engine = Engine(config, cache, progress=False, device=device)
+    engine = Engine(config, cache, progress=False, device=device, shard_runner=shard_runner)
     cached = engine.load_cached_cell(spec)
     if cached is not None:
         return cached
