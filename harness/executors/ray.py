@@ -32,7 +32,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.engine import CellOutput, CellSpec, Engine, execute_cell_remote
 from harness.options import Options
@@ -53,6 +53,22 @@ class RayOptions(Options):
     shared_cache: bool = Field(
         False, description="the driver's cache root is mounted at the same path on every node (HARNESS_SHARED_CACHE=1)"
     )
+
+    @model_validator(mode="after")
+    def _shards_on_the_cells_device(self) -> "RayOptions":
+        # a shard is encoded on the cell's device (part of the index's identity), so GPU cells need GPU shards
+        g = self.num_gpus_per_shard
+        if g is not None and self.shard_tasks and (g > 0) != (self.num_gpus_per_cell > 0):
+            from harness.errors import ConfigError
+
+            raise ConfigError(
+                "executor.num_gpus_per_shard",
+                g,
+                "> 0 when num_gpus_per_cell > 0 (cells on CUDA), else 0",
+                "shards are encoded on the cell's device; omit the key for 1 GPU per shard on GPU cells, "
+                "or set shard_tasks = false",
+            )
+        return self
 
 
 class RayExecutor(Executor):

@@ -25,6 +25,7 @@ from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path: rootdir-
 
 from harness.cache import Cache  # noqa: E402
 from harness.config import load_config  # noqa: E402
+from harness.errors import ConfigError  # noqa: E402
 from harness.index import build_index, read_cache_log  # noqa: E402
 from harness.runner import run_matrix  # noqa: E402
 
@@ -159,3 +160,7 @@ def test_resources_declared_per_task(tmp_path, local_ray):
     cpu_shards = cpu.shard_runner(shared=True)
     assert cpu_shards is not None and cpu_shards.num_gpus == 0.0
     assert RayExecutor(config.executor.model_copy(update={"shard_tasks": False}), engine).shard_runner(True) is None
+    # shards are encoded on the cell's device: GPU cells with CPU shards are refused at load time
+    cfg.write_text(TINY.format(extra=extra + "num_gpus_per_shard = 0\n"))
+    with pytest.raises(ConfigError, match="num_gpus_per_shard"):
+        load_config(cfg)
