@@ -186,9 +186,11 @@ class Engine:
                 f"model.base {self.config.model.base!r}: cannot load its tokenizer "
                 f"offline ({e}); the directory needs the tokenizer files"
             ) from None
+        from harness import corpus
+
         rates = {}
         for lang in bench.languages:
-            data = bench.language_data(lang)
+            data = corpus.topics(bench, lang)  # queries only: a streamed corpus is not loaded
             texts = [data.queries[q] for q in sorted(data.queries)[:sample]]
             rates[lang] = round(check_tokenizer(tok, texts, where=f"model.base on {lang!r} queries"), 6)
         facts["unknown_token_rate"] = rates

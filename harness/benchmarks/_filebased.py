@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.benchmarks._common import sha256_file
 from harness.benchmarks.base import Benchmark, BitextPair, LanguageData, TrainPair
@@ -74,3 +75,17 @@ class FileBenchmark(Benchmark):
 
     def _bitext_digests(self) -> dict[str, str]:
         return {lang: sha256_file(p) if p.is_file() else "missing" for lang, p in self._bitext_files().items()}
+
+    def _memoised_topics(self, language: str, read: Callable[[], Any]) -> Any:
+        """``language``'s :class:`~harness.corpus.Topics`: from its data if loaded, else ``read()`` once."""
+        from harness.corpus import Topics
+
+        self.check_language(language)
+        with self._lock:
+            if language in self._data:
+                d = self._data[language]
+                return Topics(language, d.tier, d.queries, d.qrels)
+            memo = self.__dict__.setdefault("_topics", {})
+            if language not in memo:
+                memo[language] = read()
+            return memo[language]

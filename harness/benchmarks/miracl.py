@@ -333,27 +333,22 @@ class MiraclBenchmark(FileBenchmark):
         from harness.benchmarks import _irds
         from harness.corpus import Topics
 
-        self.check_language(language)
-        with self._lock:
-            if language in self._data:
-                d = self._data[language]
-                return Topics(language, d.tier, d.queries, d.qrels)
-            memo = self.__dict__.setdefault("_topics", {})
-            if language not in memo:
-                ds_id = self.dataset_id(language)
-                ds = self._open(ds_id, ("queries", "qrels"))
-                hint = _how_to_get(ds_id)
-                got = _irds.collect_language(
-                    language,
-                    self.tiers[language],
-                    iter(()),
-                    _irds.iter_records(ds.queries_iter, source=f"{ds_id} queries", unavailable_hint=hint),
-                    _irds.iter_records(ds.qrels_iter, source=f"{ds_id} qrels", unavailable_hint=hint),
-                    sources={e: f"{ds_id} {e}" for e in _irds.ENTITIES},
-                    unknown_docs="keep",
-                )
-                memo[language] = Topics(language, got.data.tier, got.data.queries, got.data.qrels)
-            return memo[language]
+        def read() -> Topics:
+            ds_id = self.dataset_id(language)
+            ds = self._open(ds_id, ("queries", "qrels"))
+            hint = _how_to_get(ds_id)
+            got = _irds.collect_language(
+                language,
+                self.tiers[language],
+                iter(()),
+                _irds.iter_records(ds.queries_iter, source=f"{ds_id} queries", unavailable_hint=hint),
+                _irds.iter_records(ds.qrels_iter, source=f"{ds_id} qrels", unavailable_hint=hint),
+                sources={e: f"{ds_id} {e}" for e in _irds.ENTITIES},
+                unknown_docs="keep",
+            )
+            return Topics(language, got.data.tier, got.data.queries, got.data.qrels)
+
+        return self._memoised_topics(language, read)
 
     def corpus_fingerprint(self, language: str) -> str:
         """From metadata: the dataset id and its docs files' pinned md5s (no corpus read)."""
