@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -102,12 +103,14 @@ class DiesOnce:
         return _vectors(texts)
 
 
-@pytest.fixture
-def local_ray(tmp_path):
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local instance declaring one (pretend) GPU, so GPU requests are scheduled and counted."""
     import ray
 
     ray.init(
         num_cpus=2,
+        num_gpus=1,
         include_dashboard=False,
         log_to_driver=False,
         runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}},
@@ -164,3 +167,38 @@ def test_resources_declared_per_task(tmp_path, local_ray):
     cfg.write_text(TINY.format(extra=extra + "num_gpus_per_shard = 0\n"))
     with pytest.raises(ConfigError, match="num_gpus_per_shard"):
         load_config(cfg)
+
+
+def _cell_build(root: str, docs: list[tuple[str, str]], runner) -> list[list[str]]:
+    """Build an index as a cell would (inside a Ray task); return each shard's file names."""
+    idx = build_index(Path(root), {"k": "cell"}, lambda: iter(docs), _vectors, shard_size=50, runner=runner)
+    return [sorted(r.files) for r in idx.shards]
+
+
+def test_a_cell_holding_the_only_gpu_encodes_its_shards_itself(tmp_path, local_ray):
+    from harness.executors.ray_shards import RayShards
+
+    ray = local_ray
+    docs = [(f"d{i}", f"passage {i}") for i in range(120)]
+    gpu_shards = RayShards(num_gpus=1.0, max_in_flight=2)
+    # the cell holds the cluster's one GPU: no shard task could ever start; it encodes them itself
+    holding = ray.get(ray.remote(num_gpus=1)(_cell_build).remote(str(tmp_path / "a"), docs, gpu_shards), timeout=120)
+    assert [n[0] for n in holding] == ["shard-00000.emb.npy", "shard-00001.emb.npy", "shard-00002.emb.npy"]
+    for _ in range(300):  # Ray's view of free resources lags a finished task by a moment
+        if ray.available_resources().get("GPU", 0.0) >= 1.0:
+            break
+        time.sleep(0.1)
+    # a CPU cell: the GPU is free, so its first shard goes to a GPU shard task (tagged files); later
+    # ones go to tasks too, or to the cell itself while that task holds the GPU
+    lending = ray.get(ray.remote(num_gpus=0)(_cell_build).remote(str(tmp_path / "b"), docs, gpu_shards), timeout=120)
+    assert lending[0][0].startswith("shard-00000-"), lending
+    # without a shared cache, the tasks return embeddings and the cell writes them (plain names)
+    by_value = RayShards(max_in_flight=2, shared=False)
+    returned = ray.get(ray.remote(num_gpus=0)(_cell_build).remote(str(tmp_path / "c"), docs, by_value), timeout=120)
+    assert [n[0] for n in returned] == [n[0] for n in holding]
+    embs = []
+    for d in ("a", "b", "c"):
+        [idx] = [p for p in (tmp_path / d / "docindex").iterdir() if p.is_dir()]
+        embs.append(np.concatenate([np.load(idx / f) for f in sorted(idx.glob("shard-*.emb.npy"))]))
+    np.testing.assert_array_equal(embs[0], embs[1])
+    np.testing.assert_array_equal(embs[0], embs[2])
