@@ -1,6 +1,7 @@
 """The README's default-run figures, regenerated from a run directory (so they cannot drift by hand).
 
     python benchmarks/readme_figures.py RUN_DIR     # RUN_DIR: a finished default `harness run`
+    python benchmarks/readme_figures.py --science RUN_DIR   # RUN_DIR: a finished `harness run science`
     python benchmarks/readme_figures.py --check     # exit 1 if README.md differs from the stored figures
 
 From ``RUN_DIR/analysis.json`` and ``manifest.json`` it writes ``benchmarks/results/default_run.json``
@@ -8,7 +9,13 @@ From ``RUN_DIR/analysis.json`` and ``manifest.json`` it writes ``benchmarks/resu
 methods, their gaps and gap reductions, D with its interval and the verdict) and rewrites the block of ``README.md`` between
 ``<!-- default-run:begin -->`` and ``<!-- default-run:end -->``.  The verdict sentence is the
 one the report and the terminal show (:func:`reports.verdict.verdict_summary`).
-``tests/reports/test_readme_figures.py`` fails when the README block and the stored figures differ.
+With ``--science`` it does the same for the science run (``benchmarks/results/science_run.json``,
+the block between ``<!-- science-run:begin -->`` and ``<!-- science-run:end -->``): per mode, each
+method's and control's tier means, its low-tier difference from the zero-shot teacher, the budget
+chosen on dev, the verdict, and one computed sentence per alignment method putting its low-tier
+gain beside its controls' (same plugin with shuffled bitext, with alignment weight 0, and the
+per-language centring of the teacher).
+``tests/reports/test_readme_figures.py`` fails when a README block and its stored figures differ.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 STORED = ROOT / "benchmarks" / "results" / "default_run.json"
 BEGIN, END = "<!-- default-run:begin -->", "<!-- default-run:end -->"
+SCIENCE = ROOT / "benchmarks" / "results" / "science_run.json"
+SCI_BEGIN, SCI_END = "<!-- science-run:begin -->", "<!-- science-run:end -->"
 
 
 def extract(run_dir: Path) -> dict[str, Any]:
@@ -68,7 +77,18 @@ def extract(run_dir: Path) -> dict[str, Any]:
         ],
         "question": {
             k: q[k]
-            for k in ("metric", "endpoint", "methods", "verdict", "degenerate", "reason", "difference", "per_seed")
+            for k in (
+                "metric",
+                "endpoint",
+                "methods",
+                "verdict",
+                "degenerate",
+                "reason",
+                "difference",
+                "per_seed",
+                "per_method",
+            )
+            if k in q
         },
     }
 
@@ -151,19 +171,174 @@ def quoted_numbers(fig: dict[str, Any]) -> set[str]:
     return {f"{v:.3f}" for v in values} | {f"{v:+.3f}" for v in values}
 
 
-def readme_block(text: str) -> str:
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{README}: markers {BEGIN} / {END} not found")
-    return text[text.index(BEGIN) : text.index(END) + len(END)]
+def readme_block(text: str, begin: str = BEGIN, end: str = END) -> str:
+    if begin not in text or end not in text:
+        raise SystemExit(f"{README}: markers {begin} / {end} not found")
+    return text[text.index(begin) : text.index(end) + len(end)]
+
+
+def extract_science(run_dir: Path) -> dict[str, Any]:
+    """The science run's figures per mode (plain JSON data)."""
+    sys.path.insert(0, str(ROOT))
+    from harness.modes import analyses
+
+    analysis = json.loads((run_dir / "analysis.json").read_text())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    unfinished = [f"{c['method']}/seed={c['seed']}" for c in manifest.get("cells", []) if c.get("status") != "done"]
+    if unfinished or not manifest.get("cells"):
+        raise SystemExit(f"{run_dir}: cells not finished: {', '.join(unfinished) or 'none'}; finish the run first")
+    methods = {
+        name: {
+            "plugin": m["plugin"],
+            **{
+                k: m["options"].get(k)
+                for k in ("student_side", "shuffle_bitext", "align_weight", "recipe")
+                if k in m["options"]
+            },
+        }
+        for name, m in manifest["methods"].items()
+    }
+    modes = []
+    for mode, a in analyses(analysis):
+        assert a is not None and "error" not in a, f"{run_dir}: mode {mode}: {a and a.get('error')}"
+        pm = a["design"]["primary_metric"]
+        q = a["question"]
+        chosen = {
+            g: (s["chosen"] or {}).get("steps") for g, s in (a.get("protocol") or {}).get("selections", {}).items()
+        }
+        modes.append(
+            {
+                "mode": mode or "monolingual",
+                "primary_metric": pm,
+                "options": {
+                    k: a["options"][k] for k in ("target_difference", "ci_level", "alpha", "high_tier", "low_tier")
+                },
+                "methods": a["design"]["methods"],
+                "tier_means": [
+                    {k: t[k] for k in ("method", "tier", "mean", "ci")} for t in a["tier_means"] if t["metric"] == pm
+                ],
+                "chosen_steps": chosen,
+                "question": {
+                    k: q[k]
+                    for k in (
+                        "metric",
+                        "endpoint",
+                        "methods",
+                        "verdict",
+                        "degenerate",
+                        "reason",
+                        "difference",
+                        "per_method",
+                    )
+                    if k in q
+                },
+            }
+        )
+    return {
+        "run": {
+            "name": manifest["name"],
+            "config_sha256": manifest["config_sha256"],
+            "finished": manifest.get("finished") or manifest["started"],
+            "seeds": manifest["seeds"],
+            "seconds": manifest.get("seconds"),
+        },
+        "methods": methods,
+        "modes": modes,
+    }
+
+
+def _controls(fig: dict[str, Any], method: str) -> dict[str, str]:
+    """The controls of an alignment method in the run: role -> method name."""
+    ms = fig["methods"]
+    plugin = ms[method]["plugin"]
+    side = ms[method].get("student_side")
+    out = {}
+    for name, m in ms.items():
+        if name == method or m["plugin"] != plugin or m.get("student_side") != side:
+            continue
+        if m.get("shuffle_bitext"):
+            out["shuffled bitext"] = name
+        elif m.get("align_weight") == 0:
+            out["anchor only"] = name
+    for name, m in ms.items():
+        if m["plugin"] == "language-centring":
+            out["per-language centring"] = name
+    return out
+
+
+def render_science(fig: dict[str, Any]) -> str:
+    """The README block for the science run."""
+    sys.path.insert(0, str(ROOT))
+    from harness_reports.verdict import verdict_summary
+
+    run = fig["run"]
+    out = [
+        SCI_BEGIN,
+        f"`harness run science` ({len(run['seeds'])} seeds; config sha256 `{run['config_sha256'][:8]}`, finished "
+        f"{run['finished'][:10]}, {run['seconds']:.0f} s; regenerated by "
+        "`python benchmarks/readme_figures.py --science RUN_DIR`). Test queries; budgets chosen on dev.",
+    ]
+    for m in fig["modes"]:
+        pm, opts, q = m["primary_metric"], m["options"], m["question"]
+        hi, lo = opts["high_tier"], opts["low_tier"]
+        means = {(t["method"], t["tier"]): t["mean"] for t in m["tier_means"]}
+        base = q["methods"].get("baseline")
+        out += [
+            "",
+            f"**{m['mode']}** ({pm}):",
+            "",
+            f"| method | {hi} | {lo} | gap | {lo} - {base} | steps chosen on dev |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name in m["methods"]:
+            h, low = means.get((name, hi)), means.get((name, lo))
+            if h is None or low is None:
+                continue
+            diff = low - means[(base, lo)] if base and (base, lo) in means else None
+            steps = m["chosen_steps"].get(name)
+            out.append(
+                f"| {name} | {_f(h)} | {_f(low)} | {_f(h - low)} | "
+                + (f"{diff:+.3f}" if diff is not None else "")
+                + f" | {steps if steps is not None else 'final'} |"
+            )
+        out.append("")
+        if base and (base, lo) in means:
+            for role in ("ot", "contrastive"):
+                name = q["methods"].get(role)
+                if not name or (name, lo) not in means:
+                    continue
+                parts = [f"{name} {means[(name, lo)] - means[(base, lo)]:+.3f}"]
+                for what, c in _controls(fig, name).items():
+                    if (c, lo) in means:
+                        parts.append(f"{what} ({c}) {means[(c, lo)] - means[(base, lo)]:+.3f}")
+                out.append(f"{lo.capitalize()}-tier difference from {base}: " + "; ".join(parts) + ".")
+        v = verdict_summary({"question": q, "options": opts})
+        out.append("")
+        out.append(f"Verdict: **{v.lead}**: {v.body}")
+    out.append(SCI_END)
+    return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", nargs="?", type=Path, help="a finished default run directory")
     ap.add_argument("--check", action="store_true", help="only compare README.md with the stored figures")
+    ap.add_argument("--science", type=Path, metavar="RUN_DIR", help="a finished `harness run science` directory")
     args = ap.parse_args(argv)
     text = README.read_text()
+    if args.science:
+        sci = extract_science(args.science)
+        SCIENCE.parent.mkdir(parents=True, exist_ok=True)
+        SCIENCE.write_text(json.dumps(sci, indent=1) + "\n")
+        README.write_text(text.replace(readme_block(text, SCI_BEGIN, SCI_END), render_science(sci)))
+        print(f"wrote {SCIENCE.relative_to(ROOT)} and the README science block from {args.science}")
+        return 0
     if args.check:
+        if SCIENCE.exists() and readme_block(text, SCI_BEGIN, SCI_END) != render_science(
+            json.loads(SCIENCE.read_text())
+        ):
+            print(f"README.md's science block differs from {SCIENCE.relative_to(ROOT)}", file=sys.stderr)
+            return 1
         want = render(json.loads(STORED.read_text()))
         if readme_block(text) != want:
             print(

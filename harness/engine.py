@@ -35,7 +35,23 @@ from harness.cache import Cache
 from harness.config import HarnessConfig, make_benchmark
 from harness.hashing import hash_json
 
-RESULT_COLUMNS = ["method", "seed", "language", "tier", "query_id", "metric", "value"]
+RESULT_COLUMNS = ["method", "seed", "mode", "language", "tier", "query_id", "metric", "value"]
+
+
+def run_name(mode: str, language: str, modes: Sequence[str]) -> str:
+    """A cell's name for the run of ``(mode, language)``: ``language`` in a one-mode run, else ``mode/language``
+    (``runs/<method>/<seed>/<name>.trec``)."""
+    return language if len(modes) == 1 else f"{mode}/{language}"
+
+
+def with_mode_column(results: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """``results`` with a ``mode`` column (results of cells cached before modes existed lack it; their key
+    names their one mode)."""
+    if "mode" in results.columns:
+        return results
+    out = results.copy()
+    out.insert(out.columns.get_loc("language") if "language" in out.columns else 0, "mode", mode)
+    return out
 
 
 def method_data_rng(seed: int, method: str) -> np.random.Generator:
@@ -117,6 +133,7 @@ class Engine:
         self.progress = progress
         self.device = device or resolve_device(config.raw.device)
         self._benchmark = None
+        self._views: dict[str, Any] = {}
         self._teachers: dict[int, Any] = {}
         self._base_dir: Path | None = None
         self._model_identity: dict[str, Any] | None = None
@@ -136,6 +153,18 @@ class Engine:
             for lang in self._benchmark.languages:
                 self._benchmark.check_language(lang)
         return self._benchmark
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The benchmark's evaluation modes (each cell is evaluated in every one; it trains once)."""
+        return tuple(getattr(self.benchmark, "modes", ("monolingual",)))
+
+    def view(self, mode: str):
+        """The benchmark serving ``mode``'s evaluation data (:meth:`Benchmark.with_mode`), memoised."""
+        if mode not in self._views:
+            fn = getattr(self.benchmark, "with_mode", None)
+            self._views[mode] = fn(mode) if fn is not None else self.benchmark
+        return self._views[mode]
 
     def base_key(self) -> dict[str, Any]:
         m = self.config.model
@@ -238,10 +267,12 @@ class Engine:
         fn = getattr(self.benchmark, "train_fingerprint", None)
         return fn() if fn is not None else self.benchmark.fingerprint()
 
-    def _language_fingerprint(self, language: str) -> str:
+    def _language_fingerprint(self, language: str, mode: str) -> str:
         if not hasattr(self, "_lang_fps"):
-            self._lang_fps = self.benchmark.language_fingerprints()
-        return self._lang_fps[language]
+            self._lang_fps: dict[str, dict[str, str]] = {}
+        if mode not in self._lang_fps:
+            self._lang_fps[mode] = self.view(mode).language_fingerprints()
+        return self._lang_fps[mode][language]
 
     def teacher(self, seed: int):
         """The seed's teacher: the base encoder fine-tuned on pivot retrieval pairs (cached)."""
@@ -314,15 +345,21 @@ class Engine:
         if d is None:
             return None
         meta = json.loads((d / "cell.json").read_text())
-        runs = {p.stem: p.read_text() for p in sorted((d / "runs").glob("*.trec"))}
+        runs = {
+            p.relative_to(d / "runs").with_suffix("").as_posix(): p.read_text()
+            for p in sorted((d / "runs").rglob("*.trec"))
+        }
+        mode = self.modes[0]  # a cell stored before results carried the mode was evaluated in its one mode
         budgets = pd.read_parquet(d / "budgets.parquet") if (d / "budgets.parquet").is_file() else None
         dev = pd.read_parquet(d / "dev_results.parquet") if (d / "dev_results.parquet").is_file() else None
+        budgets = None if budgets is None else with_mode_column(budgets, mode)
+        dev = None if dev is None else with_mode_column(dev, mode)
         return CellOutput(
             method=spec.method,
             seed=spec.seed,
             key=spec.key,
             status="done",
-            results=pd.read_parquet(d / "results.parquet"),
+            results=with_mode_column(pd.read_parquet(d / "results.parquet"), mode),
             runs=runs,
             timings=meta.get("timings", {}),
             from_cache=True,
@@ -344,16 +381,17 @@ class Engine:
             if out.dev_results is not None:
                 out.dev_results.to_parquet(tmp / "dev_results.parquet", index=False)
             (tmp / "runs").mkdir()
-            for lang, text in out.runs.items():
-                (tmp / "runs" / f"{lang}.trec").write_text(text)
+            for name, text in out.runs.items():  # name: language, or mode/language
+                (tmp / "runs" / f"{name}.trec").parent.mkdir(parents=True, exist_ok=True)
+                (tmp / "runs" / f"{name}.trec").write_text(text)
             (tmp / "cell.json").write_text(
                 json.dumps({"method": out.method, "seed": out.seed, "timings": out.timings, "info": out.info}, indent=1)
             )
 
         self.cache.get_or_build("cell", {"key": out.key}, build)
 
-    def run_key(self, method: str, seed: int, language: str, split: str) -> dict[str, Any]:
-        """What determines one (language, split)'s stored run (top-``k`` with scores), nothing more.
+    def run_key(self, method: str, seed: int, language: str, split: str, mode: str | None = None) -> dict[str, Any]:
+        """What determines one (mode, language, split)'s stored run (top-``k`` with scores), nothing more.
 
         Unlike :meth:`cell_key` it holds neither the metrics nor the tiers (evaluation
         re-scores stored runs), and a method declared ``seed_invariant`` (BM25) has no
@@ -362,6 +400,7 @@ class Engine:
         entry = self.config.method(method)
         invariant = bool(getattr(entry.cls, "seed_invariant", False))
         dense = entry.cls.kind == "dense"
+        mode = mode or self.modes[0]
         return {
             "method": method,
             "plugin": entry.plugin,
@@ -372,8 +411,11 @@ class Engine:
             "data": (
                 self.benchmark.fingerprint()
                 if entry.cls.fit_uses_languages
-                else {"language": self._language_fingerprint(language), "train": self.train_fingerprint()}
+                else {"language": self._language_fingerprint(language, mode), "train": self.train_fingerprint()}
             ),
+            # the view of the data (e.g. cross-lingual queries over the pivot's corpus): the fingerprint above
+            # covers the whole data and is the same in every mode
+            "served": self.view(mode).evaluation_identity(),
             "languages": list(self.benchmark.languages) if entry.cls.fit_uses_languages else None,
             "language": language,
             "split": split,
@@ -388,20 +430,25 @@ class Engine:
     def _splits(self) -> tuple[str, ...]:
         return tuple(getattr(self.benchmark, "splits", ("test",)))
 
-    def cached_runs(self, spec: CellSpec) -> dict[tuple[str, str], dict[str, dict[str, float]]]:
-        """Stored runs of ``spec`` by (language, split) (those present)."""
+    def _log_run(self, event: str, spec: CellSpec, mode: str, language: str, split: str) -> None:
         from harness.index import cache_log
+
+        cache_log(
+            self.cache.root, event, "run", method=spec.method, seed=spec.seed, mode=mode, language=language, split=split
+        )
+
+    def cached_runs(self, spec: CellSpec) -> dict[tuple[str, str, str], dict[str, dict[str, float]]]:
+        """Stored runs of ``spec`` by (mode, language, split) (those present)."""
         from harness.retrieval import read_trec_run
 
         out = {}
-        for lang in self.benchmark.languages:
-            for sp in self._splits():
-                d = self.cache.lookup("run", self.run_key(spec.method, spec.seed, lang, sp))
-                if d is not None:
-                    out[(lang, sp)] = read_trec_run(d / "run.trec")
-                    cache_log(
-                        self.cache.root, "hit", "run", method=spec.method, seed=spec.seed, language=lang, split=sp
-                    )
+        for mode in self.modes:
+            for lang in self.benchmark.languages:
+                for sp in self._splits():
+                    d = self.cache.lookup("run", self.run_key(spec.method, spec.seed, lang, sp, mode))
+                    if d is not None:
+                        out[(mode, lang, sp)] = read_trec_run(d / "run.trec")
+                        self._log_run("hit", spec, mode, lang, sp)
         return out
 
     def evaluate(
@@ -409,79 +456,94 @@ class Engine:
         retriever: Any,
         spec: CellSpec,
         label: str = "",
-        stored: dict[tuple[str, str], dict[str, dict[str, float]]] | None = None,
+        stored: dict[tuple[str, str, str], dict[str, dict[str, float]]] | None = None,
     ) -> dict[str, Any]:
-        """Retrieve and score every language on every split of the benchmark.
+        """Retrieve and score every language on every split of the benchmark, in every mode.
 
-        Returns ``{"results": {split: per-query DataFrame}, "runs": {language: TREC text of the
-        test split}, "retrieve": s, "evaluate": s}``.  A language's documents are encoded once
-        for all splits (one cached document index, :mod:`harness.index`).  ``stored`` runs
-        (from :meth:`cached_runs`) are evaluated as they are; the final evaluation of a cell
-        (no ``label``) stores every run it computes in the ``run`` stage.
+        Returns ``{"results": {split: per-query DataFrame}, "runs": {name: TREC text of the
+        test split}, "retrieve": s, "evaluate": s}`` (``name``: :func:`run_name`).  The
+        results carry the ``mode``; the encoder is the same in every mode (a cell trains once).
+        A corpus's documents are encoded once for all splits, languages and modes that search
+        it (one document index, :mod:`harness.index`: in cross-lingual mode every language
+        searches the pivot's corpus; a checkpoint's private indexes are shared the same way
+        within this call and removed at its end).  ``stored`` runs (from :meth:`cached_runs`)
+        are evaluated as they are; the final evaluation of a cell (no ``label``) stores every
+        run it computes in the ``run`` stage.
         """
         from harness import corpus
         from harness.evaluation import evaluate_per_query
-        from harness.index import cache_log
+        from harness.index import discard_index
         from harness.retrieval import trec_run_text
 
         stored = stored or {}
         splits = self._splits()
+        modes = self.modes
         frames: dict[str, list[pd.DataFrame]] = {sp: [] for sp in splits}
         runs: dict[str, str] = {}
         t_ret = t_eval = 0.0
         k = self.config.raw.top_k
         tag = f"{spec.method}.{spec.seed}"
-        for lang in self.benchmark.languages:
-            tops = [corpus.topics(self.benchmark, lang, sp) for sp in splits]
-            todo = [i for i, sp in enumerate(splits) if (lang, sp) not in stored]
-            split_runs = {i: stored[(lang, sp)] for i, sp in enumerate(splits) if (lang, sp) in stored}
-            if todo:
-                t0 = time.perf_counter()
-                where = f"{spec.label} language={lang}" + (f" ({label})" if label else "")
-                got = retrieve_splits(
-                    retriever,
-                    self.benchmark,
-                    lang,
-                    [tops[i].queries for i in todo],
-                    k,
-                    self.device,
-                    root=self.cache.root,
-                    index=self.config.raw.index,
-                    label=where,
-                    cache=not label,
-                    runner=self.shard_runner,
-                )  # checkpoints: a private index, not kept
-                t_ret += time.perf_counter() - t0
-                for i, run in zip(todo, got):
-                    split_runs[i] = run
-                    if not label:
-                        text = trec_run_text(run, tag=tag, k=k)
-                        self.cache.get_or_build(
-                            "run",
-                            self.run_key(spec.method, spec.seed, lang, splits[i]),
-                            functools.partial(_write_run, text=text),
+        private: dict[Any, Any] = {}  # (corpus, document language) -> a checkpoint's index, shared within this call
+        try:
+            for mode in modes:
+                view = self.view(mode)
+                for lang in self.benchmark.languages:
+                    tops = [corpus.topics(view, lang, sp) for sp in splits]
+                    todo = [i for i, sp in enumerate(splits) if (mode, lang, sp) not in stored]
+                    split_runs = {
+                        i: stored[(mode, lang, sp)] for i, sp in enumerate(splits) if (mode, lang, sp) in stored
+                    }
+                    if todo:
+                        t0 = time.perf_counter()
+                        where = (
+                            f"{spec.label} language={lang}"
+                            + (f" mode={mode}" if len(modes) > 1 else "")
+                            + (f" ({label})" if label else "")
                         )
-                        cache_log(
-                            self.cache.root,
-                            "computed",
-                            "run",
-                            method=spec.method,
-                            seed=spec.seed,
-                            language=lang,
-                            split=splits[i],
+                        got = retrieve_splits(
+                            retriever,
+                            view,
+                            lang,
+                            [tops[i].queries for i in todo],
+                            k,
+                            self.device,
+                            root=self.cache.root,
+                            index=self.config.raw.index,
+                            label=where,
+                            cache=not label,  # checkpoints: private indexes, not kept
+                            private=private,
+                            runner=self.shard_runner,
                         )
-            for i, (sp, top) in enumerate(zip(splits, tops)):
-                run = split_runs[i]
-                t0 = time.perf_counter()
-                df = evaluate_per_query(top.qrels, run, self.config.metrics)
-                t_eval += time.perf_counter() - t0
-                df.insert(0, "tier", top.tier)
-                df.insert(0, "language", lang)
-                df.insert(0, "seed", spec.seed)
-                df.insert(0, "method", spec.method)
-                frames[sp].append(df)
-                if sp == "test":
-                    runs[lang] = trec_run_text(run, tag=tag, k=k)
+                        t_ret += time.perf_counter() - t0
+                        for i, run in zip(todo, got):
+                            split_runs[i] = run
+                            if not label:
+                                text = trec_run_text(run, tag=tag, k=k)
+                                if splits[i] == "test":
+                                    runs[run_name(mode, lang, modes)] = text
+                                self.cache.get_or_build(
+                                    "run",
+                                    self.run_key(spec.method, spec.seed, lang, splits[i], mode),
+                                    functools.partial(_write_run, text=text),
+                                )
+                                self._log_run("computed", spec, mode, lang, splits[i])
+                    for i, (sp, top) in enumerate(zip(splits, tops)):
+                        run = split_runs[i]
+                        t0 = time.perf_counter()
+                        df = evaluate_per_query(top.qrels, run, self.config.metrics)
+                        t_eval += time.perf_counter() - t0
+                        df.insert(0, "tier", top.tier)
+                        df.insert(0, "language", lang)
+                        df.insert(0, "mode", mode)
+                        df.insert(0, "seed", spec.seed)
+                        df.insert(0, "method", spec.method)
+                        frames[sp].append(df)
+                        name = run_name(mode, lang, modes)
+                        if sp == "test" and not label and name not in runs:  # checkpoints keep no runs
+                            runs[name] = trec_run_text(run, tag=tag, k=k)
+        finally:
+            for idx in private.values():
+                discard_index(idx)
         results = {}
         for sp, fs in frames.items():
             r = pd.concat(fs, ignore_index=True)[RESULT_COLUMNS]
@@ -501,7 +563,7 @@ class Engine:
         try:
             stored = self.cached_runs(spec)
             wants_curve = bool(getattr(entry.options, "eval_at", None))
-            if not wants_curve and len(stored) == len(self.benchmark.languages) * len(self._splits()):
+            if not wants_curve and len(stored) == len(self.modes) * len(self.benchmark.languages) * len(self._splits()):
                 # every run is stored: re-score them (e.g. a metric was added); no teacher, no fit, no encoding
                 ev = self.evaluate(None, spec, stored=stored)
                 timings.update(retrieve=0.0, evaluate=ev["evaluate"])
@@ -655,9 +717,14 @@ def retrieve_splits(
     label: str = "",
     cache: bool = True,
     runner: Any = None,
+    private: dict | None = None,
 ) -> list[dict[str, dict[str, float]]]:
     """Top-``k`` runs of several query sets over ``language``'s corpus, ranked by the
     harness's tie rule (:mod:`harness.search`).
+
+    ``private`` (with ``cache=False``): the caller's memo of uncached indexes, shared by the
+    languages and modes that search one corpus; the caller removes them
+    (:func:`harness.index.dense_run`).
 
     A dense retriever goes through the cached document index (encoded once for every query
     set, its shards by ``runner``) and sharded exact search (:func:`harness.index.dense_run`); a searcher ranks the
@@ -683,6 +750,7 @@ def retrieve_splits(
             check=functools.partial(_check_finite, label=label),
             cache=cache,
             runner=runner,
+            private=private,
             **kw,
         )
     data = bench.language_data(language)
@@ -695,6 +763,28 @@ def retrieve_splits(
     return out
 
 
+#: Engines of this process by (config text, cache root, device): a worker process (local pool
+#: or Ray) builds one per config and reuses its memoised benchmark, base encoder and teachers
+#: across the cells it runs.  Engines hold no per-cell state, so reuse changes no result.
+_WORKER_ENGINES: dict[tuple[str, str, str | None, str | None], "Engine"] = {}
+
+
+def _worker_engine(config_text: str, config_source: str, cache_root: str | None, device: str | None) -> "Engine":
+    key = (config_text, config_source, cache_root, device)
+    engine = _WORKER_ENGINES.get(key)
+    if engine is None:
+        import tomllib
+
+        from harness.config import config_from_dict
+
+        config = config_from_dict(tomllib.loads(config_text), source=config_source, text=config_text)
+        cache = Cache(cache_root) if cache_root else Cache.default()
+        engine = Engine(config, cache, progress=False, device=device)
+        _WORKER_ENGINES.clear()  # one config at a time: do not hold another run's teachers
+        _WORKER_ENGINES[key] = engine
+    return engine
+
+
 def execute_cell_remote(
     config_text: str,
     config_source: str,
@@ -703,19 +793,14 @@ def execute_cell_remote(
     device: str | None = None,
     shard_runner: Any = None,
 ) -> CellOutput:
-    """Run one cell in a fresh process (e.g. a Ray worker) from the config's TOML text.
+    """Run one cell in a worker process (e.g. a Ray worker) from the config's TOML text.
 
     Uses the worker's own cache (``cache_root`` or the default); returns outputs to the driver,
     which writes them: no shared file system is assumed.  ``shard_runner`` encodes the
     document-index shards (e.g. one Ray task per shard; None: in this process).
     """
-    import tomllib
-
-    from harness.config import config_from_dict
-
-    config = config_from_dict(tomllib.loads(config_text), source=config_source, text=config_text)
-    cache = Cache(cache_root) if cache_root else Cache.default()
-    engine = Engine(config, cache, progress=False, device=device, shard_runner=shard_runner)
+    engine = _worker_engine(config_text, config_source, cache_root, device)
+    engine.shard_runner = shard_runner  # per cell: the runner holds no state
     cached = engine.load_cached_cell(spec)
     if cached is not None:
         return cached
@@ -723,6 +808,28 @@ def execute_cell_remote(
     if out.status == "done":
         engine.store_cell(out)
     return out
+
+
+def build_stage_remote(
+    config_text: str, config_source: str, stage: str, seed: int | None, cache_root: str | None, device: str | None
+) -> float:
+    """Build (or load) a shared stage in a worker process: ``"base"`` or ``"teacher"`` (of ``seed``).
+
+    Returns the seconds it took.  The stage lands in the cache (keyed by its own identity), where
+    the cells that need it find it; a worker that needs a stage another is building waits on the
+    cache's lock.
+    """
+    engine = _worker_engine(config_text, config_source, cache_root, device)
+    if stage == "teacher" and engine.config.model.base == "mini":
+        engine.base_dir()  # waits while another worker builds it: not part of the teacher's time
+    t0 = time.perf_counter()
+    if stage == "base":
+        engine.base_dir()
+    elif stage == "teacher" and seed is not None:
+        engine.teacher(seed)
+    else:
+        raise ValueError(f"unknown stage {stage!r}")
+    return time.perf_counter() - t0
 
 
 ProgressFn = Callable[[CellOutput], None]

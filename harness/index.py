@@ -495,6 +495,7 @@ def dense_run(
     check: Callable[[Any, str], None] | None = None,
     cache: bool = True,
     runner: Any = None,
+    private: dict[Any, DocIndex] | None = None,
 ) -> list[dict[str, dict[str, float]]]:
     """Top-``k`` runs of a dense retriever on ``language``: cached index, then sharded search.
 
@@ -502,15 +503,26 @@ def dense_run(
     language, dtype)``; a retriever that declares no document identity gets a private
     index, built shard by shard in the same way and removed afterwards (bounded memory, no
     sharing); so does any retriever when ``cache`` is False (e.g. a training checkpoint,
-    evaluated once).  ``check(array, what)`` is called on every block of embeddings (e.g. to
-    reject NaNs).  ``runner`` encodes the shards (:func:`build_index`; default: in this
-    process).  Returns, per query set, ``{query_id: {doc_id: score}}`` in rank order.
+    evaluated once), except a query-side student (a ``document_encoder``, the frozen
+    teacher), whose documents are the teacher's at every training step.  ``private``: the
+    caller's memo of such uncached indexes by (corpus fingerprint, document language), for
+    one retriever: the languages and modes that search one corpus (cross-lingual mode: the
+    pivot's) then encode it once, and the caller removes them (:func:`discard_index`).
+    ``check(array, what)`` is called on every block of embeddings (e.g. to reject NaNs).
+    ``runner`` encodes the shards (:func:`build_index`; default: in this process).
+    Returns, per query set, ``{query_id: {doc_id: score}}`` in rank order.
     """
     from harness import corpus
     from harness.search import sharded_search
 
     doc_lang = corpus.document_language(bench, language)  # the pivot in cross-lingual mode
-    ident = document_identity(retriever, doc_lang) if cache else None
+    # A query-side student's documents go through its frozen teacher: even a training checkpoint of it
+    # (cache=False) searches the teacher's cached index instead of encoding the corpus again.
+    frozen_documents = (
+        getattr(retriever, "document_identity", None) is None
+        and getattr(retriever, "document_encoder", None) is not None
+    )
+    ident = document_identity(retriever, doc_lang) if cache or frozen_documents else None
     fp = corpus_fp or corpus.corpus_fingerprint(bench, language)
     doc_side = (
         retriever
@@ -528,17 +540,22 @@ def dense_run(
             check(emb, "document embeddings")
         return emb.float().cpu().numpy()
 
-    idx = build_index(
-        root,
-        {"document_side": ident, "corpus": fp, "language": doc_lang},
-        lambda: corpus.iter_documents(bench, language),
-        encode,
-        shard_size=shard_size,
-        dtype=dtype,
-        cache=ident is not None,
-        label=language,
-        runner=runner,
-    )
+    memo = private if ident is None else None  # only uncached indexes are memoised by the caller
+    idx = memo.get((fp, doc_lang, dtype)) if memo is not None else None
+    if idx is None:
+        idx = build_index(
+            root,
+            {"document_side": ident, "corpus": fp, "language": doc_lang},
+            lambda: corpus.iter_documents(bench, language),
+            encode,
+            shard_size=shard_size,
+            dtype=dtype,
+            cache=ident is not None,
+            label=language,
+            runner=runner,
+        )
+        if memo is not None:
+            memo[(fp, doc_lang, dtype)] = idx
     try:
         out = []
         for queries in query_sets:
@@ -551,5 +568,5 @@ def dense_run(
             out.append({qid: {d: float(s) for d, s in zip(names[r], scores[r].tolist())} for r, qid in enumerate(qids)})
         return out
     finally:
-        if ident is None:
+        if ident is None and memo is None:
             discard_index(idx)

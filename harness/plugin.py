@@ -281,6 +281,10 @@ class Method(abc.ABC):
     #: bitext).  False (zero-shot, bm25, translate-test): a language's run depends on that
     #: language's data only, so adding or removing another language recomputes nothing.
     fit_uses_languages: ClassVar[bool] = True
+    #: Rough compute cost of one cell relative to the zero-shot teacher's (a scheduling hint:
+    #: a local worker pool starts costly cells first, so cheap ones fill the tail; no effect
+    #: on any result).  Trained methods should say so (e.g. 10 for bitext alignment).
+    cost: ClassVar[float] = 1.0
 
     def __init__(self, config: BaseModel | Mapping[str, Any] | None = None):
         from harness.options import validate_section

@@ -5,9 +5,9 @@ Run directory layout::
     manifest.json                  config (normalised) + sha256, versions, platform, accelerator,
                                    dataset fingerprints, seeds, per-cell status and timings
     config.toml                    the normalised config (re-runnable with `harness run`)
-    results.parquet                method, seed, language, tier, query_id, metric, value
-    qrels/<language>.qrels         TREC qrels used
-    runs/<method>/<seed>/<language>.trec   TREC runs (top k)
+    results.parquet                method, seed, mode, language, tier, query_id, metric, value
+    qrels/<language>.qrels         TREC qrels used (several modes: qrels/<mode>/<language>.qrels)
+    runs/<method>/<seed>/<language>.trec   TREC runs (top k; several modes: .../<seed>/<mode>/<language>.trec)
     analysis.json                  every number the report shows
     report.html                    self-contained report
 
@@ -257,7 +257,15 @@ def run_matrix(
             "seeds": config.seeds,
             "metrics": config.metrics,
             "benchmark": bench.describe(),
-            "dataset_fingerprints": {"benchmark": bench.fingerprint(), "languages": bench.language_fingerprints()},
+            "dataset_fingerprints": {
+                "benchmark": bench.fingerprint(),
+                "languages": bench.language_fingerprints(),  # the first (primary) mode's
+                **(
+                    {"by_mode": {m: engine.view(m).language_fingerprints() for m in engine.modes}}
+                    if len(engine.modes) > 1
+                    else {}
+                ),
+            },
             "methods": {
                 m.name: {
                     "plugin": m.plugin,
@@ -328,25 +336,31 @@ def run_matrix(
         done = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status == "done"]
         failed = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status != "done"]
         from harness import corpus
+        from harness.engine import run_name
         from harness.retrieval import write_trec_qrels
 
         data_problems: dict[str, Any] = {}
-        for lang in bench.languages:
-            # a streamed corpus is never loaded whole: only its ids are read, keeping the judged ones
-            data = corpus.judged_view(bench, lang)
-            write_trec_qrels(data.qrels, store.dir / "qrels" / f"{lang}.qrels")
-            problems = qrels_problems(data)
-            if problems:
-                data_problems[lang] = problems
-                log(
-                    f"warning: language {lang}: {problems['unknown_documents']} judgement(s) name documents missing "
-                    f"from the corpus; {problems['queries_judged_only_on_missing']} quer(y/ies) can only score 0"
-                )
+        modes = engine.modes
+        for mode in modes:
+            view = engine.view(mode)
+            for lang in bench.languages:
+                # a streamed corpus is never loaded whole: only its ids are read, keeping the judged ones
+                data = corpus.judged_view(view, lang)
+                name = run_name(mode, lang, modes)
+                write_trec_qrels(data.qrels, store.dir / "qrels" / f"{name}.qrels")
+                problems = qrels_problems(data)
+                if problems:
+                    data_problems[name] = problems
+                    log(
+                        f"warning: language {name}: {problems['unknown_documents']} judgement(s) name documents "
+                        f"missing from the corpus; {problems['queries_judged_only_on_missing']} quer(y/ies) can "
+                        "only score 0"
+                    )
         manifest["data_problems"] = data_problems
         manifest["benchmark"] = bench.describe()  # after loading: data sizes and statistics filled in
         for out in done:
-            for lang, text in out.runs.items():
-                store.write_text(f"runs/{out.method}/{out.seed}/{lang}.trec", text)
+            for name, text in out.runs.items():  # name: language, or mode/language
+                store.write_text(f"runs/{out.method}/{out.seed}/{name}.trec", text)
         if done:
             results = pd.concat([o.results for o in done], ignore_index=True)[RESULT_COLUMNS]
         else:
@@ -365,19 +379,10 @@ def run_matrix(
         dev = pd.concat(devs, ignore_index=True) if devs else None
         if dev is not None:
             store.write_parquet("dev_results.parquet", dev)
-        # The protocol: each method's variant/budget chosen on dev; the headline analysed on test only.
-        from harness.protocol import select_on_dev, tuned_results
-
-        selections = select_on_dev(config, dev, budgets) if done else {}
-        headline = tuned_results(results, budgets, selections) if selections else results
         for out in done:
             if out.info:
                 cells[(out.method, out.seed)]["info"] = out.info
-
-        analysis = analyze_results(headline, config, bench)
-        analysis["protocol"] = protocol_summary(config, selections, dev is not None)
-        if budgets is not None and "error" not in analysis:
-            analysis["budget_curves"] = budget_curves(budgets[budgets.split == "test"], headline, config, bench)
+        analysis = analyze_modes(results, dev, budgets, config, bench, modes, any_done=bool(done))
         store.write_json("analysis.json", analysis)
         manifest["status"] = "complete" if not failed else "partial"
         manifest["finished"] = now()
@@ -394,6 +399,40 @@ def run_matrix(
         cells=list(cells.values()),
         seconds=manifest["seconds"],
     )
+
+
+def analyze_modes(
+    results: pd.DataFrame,
+    dev: pd.DataFrame | None,
+    budgets: pd.DataFrame | None,
+    config: HarnessConfig,
+    bench,
+    modes: tuple[str, ...],
+    *,
+    any_done: bool = True,
+) -> dict[str, Any]:
+    """``analysis.json``: the protocol and the analysis run once per mode, on that mode's rows only.
+
+    In each mode, each method's variant and budget are chosen on that mode's dev queries and the
+    headline is analysed on its test queries (:mod:`harness.protocol`); the shape of the result
+    is :func:`harness.modes.combine`'s.
+    """
+    from harness.modes import combine, split_by_mode
+    from harness.protocol import select_on_dev, tuned_results
+
+    res, devs, buds = split_by_mode(results, modes), split_by_mode(dev, modes), split_by_mode(budgets, modes)
+    per_mode: dict[str, dict[str, Any]] = {}
+    for mode in modes:
+        r, d, b = res[mode], devs[mode], buds[mode]
+        assert r is not None  # results is a table, so every mode has one (maybe empty)
+        selections = select_on_dev(config, d, b) if any_done else {}
+        headline = tuned_results(r, b, selections) if selections else r
+        a = analyze_results(headline, config, bench)
+        a["protocol"] = protocol_summary(config, selections, d is not None)
+        if b is not None and "error" not in a:
+            a["budget_curves"] = budget_curves(b[b.split == "test"], headline, config, bench)
+        per_mode[mode] = a
+    return combine(per_mode)
 
 
 def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench) -> dict[str, Any]:

@@ -92,6 +92,7 @@ class BM25(Method):
     """
 
     version = "1.0"
+    cost = 0.5
     citation = """@article{robertson2009bm25,
   title = {The Probabilistic Relevance Framework: {BM25} and Beyond},
   author = {Robertson, Stephen and Zaragoza, Hugo},

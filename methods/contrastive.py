@@ -113,7 +113,7 @@ class _ContrastiveObjective:
 
     def __call__(self, step: AlignmentStep) -> "torch.Tensor":
         cfg = self.cfg
-        o = step.student(step.student.tokenize(step.batch.other, step.max_length))  # (B, H)
+        o = step.student(step.other_features)  # (B, H)
         p = step.pivot.embedding if cfg.pivot_encoder == "teacher" else step.student(step.pivot.features)  # (B, H)
         loss = semantic_contrastive_loss(o, p, cfg.temperature, cfg.symmetric)
         if cfg.language_weight > 0:
@@ -161,7 +161,7 @@ class Contrastive(Method):
     >>> published = Contrastive({"recipe": "hu2023"}).fit(ctx)    # doctest: +SKIP
     """
 
-    version = "1.0"
+    version = "1.1"  # 1.1: teacher outputs from a once-per-run table (float-rounding change)
     citation = """@inproceedings{hu2023language,
   title = {Language Agnostic Multilingual Information Retrieval with Contrastive Learning},
   author = {Hu, Xiyang and Chen, Xinchi and Qi, Peng and Kong, Deguang and Liu, Kunlun and Wang, William Yang and Huang, Zhiheng},
@@ -172,6 +172,7 @@ class Contrastive(Method):
 }"""
     Config = ContrastiveConfig
     kind = "dense"
+    cost = 10
 
     def fit(self, ctx: FitContext) -> Encoder:
         cfg: ContrastiveConfig = self.config  # type: ignore[assignment]

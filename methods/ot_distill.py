@@ -56,7 +56,7 @@ class _OTObjective:
     def __call__(self, step: AlignmentStep) -> "torch.Tensor":
         cfg = self.cfg
         student, pivot = step.student, step.pivot
-        feats = student.tokenize(step.batch.other, step.max_length)
+        feats = step.other_features
         s_tokens = student.token_embeddings(feats, layer=cfg.layer)  # (B, m, H)
         t_tokens = pivot.tokens(cfg.layer)  # (B, n, H), frozen
         t_mask = content_mask(step.teacher, pivot.features, cfg.exclude_special_tokens)  # (B, n)
@@ -151,7 +151,7 @@ class OTDistill(Method):
     torch.Size([1, 128])
     """
 
-    version = "1.0"
+    version = "1.1"  # 1.1: teacher outputs from a once-per-run table (float-rounding change)
     citation = """@inproceedings{huang2023optical,
   title = {Improving Cross-lingual Information Retrieval on Low-Resource Languages via Optimal Transport Distillation},
   author = {Huang, Zhiqi and Yu, Puxuan and Allan, James},
@@ -162,6 +162,7 @@ class OTDistill(Method):
 }"""
     Config = OTDistillConfig
     kind = "dense"
+    cost = 10
 
     def fit(self, ctx: FitContext) -> Encoder:
         cfg: OTDistillConfig = self.config  # type: ignore[assignment]

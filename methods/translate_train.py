@@ -53,6 +53,7 @@ class TranslateTrain(Method):
     """
 
     version = "1.0"
+    cost = 4
     citation = XNLI_CITATION
     Config = TranslateTrainConfig
     kind = "dense"

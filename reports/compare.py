@@ -135,6 +135,27 @@ def _analysis_options(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _mode_languages(
+    res_a: pd.DataFrame, man_a: dict[str, Any], res_b: pd.DataFrame, man_b: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """When the two runs hold more than one evaluation mode between them, a language is compared within its
+    mode: languages become ``mode/language`` (a table without a mode column has its manifest's one mode)."""
+
+    def modes(res: pd.DataFrame, man: dict[str, Any]) -> pd.Series:
+        if "mode" in res.columns:
+            return res["mode"].astype(str)
+        one = (man.get("benchmark") or {}).get("mode")
+        return pd.Series(one if isinstance(one, str) else "monolingual", index=res.index)
+
+    ma, mb = modes(res_a, man_a), modes(res_b, man_b)
+    if len(set(ma) | set(mb)) <= 1:
+        return res_a, res_b
+    return (
+        res_a.assign(language=ma + "/" + res_a["language"].astype(str)),
+        res_b.assign(language=mb + "/" + res_b["language"].astype(str)),
+    )
+
+
 def _seed_means(results: pd.DataFrame) -> pd.Series:
     """Per-query scores averaged over seeds: index (method, language, metric, query_id)."""
     df = results.assign(query_id=results["query_id"].astype(str))
@@ -148,7 +169,7 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
 
     run_a, run_b = Path(run_a), Path(run_b)
     man_a, man_b = load_manifest(run_a), load_manifest(run_b)
-    res_a, res_b = load_results(run_a), load_results(run_b)
+    res_a, res_b = _mode_languages(load_results(run_a), man_a, load_results(run_b), man_b)
     opts = _analysis_options(man_b)
     warnings: list[str] = []
 

@@ -252,14 +252,51 @@ def protocol_context(analysis: Mapping[str, Any] | None, manifest: Mapping[str, 
         "curve_note": curves.get("note"),
         "figure": fig,
         "data_problems": dict(manifest.get("data_problems") or {}),
-        "mode": (manifest.get("benchmark") or {}).get("mode"),
+        "mode": a.get("mode") or (manifest.get("benchmark") or {}).get("mode"),
     }
+
+
+MODE_WORDS = {
+    "monolingual": "queries and passages in each language",
+    "cross-lingual": "queries in each language, passages in the pivot language",
+}
+
+
+def mode_headlines(analysis: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Per evaluation mode: its question, verdict and tier-means table (every method, controls included).
+
+    One entry per mode of a run with several (:func:`harness.modes.analyses`); empty for a one-mode run,
+    whose headline is the report's own.
+    """
+    from harness.modes import analyses
+
+    parts = analyses(analysis)
+    if len(parts) < 2:
+        return []
+    out = []
+    for mode, a in parts:
+        v = build_view(a)
+        out.append(
+            {
+                "mode": mode,
+                "words": MODE_WORDS.get(str(mode), ""),
+                "v": v,
+                "verdict": verdict_summary(a) if v.available and a is not None else None,
+                "headline": headline_rows(a) if v.available and a is not None else [],
+                "protocol": protocol_context(a, {}),
+            }
+        )
+    return out
 
 
 def build_context(
     run_dir: Path, manifest: Mapping[str, Any], analysis: Mapping[str, Any] | None, results: pd.DataFrame | None = None
 ) -> dict[str, Any]:
-    """Everything ``report.html.j2`` renders.  ``results`` is not needed (every number is in the analysis)."""
+    """Everything ``report.html.j2`` renders.  ``results`` is not needed (every number is in the analysis).
+
+    With several evaluation modes the detailed sections show the first mode (the top level of
+    ``analysis.json``) and ``modes`` holds every mode's headline.
+    """
     manifest = dict(manifest)
     view = build_view(analysis)
     verdict: VerdictSummary | None = verdict_summary(analysis) if view.available else None
@@ -287,6 +324,7 @@ def build_context(
         "notes": {"scope": SCOPE_NOTE, "synthetic": SYNTHETIC_NOTE},
         "harness_version": str(manifest.get("harness_version", "")),
         "protocol": protocol_context(analysis, manifest),
+        "modes": mode_headlines(analysis),
     }
 
 
@@ -344,13 +382,20 @@ def _stale(analysis: Mapping[str, Any] | None) -> bool:
 def analyze_stored(results: pd.DataFrame, manifest: Mapping[str, Any]) -> dict[str, Any]:
     """``harness.stats.analyze`` on a stored run (its analysis options and tiers), as JSON data."""
     from harness.errors import StatisticsError
+    from harness.modes import analyse_per_mode, modes_of
     from harness.stats import analyze
 
     if results.empty:
         return {"error": "no finished cells: nothing to analyse"}
     options = ((manifest.get("config") or {}).get("analysis")) or {}
     tiers = (manifest.get("benchmark") or {}).get("tiers") or None
-    try:
-        return analyze(results, options, tiers=tiers).to_dict()
-    except StatisticsError as e:
-        return {"error": str(e)}
+
+    def one(mode: str, rows: pd.DataFrame) -> dict[str, Any]:
+        try:
+            return analyze(rows, options, tiers=tiers).to_dict()
+        except StatisticsError as e:
+            return {"error": str(e)}
+
+    if "mode" not in results.columns:  # a run written before results carried the mode
+        return one("", results)
+    return analyse_per_mode(results, modes_of(results), one)

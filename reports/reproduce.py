@@ -170,9 +170,11 @@ def compare_scores(original: pd.DataFrame, new: pd.DataFrame, tolerance: float =
         missing = [c for c in [*KEY, "value"] if c not in df.columns]
         if missing:
             raise ValueError(f"{name} results table lacks columns {missing}; expected {[*KEY, 'value']}")
-    a = original[[*KEY, "value"]].astype({"seed": "int64", "query_id": str})
-    b = new[[*KEY, "value"]].astype({"seed": "int64", "query_id": str})
-    m = a.merge(b, on=KEY, how="outer", suffixes=("_a", "_b"), indicator=True)
+    # rows of several evaluation modes are matched within their mode (a table from before modes has none)
+    key = [*KEY, "mode"] if "mode" in original.columns and "mode" in new.columns else KEY
+    a = original[[*key, "value"]].astype({"seed": "int64", "query_id": str})
+    b = new[[*key, "value"]].astype({"seed": "int64", "query_id": str})
+    m = a.merge(b, on=key, how="outer", suffixes=("_a", "_b"), indicator=True)
     va, vb = m["value_a"].to_numpy(dtype=float), m["value_b"].to_numpy(dtype=float)
     both = (m["_merge"] == "both").to_numpy()
     nan_a, nan_b = np.isnan(va), np.isnan(vb)

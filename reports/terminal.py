@@ -45,7 +45,30 @@ def _console(file: IO[str] | None):
 def print_summary(
     analysis: Mapping[str, Any] | None, *, report: Path | None = None, file: IO[str] | None = None, title: str = ""
 ) -> None:
-    """Print the question, the verdict and the tier-means table of ``analysis`` (``analysis.json`` data)."""
+    """Print the question, the verdict and the tier-means table of ``analysis`` (``analysis.json`` data).
+
+    A run evaluated in several modes prints one such block per mode, each headed by its mode.
+    """
+    from harness.modes import analyses
+
+    parts = analyses(analysis)
+    if len(parts) < 2:
+        _print_one(analysis, report=report, file=file, title=title)
+        return
+    con = _console(file)
+    if title:
+        from rich.text import Text
+
+        con.print(Text(title, style="bold"))
+    for mode, a in parts:
+        _print_one(a, report=None, file=file, title=f"Mode: {mode}")
+    if report is not None:
+        con.print(f"report: {report}")
+
+
+def _print_one(
+    analysis: Mapping[str, Any] | None, *, report: Path | None = None, file: IO[str] | None = None, title: str = ""
+) -> None:
     from rich import box
     from rich.table import Table
     from rich.text import Text

@@ -159,7 +159,33 @@ def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
                 f"the data allow both no extra reduction of the {what} by {ot} over {con} and one of "
                 f"delta = {delta:g} or more ({numbers})."
             )
+    context = baseline_context(q, what, level)
+    if context:
+        body = f"{body} {context}"
     return VerdictSummary(finding=finding, lead=lead, body=body, **common)
+
+
+def baseline_context(q: Mapping[str, Any], what: str = "gap", level: int = 95) -> str:
+    """A sentence when a compared method *widens* the gap relative to the baseline (its gap
+    reduction vs the baseline has an interval entirely below 0), else ``""``.
+
+    The verdict compares the two methods with each other; "reduces the gap more" is also true
+    when both widen it and one widens it less.  This says so, with the figures.
+    """
+    base = q["methods"].get("baseline")
+    if not base:
+        return ""
+    red = {s["method"]: s.get("gap_reduction_vs_baseline") for s in q.get("per_method") or ()}
+    widened = []
+    for m in (q["methods"]["ot"], q["methods"]["contrastive"]):
+        r = red.get(m) or {}
+        ci = r.get("ci")
+        if r.get("estimate") is not None and ci and ci[1] is not None and ci[1] < 0:
+            widened.append(f"{m} by {abs(r['estimate']):.4f} ({level}% CI [{-ci[1]:.4f}, {-ci[0]:.4f}])")
+    if not widened:
+        return ""
+    verb = "widens" if len(widened) == 1 else "widen"
+    return f"Relative to {base}, {' and '.join(widened)} {verb} the {what}: the comparison is between the two methods."
 
 
 # --------------------------------------------------------------------------- the compact table

@@ -148,6 +148,28 @@ class Benchmark(abc.ABC):
         """
         return {}
 
+    #: Evaluation modes this adapter serves in one run (results carry the mode; the question is answered per
+    #: mode).  ``"monolingual"``: queries and documents in each language; ``"cross-lingual"``: queries in each
+    #: language, documents in the pivot's.  Adapters serving several set it and implement :meth:`with_mode`.
+    modes: tuple[str, ...] = ("monolingual",)
+
+    def check_mode(self, mode: str) -> None:
+        if mode not in self.modes:
+            from harness.errors import ConfigError, did_you_mean
+
+            raise ConfigError(
+                "mode", mode, f"one of this benchmark's modes: {', '.join(self.modes)}{did_you_mean(mode, self.modes)}"
+            )
+
+    def with_mode(self, mode: str) -> "Benchmark":
+        """A view of this benchmark whose ``language_data`` serves ``mode`` (itself when it is the only mode).
+
+        Engines evaluate every mode of :attr:`modes` through such views; a view's
+        :meth:`evaluation_identity` names its one mode.
+        """
+        self.check_mode(mode)
+        return self
+
     def check_split(self, split: str) -> None:
         if split not in self.splits:
             from harness.errors import ConfigError

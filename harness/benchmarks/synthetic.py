@@ -119,13 +119,20 @@ class SyntheticBenchmark(Benchmark):
         self.pivot = options.pivot
         self.languages = tuple(options.languages)
         self.tiers = dict(options.languages)
+        self.modes = options.evaluation_modes
+        #: the mode whose data ``language_data`` serves (:meth:`with_mode` gives a view of another)
+        self.mode = self.modes[0]
 
     @cached_property
     def world(self) -> SyntheticWorld:
         """The generated world, loaded from the cache or generated (a few seconds) and stored."""
         import json
 
-        key = {"generator": GENERATOR_VERSION, "options": self.options.model_dump(mode="json")}
+        # the world does not depend on the evaluation modes (they select views of it)
+        key = {
+            "generator": GENERATOR_VERSION,
+            "options": self.options.model_dump(mode="json", exclude={"mode", "modes"}),
+        }
 
         def build(tmp: Path) -> None:
             (tmp / _WORLD_FILE).write_text(json.dumps(world_to_json(generate_world(self.options))), encoding="utf-8")
@@ -134,7 +141,19 @@ class SyntheticBenchmark(Benchmark):
         return world_from_json(json.loads((entry / _WORLD_FILE).read_text(encoding="utf-8")))
 
     def evaluation_identity(self) -> dict[str, object]:
-        return {"mode": self.options.mode}
+        """``{"mode": m}`` for a one-mode benchmark or a view (:meth:`with_mode`); ``{"modes": [...]}`` otherwise."""
+        return {"mode": self.mode} if len(self.modes) == 1 else {"modes": list(self.modes)}
+
+    def with_mode(self, mode: str) -> "SyntheticBenchmark":
+        """A view serving ``mode``'s evaluation data (the same world, loaded once, shared with this object)."""
+        import copy
+
+        self.check_mode(mode)
+        _ = self.world  # load it once here: a copy made before would load its own
+        view = copy.copy(self)
+        view.mode = mode
+        view.modes = (mode,)
+        return view
 
     @property
     def splits(self) -> tuple[str, ...]:  # type: ignore[override]  # a plain attribute in the base; options here
@@ -143,7 +162,7 @@ class SyntheticBenchmark(Benchmark):
     def language_data(self, language: str, split: str = "test") -> LanguageData:
         self.check_language(language)
         self.check_split(split)
-        if self.options.mode == "cross-lingual":
+        if self.mode == "cross-lingual":
             return self.world.crosslingual(language, self.tiers[language], self.pivot, split)
         return self.world.languages[language] if split == "test" else self.world.dev[language]
 
@@ -170,7 +189,8 @@ class SyntheticBenchmark(Benchmark):
         w = self.world
         out.update(
             synthetic=True,
-            mode=self.options.mode,
+            mode=self.mode if len(self.modes) == 1 else list(self.modes),
+            modes=list(self.modes),
             generator_version=GENERATOR_VERSION,
             parameters=self.options.model_dump(mode="json"),
             fingerprint=w.fingerprint,

@@ -11,17 +11,28 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from harness.benchmarks.base import TIERS
 from harness.errors import ConfigError
 from harness.options import validate_section
 
-__all__ = ["GENERATOR_VERSION", "SyntheticOptions", "TIERS"]
+__all__ = ["GENERATOR_VERSION", "MODES", "SyntheticOptions", "TIERS"]
 
 _LANG_RE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 #: Version of the generator algorithm; part of every fingerprint and cache key.
 GENERATOR_VERSION = "2"  # 2: streams from harness.seeding (2026-12-02)
+#: Evaluation modes of the embedded world (see ``SyntheticOptions.modes``).
+MODES = ("monolingual", "cross-lingual")
+Mode = Literal["monolingual", "cross-lingual"]
 
 
 class SyntheticOptions(BaseModel):
@@ -61,10 +72,16 @@ class SyntheticOptions(BaseModel):
     )
     train_pairs: int = Field(4000, ge=10, le=10_000_000, description="pivot (query, positive) pairs")
     queries: int = Field(800, ge=1, le=1_000_000, description="judged test queries per language (reported)")
-    mode: Literal["monolingual", "cross-lingual"] = Field(
+    mode: Mode = Field(
         "monolingual",
-        description="monolingual: queries and passages in each language; cross-lingual: the pivot's "
-        "information needs asked in each language against the pivot's passages",
+        description="the evaluation mode (monolingual: queries and passages in each language; cross-lingual: the "
+        "pivot's information needs asked in each language against the pivot's passages); with modes: the first of "
+        "them (the report's primary mode)",
+    )
+    modes: tuple[Mode, ...] | None = Field(
+        None,
+        description="several evaluation modes in one run (each cell trains once and is evaluated in every mode; "
+        "results carry the mode and the question is answered per mode); default: [mode]",
     )
     dev_queries: int | None = Field(
         None,
@@ -78,6 +95,7 @@ class SyntheticOptions(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "SyntheticOptions":
+        self._resolve_modes()
         for lang, tier in self.languages.items():
             if not _LANG_RE.match(lang):
                 raise ConfigError(
@@ -131,6 +149,37 @@ class SyntheticOptions(BaseModel):
                 f">= (queries + dev_queries) * (1 + confusers_per_query) = {needed}",
             )
         return self
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_modes(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        """Without ``modes`` the dump is what it was before modes existed (one-mode configs keep their sha256)."""
+        data = handler(self)
+        if self.modes is None:
+            data.pop("modes", None)
+        return data
+
+    def _resolve_modes(self) -> None:
+        """``modes`` given: validated, and ``mode`` set to its first (so the normalised config re-loads as is)."""
+        if self.modes is None:
+            return
+        modes = list(self.modes)
+        if not modes:
+            raise ConfigError("benchmark.modes", modes, f"one or more of {list(MODES)}")
+        if len(set(modes)) != len(modes):
+            raise ConfigError("benchmark.modes", modes, "each mode at most once", hint="remove the repeated mode")
+        if "mode" in self.model_fields_set and self.mode != modes[0]:
+            raise ConfigError(
+                "benchmark.mode",
+                self.mode,
+                f"absent, or the first of benchmark.modes ({modes[0]!r})",
+                hint=f"write modes = {modes!r} alone; mode names the primary mode, the first of modes",
+            )
+        object.__setattr__(self, "mode", modes[0])
+
+    @property
+    def evaluation_modes(self) -> tuple[str, ...]:
+        """The resolved modes, in the configured order (the first is the report's primary mode)."""
+        return tuple(self.modes) if self.modes else (self.mode,)
 
     @property
     def n_dev(self) -> int:

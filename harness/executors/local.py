@@ -8,13 +8,18 @@ builds its own engine over the same cache; a stage two workers need at once, suc
 base encoder, is built by one while the other waits on the cache's lock).  Plugins must
 then be installed (found through entry points), not only registered in the driver process.
 
-Stage lines (``Executor.log``): the base encoder, shared by all seeds, is built (or loaded)
-before the first cell and, in-process, each seed's teacher before that seed's first cell,
-each with a start and an end line, so that a cold run says which stage is running (on a
-terminal and in a log file alike) and the progress bar's rate (hence its ETA) counts cells,
-not one-off work (the bar starts after the base encoder and is unpaused after each teacher).
-Building them early changes no result: both are cached stages keyed and seeded by their own
-identity.
+Stage lines (``Executor.log``): the base encoder, shared by all seeds, and each seed's
+teacher get a line when they start (in-process) or are queued (pool) and one when they are
+ready, so that a cold run says which stage is running (on a terminal and in a log file alike)
+and the progress bar's rate (hence its ETA) counts cells, not one-off work.
+
+Scheduling of the pool (:meth:`LocalExecutor.schedule`): the base encoder is the first task
+(one worker builds it) and cells that need no teacher (BM25) run beside it; then each seed's
+teacher is a task of its own, so two teachers train side by side; then the remaining cells,
+costliest first (``Method.cost``), so the cheap ones fill the tail.  A worker keeps one engine
+per config (its benchmark, base encoder and teachers stay loaded between its cells).
+Building stages early and the order of cells change no result: stages and cells are cached
+and seeded by their own identity.
 """
 
 from __future__ import annotations
@@ -68,7 +73,8 @@ class LocalExecutor(Executor):
         engine = self.engine
         workers = min(self.options.workers, len(cells)) if cells else 1
         teacher_seeds = {s.seed for s in cells if engine.config.method(s.method).cls.needs_teacher}
-        if teacher_seeds and engine.config.model.base == "mini":
+        needs_base = bool(teacher_seeds) and engine.config.model.base == "mini"
+        if needs_base and workers <= 1:
             self._stage(
                 "base encoder",
                 "base encoder (tokenizer + MLM pre-training, shared by all seeds; from the cache when built before)",
@@ -95,29 +101,81 @@ class LocalExecutor(Executor):
                     bar.update(1)
             else:
                 self.log(
-                    f"{len(cells)} cells on {workers} worker processes (each builds or loads the teachers it needs)"
+                    f"{len(cells)} cells on {workers} worker processes (shared stages first: the base encoder, "
+                    "then each seed's teacher, while cells that need neither run beside them)"
                 )
-                for out in self._pool(cells, workers):
+                stages: list[tuple[str, int | None]] = ([("base", None)] if needs_base else []) + [
+                    ("teacher", seed) for seed in sorted(teacher_seeds)
+                ]
+                for out in self._pool(cells, workers, stages):
                     bar.update(1)
                     yield out
         finally:
             bar.close()
 
-    def _pool(self, cells: Sequence[CellSpec], workers: int) -> Iterator[CellOutput]:
+    def schedule(self, cells: Sequence[CellSpec]) -> list[CellSpec]:
+        """The pool's submission order: cells that need no teacher first (they run beside the
+        shared stages), then the rest costliest first (``Method.cost``; ties in matrix order),
+        so that cheap cells fill the tail.  Order changes no result."""
+        config = self.engine.config
+        free = [c for c in cells if not config.method(c.method).cls.needs_teacher]
+        rest = [c for c in cells if config.method(c.method).cls.needs_teacher]
+        rank = {id(c): i for i, c in enumerate(rest)}
+        rest.sort(key=lambda c: (-float(config.method(c.method).cls.cost), c.seed, rank[id(c)]))
+        return free + rest
+
+    def _pool(
+        self, cells: Sequence[CellSpec], workers: int, stages: Sequence[tuple[str, int | None]] = ()
+    ) -> Iterator[CellOutput]:
         import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+        from harness.engine import build_stage_remote
 
         engine = self.engine
         text, source = engine.config.to_toml(), engine.config.source
+        root, device = str(engine.cache.root), engine.device
         ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+        order = self.schedule(cells)
+        n_free = sum(1 for c in order if not engine.config.method(c.method).cls.needs_teacher)
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
-            pending = {
-                pool.submit(execute_cell_remote, text, source, spec, str(engine.cache.root), engine.device): spec
-                for spec in cells
-            }
-            while pending:
-                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            stage_futs: dict[Future, str] = {}
+            pending: dict[Future, CellSpec] = {}
+
+            def submit_stage(stage: str, seed: int | None) -> None:
+                if stage == "base":
+                    name, what = "base encoder", "base encoder (tokenizer + MLM pre-training, shared by all seeds)"
+                else:
+                    name, what = f"teacher seed={seed}", f"teacher for seed {seed} (the base fine-tuned on pivot pairs)"
+                self.log(f"{what}: queued (built once, or loaded from the cache)")
+                stage_futs[pool.submit(build_stage_remote, text, source, stage, seed, root, device)] = name
+
+            def submit_cell(spec: CellSpec) -> None:
+                pending[pool.submit(execute_cell_remote, text, source, spec, root, device)] = spec
+
+            # The base first (one worker builds it) with teacher-free cells beside it, then the teachers,
+            # then the other cells: a worker that reaches a stage another builds waits on the cache's lock.
+            base = [st for st in stages if st[0] == "base"]
+            for st in base:
+                submit_stage(*st)
+            for spec in order[:n_free]:
+                submit_cell(spec)
+            for st in stages:
+                if st[0] != "base":
+                    submit_stage(*st)
+            for spec in order[n_free:]:
+                submit_cell(spec)
+            while pending or stage_futs:
+                done, _ = wait(list(pending) + list(stage_futs), return_when=FIRST_COMPLETED)
                 for fut in done:
+                    if fut in stage_futs:
+                        name = stage_futs.pop(fut)
+                        try:
+                            self.stage_seconds[name] = round(fut.result(), 3)
+                            self.log(f"{name}: ready in {self.stage_seconds[name]:.1f} s")
+                        except Exception as e:  # noqa: BLE001 - the cells that need it report the error
+                            self.log(f"{name}: failed ({type(e).__name__}); the cells that need it will report it")
+                        continue
                     spec = pending.pop(fut)
                     try:
                         yield fut.result()

@@ -53,6 +53,19 @@ def tokenizer_digest(tokenizer) -> str:
     return hashlib.sha256((text + extra).encode()).hexdigest()
 
 
+#: Encoders whose last hidden state is the output of their last ``encoder.layer`` (no final
+#: norm after the stack), so cutting the stack at ``k`` layers gives ``hidden_states[k]``.
+_CUTTABLE = frozenset({"bert", "roberta", "xlm-roberta", "electra", "camembert"})
+
+
+def _layer_list(model: nn.Module) -> nn.ModuleList | None:
+    """The transformer layer list of a BERT-family model (cuttable, see :data:`_CUTTABLE`), else None."""
+    if getattr(getattr(model, "config", None), "model_type", None) not in _CUTTABLE:
+        return None
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    return layers if isinstance(layers, nn.ModuleList) else None
+
+
 class BiEncoder(nn.Module):
     """Shared-weight dual encoder.
 
@@ -196,12 +209,46 @@ class BiEncoder(nn.Module):
         dev = self.device
         return {k: v.to(dev) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
 
+    def features_from_ids(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """What :meth:`tokenize` returns for texts whose token ids are ``ids`` (from
+        :meth:`tokenize_ids` or the tokenizer with the same ``max_length``): right padding to the
+        longest (to a multiple of 32 on CUDA), tensors on the model's device."""
+        import numpy as np
+
+        lengths = [len(x) for x in ids]
+        width = max(lengths, default=0)
+        if self.device.type == "cuda":
+            width = -(-width // 32) * 32
+        batch = np.full((len(ids), width), self.tokenizer.pad_token_id or 0, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for r, (x, n) in enumerate(zip(ids, lengths)):
+            batch[r, :n] = x
+            mask[r, :n] = 1
+        dev = self.device
+        return {"input_ids": torch.from_numpy(batch).to(dev), "attention_mask": torch.from_numpy(mask).to(dev)}
+
     def token_embeddings(self, features: dict[str, torch.Tensor], layer: int = -1) -> torch.Tensor:
-        """Hidden states of ``layer`` (``-1``: last), shape ``(batch, seq_len, hidden)``."""
+        """Hidden states of ``layer`` (``-1``: last), shape ``(batch, seq_len, hidden)``.
+
+        ``layer`` indexes ``hidden_states`` as transformers returns them (``0``: the
+        embeddings, ``k``: the output of the ``k``-th transformer layer, negative from the
+        end).  For BERT-family encoders the layers above ``layer`` are not run at all (the
+        encoder's layer list is cut for the call): the result is bit-identical to the full
+        forward's ``hidden_states[layer]``, at the cost of the first ``layer`` layers only.
+        """
         if layer == -1:
             return self.model(**features).last_hidden_state
-        out = self.model(**features, output_hidden_states=True)
-        return out.hidden_states[layer]
+        layers = _layer_list(self.model)
+        n = len(layers) if layers is not None else None
+        k = layer if layer >= 0 or n is None else n + 1 + layer
+        if layers is None or n is None or not 1 <= k < n:
+            return self.model(**features, output_hidden_states=True).hidden_states[layer]
+        encoder = self.model.encoder
+        encoder.layer = nn.ModuleList(list(layers)[:k])  # the same modules: weights and gradients are shared
+        try:
+            return self.model(**features).last_hidden_state
+        finally:
+            encoder.layer = layers
 
     def pool(self, tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Pool ``(B, L, H)`` token vectors to ``(B, H)``, normalised if configured."""

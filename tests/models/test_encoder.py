@@ -195,3 +195,53 @@ def test_cuda_encode_with_bf16_autocast_matches_cpu(tiny_model_dir):
     alone = torch.cat([gpu_enc.encode([t]) for t in TEXTS])
     assert (alone * gpu).sum(1).min() > 0.995  # input order kept under length sorting
     assert (gpu @ cpu.T).argmax(1).tolist() == list(range(len(TEXTS)))
+
+
+@pytest.mark.parametrize("layer", [0, 1, -2])
+def test_a_cut_forward_equals_the_full_forwards_hidden_state_bit_for_bit(enc, layer):
+    """token_embeddings(layer) runs only the layers below: same values and gradients, exactly."""
+    feats = enc.tokenize(TEXTS)
+    student = enc.copy()
+    student.eval()  # no dropout: both forwards are deterministic
+    full = student.model(**feats, output_hidden_states=True).hidden_states[layer]
+    full.pow(2).sum().backward()
+    grads_full = {n: p.grad.clone() for n, p in student.named_parameters() if p.grad is not None}
+    student.zero_grad(set_to_none=True)
+    cut = student.token_embeddings(feats, layer)
+    cut.pow(2).sum().backward()
+    grads_cut = {n: p.grad.clone() for n, p in student.named_parameters() if p.grad is not None}
+    assert torch.equal(cut, full)
+    assert grads_cut.keys() == grads_full.keys() and len(grads_cut) > 0
+    assert all(torch.equal(grads_cut[n], grads_full[n]) for n in grads_full)
+    assert len(student.model.encoder.layer) == 2  # the layer list is restored
+
+
+def test_features_from_ids_equal_the_tokenizers_padded_batch(enc):
+    feats = enc.tokenize(TEXTS, 8)
+    again = enc.features_from_ids(enc.tokenizer(TEXTS, truncation=True, max_length=8)["input_ids"])
+    assert feats.keys() == again.keys()
+    assert all(torch.equal(feats[k], again[k]) for k in feats)
+
+
+def test_the_alignment_text_table_collates_and_holds_the_teachers_own_outputs(tiny_model_dir):
+    """The alignment methods' once-per-run table: the tokenizer's padded features, and the
+    teacher's embeddings / hidden states per text (to float rounding: other batch shapes)."""
+    from harness_methods._alignment import TextTable
+
+    teacher = BiEncoder.from_pretrained(tiny_model_dir)
+    teacher.eval()
+    texts = ["the long river", "lion", "blue water in the city of africa", "lion", "mto simba mlima nile"]
+    table = TextTable(teacher, texts, max_length=6, batch_size=2)
+    assert len(table) == 4  # distinct texts
+    batch = ["lion", "mto simba mlima nile", "the long river"]
+    feats = teacher.tokenize(batch, 6)
+    got = table.features(batch)
+    assert all(torch.equal(got[k], feats[k]) for k in feats)
+    with torch.no_grad():
+        emb = teacher(feats)
+        states = teacher.model(**feats, output_hidden_states=True).hidden_states[1]
+    torch.testing.assert_close(table.embeddings(batch), emb, atol=1e-5, rtol=0)
+    tokens = table.tokens(batch, 1)
+    mask = feats["attention_mask"].bool()
+    torch.testing.assert_close(tokens[mask], states[mask], atol=1e-5, rtol=0)
+    assert (tokens[~mask] == 0).all()  # padding carries zeros (it carries no OT mass)

@@ -67,3 +67,40 @@ def test_extract_reads_a_run_directory(tmp_path, make_results, make_run):
     assert block.startswith(mod.BEGIN) and block.endswith(mod.END)
     assert "| high tier |" in block and "| low tier |" in block and "Verdict (" in block
     assert "Low-tier means per seed (seeds 0, 1)" in block
+
+
+def test_readme_science_block_matches_the_stored_science_run():
+    mod = script()
+    stored = json.loads(mod.SCIENCE.read_text())
+    block = mod.readme_block(mod.README.read_text(), mod.SCI_BEGIN, mod.SCI_END)
+    assert block == mod.render_science(stored), "run `python benchmarks/readme_figures.py --science RUN_DIR`"
+    assert [m["mode"] for m in stored["modes"]] == ["monolingual", "cross-lingual"]
+    for m in stored["modes"]:
+        assert f"**{m['mode']}**" in block
+        for t in m["tier_means"]:
+            assert mod._f(t["mean"]) in block
+
+
+def test_science_controls_are_found_from_the_runs_methods():
+    mod = script()
+    fig = {
+        "methods": {
+            "ot-distill": {"plugin": "ot-distill", "student_side": "query", "shuffle_bitext": False, "align_weight": 1},
+            "ot-shuffled": {"plugin": "ot-distill", "student_side": "query", "shuffle_bitext": True, "align_weight": 1},
+            "ot-anchor-only": {
+                "plugin": "ot-distill",
+                "student_side": "query",
+                "shuffle_bitext": False,
+                "align_weight": 0.0,
+            },
+            "ot-both": {"plugin": "ot-distill", "student_side": "both", "shuffle_bitext": True, "align_weight": 1},
+            "contrastive": {"plugin": "contrastive", "student_side": "query", "shuffle_bitext": False},
+            "language-centring": {"plugin": "language-centring"},
+        }
+    }
+    assert mod._controls(fig, "ot-distill") == {
+        "shuffled bitext": "ot-shuffled",
+        "anchor only": "ot-anchor-only",
+        "per-language centring": "language-centring",
+    }
+    assert mod._controls(fig, "contrastive") == {"per-language centring": "language-centring"}

@@ -127,3 +127,33 @@ def test_headline_rows_put_the_question_methods_first(make_results, make_manifes
     assert bm25.reduction is None and rows[0].reduction is not None
     text = plain_rows(rows)
     assert text[-1][4] == "—" and text[0][1].count("[") == 1
+
+
+def test_a_yes_where_both_methods_widen_the_gap_says_so():
+    """The science run's monolingual 'yes': ot-distill widened the gap less than contrastive did."""
+    a = analysis("yes", -0.0878, -0.1009, -0.0742)
+    a["question"]["per_method"] = [
+        {
+            "method": "ot-distill",
+            "role": "ot",
+            "gap_reduction_vs_baseline": {"estimate": -0.025, "ci": [-0.045, -0.007]},
+        },
+        {
+            "method": "contrastive",
+            "role": "contrastive",
+            "gap_reduction_vs_baseline": {"estimate": -0.113, "ci": [-0.125, -0.101]},
+        },
+    ]
+    v = verdict_summary(a)
+    assert v.lead == "Yes"
+    assert (
+        "Relative to zero-shot, ot-distill by 0.0250 (95% CI [0.0070, 0.0450]) and contrastive by 0.1130 "
+        "(95% CI [0.1010, 0.1250]) widen the high-minus-low gap" in v.body
+    )
+    # one widening method only; and none when the interval reaches 0
+    a["question"]["per_method"][0]["gap_reduction_vs_baseline"] = {"estimate": -0.01, "ci": [-0.03, 0.01]}
+    body = verdict_summary(a).body
+    assert "Relative to zero-shot, contrastive by 0.1130" in body and "widens the high-minus-low gap" in body
+    assert "ot-distill by" not in body
+    a["question"]["per_method"][1]["gap_reduction_vs_baseline"] = {"estimate": 0.02, "ci": [0.01, 0.03]}
+    assert "Relative to" not in verdict_summary(a).body
