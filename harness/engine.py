@@ -115,10 +115,20 @@ class CellOutput:
 class Engine:
     """Computes cells for one config; memoises the benchmark, base encoder and teachers."""
 
-    def __init__(self, config: HarnessConfig, cache: Cache, *, progress: bool = False, device: str | None = None):
+    def __init__(
+        self,
+        config: HarnessConfig,
+        cache: Cache,
+        *,
+        progress: bool = False,
+        device: str | None = None,
+        shard_runner: Any = None,
+    ):
         from harness.training import resolve_device
 
         self.config = config
+        #: where document-index shards are encoded (None: in this process; see harness.index.build_index)
+        self.shard_runner = shard_runner
         self.cache = cache
         self.progress = progress
         self.device = device or resolve_device(config.raw.device)
@@ -205,9 +215,11 @@ class Engine:
                 f"model.base {self.config.model.base!r}: cannot load its tokenizer "
                 f"offline ({e}); the directory needs the tokenizer files"
             ) from None
+        from harness import corpus
+
         rates = {}
         for lang in bench.languages:
-            data = bench.language_data(lang)
+            data = corpus.topics(bench, lang)  # queries only: a streamed corpus is not loaded
             texts = [data.queries[q] for q in sorted(data.queries)[:sample]]
             rates[lang] = round(check_tokenizer(tok, texts, where=f"model.base on {lang!r} queries"), 6)
         facts["unknown_token_rate"] = rates
@@ -500,6 +512,7 @@ class Engine:
                             label=where,
                             cache=not label,  # checkpoints: private indexes, not kept
                             private=private,
+                            runner=self.shard_runner,
                         )
                         t_ret += time.perf_counter() - t0
                         for i, run in zip(todo, got):
@@ -703,6 +716,7 @@ def retrieve_splits(
     index=None,
     label: str = "",
     cache: bool = True,
+    runner: Any = None,
     private: dict | None = None,
 ) -> list[dict[str, dict[str, float]]]:
     """Top-``k`` runs of several query sets over ``language``'s corpus, ranked by the
@@ -713,7 +727,7 @@ def retrieve_splits(
     (:func:`harness.index.dense_run`).
 
     A dense retriever goes through the cached document index (encoded once for every query
-    set) and sharded exact search (:func:`harness.index.dense_run`); a searcher ranks the
+    set, its shards by ``runner``) and sharded exact search (:func:`harness.index.dense_run`); a searcher ranks the
     corpus itself.  Non-finite embeddings or scores fail the cell
     (:class:`NonFiniteOutputError`, naming ``label``): a NaN ranking is arbitrary and must
     never be scored as a result.
@@ -733,8 +747,9 @@ def retrieve_splits(
             k,
             root=root,
             device=device,
-            check=lambda x, what: _check_finite(x, what, label),
+            check=functools.partial(_check_finite, label=label),
             cache=cache,
+            runner=runner,
             private=private,
             **kw,
         )
@@ -771,14 +786,21 @@ def _worker_engine(config_text: str, config_source: str, cache_root: str | None,
 
 
 def execute_cell_remote(
-    config_text: str, config_source: str, spec: CellSpec, cache_root: str | None, device: str | None = None
+    config_text: str,
+    config_source: str,
+    spec: CellSpec,
+    cache_root: str | None,
+    device: str | None = None,
+    shard_runner: Any = None,
 ) -> CellOutput:
     """Run one cell in a worker process (e.g. a Ray worker) from the config's TOML text.
 
     Uses the worker's own cache (``cache_root`` or the default); returns outputs to the driver,
-    which writes them: no shared file system is assumed.
+    which writes them: no shared file system is assumed.  ``shard_runner`` encodes the
+    document-index shards (e.g. one Ray task per shard; None: in this process).
     """
     engine = _worker_engine(config_text, config_source, cache_root, device)
+    engine.shard_runner = shard_runner  # per cell: the runner holds no state
     cached = engine.load_cached_cell(spec)
     if cached is not None:
         return cached

@@ -179,12 +179,12 @@ class DocIndex:
                     raise CacheCorruptError(f"document index {self.path}: {name} fails its sha256 checksum")
 
     def shard_ids(self, i: int) -> np.ndarray:
-        return np.load(self.path / f"{_shard_name(i)}.ids.npy", mmap_mode="r")
+        return np.load(self.path / _record_file(self.shards[i], "ids"), mmap_mode="r")
 
     def iter_shards(self) -> Iterator[DocShard]:
         """Shards as :class:`DocShard` over memory-mapped files (one shard read at a time)."""
         for r in self.shards:
-            emb = np.load(self.path / f"{_shard_name(r.index)}.emb.npy", mmap_mode="r")
+            emb = np.load(self.path / _record_file(r, "emb"), mmap_mode="r")
             yield DocShard(emb, np.asarray(self.shard_ids(r.index)), r.offset)
 
     def doc_id(self, j: int) -> str:
@@ -206,6 +206,101 @@ class DocIndex:
         return out.reshape(np.shape(indices)).tolist()
 
 
+@dataclass(frozen=True)
+class ShardJob:
+    """One shard still to encode: its position in the stream and its documents."""
+
+    index: int
+    offset: int  # global index of its first document
+    ids: list[str]
+    texts: list[str]
+
+
+def _payload_name(i: int, kind: str, tag: str) -> str:
+    return f"{_shard_name(i)}{'-' + tag if tag else ''}.{kind}.npy"
+
+
+def _record_file(r: ShardRecord, kind: str) -> str:
+    """The shard's ``kind`` (``emb``/``ids``) file, as named by its record."""
+    suffix = f".{kind}.npy"
+    names = [n for n in r.files if n.endswith(suffix)]
+    return names[0] if names else _payload_name(r.index, kind, "")
+
+
+def _shard_dim(path: Path, r: ShardRecord) -> int:
+    return int(np.load(path / _record_file(r, "emb"), mmap_mode="r").shape[1])
+
+
+def _finished_shard(path: Path, i: int, ids: list[str]) -> ShardRecord | None:
+    """Shard ``i``'s record if it is finished, after checking it holds the stream's doc ids."""
+    rec_path = path / f"{_shard_name(i)}.json"
+    if not rec_path.is_file():
+        return None
+    rec = ShardRecord(**json.loads(rec_path.read_text()))
+    stored = np.load(path / _record_file(rec, "ids"), mmap_mode="r")
+    if rec.n != len(ids) or not np.array_equal(np.asarray(stored), id_bytes(ids)):
+        raise CacheCorruptError(
+            f"document index {path}: shard {i} holds other doc ids than the corpus now yields; "
+            f"the corpus changed under the same fingerprint: delete {path} and run again"
+        )
+    return rec
+
+
+def write_shard(path: Path, job: ShardJob, emb: np.ndarray, dtype: str, tag: str = "") -> ShardRecord:
+    """Write one encoded shard into the index directory ``path``; return its record.
+
+    The embeddings (``(n, dim)``, stored as ``dtype``) and the doc ids go to temporary
+    files renamed into place, then the record ``shard-NNNNN.json`` -- the commit point --
+    is created with ``os.link``, which fails if it exists.  So readers never see a
+    half-written shard, and when two writers race on one shard (a shard task retried by Ray
+    while its first attempt still runs; a dead driver's task still running when the re-run
+    starts) the first record wins and the loser deletes its own files and returns the
+    winner's record.  Writers that may race pass a unique ``tag``, which is part of their
+    file names, so a loser never overwrites the files a winner's record names; the build
+    in the driver's process (one writer, under the index's lock) uses the plain names.
+    Where the file system has no hard links, the record is renamed into place instead
+    (the last writer wins; each record names its own writer's files, so it stays consistent).
+    """
+    if emb.ndim != 2 or emb.shape[0] != len(job.ids):
+        raise ValueError(f"encoder returned shape {emb.shape} for {len(job.ids)} documents")
+    files = {}
+    for kind, arr in (("emb", emb.astype(DTYPES[dtype])), ("ids", id_bytes(job.ids))):
+        fname = _payload_name(job.index, kind, tag)
+        tmp = path / f".tmp-{fname}-{uuid.uuid4().hex}.npy"
+        np.save(tmp, arr)
+        files[fname] = {"size": tmp.stat().st_size, "sha256": _sha256(tmp)}
+        os.replace(tmp, path / fname)
+    rec = ShardRecord(index=job.index, offset=job.offset, n=len(job.ids), files=files)
+    rec_path = path / f"{_shard_name(job.index)}.json"
+    tmp = path / f".tmp-{rec_path.name}-{uuid.uuid4().hex}"
+    tmp.write_text(json.dumps(rec.__dict__, indent=1, sort_keys=True))
+    try:
+        os.link(tmp, rec_path)
+    except FileExistsError:  # another writer finished this shard first: keep its files, drop ours
+        winner = ShardRecord(**json.loads(rec_path.read_text()))
+        for fname in files:
+            if fname not in winner.files:
+                (path / fname).unlink(missing_ok=True)
+        return winner
+    except OSError:  # no hard links on this file system: rename (the last writer wins)
+        os.replace(tmp, rec_path)
+        return rec
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rec
+
+
+class LocalShards:
+    """Encodes shards one after another in this process (the default shard runner)."""
+
+    def encode(
+        self, path: Path, jobs: Iterator[ShardJob], encode: Callable[[list[str]], np.ndarray], dtype: str
+    ) -> Iterator[ShardRecord]:
+        """Encode and write each job in order, yielding its record once it is committed."""
+        for job in jobs:
+            yield write_shard(path, job, np.asarray(encode(job.texts), dtype=np.float32), dtype)
+
+
 def build_index(
     root: Path,
     key: dict[str, Any],
@@ -217,6 +312,7 @@ def build_index(
     cache: bool = True,
     label: str = "",
     on_shard: Callable[[int, int], None] | None = None,
+    runner: Any = None,
 ) -> DocIndex:
     """Open the index for ``key`` under ``root/docindex``, building (or resuming) it if needed.
 
@@ -233,6 +329,10 @@ def build_index(
         the caller removes it with :func:`discard_index`.
     on_shard : callable ``(shard_index, n_docs)``, optional
         Called after each shard is encoded and committed (progress; tests use it to kill).
+    runner : object with ``encode(path, jobs, encode, dtype) -> iterator of ShardRecord``
+        Where shards are encoded: :class:`LocalShards` (default, in this process, in order)
+        or :class:`harness.executors.ray_shards.RayShards` (one Ray task per shard, in any
+        order; records are put back in stream order here).
     """
     from filelock import FileLock
 
@@ -271,45 +371,33 @@ def build_index(
             _atomic_json(
                 build_meta, {"key": full_key, "dtype": dtype, "shard_size": shard_size, "started": time.time()}
             )
-        np_dtype = DTYPES[dtype]
-        records: list[ShardRecord] = []
-        dim = None
-        offset = 0
-        reused = encoded = 0
+        finished: dict[int, ShardRecord] = {}
+        counts = {"reused": 0, "encoded": 0}
         t0 = time.perf_counter()
-        for i, (ids, texts) in enumerate(iter_shards(documents(), shard_size)):
-            rec_path = path / f"{_shard_name(i)}.json"
-            if rec_path.is_file():
-                rec = ShardRecord(**json.loads(rec_path.read_text()))
-                stored = np.load(path / f"{_shard_name(i)}.ids.npy", mmap_mode="r")
-                if rec.n != len(ids) or not np.array_equal(np.asarray(stored), id_bytes(ids)):
-                    raise CacheCorruptError(
-                        f"document index {path}: shard {i} holds other doc ids than the corpus now yields; "
-                        f"the corpus changed under the same fingerprint: delete {path} and run again"
-                    )
-                dim = int(np.load(path / f"{_shard_name(i)}.emb.npy", mmap_mode="r").shape[1])
-                records.append(rec)
-                offset += rec.n
-                reused += rec.n
-                continue
-            emb = np.asarray(encode(texts), dtype=np.float32)  # (n, dim)
-            if emb.ndim != 2 or emb.shape[0] != len(ids):
-                raise ValueError(f"encoder returned shape {emb.shape} for {len(ids)} documents")
-            dim = emb.shape[1]
-            files = {}
-            for kind, arr in (("emb", emb.astype(np_dtype)), ("ids", id_bytes(ids))):
-                fname = f"{_shard_name(i)}.{kind}.npy"
-                tmp = path / f".tmp-{fname}-{uuid.uuid4().hex}.npy"
-                np.save(tmp, arr)
-                files[fname] = {"size": tmp.stat().st_size, "sha256": _sha256(tmp)}
-                os.replace(tmp, path / fname)
-            rec = ShardRecord(index=i, offset=offset, n=len(ids), files=files)
-            _atomic_json(rec_path, rec.__dict__)
-            records.append(rec)
-            offset += len(ids)
-            encoded += len(ids)
+
+        def todo() -> Iterator[ShardJob]:
+            """The stream's shards not finished yet (finished ones are checked and kept)."""
+            offset = 0
+            for i, (ids, texts) in enumerate(iter_shards(documents(), shard_size)):
+                rec = _finished_shard(path, i, ids)
+                if rec is not None:
+                    finished[i] = rec
+                    counts["reused"] += rec.n
+                else:
+                    yield ShardJob(i, offset, ids, texts)
+                offset += len(ids)
+
+        for rec in (runner or LocalShards()).encode(path, todo(), encode, dtype):
+            finished[rec.index] = rec
+            counts["encoded"] += rec.n
             if on_shard is not None:
-                on_shard(i, len(ids))
+                on_shard(rec.index, rec.n)
+        records = [finished[i] for i in sorted(finished)]
+        if [r.index for r in records] != list(range(len(records))):
+            raise CacheCorruptError(f"document index {path}: shards {sorted(finished)} are not contiguous")
+        offset = sum(r.n for r in records)
+        dim = _shard_dim(path, records[-1]) if records else 0
+        reused, encoded = counts["reused"], counts["encoded"]
         meta = {
             "key": full_key,
             "n_docs": offset,
@@ -406,6 +494,7 @@ def dense_run(
     corpus_fp: str | None = None,
     check: Callable[[Any, str], None] | None = None,
     cache: bool = True,
+    runner: Any = None,
     private: dict[Any, DocIndex] | None = None,
 ) -> list[dict[str, dict[str, float]]]:
     """Top-``k`` runs of a dense retriever on ``language``: cached index, then sharded search.
@@ -420,6 +509,7 @@ def dense_run(
     one retriever: the languages and modes that search one corpus (cross-lingual mode: the
     pivot's) then encode it once, and the caller removes them (:func:`discard_index`).
     ``check(array, what)`` is called on every block of embeddings (e.g. to reject NaNs).
+    ``runner`` encodes the shards (:func:`build_index`; default: in this process).
     Returns, per query set, ``{query_id: {doc_id: score}}`` in rank order.
     """
     from harness import corpus
@@ -462,6 +552,7 @@ def dense_run(
             dtype=dtype,
             cache=ident is not None,
             label=language,
+            runner=runner,
         )
         if memo is not None:
             memo[(fp, doc_lang, dtype)] = idx

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,16 @@ class FileBenchmark(Benchmark):
         self._counts.setdefault(language, {})[split] = len(out.queries)
         return out
 
+    def _topics_view(self, language: str, split: str, whole: Any) -> Any:
+        """``split`` of ``language``'s whole topics (memoised), for adapters with a native ``topics``."""
+        if self.tuning_scheme(language) == "none":
+            return whole
+        with self._lock:
+            memo = self.__dict__.setdefault("_topic_views", {})
+            if (language, split) not in memo:
+                memo[(language, split)] = self._split_of(language, split, whole)
+            return memo[(language, split)]
+
     def tuning_counts(self) -> dict[str, dict[str, int]]:
         """``language -> {"dev": n, "test": n}`` judged queries of each split, as far as loaded."""
         return {lang: dict(sorted(self._counts[lang].items())) for lang in self.languages if lang in self._counts}
@@ -160,3 +170,17 @@ class FileBenchmark(Benchmark):
 
     def _bitext_digests(self) -> dict[str, str]:
         return {lang: sha256_file(p) if p.is_file() else "missing" for lang, p in self._bitext_files().items()}
+
+    def _memoised_topics(self, language: str, read: Callable[[], Any]) -> Any:
+        """``language``'s :class:`~harness.corpus.Topics`: from its data if loaded, else ``read()`` once."""
+        from harness.corpus import Topics
+
+        self.check_language(language)
+        with self._lock:
+            if language in self._data:
+                d = self._data[language]
+                return Topics(language, d.tier, d.queries, d.qrels)
+            memo = self.__dict__.setdefault("_topics", {})
+            if language not in memo:
+                memo[language] = read()
+            return memo[language]

@@ -50,7 +50,7 @@ from typing import Any, ClassVar, NamedTuple, Tuple  # noqa: UP035 - ir_datasets
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from harness.benchmarks._common import TIERS, DataFormatError, check_language_code, iter_tsv, parse_options, sha256_file
+from harness.benchmarks._common import TIERS, DataFormatError, check_language_code, iter_tsv, parse_options
 from harness.benchmarks._filebased import FileBenchmark
 from harness.benchmarks.base import LanguageData, TrainPair, hash_json
 from harness.benchmarks.tuning import TuningOptions
@@ -190,8 +190,8 @@ class LocalBenchmark(FileBenchmark):
     ----------
     options : LocalOptions or mapping
     cache : harness.cache.Cache, optional
-        Accepted for the adapters' common constructor signature and unused (the files
-        are read directly; reading is fast next to training).
+        Where file digests are memoised (``<cache>/file-digests``; default: the default
+        cache root).  The files themselves are read directly.
     base_dir : path, optional
         Directory relative paths are resolved against (the config file's directory).
     """
@@ -207,6 +207,7 @@ class LocalBenchmark(FileBenchmark):
         self.pivot = self.options.pivot
         self.languages = tuple(self.options.languages)
         self.tiers = {lang: o.tier for lang, o in self.options.languages.items()}
+        self._digest_dir = Path(cache.root) / "file-digests" if getattr(cache, "root", None) is not None else None
         self._init_state()
 
     def _path(self, p: Path) -> Path:
@@ -250,7 +251,12 @@ class LocalBenchmark(FileBenchmark):
         qrels = self._existing(f"{key}.dev_qrels", o.dev_qrels, "dev qrels")
         paths = {"queries": queries, "qrels": qrels}
         blanks = {"queries": _irds.tsv_blank, "qrels": _irds.trec_blank}
-        corpus = self._data[language].corpus
+        # judged documents must exist: the corpus if loaded, else its ids streamed once
+        corpus = (
+            self._data[language].corpus
+            if language in self._data
+            else dict.fromkeys((d for d, _ in self.iter_corpus(language)), "")
+        )
         got = _irds.collect_topics(
             language,
             o.tier,
@@ -280,7 +286,7 @@ class LocalBenchmark(FileBenchmark):
             return {"scheme": "holdout", **self.options.holdout_identity()}
         return {
             "scheme": t,
-            **{k: sha256_file(p) if p.is_file() else "missing" for k, p in self.dev_files(language).items()},
+            **{k: self._digest(p) for k, p in self.dev_files(language).items()},
         }
 
     def evaluation_identity(self) -> dict[str, object]:
@@ -299,19 +305,6 @@ class LocalBenchmark(FileBenchmark):
             return f"the local queries split by {o.holdout_words()}"
         return "each language's dev_queries / dev_qrels files (same corpus, disjoint from the reported queries)"
 
-    def language_fingerprints(self) -> dict[str, str]:
-        """Per language: its data; with a tuning split, also what selects its dev and test queries."""
-        out = {}
-        for lang in self.languages:
-            ident = self._tuning_identity(lang)
-            if ident is None:
-                out[lang] = self.language_data(lang).fingerprint()
-            else:
-                self.language_data(lang)
-                out[lang] = hash_json({"data": self._data[lang].fingerprint(), "tuning": ident})
-        return out
-
-    # ------------------------------------------------------------------ Benchmark API
     def _read_language(self, language: str) -> LanguageData:
         from ir_datasets.formats import TrecQrels, TsvDocs, TsvQueries
         from ir_datasets.util import LocalDownload
@@ -363,6 +356,132 @@ class LocalBenchmark(FileBenchmark):
                 self._train = pairs
             return self._train
 
+    # ------------------------------------------------------------------ streamed access (issue 12)
+    # The corpus is streamed (``iter_corpus``) and never held whole by the index stage;
+    # ``topics`` reads queries and qrels and checks them against one streamed pass over the
+    # corpus's ids; fingerprints come from file digests memoised by (path, size, mtime).
+    def _digest(self, p: Path) -> str:
+        """sha256 of a file, computed once per (path, size, mtime) (:func:`harness.corpus.file_digest`)."""
+        from harness.corpus import file_digest
+
+        return file_digest(p, self._digest_dir) if p.is_file() else "missing"
+
+    def _corpus_file(self, language: str) -> Path:
+        self.check_language(language)
+        return self._existing(f"languages.{language}.corpus", self.options.languages[language].corpus, "corpus")
+
+    def iter_corpus(self, language: str) -> Iterator[tuple[str, str]]:
+        """``(doc_id, text)`` in file order, streamed (nothing is kept), with the line checks of
+        :meth:`language_data` (layout, empty texts); duplicate ids are checked by :meth:`topics`."""
+        from harness.benchmarks import _irds
+
+        for i, d in _stream_docs(self._corpus_file(language)):
+            yield (d.doc_id.removeprefix("\ufeff") if i == 0 else d.doc_id), _irds.doc_text(d)
+
+    def topics(self, language: str, split: str = "test") -> Any:
+        """Queries, qrels and tier of ``language`` without holding its corpus (memoised).
+
+        The same checks as :meth:`language_data`: queries and qrels are read by the same
+        code, then given only the *judged* documents of one streamed pass over the corpus,
+        so a judgment of a missing document is the same error; duplicate doc ids anywhere in
+        the corpus are found from a 64-bit hash per id (8 bytes per document; a hash
+        collision is told from a real duplicate by a second pass) and reported with their line.
+        """
+        from harness.corpus import Topics
+
+        def read() -> Topics:
+            judged = {doc for rels in self._collect(language, iter(()), "keep").data.qrels.values() for doc in rels}
+            counted: dict[str, int] = {}
+            got = self._collect(language, self._judged_docs(language, judged, counted), "error")
+            self._stats[language] = {**got.stats(), "docs": counted["docs"]}
+            return Topics(language, got.data.tier, got.data.queries, got.data.qrels)
+
+        self.check_split(split)
+        return self._topics_view(language, split, self._memoised_topics(language, read))
+
+    def _collect(self, language: str, docs: Iterator[tuple[int, Any]], unknown_docs: str) -> Any:
+        """``_irds.collect_language`` over ``docs`` and the language's queries and qrels files."""
+        from ir_datasets.formats import TrecQrels, TsvQueries
+        from ir_datasets.util import LocalDownload
+
+        from harness.benchmarks import _irds
+
+        o = self.options.languages[language]
+        files = {
+            "docs": self._corpus_file(language),
+            "queries": self._existing(f"languages.{language}.queries", o.queries, "queries"),
+            "qrels": self._existing(f"languages.{language}.qrels", o.qrels, "qrels"),
+        }
+        blanks = {"docs": _irds.tsv_blank, "queries": _irds.tsv_blank, "qrels": _irds.trec_blank}
+        queries_h = TsvQueries(LocalDownload(files["queries"], mkdir=False))
+        qrels_h = TrecQrels(LocalDownload(files["qrels"], mkdir=False), {})
+        return _irds.collect_language(
+            language,
+            o.tier,
+            docs,
+            _irds.iter_records(queries_h.queries_iter, source=str(files["queries"]), path=files["queries"]),
+            _irds.iter_records(
+                qrels_h.qrels_iter, source=str(files["qrels"]), path=files["qrels"], blank=_irds.trec_blank
+            ),
+            sources={k: str(v) for k, v in files.items()},
+            unknown_docs=unknown_docs,
+            line_of=lambda entity, index: _irds._physical_line(files[entity], index, blanks[entity]),
+        )
+
+    def _judged_docs(self, language: str, judged: set[str], counted: dict[str, int]) -> Iterator[tuple[int, Any]]:
+        """The corpus's judged records, streamed; duplicate ids anywhere are errors; sets ``counted["docs"]``."""
+        import hashlib
+        from array import array
+
+        import numpy as np
+
+        from harness.benchmarks import _irds
+
+        path = self._corpus_file(language)
+
+        def key(did: str) -> int:
+            return int.from_bytes(hashlib.blake2b(did.encode(), digest_size=8).digest(), "little")
+
+        hashes = array("Q")
+        for i, d in _stream_docs(path):
+            did = d.doc_id.removeprefix("\ufeff") if i == 0 else d.doc_id
+            hashes.append(key(did))
+            if did in judged:
+                yield i, d
+        counted["docs"] = len(hashes)
+        h = np.frombuffer(hashes, dtype=np.uint64)  # a view: sorted in place, no copy
+        h.sort()
+        suspects = set(h[1:][h[1:] == h[:-1]].tolist())  # the mask: 1 byte per document
+        if suspects:  # a second pass names the first real duplicate (a bare hash collision is not one)
+            seen: set[str] = set()
+            for i, d in _stream_docs(path):
+                did = d.doc_id.removeprefix("\ufeff") if i == 0 else d.doc_id
+                if key(did) in suspects:
+                    if did in seen:
+                        raise DataFormatError(
+                            path, f"duplicate doc id {did!r}", _irds._physical_line(path, i, _irds.tsv_blank)
+                        )
+                    seen.add(did)
+
+    def corpus_fingerprint(self, language: str) -> str:
+        """The corpus file's sha256 (memoised by path, size and mtime) and the adapter version."""
+        return hash_json({"adapter": f"local/{ADAPTER_VERSION}", "corpus": self._digest(self._corpus_file(language))})
+
+    def language_fingerprints(self) -> dict[str, str]:
+        """Per language: tier and the digests of its three files (no file is parsed); with a tuning
+        split, also what selects its dev and test queries (run keys of each split follow it)."""
+        out = {}
+        for lang in self.languages:
+            content: dict[str, object] = {
+                "tier": self.tiers[lang],
+                **{k: self._digest(p) for k, p in self.files(lang).items()},
+            }
+            ident = self._tuning_identity(lang)
+            if ident is not None:
+                content["tuning"] = ident
+            out[lang] = hash_json(content)
+        return out
+
     # ------------------------------------------------------------------ provenance
     def check_available(self) -> None:
         """Raise DataUnavailableError now if a configured file is missing (reads nothing); with a
@@ -378,7 +497,7 @@ class LocalBenchmark(FileBenchmark):
         if self.options.tuning != "none":
             for lang in self.languages:
                 for split in self.splits:
-                    self.language_data(lang, split)
+                    self.topics(lang, split)
 
     def _bitext_dir(self) -> Path | None:
         return self._path(self.options.bitext_dir) if self.options.bitext_dir is not None else None
@@ -386,8 +505,7 @@ class LocalBenchmark(FileBenchmark):
     def fingerprint(self) -> str:
         """sha256 over the adapter version, pivot, tiers and the sha256 of every file's bytes."""
 
-        def digest(p: Path) -> str:
-            return sha256_file(p) if p.is_file() else "missing"
+        digest = self._digest
 
         with self._lock:
             if self._fingerprint is None:
@@ -409,10 +527,11 @@ class LocalBenchmark(FileBenchmark):
             return self._fingerprint
 
     def describe(self) -> dict[str, object]:
-        """Summary with per-language counts (reads every language), including
+        """Summary with per-language counts (streams every language's corpus ids once), including
         ``dropped_unjudged_queries``: queries in the file that had no judgments."""
         for lang in self.languages:
-            self.language_data(lang)
+            if lang not in self._stats:
+                self.topics(lang)
         out = super().describe()
         out.update(
             {
@@ -436,6 +555,18 @@ class LocalBenchmark(FileBenchmark):
                 "queries": self.tuning_counts(),
             }
         return out
+
+
+def _stream_docs(path: Path) -> Iterator[tuple[int, _Doc]]:
+    """Numbered records of a corpus TSV read by ir_datasets' reader, layout-checked (:func:`_doc_layout`)."""
+    from ir_datasets.formats import TsvDocs
+    from ir_datasets.util import LocalDownload
+
+    from harness.benchmarks import _irds
+
+    docs_h = TsvDocs(LocalDownload(path, mkdir=False), doc_cls=_LocalDoc)
+    records = _irds.iter_records(docs_h._iter, source=str(path), path=path)  # the file itself, never a docstore
+    yield from _doc_layout(records, path, lambda entity, index: _irds._physical_line(path, index, _irds.tsv_blank))
 
 
 def _doc_layout(docs: Iterator[tuple[int, Any]], path: Path, line_of) -> Iterator[tuple[int, _Doc]]:

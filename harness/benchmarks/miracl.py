@@ -458,26 +458,12 @@ class MiraclBenchmark(FileBenchmark):
         self.check_language(language)
         self.check_split(split)
         with self._lock:
-            whole = self._whole_topics(language)
-            if self.tuning_scheme(language) == "none":
-                return whole
-            memo = self.__dict__.setdefault("_topic_views", {})
-            if (language, split) not in memo:
-                memo[(language, split)] = self._split_of(language, split, whole)
-            return memo[(language, split)]
+            return self._topics_view(language, split, self._whole_topics(language))
 
     def _whole_topics(self, language: str):
         """Topics of the whole evaluated ``split`` of ``language`` (memoised)."""
-        from harness.corpus import Topics
 
-        with self._lock:
-            if language in self._data:
-                d = self._data[language]
-                return Topics(language, d.tier, d.queries, d.qrels)
-            memo = self.__dict__.setdefault("_topics", {})
-            if language not in memo:
-                memo[language] = self._read_topics(language, self.dataset_id(language))
-            return memo[language]
+        return self._memoised_topics(language, lambda: self._read_topics(language, self.dataset_id(language)))
 
     def _read_topics(self, language: str, ds_id: str):
         """Judged queries and qrels of the dataset ``ds_id`` (no corpus read)."""

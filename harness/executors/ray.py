@@ -1,10 +1,24 @@
-"""Ray executor: each (method, seed) cell is a Ray task with declared CPU/GPU resources.
+"""Ray executor: each (method, seed) cell is a Ray task with declared CPU/GPU resources,
+and each cell's corpus encoding is split into shard tasks.
 
 The driver sends each task the normalised config (TOML text) and the cell's spec; the
-worker builds its own engine over its *own* cache (``$HARNESS_CACHE`` on that node, or the
-driver's cache root for a local instance), computes the cell and returns the outputs by
-value (per-query scores, TREC runs, timings).  The driver alone writes the cache entry and
-the run directory, so no shared file system is assumed.
+worker builds its own engine over its cache, computes the cell and returns the outputs by
+value (per-query scores, TREC runs, timings).  The driver writes the cell's cache entry and
+the run directory.
+
+Resources: a cell of a dense method (or one that needs the teacher) asks for
+``num_gpus_per_cell`` GPUs; others (BM25) ask for none.  Within a cell, every unfinished
+shard of a document index is one Ray task (:mod:`harness.executors.ray_shards`) asking for
+``num_gpus_per_shard`` GPUs (default: 1 when ``num_gpus_per_cell > 0``, else 0), so one
+cell's encoding uses several GPUs.  The statistics run in the driver and ask Ray for nothing.
+
+Caches: a local instance shares the driver's cache root.  On a cluster, each worker uses
+its node's ``$HARNESS_CACHE`` unless ``shared_cache = true`` (or ``HARNESS_SHARED_CACHE=1``
+in the driver's environment): then the driver's cache root is a directory every node mounts
+at the same path, every worker reads and writes it (indexes, teachers, runs are reused by
+all), and shard tasks write their shards into it, so a driver that dies loses no finished
+shard.  Writes are atomic (temporary file + rename; records committed last), see
+:func:`harness.index.write_shard` for what happens when two workers race on one shard.
 
 Failures: an exception inside a cell is returned as a failed cell (like the local
 executor).  A worker process or node lost mid-cell is retried by Ray (``max_retries``);
@@ -18,7 +32,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.engine import CellOutput, CellSpec, Engine, execute_cell_remote
 from harness.options import Options
@@ -32,6 +46,29 @@ class RayOptions(Options):
     num_cpus_per_cell: float = Field(1.0, gt=0)
     num_gpus_per_cell: float = Field(0.0, ge=0)
     max_retries: int = Field(2, ge=0, le=10)
+    shard_tasks: bool = Field(True, description="encode each document-index shard as its own Ray task")
+    num_gpus_per_shard: float | None = Field(None, ge=0, description="None: 1 if num_gpus_per_cell > 0, else 0")
+    num_cpus_per_shard: float = Field(1.0, gt=0)
+    max_shards_in_flight: int = Field(4, ge=1, le=1024, description="per index being built")
+    shared_cache: bool = Field(
+        False, description="the driver's cache root is mounted at the same path on every node (HARNESS_SHARED_CACHE=1)"
+    )
+
+    @model_validator(mode="after")
+    def _shards_on_the_cells_device(self) -> "RayOptions":
+        # a shard is encoded on the cell's device (part of the index's identity), so GPU cells need GPU shards
+        g = self.num_gpus_per_shard
+        if g is not None and self.shard_tasks and (g > 0) != (self.num_gpus_per_cell > 0):
+            from harness.errors import ConfigError
+
+            raise ConfigError(
+                "executor.num_gpus_per_shard",
+                g,
+                "> 0 when num_gpus_per_cell > 0 (cells on CUDA), else 0",
+                "shards are encoded on the cell's device; omit the key for 1 GPU per shard on GPU cells, "
+                "or set shard_tasks = false",
+            )
+        return self
 
 
 class RayExecutor(Executor):
@@ -94,8 +131,15 @@ class RayExecutor(Executor):
             retry_exceptions=False,
         )(execute_cell_remote)
         text, source = self.config.to_toml(), self.config.source
-        cache_root = None if self.address else str(self.engine.cache.root)
-        pending = {task.remote(text, source, spec, cache_root, self.engine.device): spec for spec in cells}
+        shared = self.shared_cache()
+        cache_root = str(self.engine.cache.root) if shared else None
+        shards = self.shard_runner(shared)
+        pending = {}
+        for spec in cells:
+            gpu = self.needs_gpu(spec.method)
+            t = task if gpu else task.options(num_gpus=0)
+            device = self.engine.device if gpu else "cpu"  # cells without a GPU: keys say device "any"
+            pending[t.remote(text, source, spec, cache_root, device, shards)] = spec
         bar = tqdm(total=len(cells), desc="cells (ray)", unit="cell", disable=not progress or not cells)
         try:
             while pending:
@@ -120,6 +164,33 @@ class RayExecutor(Executor):
             bar.close()
             if self._started:
                 ray.shutdown()
+
+    def shared_cache(self) -> bool:
+        """Whether every worker uses the driver's cache root (a local instance, or declared shared)."""
+        return not self.address or self.options.shared_cache or os.environ.get("HARNESS_SHARED_CACHE") == "1"
+
+    def needs_gpu(self, method: str) -> bool:
+        """A cell asks for GPUs if its method encodes (dense) or trains on the teacher."""
+        cls = self.config.method(method).cls
+        return cls.kind == "dense" or bool(cls.needs_teacher)
+
+    def shard_runner(self, shared: bool):
+        """The cells' shard runner (:class:`~harness.executors.ray_shards.RayShards`), or None."""
+        from harness.executors.ray_shards import RayShards
+
+        ex = self.options
+        if not ex.shard_tasks:
+            return None
+        gpus = ex.num_gpus_per_shard
+        if gpus is None:
+            gpus = 1.0 if ex.num_gpus_per_cell > 0 else 0.0
+        return RayShards(
+            num_cpus=ex.num_cpus_per_shard,
+            num_gpus=gpus,
+            max_in_flight=ex.max_shards_in_flight,
+            max_retries=ex.max_retries,
+            shared=shared,
+        )
 
 
 def _first_lines(e: BaseException, n: int = 3) -> str:

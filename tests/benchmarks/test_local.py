@@ -166,3 +166,59 @@ def test_a_moved_copy_has_the_same_fingerprint(local_dir, local_options, tmp_pat
         LocalBenchmark(local_options, base_dir=moved).fingerprint()
         == LocalBenchmark(local_options, base_dir=local_dir).fingerprint()
     )
+
+
+# ----------------------------------------------------------------------------- streamed access (issue 12)
+def test_streamed_corpus_and_topics_match_language_data_without_loading_it(local_dir, local_options):
+    from harness import corpus
+    from harness.cache import Cache
+
+    cache = Cache(local_dir.parent / "cache")
+    s = LocalBenchmark(local_options, cache, base_dir=local_dir)
+    full = LocalBenchmark(local_options, base_dir=local_dir)
+    for lang in ("sw", "en"):
+        assert list(s.iter_corpus(lang)) == list(full.language_data(lang).corpus.items())
+        t = s.topics(lang)
+        d = full.language_data(lang)
+        assert (t.queries, t.qrels, t.tier) == (d.queries, d.qrels, d.tier)
+        assert corpus.judged_view(s, lang).qrels == d.qrels
+    assert s._data == {}  # nothing was loaded whole
+    assert s.describe()["stats"] == full.describe()["stats"]
+    assert s._data == {}
+    # fingerprints come from file digests memoised by (path, size, mtime), not from parsing
+    fp = s.corpus_fingerprint("sw")
+    assert len(list((local_dir.parent / "cache" / "file-digests").glob("*.json"))) >= 1
+    assert fp == LocalBenchmark(local_options, cache, base_dir=local_dir).corpus_fingerprint("sw")
+    assert s.fingerprint() == full.fingerprint()  # the same sha256s: cell keys are unchanged
+    langs = s.language_fingerprints()
+    with (local_dir / "sw/corpus.tsv").open("a") as f:
+        f.write("sw-d9\tMaji mengi\n")
+    again = LocalBenchmark(local_options, cache, base_dir=local_dir)
+    assert again.corpus_fingerprint("sw") != fp and again.corpus_fingerprint("en") == s.corpus_fingerprint("en")
+    new = again.language_fingerprints()
+    assert new["sw"] != langs["sw"] and new["en"] == langs["en"]
+
+
+@pytest.mark.parametrize(
+    "content, line, fragment",
+    [
+        (
+            "sw-d1\tMaji\nsw-d2\tMto\nsw-d3\tSimba\nsw-d5\tMlima\nsw-d4\tKiswahili\nsw-d4\tTena\n",
+            6,
+            "duplicate doc id 'sw-d4'",
+        ),
+        ("sw-d1\tMaji\nsw-d2\tMto\nsw-d1\tTena\nsw-d3\tSimba\nsw-d5\tMlima\n", 3, "duplicate doc id 'sw-d1'"),
+        ("sw-d1\tMaji\n\nsw-d2\tMto\tNile ni mto\n", 3, "first line has the layout doc_id<TAB>text"),
+    ],
+)
+def test_streamed_topics_find_duplicate_ids_with_their_line(local_dir, local_options, content, line, fragment):
+    (local_dir / "sw/corpus.tsv").write_text(content)
+    with pytest.raises(DataFormatError) as ei:
+        LocalBenchmark(local_options, base_dir=local_dir).topics("sw")
+    assert ei.value.line == line and fragment in str(ei.value), str(ei.value)
+
+
+def test_streamed_topics_reject_judgments_of_missing_documents(local_dir, local_options):
+    (local_dir / "sw/qrels.txt").write_text("sw-q1 0 sw-d2 1\nsw-q2 0 sw-d77 1\n")
+    with pytest.raises(DataFormatError, match="1 judgments name doc ids that are not in the corpus.*sw-d77"):
+        LocalBenchmark(local_options, base_dir=local_dir).topics("sw")
