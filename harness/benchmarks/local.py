@@ -209,6 +209,7 @@ class LocalBenchmark(FileBenchmark):
         self.tiers = {lang: o.tier for lang, o in self.options.languages.items()}
         self._digest_dir = Path(cache.root) / "file-digests" if getattr(cache, "root", None) is not None else None
         self._init_state()
+        self._dev_stats: dict[str, dict[str, int]] = {}
 
     def _path(self, p: Path) -> Path:
         return p if p.is_absolute() else self.base_dir / p
@@ -274,8 +275,10 @@ class LocalBenchmark(FileBenchmark):
             unknown_docs="error",
             line_of=lambda entity, index: _irds._physical_line(paths[entity], index, blanks[entity]),
         )
-        self._stats[language]["dev_queries"] = len(got.data.queries)
-        self._stats[language]["dev_dropped_unjudged_queries"] = got.n_dropped_unjudged
+        self._dev_stats[language] = {
+            "dev_queries": len(got.data.queries),
+            "dev_dropped_unjudged_queries": got.n_dropped_unjudged,
+        }
         return got.data
 
     def _tuning_identity(self, language: str) -> dict[str, object] | None:
@@ -538,7 +541,7 @@ class LocalBenchmark(FileBenchmark):
                 "files": {lang: {k: str(p) for k, p in self.files(lang).items()} for lang in self.languages},
                 "train_pairs": str(self._path(self.options.train_pairs)) if self.options.train_pairs else None,
                 "bitext_dir": str(self._path(self.options.bitext_dir)) if self.options.bitext_dir else None,
-                "stats": {lang: dict(self._stats[lang]) for lang in self.languages},
+                "stats": {lang: {**self._stats[lang], **self._dev_stats.get(lang, {})} for lang in self.languages},
             }
         )
         if self.options.tuning != "none":
