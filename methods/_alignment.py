@@ -154,8 +154,10 @@ class AlignmentConfig(BaseModel):
 SHARED_FIELDS = tuple(AlignmentConfig.model_fields)
 
 
-#: Largest table of frozen-teacher token states kept for one training run (bytes); above it the
-#: states are computed per step (a function of the data only, so the choice is reproducible).
+#: Largest table of frozen-teacher outputs (token states of one layer, or pooled embeddings) kept
+#: for one training run, in bytes; above it, or when the run will look up fewer texts than the
+#: table holds (a short budget over a large bitext), the outputs are computed per step.  Both
+#: tests depend on the data and the config only, so the choice is reproducible.
 TOKEN_TABLE_BYTES = 1 << 30
 
 
@@ -174,11 +176,22 @@ class TextTable:
       as ``encoder.tokenize(texts, max_length)`` does (right padding to the longest).
     * :meth:`embeddings` gives the teacher's pooled, normalised embeddings ``(B, H)``.
     * :meth:`tokens` gives layer ``layer``'s hidden states ``(B, L, H)`` (zeros past each
-      text's length), kept for all texts when they fit in :data:`TOKEN_TABLE_BYTES`, else
-      computed per batch.
+      text's length).
+
+    Both are kept for all texts when the table fits in :data:`TOKEN_TABLE_BYTES` and the run
+    will look up at least as many texts as the table holds (``lookups``, e.g. steps x batch
+    size: one pass or more over the data); otherwise each batch's are computed when asked
+    (the per-step behaviour).
     """
 
-    def __init__(self, encoder: "BiEncoder", texts: Sequence[str], max_length: int, batch_size: int = 256):
+    def __init__(
+        self,
+        encoder: "BiEncoder",
+        texts: Sequence[str],
+        max_length: int,
+        batch_size: int = 256,
+        lookups: int | None = None,
+    ):
         import numpy as np
 
         self.encoder, self.max_length, self.batch_size = encoder, max_length, batch_size
@@ -200,6 +213,11 @@ class TextTable:
         self.flat_ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
         self._embeddings: "torch.Tensor | None" = None
         self._tokens: dict[int, "torch.Tensor | None"] = {}
+        #: whether a whole-table teacher pass pays off: the run reads every row about once or more
+        self.worth_a_pass = lookups is None or lookups >= len(self.lengths)
+
+    def _keep(self, n_floats: int) -> bool:
+        return self.worth_a_pass and n_floats * 4 <= TOKEN_TABLE_BYTES
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -244,11 +262,14 @@ class TextTable:
 
     def embeddings(self, texts: Sequence[str]) -> "torch.Tensor":
         """The teacher's pooled (normalised) embeddings of ``texts``: ``(B, H)`` on its device."""
-        if self._embeddings is None:
-            self._teacher_pass(None)
-        assert self._embeddings is not None
         import torch
 
+        if self._embeddings is None:
+            if not self._keep(len(self) * self.encoder.dim):  # not kept: this batch only
+                with torch.no_grad():
+                    return self.encoder(self.features(texts))
+            self._teacher_pass(None)
+        assert self._embeddings is not None
         return self._embeddings[torch.tensor(self.rows(texts))].to(self.encoder.device)
 
     def tokens(self, texts: Sequence[str], layer: int) -> "torch.Tensor":
@@ -256,7 +277,7 @@ class TextTable:
         import torch
 
         if layer not in self._tokens:
-            if int(self.lengths.sum()) * self.encoder.dim * 4 <= TOKEN_TABLE_BYTES:
+            if self._keep(int(self.lengths.sum()) * self.encoder.dim):
                 self._teacher_pass(layer)
             else:
                 self._tokens[layer] = None
@@ -439,11 +460,19 @@ def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective)
 
     # Token ids and frozen-teacher outputs of every text the run sees, computed once (see TextTable).
     width = ctx.training.encode_batch_size
-    pivot_table = TextTable(teacher, [p.pivot for pairs in bitext.values() for p in pairs], cfg.max_length, width)
+    # Lookups over the schedule's horizon (not the steps): a run stopped at a checkpoint's budget
+    # takes the same path as the longer run it reproduces (budget curves are exact).
+    horizon = max(steps, cfg.epoch_steps(cfg.schedule_epochs, n_pairs) if cfg.schedule_epochs is not None else 0)
+    pivots = [p.pivot for pairs in bitext.values() for p in pairs]
+    pivot_table = TextTable(teacher, pivots, cfg.max_length, width, lookups=horizon * cfg.batch_size)
     other_table = TextTable(student, [p.other for pairs in bitext.values() for p in pairs], cfg.max_length, width)
     anchor_table = (
         TextTable(
-            teacher, [p.query for p in train_pairs] + [p.positive for p in train_pairs], teacher.max_length, width
+            teacher,
+            [p.query for p in train_pairs] + [p.positive for p in train_pairs],
+            teacher.max_length,
+            width,
+            lookups=horizon * 2 * min(cfg.anchor_batch_size, len(train_pairs)),
         )
         if train_pairs
         else None

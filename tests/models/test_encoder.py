@@ -245,3 +245,22 @@ def test_the_alignment_text_table_collates_and_holds_the_teachers_own_outputs(ti
     mask = feats["attention_mask"].bool()
     torch.testing.assert_close(tokens[mask], states[mask], atol=1e-5, rtol=0)
     assert (tokens[~mask] == 0).all()  # padding carries zeros (it carries no OT mass)
+
+
+def test_a_text_table_for_a_short_budget_computes_per_batch(tiny_model_dir):
+    """Fewer lookups than rows (a short run over a large bitext): no whole-table teacher pass;
+    each batch's outputs are the teacher's own forward on that batch, exactly."""
+    from harness_methods._alignment import TextTable
+
+    teacher = BiEncoder.from_pretrained(tiny_model_dir)
+    teacher.eval()
+    table = TextTable(teacher, TEXTS, max_length=8, batch_size=2, lookups=2)
+    batch = TEXTS[:2]
+    feats = teacher.tokenize(batch, 8)
+    with torch.no_grad():
+        emb = teacher(feats)
+        states = teacher.token_embeddings(feats, 1)
+    assert not table.worth_a_pass
+    assert torch.equal(table.embeddings(batch), emb)
+    assert torch.equal(table.tokens(batch, 1), states)
+    assert table._embeddings is None and table._tokens[1] is None  # nothing kept
