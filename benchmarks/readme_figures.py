@@ -34,8 +34,12 @@ SCIENCE = ROOT / "benchmarks" / "results" / "science_run.json"
 SCI_BEGIN, SCI_END = "<!-- science-run:begin -->", "<!-- science-run:end -->"
 
 
-def extract(run_dir: Path) -> dict[str, Any]:
-    """The README's figures from a run directory (plain JSON data)."""
+#: The fields of ``analysis["question"]`` the README blocks quote.
+QUESTION_KEYS = ("metric", "endpoint", "methods", "verdict", "degenerate", "reason", "difference", "per_method")
+
+
+def finished_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(analysis.json, manifest.json)`` of a run directory whose every cell is done (else exit)."""
     analysis = json.loads((run_dir / "analysis.json").read_text())
     manifest = json.loads((run_dir / "manifest.json").read_text())
     unfinished = [f"{c['method']}/seed={c['seed']}" for c in manifest.get("cells", []) if c.get("status") != "done"]
@@ -43,6 +47,17 @@ def extract(run_dir: Path) -> dict[str, Any]:
         raise SystemExit(
             f"{run_dir}: cells not finished: {', '.join(unfinished) or 'none recorded'}; finish the run first"
         )
+    return analysis, manifest
+
+
+def primary_tier_means(a: dict[str, Any]) -> list[dict[str, Any]]:
+    pm = a["design"]["primary_metric"]
+    return [{k: t[k] for k in ("method", "tier", "mean", "ci")} for t in a["tier_means"] if t["metric"] == pm]
+
+
+def extract(run_dir: Path) -> dict[str, Any]:
+    """The README's figures from a run directory (plain JSON data)."""
+    analysis, manifest = finished_run(run_dir)
     pm = analysis["design"]["primary_metric"]
     q = analysis["question"]
     return {
@@ -61,9 +76,7 @@ def extract(run_dir: Path) -> dict[str, Any]:
         "options": {
             k: analysis["options"][k] for k in ("target_difference", "ci_level", "alpha", "high_tier", "low_tier")
         },
-        "tier_means": [
-            {k: t[k] for k in ("method", "tier", "mean", "ci")} for t in analysis["tier_means"] if t["metric"] == pm
-        ],
+        "tier_means": primary_tier_means(analysis),
         "per_method": [
             {
                 "method": s["method"],
@@ -75,21 +88,7 @@ def extract(run_dir: Path) -> dict[str, Any]:
             }
             for s in q["per_method"]
         ],
-        "question": {
-            k: q[k]
-            for k in (
-                "metric",
-                "endpoint",
-                "methods",
-                "verdict",
-                "degenerate",
-                "reason",
-                "difference",
-                "per_seed",
-                "per_method",
-            )
-            if k in q
-        },
+        "question": {k: q[k] for k in (*QUESTION_KEYS, "per_seed") if k in q},
     }
 
 
@@ -182,11 +181,7 @@ def extract_science(run_dir: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from harness.modes import analyses
 
-    analysis = json.loads((run_dir / "analysis.json").read_text())
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    unfinished = [f"{c['method']}/seed={c['seed']}" for c in manifest.get("cells", []) if c.get("status") != "done"]
-    if unfinished or not manifest.get("cells"):
-        raise SystemExit(f"{run_dir}: cells not finished: {', '.join(unfinished) or 'none'}; finish the run first")
+    analysis, manifest = finished_run(run_dir)
     methods = {
         name: {
             "plugin": m["plugin"],
@@ -214,24 +209,9 @@ def extract_science(run_dir: Path) -> dict[str, Any]:
                     k: a["options"][k] for k in ("target_difference", "ci_level", "alpha", "high_tier", "low_tier")
                 },
                 "methods": a["design"]["methods"],
-                "tier_means": [
-                    {k: t[k] for k in ("method", "tier", "mean", "ci")} for t in a["tier_means"] if t["metric"] == pm
-                ],
+                "tier_means": primary_tier_means(a),
                 "chosen_steps": chosen,
-                "question": {
-                    k: q[k]
-                    for k in (
-                        "metric",
-                        "endpoint",
-                        "methods",
-                        "verdict",
-                        "degenerate",
-                        "reason",
-                        "difference",
-                        "per_method",
-                    )
-                    if k in q
-                },
+                "question": {k: q[k] for k in QUESTION_KEYS if k in q},
             }
         )
     return {

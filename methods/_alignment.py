@@ -462,7 +462,8 @@ def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective)
     width = ctx.training.encode_batch_size
     # Lookups over the schedule's horizon (not the steps): a run stopped at a checkpoint's budget
     # takes the same path as the longer run it reproduces (budget curves are exact).
-    horizon = max(steps, cfg.epoch_steps(cfg.schedule_epochs, n_pairs) if cfg.schedule_epochs is not None else 0)
+    schedule = cfg.epoch_steps(cfg.schedule_epochs, n_pairs) if cfg.schedule_epochs is not None else None
+    horizon = max(steps, schedule or 0)
     pivots = [p.pivot for pairs in bitext.values() for p in pairs]
     pivot_table = TextTable(teacher, pivots, cfg.max_length, width, lookups=horizon * cfg.batch_size)
     other_table = TextTable(student, [p.other for pairs in bitext.values() for p in pairs], cfg.max_length, width)
@@ -517,7 +518,6 @@ def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective)
         loss = cfg.align_weight * align if anchor is None else cfg.align_weight * align + cfg.anchor_weight * anchor
         return loss
 
-    schedule = cfg.epoch_steps(cfg.schedule_epochs, n_pairs) if cfg.schedule_epochs is not None else None
     encoder = QuerySideEncoder(student, teacher) if cfg.student_side == "query" else student
     stats = ctx.train(
         student,
