@@ -16,7 +16,9 @@ run after the other, never side by side.  The script prints, for each run and as
 * the shared stages (base encoder, each teacher) from ``manifest.json``;
 * per method, the sums over seeds of the cell stages ``fit`` (training, with checkpoint
   evaluations), ``retrieve`` (final encoding + search) and ``evaluate`` (scoring);
-* the cells' total (CPU seconds of cell work; with ``workers = 2`` the wall is about half).
+* the cells' total (CPU seconds of cell work; with ``workers = 2`` the wall is about half);
+* first, the single-thread float32 GEMM rate of the mini encoder's layer shapes (``--gemm-only``:
+  only that), the compute ceiling the stages run against.
 """
 
 from __future__ import annotations
@@ -113,6 +115,25 @@ def stages(run_dir: Path) -> dict[str, float]:
     return out
 
 
+def gemm_rate(repeats: int = 100) -> list[tuple[str, float]]:
+    """Single-thread float32 GFLOPS of the mini encoder's linear layers (768 tokens, hidden 128,
+    intermediate 512): the ceiling the training and encoding stages run against."""
+    import torch
+
+    torch.set_num_threads(1)
+    out = []
+    for k, n in ((128, 128), (128, 512), (512, 128)):
+        x, w = torch.randn(768, k), torch.randn(n, k)
+        for _ in range(5):
+            torch.nn.functional.linear(x, w)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            torch.nn.functional.linear(x, w)
+        dt = (time.perf_counter() - t0) / repeats
+        out.append((f"768x{k} @ {k}x{n}", 2 * 768 * k * n / dt / 1e9))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("config", nargs="?", help="config name or file (default: the default config)")
@@ -120,7 +141,12 @@ def main() -> None:
     ap.add_argument("--run-dir", type=Path, help="read this run directory instead of running")
     ap.add_argument("--baseline-dir", type=Path, help="read this baseline run directory (not measured now)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--gemm-only", action="store_true", help="only print the single-thread GEMM rate and exit")
     args = ap.parse_args()
+    rates = gemm_rate()
+    print(f"single-thread float32 GEMM (load {load()}): " + ", ".join(f"{s} {g:.1f} GFLOPS" for s, g in rates))
+    if args.gemm_only:
+        return
 
     runs: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-default-") as tmp:
