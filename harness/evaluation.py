@@ -9,12 +9,25 @@ nothing else.
 Every judged query is scored: a judged query for which the run retrieved nothing, or
 nothing relevant, scores 0 and is never dropped (``-c``).  Queries in the run that have
 no judgments are ignored.  Relevance >= 1 counts as relevant.
+
+How ranx is called (:func:`evaluate_per_query`): with ranx's own per-query metric kernels
+(``ranx.metrics.ndcg._ndcg`` and its siblings, the functions its ``evaluate`` runs for each
+query), one call per query, on plain ``(n, 2)`` float64 arrays of (doc, relevance) and (doc,
+score), docs numbered per query.  ``ranx.evaluate`` would first convert both sides into numba
+typed dicts and lists, and numba compiles those containers' methods anew in every process
+(they cannot be cached): 11-17 s of CPU per process on a 2-core machine, paid by every worker
+of a matrix (``benchmarks/bench_ranx_compile.py``).  The kernels themselves are compiled
+once per environment and cached on disk.  The values are ranx's: the same kernels on the
+same ranked lists (tested against ``ranx.evaluate`` on random runs, every supported metric);
+ranx's own path numbers docs by a float64 of their string hash, which can merge two ids, and
+per-query numbering cannot.  :func:`evaluate_per_query_ranx` is ranx's public path, kept as the
+reference and as the fallback if a future ranx moves its kernels.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -58,6 +71,48 @@ def check_metric(name: str) -> int | None:
     return int(cut)
 
 
+def _checked_qrels(qrels: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    """The judged queries' qrels as ``{query: {doc: int relevance}}``; an error on none or an empty list."""
+    from harness.errors import StatisticsError
+
+    if not qrels:
+        raise StatisticsError("missing qrels: no judged queries to evaluate")
+    qrels_d = {q: {d: int(r) for d, r in docs.items()} for q, docs in qrels.items() if docs}
+    unjudged = sorted(set(qrels) - set(qrels_d))
+    if unjudged:
+        raise StatisticsError(f"missing qrels: queries {unjudged[:5]} have an empty judgment list")
+    return qrels_d
+
+
+def _kernels() -> dict[str, Callable[..., float]] | None:
+    """ranx's per-query metric kernels by metric name: ``f(qrels, run, k) -> float`` (None if ranx moved them)."""
+    try:
+        from ranx.metrics.average_precision import _average_precision
+        from ranx.metrics.hit_rate import _hit_rate
+        from ranx.metrics.hits import _hits
+        from ranx.metrics.ndcg import _ndcg
+        from ranx.metrics.precision import _precision
+        from ranx.metrics.r_precision import _r_precision
+        from ranx.metrics.recall import _recall
+        from ranx.metrics.reciprocal_rank import _reciprocal_rank
+    except ImportError:  # pragma: no cover - a ranx without these private kernels: use its public path
+        return None
+    rel = 1  # relevance >= 1 is relevant (ranx's default rel_lvl)
+    return {
+        "ndcg": lambda q, r, k: _ndcg(q, r, k, rel, True),
+        "ndcg_burges": lambda q, r, k: _ndcg(q, r, k, rel, False),
+        "recall": lambda q, r, k: _recall(q, r, k, rel),
+        "precision": lambda q, r, k: _precision(q, r, k, rel),
+        "mrr": lambda q, r, k: _reciprocal_rank(q, r, k, rel),
+        "map": lambda q, r, k: _average_precision(q, r, k, rel),
+        "hits": lambda q, r, k: _hits(q, r, k, rel),
+        "hit_rate": lambda q, r, k: _hit_rate(q, r, k, rel),
+        "r-precision": lambda q, r, k: _r_precision(q, r, rel),
+        # bpref is not here: its kernel divides by min(R, N), which raises for a query without judged
+        # non-relevant docs where ranx's parallel loop gives NaN; it goes through ranx's public path.
+    }
+
+
 def evaluate_per_query(
     qrels: Mapping[str, Mapping[str, int]],
     run: Mapping[str, Mapping[str, float]],
@@ -65,20 +120,58 @@ def evaluate_per_query(
 ) -> pd.DataFrame:
     """Per-query scores: a DataFrame with columns ``query_id, metric, value``.
 
-    One row per (judged query, metric), in sorted query-id order.
+    One row per (judged query, metric), in sorted query-id order.  Computed by ranx's
+    per-query kernels (see the module docstring); equal to :func:`evaluate_per_query_ranx`.
     """
+    import numpy as np
+
+    from harness.search import rank_items
+
+    qrels_d = _checked_qrels(qrels)
+    kernels = _kernels()
+    if kernels is None or any(m.partition("@")[0] not in kernels for m in metrics):
+        return evaluate_per_query_ranx(qrels_d, run, metrics)  # e.g. bpref (see _kernels)
+    parsed = []
+    for m in metrics:
+        check_metric(m)
+        base, _, cut = m.partition("@")
+        parsed.append((m, kernels[base], int(cut) if cut else 0))
+    rows = []
+    with warnings.catch_warnings():
+        from numba.core.errors import NumbaTypeSafetyWarning
+
+        warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning)  # ranx's own index casts, at compile
+        for q in sorted(qrels_d):
+            judged = qrels_d[q]
+            # ranx's order: judgments by relevance, highest first (the ideal ranking of nDCG's IDCG)
+            docs = sorted(judged, key=lambda d: -judged[d])
+            number = {d: float(i) for i, d in enumerate(docs)}
+            q_arr = np.array([(number[d], float(judged[d])) for d in docs], dtype=np.float64).reshape(-1, 2)
+            ranked = rank_items(run.get(q) or {})
+            n = len(ranked)
+            # ranx is given score = n - rank + 1 (see the module docstring), docs outside the qrels numbered apart
+            r_arr = np.array(
+                [(number.get(d, float(len(docs) + i)), float(n - i)) for i, (d, _) in enumerate(ranked)],
+                dtype=np.float64,
+            ).reshape(-1, 2)
+            for name, fn, k in parsed:
+                rows.append((q, name, float(fn(q_arr, r_arr, k))))
+    df = pd.DataFrame(rows, columns=["query_id", "metric", "value"])
+    # rows grouped by metric, queries sorted within each (the order of the ranx path)
+    order = {m: i for i, (m, _, _) in enumerate(parsed)}
+    df = df.sort_values("metric", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+    return df
+
+
+def evaluate_per_query_ranx(
+    qrels: Mapping[str, Mapping[str, int]],
+    run: Mapping[str, Mapping[str, float]],
+    metrics: Sequence[str] = DEFAULT_METRICS,
+) -> pd.DataFrame:
+    """:func:`evaluate_per_query` through ranx's public ``Qrels`` / ``Run`` / ``evaluate`` (the reference)."""
     from ranx import Qrels, Run, evaluate
 
-    if not qrels:
-        from harness.errors import StatisticsError
-
-        raise StatisticsError("missing qrels: no judged queries to evaluate")
-    qrels_d = {q: {d: int(r) for d, r in docs.items()} for q, docs in qrels.items() if docs}
-    unjudged = sorted(set(qrels) - set(qrels_d))
-    if unjudged:
-        from harness.errors import StatisticsError
-
-        raise StatisticsError(f"missing qrels: queries {unjudged[:5]} have an empty judgment list")
+    qrels_d = _checked_qrels(qrels)
     from harness.search import rank_items
 
     run_d = {}

@@ -65,3 +65,63 @@ def test_trec_round_trip(tmp_path):
     assert lines[0].split()[:4] == ["a", "Q0", "w", "1"]
     write_trec_qrels({"a": {"w": 1}}, tmp_path / "q.qrels")
     assert (tmp_path / "q.qrels").read_text() == "a 0 w 1\n"
+
+
+def _random_qrels_and_run(seed: int):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    qrels, run = {}, {}
+    for qi in range(300):
+        q = f"q{qi}"
+        docs = [f"d{j}" for j in rng.choice(300, 40, replace=False)]
+        qrels[q] = {d: int(rng.integers(0, 3)) for d in docs[: int(rng.integers(1, 8))]}
+        if qi % 7 == 0:
+            qrels[q] = {docs[0]: 0, docs[1]: 1}  # judged non-relevant docs too
+        if qi % 13 == 0:
+            qrels[q] = {docs[0]: 0}  # nothing relevant: every metric 0
+        if qi % 11 == 0:
+            continue  # judged, retrieved nothing: scores 0 (-c)
+        n = int(rng.integers(0, 120))
+        cand = [f"d{j}" for j in rng.choice(300, n, replace=False)]
+        run[q] = dict(zip(cand, rng.integers(0, 20, size=n).astype(float)))  # many tied scores
+    run["unjudged"] = {"d1": 1.0}  # not in the qrels: ignored
+    return qrels, run
+
+
+def test_per_query_kernels_equal_ranx_evaluate():
+    """The per-query kernel path gives exactly ranx.evaluate's values for every metric it serves."""
+    from harness.evaluation import _kernels, evaluate_per_query_ranx
+
+    metrics = ["ndcg@10", "recall@100", "mrr@10", "ndcg_burges@5", "precision@10", "map@100", "hits@10"]
+    metrics += ["hit_rate@10", "r-precision", "ndcg", "recall", "map", "precision"]
+    assert {m.partition("@")[0] for m in metrics} == set(_kernels())
+    qrels, run = _random_qrels_and_run(3)
+    ours, ref = evaluate_per_query(qrels, run, metrics), evaluate_per_query_ranx(qrels, run, metrics)
+    assert list(ours.columns) == list(ref.columns)
+    assert ours[["query_id", "metric"]].values.tolist() == ref[["query_id", "metric"]].values.tolist()
+    assert (ours["value"].values == ref["value"].values).all()  # bit for bit
+    assert ours["value"].gt(0).any() and ours["value"].eq(0).any()
+
+
+def test_bpref_goes_through_ranx_public_path():
+    import math
+
+    df = evaluate_per_query({"q": {"a": 1, "b": 1}}, {"q": {"a": 1.0, "x": 0.5}}, ["bpref", "ndcg@10"])
+    # no judged non-relevant doc: ranx gives NaN (its kernel divides by min(R, N) = 0)
+    assert math.isnan(df.set_index("metric").loc["bpref", "value"])
+    assert df.set_index("metric").loc["ndcg@10", "value"] > 0
+
+
+def test_per_query_kernels_do_not_build_typed_containers(monkeypatch):
+    """The default metrics never touch ranx's Qrels/Run (whose numba typed dicts compile in every process)."""
+    import ranx
+
+    def boom(*a, **k):
+        raise AssertionError("ranx.Qrels/Run used")
+
+    monkeypatch.setattr(ranx.Qrels, "from_dict", boom)
+    monkeypatch.setattr(ranx.Run, "from_dict", boom)
+    qrels, run = _random_qrels_and_run(4)
+    df = evaluate_per_query(qrels, run)
+    assert len(df) == 3 * len(qrels)

@@ -49,6 +49,34 @@ def test_stored_run_used_the_current_default_config():
     assert stored["run"]["config_sha256"] == load_config("default").sha256()
 
 
+def test_readme_full_block_matches_the_stored_full_run():
+    mod = script()
+    stored = json.loads(mod.FULL.read_text())
+    block = mod.readme_block(mod.README.read_text(), mod.FULL_BEGIN, mod.FULL_END)
+    assert block == mod.render(stored, "full"), "run `python benchmarks/readme_figures.py --full RUN_DIR`"
+    assert "`harness run full`" in block and "--full RUN_DIR" in block
+    for t in stored["tier_means"]:
+        assert mod._f(t["mean"]) in block
+
+
+def test_full_config_is_the_one_the_stored_full_run_used():
+    """The stored full run was made when full.toml was named "default": every other option must still match."""
+    from harness.config import load_config
+
+    mod = script()
+    stored = json.loads(mod.FULL.read_text())
+    assert stored["run"]["renamed_from"]["name"] == "default"
+    assert mod.config_sha("full", stored) == stored["run"]["config_sha256"]
+    assert load_config("full").sha256() != stored["run"]["config_sha256"]  # the name is part of the config
+    changed = json.loads(json.dumps(stored))
+    changed["run"]["renamed_from"]["description"] = "something else"
+    assert mod.config_sha("full", changed) != stored["run"]["config_sha256"]
+
+
+def test_check_passes_on_the_repository():
+    assert script().check(script().README.read_text()) == 0
+
+
 def test_a_changed_figure_is_caught(tmp_path):
     mod = script()
     stored = json.loads(mod.STORED.read_text())
@@ -65,6 +93,8 @@ def test_extract_reads_a_run_directory(tmp_path, make_results, make_run):
     fig = mod.extract(run)
     block = mod.render(fig)
     assert block.startswith(mod.BEGIN) and block.endswith(mod.END)
+    full = mod.render(fig, "full")
+    assert full.startswith(mod.FULL_BEGIN) and full.endswith(mod.FULL_END) and "in the full run" in full
     assert "| high tier |" in block and "| low tier |" in block and "Verdict (" in block
     assert "Low-tier means per seed (seeds 0, 1)" in block
 
