@@ -1,8 +1,8 @@
 """Type-I error and power of the pairwise tests on simulated tables (used by tests/stats and benchmarks/).
 
 The design (:func:`default_run_design`) copies the variance components that the ANOVA
-estimator found for nDCG@10 in the default run (6 methods x 3 seeds x 6 languages x 1,000
-queries, 2026-12-02): query 0.0830, method x query 0.0309, seed x query 0.00370,
+estimator found for nDCG@10 in the default run of 2026-12-02 (6 methods x 3 seeds x 6 languages x
+1,000 queries; that config is now shipped as ``full``): query 0.0830, method x query 0.0309, seed x query 0.00370,
 method x language 0.00471, seed 7.99e-6, seed x language 6.76e-6 (variances of one
 per-query score).  ``seed_scale`` multiplies the two seed SDs (2.5: "heavy seed
 variance", the spread at which the conditional tests' family-wise error reached 50%).
