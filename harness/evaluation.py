@@ -128,12 +128,13 @@ def evaluate_per_query(
     from harness.search import rank_items
 
     qrels_d = _checked_qrels(qrels)
+    for m in metrics:
+        check_metric(m)  # a clear ConfigError before either path runs
     kernels = _kernels()
     if kernels is None or any(m.partition("@")[0] not in kernels for m in metrics):
         return evaluate_per_query_ranx(qrels_d, run, metrics)  # e.g. bpref (see _kernels)
     parsed = []
     for m in metrics:
-        check_metric(m)
         base, _, cut = m.partition("@")
         parsed.append((m, kernels[base], int(cut) if cut else 0))
     rows = []

@@ -125,3 +125,11 @@ def test_per_query_kernels_do_not_build_typed_containers(monkeypatch):
     qrels, run = _random_qrels_and_run(4)
     df = evaluate_per_query(qrels, run)
     assert len(df) == 3 * len(qrels)
+
+
+def test_unknown_metric_is_a_config_error_on_either_path():
+    from harness.errors import ConfigError
+
+    for metrics in (["ndcg@10", "nDCG@10"], ["bpref", "recall@x"]):
+        with pytest.raises(ConfigError):
+            evaluate_per_query({"q": {"a": 1}}, {"q": {"a": 1.0}}, metrics)
