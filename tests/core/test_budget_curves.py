@@ -84,3 +84,5 @@ def test_checkpoint_equals_a_separate_run_and_curves_are_analysed(tmp_path):
     html = (tmp_path / "run" / "report.html").read_text()
     assert 'id="protocol-choices"' in html and 'id="budget-table"' in html and 'id="budget-verdict"' in html
     assert "ot-distill" in html and ("at every budget tried" in html or "changes with the budget" in html)
+    # the dev rule is a sentence: it starts with a capital letter in the report
+    assert '<p class="small" id="protocol-rule">Each method' in html
