@@ -48,6 +48,12 @@ def fmt_p(p: Any) -> str:
     return f"{p:.3f}"
 
 
+def fmt_p_rel(p: Any) -> str:
+    """A p-value after its name: ``= 0.026``, ``< 0.001`` (never ``= < 0.001``), or ``= —``."""
+    text = fmt_p(p)
+    return text if text.startswith("<") else f"= {text}"
+
+
 def fmt_pct(x: Any, digits: int = 1) -> str:
     if _is_missing(x):
         return DASH
@@ -75,7 +81,15 @@ def fmt_seconds(s: Any) -> str:
     return f"{s / 3600:.2f} h"
 
 
-FILTERS = {"num": fmt_num, "signed": fmt_signed, "p": fmt_p, "pct": fmt_pct, "ci": fmt_ci, "seconds": fmt_seconds}
+FILTERS = {
+    "num": fmt_num,
+    "signed": fmt_signed,
+    "p": fmt_p,
+    "prel": fmt_p_rel,
+    "pct": fmt_pct,
+    "ci": fmt_ci,
+    "seconds": fmt_seconds,
+}
 
 _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",

@@ -147,12 +147,12 @@ def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
     else:
         finding, lead = "inconclusive", "Inconclusive"
         if hi is not None and hi < 0:
-            from harness_reports._render import fmt_p
+            from harness_reports._render import fmt_p_rel
 
             body = (
                 f"the interval says {ot} reduces the {what} more than {con} ({numbers}), but the tests do not "
-                f"reject at alpha = {opts.get('alpha')} (seed-level p = {fmt_p(diff.get('p_value_seed'))}, "
-                f"query-level p = {fmt_p(diff.get('p_value_query'))})."
+                f"reject at alpha = {opts.get('alpha')} (seed-level p {fmt_p_rel(diff.get('p_value_seed'))}, "
+                f"query-level p {fmt_p_rel(diff.get('p_value_query'))})."
             )
         else:
             body = (

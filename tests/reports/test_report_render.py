@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from harness_reports import render_report, rerender
-from harness_reports._render import fmt_num, fmt_p, fmt_signed, latex_escape
+from harness_reports._render import fmt_num, fmt_p, fmt_p_rel, fmt_signed, latex_escape
 from harness_reports.view import ReportDataError, build_view
 
 SECTIONS = ("headline", "setup", "leaderboard", "tiers", "variance", "pairwise", "seeds", "power", "reproducibility")
@@ -169,6 +169,19 @@ def test_scope_note_only_on_miracl_runs(tmp_path, make_results, make_manifest):
     assert 'id="synthetic-banner"' not in html
 
 
+def test_no_p_value_reads_equals_less_than(rendered, tmp_path, make_results):
+    import copy
+
+    _, manifest, analysis, _ = rendered
+    tiny = copy.deepcopy(analysis)
+    tiny["question"]["interaction"]["p_value"] = 1e-6
+    for g in tiny["question"]["difference"].values():
+        g.update(p_value_seed=1e-5, p_value_query=1e-7, p_value_hierarchical=2e-6)
+    html = render_report(tmp_path, manifest=manifest, analysis=tiny, results=make_results(seed=3)).read_text()
+    assert "p &lt; 0.001" in html  # tiny p-values are written "p < 0.001" ...
+    assert "= &lt;" not in html  # ... never "p = < 0.001"
+
+
 def test_fit_messages_are_folded_not_inline(rendered):
     _, _, analysis, html = rendered
     tiers = _section(html, "tiers")
@@ -310,6 +323,7 @@ def test_formatting_helpers():
     assert fmt_num(None) == fmt_num(float("nan")) == "\u2014"
     assert fmt_num(0.12345, 2) == "0.12" and fmt_signed(0.5, 1) == "+0.5"
     assert fmt_p(0.0004) == "< 0.001" and fmt_p(0.0042) == "0.0042" and fmt_p(0.5) == "0.500"
+    assert fmt_p_rel(0.0004) == "< 0.001" and fmt_p_rel(0.5) == "= 0.500" and fmt_p_rel(None) == "= \u2014"
     assert (
         latex_escape("a_b & 5% #1 {x} ~ ^ \\")
         == r"a\_b \& 5\% \#1 \{x\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
