@@ -65,9 +65,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--queries", type=int, default=1000)
     args = ap.parse_args()
-    import os as _os
-
-    print(f"load {' '.join(f'{x:.2f}' for x in _os.getloadavg())}")
+    print(f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     summary = {}
     for path in PATHS:
         rows = []

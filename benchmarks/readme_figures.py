@@ -110,6 +110,11 @@ def _f(x: float) -> str:
     return s.replace("0.", ".", 1) if abs(x) < 1 else s
 
 
+def _flag(kind: str) -> str:
+    """The option of this script that regenerates ``kind``'s block (empty for the default run)."""
+    return "" if kind == "default" else f"--{kind} "
+
+
 def render(fig: dict[str, Any], kind: str = "default") -> str:
     """The README block (markdown) for the stored figures of the ``default`` or ``full`` run."""
     sys.path.insert(0, str(ROOT))
@@ -122,7 +127,7 @@ def render(fig: dict[str, Any], kind: str = "default") -> str:
     nq = sorted(set(fig["design"]["n_queries"].values()))
     queries = f"{nq[0]:,}" if len(nq) == 1 else f"{nq[0]:,}-{nq[-1]:,}"
     _, (begin, end), what = RUNS[kind]
-    flag = "" if kind == "default" else f"--{kind} "
+    flag = _flag(kind)
     then = (fig["run"].get("renamed_from") or {}).get("name")
     renamed = f" (when the config was named `{then}`)" if then else ""
     out = [
@@ -338,10 +343,9 @@ def check(text: str) -> int:
     for kind, (path, (begin, end), _) in RUNS.items():
         stored = json.loads(path.read_text())
         if readme_block(text, begin, end) != render(stored, kind):
-            flag = "" if kind == "default" else f"--{kind} "
             print(
                 f"README.md's {kind}-run block differs from {path.relative_to(ROOT)}; run "
-                f"`python benchmarks/readme_figures.py {flag}RUN_DIR` on a fresh `harness run {kind}`",
+                f"`python benchmarks/readme_figures.py {_flag(kind)}RUN_DIR` on a fresh `harness run {kind}`",
                 file=sys.stderr,
             )
             return 1

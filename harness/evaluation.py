@@ -15,8 +15,8 @@ How ranx is called (:func:`evaluate_per_query`): with ranx's own per-query metri
 query), one call per query, on plain ``(n, 2)`` float64 arrays of (doc, relevance) and (doc,
 score), docs numbered per query.  ``ranx.evaluate`` would first convert both sides into numba
 typed dicts and lists, and numba compiles those containers' methods anew in every process
-(they cannot be cached): 11-17 s of CPU per process on a 2-core machine, paid by every worker
-of a matrix (``benchmarks/bench_ranx_compile.py``).  The kernels themselves are compiled
+(they cannot be cached): about 10 s of CPU per process with a warm numba cache on a 2-core machine,
+paid by every worker of a matrix, and ~0.25 s per call to build them (``benchmarks/bench_ranx_compile.py``).  The kernels themselves are compiled
 once per environment and cached on disk.  The values are ranx's: the same kernels on the
 same ranked lists (tested against ``ranx.evaluate`` on random runs, every supported metric);
 ranx's own path numbers docs by a float64 of their string hash, which can merge two ids, and
@@ -128,40 +128,35 @@ def evaluate_per_query(
     from harness.search import rank_items
 
     qrels_d = _checked_qrels(qrels)
-    for m in metrics:
-        check_metric(m)  # a clear ConfigError before either path runs
+    cuts = [check_metric(m) or 0 for m in metrics]  # a clear ConfigError before either path runs
     kernels = _kernels()
     if kernels is None or any(m.partition("@")[0] not in kernels for m in metrics):
         return evaluate_per_query_ranx(qrels_d, run, metrics)  # e.g. bpref (see _kernels)
-    parsed = []
-    for m in metrics:
-        base, _, cut = m.partition("@")
-        parsed.append((m, kernels[base], int(cut) if cut else 0))
+    queries = sorted(qrels_d)
+    arrays = []
+    for q in queries:
+        judged = qrels_d[q]
+        # ranx's order: judgments by relevance, highest first (the ideal ranking of nDCG's IDCG)
+        docs = sorted(judged, key=lambda d: -judged[d])
+        number = {d: float(i) for i, d in enumerate(docs)}
+        q_arr = np.array([(number[d], float(judged[d])) for d in docs], dtype=np.float64).reshape(-1, 2)
+        ranked = rank_items(run.get(q) or {})
+        n = len(ranked)
+        # ranx is given score = n - rank + 1 (see the module docstring), docs outside the qrels numbered apart
+        r_arr = np.array(
+            [(number.get(d, float(len(docs) + i)), float(n - i)) for i, (d, _) in enumerate(ranked)],
+            dtype=np.float64,
+        ).reshape(-1, 2)
+        arrays.append((q_arr, r_arr))
     rows = []
     with warnings.catch_warnings():
         from numba.core.errors import NumbaTypeSafetyWarning
 
         warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning)  # ranx's own index casts, at compile
-        for q in sorted(qrels_d):
-            judged = qrels_d[q]
-            # ranx's order: judgments by relevance, highest first (the ideal ranking of nDCG's IDCG)
-            docs = sorted(judged, key=lambda d: -judged[d])
-            number = {d: float(i) for i, d in enumerate(docs)}
-            q_arr = np.array([(number[d], float(judged[d])) for d in docs], dtype=np.float64).reshape(-1, 2)
-            ranked = rank_items(run.get(q) or {})
-            n = len(ranked)
-            # ranx is given score = n - rank + 1 (see the module docstring), docs outside the qrels numbered apart
-            r_arr = np.array(
-                [(number.get(d, float(len(docs) + i)), float(n - i)) for i, (d, _) in enumerate(ranked)],
-                dtype=np.float64,
-            ).reshape(-1, 2)
-            for name, fn, k in parsed:
-                rows.append((q, name, float(fn(q_arr, r_arr, k))))
-    df = pd.DataFrame(rows, columns=["query_id", "metric", "value"])
-    # rows grouped by metric, queries sorted within each (the order of the ranx path)
-    order = {m: i for i, (m, _, _) in enumerate(parsed)}
-    df = df.sort_values("metric", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
-    return df
+        for m, k in zip(metrics, cuts):  # rows grouped by metric, queries sorted within (the ranx path's order)
+            fn = kernels[m.partition("@")[0]]
+            rows += [(q, m, float(fn(q_arr, r_arr, k))) for q, (q_arr, r_arr) in zip(queries, arrays)]
+    return pd.DataFrame(rows, columns=["query_id", "metric", "value"])
 
 
 def evaluate_per_query_ranx(
