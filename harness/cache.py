@@ -21,10 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from harness.errors import CacheCorruptError
 from harness.hashing import hash_json
+from harness.locks import cache_lock
 
 ENTRY_META = ".entry.json"
 
@@ -151,7 +150,7 @@ class Cache:
             return found
         final = self.entry_dir(stage, key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(final) + ".lock"):
+        with cache_lock(str(final) + ".lock"):
             found = self.lookup(stage, key)  # another process may have built it meanwhile
             if found is not None:
                 return found

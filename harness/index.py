@@ -334,9 +334,8 @@ def build_index(
         or :class:`harness.executors.ray_shards.RayShards` (one Ray task per shard, in any
         order; records are put back in stream order here).
     """
-    from filelock import FileLock
-
     from harness.corpus import iter_shards
+    from harness.locks import cache_lock
 
     if dtype not in DTYPES:
         raise ValueError(f"index dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
@@ -358,7 +357,7 @@ def build_index(
             warnings.warn(f"{e}; rebuilding it", CacheCorruptWarning, stacklevel=2)
             shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock"):
+    with cache_lock(str(path) + ".lock"):
         if (path / "index.json").is_file():
             return DocIndex(path)
         for tmp in path.glob(".tmp-*"):  # an unfinished shard of a killed build

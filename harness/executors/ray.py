@@ -11,6 +11,10 @@ Resources: a cell of a dense method (or one that needs the teacher) asks for
 shard of a document index is one Ray task (:mod:`harness.executors.ray_shards`) asking for
 ``num_gpus_per_shard`` GPUs (default: 1 when ``num_gpus_per_cell > 0``, else 0), so one
 cell's encoding uses several GPUs.  The statistics run in the driver and ask Ray for nothing.
+The driver submits at most ``max_cells_in_flight`` cells at a time (default: as many as the
+cluster's CPUs hold), so the CPU a cell lends while it waits on its shard tasks goes to those
+tasks, not to yet another cell (:meth:`RayExecutor.cells_in_flight`); a cell that waits for a
+cache entry another cell is building waits through Ray too (:mod:`harness.locks`).
 
 Caches: a local instance shares the driver's cache root.  On a cluster, each worker uses
 its node's ``$HARNESS_CACHE`` unless ``shared_cache = true`` (or ``HARNESS_SHARED_CACHE=1``
@@ -50,6 +54,11 @@ class RayOptions(Options):
     num_gpus_per_shard: float | None = Field(None, ge=0, description="None: 1 if num_gpus_per_cell > 0, else 0")
     num_cpus_per_shard: float = Field(1.0, gt=0)
     max_shards_in_flight: int = Field(4, ge=1, le=1024, description="per index being built")
+    max_cells_in_flight: int | None = Field(
+        None,
+        ge=1,
+        description="cells submitted to Ray at once; None: the cluster's CPUs / num_cpus_per_cell when the run starts",
+    )
     shared_cache: bool = Field(
         False, description="the driver's cache root is mounted at the same path on every node (HARNESS_SHARED_CACHE=1)"
     )
@@ -135,15 +144,23 @@ class RayExecutor(Executor):
         cache_root = str(self.engine.cache.root) if shared else None
         shards = self.shard_runner(shared)
         pending = {}
-        for spec in cells:
+        queue = list(cells)
+        limit = self.cells_in_flight()
+
+        def submit() -> None:
+            spec = queue.pop(0)
             gpu = self.needs_gpu(spec.method)
             t = task if gpu else task.options(num_gpus=0)
             device = self.engine.device if gpu else "cpu"  # cells without a GPU: keys say device "any"
             pending[t.remote(text, source, spec, cache_root, device, shards)] = spec
+
+        while queue and len(pending) < limit:
+            submit()
         bar = tqdm(total=len(cells), desc="cells (ray)", unit="cell", disable=not progress or not cells)
         try:
             while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
+                # a bounded wait: the driver's signal handlers (Ctrl-C, a test's timeout) run between waits
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
                 for ref in done:
                     spec = pending.pop(ref)
                     try:
@@ -158,12 +175,29 @@ class RayExecutor(Executor):
                             f"workers: {ex.max_retries}): {_first_lines(e)}",
                             traceback=str(e),
                         )
+                    if queue:
+                        submit()
                     bar.update(1)
                     yield out
         finally:
             bar.close()
             if self._started:
                 ray.shutdown()
+
+    def cells_in_flight(self) -> int:
+        """How many cells are submitted to Ray at once (``max_cells_in_flight``).
+
+        Default: as many as the cluster's CPUs hold when the run starts (at least 1).  Ray lends
+        the CPU of a cell blocked on its shard tasks to other tasks; with every cell submitted
+        up front it lends it to the next queued cell instead of the shards, so all cells end up
+        running at once (each a process holding its models: memory grows with the matrix).
+        Submitting no more cells than fit keeps a blocked cell's CPU for its shard tasks.  On an
+        autoscaling cluster, set the option: the default counts the nodes present at the start.
+        """
+        if self.options.max_cells_in_flight is not None:
+            return self.options.max_cells_in_flight
+        cpus = float(self.ray.cluster_resources().get("CPU", 1.0))
+        return max(1, int(cpus // self.options.num_cpus_per_cell))
 
     def shared_cache(self) -> bool:
         """Whether every worker uses the driver's cache root (a local instance, or declared shared)."""

@@ -18,7 +18,7 @@ from harness.cache import Cache  # noqa: E402
 from harness.config import load_config  # noqa: E402
 from harness.runner import run_matrix  # noqa: E402
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(600)]  # a hang fails, with stacks
 
 CRASHY = '''
 import os

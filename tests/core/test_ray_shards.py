@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import pytest
 
 pytest.importorskip("ray")
 
-from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path: rootdir-relative imports)
+from ray_local import start_local_ray  # noqa: E402  (tests/core is on sys.path: rootdir-relative imports)
+from tiny_config import TINY  # noqa: E402
 
 from harness.cache import Cache  # noqa: E402
 from harness.config import load_config  # noqa: E402
@@ -30,7 +30,7 @@ from harness.errors import ConfigError  # noqa: E402
 from harness.index import build_index, read_cache_log  # noqa: E402
 from harness.runner import run_matrix  # noqa: E402
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(600)]  # a hang fails, with stacks
 
 
 def _records(index_dir: Path) -> list[dict]:
@@ -106,15 +106,7 @@ class DiesOnce:
 @pytest.fixture(scope="module")
 def local_ray():
     """A local instance declaring one (pretend) GPU, so GPU requests are scheduled and counted."""
-    import ray
-
-    ray.init(
-        num_cpus=2,
-        num_gpus=1,
-        include_dashboard=False,
-        log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}},
-    )
+    ray = start_local_ray(num_cpus=2, num_gpus=1)
     yield ray
     ray.shutdown()
 
@@ -163,6 +155,10 @@ def test_resources_declared_per_task(tmp_path, local_ray):
     cpu_shards = cpu.shard_runner(shared=True)
     assert cpu_shards is not None and cpu_shards.num_gpus == 0.0
     assert RayExecutor(config.executor.model_copy(update={"shard_tasks": False}), engine).shard_runner(True) is None
+    # cells in flight: as many as the cluster's 2 CPUs hold, unless the config says
+    assert ex.cells_in_flight() == 2
+    assert RayExecutor(config.executor.model_copy(update={"num_cpus_per_cell": 2.0}), engine).cells_in_flight() == 1
+    assert RayExecutor(config.executor.model_copy(update={"max_cells_in_flight": 5}), engine).cells_in_flight() == 5
     # shards are encoded on the cell's device: GPU cells with CPU shards are refused at load time
     cfg.write_text(TINY.format(extra=extra + "num_gpus_per_shard = 0\n"))
     with pytest.raises(ConfigError, match="num_gpus_per_shard"):
