@@ -259,7 +259,8 @@ def write_shard(path: Path, job: ShardJob, emb: np.ndarray, dtype: str, tag: str
     file names, so a loser never overwrites the files a winner's record names; the build
     in the driver's process (one writer, under the index's lock) uses the plain names.
     Where the file system has no hard links, the record is renamed into place instead
-    (the last writer wins; each record names its own writer's files, so it stays consistent).
+    (the last writer wins; each record names its own writer's files, so it stays consistent;
+    files no record names are deleted when the index is committed).
     """
     if emb.ndim != 2 or emb.shape[0] != len(job.ids):
         raise ValueError(f"encoder returned shape {emb.shape} for {len(job.ids)} documents")
@@ -409,6 +410,7 @@ def build_index(
             "reused": reused,
         }
         _atomic_json(path / "index.json", meta)
+        _drop_unreferenced_payloads(path, records)
         cache_log(
             Path(root),
             "resumed" if reused else "built",
@@ -421,6 +423,19 @@ def build_index(
             shards=len(records),
         )
     return DocIndex(path)
+
+
+def _drop_unreferenced_payloads(path: Path, records: Sequence[ShardRecord]) -> None:
+    """Delete shard payload files no record names (called once the index is committed).
+
+    On a file system without hard links two writers of one shard both commit (the last
+    record wins, see :func:`write_shard`) and the first writer's files are left unnamed;
+    this removes them.  Files a record names are never touched.
+    """
+    named = {name for r in records for name in (r.files or [_payload_name(r.index, k, "") for k in ("emb", "ids")])}
+    for f in path.glob("shard-*.npy"):
+        if f.name not in named:
+            f.unlink(missing_ok=True)
 
 
 def _token_cache(retriever: Any, root: Path, corpus_fp: str, language: str, shard_size: int):

@@ -47,3 +47,34 @@ def test_a_wrong_shape_is_an_error_and_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="shape"):
         write_shard(tmp_path, _job(), np.zeros((4, 4)), "float32")
     assert not list(tmp_path.iterdir())
+
+
+def test_without_hard_links_the_finished_index_keeps_only_named_files(tmp_path, monkeypatch):
+    """Each shard written twice (a retried task beside its first attempt) on a file system
+    without hard links: both writers commit, and the committed index drops the files no
+    record names; it reads back as the last writer wrote it."""
+    import os
+
+    from harness.index import build_index
+
+    monkeypatch.setattr(os, "link", lambda src, dst: (_ for _ in ()).throw(PermissionError("no hard links")))
+
+    def vectors(texts):
+        return np.array([[len(t), i + 1.0] for i, t in enumerate(texts)], dtype=np.float32)
+
+    class TwiceEach:
+        def encode(self, path, jobs, encode, dtype):
+            for job in jobs:
+                write_shard(path, job, encode(job.texts) + 1, dtype, tag="first")
+                yield write_shard(path, job, encode(job.texts), dtype, tag="second")
+
+    docs = [(f"d{i}", "x" * (i % 7 + 1)) for i in range(25)]
+    idx = build_index(
+        tmp_path, {"k": 1}, lambda: iter(docs), vectors, shard_size=10, dtype="float32", runner=TwiceEach()
+    )
+    [d] = [p for p in (tmp_path / "docindex").iterdir() if p.is_dir()]
+    payloads = sorted(p.name for p in d.glob("shard-*.npy"))
+    assert payloads == sorted(f"shard-{i:05d}-second.{k}.npy" for i in range(3) for k in ("emb", "ids"))
+    got = np.concatenate([np.asarray(s.embeddings) for s in idx.iter_shards()])
+    want = np.concatenate([vectors([t for _, t in docs[i : i + 10]]) for i in range(0, 25, 10)])
+    np.testing.assert_array_equal(got, want)
