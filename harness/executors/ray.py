@@ -115,7 +115,7 @@ class RayExecutor(Executor):
                 # A local instance: workers inherit the driver's import path (plugins, tests).
                 path = os.pathsep.join(p for p in sys.path if p)
                 ray.init(
-                    num_cpus=max(1, os.cpu_count() or 1),
+                    num_cpus=_usable_cpus(),
                     include_dashboard=False,
                     log_to_driver=False,
                     runtime_env={
@@ -225,6 +225,14 @@ class RayExecutor(Executor):
             max_retries=ex.max_retries,
             shared=shared,
         )
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity set, as ``training.num_threads = 0`` counts them)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _first_lines(e: BaseException, n: int = 3) -> str:
