@@ -432,7 +432,7 @@ def _drop_unreferenced_payloads(path: Path, records: Sequence[ShardRecord]) -> N
     record wins, see :func:`write_shard`) and the first writer's files are left unnamed;
     this removes them.  Files a record names are never touched.
     """
-    named = {name for r in records for name in (r.files or [_payload_name(r.index, k, "") for k in ("emb", "ids")])}
+    named = {_record_file(r, kind) for r in records for kind in ("emb", "ids")}
     for f in path.glob("shard-*.npy"):
         if f.name not in named:
             f.unlink(missing_ok=True)

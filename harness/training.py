@@ -68,18 +68,21 @@ def resolve_device(spec: str) -> str:
     raise ConfigError("device", spec, f"one of {DEVICES} or 'cuda:N'")
 
 
-def set_cpu_threads(n: int | None = None) -> int:
-    """Use ``n`` torch intra-op threads (None or 0: all cores this process may use); returns n."""
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity set (``os.cpu_count()`` where there is none)."""
     import os
 
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def set_cpu_threads(n: int | None = None) -> int:
+    """Use ``n`` torch intra-op threads (None or 0: all cores this process may use); returns n."""
     import torch
 
-    if not n:
-        try:
-            n = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            n = os.cpu_count() or 1
-    n = max(1, int(n))
+    n = max(1, int(n)) if n else usable_cpus()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -230,8 +229,10 @@ def _check_threads(manifest: dict[str, Any], config: Any) -> None:
     used = manifest.get("torch_threads")
     if used is None:
         return  # older manifests did not record it
+    from harness.training import usable_cpus
+
     wanted = config.training.num_threads
-    here = int(wanted) if wanted else len(os.sched_getaffinity(0))
+    here = int(wanted) if wanted else usable_cpus()
     if int(used) != here:
         raise RunDirectoryError(
             f"the run trained with {used} torch thread(s) (training.num_threads = {wanted}"

@@ -32,6 +32,7 @@ result.  If every retry is lost, the cell is reported as failed and retried on t
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -113,9 +114,11 @@ class RayExecutor(Executor):
                 ray.init(address=self.address, log_to_driver=False)
             else:
                 # A local instance: workers inherit the driver's import path (plugins, tests).
+                from harness.training import usable_cpus
+
                 path = os.pathsep.join(p for p in sys.path if p)
                 ray.init(
-                    num_cpus=_usable_cpus(),
+                    num_cpus=usable_cpus(),  # as training.num_threads = 0 counts them
                     include_dashboard=False,
                     log_to_driver=False,
                     runtime_env={
@@ -144,11 +147,11 @@ class RayExecutor(Executor):
         cache_root = str(self.engine.cache.root) if shared else None
         shards = self.shard_runner(shared)
         pending = {}
-        queue = list(cells)
+        queue = collections.deque(cells)
         limit = self.cells_in_flight()
 
         def submit() -> None:
-            spec = queue.pop(0)
+            spec = queue.popleft()
             gpu = self.needs_gpu(spec.method)
             t = task if gpu else task.options(num_gpus=0)
             device = self.engine.device if gpu else "cpu"  # cells without a GPU: keys say device "any"
@@ -225,14 +228,6 @@ class RayExecutor(Executor):
             max_retries=ex.max_retries,
             shared=shared,
         )
-
-
-def _usable_cpus() -> int:
-    """CPUs this process may run on (its affinity set, as ``training.num_threads = 0`` counts them)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _first_lines(e: BaseException, n: int = 3) -> str:

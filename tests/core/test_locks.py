@@ -106,5 +106,6 @@ def test_outside_ray_the_lock_is_a_plain_blocking_file_lock(tmp_path):
         other = FileLock(path)
         with pytest.raises(Exception, match="(?i)timeout|could not be acquired"):
             other.acquire(timeout=0.1)
-    with FileLock(path, timeout=1):  # released after the block
-        pass
+    after = FileLock(path)
+    after.acquire(timeout=1)  # released after the block
+    after.release()
