@@ -13,7 +13,8 @@ one the report and the terminal show (:func:`reports.verdict.verdict_summary`). 
 does the same for the full-size study (``benchmarks/results/full_run.json``, the ``full-run``
 block).  The stored full run was made when that config was still named ``default``; its stored
 ``renamed_from`` (the name and description it had) lets ``--check`` confirm that ``full.toml`` is
-otherwise the config the run used.
+otherwise the config the run used; its ``predates`` names options added since, at the value the
+run used implicitly (:func:`config_sha`).
 With ``--science`` it does the same for the science run (``benchmarks/results/science_run.json``,
 the block between ``<!-- science-run:begin -->`` and ``<!-- science-run:end -->``): per mode, each
 method's and control's tier means, its low-tier difference from the zero-shot teacher, the budget
@@ -321,18 +322,39 @@ def render_science(fig: dict[str, Any]) -> str:
 
 
 def config_sha(kind: str, stored: dict[str, Any]) -> str:
-    """sha256 of the shipped config ``kind`` as the stored run named it (``renamed_from``: name, description)."""
+    """sha256 of the shipped config ``kind`` as the stored run saw it.
+
+    ``renamed_from``: the name and description the config had then.  ``predates``: options
+    added to the config schema after the run, each with the value the run used implicitly
+    (``{"mini.threads": null}``: before ``mini.threads`` existed, the base encoder was trained
+    with ``training.num_threads``, which ``null`` still means).  Such an option is left out of
+    the hash only while today's config holds that value; any other value yields a sha that
+    cannot match, so a changed config still fails ``--check``.
+    """
     from harness.config import config_from_dict, load_config
+    from harness.hashing import hash_json
 
     config = load_config(kind)
     renamed = stored["run"].get("renamed_from")
-    if not renamed:
-        return config.sha256()
-    import tomllib
+    if renamed:
+        import tomllib
 
-    data = tomllib.loads(config.to_toml())
-    data.update(renamed)
-    return config_from_dict(data).sha256()
+        data = tomllib.loads(config.to_toml())
+        data.update(renamed)
+        config = config_from_dict(data)
+    predates = stored["run"].get("predates") or {}
+    if not predates:
+        return config.sha256()
+    d = config.normalized()
+    d.pop("output", None)  # as HarnessConfig.sha256
+    d.pop("executor", None)
+    for dotted, used in predates.items():
+        section, _, key = dotted.partition(".")
+        now = d.get(section, {}).get(key, "<absent>")
+        if now != used:
+            return f"({dotted} = {now!r} now; the run predates it and used {used!r})"
+        del d[section][key]
+    return hash_json(d)
 
 
 def check(text: str) -> int:

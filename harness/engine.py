@@ -184,6 +184,14 @@ class Engine:
             key["content"] = self.model_identity()
         return key
 
+    def base_threads(self) -> int | None:
+        """torch CPU threads the ``mini`` base encoder's MLM runs with (None: no ``mini`` base)."""
+        if self.config.model.base != "mini":
+            return None
+        from harness.models.mini import mlm_threads
+
+        return mlm_threads(self.config.mini, self.threads)
+
     def model_identity(self) -> dict[str, Any]:
         """Content identity of a ``from_pretrained`` base model (see :mod:`harness.models.identity`)."""
         if self._model_identity is None:
@@ -234,7 +242,7 @@ class Engine:
 
             self._base_dir = cached_mini(
                 self.benchmark, self.config.mini, self.device, self.cache, self.progress, threads=self.threads
-            )
+            )  # trained with mini.threads torch threads where set (harness.models.mini.mlm_threads)
         return self._base_dir
 
     def load_base(self):

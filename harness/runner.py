@@ -283,6 +283,8 @@ def run_matrix(
             "device": engine.device,
             # torch CPU threads of every trained stage (training.num_threads resolved): part of their identity
             "torch_threads": engine.threads,
+            # the mini base encoder's MLM pre-training (mini.threads; null: no mini base)
+            "base_threads": engine.base_threads(),
             "preflight": preflight,
             "python": sys.version.split()[0],
             "platform": platform.platform(),
@@ -509,11 +511,12 @@ def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessC
     At each budget step count ``b`` shared by the question's OT and contrastive methods, their
     checkpoints at ``b`` replace their final results and :func:`harness.stats.analyze` is
     run on that table (every other method: its final result), so each point is computed
-    exactly as the headline is.  Returns ``{"points": [...], "crossovers": [...]}``: per
+    exactly as the headline is (:func:`harness.stats.analysis.analyze_question`: the question and
+    the tier means only).  Returns ``{"points": [...], "crossovers": [...]}``: per
     budget, D with its CI and p-value, the verdict, and each method's tier means.
     """
     from harness.errors import StatisticsError
-    from harness.stats import analyze
+    from harness.stats.analysis import analyze_question
 
     opts = config.analysis
     ot, con = opts.ot_method, opts.contrastive_method
@@ -528,7 +531,7 @@ def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessC
         at_b = budgets[(budgets.budget_steps == b) & budgets.method.isin([ot, con])]
         table = pd.concat([results[~results.method.isin([ot, con])], at_b[cols]], ignore_index=True)
         try:
-            a = analyze(table, opts, tiers=tiers).to_dict()
+            a = analyze_question(table, opts, tiers=tiers)  # = analyze(...).to_dict()'s parts used here
         except StatisticsError as e:
             points.append({"steps": int(b), "error": str(e)})
             continue

@@ -223,8 +223,9 @@ def default_tolerance(*devices: str) -> float:
 def _check_threads(manifest: dict[str, Any], config: Any) -> None:
     """Refuse to re-run when this machine would train with another torch thread count than the run did.
 
-    The count is part of every trained stage's identity (``training.num_threads``): with
-    ``num_threads = 0`` (all cores) it is the original machine's core count.
+    The count is part of every trained stage's identity (``training.num_threads``, and
+    ``mini.threads`` for the base encoder's pre-training): with ``0`` (all cores) it is the
+    original machine's core count.
     """
     used = manifest.get("torch_threads")
     if used is None:
@@ -239,6 +240,15 @@ def _check_threads(manifest: dict[str, Any], config: Any) -> None:
             f"{': every core of that machine' if not wanted else ''}), but this machine would use {here}; torch's CPU "
             f"sums depend on the thread count, so the scores could not match. Reproduce on a machine with {used} "
             f"core(s), or re-run the config with training.num_threads = {used} (the default, 1, avoids this)"
+        )
+    base_used = manifest.get("base_threads")
+    mini = getattr(config, "mini", None)
+    if base_used is not None and mini is not None and mini.threads == 0 and int(base_used) != usable_cpus():
+        raise RunDirectoryError(
+            f"the run pre-trained its mini base encoder with {base_used} torch thread(s) (mini.threads = 0: every "
+            f"core of that machine), but this machine would use {usable_cpus()}; torch's CPU sums depend on the "
+            f"thread count, so the scores could not match. Reproduce on a machine with {base_used} core(s), or "
+            f"re-run the config with mini.threads = {base_used}"
         )
 
 

@@ -191,9 +191,19 @@ class LocalExecutor(Executor):
 
 
 def _init_worker() -> None:
-    """In a worker process, warnings print as the driver's do: one ``warning: ...`` line."""
+    """In a worker process: warnings print as the driver's do (one ``warning: ...`` line), and
+    the cyclic garbage collector runs less often.
+
+    Training steps allocate many short-lived autograd objects, and the collector's first
+    generation (threshold 700 objects by default) ran ~2,000 times in a 110 s three-cell run,
+    ~2.5 % of its time; a threshold of 20,000 makes that ~30 times rarer.  No result depends
+    on when garbage is collected, and the worker's memory stays bounded (a collection still
+    runs after every 20,000 net allocations).
+    """
+    import gc
     import warnings
 
     from harness.runner import show_warning_line
 
     warnings.showwarning = show_warning_line
+    gc.set_threshold(20_000)  # generations 1 and 2 keep their defaults (every 10 collections of the one below)

@@ -76,6 +76,12 @@ class MiniOptions(BaseModel):
     warmup: float = Field(0.06, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     seed: int = Field(0, ge=0, description="initialisation and masking seed")
+    threads: int | None = Field(
+        None,
+        ge=0,
+        le=512,
+        description="torch CPU threads of the MLM pre-training (None: training.num_threads; 0: all cores)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "MiniOptions":
@@ -309,6 +315,15 @@ def build_mini(
 
 
 # ------------------------------------------------------------------------- cached base encoder
+def mlm_threads(options: MiniOptions | None, default: int | None) -> int | None:
+    """torch CPU threads of the MLM pre-training: ``options.threads`` (0: every usable core), else ``default``."""
+    if options is None or options.threads is None:
+        return default
+    from harness.training import usable_cpus
+
+    return options.threads or usable_cpus()
+
+
 def cached_mini(
     benchmark: Any,
     options: "MiniOptions | Mapping[str, Any] | None",
@@ -322,10 +337,14 @@ def cached_mini(
     The tokenizer and BERT are trained on ``benchmark.pretrain_sentences(lang)`` for every
     language (:func:`build_mini`); ``options.pretrain = False`` gives the no-pre-training
     control.  Cache stage ``base-mini``, keyed by the benchmark's fingerprint, the model
-    options and the device type (CPU and CUDA arithmetic differ).  Load it with
+    options, the device type (CPU and CUDA arithmetic differ) and the torch CPU thread count
+    it is trained with (``options.threads``, else ``threads``: the caller's
+    ``training.num_threads``; float sums depend on it).  Load it with
     ``harness.models.encoder.BiEncoder.from_pretrained(path)``.
     """
     import json
+
+    from harness.training import set_cpu_threads
 
     options = validate_section(MiniOptions, options, "mini")
     device_type = "cuda" if str(device).startswith("cuda") else "cpu"
@@ -334,12 +353,22 @@ def cached_mini(
         "options": options.model_dump(mode="json"),
         "device": device_type,
     }
+    threads = mlm_threads(options, threads)
     if threads is not None:  # torch's CPU reductions depend on the thread count (harness.training.TrainingOptions)
         key["threads"] = int(threads)
 
     def build(tmp: Path) -> None:
+        import torch
+
         sentences = {lang: benchmark.pretrain_sentences(lang) for lang in benchmark.languages}
-        summary = build_mini(tmp, sentences, options, device, progress)
+        before = torch.get_num_threads()
+        if threads is not None:
+            set_cpu_threads(threads)
+        try:
+            summary = build_mini(tmp, sentences, options, device, progress)
+        finally:
+            set_cpu_threads(before)  # the caller's stages (teachers, cells) keep their own count
+        summary["threads"] = int(threads) if threads is not None else before
         (tmp / "mini.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
 
     return cache.get_or_build("base-mini", key, build)

@@ -337,6 +337,64 @@ def _power(
     )
 
 
+def _prepared(results: pd.DataFrame, opts: AnalysisOptions, tiers, metrics) -> Any:
+    """:func:`harness.stats.data.prepare` with the options' selection (``metrics``: None = the options')."""
+    return prepare(
+        results,
+        metrics=opts.metrics if metrics is None else metrics,
+        primary_metric=opts.primary_metric,
+        methods=opts.methods,
+        languages=opts.languages,
+        tiers=tiers,
+        nan_policy=opts.nan_policy,
+    )
+
+
+def _question(primary: MetricScores, boot: BootstrapReplicates, groups, opts: AnalysisOptions) -> Question:
+    """The question's answer on the primary metric (:func:`harness.stats.question.answer`) with the options."""
+    return answer(
+        primary,
+        boot,
+        groups,
+        ot=opts.ot_method,
+        con=opts.contrastive_method,
+        baseline=opts.baseline,
+        high=opts.high_tier,
+        low=opts.low_tier,
+        endpoint=opts.question_endpoint,
+        alpha=opts.alpha,
+        level=opts.ci_level,
+        delta=opts.target_difference,
+        power=opts.power,
+        max_seeds=opts.max_seeds,
+        fit_mixedlm=opts.fit_mixedlm,
+    )
+
+
+def analyze_question(
+    results: pd.DataFrame,
+    options: AnalysisOptions | Mapping[str, Any] | None = None,
+    *,
+    tiers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The question and the primary metric's tier means, as :func:`analyze` computes them.
+
+    The part of :meth:`Analysis.to_dict` that a budget curve needs (``question`` and the
+    primary metric's ``tier_means``), without the other metrics, the pairwise tests, the
+    variance decomposition and the power analysis.  Every random stream is named by its
+    metric (and language, or seed group), never by what else is analysed, so the values
+    equal those of ``analyze(results, options, tiers=tiers).to_dict()`` (tested).
+    """
+    opts = options if isinstance(options, AnalysisOptions) else AnalysisOptions(**dict(options or {}))
+    primary = _prepared(results, opts, tiers, [opts.primary_metric]).metrics[opts.primary_metric]
+    groups = seed_groups(primary, opts.seed_pairing)
+    boot = hierarchical_bootstrap(primary, groups, opts.n_bootstrap, opts.seed)
+    _, tier_means = _group_means(primary, boot, opts.ci_level)
+    question = _question(primary, boot, groups, opts)
+    problems: list[str] = []
+    return jsonable({"question": question, "tier_means": tuple(tier_means)}, "", problems)
+
+
 def analyze(
     results: pd.DataFrame,
     options: AnalysisOptions | Mapping[str, Any] | None = None,
@@ -358,15 +416,7 @@ def analyze(
     """
     t0 = time.perf_counter()
     opts = options if isinstance(options, AnalysisOptions) else AnalysisOptions(**dict(options or {}))
-    prepared = prepare(
-        results,
-        metrics=opts.metrics,
-        primary_metric=opts.primary_metric,
-        methods=opts.methods,
-        languages=opts.languages,
-        tiers=tiers,
-        nan_policy=opts.nan_policy,
-    )
+    prepared = _prepared(results, opts, tiers, None)
     warnings = list(prepared.warnings)
     primary = prepared.metrics[opts.primary_metric]
 
@@ -417,23 +467,7 @@ def analyze(
     )
     warnings += pairwise.notes
 
-    question = answer(
-        primary,
-        boots[opts.primary_metric],
-        groups_by_metric[opts.primary_metric],
-        ot=opts.ot_method,
-        con=opts.contrastive_method,
-        baseline=opts.baseline,
-        high=opts.high_tier,
-        low=opts.low_tier,
-        endpoint=opts.question_endpoint,
-        alpha=opts.alpha,
-        level=opts.ci_level,
-        delta=opts.target_difference,
-        power=opts.power,
-        max_seeds=opts.max_seeds,
-        fit_mixedlm=opts.fit_mixedlm,
-    )
+    question = _question(primary, boots[opts.primary_metric], groups_by_metric[opts.primary_metric], opts)
     if question.degenerate and question.reason:
         warnings.append(f"question not answered: {question.reason}")
 

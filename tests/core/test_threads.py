@@ -82,3 +82,44 @@ def test_worker_processes_print_warnings_as_one_line(capsys):
         warnings.warn_explicit("Sinkhorn did not converge; raise max_iter", UserWarning, "/x/harness/mod.py", 3)
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["warning: Sinkhorn did not converge; raise max_iter (UserWarning from harness/mod.py:3)"]
+
+
+def test_base_encoder_threads_are_its_own_pinned_identity(tmp_path):
+    """``mini.threads``: the MLM pre-training's thread count, part of the base's identity and restored after it.
+
+    The base encoder is built by a worker while nothing else can run (every dense stage needs it),
+    so the default config gives it both cores; teachers and cells keep ``training.num_threads``.
+    """
+    import torch
+
+    from harness.models.mini import mlm_threads
+
+    torch.set_num_threads(1)
+    one = _config(tmp_path, "one", 1)
+    text = (tmp_path / "one.toml").read_text().replace("[mini]\n", "[mini]\nthreads = 2\n")
+    (tmp_path / "two.toml").write_text(text)
+    two = load_config(tmp_path / "two.toml")
+    assert mlm_threads(one.mini, 1) == 1 and mlm_threads(two.mini, 1) == 2
+    zero = two.mini.model_copy(update={"threads": 0})
+    from harness.training import usable_cpus
+
+    assert mlm_threads(zero, 1) == usable_cpus()
+
+    cache = Cache(tmp_path / "cache")
+    e1, e2 = Engine(one, cache), Engine(two, cache)
+    assert e1.base_threads() == 1 and e2.base_threads() == 2 and e2.threads == 1
+    assert e1.base_key() != e2.base_key()  # another thread count: another base, teacher and cell identity
+    assert e1.teacher_key(0) != e2.teacher_key(0)
+    d1, d2 = e1.base_dir(), e2.base_dir()
+    assert d1 != d2
+    assert json.loads((d2 / "mini.json").read_text())["threads"] == 2
+    assert json.loads((d1 / "mini.json").read_text())["threads"] == 1
+    assert torch.get_num_threads() == 1  # the caller's count is back for its teachers and cells
+    # two threads are deterministic too: a second build in a fresh cache gives the same weights, byte for byte
+    again = Engine(two, Cache(tmp_path / "cache2")).base_dir()
+    assert again != d2
+    assert (again / "model.safetensors").read_bytes() == (d2 / "model.safetensors").read_bytes()
+    run = run_matrix(two, run_dir=tmp_path / "run", cache=cache, progress=False, log=lambda s: None)
+    assert run.status == "complete"
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["base_threads"] == 2 and manifest["torch_threads"] == 1

@@ -71,6 +71,14 @@ def test_full_config_is_the_one_the_stored_full_run_used():
     changed = json.loads(json.dumps(stored))
     changed["run"]["renamed_from"]["description"] = "something else"
     assert mod.config_sha("full", changed) != stored["run"]["config_sha256"]
+    # options added since the run (mini.threads) are left out of the hash only at the value the run used
+    assert stored["run"]["predates"] == {"mini.threads": None}
+    unlisted = json.loads(json.dumps(stored))
+    del unlisted["run"]["predates"]
+    assert mod.config_sha("full", unlisted) != stored["run"]["config_sha256"]  # today's config hashes the field
+    other = json.loads(json.dumps(stored))
+    other["run"]["predates"] = {"mini.threads": 2}  # the run did not use 2 threads: today's null cannot match
+    assert "mini.threads = None now" in mod.config_sha("full", other)
 
 
 def test_check_passes_on_the_repository():

@@ -102,3 +102,23 @@ def test_summary_lists_config_changes(sim_results, tmp_path):
     )
     assert res.identical and "analysis.new: (absent) -> true" in res.summary()
     assert res.to_dict()["config_changes"] == ["analysis.new: (absent) -> true"]
+
+
+def test_thread_counts_of_the_original_machine_are_checked_before_rerunning():
+    """``training.num_threads = 0`` / ``mini.threads = 0`` mean that machine's cores: another count is refused."""
+    from types import SimpleNamespace
+
+    from harness.training import usable_cpus
+    from harness_reports.reproduce import _check_threads
+
+    here = usable_cpus()
+    config = SimpleNamespace(
+        training=SimpleNamespace(num_threads=1), mini=SimpleNamespace(threads=0)
+    )  # the two fields read
+    _check_threads({"torch_threads": 1, "base_threads": here}, config)  # same counts: no error
+    with pytest.raises(RunDirectoryError, match=r"mini base encoder with \d+ torch thread\(s\) \(mini.threads = 0"):
+        _check_threads({"torch_threads": 1, "base_threads": here + 1}, config)
+    pinned = SimpleNamespace(training=SimpleNamespace(num_threads=1), mini=SimpleNamespace(threads=2))
+    _check_threads({"torch_threads": 1, "base_threads": 2}, pinned)  # pinned: the same on any machine
+    with pytest.raises(RunDirectoryError, match="training.num_threads = 0"):
+        _check_threads({"torch_threads": here + 1}, SimpleNamespace(training=SimpleNamespace(num_threads=0), mini=None))

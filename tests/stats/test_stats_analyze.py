@@ -164,3 +164,17 @@ def test_coarse_permutations_are_warned_about(world_results):
         tiers=TIERS,
     ).to_dict()
     assert any("can never reject" in w for w in a["warnings"])
+
+
+def test_analyze_question_equals_the_full_analysis_parts(result, world_results):
+    """The budget curves' light analysis gives the full analysis's question and tier means, value for value."""
+    from harness.stats.analysis import analyze_question
+
+    light = analyze_question(world_results, AnalysisOptions(**FAST), tiers=TIERS)
+    assert light["question"] == result["question"]
+    primary = AnalysisOptions(**FAST).primary_metric
+    assert light["tier_means"] == [t for t in result["tier_means"] if t["metric"] == primary]
+    assert len({t["metric"] for t in result["tier_means"]}) > 1  # the full analysis had other metrics to skip
+    # the other metrics are not analysed: a table without them gives the same answer
+    only_primary = world_results[world_results.metric == primary]
+    assert analyze_question(only_primary, AnalysisOptions(**FAST), tiers=TIERS) == light
