@@ -72,6 +72,20 @@ def overlay_python(source: Path, where: Path) -> str:
         ],
         check=True,
     )
+    # The overlay's editable install must win over this interpreter's copy of the harness: it does for
+    # an editable install here (a path hook), not for a regular one (site-packages precede .pth paths).
+    where_from = subprocess.run(
+        [str(py), "-c", "import harness; print(harness.__file__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+    ).stdout.strip()
+    if not Path(where_from).resolve().is_relative_to(source.resolve()):
+        sys.exit(
+            f"the baseline would import this interpreter's harness ({where_from}), not {source}: "
+            "run --baseline-ref from a development install (pip install -e .)"
+        )
     return str(py)
 
 
