@@ -180,6 +180,9 @@ class Engine:
             key["corpus"] = self.benchmark.fingerprint()
             key["device"] = self.device
             key["threads"] = self.threads
+            # resolved (mini.threads = 0 counts this machine's cores): stages built on it must not share
+            # a cache entry with ones built on another machine's base
+            key["mlm_threads"] = self.base_threads()
         else:
             key["content"] = self.model_identity()
         return key

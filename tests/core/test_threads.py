@@ -104,6 +104,9 @@ def test_base_encoder_threads_are_its_own_pinned_identity(tmp_path):
     from harness.training import usable_cpus
 
     assert mlm_threads(zero, 1) == usable_cpus()
+    (tmp_path / "zero.toml").write_text(text.replace("threads = 2", "threads = 0"))
+    zero_cfg = load_config(tmp_path / "zero.toml")  # all cores: the resolved count names the base downstream
+    assert Engine(zero_cfg, Cache(tmp_path / "c0")).base_key()["mlm_threads"] == usable_cpus()
 
     cache = Cache(tmp_path / "cache")
     e1, e2 = Engine(one, cache), Engine(two, cache)
