@@ -18,10 +18,9 @@ from __future__ import annotations
 import errno
 import functools
 import json
-import os
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -841,13 +840,3 @@ def build_stage_remote(
     else:
         raise ValueError(f"unknown stage {stage!r}")
     return time.perf_counter() - t0
-
-
-ProgressFn = Callable[[CellOutput], None]
-
-
-def env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default

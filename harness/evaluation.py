@@ -16,7 +16,7 @@ query), one call per query, on plain ``(n, 2)`` float64 arrays of (doc, relevanc
 score), docs numbered per query.  ``ranx.evaluate`` would first convert both sides into numba
 typed dicts and lists, and numba compiles those containers' methods anew in every process
 (they cannot be cached): about 10 s of CPU per process with a warm numba cache on a 2-core machine,
-paid by every worker of a matrix, and ~0.25 s per call to build them (``benchmarks/bench_ranx_compile.py``).  The kernels themselves are compiled
+paid by every worker of a matrix, and ~0.25 s per call to build them (``perf/bench_ranx_compile.py``).  The kernels themselves are compiled
 once per environment and cached on disk.  The values are ranx's: the same kernels on the
 same ranked lists (tested against ``ranx.evaluate`` on random runs, every supported metric);
 ranx's own path numbers docs by a float64 of their string hash, which can merge two ids, and

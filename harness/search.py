@@ -35,7 +35,7 @@ device whatever the corpus size.  Results do not depend on shard or chunk sizes.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -214,25 +214,3 @@ def sharded_search(
     if n_q == 0:
         return np.zeros((0, kk or 0), np.float32), np.zeros((0, kk or 0), np.int64)
     return np.concatenate(out_s), np.concatenate(out_i)
-
-
-def run_from_search(
-    query_ids: Sequence[str], doc_id_of, scores: np.ndarray, indices: np.ndarray
-) -> dict[str, dict[str, float]]:
-    """``{query_id: {doc_id: score}}`` in rank order; ``doc_id_of(global_index) -> doc id``."""
-    out: dict[str, dict[str, float]] = {}
-    for r, q in enumerate(query_ids):
-        out[q] = {doc_id_of(int(j)): float(v) for j, v in zip(indices[r], scores[r])}
-    return out
-
-
-def iter_chunks(items: Iterable, size: int) -> Iterator[list]:
-    """Consecutive lists of ``size`` items (the last may be shorter)."""
-    buf: list = []
-    for x in items:
-        buf.append(x)
-        if len(buf) == size:
-            yield buf
-            buf = []
-    if buf:
-        yield buf

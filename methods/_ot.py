@@ -1,7 +1,7 @@
 """Token-level optimal-transport alignment loss (the objective of ``ot-distill``).
 
 Kept apart from the plugin so the objective can be tested and benchmarked alone
-(``benchmarks/bench_ot.py``, ``tests/methods/test_ot_loss.py``).
+(``perf/bench_ot.py``, ``tests/methods/test_ot_loss.py``).
 
 For one bitext pair with teacher token vectors ``t_1..t_n`` (pivot side) and student
 token vectors ``s_1..s_m`` (other side)::

@@ -28,7 +28,7 @@ The world (everything deterministic from ``SyntheticOptions.seed``)
   0.2 % of low-resource bitext sentences among 1,000 (chance 0.1 %) and 3 % for the
   high-resource ``h1``, i.e. no initial alignment at all; at 0.2 it retrieves 0.6 % and 7 %
   (still far weaker than mBERT) while the zero-shot high-low gap stays ~0.29.  Both
-  measurements are of the teacher alone (``benchmarks/diag_alignment.py``).  The change was
+  measurements are of the teacher alone (``perf/diag_alignment.py``).  The change was
   prompted by the diagnosis of ``ot-distill`` (its transport plan needs some initial
   alignment to find translations; README, "What the default run says about the alignment
   methods"); 0.2 was the first value tried and was kept, and its effect on both alignment

@@ -18,7 +18,7 @@ embeddings the softmax gradient pushes every rarely seen token's embedding the s
 (the "representation degeneration" of rare tokens, Gao et al., ICLR 2019), and at this
 tiny scale the low-resource pieces collapsed together: the zero-shot teacher scored
 nDCG@10 ~0.07-0.15 on the low tier against BM25's ~0.69 (measured with
-``benchmarks/bench_gap.py``), a hopeless tier rather than a disadvantaged one.  Untied,
+``perf/bench_gap.py``), a hopeless tier rather than a disadvantaged one.  Untied,
 the low tier scores ~0.33 and the high-minus-low gap is ~0.25.
 
 ``pretrain = False`` gives the *no-pre-training control*: the same tokenizer and

@@ -1,4 +1,4 @@
-"""Type-I error and power of the pairwise tests on simulated tables (used by tests/stats and benchmarks/).
+"""Type-I error and power of the pairwise tests on simulated tables (used by tests/stats and perf/).
 
 The design (:func:`default_run_design`) copies the variance components that the ANOVA
 estimator found for nDCG@10 in the default run of 2026-12-02 (6 methods x 3 seeds x 6 languages x

@@ -40,7 +40,7 @@ Three tests of ``theta = 0`` answer three questions:
   over 15 pairs); this test 0.024-0.050 and at most nominal at alpha/15 (it is conservative
   in between, most near lambda = 0.3-1); the plain ``t_{S-1}`` reference 0.000-0.043
   (0.006 at lambda = 4: no power).  The price of
-  validity is some power with few seeds; ``benchmarks/bench_pairwise_type1.py`` prints
+  validity is some power with few seeds; ``perf/bench_pairwise_type1.py`` prints
   type-I error and power side by side.
 
 Under an A/A comparison (the same method trained twice) the seed-averaged systems differ by

@@ -114,7 +114,7 @@ class AnalysisOptions(BaseModel):
         Also fit a dense REML model (crossed random effects, scipy; :mod:`harness.stats.reml`)
         to the run-level means as a cross-check of the ANOVA variance components and write it
         to ``variance_components[].reml_check`` (default false; the tests check the two agree
-        on simulated data, ``benchmarks/bench_reml.py`` on a run directory).
+        on simulated data, ``perf/bench_reml.py`` on a run directory).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

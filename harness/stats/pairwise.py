@@ -33,7 +33,7 @@ to ``analysis.json`` as ``pairwise.claim`` and ``pairwise.test_label``):
 * ``t`` and ``randomization``: about **these trained checkpoints** -- seed-averaged scores
   paired over queries, conditional on the seeds that were trained.  Two trainings of one
   method differ by their seed effects, so these tests call such A/A pairs "significant"
-  far more often than alpha (tests/stats, ``benchmarks/bench_pairwise_type1.py``).
+  far more often than alpha (tests/stats, ``perf/bench_pairwise_type1.py``).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ languages, 2026-12-02) its crossed-effects fit stops at ``-2 l_R = -761.71`` aga
 optimum's ``-814.72`` (seed variance 9.9e-4 against 8.0e-6), with warnings (failed
 convergence, retry, non-positive-definite Hessian); the dense fit reaches the ANOVA
 solution (relative difference 1e-7) from the ANOVA start and the criterion's optimum from an
-equal split (``benchmarks/bench_reml.py RUN_DIR``).  ``converged`` is the KKT check at the
+equal split (``perf/bench_reml.py RUN_DIR``).  ``converged`` is the KKT check at the
 best solution, not the optimiser's flag (L-BFGS-B may stop "abnormally" at the optimum).  Cost: one ``n x n`` Cholesky per evaluation
 (``n = 108`` for the default run, 540 for 6 methods x 5 seeds x 18 languages).
 """

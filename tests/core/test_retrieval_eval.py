@@ -1,32 +1,58 @@
+import numpy as np
 import pytest
 import torch
 
 from harness.evaluation import evaluate_per_query
-from harness.retrieval import dense_search, read_trec_run, to_run_dict, write_trec_qrels, write_trec_run
+from harness.retrieval import read_trec_run, write_trec_qrels, write_trec_run
+from harness.search import DocShard, id_bytes, sharded_search
 
 
-def test_dense_search_exact_and_chunk_independent():
+def _search(q, d, k, doc_ids, shard=65536, query_chunk=1024):
+    """The engine's search path over in-memory shards: ``{query_id: {doc_id: score}}`` and the indices."""
+    ids = id_bytes(doc_ids)
+    emb = d.numpy()
+    shards = [DocShard(emb[o : o + shard], ids[o : o + shard], o) for o in range(0, len(doc_ids), shard)]
+    return sharded_search(q, shards, k, query_chunk=query_chunk)
+
+
+def test_sharded_search_exact_and_chunk_independent():
     g = torch.Generator().manual_seed(0)
     q = torch.nn.functional.normalize(torch.randn(7, 16, generator=g), dim=1)
     d = torch.nn.functional.normalize(torch.randn(503, 16, generator=g), dim=1)
-    d[100] = d[5]  # an exact tie: the lower index must come first
-    s_full, i_full = dense_search(q, d, 20)
-    s_chunk, i_chunk = dense_search(q, d, 20, doc_chunk=37, query_chunk=3)
-    brute = torch.sort(-(q @ d.T), dim=1, stable=True).indices[:, :20]
-    assert torch.equal(i_full, brute)
-    assert torch.equal(i_chunk, i_full)
-    assert torch.allclose(s_chunk, s_full, atol=1e-6)
+    d[100] = d[5]  # an exact tie: the larger doc id ("d100" > "d005") must come first
+    doc_ids = [f"d{j:03d}" for j in range(503)]
+    s_full, i_full = _search(q, d, 20, doc_ids)
+    s_chunk, i_chunk = _search(q, d, 20, doc_ids, shard=37, query_chunk=3)
+    exact = (q.double() @ d.double().T).float()  # (7, 503)
+    keys = torch.arange(503)  # doc id order is index order here
+    brute = np.lexsort((keys.numpy()[None].repeat(7, 0), exact.numpy()), axis=-1)[:, ::-1][:, :20]
+    assert (i_full == brute).all()
+    assert (i_chunk == i_full).all() and (s_chunk == s_full).all()
     assert bool((s_full[:, :-1] >= s_full[:, 1:]).all())
+    tied = np.flatnonzero((i_full == 5).any(1) & (i_full == 100).any(1))
+    for r in tied:
+        assert list(i_full[r]).index(100) < list(i_full[r]).index(5)
 
 
-def test_dense_search_k_larger_than_corpus():
-    s, i = dense_search(torch.eye(3), torch.eye(3), k=100)
+def test_sharded_search_k_larger_than_corpus():
+    s, i = _search(torch.eye(3), torch.eye(3), 100, ["a", "b", "c"])
     assert s.shape == (3, 3) and i[:, 0].tolist() == [0, 1, 2]
 
 
-def test_dense_search_shape_error():
-    with pytest.raises(ValueError, match="shape mismatch"):
-        dense_search(torch.zeros(2, 3), torch.zeros(4, 5))
+def test_sharded_search_dimension_error():
+    with pytest.raises(ValueError, match="query dim 3 != document dim 5"):
+        _search(torch.zeros(2, 3), torch.zeros(4, 5), 10, ["a", "b", "c", "d"])
+
+
+def test_one_search_path():
+    """The second search path (``retrieval.dense_search``) and the dead helpers are gone."""
+    import harness.engine
+    import harness.retrieval
+    import harness.search
+
+    assert not hasattr(harness.retrieval, "dense_search") and not hasattr(harness.retrieval, "to_run_dict")
+    assert not hasattr(harness.search, "run_from_search") and not hasattr(harness.search, "iter_chunks")
+    assert not hasattr(harness.engine, "env_int") and not hasattr(harness.engine, "ProgressFn")
 
 
 def test_evaluation_follows_trec_eval_c():
@@ -56,8 +82,9 @@ def test_evaluation_missing_qrels_is_an_error():
 def test_trec_round_trip(tmp_path):
     q = torch.eye(4)[:2]
     d = torch.eye(4)
-    s, i = dense_search(q, d, 3)
-    run = to_run_dict(["a", "b"], ["w", "x", "y", "z"], s, i)
+    docs = ["w", "x", "y", "z"]
+    s, i = _search(q, d, 3, docs)
+    run = {qid: {docs[j]: float(v) for j, v in zip(i[r], s[r])} for r, qid in enumerate(["a", "b"])}
     write_trec_run(run, tmp_path / "r.trec", tag="t")
     back = read_trec_run(tmp_path / "r.trec")
     assert back == {k: {dk: pytest.approx(dv) for dk, dv in v.items()} for k, v in run.items()}

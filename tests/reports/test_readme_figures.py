@@ -1,4 +1,4 @@
-"""README.md's default-run figures are the ones benchmarks/readme_figures.py writes from a stored run."""
+"""README.md's default-run figures are the ones perf/readme_figures.py writes from a stored run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def script():
-    spec = importlib.util.spec_from_file_location("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
+    spec = importlib.util.spec_from_file_location("readme_figures", ROOT / "perf" / "readme_figures.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -20,7 +20,7 @@ def test_readme_block_matches_the_stored_run():
     mod = script()
     stored = json.loads(mod.STORED.read_text())
     block = mod.readme_block(mod.README.read_text())
-    assert block == mod.render(stored), "README.md drifted: run `python benchmarks/readme_figures.py RUN_DIR`"
+    assert block == mod.render(stored), "README.md drifted: run `python perf/readme_figures.py RUN_DIR`"
     # the block quotes the stored D and its interval, and every method's tier means
     d = stored["question"]["difference"][stored["question"]["endpoint"]]
     assert f"D = {d['estimate']:+.4f}, 95% CI [{d['ci'][0]:.4f}, {d['ci'][1]:.4f}]" in block
@@ -53,7 +53,7 @@ def test_readme_full_block_matches_the_stored_full_run():
     mod = script()
     stored = json.loads(mod.FULL.read_text())
     block = mod.readme_block(mod.README.read_text(), mod.FULL_BEGIN, mod.FULL_END)
-    assert block == mod.render(stored, "full"), "run `python benchmarks/readme_figures.py --full RUN_DIR`"
+    assert block == mod.render(stored, "full"), "run `python perf/readme_figures.py --full RUN_DIR`"
     assert "`harness run full`" in block and "--full RUN_DIR" in block
     for t in stored["tier_means"]:
         assert mod._f(t["mean"]) in block
@@ -111,7 +111,7 @@ def test_readme_science_block_matches_the_stored_science_run():
     mod = script()
     stored = json.loads(mod.SCIENCE.read_text())
     block = mod.readme_block(mod.README.read_text(), mod.SCI_BEGIN, mod.SCI_END)
-    assert block == mod.render_science(stored), "run `python benchmarks/readme_figures.py --science RUN_DIR`"
+    assert block == mod.render_science(stored), "run `python perf/readme_figures.py --science RUN_DIR`"
     assert [m["mode"] for m in stored["modes"]] == ["monolingual", "cross-lingual"]
     for m in stored["modes"]:
         assert f"**{m['mode']}**" in block

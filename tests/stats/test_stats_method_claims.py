@@ -1,7 +1,7 @@
 """Issue 16: "significant" means the methods; the hierarchical df; the "no" qualifier; the REML option.
 
 The long simulation (family-wise error and power of the default pairwise test under heavy seed
-variance) is slow-marked; ``benchmarks/bench_pairwise_type1.py`` prints the full table.
+variance) is slow-marked; ``perf/bench_pairwise_type1.py`` prints the full table.
 """
 
 from __future__ import annotations

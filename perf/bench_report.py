@@ -12,7 +12,7 @@ per-navigation overhead on a noisy machine.
 Also re-renders the report from the stored results (``harness report``'s code path) and
 times that, so a slow template shows up here too.
 
-Run:  ``python benchmarks/bench_report.py RUN_DIR [--repeat 5]``
+Run:  ``python perf/bench_report.py RUN_DIR [--repeat 5]``
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ and checks that the monolingual rows of the two-mode run equal the one-mode run'
 absolute difference).  Training (``fit``) should be about equal: a cell trains once whatever
 the modes.
 
-Run:  ``python benchmarks/bench_modes.py [--config smoke] [--cache DIR]``  (through ``heavy``;
+Run:  ``python perf/bench_modes.py [--config smoke] [--cache DIR]``  (through ``heavy``;
 record ``uptime`` beside the figures).
 """
 

@@ -47,8 +47,8 @@ the plain loop's CUDA events.
 
 Usage::
 
-    python benchmarks/gpu_train_step.py --json out.json        # on a CUDA machine
-    python benchmarks/gpu_train_step.py --smoke                # no CUDA: tiny sizes on the CPU
+    python perf/gpu_train_step.py --json out.json        # on a CUDA machine
+    python perf/gpu_train_step.py --smoke                # no CUDA: tiny sizes on the CPU
 """
 
 from __future__ import annotations

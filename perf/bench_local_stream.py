@@ -16,7 +16,7 @@ It prints ``streamed / loaded`` of the peak RSS above the baseline (the memory t
 costs); with streaming it should stay near one shard's texts plus 8 bytes per passage (the
 duplicate-id hashes), however large the corpus.
 
-``/work/tools/heavy python benchmarks/bench_local_stream.py [--docs 300000]``
+``/work/tools/heavy python perf/bench_local_stream.py [--docs 300000]``
 """
 
 from __future__ import annotations

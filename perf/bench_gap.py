@@ -15,7 +15,7 @@ diagnosis of ``ot-distill`` showed the teacher had no initial cross-lingual alig
 for low-resource languages, unlike mBERT; the change, its measured effect on the teacher and
 on both alignment methods are documented in :mod:`harness.benchmarks.synthetic` and the README.
 
-Run:  ``python benchmarks/bench_gap.py [--seeds 0 1 2] [--cache DIR] [--set section.key=value ...]``
+Run:  ``python perf/bench_gap.py [--seeds 0 1 2] [--cache DIR] [--set section.key=value ...]``
 (sections: benchmark, mini, teacher; values are JSON, e.g. ``--set mini.mlm_epochs=6``).
 """
 
@@ -46,13 +46,13 @@ def bm25_run(data, k: int = 100) -> dict[str, dict[str, float]]:
 
 
 def dense_run(encoder, data, k: int = 100) -> dict[str, dict[str, float]]:
-    from harness.retrieval import dense_search, to_run_dict
+    from harness.search import DocShard, id_bytes, sharded_search
 
     doc_ids, qids = list(data.corpus), list(data.queries)
     d = encoder.encode_documents([data.corpus[i] for i in doc_ids], data.language)  # (n_docs, H)
     q = encoder.encode_queries([data.queries[i] for i in qids], data.language)  # (n_queries, H)
-    scores, idx = dense_search(q, d, k)
-    return to_run_dict(qids, doc_ids, scores, idx)
+    scores, idx = sharded_search(q, [DocShard(d.float().cpu().numpy(), id_bytes(doc_ids), 0)], k)
+    return {qid: {doc_ids[j]: float(v) for j, v in zip(idx[r], scores[r])} for r, qid in enumerate(qids)}
 
 
 def ndcg10(data, run) -> float:

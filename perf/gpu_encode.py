@@ -46,8 +46,8 @@ unpadded) on the first 512 texts.  Headline: ``harness_sorted_pad32`` over
 
 Usage::
 
-    python benchmarks/gpu_encode.py --json out.json      # on a CUDA machine
-    python benchmarks/gpu_encode.py --smoke              # no CUDA: tiny sizes on the CPU
+    python perf/gpu_encode.py --json out.json      # on a CUDA machine
+    python perf/gpu_encode.py --smoke              # no CUDA: tiny sizes on the CPU
 """
 
 from __future__ import annotations

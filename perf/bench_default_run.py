@@ -1,8 +1,8 @@
 """Stage timings of the default run, cold, against a baseline measured in the same invocation.
 
-    python benchmarks/bench_default_run.py                       # this checkout, cold cache
-    python benchmarks/bench_default_run.py --baseline-ref 3ae0ae8 # and that commit, same way
-    python benchmarks/bench_default_run.py --run-dir R [--baseline-dir B]   # only read manifests
+    python perf/bench_default_run.py                       # this checkout, cold cache
+    python perf/bench_default_run.py --baseline-ref 3ae0ae8 # and that commit, same way
+    python perf/bench_default_run.py --run-dir R [--baseline-dir B]   # only read manifests
 
 Each measured run is ``harness run [CONFIG]`` in a new process with an empty temporary cache
 (``--cache-dir``), so the base encoder, the teachers and every cell are computed; the numba

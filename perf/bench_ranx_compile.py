@@ -1,6 +1,6 @@
 """What ranx's numba kernels cost a fresh process: cold cache vs warm cache vs already loaded.
 
-    python benchmarks/bench_ranx_compile.py [--repeats 3] [--queries 1000]
+    python perf/bench_ranx_compile.py [--repeats 3] [--queries 1000]
 
 Both evaluation paths are measured in the same invocation: the harness's (``evaluate_per_query``:
 ranx's per-query kernels on plain arrays) and the baseline ``evaluate_per_query_ranx`` (ranx's

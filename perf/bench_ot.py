@@ -19,8 +19,8 @@ with the batch.  Forward and backward are timed; losses are checked to agree.
 
 Usage::
 
-    python benchmarks/bench_ot.py                    # CPU, prints the speed-up
-    python benchmarks/bench_ot.py --device cuda --batch 64 --json out.json
+    python perf/bench_ot.py                    # CPU, prints the speed-up
+    python perf/bench_ot.py --device cuda --batch 64 --json out.json
 
 Timings are medians of ``--repeats`` runs after one warm-up; the ratio is measured in one
 process so a noisy shared machine affects both sides alike.

@@ -15,7 +15,7 @@ pooled comparisons; the 90 per-language comparisons, each a Holm family as in
 with the Monte Carlo SE of each rate, sqrt(p (1 - p) / n) over replicates (for raw rates the
 comparisons of one table are correlated, so the SE shown, over tables, is a lower bound).
 
-Run:  ``python benchmarks/bench_pairwise_type1.py [--n-null 1000] [--n-effect 300]
+Run:  ``python perf/bench_pairwise_type1.py [--n-null 1000] [--n-effect 300]
 [--seed-scales 1 2.5] [--effects 0.02 0.05] [--json OUT]`` (about 2-4 min per 1,000 tables on 2 cores).
 """
 

@@ -9,7 +9,7 @@ and statsmodels' ``MixedLM`` REML fit of the same model (its converged flag, war
 REML criterion, evaluated with the dense criterion at its estimates).  Wall times of both
 fits are measured in the same run.
 
-Run:  ``python benchmarks/bench_reml.py RUN_DIR [--metric ndcg@10]``
+Run:  ``python perf/bench_reml.py RUN_DIR [--metric ndcg@10]``
 """
 
 from __future__ import annotations

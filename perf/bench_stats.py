@@ -8,7 +8,7 @@ Recall@100): 809,700 rows -- from :func:`harness.stats.simulate.miracl_sized_des
 replicates) and prints the wall time of each stage, measured in the same run.  The target
 is under 60 s on 2 cores.
 
-Run:  ``python benchmarks/bench_stats.py [--threads N] [--repeat R] [--json OUT]``
+Run:  ``python perf/bench_stats.py [--threads N] [--repeat R] [--json OUT]``
 (``--threads`` sets OPENBLAS/OMP thread counts before numpy is imported).
 """
 

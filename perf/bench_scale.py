@@ -16,7 +16,7 @@ Then, at the largest size, it starts the same child on an empty cache, SIGKILLs 
 half the shards are committed, runs it again, and reports how many passages the resumed
 run encoded and whether its per-query scores equal those of the uninterrupted run.
 
-Run through the machine lock, e.g. ``/work/tools/heavy python benchmarks/bench_scale.py``
+Run through the machine lock, e.g. ``/work/tools/heavy python perf/bench_scale.py``
 (``--sizes 20000 200000`` for a quicker check; ``--threads`` torch threads, default 1).
 """
 

@@ -23,7 +23,7 @@ Specs (any number, each trained from the same teacher with the JSON options):
 Run (reuses the world, base encoder and teacher of a finished default run in the cache; set
 ``HARNESS_CONFIG`` to a TOML path to diagnose another config's world and teacher)::
 
-    HARNESS_CACHE=~/.cache/harness python benchmarks/diag_alignment.py \\
+    HARNESS_CACHE=~/.cache/harness python perf/diag_alignment.py \\
         'ot:{"epochs": 3, "lr": 5e-4}' 'ct:{"epochs": 3, "lr": 5e-4}' 'oracle:{"layer": -1}'
 
 Findings are recorded in the README ("What the default run says about the alignment methods").

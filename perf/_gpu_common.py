@@ -1,4 +1,4 @@
-"""Shared pieces of the GPU benchmarks (``benchmarks/gpu_*.py``).
+"""Shared pieces of the GPU benchmarks (``perf/gpu_*.py``).
 
 * :func:`device_or_skip` — ``"cuda"`` when present; without it, ``--smoke`` runs the same
   code on the CPU with tiny sizes (to test the scripts), otherwise the script prints

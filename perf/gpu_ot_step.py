@@ -37,9 +37,9 @@ builds the world and the encoder once, cached).
 
 Usage::
 
-    python benchmarks/gpu_ot_step.py --json out.json                 # on a CUDA machine
-    python benchmarks/gpu_ot_step.py --accuracy-only --mini-costs    # plan accuracy, any device
-    python benchmarks/gpu_ot_step.py --smoke                         # no CUDA: tiny sizes on the CPU
+    python perf/gpu_ot_step.py --json out.json                 # on a CUDA machine
+    python perf/gpu_ot_step.py --accuracy-only --mini-costs    # plan accuracy, any device
+    python perf/gpu_ot_step.py --smoke                         # no CUDA: tiny sizes on the CPU
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Two costs of a run besides its cells, each against its baseline in the same invocation.
 
-    python benchmarks/bench_post_matrix.py RUN_DIR [--gc-config CONFIG --gc-cache CACHE]
+    python perf/bench_post_matrix.py RUN_DIR [--gc-config CONFIG --gc-cache CACHE]
 
 1. *Budget curves*: at each budget of ``RUN_DIR/budgets.parquet`` (a finished run with budget
    curves, e.g. the default run), the full ``analyze(...).to_dict()`` the driver used to run (the
