@@ -46,3 +46,131 @@ def test_file_digest_sees_a_same_size_edit_with_the_mtime_restored(tmp_path, mon
     from harness.cache import file_sha256
 
     assert after == file_sha256(qrels)
+
+
+# ----------------------------------------------------------------------------- plugins that return wrong things
+@pytest.fixture
+def wrong_plugins(table_plugins):
+    """Test methods registered in-process: unnormalised vectors, a searcher with unknown ids or left-out queries."""
+    import torch
+
+    from harness import Method, Options, register_method
+    from harness.registry import METHODS
+
+    class ScaledVectors(Method):
+        """Test method: unit vectors scaled row by row by 0.5 to 5 (an encoder that forgot to normalise)."""
+
+        version = "1"
+        citation = "@misc{scaled, title={Scaled}}"
+        needs_teacher = False
+
+        def fit(self, ctx):
+            class Enc:
+                def encode_queries(self, texts, language):
+                    g = torch.Generator().manual_seed(len(texts))
+                    x = torch.nn.functional.normalize(torch.randn(len(texts), 8, generator=g), dim=-1)
+                    return x * torch.linspace(0.5, 5.0, len(texts)).unsqueeze(1)
+
+                encode_documents = encode_queries
+
+            return Enc()
+
+    class OddSearcherOptions(Options):
+        unknown_ids: bool = False
+        leave_out: int = 0
+
+    class OddSearcher(Method):
+        """Test method: a searcher that ranks ids not in the corpus, or returns nothing for some queries."""
+
+        version = "1"
+        citation = "@misc{odd, title={Odd}}"
+        kind = "lexical"
+        needs_teacher = False
+        Config = OddSearcherOptions
+
+        def fit(self, ctx):
+            opts = self.config
+
+            class S:
+                def search(self, queries, data, k):
+                    docs = sorted(data.corpus)
+                    run = {q: {d: 1.0 / (i + 1) for i, d in enumerate(docs[:k])} for q in sorted(queries)}
+                    if opts.unknown_ids:
+                        for q in run:
+                            run[q]["no-such-doc"] = 5.0
+                    for q in sorted(run)[: opts.leave_out]:
+                        del run[q]
+                    return run
+
+            return S()
+
+    register_method("scaled-vectors")(ScaledVectors)
+    register_method("odd-searcher")(OddSearcher)
+    yield
+    METHODS.unregister("scaled-vectors")
+    METHODS.unregister("odd-searcher")
+
+
+def _run(tmp_path, extra: str, name: str = "run"):
+    import json
+
+    from thirdparty import CONFIG
+
+    from harness.cli import main
+
+    cfg = tmp_path / f"{name}.toml"
+    cfg.write_text(CONFIG + extra)
+    out = tmp_path / name
+    code = main(["run", str(cfg), "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"])
+    return code, json.loads((out / "manifest.json").read_text())
+
+
+def _failed(manifest) -> dict:
+    return {(c["method"], c["seed"]): c["error"] for c in manifest["cells"] if c["status"] == "failed"}
+
+
+def test_unnormalised_embeddings_fail_the_cell_naming_method_side_language_and_norms(wrong_plugins, tmp_path):
+    from harness.cli import EXIT_FAILED_CELLS
+
+    code, m = _run(tmp_path, "[methods.scaled-vectors]\n")
+    assert code == EXIT_FAILED_CELLS and m["status"] == "partial"
+    failed = _failed(m)
+    assert set(failed) == {("scaled-vectors", 0), ("scaled-vectors", 1)}
+    err = failed[("scaled-vectors", 0)]
+    assert "scaled-vectors/seed=0 language=aa" in err and "not L2-normalised" in err
+    assert "document-side" in err or "query-side" in err
+    assert "norms seen 0.5 to 5" in err and "1e-03" not in err and "0.001" in err
+
+
+def test_unit_norm_tolerance_and_opt_out():
+    import torch
+
+    from harness.engine import UNIT_NORM_TOL, UnnormalisedEmbeddingError, _check_embeddings
+
+    x = torch.nn.functional.normalize(torch.randn(6, 4), dim=-1)
+    _check_embeddings(x, "query embeddings", "m/seed=0 language=xx", True)
+    _check_embeddings(x * (1 + UNIT_NORM_TOL / 2), "query embeddings", "m/seed=0 language=xx", True)
+    with pytest.raises(UnnormalisedEmbeddingError, match=r"m/seed=0 language=xx: query-side .* 1 of 6 rows"):
+        _check_embeddings(
+            torch.cat([x[:5], x[5:] * (1 + 2 * UNIT_NORM_TOL)]), "query embeddings", "m/seed=0 language=xx", True
+        )
+    _check_embeddings(x * 3, "document embeddings", "m", False)  # model.normalize = false: raw inner products
+
+
+def test_a_searcher_naming_unknown_documents_fails_the_cell(wrong_plugins, tmp_path):
+    code, m = _run(tmp_path, "[methods.odd-searcher]\nunknown_ids = true\n")
+    err = _failed(m)[("odd-searcher", 0)]
+    assert "odd-searcher/seed=0 language=aa" in err and "not in the corpus" in err and "no-such-doc" in err
+
+
+def test_queries_a_searcher_leaves_out_are_counted_in_the_manifest(wrong_plugins, tmp_path):
+    from harness.cli import EXIT_OK
+
+    code, m = _run(tmp_path, "[methods.odd-searcher]\nleave_out = 2\n")
+    assert code == EXIT_OK
+    cell = next(c for c in m["cells"] if c["method"] == "odd-searcher" and c["seed"] == 0)
+    left = cell["info"]["queries_left_out"]
+    assert left["aa:test"] == {"n": 2, "of": 6, "examples": ["aa-q0", "aa-q1"]}
+    assert left["bb:test"]["n"] == 2
+    bm25 = next(c for c in m["cells"] if c["method"] == "bm25")
+    assert "queries_left_out" not in bm25.get("info", {})
