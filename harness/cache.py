@@ -10,6 +10,7 @@ entry (truncated or edited file) is reported with a :class:`CacheCorruptWarning`
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -17,7 +18,8 @@ import shutil
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +48,34 @@ def default_cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "harness"
 
 
+def disk_full(e: OSError) -> bool:
+    """Whether ``e`` says the device (or the user's quota) is full."""
+    return e.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Name ``path`` in a disk-full error raised inside the block that names no file.
+
+    ``write()``, ``np.save`` or parquet writers raise ``ENOSPC`` without a file name, and the
+    message would otherwise have to guess the device (it named the working directory's while
+    the cache's tmpfs was the full one).  Other errors pass through unchanged.
+    """
+    try:
+        yield
+    except OSError as e:
+        if disk_full(e) and not e.filename:
+            raise OSError(e.errno, os.strerror(e.errno), str(path)) from e
+        raise
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        with writing(tmp), open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -159,7 +182,8 @@ class Cache:
             tmp = final.with_name(f".tmp-{final.name}-{uuid.uuid4().hex}")
             tmp.mkdir()
             try:
-                build(tmp)
+                with writing(tmp):
+                    build(tmp)
                 meta = {"stage": stage, "key": key, "created": time.time(), "files": self._manifest(tmp)}
                 (tmp / ENTRY_META).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
                 os.replace(tmp, final)

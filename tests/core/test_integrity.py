@@ -174,3 +174,36 @@ def test_queries_a_searcher_leaves_out_are_counted_in_the_manifest(wrong_plugins
     assert left["bb:test"]["n"] == 2
     bm25 = next(c for c in m["cells"] if c["method"] == "bm25")
     assert "queries_left_out" not in bm25.get("info", {})
+
+
+# ----------------------------------------------------------------------------- a full disk
+def test_disk_full_without_a_file_name_names_the_cache_device_and_its_free_space(
+    table_plugins, tmp_path, capsys, monkeypatch
+):
+    """pyarrow, np.save and write() raise ENOSPC naming no file: the message names the device being written
+    (the cache's), not the working directory's."""
+    import errno
+    import json
+
+    import pandas as pd
+    from thirdparty import CONFIG
+
+    from harness.cli import EXIT_ENVIRONMENT, main
+
+    def full(self, path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG)
+    cache, out = tmp_path / "cache", tmp_path / "run"
+    assert main(["run", str(cfg), "--out", str(out), "--cache-dir", str(cache), "--quiet"]) == EXIT_ENVIRONMENT
+    err = capsys.readouterr().err.strip()
+    mount = tmp_path
+    while not os.path.ismount(mount):
+        mount = mount.parent
+    assert len(err.splitlines()) == 1 and "no space left" in err
+    assert f"mounted at {mount} " in err and f"writing {cache}{os.sep}cell{os.sep}" in err and "free there" in err
+    assert str(os.getcwd()) + " " not in err
+    assert json.loads((out / "manifest.json").read_text())["status"] != "complete"
+    assert not list(cache.rglob(".tmp-*"))
