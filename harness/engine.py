@@ -141,6 +141,12 @@ class Engine:
 
         #: torch CPU threads every stage of this engine runs with (part of trained stages' identity)
         self.threads = set_cpu_threads(config.training.num_threads)
+        # build directories of processes that died mid-build (SIGKILL during the base encoder's MLM...)
+        swept = cache.sweep_stale()
+        if swept:
+            from harness.index import cache_log
+
+            cache_log(cache.root, "swept", "tmp", paths=[str(p.relative_to(cache.root)) for p in swept])
 
     # ----------------------------------------------------------------- data & models
     @property

@@ -207,3 +207,56 @@ def test_disk_full_without_a_file_name_names_the_cache_device_and_its_free_space
     assert str(os.getcwd()) + " " not in err
     assert json.loads((out / "manifest.json").read_text())["status"] != "complete"
     assert not list(cache.rglob(".tmp-*"))
+
+
+# ----------------------------------------------------------------------------- temporary directories of dead processes
+def test_build_directories_of_dead_processes_are_swept_when_an_engine_starts(tmp_path):
+    """A run SIGKILLed while building the base encoder leaves ``.tmp-*``: the next engine removes it,
+    and never a live build's directory."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    from harness.cache import Cache
+
+    cache_root = tmp_path / "cache"
+    marker = tmp_path / "building"
+    child = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from harness.cache import Cache
+
+        def build(tmp):
+            (tmp / "weights.bin").write_bytes(b"half")
+            Path({str(marker)!r}).write_text("x")
+            time.sleep(60)
+
+        Cache({str(cache_root)!r}).get_or_build("base-mini", {{"k": 1}}, build)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", child])
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        live = list(cache_root.glob("base-mini/.tmp-*"))
+        assert len(live) == 1 and f"-{proc.pid}-" in live[0].name
+        assert Cache(cache_root).sweep_stale() == [] and live[0].is_dir()  # its owner is alive: kept
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert live[0].is_dir()  # SIGKILL removes nothing
+    # a directory from before pids were recorded, whose entry nobody is building: stale too
+    legacy = cache_root / "teacher" / f".tmp-{'a' * 32}-{'b' * 32}"
+    legacy.mkdir(parents=True)
+    from harness.config import config_from_dict
+    from harness.engine import Engine
+
+    Engine(config_from_dict({"methods": {"bm25": {}}, "device": "cpu"}), Cache(cache_root))
+    assert not live[0].exists() and not legacy.exists()
+    from harness.index import read_cache_log
+
+    assert any(r["event"] == "swept" for r in read_cache_log(cache_root))
