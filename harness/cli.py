@@ -11,6 +11,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 #: Exit codes: 0 done; 1 some cells failed (the run is "partial"); 2 bad input (config, data, arguments:
 #: nothing was run); 3 the environment failed (disk full, out of memory, a missing device); 130 / 143
@@ -152,11 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ENVIRONMENT
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            where = Path(e.filename).parent if e.filename else Path.cwd()
+            where = _full_path(e, args)
             print(
-                f"harness {args.command}: error: no space left on the device holding {where} "
-                f"({_free(where)} free); nothing unfinished was kept: free space (the cache is --cache-dir / "
-                "$HARNESS_CACHE) and run the same command again to resume",
+                f"harness {args.command}: error: no space left on the device mounted at {_mount_point(where)} "
+                f"(writing {where}; {_free(where)} free there); nothing unfinished was kept: free space (the cache "
+                "is --cache-dir / $HARNESS_CACHE) and run the same command again to resume",
                 file=sys.stderr,
             )
             return EXIT_ENVIRONMENT
@@ -176,16 +177,54 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = show_warning
 
 
+def _existing(path: Path) -> Path:
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _full_path(e: OSError, args: Any) -> Path:
+    """The path whose device is full: the error's file, else (no file named) the candidate the command writes
+    to (its cache, its output directory, the working directory) with the least free space."""
+    import shutil
+
+    if e.filename:
+        return Path(e.filename)
+    from harness.cache import default_cache_root
+
+    candidates = [Path(p) for p in (getattr(args, "cache_dir", None), getattr(args, "out", None)) if p]
+    candidates += [default_cache_root(), Path.cwd()]
+
+    def free(p: Path) -> float:
+        try:
+            return shutil.disk_usage(_existing(p)).free
+        except OSError:
+            return float("inf")
+
+    return min(candidates, key=free)
+
+
+def _mount_point(path: Path) -> Path:
+    """The mount point of the file system holding ``path`` (where ``st_dev`` changes going up)."""
+    p = _existing(path)
+    try:
+        dev = p.stat().st_dev
+        while p != p.parent and p.parent.stat().st_dev == dev:
+            p = p.parent
+    except OSError:
+        pass
+    return p
+
+
 def _free(path: Path) -> str:
     import shutil
 
-    p = path
-    while not p.exists() and p != p.parent:
-        p = p.parent
     try:
-        return f"{shutil.disk_usage(p).free / 2**20:.0f} MiB"
+        free = shutil.disk_usage(_existing(path)).free
     except OSError:
         return "unknown"
+    return f"{free / 2**20:.1f} MiB" if free < 2**30 else f"{free / 2**30:.1f} GiB"
 
 
 def cmd_run(args) -> int:

@@ -11,7 +11,7 @@ Three verbs every benchmark adapter answers, either natively or through the defa
 * :func:`corpus_fingerprint` ``(bench, language)`` -> identity of the corpus alone (not of
   queries or qrels, which do not change a document index).  Adapters implement
   ``corpus_fingerprint(language)`` from metadata (MIRACL: the md5s ir_datasets pins; local
-  files: size and mtime -> a sha256 computed once and cached on disk); otherwise a sha256
+  files: a sha256 computed once per file state and cached on disk, :func:`file_digest`); otherwise a sha256
   streamed over ``(doc_id, text)`` pairs.
 
 Shards: :func:`iter_shards` groups a stream into lists of at most ``shard_size`` pairs;
@@ -36,6 +36,7 @@ __all__ = [
     "topics",
     "corpus_fingerprint",
     "file_digest",
+    "file_stamp",
 ]
 
 
@@ -141,17 +142,52 @@ def _digest_cache_dir() -> Path:
     return default_cache_root() / "file-digests"
 
 
+def file_stamp(path: str | os.PathLike) -> dict[str, Any]:
+    """What identifies a file's *state* without reading it, as git's index does: path, size,
+    ``mtime_ns``, ``ctime_ns``, inode and device.
+
+    The change time cannot be set by a user (``os.utime`` and ``touch -d`` set the
+    modification time, and themselves update the change time), so an edit that keeps the
+    size and restores the mtime still changes the stamp; so does replacing the file (new inode).
+    """
+    p = Path(path).resolve()
+    st = p.stat()
+    return {
+        "path": str(p),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "inode": st.st_ino,
+        "device": st.st_dev,
+    }
+
+
+#: A file changed less than this long ago (ns) is hashed on every call, never memoised: file
+#: systems stamp times with a coarse clock (a few ms), so two edits within one tick keep the
+#: same ``ctime`` (git's "racily clean" entries, handled the same way).
+RACY_NS = 2_000_000_000
+
+
+def memoisable(stamp: Mapping[str, Any]) -> bool:
+    """Whether a digest may be remembered under ``stamp`` (its file last changed over :data:`RACY_NS` ago)."""
+    import time
+
+    return time.time_ns() - max(int(stamp["ctime_ns"]), int(stamp["mtime_ns"])) > RACY_NS
+
+
 def file_digest(path: str | os.PathLike, cache_dir: Path | None = None) -> str:
-    """sha256 of a file, computed once per ``(path, size, mtime_ns)`` and cached on disk.
+    """sha256 of a file, computed once per state (:func:`file_stamp`) and cached on disk.
 
     A corpus file of tens of GB is hashed the first time it is seen, not on every run; an
-    edited file (new size or mtime) is hashed again.
+    edited file is hashed again, even when the edit kept its size and restored its mtime
+    (the change time and inode are part of the stamp); a file changed in the last two seconds
+    is not memoised (:data:`RACY_NS`).  A copy, a ``chmod`` or a restore
+    from backup changes the stamp too: the file is then hashed once more, to the same digest.
     """
     from harness.cache import atomic_write_text, file_sha256
 
     p = Path(path).resolve()
-    st = p.stat()
-    stamp = {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    stamp = file_stamp(p)
     d = cache_dir or _digest_cache_dir()
     entry = d / (hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:32] + ".json")
     if entry.is_file():
@@ -160,5 +196,6 @@ def file_digest(path: str | os.PathLike, cache_dir: Path | None = None) -> str:
         except (ValueError, KeyError):
             pass  # a damaged memo entry: hash again and rewrite it
     digest = file_sha256(p)
-    atomic_write_text(entry, json.dumps({**stamp, "sha256": digest}))
+    if memoisable(stamp):
+        atomic_write_text(entry, json.dumps({**stamp, "sha256": digest}))
     return digest

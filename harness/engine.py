@@ -140,6 +140,12 @@ class Engine:
 
         #: torch CPU threads every stage of this engine runs with (part of trained stages' identity)
         self.threads = set_cpu_threads(config.training.num_threads)
+        # build directories of processes that died mid-build (SIGKILL during the base encoder's MLM...)
+        swept = cache.sweep_stale()
+        if swept:
+            from harness.index import cache_log
+
+            cache_log(cache.root, "swept", "tmp", paths=[str(p.relative_to(cache.root)) for p in swept])
 
     # ----------------------------------------------------------------- data & models
     @property
@@ -471,7 +477,9 @@ class Engine:
         """Retrieve and score every language on every split of the benchmark, in every mode.
 
         Returns ``{"results": {split: per-query DataFrame}, "runs": {name: TREC text of the
-        test split}, "retrieve": s, "evaluate": s}`` (``name``: :func:`run_name`).  The
+        test split}, "retrieve": s, "evaluate": s, "left_out": {"<name>:<split>": {"n", "of",
+        "examples"}}}`` (``name``: :func:`run_name`; ``left_out``: queries a run ranks nothing
+        for, which every metric scores 0).  The
         results carry the ``mode``; the encoder is the same in every mode (a cell trains once).
         A corpus's documents are encoded once for all splits, languages and modes that search
         it (one document index, :mod:`harness.index`: in cross-lingual mode every language
@@ -494,6 +502,7 @@ class Engine:
         k = self.config.raw.top_k
         tag = f"{spec.method}.{spec.seed}"
         private: dict[Any, Any] = {}  # (corpus, document language) -> a checkpoint's index, shared within this call
+        left_out: dict[str, dict[str, Any]] = {}  # "<run name>:<split>" -> queries the run ranks nothing for
         try:
             for mode in modes:
                 view = self.view(mode)
@@ -523,6 +532,7 @@ class Engine:
                             cache=not label,  # checkpoints: private indexes, not kept
                             private=private,
                             runner=self.shard_runner,
+                            unit_norm=self.config.model.normalize,
                         )
                         t_ret += time.perf_counter() - t0
                         for i, run in zip(todo, got):
@@ -539,6 +549,13 @@ class Engine:
                                 self._log_run("computed", spec, mode, lang, splits[i])
                     for i, (sp, top) in enumerate(zip(splits, tops)):
                         run = split_runs[i]
+                        left = left_out_queries(top.queries, run)
+                        if left:  # scored 0 by every metric (trec_eval -c): counted, so a reader can see it
+                            left_out[f"{run_name(mode, lang, modes)}:{sp}"] = {
+                                "n": len(left),
+                                "of": len(top.queries),
+                                "examples": left[:5],
+                            }
                         t0 = time.perf_counter()
                         df = evaluate_per_query(top.qrels, run, self.config.metrics)
                         t_eval += time.perf_counter() - t0
@@ -562,7 +579,7 @@ class Engine:
             if bad.any():
                 raise FloatingPointError(f"{int(bad.sum())} NaN metric values for {spec.label} {label}".strip())
             results[sp] = r
-        return {"results": results, "runs": runs, "retrieve": t_ret, "evaluate": t_eval}
+        return {"results": results, "runs": runs, "retrieve": t_ret, "evaluate": t_eval, "left_out": left_out}
 
     def run_cell(self, spec: CellSpec) -> CellOutput:
         """Compute one cell (no cache lookup); failures are returned, not raised."""
@@ -658,6 +675,8 @@ def _done(
     """A finished cell from an evaluation (``Engine.evaluate``): test results, runs, dev results, info."""
     if entry.cls.seed_invariant:
         info["seed_invariant"] = True
+    if ev.get("left_out"):  # queries the retriever returned nothing for (scored 0): in the manifest's cell info
+        info["queries_left_out"] = ev["left_out"]
     return CellOutput(
         spec.method,
         spec.seed,
@@ -714,6 +733,78 @@ def _check_finite(x: Any, what: str, label: str) -> None:
         )
 
 
+#: Tolerance of the unit-norm contract: every embedding row must satisfy ``| ||e||_2 - 1 | <= UNIT_NORM_TOL``.
+#: Float32 normalisation leaves ~1e-7; a half-precision model normalised in float32 stays under 1e-6;
+#: 1e-3 leaves a wide margin while still catching any real rescaling (a row scaled by 1.001 is caught).
+UNIT_NORM_TOL = 1e-3
+
+
+class UnnormalisedEmbeddingError(ValueError):
+    """An encoder returned rows that are not L2-normalised (``model.normalize = true``): scores would not be cosines."""
+
+
+def _check_unit_norm(x: Any, what: str, label: str) -> None:
+    """Raise :class:`UnnormalisedEmbeddingError` if a row of ``x`` (``(n, dim)``) has an L2 norm off 1 by more than
+    :data:`UNIT_NORM_TOL`; the message names ``label`` (method, seed, language), the side and the norms seen."""
+    import torch
+
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if t.ndim != 2 or t.shape[0] == 0:
+        return
+    norms = torch.linalg.vector_norm(t.detach().double(), dim=1)  # (n,)
+    off = (norms - 1.0).abs() > UNIT_NORM_TOL
+    if bool(off.any()):
+        side = "query" if what.startswith("query") else "document"
+        lo, hi = float(norms.min()), float(norms.max())
+        sample = ", ".join(f"{v:.4g}" for v in norms[off][:5].tolist())
+        raise UnnormalisedEmbeddingError(
+            f"{label}: {side}-side embeddings are not L2-normalised: {int(off.sum())} of {len(norms)} rows have "
+            f"norms off 1 by more than {UNIT_NORM_TOL:g} (norms seen {lo:.4g} to {hi:.4g}; e.g. {sample}). "
+            "Scores are inner products of unit vectors (cosines): return "
+            "torch.nn.functional.normalize(x, dim=-1) from encode_queries/encode_documents, "
+            "or set model.normalize = false to search by raw inner product"
+        )
+
+
+def _check_embeddings(x: Any, what: str, label: str, unit_norm: bool) -> None:
+    """Finite values (:func:`_check_finite`), then unit norms where the config promises them."""
+    _check_finite(x, what, label)
+    if unit_norm:
+        _check_unit_norm(x, what, label)
+
+
+class SearcherOutputError(ValueError):
+    """A searcher returned doc ids that are not in the corpus, or queries it was not asked."""
+
+
+def _check_searcher_run(run: Mapping[str, Mapping[str, float]], queries: Mapping[str, str], corpus: Any, label: str):
+    """Every ranked doc id is in ``corpus`` and every query id was asked; else :class:`SearcherOutputError`."""
+    strange = [q for q in run if q not in queries]
+    if strange:
+        raise SearcherOutputError(
+            f"{label}: the searcher returned {len(strange)} query ids it was not given (e.g. {strange[:3]}); "
+            "search() must key its result by the ids of the queries it receives"
+        )
+    unknown: list[str] = []
+    n_unknown = 0
+    for docs in run.values():
+        for d in docs:
+            if d not in corpus:
+                n_unknown += 1
+                if len(unknown) < 5 and d not in unknown:
+                    unknown.append(d)
+    if n_unknown:
+        raise SearcherOutputError(
+            f"{label}: the searcher ranked {n_unknown} doc ids that are not in the corpus (e.g. {unknown}); "
+            "search() must return ids of the documents in data.corpus"
+        )
+
+
+def left_out_queries(queries: Mapping[str, Any], run: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """Ids of ``queries`` the run ranks nothing for (absent or empty): scored 0 by every metric."""
+    return [q for q in sorted(queries) if not run.get(q)]
+
+
 def retrieve_splits(
     retriever,
     bench,
@@ -728,6 +819,7 @@ def retrieve_splits(
     cache: bool = True,
     runner: Any = None,
     private: dict | None = None,
+    unit_norm: bool = False,
 ) -> list[dict[str, dict[str, float]]]:
     """Top-``k`` runs of several query sets over ``language``'s corpus, ranked by the
     harness's tie rule (:mod:`harness.search`).
@@ -740,7 +832,13 @@ def retrieve_splits(
     set, its shards by ``runner``) and sharded exact search (:func:`harness.index.dense_run`); a searcher ranks the
     corpus itself.  Non-finite embeddings or scores fail the cell
     (:class:`NonFiniteOutputError`, naming ``label``): a NaN ranking is arbitrary and must
-    never be scored as a result.
+    never be scored as a result.  With ``unit_norm`` (``model.normalize = true``, the default)
+    every query and document embedding must have L2 norm 1 within :data:`UNIT_NORM_TOL`
+    (:class:`UnnormalisedEmbeddingError`): unnormalised rows turn cosine search into a
+    norm-weighted one and silently change the ranking; an encoder whose scores are meant as
+    raw inner products says so with an attribute ``unit_norm = False``.  A searcher's run may name only
+    documents of the corpus and only the queries it was given (:class:`SearcherOutputError`);
+    queries it leaves out score 0 and are counted by the caller (:func:`left_out_queries`).
     """
     from harness.index import dense_run
     from harness.plugin import Encoder
@@ -757,7 +855,10 @@ def retrieve_splits(
             k,
             root=root,
             device=device,
-            check=functools.partial(_check_finite, label=label),
+            # an encoder declaring unit_norm = False (e.g. language-centring without renormalize) opts out
+            check=functools.partial(
+                _check_embeddings, label=label, unit_norm=unit_norm and getattr(retriever, "unit_norm", True)
+            ),
             cache=cache,
             runner=runner,
             private=private,
@@ -769,6 +870,7 @@ def retrieve_splits(
         qids = sorted(queries)
         run = retriever.search({q: queries[q] for q in qids}, data, k)
         _check_finite([s for r in run.values() for s in r.values()] or [0.0], "search scores", label)
+        _check_searcher_run(run, queries, data.corpus, label)
         out.append(rank_run(run, k))
     return out
 

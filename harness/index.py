@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.cache import writing
 from harness.errors import CacheCorruptError
 from harness.hashing import hash_json
 from harness.search import DocShard, id_bytes
@@ -268,7 +269,8 @@ def write_shard(path: Path, job: ShardJob, emb: np.ndarray, dtype: str, tag: str
     for kind, arr in (("emb", emb.astype(DTYPES[dtype])), ("ids", id_bytes(job.ids))):
         fname = _payload_name(job.index, kind, tag)
         tmp = path / f".tmp-{fname}-{uuid.uuid4().hex}.npy"
-        np.save(tmp, arr)
+        with writing(tmp):  # a full disk names this file (np.save's ENOSPC names none)
+            np.save(tmp, arr)
         files[fname] = {"size": tmp.stat().st_size, "sha256": _sha256(tmp)}
         os.replace(tmp, path / fname)
     rec = ShardRecord(index=job.index, offset=job.offset, n=len(job.ids), files=files)

@@ -59,7 +59,12 @@ __all__ = ["EmptyConfig", "Encoder", "Executor", "FitContext", "Method", "Search
 
 @runtime_checkable
 class Encoder(Protocol):
-    """Dense retriever: maps texts to L2-normalised float32 vectors (``(n, dim)``)."""
+    """Dense retriever: maps texts to L2-normalised float32 vectors (``(n, dim)``).
+
+    The harness checks the norms (``| ||e||_2 - 1 | <= 1e-3`` per row, when ``model.normalize``
+    is true) and fails the cell otherwise; an encoder whose scores are meant as raw inner
+    products sets the attribute ``unit_norm = False``.
+    """
 
     def encode_queries(self, texts: Sequence[str], language: str) -> "torch.Tensor": ...
 
@@ -68,7 +73,12 @@ class Encoder(Protocol):
 
 @runtime_checkable
 class Searcher(Protocol):
-    """Lexical (or otherwise non-dense) retriever."""
+    """Lexical (or otherwise non-dense) retriever.
+
+    ``search`` returns ``{query_id: {doc_id: score}}`` for the queries it is given; every doc id
+    must be in ``data.corpus`` (else the cell fails, naming a few).  A query it leaves out (or
+    ranks nothing for) scores 0 and is counted in the cell's ``queries_left_out``.
+    """
 
     def search(self, queries: Mapping[str, str], data: "LanguageData", k: int) -> dict[str, dict[str, float]]: ...
 

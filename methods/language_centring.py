@@ -125,6 +125,7 @@ class CentredEncoder:
         self.teacher = teacher
         self.means = dict(means)
         self.renormalize = renormalize
+        self.unit_norm = renormalize  # without renormalize, scores are raw inner products (the harness checks norms)
 
     def center(self, emb: "torch.Tensor", language: str) -> "torch.Tensor":
         """``emb - mu_language`` (``(n, H)``), re-normalised to unit length if ``renormalize``."""

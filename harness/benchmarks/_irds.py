@@ -59,7 +59,7 @@ class SourceFile:
 
         The bytes are what the run reads, so an edited file (e.g. qrels under
         ``IR_DATASETS_HOME``) gets a new identity even where ir_datasets pins an md5 for the
-        original.  The digest is computed once per (path, size, mtime) and remembered
+        original.  The digest is computed once per file state (path, size, mtime, ctime, inode) and remembered
         (:func:`harness.corpus.file_digest`): a large corpus is hashed once, not per run.
         """
         if self.present and os.path.isfile(self.path):

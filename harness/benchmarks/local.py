@@ -362,9 +362,9 @@ class LocalBenchmark(FileBenchmark):
     # ------------------------------------------------------------------ streamed access (issue 12)
     # The corpus is streamed (``iter_corpus``) and never held whole by the index stage;
     # ``topics`` reads queries and qrels and checks them against one streamed pass over the
-    # corpus's ids; fingerprints come from file digests memoised by (path, size, mtime).
+    # corpus's ids; fingerprints come from file digests memoised by each file's state: path, size, mtime, ctime, inode.
     def _digest(self, p: Path) -> str:
-        """sha256 of a file, computed once per (path, size, mtime) (:func:`harness.corpus.file_digest`)."""
+        """sha256 of a file, computed once per file state (:func:`harness.corpus.file_digest`)."""
         from harness.corpus import file_digest
 
         return file_digest(p, self._digest_dir) if p.is_file() else "missing"
@@ -467,7 +467,7 @@ class LocalBenchmark(FileBenchmark):
                     seen.add(did)
 
     def corpus_fingerprint(self, language: str) -> str:
-        """The corpus file's sha256 (memoised by path, size and mtime) and the adapter version."""
+        """The corpus file's sha256 (memoised by the file's state, :func:`harness.corpus.file_stamp`) and the adapter version."""
         return hash_json({"adapter": f"local/{ADAPTER_VERSION}", "corpus": self._digest(self._corpus_file(language))})
 
     def language_fingerprints(self) -> dict[str, str]:

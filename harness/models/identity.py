@@ -5,8 +5,9 @@
   so fixing a broken directory changes the identity and recomputes what depends on it; a
   hub name by the commit of its snapshot in the local Hugging Face cache (``resolved
   revision``).  Hashing a 700 MB model takes ~1 s; digests are remembered in
-  ``<cache>/digests.json`` keyed by (path, size, mtime_ns), so an unchanged directory is
-  hashed once.
+  ``<cache>/digests.json`` keyed by each file's state (path, size, mtime, ctime, inode,
+  device: :func:`harness.corpus.file_stamp`), so an unchanged directory is hashed once and
+  an edit that restores the mtime is still seen.
 * :func:`check_tokenizer`: the share of ``[UNK]`` among the word pieces of sample texts;
   a warning above ``warn_rate``, an error when every text is unknown (a model directory
   without its vocabulary, a tokenizer for another script).
@@ -32,15 +33,19 @@ class TokenizerCoverageWarning(UserWarning):
 
 
 def _file_digest(path: Path, memo: dict[str, Any]) -> str:
-    st = path.stat()
-    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    if key not in memo:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while block := f.read(1 << 22):
-                h.update(block)
+    from harness.corpus import file_stamp, memoisable
+
+    stamp = file_stamp(path)
+    key = "|".join(str(v) for v in stamp.values())
+    if key in memo:
+        return memo[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    if memoisable(stamp):  # a file changed within the clock's tick could change again unseen
         memo[key] = h.hexdigest()
-    return memo[key]
+    return h.hexdigest()
 
 
 def model_fingerprint(name_or_path: str | os.PathLike, memo_file: Path | None = None) -> dict[str, Any]:

@@ -73,3 +73,27 @@ def test_engine_preflight_stops_a_model_without_tokenizer_files_before_any_work(
     engine = Engine(cfg, Cache(tmp_path / "cache"))
     with pytest.raises(DataUnavailableError, match="tokenizer"):
         engine.preflight()
+
+
+def test_fingerprint_sees_a_same_size_weight_edit_with_the_mtime_restored(tmp_path, tiny_bert, monkeypatch):
+    """Weights edited in place (same size, mtime put back): a new identity, though the memo knew the file."""
+    import os
+    import time
+
+    import harness.corpus
+
+    monkeypatch.setattr(harness.corpus, "RACY_NS", 0, raising=False)  # memoise even just-written files
+    model = tiny_bert.save(tmp_path / "m", pooling="mean", max_length=32)
+    time.sleep(0.05)  # past the file system clock's tick: the edit gets another ctime
+    memo = tmp_path / "digests.json"
+    before = model_fingerprint(model, memo)["sha256"]
+    weights = next(p for p in model.iterdir() if p.suffix in (".safetensors", ".bin"))
+    st = weights.stat()
+    with open(weights, "r+b") as f:
+        f.seek(st.st_size - 8)
+        last = f.read(8)
+        f.seek(st.st_size - 8)
+        f.write(bytes(b ^ 0xFF for b in last))
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert weights.stat().st_mtime_ns == st.st_mtime_ns and weights.stat().st_size == st.st_size
+    assert model_fingerprint(model, memo)["sha256"] != before
