@@ -1,4 +1,4 @@
-"""Command line: ``harness run | methods | report | compare | reproduce``.
+"""Command line: ``harness run | config show | methods | plugins | report | compare | reproduce``.
 
 Heavy libraries (torch, transformers, ranx) are imported only by the commands that need
 them, so ``harness --help`` and ``harness methods --help`` stay fast.
@@ -42,6 +42,77 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-cell lines")
 
 
+def _add_set_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        dest="sets",
+        help="override one config value (repeatable; a dotted key and a TOML value, e.g. --set seeds=[0,1] "
+        "--set methods.ot-distill.steps=100); validated like the file, recorded in the manifest, part of the "
+        "config's sha256",
+    )
+
+
+def _shipped_epilog() -> str:
+    """The shipped configs with their descriptions (``harness run --help``, ``harness config show --help``)."""
+    import textwrap
+
+    shipped = shipped_configs()
+    width = max(len(n) for n in shipped) + 2 if shipped else 0
+    lines = ["shipped configs (give the name as CONFIG):"]
+    for name, desc in shipped.items():
+        wrapped = textwrap.wrap(desc or "(no description)", width=max(40, 88 - width))
+        lines.append(f"  {name.ljust(width)}{wrapped[0]}")
+        lines.extend(" " * (width + 2) + w for w in wrapped[1:])
+    return "\n".join(lines)
+
+
+def shipped_configs() -> dict[str, str]:
+    """The configs shipped in ``harness/configs``: ``{name: description}`` (read without importing the engine)."""
+    import importlib.resources
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    out: dict[str, str] = {}
+    root = importlib.resources.files("harness") / "configs"
+    for res in sorted(root.iterdir(), key=lambda r: r.name):
+        if res.name.endswith(".toml"):
+            try:
+                out[res.name[:-5]] = str(tomllib.loads(res.read_text()).get("description", ""))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError):  # pragma: no cover - shipped configs are tested
+                out[res.name[:-5]] = ""
+    return out
+
+
+def plain_text(text: str) -> str:
+    """reST inline markup as plain text: ``:class:`~a.B``` -> ``B``, ````code```` -> ``code``.
+
+    Examples
+    --------
+    >>> plain_text("Okapi BM25 (``bm25s``), see :class:`~harness.plugin.Method` and :func:`f <a.f>`.")
+    'Okapi BM25 (bm25s), see Method and f.'
+    """
+    import re
+
+    def role(m: re.Match[str]) -> str:
+        inner = m.group(1)
+        titled = re.fullmatch(r"(.*?)\s*<[^>]*>", inner)
+        if titled:
+            return titled.group(1)
+        if inner.startswith("~"):
+            return inner[1:].rsplit(".", 1)[-1]
+        return inner.lstrip("!")
+
+    text = re.sub(r":[A-Za-z][\w.+-]*(?::[A-Za-z][\w.+-]*)*:`([^`]+)`", role, text)
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    return re.sub(r"(?<![\w`])`([^`]+)`_{0,2}(?![\w`])", r"\1", text)
+
+
 def version_text() -> str:
     """``harness --version``: the installed distribution's version (the package's own if not installed)."""
     from importlib import metadata
@@ -71,11 +142,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run",
         help="run a matrix (methods x seeds, per language) and write a run directory",
-        description="Run the matrix described by CONFIG (a TOML file, or the name of a shipped config: "
-        "default, smoke). With no CONFIG, runs the embedded default matrix.",
+        description="Run the matrix described by CONFIG (a TOML file, or the name of a shipped config). "
+        "With no CONFIG, runs the embedded default matrix. A finished run directory is never rewritten: "
+        "running a config whose run is complete prints where it is and does nothing.",
+        epilog=_shipped_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("config", nargs="?", help="TOML config path or shipped config name (default: embedded default)")
+    _add_set_arg(p)
     _add_run_args(p)
+
+    p = sub.add_parser(
+        "config",
+        help="show a config (shipped or a file), optionally with every default filled in",
+        description="Work with configs without running them.",
+    )
+    csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    q = csub.add_parser(
+        "show",
+        help="print a config",
+        description="Print a shipped config (by name) or a TOML file as written; with --defaults, the normalised "
+        "config: validated, every default filled in (what a run records in config.toml and hashes).",
+        epilog=_shipped_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    q.add_argument("name", nargs="?", help="shipped config name or TOML path (default: the embedded default)")
+    q.add_argument("--defaults", action="store_true", help="the normalised config, every default filled in")
+    _add_set_arg(q)
 
     p = sub.add_parser(
         "methods",
@@ -95,10 +188,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["method", "benchmark", "executor"], help="only this kind")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = sub.add_parser("report", help="re-render a run directory's report from stored results (no training)")
+    p = sub.add_parser(
+        "report",
+        help="re-render a run directory's report from stored results (no training), beside the run",
+        description="Re-render the report of RUN_DIR from its stored files. A finished run directory is never "
+        "modified: the report goes to a new directory beside it (default <RUN_DIR>-report) unless --force.",
+    )
     p.add_argument("run_dir", type=Path)
+    p.add_argument("--out", type=Path, help="output directory (default: <run_dir>-report beside the run)")
+    p.add_argument(
+        "--force", action="store_true", help="overwrite report.html and the exports inside the run directory"
+    )
 
-    p = sub.add_parser("compare", help="compare two run directories (paired per query) into a comparison report")
+    p = sub.add_parser(
+        "compare",
+        help="compare two run directories (paired per query): a terminal summary and a comparison report",
+        description="Compare run B against run A, per method, language and metric, paired per query; print a "
+        "summary and write compare.html with exports. The same directory twice is refused; identical runs, runs "
+        "of one config, and runs that differ only in seeds (seed noise, tested over seeds) are flagged.",
+    )
     p.add_argument("run_a", type=Path)
     p.add_argument("run_b", type=Path)
     p.add_argument("--out", type=Path, help="new output directory (default: compare-<run_a>-vs-<run_b> beside run_b)")
@@ -233,7 +341,7 @@ def cmd_run(args) -> int:
     from harness.runner import run_matrix
     from harness_reports import render_report
 
-    config = load_config(args.config)
+    config = load_config(args.config, sets=args.sets)
     cache = Cache(args.cache_dir) if args.cache_dir else Cache.default()
     log = (lambda s: None) if args.quiet else None
     res = run_matrix(
@@ -247,6 +355,13 @@ def cmd_run(args) -> int:
         render=render_report,
     )
     _summary(res.run_dir)
+    if res.already_finished:
+        print(
+            f"already finished: {res.run_dir} holds the complete run of this config (sha256 "
+            f"{config.sha256()[:12]}); nothing was recomputed or written. Its report: {res.run_dir / 'report.html'}. "
+            "To run it again from scratch use `harness reproduce DIR`; to re-render the report, `harness report DIR`"
+        )
+        return EXIT_OK
     print(f"run directory: {res.run_dir}")
     print(f"report: {res.run_dir / 'report.html'}")
     print(f"status: {res.status} ({len(res.cells) - len(res.failed)}/{len(res.cells)} cells, {res.seconds:.1f} s)")
@@ -292,7 +407,7 @@ def _list_plugins(infos, as_json: bool, with_kind: bool) -> int:
         return EXIT_OK
     rows = [
         ((m.kind,) if with_kind else ())
-        + (m.name, m.version or "-", m.distribution, m.description if m.ok else f"BROKEN: {m.error}")
+        + (m.name, m.version or "-", m.distribution, plain_text(m.description) if m.ok else f"BROKEN: {m.error}")
         for m in infos
     ]
     head = (("KIND",) if with_kind else ()) + ("NAME", "VERSION", "DISTRIBUTION", "DESCRIPTION")
@@ -303,6 +418,26 @@ def _list_plugins(infos, as_json: bool, with_kind: bool) -> int:
     broken = [m for m in infos if not m.ok]
     if broken:
         print(f"\n{len(broken)} plugin(s) failed to load; the others are usable.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_config(args) -> int:
+    import tomli_w
+
+    from harness.config import config_table, config_text, load_config
+
+    if args.defaults or args.sets:
+        config = load_config(args.name, sets=args.sets)
+        head = f"# {config.name}: {config.source}" + "".join(f" --set {s}" for s in config.overrides)
+        if args.defaults:
+            print(f"{head}\n# normalised (every default filled in); sha256 {config.sha256()}")
+            print(config.to_toml(), end="")
+            return EXIT_OK
+        print(f"{head}\n# with the --set overrides applied; add --defaults to fill in every default")
+        print(tomli_w.dumps(config_table(args.name, args.sets)), end="")
+        return EXIT_OK
+    text, _ = config_text(args.name)
+    print(text, end="" if text.endswith("\n") else "\n")
     return EXIT_OK
 
 
@@ -322,17 +457,24 @@ def cmd_plugins(args) -> int:
 def cmd_report(args) -> int:
     from harness_reports import rerender
 
-    path = rerender(args.run_dir)
-    _summary(args.run_dir)
+    if args.force and args.out is not None:
+        from harness_reports.rundir import RunDirectoryError
+
+        raise RunDirectoryError("--force writes inside the run directory and --out elsewhere: give one of them")
+    path = rerender(args.run_dir, args.out, force=args.force)
+    # the analysis shown: the one recomputed beside the run if it was stale, else the run's own
+    _summary(path.parent if (path.parent / "analysis.json").is_file() else args.run_dir)
     print(f"report: {path}")
     return EXIT_OK
 
 
 def cmd_compare(args) -> int:
-    from harness_reports.compare import compare_runs
+    from harness_reports.compare import write_comparison
+    from harness_reports.terminal import print_comparison
 
-    out = compare_runs(args.run_a, args.run_b, out_dir=args.out)
-    print(f"comparison report: {out}")
+    comparison, out = write_comparison(args.run_a, args.run_b, out_dir=args.out)
+    print()
+    print_comparison(comparison, report=out)
     return EXIT_OK
 
 
@@ -346,6 +488,7 @@ def cmd_reproduce(args) -> int:
 
 COMMANDS = {
     "run": cmd_run,
+    "config": cmd_config,
     "methods": cmd_methods,
     "plugins": cmd_plugins,
     "report": cmd_report,

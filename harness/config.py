@@ -33,7 +33,7 @@ import importlib.resources
 import itertools
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -202,6 +202,8 @@ class HarnessConfig:
     executor: BaseModel | None = None
     source: str = ""
     text: str = ""
+    #: ``--set KEY=VALUE`` overrides applied over ``text`` (in order); the normalised config includes them
+    overrides: tuple[str, ...] = ()
 
     # convenient views
     @property
@@ -273,7 +275,7 @@ class HarnessConfig:
         data["executor"] = table
         if self.mini is None:
             data.pop("mini", None)
-        return config_from_dict(data, source=self.source, text=self.text)
+        return config_from_dict(data, source=self.source, text=self.text, overrides=self.overrides)
 
     def method(self, name: str) -> MethodEntry:
         for m in self.methods:
@@ -323,28 +325,102 @@ def read_text_file(path: Path, what: str) -> str:
         ) from None
 
 
-def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] | None = None) -> HarnessConfig:
+def load_config(
+    path: str | Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    sets: Sequence[str] = (),
+) -> HarnessConfig:
     """Load and validate a TOML config; ``None`` loads the embedded default.
 
-    ``path`` may also name a shipped config (``"default"``, ``"smoke"``).
+    ``path`` may also name a shipped config (``"default"``, ``"smoke"``).  ``overrides`` is
+    a nested mapping merged over the file's tables; ``sets`` are ``KEY=VALUE`` strings as
+    ``harness run --set`` takes them (:func:`parse_set`), applied in order after
+    ``overrides``.  Both are validated exactly like the file, and the normalised config
+    (hence :meth:`HarnessConfig.sha256`) includes them.
     """
-    if path is None:
-        text, source = default_config_text("default"), "<embedded default.toml>"
-    else:
-        p = Path(path)
-        if p.is_file():
-            text, source = read_text_file(p, "config"), str(p)
-        elif not p.suffix and "/" not in str(path):
-            text, source = default_config_text(str(path)), f"<embedded {path}.toml>"
-        else:
-            raise ConfigError("config", str(path), "an existing TOML file", hint="check the path", source=str(path))
+    text, source = config_text(path)
+    data = config_table(path, sets, overrides=overrides)
+    try:
+        return config_from_dict(data, source=source, text=text, overrides=tuple(sets))
+    except ConfigError as e:
+        if not sets:
+            raise
+        raise ConfigError(
+            e.path, e.value, e.allowed, e.hint, source=f"{source} with --set {' --set '.join(sets)}"
+        ) from e
+
+
+def config_table(
+    path: str | Path | None = None, sets: Sequence[str] = (), *, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A config's tables as written, with ``overrides`` and then ``sets`` merged over them (not validated)."""
+    text, source = config_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError("config", source, "valid TOML", hint=str(e), source=source) from e
     if overrides:
         data = _merge(data, overrides)
-    return config_from_dict(data, source=source, text=text)
+    for item in sets:
+        data = _merge(data, parse_set(item))
+    return data
+
+
+def config_text(path: str | Path | None = None) -> tuple[str, str]:
+    """``(text, source)`` of a config: a TOML file, a shipped config's name, or (``None``) the default."""
+    if path is None:
+        return default_config_text("default"), "<embedded default.toml>"
+    p = Path(path)
+    if p.is_file():
+        return read_text_file(p, "config"), str(p)
+    if not p.suffix and "/" not in str(path):
+        return default_config_text(str(path)), f"<embedded {path}.toml>"
+    raise ConfigError("config", str(path), "an existing TOML file", hint="check the path", source=str(path))
+
+
+#: ``--set`` values that are not TOML are taken as strings unless they look like a TOML array, table or quote.
+_TOML_START = tuple("[{\"'")
+
+
+def parse_set(item: str) -> dict[str, Any]:
+    """One ``--set KEY=VALUE`` as a nested mapping.
+
+    ``KEY`` is a dotted TOML key (``methods.ot-distill.steps``; quote a part holding a dot:
+    ``methods."my.method".lr``).  ``VALUE`` is a TOML value (``100``, ``1e-4``, ``true``,
+    ``[0, 1]``, ``{ high = 3 }``, ``"text"``); a bare word that is not TOML is a string, so
+    ``--set analysis.primary_metric=recall@100`` works unquoted.
+
+    Examples
+    --------
+    >>> parse_set("methods.ot-distill.steps=100")
+    {'methods': {'ot-distill': {'steps': 100}}}
+    >>> parse_set("seeds=[0,1]")
+    {'seeds': [0, 1]}
+    >>> parse_set("analysis.primary_metric=recall@100")
+    {'analysis': {'primary_metric': 'recall@100'}}
+    """
+    key, eq, value = item.partition("=")
+    key, value = key.strip(), value.strip()
+    fmt = "KEY=VALUE with a dotted key and a TOML value, e.g. --set methods.ot-distill.steps=100 or --set seeds=[0,1]"
+    if not eq or not key:
+        raise ConfigError("--set", item, fmt)
+    try:
+        parsed = tomllib.loads(f"{key} = {value}")
+    except tomllib.TOMLDecodeError:
+        if not value or value.startswith(_TOML_START):
+            raise ConfigError("--set", item, fmt, hint=f"{value!r} is not a TOML value") from None
+        try:
+            parsed = tomllib.loads(f"{key} = {_toml_string(value)}")
+        except tomllib.TOMLDecodeError:
+            raise ConfigError("--set", item, fmt, hint=f"{key!r} is not a dotted TOML key") from None
+    return parsed
+
+
+def _toml_string(value: str) -> str:
+    import json
+
+    return json.dumps(value)  # a JSON string of printable text is a TOML basic string
 
 
 def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
@@ -461,7 +537,9 @@ def _method_entries(tables: Mapping[str, Any], source: str) -> list[MethodEntry]
     return entries
 
 
-def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") -> HarnessConfig:
+def config_from_dict(
+    data: Mapping[str, Any], source: str = "", text: str = "", overrides: tuple[str, ...] = ()
+) -> HarnessConfig:
     raw = validate_section(RawConfig, data, "", source)
 
     bname, _, bopts = _plugin_section("benchmark", "name", "benchmark", raw.benchmark, "synthetic", source)
@@ -511,6 +589,7 @@ def config_from_dict(data: Mapping[str, Any], source: str = "", text: str = "") 
         executor=eopts,
         source=source,
         text=text,
+        overrides=tuple(overrides),
     )
 
 

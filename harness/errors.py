@@ -115,5 +115,9 @@ class RunLockedError(HarnessError, RuntimeError):
     """Another process is writing the same run directory."""
 
 
+class RunFinishedError(HarnessError, FileExistsError):
+    """A run directory holds another config's run; a finished run directory is never rewritten."""
+
+
 class StatisticsError(HarnessError, ValueError):
     """The results table cannot support the requested analysis."""

@@ -103,6 +103,42 @@ class RunResult:
     failed: list[CellOutput] = field(default_factory=list)
     cells: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    #: the run directory already held this config's complete run: nothing was computed or written
+    already_finished: bool = False
+
+
+def finished_run(run_dir: Path, config: HarnessConfig) -> dict[str, Any] | None:
+    """The manifest of ``config``'s complete run in ``run_dir``, or None when there is none to keep.
+
+    A finished run directory is a record and is never rewritten: a complete run of the same
+    config (same sha256) is returned as is; a run of another config there (complete, partial
+    or interrupted) is refused with :class:`~harness.errors.RunFinishedError`, since writing
+    into it would mix two configs' files.  A partial or interrupted run of the same config is
+    not finished: a re-run resumes it (failed cells are retried).
+    """
+    path = Path(run_dir) / "manifest.json"
+    if not path.is_file():
+        return None
+    from harness.errors import RunFinishedError
+
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise RunFinishedError(
+            f"run directory {run_dir} holds an unreadable manifest.json ({e}); it is not overwritten: "
+            "choose another directory with --out, or remove this one"
+        ) from None
+    sha = manifest.get("config_sha256")
+    if sha != config.sha256():
+        raise RunFinishedError(
+            f"run directory {run_dir} holds a run of another config ({manifest.get('name')!r}, sha256 "
+            f"{str(sha)[:12]}, status {manifest.get('status')}) than this one (sha256 {config.sha256()[:12]}); "
+            "a run directory is never rewritten with another config: choose another directory with --out, "
+            "or leave --out out (each config gets its own <name>-<sha256[:8]> directory)"
+        )
+    if manifest.get("status") == "complete" and (Path(run_dir) / "results.parquet").is_file():
+        return manifest
+    return None
 
 
 class RunStore:
@@ -225,6 +261,13 @@ def run_matrix(
     run_dir = Path(run_dir) if run_dir else default_run_dir(config)
     progress = sys.stderr.isatty() if progress is None else progress
     log = log or stderr_log
+    finished = finished_run(run_dir, config)
+    if finished is not None:
+        log(
+            f"run {config.name}: already complete in {run_dir} (finished {finished.get('finished')}); "
+            "nothing is recomputed or written"
+        )
+        return _finished_result(run_dir, finished)
     # Everything that can refuse the run (device, data, model) is checked before the run directory exists.
     device = config.executor_cls.device(config.executor)
     engine = Engine(config, cache, progress=progress, device=device)
@@ -240,7 +283,12 @@ def run_matrix(
         f"{time.perf_counter() - t_bench:.1f} s"
     )
     preflight = engine.preflight()
+    from harness.numerics import numerics_environment
+
     with RunStore(run_dir) as store:
+        finished = finished_run(run_dir, config)  # another process may have finished it meanwhile
+        if finished is not None:
+            return _finished_result(run_dir, finished)
         manifest: dict[str, Any] = {
             "harness_version": _harness_version(),
             "status": "running",
@@ -254,6 +302,7 @@ def run_matrix(
             "config": config.normalized(),
             "config_sha256": config.sha256(),
             "config_source": config.source,
+            "config_overrides": list(config.overrides),  # --set KEY=VALUE, in order (part of "config")
             "seeds": config.seeds,
             "metrics": config.metrics,
             "benchmark": bench.describe(),
@@ -289,6 +338,8 @@ def run_matrix(
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "accelerator": accelerator(),
+            # what makes floats depend on the machine: CPU ISA, torch's kernels, BLAS/oneDNN, GPU and driver
+            "numerics": numerics_environment(),
             "packages": package_versions(),
             "cache_root": str(cache.root),
             "cells": [],
@@ -400,6 +451,16 @@ def run_matrix(
         failed=failed,
         cells=list(cells.values()),
         seconds=manifest["seconds"],
+    )
+
+
+def _finished_result(run_dir: Path, manifest: dict[str, Any]) -> RunResult:
+    return RunResult(
+        run_dir=Path(run_dir),
+        status="complete",
+        cells=list(manifest.get("cells") or []),
+        seconds=float(manifest.get("seconds") or 0.0),
+        already_finished=True,
     )
 
 

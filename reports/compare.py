@@ -13,6 +13,18 @@ in both, and every metric both runs evaluated:
   averages (one per method) of that metric;
 * the queries whose score changed most (largest ``|d_q|``) are listed per method.
 
+How the two runs relate is stated first (``Comparison.relation``):
+
+* the same directory is refused;
+* ``"identical"``: every per-query score is equal (the same config run twice, or a copy): flagged;
+* ``"same-config"``: one config (sha256) with different scores: flagged, with the numerics
+  environment fields that differ (:func:`harness.numerics.numerics_differences`);
+* ``"seeds-only"``: the configs differ only in ``seeds``.  Then every difference is seed
+  noise: the query-paired tests (which hold the checkpoints fixed) are shown but never called
+  significant, and each method's seed sets are compared over seeds instead
+  (:func:`harness.stats.two_runs.seed_set_difference`, Welch t on per-seed macro means);
+* ``"different"``: anything else (a new method version, other options, other data).
+
 Analysis settings (primary metric, alpha, interval level, permutations, correction, seed)
 come from run B's ``[analysis]`` section.  Output, in ``out_dir`` (default: a new directory
 ``compare-<name of run_a>-vs-<name of run_b>`` beside run B; no finished run directory is
@@ -25,7 +37,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +102,10 @@ class Comparison:
     queries: list[QueryChange]
     config_differences: list[dict[str, Any]]
     warnings: list[str]
+    #: "identical" | "same-config" | "seeds-only" | "different" (see the module docstring)
+    relation: str = "different"
+    #: seeds-only comparisons: per method, the seed sets compared over seeds (SeedSetDifference as a dict)
+    seed_sets: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -168,10 +184,17 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
     from harness.stats.two_runs import adjust_pvalues, paired_differences
 
     run_a, run_b = Path(run_a), Path(run_b)
+    _refuse_same_directory(run_a, run_b)
     man_a, man_b = load_manifest(run_a), load_manifest(run_b)
-    res_a, res_b = _mode_languages(load_results(run_a), man_a, load_results(run_b), man_b)
+    raw_a, raw_b = load_results(run_a), load_results(run_b)
+    res_a, res_b = _mode_languages(raw_a, man_a, raw_b, man_b)
     opts = _analysis_options(man_b)
     warnings: list[str] = []
+    cfg_diffs = config_differences(man_a.get("config") or {}, man_b.get("config") or {})
+    relation, note = _relation(man_a, man_b, raw_a, raw_b, cfg_diffs)
+    if note:
+        warnings.append(note)
+    seeds_only = relation == "seeds-only"
 
     methods = sorted(set(res_a["method"].unique()) & set(res_b["method"].unique()))
     if not methods:
@@ -248,12 +271,14 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
                 macro.append((method, mac))
             changes.sort(key=lambda c: (-abs(c.difference), c.language, c.query_id))
             queries.extend(changes[:top_queries])
+        # seeds-only: the query-paired tests measure seed noise; they are shown, never called significant
+        alpha = 0.0 if seeds_only else opts["alpha"]
         adj = adjust_pvalues([r.p_randomization for _, _, r in per_lang], opts["correction"])
         for (method, lang, r), p_adj in zip(per_lang, adj):
-            rows.append(_row(method, metric, lang, tiers.get(lang, ""), r, float(p_adj), opts["alpha"]))
+            rows.append(_row(method, metric, lang, tiers.get(lang, ""), r, float(p_adj), alpha))
         adj_m = adjust_pvalues([r.p_randomization for _, r in macro], opts["correction"])
         for (method, r), p_adj in zip(macro, adj_m):
-            rows.append(_row(method, metric, "macro", "all", r, float(p_adj), opts["alpha"]))
+            rows.append(_row(method, metric, "macro", "all", r, float(p_adj), alpha))
 
     order = {m: i for i, m in enumerate(metrics)}
     rows.sort(key=lambda r: (order[r.metric], r.method, r.language == "macro", r.language))
@@ -278,9 +303,96 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
         metrics=metrics,
         rows=rows,
         queries=queries,
-        config_differences=config_differences(man_a.get("config") or {}, man_b.get("config") or {}),
+        config_differences=cfg_diffs,
         warnings=list(dict.fromkeys(warnings)),
+        relation=relation,
+        seed_sets=_seed_sets(res_a, res_b, methods, languages, opts) if seeds_only else [],
     )
+
+
+def _refuse_same_directory(run_a: Path, run_b: Path) -> None:
+    if run_a.resolve() == run_b.resolve():
+        raise IncomparableRunsError(
+            f"run A and run B are the same directory ({run_a.resolve()}): a run compared with itself differs in "
+            "nothing; give two run directories"
+        )
+
+
+#: config keys that name or describe a run without changing a number
+_LABEL_KEYS = {"name", "description"}
+
+
+def _relation(
+    man_a: dict[str, Any],
+    man_b: dict[str, Any],
+    res_a: pd.DataFrame,
+    res_b: pd.DataFrame,
+    diffs: list[dict[str, Any]],
+) -> tuple[str, str]:
+    """How two runs relate (``identical``, ``same-config``, ``seeds-only``, ``different``) and a note saying so."""
+    from harness.numerics import numerics_differences
+
+    keys = {d["key"] for d in diffs} - _LABEL_KEYS
+    if _same_scores(res_a, res_b):
+        return "identical", (
+            "run A and run B hold identical per-query scores (the same config run twice, or a copy of one run): "
+            "every difference below is exactly 0 and nothing was compared that could differ"
+        )
+    if not keys:
+        env = numerics_differences(man_a.get("numerics"), man_b.get("numerics"))
+        where = (
+            "; numerics environment fields that differ: "
+            + "; ".join(f"{k}: {json.dumps(a)} -> {json.dumps(b)}" for k, a, b in env[:8])
+            if env
+            else "; the recorded numerics environments do not differ (see `harness reproduce`)"
+        )
+        return "same-config", (
+            f"run A and run B ran the same config (sha256 {str(man_b.get('config_sha256'))[:12]}) but their scores "
+            f"differ: the differences below come from where they ran, not from a change of method{where}"
+        )
+    if keys == {"seeds"}:
+        sa, sb = man_a.get("seeds") or [], man_b.get("seeds") or []
+        shared = sorted(set(sa) & set(sb))
+        return "seeds-only", (
+            f"run A and run B differ only in their seeds (A: {', '.join(map(str, sa))}; B: "
+            f"{', '.join(map(str, sb))}): every difference is seed-to-seed variation of the trained models, not a "
+            "difference between methods or versions. The query-paired tests hold those checkpoints fixed, so none "
+            "is called significant; each method's seed sets are compared over seeds instead (Welch t)"
+            + (f". Seeds in both runs ({', '.join(map(str, shared))}) give the same cells" if shared else "")
+        )
+    return "different", ""
+
+
+def _same_scores(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    cols = [
+        c for c in ("method", "seed", "mode", "language", "query_id", "metric") if c in a.columns and c in b.columns
+    ]
+    if len(a) != len(b) or not cols:
+        return False
+    ka = a[[*cols, "value"]].astype({"query_id": str}).sort_values(cols, ignore_index=True)
+    kb = b[[*cols, "value"]].astype({"query_id": str}).sort_values(cols, ignore_index=True)
+    return bool(
+        ka[cols].equals(kb[cols]) and np.array_equal(ka["value"].to_numpy(), kb["value"].to_numpy(), equal_nan=True)
+    )
+
+
+def _seed_sets(
+    res_a: pd.DataFrame, res_b: pd.DataFrame, methods: list[str], languages: list[str], opts: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Per method, its per-seed macro means (primary metric, compared languages) tested over seeds."""
+    from harness.stats.two_runs import seed_set_difference
+
+    def per_seed(res: pd.DataFrame, method: str) -> dict[int, float]:
+        r = res[(res["method"] == method) & (res["metric"] == opts["primary_metric"]) & res["language"].isin(languages)]
+        by_lang = r.groupby(["seed", "language"])["value"].mean()  # mean over queries
+        return {int(s): float(v) for s, v in by_lang.groupby(level="seed").mean().items()}  # mean over languages
+
+    out = []
+    for m in methods:
+        a, b = per_seed(res_a, m), per_seed(res_b, m)
+        if a and b:
+            out.append({"method": m, **asdict(seed_set_difference(a, b, ci_level=opts["ci_level"]))})
+    return out
 
 
 def _paired_queries(
@@ -332,7 +444,15 @@ def _row(method: str, metric: str, lang: str, tier: str, r: Any, p_adj: float, a
 def headline(c: Comparison) -> list[str]:
     """One sentence per method, generated from the primary metric's numbers."""
     pm, o = c.options["primary_metric"], c.options
+    if c.relation == "seeds-only":
+        return _seed_headline(c)
     out = []
+    if c.relation == "identical":
+        out.append("Run A and run B hold identical per-query scores: there is no difference to test.")
+    elif c.relation == "same-config":
+        out.append(
+            "Run A and run B ran the same config: any difference comes from the machine or environment, not a method."
+        )
     for m in c.methods:
         name = m["name"]
         macro = [r for r in c.rows if r.method == name and r.metric == pm and r.language == "macro"]
@@ -351,6 +471,32 @@ def headline(c: Comparison) -> list[str]:
             f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}], randomization p = {r.p_randomization:.4g}, "
             f"{o['correction']}-adjusted p = {r.p_adjusted:.4g}): {verdict} difference at alpha = {o['alpha']:g}. "
             f"Significantly higher in {up} and lower in {down} of {len(langs)} languages ({o['correction']}-adjusted)."
+        )
+    return out
+
+
+def _seed_headline(c: Comparison) -> list[str]:
+    """The headline of two runs that differ only in seeds: seed noise, tested over seeds."""
+    pm, level = c.options["primary_metric"], int(round(100 * c.options["ci_level"]))
+    out = [
+        f"Runs A and B differ only in their seeds (A: {', '.join(map(str, c.run_a['seeds']))}; B: "
+        f"{', '.join(map(str, c.run_b['seeds']))}). Their differences are seed-to-seed variation, not differences "
+        "between methods or versions."
+    ]
+    for s in c.seed_sets:
+        test = (
+            f"over seeds, Welch t p = {s['p_value']:.3g} ({level}% CI [{s['ci_low']:+.4f}, {s['ci_high']:+.4f}]): "
+            + (
+                "consistent with seed noise"
+                if s["p_value"] >= c.options["alpha"]
+                else f"the two seed sets differ more than seed noise usually does (alpha = {c.options['alpha']:g})"
+            )
+            if math.isfinite(s["p_value"])
+            else f"not tested ({s['note']})"
+        )
+        out.append(
+            f"{s['method']}: mean {pm} over seeds {s['mean_a']:.4f} in A and {s['mean_b']:.4f} in B "
+            f"(B - A {s['difference']:+.4f}); {test}."
         )
     return out
 
@@ -384,10 +530,18 @@ def _forest_plots(c: Comparison) -> list[Any]:
 
 def compare_runs(run_a: str | Path, run_b: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write the comparison of ``run_b`` against ``run_a`` and return the path of ``compare.html``."""
+    return write_comparison(run_a, run_b, out_dir)[1]
+
+
+def write_comparison(
+    run_a: str | Path, run_b: str | Path, out_dir: str | Path | None = None
+) -> tuple[Comparison, Path]:
+    """:func:`build_comparison` written to ``out_dir``: the comparison and the path of ``compare.html``."""
     from harness.cache import atomic_write_text
     from harness_reports._render import render_html, render_latex
 
     run_a, run_b = Path(run_a), Path(run_b)
+    _refuse_same_directory(run_a, run_b)
     out = (
         Path(out_dir)
         if out_dir is not None
@@ -432,4 +586,4 @@ def compare_runs(run_a: str | Path, run_b: str | Path, out_dir: str | Path | Non
     atomic_write_text(out / "compare_queries.csv", query_df.to_csv(index=False, float_format="%.6g"))
     atomic_write_text(out / "compare_languages.tex", tex)
     atomic_write_text(out / "compare.html", html)
-    return out / "compare.html"
+    return c, out / "compare.html"

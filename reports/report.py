@@ -334,39 +334,77 @@ def render_report(
     manifest: Mapping[str, Any],
     analysis: Mapping[str, Any] | None,
     results: pd.DataFrame | None = None,
+    out_dir: str | Path | None = None,
 ) -> Path:
-    """Write ``report.html`` and the CSV/LaTeX exports into ``run_dir`` (atomically); return the report's path."""
+    """Write ``report.html`` and the CSV/LaTeX exports (atomically) into ``out_dir`` (default ``run_dir``).
+
+    Returns the report's path.  The runner renders into the run directory it is writing;
+    :func:`rerender` renders a finished run beside it.
+    """
     from harness.cache import atomic_write_text
     from harness_reports._render import render_html
     from harness_reports.exports import write_exports
 
     run_dir = Path(run_dir)
+    out = Path(out_dir) if out_dir is not None else run_dir
     ctx = build_context(run_dir, manifest, analysis, results)
     html = render_html("report.html.j2", **ctx)
-    write_exports(run_dir, analysis or {}, ctx["v"], ctx["run"]["name"])
-    atomic_write_text(run_dir / "report.html", html)
-    return run_dir / "report.html"
+    write_exports(out, analysis or {}, ctx["v"], ctx["run"]["name"])
+    atomic_write_text(out / "report.html", html)
+    return out / "report.html"
 
 
-def rerender(run_dir: str | Path) -> Path:
-    """``harness report DIR``: re-render from the stored files, without training.
+def report_dir(run_dir: str | Path) -> Path:
+    """Where ``harness report DIR`` writes by default: ``<DIR>-report`` beside the run directory."""
+    run_dir = Path(run_dir).resolve()
+    return run_dir.with_name(run_dir.name + "-report")
+
+
+def rerender(run_dir: str | Path, out_dir: str | Path | None = None, *, force: bool = False) -> Path:
+    """``harness report DIR``: re-render from the stored files, without training, beside the run.
+
+    A finished run directory is a record, so nothing inside it is rewritten: the report, its
+    exports and (when recomputed) ``analysis.json`` go to ``out_dir`` (default
+    :func:`report_dir`, ``<DIR>-report``; a directory holding anything but an earlier
+    re-rendering is refused).  ``force=True`` writes them inside ``run_dir`` instead,
+    replacing its ``report.html`` and exports (``harness report DIR --force``).
 
     ``analysis.json`` is recomputed from ``results.parquet`` (with the run's analysis options
     and tiers, through :func:`harness.stats.analyze`) only when it is missing or was written
     with another schema version; otherwise the stored numbers are shown as they are.
     """
     from harness.cache import atomic_write_text
-    from harness_reports.rundir import load_manifest, require_file
+    from harness_reports.rundir import RunDirectoryError, load_manifest, require_file
 
     run_dir = Path(run_dir)
     manifest = load_manifest(run_dir)
+    if force:
+        out = run_dir
+    else:
+        out = Path(out_dir) if out_dir is not None else report_dir(run_dir)
+        r, o = run_dir.resolve(), out.resolve()
+        if o == r or r in o.parents:
+            raise RunDirectoryError(
+                f"--out {out} lies inside the run directory {run_dir}, which is never modified; choose a directory "
+                "outside it, or pass --force to overwrite the run's own report.html"
+            )
+        if o.is_dir() and any(p.name != "report.html" and not p.name.startswith(_EXPORTS) for p in o.iterdir()):
+            raise RunDirectoryError(
+                f"output directory {out} holds files other than an earlier re-rendered report; remove it or give "
+                "another with --out"
+            )
+        out.mkdir(parents=True, exist_ok=True)
     path = run_dir / "analysis.json"
     analysis = json.loads(path.read_text()) if path.is_file() else None
     if _stale(analysis):
         results = pd.read_parquet(require_file(run_dir, "results.parquet", "the per-query results table"))
         analysis = analyze_stored(results, manifest)
-        atomic_write_text(path, json.dumps(analysis, indent=2, allow_nan=False))
-    return render_report(run_dir, manifest=manifest, analysis=analysis)
+        atomic_write_text(out / "analysis.json", json.dumps(analysis, indent=2, allow_nan=False))
+    return render_report(run_dir, manifest=manifest, analysis=analysis, out_dir=out)
+
+
+#: files a re-rendering writes (report.html aside): analysis.json, leaderboard/pairwise csv and tex
+_EXPORTS = ("analysis", "leaderboard", "pairwise", ".tmp")
 
 
 def _stale(analysis: Mapping[str, Any] | None) -> bool:

@@ -120,3 +120,77 @@ def _print_one(
     con.print(table)
     if report is not None:
         con.print(f"report: {report}")
+
+
+def print_comparison(c: Any, *, report: Path | None = None, file: IO[str] | None = None) -> None:
+    """Print a comparison of two runs (:class:`reports.compare.Comparison`): how the runs relate,
+    the headline sentences and, per method, the macro difference on the primary metric.
+
+    Runs that differ only in seeds get a table of the seed sets compared over seeds (Welch t)
+    instead of query-paired significance.
+    """
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from harness_reports.compare import headline
+
+    con = _console(file)
+    pm, level = c.options["primary_metric"], int(round(100 * c.options["ci_level"]))
+    con.print(
+        Text(
+            f"Comparison: B = {c.run_b['dir']} ({c.run_b['name']}) vs A = {c.run_a['dir']} ({c.run_a['name']})",
+            style="bold",
+        )
+    )
+    flag = {"identical": "IDENTICAL RUNS", "same-config": "SAME CONFIG", "seeds-only": "SEEDS ONLY"}.get(c.relation)
+    for w in c.warnings:
+        if flag and w == c.warnings[0]:
+            con.print(Text.assemble((f"{flag}: ", "bold yellow"), w))
+        else:
+            con.print(f"note: {w}")
+    for sentence in headline(c):
+        con.print(sentence)
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+        title=f"{pm}, macro over {len(c.languages)} languages, B - A [{level}% CI]",
+        title_justify="left",
+        title_style="",
+    )
+    for name, justify in (("method", "left"), ("A", "right"), ("B", "right"), ("B - A", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    if c.relation == "seeds-only":
+        table.add_column("over seeds (Welch p)", justify="right", no_wrap=True)
+        for s in c.seed_sets:
+            p = s["p_value"]
+            table.add_row(
+                s["method"],
+                f"{s['mean_a']:.4f}",
+                f"{s['mean_b']:.4f}",
+                _diff(s["difference"], s["ci_low"], s["ci_high"]),
+                f"{p:.3g}" if p == p else "not tested",
+            )
+    else:
+        table.add_column(f"{c.options['correction']}-adj. p", justify="right", no_wrap=True)
+        table.add_column("significant", no_wrap=True)
+        for r in c.rows:
+            if r.metric == pm and r.language == "macro":
+                table.add_row(
+                    r.method,
+                    f"{r.mean_a:.4f}",
+                    f"{r.mean_b:.4f}",
+                    _diff(r.difference, r.ci_low, r.ci_high),
+                    f"{r.p_adjusted:.3g}",
+                    "yes" if r.significant else "no",
+                )
+    con.print(table)
+    if report is not None:
+        con.print(f"comparison report: {report}")
+
+
+def _diff(d: float, lo: float, hi: float) -> str:
+    return f"{d:+.4f}" + (f" [{lo:+.4f}, {hi:+.4f}]" if lo == lo and hi == hi else "")

@@ -18,6 +18,14 @@ The macro average ``mean_l mean(d_l)`` is tested the same way: Welch-Satterthwai
 the independent languages (``welch_contrast`` with weights ``1/L``) and the pooled sign-flip
 statistic of the same flips.  Its effect size divides by the root mean within-language
 variance of ``d``.
+
+These query-paired tests hold each run's trained checkpoints fixed.  When two runs differ
+only in their seeds, the checkpoints are the only thing that differs, so a query-paired
+"difference" is seed noise measured very precisely.  :func:`seed_set_difference` tests what
+varies there, the seeds: with ``m_s`` the macro mean of seed ``s`` (mean over languages of the
+mean over queries), Welch's two-sample t-test of ``{m_s : s in A}`` against
+``{m_s : s in B}`` (``scipy.stats.ttest_ind(equal_var=False)``), whose false-positive rate
+under pure seed noise is ``alpha``.
 """
 
 from __future__ import annotations
@@ -123,6 +131,60 @@ def paired_differences(
         degenerate=str(w.degenerate[0]),
     )
     return out, macro
+
+
+@dataclass(frozen=True)
+class SeedSetDifference:
+    """Welch's t-test of two sets of per-seed scores (``b - a``); NaN p and interval with < 2 seeds a side."""
+
+    seeds_a: tuple[int, ...]
+    seeds_b: tuple[int, ...]
+    mean_a: float
+    mean_b: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    note: str
+
+
+def seed_set_difference(
+    seed_means_a: dict[int, float], seed_means_b: dict[int, float], *, ci_level: float
+) -> SeedSetDifference:
+    """Difference of the mean per-seed score of two seed sets, tested over seeds (Welch t).
+
+    Parameters
+    ----------
+    seed_means_a, seed_means_b : ``{seed: m_s}``, ``m_s`` one seed's macro mean score.
+    ci_level : level of the Welch interval of ``mean(m_B) - mean(m_A)``.
+    """
+    from scipy import stats
+
+    a = np.array([seed_means_a[s] for s in sorted(seed_means_a)], dtype=np.float64)  # (S_A,)
+    b = np.array([seed_means_b[s] for s in sorted(seed_means_b)], dtype=np.float64)  # (S_B,)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("each run needs at least one seed")
+    diff = float(b.mean() - a.mean())
+    p, lo, hi, note = float("nan"), float("nan"), float("nan"), ""
+    if a.size < 2 or b.size < 2:
+        note = "fewer than 2 seeds in a run: the seed-to-seed variance cannot be estimated, so nothing is tested"
+    elif a.var(ddof=1) + b.var(ddof=1) == 0:
+        note = "every seed scored the same: no seed variance to test against"
+    else:
+        res = stats.ttest_ind(b, a, equal_var=False)
+        ci = res.confidence_interval(confidence_level=ci_level)
+        p, lo, hi = float(res.pvalue), float(ci.low), float(ci.high)
+    return SeedSetDifference(
+        seeds_a=tuple(sorted(int(s) for s in seed_means_a)),
+        seeds_b=tuple(sorted(int(s) for s in seed_means_b)),
+        mean_a=float(a.mean()),
+        mean_b=float(b.mean()),
+        difference=diff,
+        ci_low=lo,
+        ci_high=hi,
+        p_value=p,
+        note=note,
+    )
 
 
 def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray:

@@ -140,7 +140,7 @@ def test_rerendering_recomputes_both_modes(two_mode_run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(res.run_dir, copy)
     (copy / "analysis.json").unlink()
-    rerender(copy)
+    rerender(copy, force=True)
     a = json.loads((copy / "analysis.json").read_text())
     assert list(a["by_mode"]) == MODES and "language-centring" in (copy / "report.html").read_text()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from scipy import stats
 
 from harness.stats.streams import stream
 from harness.stats.two_runs import adjust_pvalues, paired_differences
-from harness_reports.compare import IncomparableRunsError, build_comparison, compare_runs
+from harness_reports.compare import IncomparableRunsError, build_comparison, compare_runs, headline
 
 SHIFT = 0.05
 
@@ -114,3 +115,104 @@ def test_bridge_matches_scipy_and_is_reproducible():
     assert [r.p_randomization for r in again] == [r.p_randomization for r in per]
     assert macro2 == macro
     assert list(adjust_pvalues([0.01, 0.04, 0.03], "holm")) == pytest.approx([0.03, 0.06, 0.06])
+
+
+# ------------------------------------------------------------------ how the two runs relate
+def _split_seeds(make_results, make_run, tmp_path, seeds_a=(0, 1), seeds_b=(2, 3)):
+    """Two runs of one config (one simulated world) that differ only in their seeds: pure seed noise."""
+    res = make_results(seed=11, n_seeds=len(seeds_a) + len(seeds_b))
+    a, b = res[res.seed.isin(seeds_a)], res[res.seed.isin(seeds_b)]
+    run_a = make_run(tmp_path / "seeds-a", a)
+    run_b = make_run(tmp_path / "seeds-b", b)
+    return run_a, run_b
+
+
+def test_a_run_compared_with_itself_is_refused(two_runs, capsys):
+    from harness.cli import EXIT_USAGE, main
+
+    run_a, _ = two_runs
+    with pytest.raises(IncomparableRunsError, match="same directory"):
+        build_comparison(run_a, run_a)
+    assert main(["compare", str(run_a), str(run_a / ".." / run_a.name)]) == EXIT_USAGE
+    assert "same directory" in capsys.readouterr().err
+    assert not (run_a.parent / f"compare-{run_a.name}-vs-{run_a.name}").exists()
+
+
+def test_a_copy_of_a_run_is_flagged_identical(two_runs, tmp_path):
+    import shutil
+
+    run_a, _ = two_runs
+    copy = tmp_path / "copy"
+    shutil.copytree(run_a, copy)
+    c = build_comparison(run_a, copy)
+    assert c.relation == "identical" and "identical per-query scores" in c.warnings[0]
+    assert not any(r.significant for r in c.rows) and all(r.difference == 0 for r in c.rows)
+    assert headline(c)[0].startswith("Run A and run B hold identical per-query scores")
+
+
+def test_runs_differing_only_in_seeds_are_flagged_and_seed_noise_is_not_significant(tmp_path, make_results, make_run):
+    run_a, run_b = _split_seeds(make_results, make_run, tmp_path)
+    c = build_comparison(run_a, run_b)
+    assert [d["key"] for d in c.config_differences] == ["seeds"]
+    assert c.relation == "seeds-only" and "differ only in their seeds" in c.warnings[0]
+    # query-paired tests hold the checkpoints fixed: shown, never called significant
+    assert not any(r.significant for r in c.rows)
+    text = " ".join(headline(c))
+    assert "differ only in their seeds" in text and "significant difference" not in text
+    # the seed sets are compared over seeds (Welch t on per-seed macro means, as scipy computes it)
+    assert {s["method"] for s in c.seed_sets} == {m["name"] for m in c.methods}
+    res = pd.read_parquet(run_a / "results.parquet"), pd.read_parquet(run_b / "results.parquet")
+    per_seed = [
+        r[(r.method == "ot-distill") & (r.metric == "ndcg@10")]
+        .groupby(["seed", "language"])["value"]
+        .mean()
+        .groupby(level="seed")
+        .mean()
+        for r in res
+    ]
+    ot = next(s for s in c.seed_sets if s["method"] == "ot-distill")
+    assert tuple(ot["seeds_a"]) == (0, 1) and tuple(ot["seeds_b"]) == (2, 3)
+    assert ot["p_value"] == pytest.approx(stats.ttest_ind(per_seed[1], per_seed[0], equal_var=False).pvalue)
+    assert ot["difference"] == pytest.approx(per_seed[1].mean() - per_seed[0].mean())
+    assert json.loads(json.dumps(c.to_dict()))["relation"] == "seeds-only"
+
+
+def test_seed_set_test_is_calibrated_under_pure_seed_noise():
+    """Seed sets drawn from one distribution: the Welch test over seeds rejects at about alpha."""
+    from harness.stats.two_runs import seed_set_difference
+
+    rng = np.random.default_rng(0)
+    p = np.array(
+        [
+            seed_set_difference(
+                dict(enumerate(rng.normal(0.4, 0.01, 5))), dict(enumerate(rng.normal(0.4, 0.01, 5))), ci_level=0.95
+            ).p_value
+            for _ in range(2000)
+        ]
+    )
+    assert 0.03 < (p < 0.05).mean() < 0.07
+    one = seed_set_difference({0: 0.4}, {1: 0.5}, ci_level=0.95)
+    assert np.isnan(one.p_value) and "fewer than 2 seeds" in one.note
+
+
+def test_compare_prints_a_terminal_summary(two_runs, capsys):
+    from harness.cli import main
+
+    assert main(["compare", *map(str, two_runs)]) == 0
+    out = capsys.readouterr().out
+    assert "Comparison: B = " in out and "ndcg@10, macro over 4 languages" in out
+    rows = {x.split()[0]: x.split() for x in out.splitlines() if re.match(r"^[\w-]+ +0\.\d{4} ", x)}
+    assert set(rows) == {"bm25", "contrastive", "ot-distill", "zero-shot"}
+    assert rows["ot-distill"][-1] == "yes" and rows["ot-distill"][3].startswith("+0.05")
+    assert rows["bm25"][-1] == "no"
+    assert "comparison report: " in out and out.rstrip().endswith("compare.html")
+
+
+def test_compare_summary_flags_seed_only_runs(tmp_path, make_results, make_run, capsys):
+    from harness.cli import main
+
+    run_a, run_b = _split_seeds(make_results, make_run, tmp_path)
+    assert main(["compare", str(run_a), str(run_b)]) == 0
+    out = capsys.readouterr().out
+    assert "SEEDS ONLY: run A and run B differ only in their seeds" in " ".join(out.split())
+    assert "over seeds (Welch p)" in out and "significant" not in out.split("over seeds (Welch p)")[1]

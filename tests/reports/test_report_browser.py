@@ -246,10 +246,10 @@ def test_harness_report_rerenders_identically(smoke_run, capsys):
     from harness.cli import main
 
     before = (smoke_run / "report.html").read_bytes()
-    (smoke_run / "report.html").unlink()
-    assert main(["report", str(smoke_run)]) == 0
-    assert "report:" in capsys.readouterr().out
-    assert (smoke_run / "report.html").read_bytes() == before
+    out = smoke_run.parent / f"{smoke_run.name}-rerendered"
+    assert main(["report", str(smoke_run), "--out", str(out)]) == 0
+    assert f"report: {out / 'report.html'}" in capsys.readouterr().out
+    assert (out / "report.html").read_bytes() == before  # beside the run, identical; the run is untouched
 
 
 @pytest.mark.slow

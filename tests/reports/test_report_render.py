@@ -304,19 +304,50 @@ def test_schema_mismatch_is_an_error(rendered):
 
 def test_rerender_recomputes_missing_or_stale_analysis(tmp_path, make_results, make_run):
     run = make_run(tmp_path / "run", make_results(seed=2))
-    path = rerender(run)
+    path = rerender(run, force=True)
     analysis = json.loads((run / "analysis.json").read_text())
     assert path == run / "report.html" and path.is_file()
     assert analysis["design"]["methods"] and analysis["question"]["verdict"] in ("yes", "no", "inconclusive")
     analysis["schema_version"] = -1
     analysis["question"]["verdict"] = "tampered"
     (run / "analysis.json").write_text(json.dumps(analysis))
-    html = rerender(run).read_text()
+    html = rerender(run, force=True).read_text()
     assert "tampered" not in html  # stale schema: recomputed
     fresh = json.loads((run / "analysis.json").read_text())
     fresh["question"]["rule"] = "stored numbers are shown as they are"
     (run / "analysis.json").write_text(json.dumps(fresh))
-    assert "stored numbers are shown as they are" in rerender(run).read_text()
+    assert "stored numbers are shown as they are" in rerender(run, force=True).read_text()
+
+
+def _snapshot(d):
+    return {p.relative_to(d): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_rerender_writes_beside_a_finished_run_never_inside(tmp_path, make_results, make_run):
+    from harness.cli import main
+    from harness_reports.report import report_dir
+    from harness_reports.rundir import RunDirectoryError
+
+    run = make_run(tmp_path / "run", make_results(seed=2))
+    rerender(run, force=True)  # the run as the runner leaves it: analysis.json and report.html inside
+    before = _snapshot(run)
+    path = rerender(run)
+    assert path == report_dir(run) / "report.html" == tmp_path.resolve() / "run-report" / "report.html"
+    assert path.read_bytes() == (run / "report.html").read_bytes()  # the same report, written beside
+    assert (path.parent / "leaderboard.csv").is_file()
+    assert _snapshot(run) == before  # not a byte nor an mtime changed inside the run
+    # again: an earlier re-rendering is replaced; the command line says where it wrote
+    assert main(["report", str(run)]) == 0 and _snapshot(run) == before
+    other = tmp_path / "elsewhere"
+    assert main(["report", str(run), "--out", str(other)]) == 0 and (other / "report.html").is_file()
+    with pytest.raises(RunDirectoryError, match="never modified"):
+        rerender(run, run / "sub")
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(RunDirectoryError, match="other than an earlier re-rendered report"):
+        rerender(run, other)
+    # --force is the one way to write inside
+    (run / "report.html").unlink()
+    assert main(["report", str(run), "--force"]) == 0 and (run / "report.html").is_file()
 
 
 def test_formatting_helpers():

@@ -84,7 +84,7 @@ def test_report_ends_with_question_verdict_and_table(tmp_path, make_results, mak
     from harness_reports.verdict import verdict_summary
 
     run = make_run(tmp_path / "run", make_results(seed=3))
-    rerender(run)  # analysis.json
+    rerender(run, force=True)  # analysis.json
     analysis = json.loads((run / "analysis.json").read_text())
     code, out = run_in_pty(harness_cmd("report", str(run)), base_env(), timeout=120, columns=100)
     assert code == 0, out
@@ -104,7 +104,7 @@ def test_report_ends_with_question_verdict_and_table(tmp_path, make_results, mak
     for m in analysis["design"]["methods"]:
         assert re.search(rf"^{re.escape(m)}\s", body, re.M), m
     assert all(len(line) <= 100 for line in lines), "the table must fit the terminal"
-    assert f"report: {run / 'report.html'}" in plain
+    assert f"report: {tmp_path.resolve() / 'run-report' / 'report.html'}" in plain  # beside the run
 
 
 # ----------------------------------------------------------------------------- a cold run
