@@ -182,6 +182,8 @@ class BitextBatch:
     pivot: tuple[str, ...]
     other: tuple[str, ...]
     languages: tuple[str, ...]
+    #: the true word alignment of each pair (``BitextPair.alignment``), where the benchmark knows it
+    alignments: tuple[Any, ...] | None = None
 
     @property
     def language(self) -> str | None:
@@ -220,30 +222,43 @@ def balanced_bitext_batches(
     probs = sizes**alpha / (sizes**alpha).sum()
     streams = {lang: _endless_indices(len(bitext[lang]), rng) for lang in langs}
 
-    def take(lang: str, k: int) -> list[tuple[str, str]]:
+    def take(lang: str, k: int) -> list[tuple[str, str, Any]]:
         pairs = bitext[lang]
         out = []
         for _ in range(k):
             p = pairs[next(streams[lang])]
-            out.append((p.pivot, p.other))
+            out.append((p.pivot, p.other, getattr(p, "alignment", None)))
         return out
+
+    def aligned(found: Sequence[Any]) -> tuple[Any, ...] | None:
+        return None if all(a is None for a in found) else tuple(found)
 
     while True:
         if mixed:
             counts = rng.multinomial(batch_size, probs)
-            items: list[tuple[str, str, str]] = []
+            items: list[tuple[str, str, str, Any]] = []
             for lang, k in zip(langs, counts.tolist()):
-                items.extend((pv, ot, lang) for pv, ot in take(lang, k))
+                items.extend((pv, ot, lang, al) for pv, ot, al in take(lang, k))
             order = rng.permutation(len(items)).tolist()
             items = [items[i] for i in order]
-            yield BitextBatch(tuple(i[0] for i in items), tuple(i[1] for i in items), tuple(i[2] for i in items))
+            yield BitextBatch(
+                tuple(i[0] for i in items),
+                tuple(i[1] for i in items),
+                tuple(i[2] for i in items),
+                aligned([i[3] for i in items]),
+            )
             continue
         rounds = rng.permutation(len(langs)).tolist() if alpha == 0 else [int(rng.choice(len(langs), p=probs))]
         for li in rounds:
             lang = langs[li]
             k = min(batch_size, len(bitext[lang]))
             pairs = take(lang, k)
-            yield BitextBatch(tuple(p for p, _ in pairs), tuple(o for _, o in pairs), (lang,) * k)
+            yield BitextBatch(
+                tuple(p for p, _, _ in pairs),
+                tuple(o for _, o, _ in pairs),
+                (lang,) * k,
+                aligned([a for *_, a in pairs]),
+            )
 
 
 def _endless_indices(n: int, rng: np.random.Generator) -> Iterator[int]:

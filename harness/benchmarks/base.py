@@ -43,6 +43,12 @@ class LanguageData:
     document_language : str, optional
         Language of the corpus when it differs from the queries' (cross-lingual retrieval:
         queries in ``language``, documents in the pivot language); None: ``language``.
+    query_translations : Mapping[str, str], optional
+        ``query_id -> text``: each query's true rendering in the pivot language (one per
+        query, same ids as ``queries``).  Only a generated world knows it (the synthetic
+        benchmark sets it, for the pivot itself the query text); real adapters leave None.
+        Controls that need the truth (e.g. a planted effect that blends in the teacher's
+        embedding of the translation) read it; methods must not.
     """
 
     language: str
@@ -51,6 +57,7 @@ class LanguageData:
     queries: Mapping[str, str]
     qrels: Mapping[str, Mapping[str, int]]
     document_language: str | None = None
+    query_translations: Mapping[str, str] | None = None
 
     @property
     def doc_language(self) -> str:
@@ -69,9 +76,18 @@ class LanguageData:
                 f"language {self.language!r}: {len(unjudged)} queries have no qrels "
                 f"(e.g. {unjudged[:3]}); keep only judged queries, or supply their qrels"
             )
+        if self.query_translations is not None and set(self.query_translations) != set(self.queries):
+            extra = sorted(set(self.query_translations) - set(self.queries))
+            lacking = sorted(set(self.queries) - set(self.query_translations))
+            raise ValueError(
+                f"language {self.language!r}: query_translations must give one pivot rendering per query "
+                f"({len(lacking)} queries lack one, e.g. {lacking[:3]}; {len(extra)} are not queries, "
+                f"e.g. {extra[:3]}); give exactly the query ids, or None"
+            )
 
     def fingerprint(self) -> str:
-        """sha256 over corpus, queries and qrels (order-independent)."""
+        """sha256 over corpus, queries and qrels (order-independent), and ``query_translations``
+        when given (data without them keeps the fingerprint it always had)."""
         h = hashlib.sha256()
         for part in (self.corpus, self.queries):
             for k in sorted(part):
@@ -82,6 +98,10 @@ class LanguageData:
         for q in sorted(self.qrels):
             for d in sorted(self.qrels[q]):
                 h.update(f"{q}\t{d}\t{self.qrels[q][d]}\n".encode())
+        if self.query_translations is not None:
+            h.update(b"query_translations\n")
+            for q in sorted(self.query_translations):
+                h.update(f"{q}\t{self.query_translations[q]}\n".encode())
         return h.hexdigest()
 
 
@@ -95,10 +115,28 @@ class TrainPair:
 
 @dataclass(frozen=True)
 class BitextPair:
-    """A translation pair: ``pivot`` sentence and its ``other`` language rendering."""
+    """A translation pair: ``pivot`` sentence and its ``other`` language rendering.
+
+    ``alignment``, where known, is the true word alignment: pairs ``(i, j)`` meaning that
+    whitespace token ``i`` of ``pivot`` (``pivot.split()[i]``) and token ``j`` of ``other``
+    render the same concept; unaligned tokens (function words) appear in no pair.  Only a
+    generated world knows it (the synthetic benchmark sets it); real bitext leaves None.
+    """
 
     pivot: str
     other: str
+    alignment: tuple[tuple[int, int], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.alignment is None:
+            return
+        n, m = len(self.pivot.split()), len(self.other.split())
+        bad = [(i, j) for i, j in self.alignment if not (0 <= i < n and 0 <= j < m)]
+        if bad:
+            raise ValueError(
+                f"bitext alignment {bad[:3]} out of range: the pivot sentence has {n} whitespace tokens and the "
+                f"other {m} ({self.pivot[:40]!r} / {self.other[:40]!r}); pairs are (pivot index, other index)"
+            )
 
 
 @dataclass(frozen=True)

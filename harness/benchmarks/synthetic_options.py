@@ -29,7 +29,8 @@ __all__ = ["GENERATOR_VERSION", "MODES", "SyntheticOptions", "TIERS"]
 
 _LANG_RE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 #: Version of the generator algorithm; part of every fingerprint and cache key.
-GENERATOR_VERSION = "2"  # 2: streams from harness.seeding (2026-12-02)
+# 2: streams from harness.seeding (2026-12-02); 3: bitext word alignments and query translations (2026-12-07)
+GENERATOR_VERSION = "3"
 #: Evaluation modes of the embedded world (see ``SyntheticOptions.modes``).
 MODES = ("monolingual", "cross-lingual")
 Mode = Literal["monolingual", "cross-lingual"]

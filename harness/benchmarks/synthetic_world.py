@@ -146,26 +146,39 @@ class _Writer:
 
     def render(self, concepts: Sequence[int], syn: Sequence[int] | None = None) -> str:
         """Words of ``concepts`` (synonym ``syn[i]``, random if None) with function words."""
+        return " ".join(self.render_words(concepts, syn)[0])
+
+    def render_words(self, concepts: Sequence[int], syn: Sequence[int] | None = None) -> tuple[list[str], list[int]]:
+        """:meth:`render` as whitespace tokens, and for each token the position in ``concepts``
+        of the concept it renders (-1: a function word).  Draws exactly what :meth:`render` draws."""
         k = len(concepts)
         if syn is None:
             syn = self.synonyms(k)
         content = [self.forms[c][s] for c, s in zip(concepts, syn)]
+        source = list(range(k))
         if self.reverse:
             content.reverse()
+            source.reverse()
         n_fw = int(self.rng.poisson(self.opt.function_word_rate * k))
         if n_fw == 0:
-            return " ".join(content)
+            return content, source
         slots = self.rng.integers(0, k + 1, size=n_fw).tolist()
         fws = np.minimum(np.searchsorted(self.fw_cdf, self.rng.random(n_fw), side="right"), len(self.fw) - 1)
         inserts: dict[int, list[str]] = {}
         for s, f in zip(slots, fws.tolist()):
             inserts.setdefault(s, []).append(self.fw[f])
         words: list[str] = []
+        src: list[int] = []
         for i, w in enumerate(content):
-            words.extend(inserts.get(i, ()))
+            extra = inserts.get(i, ())
+            words.extend(extra)
+            src.extend([-1] * len(extra))
             words.append(w)
-        words.extend(inserts.get(k, ()))
-        return " ".join(words)
+            src.append(source[i])
+        extra = inserts.get(k, ())
+        words.extend(extra)
+        src.extend([-1] * len(extra))
+        return words, src
 
     def passage_text(self, p: _Passage) -> str:
         # Key concepts are written twice with a per-passage synonym choice, background once.
@@ -255,6 +268,13 @@ class _Sampler:
         return [seq[i] for i in self.rng.permutation(len(seq)).tolist()]
 
 
+def _alignment(src_a: Sequence[int], src_b: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """True word alignment of two renderings of one concept sequence: ``(i, j)`` where token ``i``
+    of the first and token ``j`` of the second render the same position of the sequence."""
+    where = {p: j for j, p in enumerate(src_b) if p >= 0}
+    return tuple((i, where[p]) for i, p in enumerate(src_a) if p >= 0 and p in where)
+
+
 def _relevance(queries: list[list[int]], passages: list[_Passage]) -> list[dict[int, int]]:
     """``rel(d) = 2`` if Q <= K_d, 1 if |Q & K_d| >= 2 (see module docstring)."""
     by_key: dict[int, list[int]] = {}
@@ -298,6 +318,7 @@ class SyntheticWorld:
             {f"{language}-{tag}{j:05d}": t for j, t in enumerate(texts)},
             {f"{language}-{tag}{j:05d}": base.qrels[q] for j, q in enumerate(qids)},
             document_language=pivot,
+            query_translations={f"{language}-{tag}{j:05d}": base.queries[q] for j, q in enumerate(qids)},
         )
 
 
@@ -336,6 +357,10 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
         texts = [writer.render(q) for q in query_concepts]
         if lang == opt.pivot:
             pivot_concepts = query_concepts
+            translations = texts
+        else:  # the true pivot rendering of each query (its own stream: the evaluation data stay as they were)
+            tw = _Writer(lex, opt, opt.pivot, rng_for(f"query-translations/{lang}"))
+            translations = [tw.render(q) for q in query_concepts]
         rels = [{doc_ids[i]: r for i, r in rel.items()} for rel in _relevance(query_concepts, passages)]
         corpus = dict(sorted(corpus.items()))
         n = opt.queries
@@ -345,6 +370,7 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
             corpus,
             {f"{lang}-q{j:05d}": texts[j] for j in range(n)},
             {f"{lang}-q{j:05d}": rels[j] for j in range(n)},
+            query_translations={f"{lang}-q{j:05d}": translations[j] for j in range(n)},
         )
         dev[lang] = LanguageData(
             lang,
@@ -352,6 +378,7 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
             corpus,
             {f"{lang}-dev{j:05d}": texts[n + j] for j in range(opt.n_dev)},
             {f"{lang}-dev{j:05d}": rels[n + j] for j in range(opt.n_dev)},
+            query_translations={f"{lang}-dev{j:05d}": translations[n + j] for j in range(opt.n_dev)},
         )
 
     # Cross-lingual evaluation data: the pivot's information needs (its test and dev queries' concepts),
@@ -379,7 +406,8 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
         bt = []
         for _ in range(opt.bitext_pairs[tier]):
             seq = sampler.sentence(5, 9)
-            bt.append(BitextPair(src.render(seq), tgt.render(seq)))
+            (a, src_a), (b, src_b) = src.render_words(seq), tgt.render_words(seq)
+            bt.append(BitextPair(" ".join(a), " ".join(b), _alignment(src_a, src_b)))
         bitext[lang] = tuple(bt)
 
     pretrain: dict[str, tuple[str, ...]] = {}
@@ -397,7 +425,7 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
             h.update(f"x {q}\n".encode())
         for part in (bitext.get(lang, ()),):
             for p in part:
-                h.update(f"{p.pivot}\t{p.other}\n".encode())
+                h.update(f"{p.pivot}\t{p.other}\t{p.alignment}\n".encode())
         for s in pretrain[lang]:
             h.update(s.encode() + b"\n")
     for tp in pairs:
@@ -415,14 +443,22 @@ def world_to_json(world: SyntheticWorld) -> dict[str, Any]:
                 "corpus": dict(d.corpus),
                 "queries": dict(d.queries),
                 "qrels": {q: dict(r) for q, r in d.qrels.items()},
+                "query_translations": None if d.query_translations is None else dict(d.query_translations),
             }
             for lang, d in world.languages.items()
         },
         "train_pairs": [[p.query, p.positive] for p in world.train_pairs],
-        "bitext": {lang: [[p.pivot, p.other] for p in pairs] for lang, pairs in world.bitext.items()},
+        "bitext": {
+            lang: [[p.pivot, p.other, None if p.alignment is None else [list(a) for a in p.alignment]] for p in pairs]
+            for lang, pairs in world.bitext.items()
+        },
         "pretrain": {lang: list(s) for lang, s in world.pretrain.items()},
         "dev": {
-            lang: {"queries": dict(d.queries), "qrels": {q: dict(r) for q, r in d.qrels.items()}}
+            lang: {
+                "queries": dict(d.queries),
+                "qrels": {q: dict(r) for q, r in d.qrels.items()},
+                "query_translations": None if d.query_translations is None else dict(d.query_translations),
+            }
             for lang, d in world.dev.items()
         },
         "cross": {lang: [list(t), list(d)] for lang, (t, d) in world.cross.items()},
@@ -432,18 +468,29 @@ def world_to_json(world: SyntheticWorld) -> dict[str, Any]:
 def world_from_json(obj: Mapping[str, Any]) -> SyntheticWorld:
     return SyntheticWorld(
         languages={
-            lang: LanguageData(lang, d["tier"], d["corpus"], d["queries"], d["qrels"])
+            lang: LanguageData(
+                lang, d["tier"], d["corpus"], d["queries"], d["qrels"], query_translations=d.get("query_translations")
+            )
             for lang, d in obj["languages"].items()
         },
         train_pairs=tuple(TrainPair(q, p) for q, p in obj["train_pairs"]),
-        bitext={lang: tuple(BitextPair(a, b) for a, b in pairs) for lang, pairs in obj["bitext"].items()},
+        bitext={lang: tuple(_bitext_pair(*p) for p in pairs) for lang, pairs in obj["bitext"].items()},
         pretrain={lang: tuple(s) for lang, s in obj["pretrain"].items()},
         fingerprint=obj["fingerprint"],
         dev={
             lang: LanguageData(
-                lang, obj["languages"][lang]["tier"], obj["languages"][lang]["corpus"], d["queries"], d["qrels"]
+                lang,
+                obj["languages"][lang]["tier"],
+                obj["languages"][lang]["corpus"],
+                d["queries"],
+                d["qrels"],
+                query_translations=d.get("query_translations"),
             )
             for lang, d in obj.get("dev", {}).items()
         },
         cross={lang: (list(t), list(d)) for lang, (t, d) in obj.get("cross", {}).items()},
     )
+
+
+def _bitext_pair(pivot: str, other: str, alignment: Sequence[Sequence[int]] | None = None) -> BitextPair:
+    return BitextPair(pivot, other, None if alignment is None else tuple((int(i), int(j)) for i, j in alignment))

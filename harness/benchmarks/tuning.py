@@ -115,6 +115,11 @@ def select_queries(data: T, ids: Iterable[str]) -> T:
     keep = set(ids)
     queries = {q: t for q, t in data.queries.items() if q in keep}  # type: ignore[attr-defined]
     qrels = {q: r for q, r in data.qrels.items() if q in keep}  # type: ignore[attr-defined]
+    translations = getattr(data, "query_translations", None)
+    if translations is not None:  # a generated world's true pivot renderings travel with their queries
+        return dataclasses.replace(  # type: ignore[type-var]
+            data, queries=queries, qrels=qrels, query_translations={q: translations[q] for q in queries}
+        )
     return dataclasses.replace(data, queries=queries, qrels=qrels)  # type: ignore[type-var]
 
 
