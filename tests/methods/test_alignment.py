@@ -135,7 +135,7 @@ def test_content_mask_keeps_a_text_made_only_of_special_tokens(tiny_world):
 
 
 def test_centring_ignores_a_shared_offset_and_padding():
-    from harness_methods.ot_distill import _masked_mean
+    from harness_methods._tokens import _masked_mean
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 4, 8, generator=g)
