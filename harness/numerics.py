@@ -105,14 +105,14 @@ def _numpy_build() -> dict[str, Any]:
 
     out: dict[str, Any] = {"version": np.__version__}
     try:
-        cfg = np.show_config(mode="dicts")  # numpy >= 1.25
+        cfg: dict[str, Any] = dict(np.show_config(mode="dicts") or {})  # numpy >= 1.25
     except TypeError:  # pragma: no cover - older numpy prints only
         return out
-    deps = cfg.get("Build Dependencies") or {}
+    deps: dict[str, Any] = cfg.get("Build Dependencies") or {}
     for lib in ("blas", "lapack"):
-        d = deps.get(lib) or {}
+        d: dict[str, Any] = deps.get(lib) or {}
         out[lib] = " ".join(str(d[k]) for k in ("name", "version") if d.get(k)) or None
-    simd = cfg.get("SIMD Extensions") or {}
+    simd: dict[str, Any] = cfg.get("SIMD Extensions") or {}
     out["simd_baseline"] = list(simd.get("baseline") or [])
     out["simd_found"] = list(simd.get("found") or [])
     return out
