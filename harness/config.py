@@ -219,6 +219,39 @@ class HarnessConfig:
         return list(self.raw.metrics)
 
     @property
+    def worlds(self) -> list[str]:
+        """The benchmark instances the matrix runs on, as labels (the ``world`` column of the results).
+
+        A benchmark whose options draw instances (``worlds``, e.g. the synthetic one): ``str(world seed)``
+        for each; any other benchmark is one fixed instance labelled with its name.
+        """
+        drawn = getattr(self.benchmark, "worlds", None)
+        return [str(w) for w in drawn] if drawn is not None else [self.benchmark_name]
+
+    @property
+    def worlds_kind(self) -> Literal["drawn", "fixed"]:
+        """``"drawn"``: the worlds are seeded draws of a generator (a sample); ``"fixed"``: one given benchmark."""
+        return "drawn" if getattr(self.benchmark, "worlds", None) is not None else "fixed"
+
+    def for_world(self, world: str) -> "HarnessConfig":
+        """This config on the one world ``world`` (one of :attr:`worlds`); itself when it has one world.
+
+        Each world's engine is built from this config (its text travels to worker processes), so a
+        world's base encoder, teachers and cells are keyed by that world's data alone.
+        """
+        if world not in self.worlds:
+            from harness.errors import ConfigError
+
+            raise ConfigError("benchmark.worlds", world, f"one of {self.worlds}")
+        if len(self.worlds) == 1:
+            return self
+        data = self.normalized()
+        data["benchmark"]["worlds"] = [int(world)]
+        if self.mini is None:
+            data.pop("mini", None)
+        return config_from_dict(data, source=self.source, text=self.text)
+
+    @property
     def model(self) -> ModelSection:
         return self.raw.model
 

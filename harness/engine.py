@@ -4,7 +4,10 @@
 
     base encoder ─► teacher(seed) ─► method(seed).fit ─► retrieve per language ─► evaluate
 
-A *cell* is one (method, seed).  :class:`Engine` computes one cell from a validated config,
+A *cell* is one (world, method, seed): a world is one instance of the benchmark (a drawn
+synthetic world, or the one given benchmark; ``HarnessConfig.worlds``), and each world has
+an engine of its own, built from the config on that world (``HarnessConfig.for_world``).
+:class:`Engine` computes one cell from a validated config,
 reusing cached stages: the base encoder (for ``synthetic``, the MLM-pre-trained ``mini``
 model), the seed's teacher (pivot fine-tuning with in-batch negatives) and finished cells.
 A cell's key hashes everything that can change its scores (data fingerprint, base model,
@@ -34,7 +37,7 @@ from harness.cache import Cache
 from harness.config import HarnessConfig, make_benchmark
 from harness.hashing import hash_json
 
-RESULT_COLUMNS = ["method", "seed", "mode", "language", "tier", "query_id", "metric", "value"]
+RESULT_COLUMNS = ["world", "method", "seed", "mode", "language", "tier", "query_id", "metric", "value"]
 
 
 def run_name(mode: str, language: str, modes: Sequence[str]) -> str:
@@ -50,6 +53,17 @@ def with_mode_column(results: pd.DataFrame, mode: str) -> pd.DataFrame:
         return results
     out = results.copy()
     out.insert(out.columns.get_loc("language") if "language" in out.columns else 0, "mode", mode)
+    return out
+
+
+def with_world_column(frame: pd.DataFrame, world: str) -> pd.DataFrame:
+    """``frame`` with a first column ``world`` (string) set to ``world``.
+
+    A cell's stored results hold no world label (its key names the world's data); the label is
+    the run's (``HarnessConfig.worlds``), set whenever a cell is loaded or computed.
+    """
+    out = frame.drop(columns="world") if "world" in frame.columns else frame.copy()
+    out.insert(0, "world", pd.Series([world] * len(out), index=out.index, dtype="string"))
     return out
 
 
@@ -79,15 +93,20 @@ def seeded_torch(seed: int) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class CellSpec:
-    """One (method, seed) of the matrix, with the content key of its results."""
+    """One (world, method, seed) of the matrix, with the content key of its results.
+
+    ``world`` is one of ``HarnessConfig.worlds`` (``""`` in a spec made by hand: the engine's
+    first world).
+    """
 
     method: str
     seed: int
     key: str
+    world: str = ""
 
     @property
     def label(self) -> str:
-        return f"{self.method}/seed={self.seed}"
+        return f"{self.method}/seed={self.seed}" + (f"/world={self.world}" if self.world else "")
 
 
 @dataclass
@@ -109,10 +128,19 @@ class CellOutput:
     budgets: pd.DataFrame | None = None
     #: per-query results on the benchmark's dev split (tuning only), RESULT_COLUMNS
     dev_results: pd.DataFrame | None = None
+    #: the cell's world (``CellSpec.world``)
+    world: str = ""
 
 
 class Engine:
-    """Computes cells for one config; memoises the benchmark, base encoder and teachers."""
+    """Computes cells for one config; memoises the benchmark, base encoder and teachers.
+
+    An engine serves one world (:attr:`world`); with several (``benchmark.worlds``) it is the
+    first world's, and :meth:`for_world` gives (and memoises) each other world's engine, built
+    from the config on that world.  :meth:`plan` lists the cells of every world, and
+    :meth:`run_cell`, :meth:`load_cached_cell` and :meth:`store_cell` hand a cell to its world's
+    engine.
+    """
 
     def __init__(
         self,
@@ -125,7 +153,11 @@ class Engine:
     ):
         from harness.training import resolve_device
 
-        self.config = config
+        #: the whole matrix's config (every world) and this engine's world
+        self.matrix_config = config
+        self.world = config.worlds[0]
+        self.config = config.for_world(self.world)
+        self._world_engines: dict[str, Engine] = {self.world: self}
         #: where document-index shards are encoded (None: in this process; see harness.index.build_index)
         self.shard_runner = shard_runner
         self.cache = cache
@@ -146,6 +178,28 @@ class Engine:
             from harness.index import cache_log
 
             cache_log(cache.root, "swept", "tmp", paths=[str(p.relative_to(cache.root)) for p in swept])
+
+    def for_world(self, world: str) -> "Engine":
+        """The engine of ``world`` (one of ``matrix_config.worlds``; ``""``: this one), built on first use."""
+        if world in ("", self.world):
+            return self
+        if world not in self._world_engines:
+            eng = Engine(
+                self.matrix_config.for_world(world),
+                self.cache,
+                progress=self.progress,
+                device=self.device,
+                shard_runner=self.shard_runner,
+            )
+            eng.matrix_config = self.matrix_config
+            eng._world_engines = self._world_engines  # one memo shared by every world's engine
+            self._world_engines[world] = eng
+        return self._world_engines[world]
+
+    @property
+    def worlds(self) -> list[str]:
+        """Every world of the matrix (``HarnessConfig.worlds``), this engine's first."""
+        return list(self.matrix_config.worlds)
 
     # ----------------------------------------------------------------- data & models
     @property
@@ -353,10 +407,20 @@ class Engine:
         return hash_json(key)
 
     def plan(self) -> list[CellSpec]:
-        """Cells in a seed-major order (so one teacher is in memory at a time)."""
-        return [CellSpec(m.name, s, self.cell_key(m.name, s)) for s in self.config.seeds for m in self.config.methods]
+        """Cells of every world, world by world, each in a seed-major order (so one teacher is in memory at
+        a time)."""
+        return [spec for w in self.worlds for spec in self.for_world(w)._plan_world()]
+
+    def _plan_world(self) -> list[CellSpec]:
+        return [
+            CellSpec(m.name, s, self.cell_key(m.name, s), self.world)
+            for s in self.config.seeds
+            for m in self.config.methods
+        ]
 
     def load_cached_cell(self, spec: CellSpec) -> CellOutput | None:
+        if spec.world not in ("", self.world):
+            return self.for_world(spec.world).load_cached_cell(spec)
         d = self.cache.lookup("cell", {"key": spec.key})
         if d is None:
             return None
@@ -368,25 +432,29 @@ class Engine:
         mode = self.modes[0]  # a cell stored before results carried the mode was evaluated in its one mode
         budgets = pd.read_parquet(d / "budgets.parquet") if (d / "budgets.parquet").is_file() else None
         dev = pd.read_parquet(d / "dev_results.parquet") if (d / "dev_results.parquet").is_file() else None
-        budgets = None if budgets is None else with_mode_column(budgets, mode)
-        dev = None if dev is None else with_mode_column(dev, mode)
+        budgets = None if budgets is None else with_world_column(with_mode_column(budgets, mode), self.world)
+        dev = None if dev is None else with_world_column(with_mode_column(dev, mode), self.world)
         return CellOutput(
             method=spec.method,
             seed=spec.seed,
             key=spec.key,
             status="done",
-            results=with_mode_column(pd.read_parquet(d / "results.parquet"), mode),
+            results=with_world_column(with_mode_column(pd.read_parquet(d / "results.parquet"), mode), self.world),
             runs=runs,
             timings=meta.get("timings", {}),
             from_cache=True,
             info=meta.get("info", {}),
             budgets=budgets,
             dev_results=dev,
+            world=self.world,
         )
 
     def store_cell(self, out: CellOutput) -> None:
         """Put a finished cell into the cache (driver side; failed cells are never stored)."""
         if out.status != "done":
+            return
+        if out.world not in ("", self.world):
+            self.for_world(out.world).store_cell(out)
             return
 
         def build(tmp: Path) -> None:
@@ -564,6 +632,7 @@ class Engine:
                         df.insert(0, "mode", mode)
                         df.insert(0, "seed", spec.seed)
                         df.insert(0, "method", spec.method)
+                        df.insert(0, "world", self.world)
                         frames[sp].append(df)
                         name = run_name(mode, lang, modes)
                         if sp == "test" and not label and name not in runs:  # checkpoints keep no runs
@@ -575,6 +644,7 @@ class Engine:
         for sp, fs in frames.items():
             r = pd.concat(fs, ignore_index=True)[RESULT_COLUMNS]
             r["seed"] = r["seed"].astype("int64")
+            r["world"] = r["world"].astype("string")
             bad = r["value"].isna()
             if bad.any():
                 raise FloatingPointError(f"{int(bad.sum())} NaN metric values for {spec.label} {label}".strip())
@@ -585,6 +655,8 @@ class Engine:
         """Compute one cell (no cache lookup); failures are returned, not raised."""
         from harness.plugin import Encoder, FitContext, Searcher
 
+        if spec.world not in ("", self.world):
+            return self.for_world(spec.world).run_cell(spec)
         timings: dict[str, float] = {}
         entry = self.config.method(spec.method)
         try:
@@ -594,7 +666,7 @@ class Engine:
                 # every run is stored: re-score them (e.g. a metric was added); no teacher, no fit, no encoding
                 ev = self.evaluate(None, spec, stored=stored)
                 timings.update(retrieve=0.0, evaluate=ev["evaluate"])
-                return _done(spec, entry, ev, timings, {"runs_from_cache": True})
+                return _done(spec, entry, ev, timings, {"runs_from_cache": True}, world=self.world)
             t0 = time.perf_counter()
             teacher = self.teacher(spec.seed) if entry.cls.needs_teacher else None
             timings["teacher"] = time.perf_counter() - t0
@@ -639,7 +711,7 @@ class Engine:
             if checkpoints:  # the curve ends with the final result at the final budget
                 final = _with_budget(ev["results"], ctx.diagnostics.get("budget") or {})
                 budgets = pd.concat([*checkpoints, final], ignore_index=True)
-            return _done(spec, entry, ev, timings, dict(ctx.diagnostics), budgets)
+            return _done(spec, entry, ev, timings, dict(ctx.diagnostics), budgets, world=self.world)
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the environment failed, not the cell: stop the run
                 raise
@@ -651,6 +723,7 @@ class Engine:
                 timings=timings,
                 error=f"{type(e).__name__}: {e}",
                 traceback=traceback.format_exc(),
+                world=self.world,
             )
         except Exception as e:  # noqa: BLE001 - a failed cell must not stop the matrix
             return CellOutput(
@@ -661,6 +734,7 @@ class Engine:
                 timings=timings,
                 error=f"{type(e).__name__}: {e}",
                 traceback=traceback.format_exc(),
+                world=self.world,
             )
 
 
@@ -671,6 +745,8 @@ def _done(
     timings: dict[str, float],
     info: dict[str, Any],
     budgets: pd.DataFrame | None = None,
+    *,
+    world: str = "",
 ) -> CellOutput:
     """A finished cell from an evaluation (``Engine.evaluate``): test results, runs, dev results, info."""
     if entry.cls.seed_invariant:
@@ -688,6 +764,7 @@ def _done(
         info=_jsonable(info),
         budgets=budgets,
         dev_results=ev["results"].get("dev"),
+        world=world,
     )
 
 

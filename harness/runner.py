@@ -5,9 +5,13 @@ Run directory layout::
     manifest.json                  config (normalised) + sha256, versions, platform, accelerator,
                                    dataset fingerprints, seeds, per-cell status and timings
     config.toml                    the normalised config (re-runnable with `harness run`)
-    results.parquet                method, seed, mode, language, tier, query_id, metric, value
+    results.parquet                world, method, seed, mode, language, tier, query_id, metric, value
     qrels/<language>.qrels         TREC qrels used (several modes: qrels/<mode>/<language>.qrels)
     runs/<method>/<seed>/<language>.trec   TREC runs (top k; several modes: .../<seed>/<mode>/<language>.trec)
+
+With several worlds (``[benchmark] worlds``) every world has its own data, so the qrels and runs
+sit under the world's label: ``qrels/<world>/...`` and ``runs/<world>/<method>/<seed>/...``; the
+results (and dev / budget tables) carry it in their first column ``world``.
     analysis.json                  every number the report shows
     report.html                    self-contained report
 
@@ -271,16 +275,22 @@ def run_matrix(
     # Everything that can refuse the run (device, data, model) is checked before the run directory exists.
     device = config.executor_cls.device(config.executor)
     engine = Engine(config, cache, progress=progress, device=device)
+    worlds = config.worlds
+    multi = len(worlds) > 1
     log(
-        f"run {config.name}: {len(config.methods)} methods x {len(config.seeds)} seeds on the "
-        f"{config.benchmark_name} benchmark, device {engine.device}; run directory {run_dir}"
+        f"run {config.name}: {len(config.methods)} methods x {len(config.seeds)} seeds"
+        + (f" x {len(worlds)} worlds ({', '.join(worlds)})" if multi else "")
+        + f" on the {config.benchmark_name} benchmark, device {engine.device}; run directory {run_dir}"
     )
     log(f"benchmark {config.benchmark_name}: loading (generated on first use) ...")
     t_bench = time.perf_counter()
     bench = engine.benchmark
+    for w in worlds:  # every world's data is checked before the run directory exists
+        _ = engine.for_world(w).benchmark
     log(
-        f"benchmark {config.benchmark_name}: {len(bench.languages)} languages ready in "
-        f"{time.perf_counter() - t_bench:.1f} s"
+        f"benchmark {config.benchmark_name}: {len(bench.languages)} languages"
+        + (f" in each of {len(worlds)} worlds" if multi else "")
+        + f" ready in {time.perf_counter() - t_bench:.1f} s"
     )
     preflight = engine.preflight()
     from harness.numerics import numerics_environment
@@ -304,6 +314,7 @@ def run_matrix(
             "config_source": config.source,
             "config_overrides": list(config.overrides),  # --set KEY=VALUE, in order (part of "config")
             "seeds": config.seeds,
+            "worlds": {"labels": worlds, "kind": config.worlds_kind},
             "metrics": config.metrics,
             "benchmark": bench.describe(),
             "dataset_fingerprints": {
@@ -312,6 +323,20 @@ def run_matrix(
                 **(
                     {"by_mode": {m: engine.view(m).language_fingerprints() for m in engine.modes}}
                     if len(engine.modes) > 1
+                    else {}
+                ),
+                # each world's (the first world's are the ones above)
+                **(
+                    {
+                        "by_world": {
+                            w: {
+                                "benchmark": engine.for_world(w).benchmark.fingerprint(),
+                                "languages": engine.for_world(w).benchmark.language_fingerprints(),
+                            }
+                            for w in worlds
+                        }
+                    }
+                    if multi
                     else {}
                 ),
             },
@@ -346,19 +371,26 @@ def run_matrix(
         }
         store.write_text("config.toml", config.to_toml())
         specs = engine.plan()
-        cells: dict[tuple[str, int], dict[str, Any]] = {
-            (s.method, s.seed): {"method": s.method, "seed": s.seed, "status": "pending", "key": s.key} for s in specs
+        cells: dict[tuple[str, str, int], dict[str, Any]] = {
+            (s.world, s.method, s.seed): {
+                **({"world": s.world} if multi else {}),
+                "method": s.method,
+                "seed": s.seed,
+                "status": "pending",
+                "key": s.key,
+            }
+            for s in specs
         }
         manifest["cells"] = list(cells.values())
         store.write_json("manifest.json", manifest)
 
-        outputs: dict[tuple[str, int], CellOutput] = {}
+        outputs: dict[tuple[str, str, int], CellOutput] = {}
         todo: list[CellSpec] = []
         for s in specs:
             cached = engine.load_cached_cell(s)
             if cached is not None:
-                outputs[(s.method, s.seed)] = cached
-                cells[(s.method, s.seed)].update(status="done", from_cache=True, timings=cached.timings)
+                outputs[(s.world, s.method, s.seed)] = cached
+                cells[(s.world, s.method, s.seed)].update(status="done", from_cache=True, timings=cached.timings)
             else:
                 todo.append(s)
         if outputs:
@@ -369,16 +401,18 @@ def run_matrix(
         if todo:
             log(f"{len(todo)} cells to compute ({config.executor_name} executor)")
         for out in ex.run(todo, progress=progress):
-            outputs[(out.method, out.seed)] = out
-            c = cells[(out.method, out.seed)]
+            out.world = out.world or engine.world
+            outputs[(out.world, out.method, out.seed)] = out
+            c = cells[(out.world, out.method, out.seed)]
             c.update(status=out.status, from_cache=out.from_cache, timings=out.timings)
+            where = f"{out.method}/seed={out.seed}" + (f"/world={out.world}" if multi else "")
             if out.status == "done":
                 engine.store_cell(out)
                 total = sum(out.timings.values())
-                log(f"cell {out.method}/seed={out.seed}: done in {total:.1f} s")
+                log(f"cell {where}: done in {total:.1f} s")
             else:
                 c.update(error=out.error, traceback=out.traceback)
-                log(f"cell {out.method}/seed={out.seed}: FAILED: {out.error}")
+                log(f"cell {where}: FAILED: {out.error}")
             store.write_json("manifest.json", manifest)
         stages = getattr(ex, "stage_seconds", None)  # LocalExecutor: stages built outside cells (seconds)
         if stages:
@@ -386,20 +420,21 @@ def run_matrix(
         log("analysing the per-query scores and writing the report ...")
 
         # ---------------------------------------------------------------- assemble
-        done = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status == "done"]
-        failed = [outputs[(s.method, s.seed)] for s in specs if outputs[(s.method, s.seed)].status != "done"]
+        keys = [(s.world, s.method, s.seed) for s in specs]
+        done = [outputs[k] for k in keys if outputs[k].status == "done"]
+        failed = [outputs[k] for k in keys if outputs[k].status != "done"]
         from harness import corpus
         from harness.engine import run_name
         from harness.retrieval import write_trec_qrels
 
         data_problems: dict[str, Any] = {}
         modes = engine.modes
-        for mode in modes:
-            view = engine.view(mode)
+        for world, mode in ((w, m) for w in worlds for m in modes):
+            view = engine.for_world(world).view(mode)
             for lang in bench.languages:
                 # a streamed corpus is never loaded whole: only its ids are read, keeping the judged ones
                 data = corpus.judged_view(view, lang)
-                name = run_name(mode, lang, modes)
+                name = (f"{world}/" if multi else "") + run_name(mode, lang, modes)
                 write_trec_qrels(data.qrels, store.dir / "qrels" / f"{name}.qrels")
                 problems = qrels_problems(data)
                 if problems:
@@ -412,14 +447,15 @@ def run_matrix(
         manifest["data_problems"] = data_problems
         manifest["benchmark"] = bench.describe()  # after loading: data sizes and statistics filled in
         for out in done:
+            top = f"runs/{out.world}" if multi else "runs"
             for name, text in out.runs.items():  # name: language, or mode/language
-                store.write_text(f"runs/{out.method}/{out.seed}/{name}.trec", text)
+                store.write_text(f"{top}/{out.method}/{out.seed}/{name}.trec", text)
         if done:
             results = pd.concat([o.results for o in done], ignore_index=True)[RESULT_COLUMNS]
         else:
             results = pd.DataFrame(
                 {
-                    c: pd.Series(dtype="int64" if c == "seed" else ("float64" if c == "value" else "object"))
+                    c: pd.Series(dtype={"seed": "int64", "value": "float64", "world": "string"}.get(c, "object"))
                     for c in RESULT_COLUMNS
                 }
             )
@@ -434,13 +470,16 @@ def run_matrix(
             store.write_parquet("dev_results.parquet", dev)
         for out in done:
             if out.info:
-                cells[(out.method, out.seed)]["info"] = out.info
+                cells[(out.world, out.method, out.seed)]["info"] = out.info
         analysis = analyze_modes(results, dev, budgets, config, bench, modes, any_done=bool(done))
         store.write_json("analysis.json", analysis)
         manifest["status"] = "complete" if not failed else "partial"
         manifest["finished"] = now()
         manifest["seconds"] = round(time.perf_counter() - t_start, 3)
-        manifest["failed_cells"] = [{"method": o.method, "seed": o.seed, "error": o.error} for o in failed]
+        manifest["failed_cells"] = [
+            {**({"world": o.world} if multi else {}), "method": o.method, "seed": o.seed, "error": o.error}
+            for o in failed
+        ]
         if render is not None:
             # The report is rendered before the manifest is marked complete; it reads the manifest passed in.
             render(store.dir, manifest=manifest, analysis=analysis, results=results)

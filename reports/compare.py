@@ -175,6 +175,8 @@ def _mode_languages(
 def _seed_means(results: pd.DataFrame) -> pd.Series:
     """Per-query scores averaged over seeds: index (method, language, metric, query_id)."""
     df = results.assign(query_id=results["query_id"].astype(str))
+    if "world" in df.columns and df["world"].nunique() > 1:  # query ids are per world
+        df = df.assign(query_id=df["world"].astype(str) + ":" + df["query_id"])
     return df.groupby(["method", "language", "metric", "query_id"], sort=True)["value"].mean()
 
 

@@ -171,8 +171,12 @@ def compare_scores(original: pd.DataFrame, new: pd.DataFrame, tolerance: float =
             raise ValueError(f"{name} results table lacks columns {missing}; expected {[*KEY, 'value']}")
     # rows of several evaluation modes are matched within their mode (a table from before modes has none)
     key = [*KEY, "mode"] if "mode" in original.columns and "mode" in new.columns else KEY
-    a = original[[*key, "value"]].astype({"seed": "int64", "query_id": str})
-    b = new[[*key, "value"]].astype({"seed": "int64", "query_id": str})
+    # and within their world (query ids are per world; a table from before worlds has one)
+    key = ["world", *key] if "world" in original.columns and "world" in new.columns else key
+    a = original[[*key, "value"]].astype(
+        {"seed": "int64", "query_id": str, **({"world": str} if "world" in key else {})}
+    )
+    b = new[[*key, "value"]].astype({"seed": "int64", "query_id": str, **({"world": str} if "world" in key else {})})
     m = a.merge(b, on=key, how="outer", suffixes=("_a", "_b"), indicator=True)
     va, vb = m["value_a"].to_numpy(dtype=float), m["value_b"].to_numpy(dtype=float)
     both = (m["_merge"] == "both").to_numpy()

@@ -131,7 +131,11 @@ class SyntheticBenchmark(Benchmark):
         # the world does not depend on the evaluation modes (they select views of it)
         key = {
             "generator": GENERATOR_VERSION,
-            "options": self.options.model_dump(mode="json", exclude={"mode", "modes"}),
+            # one world's options: its seed, not the run's list of worlds (the key is what it was before worlds)
+            "options": {
+                **self.options.model_dump(mode="json", exclude={"mode", "modes", "worlds"}),
+                "seed": self.options.seed,
+            },
         }
 
         def build(tmp: Path) -> None:

@@ -45,7 +45,16 @@ class SyntheticOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    seed: int = Field(13, ge=0, description="world seed")
+    seed: int = Field(
+        13,
+        ge=0,
+        description="world seed (one world; the same as worlds = [seed]; after validation: the first of worlds)",
+    )
+    worlds: tuple[int, ...] | None = Field(
+        None,
+        description="world seeds: each draws its own world, base encoder and teachers, and the analysis treats "
+        "the worlds as a sample of benchmark instances (harness.stats: world -> seed -> query); default: [seed]",
+    )
     pivot: str = Field("en", description="pivot language (retrieval training data, teacher)")
     languages: dict[str, str] = Field(
         default_factory=lambda: {"en": "high", "h1": "high", "l1": "low", "l2": "low", "l3": "low", "l4": "low"},
@@ -97,6 +106,7 @@ class SyntheticOptions(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> "SyntheticOptions":
         self._resolve_modes()
+        self._resolve_worlds()
         for lang, tier in self.languages.items():
             if not _LANG_RE.match(lang):
                 raise ConfigError(
@@ -153,11 +163,43 @@ class SyntheticOptions(BaseModel):
 
     @model_serializer(mode="wrap")
     def _drop_unset_modes(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
-        """Without ``modes`` the dump is what it was before modes existed (one-mode configs keep their sha256)."""
+        """Without ``modes`` the dump is what it was before modes existed (one-mode configs keep their sha256).
+
+        The world seeds are dumped as ``worlds`` only (``seed`` is the first of them): the normalised
+        config re-loads without naming the worlds twice.
+        """
         data = handler(self)
         if self.modes is None:
             data.pop("modes", None)
+        data.pop("seed", None)
         return data
+
+    def _resolve_worlds(self) -> None:
+        """``seed`` and ``worlds`` resolved to ``worlds`` (``seed`` = its first); both given is an error."""
+        if self.worlds is None:
+            object.__setattr__(self, "worlds", (self.seed,))
+            return
+        if "seed" in self.model_fields_set:
+            raise ConfigError(
+                "benchmark.seed",
+                self.seed,
+                "absent when benchmark.worlds is given",
+                hint=f"write worlds = {[self.seed]!r} (one world) or worlds = {list(self.worlds)!r} alone",
+            )
+        worlds = list(self.worlds)
+        if not worlds:
+            raise ConfigError("benchmark.worlds", worlds, "one or more world seeds, e.g. worlds = [13, 14, 15]")
+        if any(w < 0 or w > 2**32 - 1 for w in worlds):
+            bad = next(w for w in worlds if w < 0 or w > 2**32 - 1)
+            raise ConfigError("benchmark.worlds", bad, "non-negative integers below 2**32")
+        if len(set(worlds)) != len(worlds):
+            raise ConfigError("benchmark.worlds", worlds, "distinct world seeds", hint="remove the repeated seed")
+        object.__setattr__(self, "seed", worlds[0])
+
+    def for_world(self, world: int) -> "SyntheticOptions":
+        """These options drawing the one world ``world`` (one of :attr:`worlds`)."""
+        assert self.worlds is not None and world in self.worlds, (world, self.worlds)
+        return self.model_copy(update={"seed": world, "worlds": (world,)})
 
     def _resolve_modes(self) -> None:
         """``modes`` given: validated, and ``mode`` set to its first (so the normalised config re-loads as is)."""

@@ -72,26 +72,31 @@ class LocalExecutor(Executor):
 
         engine = self.engine
         workers = min(self.options.workers, len(cells)) if cells else 1
-        teacher_seeds = {s.seed for s in cells if engine.config.method(s.method).cls.needs_teacher}
+        # shared stages are per world: (world, seed) teachers, each world's base encoder
+        teacher_seeds = {(s.world, s.seed) for s in cells if engine.config.method(s.method).cls.needs_teacher}
         needs_base = bool(teacher_seeds) and engine.config.model.base == "mini"
-        if needs_base and workers <= 1:
-            self._stage(
-                "base encoder",
-                "base encoder (tokenizer + MLM pre-training, shared by all seeds; from the cache when built before)",
-                engine.base_dir,
-            )
+        base_worlds = sorted({w for w, _ in teacher_seeds}, key=_world_order(engine)) if needs_base else []
+        if workers <= 1:
+            for w in base_worlds:
+                self._stage(
+                    _named("base encoder", w, engine),
+                    _named("base encoder", w, engine)
+                    + " (tokenizer + MLM pre-training, shared by all seeds; from the cache when built before)",
+                    engine.for_world(w).base_dir,
+                )
         bar = tqdm(total=len(cells), desc="cells", unit="cell", disable=not progress or not cells)
         try:
             if workers <= 1:
                 for spec in cells:
-                    if spec.seed in teacher_seeds:
-                        teacher_seeds.discard(spec.seed)
-                        bar.set_postfix_str(f"teacher seed={spec.seed}")
+                    if (spec.world, spec.seed) in teacher_seeds:
+                        teacher_seeds.discard((spec.world, spec.seed))
+                        name = _named(f"teacher seed={spec.seed}", spec.world, engine)
+                        bar.set_postfix_str(name)
                         self._stage(
-                            f"teacher seed={spec.seed}",
-                            f"teacher for seed {spec.seed} (the base encoder "
+                            name,
+                            _named(f"teacher for seed {spec.seed}", spec.world, engine) + " (the base encoder "
                             "fine-tuned on pivot pairs; from the cache when built before)",
-                            functools.partial(engine.teacher, spec.seed),
+                            functools.partial(engine.for_world(spec.world).teacher, spec.seed),
                         )
                         bar.unpause()  # the ETA counts cells: leave the one-off teacher out of the rate
                     bar.set_postfix_str(spec.label)
@@ -104,8 +109,9 @@ class LocalExecutor(Executor):
                     f"{len(cells)} cells on {workers} worker processes (shared stages first: the base encoder, "
                     "then each seed's teacher, while cells that need neither run beside them)"
                 )
-                stages: list[tuple[str, int | None]] = ([("base", None)] if needs_base else []) + [
-                    ("teacher", seed) for seed in sorted(teacher_seeds)
+                stages: list[tuple[str, str, int | None]] = [("base", w, None) for w in base_worlds] + [
+                    ("teacher", w, seed)
+                    for w, seed in sorted(teacher_seeds, key=lambda t: (_world_order(engine)(t[0]), t[1]))
                 ]
                 for out in self._pool(cells, workers, stages):
                     bar.update(1)
@@ -121,11 +127,12 @@ class LocalExecutor(Executor):
         free = [c for c in cells if not config.method(c.method).cls.needs_teacher]
         rest = [c for c in cells if config.method(c.method).cls.needs_teacher]
         rank = {id(c): i for i, c in enumerate(rest)}
-        rest.sort(key=lambda c: (-float(config.method(c.method).cls.cost), c.seed, rank[id(c)]))
+        world = _world_order(self.engine)  # world by world: a worker keeps one world's engine loaded
+        rest.sort(key=lambda c: (world(c.world), -float(config.method(c.method).cls.cost), c.seed, rank[id(c)]))
         return free + rest
 
     def _pool(
-        self, cells: Sequence[CellSpec], workers: int, stages: Sequence[tuple[str, int | None]] = ()
+        self, cells: Sequence[CellSpec], workers: int, stages: Sequence[tuple[str, str, int | None]] = ()
     ) -> Iterator[CellOutput]:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -133,7 +140,8 @@ class LocalExecutor(Executor):
         from harness.engine import build_stage_remote
 
         engine = self.engine
-        text, source = engine.config.to_toml(), engine.config.source
+        texts = {w: engine.for_world(w).config.to_toml() for w in engine.worlds}  # each world's config travels
+        source = engine.config.source
         root, device = str(engine.cache.root), engine.device
         ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
         order = self.schedule(cells)
@@ -142,15 +150,19 @@ class LocalExecutor(Executor):
             stage_futs: dict[Future, str] = {}
             pending: dict[Future, CellSpec] = {}
 
-            def submit_stage(stage: str, seed: int | None) -> None:
+            def submit_stage(stage: str, world: str, seed: int | None) -> None:
                 if stage == "base":
-                    name, what = "base encoder", "base encoder (tokenizer + MLM pre-training, shared by all seeds)"
+                    name = _named("base encoder", world, engine)
+                    what = name + " (tokenizer + MLM pre-training, shared by all seeds)"
                 else:
-                    name, what = f"teacher seed={seed}", f"teacher for seed {seed} (the base fine-tuned on pivot pairs)"
+                    name = _named(f"teacher seed={seed}", world, engine)
+                    what = _named(f"teacher for seed {seed}", world, engine) + " (the base fine-tuned on pivot pairs)"
                 self.log(f"{what}: queued (built once, or loaded from the cache)")
+                text = texts[world or engine.world]
                 stage_futs[pool.submit(build_stage_remote, text, source, stage, seed, root, device)] = name
 
             def submit_cell(spec: CellSpec) -> None:
+                text = texts[spec.world or engine.world]
                 pending[pool.submit(execute_cell_remote, text, source, spec, root, device)] = spec
 
             # The base first (one worker builds it) with teacher-free cells beside it, then the teachers,
@@ -187,7 +199,19 @@ class LocalExecutor(Executor):
                             "failed",
                             error=f"{type(e).__name__} in a local worker process: {e}",
                             traceback=repr(e),
+                            world=spec.world,
                         )
+
+
+def _world_order(engine: "Engine") -> Callable[[str], int]:
+    """Sort key of world labels: their order in the config (``""``: the engine's own world)."""
+    order = {w: i for i, w in enumerate(engine.worlds)}
+    return lambda w: order.get(w or engine.world, 0)
+
+
+def _named(stage: str, world: str, engine: "Engine") -> str:
+    """A stage's name, with its world when the matrix has several."""
+    return f"{stage} world={world or engine.world}" if len(engine.worlds) > 1 else stage
 
 
 def _init_worker() -> None:

@@ -142,7 +142,9 @@ class RayExecutor(Executor):
             max_retries=ex.max_retries,
             retry_exceptions=False,
         )(execute_cell_remote)
-        text, source = self.config.to_toml(), self.config.source
+        # each world's config travels with its cells (HarnessConfig.for_world)
+        texts = {w: self.engine.for_world(w).config.to_toml() for w in self.engine.worlds}
+        source = self.config.source
         shared = self.shared_cache()
         cache_root = str(self.engine.cache.root) if shared else None
         shards = self.shard_runner(shared)
@@ -155,6 +157,7 @@ class RayExecutor(Executor):
             gpu = self.needs_gpu(spec.method)
             t = task if gpu else task.options(num_gpus=0)
             device = self.engine.device if gpu else "cpu"  # cells without a GPU: keys say device "any"
+            text = texts[spec.world or self.engine.world]
             pending[t.remote(text, source, spec, cache_root, device, shards)] = spec
 
         while queue and len(pending) < limit:
@@ -177,6 +180,7 @@ class RayExecutor(Executor):
                             error=f"{type(e).__name__} on the Ray worker (retries allowed for lost "
                             f"workers: {ex.max_retries}): {_first_lines(e)}",
                             traceback=str(e),
+                            world=spec.world,
                         )
                     if queue:
                         submit()

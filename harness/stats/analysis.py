@@ -400,6 +400,7 @@ def analyze(
     options: AnalysisOptions | Mapping[str, Any] | None = None,
     *,
     tiers: Mapping[str, str] | None = None,
+    worlds_kind: str | None = None,
 ) -> Analysis:
     """Analyse a long results table (schema in the package docstring).
 
@@ -408,6 +409,8 @@ def analyze(
     results : DataFrame with columns ``method, seed, language, tier, query_id, metric, value``.
     options : :class:`AnalysisOptions` (or the mapping of its fields; ``None``: defaults).
     tiers : ``language -> tier`` from the benchmark; checked against the table's ``tier``.
+    worlds_kind : ``"drawn"`` (the worlds are seeded draws of a generator: a sample) or ``"fixed"`` (one
+        given benchmark); default: drawn when the table has two or more worlds, else fixed.
 
     Raises
     ------
@@ -489,6 +492,7 @@ def analyze(
         },
         "dropped_queries": {metric: dict(d.dropped_queries) for metric, d in prepared.metrics.items()},
         "n_rows": int(len(results)),
+        "worlds": list(primary.worlds),
     }
     return Analysis(
         design,

@@ -5,10 +5,19 @@ metric) with columns ``method, seed, language, tier, query_id, metric, value``. 
 metric, :func:`prepare` returns a :class:`MetricScores` whose matrices are aligned: for a
 language, every method and seed has a score for the same queries in the same order, so
 queries are paired across methods and crossed with seeds.
+
+Worlds.  A table with an optional first column ``world`` (benchmark instances: drawn synthetic
+worlds) and two or more worlds nests queries in worlds: a language's matrix columns are the
+queries of every world, named ``<world>:<query id>`` (query ids are per world), and
+:attr:`MetricScores.query_worlds` says which world each column belongs to.  A matrix row is a
+seed *label*: row ``s`` holds, in each world's columns, that world's seed ``s`` (its own
+teacher and training), so seeds are nested in worlds (:mod:`harness.stats.bootstrap` resamples
+them within each world).  :meth:`MetricScores.for_world` is one world's data alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -51,6 +60,41 @@ class MetricScores:
     query_ids: Mapping[str, tuple[str, ...]]
     scores: Mapping[tuple[str, str], np.ndarray]
     dropped_queries: Mapping[str, int] = field(default_factory=dict)
+    #: benchmark instances, in table order (one world: the table's label, or () without a world column)
+    worlds: tuple[str, ...] = ()
+    #: ``language -> world of each column`` (only with two or more worlds)
+    query_worlds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def n_worlds(self) -> int:
+        return max(1, len(self.worlds))
+
+    def world_columns(self, language: str, world: str) -> np.ndarray:
+        """Column indices of ``world``'s queries in ``language``'s matrices."""
+        if self.n_worlds < 2:
+            return np.arange(self.n_queries(language))
+        return np.flatnonzero(np.asarray(self.query_worlds[language]) == world)
+
+    def for_world(self, world: str) -> MetricScores:
+        """``world``'s scores alone (query ids without the world prefix)."""
+        if self.n_worlds < 2:
+            return self
+        if world not in self.worlds:
+            raise StatisticsError(f"world {world!r} is not in the data (worlds: {', '.join(self.worlds)})")
+        cols = {lang: self.world_columns(lang, world) for lang in self.languages}
+        prefix = len(world) + 1
+        return MetricScores(
+            self.metric,
+            self.methods,
+            self.languages,
+            self.tiers,
+            self.seeds,
+            {lang: tuple(self.query_ids[lang][i][prefix:] for i in cols[lang]) for lang in self.languages},
+            {k: np.ascontiguousarray(v[:, cols[k[1]]]) for k, v in self.scores.items()},
+            {},
+            (world,),
+            {},
+        )
 
     def n_queries(self, language: str) -> int:
         return len(self.query_ids[language])
@@ -73,6 +117,8 @@ class MetricScores:
             self.query_ids,
             {k: v for k, v in self.scores.items() if k[0] in methods},
             self.dropped_queries,
+            self.worlds,
+            self.query_worlds,
         )
 
 
@@ -166,6 +212,12 @@ def prepare(
     df = results[list(REQUIRED_COLUMNS)]
     for col in ("method", "language", "tier", "query_id", "metric"):
         df = df.assign(**{col: df[col].astype(str)})
+    worlds: tuple[str, ...] = ()
+    if "world" in results.columns:
+        wcol = results["world"].astype(str)
+        worlds = tuple(pd.unique(wcol).tolist())
+        if len(worlds) > 1:  # queries are per world: a query id names a query within its world
+            df = df.assign(query_id=wcol + ":" + df["query_id"])
 
     all_metrics = sorted(df.metric.unique())
     metric_list = _require_names("metric", metrics, all_metrics, "metrics")
@@ -184,6 +236,21 @@ def prepare(
         out[metric] = _align_metric(
             df[df.metric == metric], metric, method_list, lang_list, tier_map, nan_policy, warnings
         )
+        if worlds:
+            qw = (
+                {lang: tuple(q.split(":", 1)[0] for q in out[metric].query_ids[lang]) for lang in lang_list}
+                if len(worlds) > 1
+                else {}
+            )
+            if len(worlds) > 1:
+                for lang, ws in qw.items():
+                    absent = [w for w in worlds if w not in ws]
+                    if absent:
+                        raise StatisticsError(
+                            f"world(s) {absent} have no {metric!r} scores for language {lang!r}; every world "
+                            "needs every language (re-run the missing cells)"
+                        )
+            out[metric] = dataclasses.replace(out[metric], worlds=worlds, query_worlds=qw)
     return Prepared(out, tuple(warnings))
 
 

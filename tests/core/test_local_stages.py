@@ -9,7 +9,13 @@ from harness.executors.local import LocalExecutor
 
 
 class StubEngine:
-    """Records the order of calls; ``teacher`` of ``broken_seed`` raises."""
+    """Records the order of calls; ``teacher`` of ``broken_seed`` raises.  One world (``for_world``: itself)."""
+
+    world = "13"
+    worlds = ["13"]
+
+    def for_world(self, world: str) -> StubEngine:
+        return self
 
     def __init__(self, needs_teacher: dict[str, bool], broken_seed: int | None = None):
         self.calls: list[str] = []

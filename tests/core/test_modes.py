@@ -69,7 +69,7 @@ def test_each_cell_trains_once_and_is_evaluated_in_both_modes(two_mode_run):
     assert sorted(fits) == sorted((m, s) for m in ("ot-distill", "contrastive") for s in (0, 1))  # once per cell
     d = res.run_dir
     df = pd.read_parquet(d / "results.parquet")
-    assert list(df.columns) == ["method", "seed", "mode", "language", "tier", "query_id", "metric", "value"]
+    assert list(df.columns) == ["world", "method", "seed", "mode", "language", "tier", "query_id", "metric", "value"]
     counts = df.groupby(["method", "seed", "mode", "language"]).query_id.nunique()
     assert set(counts.index.get_level_values("mode")) == set(MODES)
     assert (counts == 40).all() and len(counts) == 5 * 2 * 2 * 4  # methods x seeds x modes x languages

@@ -56,7 +56,7 @@ def test_run_directory_layout(tiny_run):
     assert m["methods"]["bm25"]["version"] and m["methods"]["zero-shot"]["citation"].startswith("@")
 
     df = pd.read_parquet(d / "results.parquet")
-    assert list(df.columns) == ["method", "seed", "mode", "language", "tier", "query_id", "metric", "value"]
+    assert list(df.columns) == ["world", "method", "seed", "mode", "language", "tier", "query_id", "metric", "value"]
     assert set(df["mode"]) == {"monolingual"}
     assert len(df) == 2 * 2 * 4 * 40 * 3  # methods x seeds x languages x queries x metrics
     assert df["value"].between(0, 1).all()
