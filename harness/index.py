@@ -29,11 +29,17 @@ Verification policy
 -------------------
 sha256 of every file is computed **once, when it is written**, and stored in its shard
 record.  Opening an index checks, for every shard, that the record exists and that each
-file has the recorded byte size (a truncated or missing file is caught in microseconds);
-contents are re-hashed only by :meth:`DocIndex.verify` (``harness`` calls it when
-``HARNESS_VERIFY_INDEX=1``).  Re-hashing 50 GB of MIRACL-en embeddings on every read would
-cost minutes per run for a failure mode (silent bit rot of a file whose size did not
-change) that a write-once cache rarely meets.
+file has the recorded byte size (a truncated or missing file is caught in microseconds).
+**Every read verifies**: a shard's files are read into memory in 4 MiB blocks, each block
+hashed as it arrives (:func:`read_verified`: one pass over the file, no second read), and
+the digest compared with the record before the shard is searched or its ids used; a
+mismatch raises :class:`~harness.errors.CacheCorruptError`, and
+:func:`dense_run` then discards the index, rebuilds it and searches again (with a
+:class:`~harness.cache.CacheCorruptWarning`).  So a same-size corruption (bit rot, an edited
+file) can never change a score.  Cost: ``benchmarks/bench_scale.py`` measures search over
+memory-mapped unverified shards against verified reads in one run (see its output and
+BENCHMARKS).  :meth:`DocIndex.verify` re-hashes every file without searching (the former
+``HARNESS_VERIFY_INDEX=1`` is no longer needed: every read is verified).
 
 The cache log
 -------------
@@ -114,6 +120,48 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+#: Bytes read (and hashed) at a time by :func:`read_verified`.
+READ_BLOCK = 1 << 22
+
+
+def read_verified(path: Path, size: int, sha256: str, *, where: str) -> np.ndarray:
+    """The ``.npy`` array in ``path``, read once into memory and hashed block by block as it is read.
+
+    Raises :class:`CacheCorruptError` (naming ``where`` and the file) when the file's size or
+    sha256 differs from the recorded ``size`` / ``sha256``: a corrupt shard is never searched.
+    The array shares the buffer that was read (no further copy) and is writable.
+    """
+    import io
+
+    buf = bytearray(size)
+    view = memoryview(buf)
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            got = 0
+            while got < size:
+                n = f.readinto(view[got : got + READ_BLOCK])
+                if not n:
+                    break
+                h.update(view[got : got + n])
+                got += n
+            extra = f.read(1)
+    except OSError as e:
+        raise CacheCorruptError(f"{where}: {path.name} is unreadable ({e})") from e
+    if got != size or extra:
+        raise CacheCorruptError(f"{where}: {path.name} changed size (expected {size} bytes)")
+    if h.hexdigest() != sha256:
+        raise CacheCorruptError(f"{where}: {path.name} fails its sha256 checksum (changed since it was written)")
+    head = io.BytesIO(view[:4096].tobytes() if size > 4096 else bytes(buf))
+    fmt = np.lib.format
+    version = fmt.read_magic(head)
+    read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, fortran, dtype = read_header(head)
+    count = int(np.prod(shape)) if shape else 1
+    arr = np.frombuffer(buf, dtype=dtype, count=count, offset=head.tell())
+    return arr.reshape(shape, order="F" if fortran else "C")
+
+
 def _atomic_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex}")
     tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
@@ -175,18 +223,23 @@ class DocIndex:
     def verify(self) -> None:
         """Re-hash every file against the sha256 recorded when it was written."""
         for r in self.shards:
-            for name, info in r.files.items():
-                if _sha256(self.path / name) != info["sha256"]:
-                    raise CacheCorruptError(f"document index {self.path}: {name} fails its sha256 checksum")
+            for name in r.files:
+                self._read(r, name)
+
+    def _read(self, r: ShardRecord, name: str) -> np.ndarray:
+        """The array in shard ``r``'s file ``name``, verified against its record while read."""
+        info = r.files[name]
+        return read_verified(self.path / name, int(info["size"]), info["sha256"], where=f"document index {self.path}")
 
     def shard_ids(self, i: int) -> np.ndarray:
-        return np.load(self.path / _record_file(self.shards[i], "ids"), mmap_mode="r")
+        r = self.shards[i]
+        return self._read(r, _record_file(r, "ids"))
 
     def iter_shards(self) -> Iterator[DocShard]:
-        """Shards as :class:`DocShard` over memory-mapped files (one shard read at a time)."""
+        """Shards as :class:`DocShard`, each read into memory and verified as it is read (one shard at a time)."""
         for r in self.shards:
-            emb = np.load(self.path / _record_file(r, "emb"), mmap_mode="r")
-            yield DocShard(emb, np.asarray(self.shard_ids(r.index)), r.offset)
+            emb = self._read(r, _record_file(r, "emb"))
+            yield DocShard(emb, self.shard_ids(r.index), r.offset)
 
     def doc_id(self, j: int) -> str:
         """Doc id of global index ``j``."""
@@ -347,9 +400,7 @@ def build_index(
     path = Path(root) / "docindex" / name
     if (path / "index.json").is_file():
         try:
-            idx = DocIndex(path)
-            if os.environ.get("HARNESS_VERIFY_INDEX") == "1":
-                idx.verify()
+            idx = DocIndex(path)  # sizes now; contents are verified as they are read (iter_shards)
             cache_log(Path(root), "hit", "docindex", key=name, label=label, n_docs=idx.n_docs)
             return idx
         except CacheCorruptError as e:
@@ -557,32 +608,56 @@ def dense_run(
         return emb.float().cpu().numpy()
 
     memo = private if ident is None else None  # only uncached indexes are memoised by the caller
-    idx = memo.get((fp, doc_lang, dtype)) if memo is not None else None
-    if idx is None:
-        idx = build_index(
-            root,
-            {"document_side": ident, "corpus": fp, "language": doc_lang},
-            lambda: corpus.iter_documents(bench, language),
-            encode,
-            shard_size=shard_size,
-            dtype=dtype,
-            cache=ident is not None,
-            label=language,
-            runner=runner,
-        )
-        if memo is not None:
-            memo[(fp, doc_lang, dtype)] = idx
-    try:
+
+    def open_index() -> DocIndex:
+        idx = memo.get((fp, doc_lang, dtype)) if memo is not None else None
+        if idx is None:
+            idx = build_index(
+                root,
+                {"document_side": ident, "corpus": fp, "language": doc_lang},
+                lambda: corpus.iter_documents(bench, language),
+                encode,
+                shard_size=shard_size,
+                dtype=dtype,
+                cache=ident is not None,
+                label=language,
+                runner=runner,
+            )
+            if memo is not None:
+                memo[(fp, doc_lang, dtype)] = idx
+        return idx
+
+    queries_emb = []
+    for queries in query_sets:
+        qids = sorted(queries)
+        q = retriever.encode_queries([queries[i] for i in qids], language)  # (n_queries, dim)
+        if check is not None:
+            check(q, "query embeddings")
+        queries_emb.append((qids, q))
+
+    def search(idx: DocIndex) -> list[dict[str, dict[str, float]]]:
         out = []
-        for queries in query_sets:
-            qids = sorted(queries)
-            q = retriever.encode_queries([queries[i] for i in qids], language)  # (n_queries, dim)
-            if check is not None:
-                check(q, "query embeddings")
-            scores, gidx = sharded_search(q, idx.iter_shards, k, device=device)
+        for qids, q in queries_emb:
+            scores, gidx = sharded_search(q, idx.iter_shards, k, device=device)  # every shard verified as read
             names = idx.doc_ids_of(gidx)
             out.append({qid: {d: float(s) for d, s in zip(names[r], scores[r].tolist())} for r, qid in enumerate(qids)})
         return out
+
+    idx = open_index()
+    try:
+        try:
+            return search(idx)
+        except CacheCorruptError as e:  # a shard changed on disk since it was written: rebuild, search again
+            import warnings
+
+            from harness.cache import CacheCorruptWarning
+
+            warnings.warn(f"{e}; rebuilding it", CacheCorruptWarning, stacklevel=2)
+            discard_index(idx)
+            if memo is not None:
+                memo.pop((fp, doc_lang, dtype), None)
+            idx = open_index()
+            return search(idx)
     finally:
         if ident is None and memo is None:
             discard_index(idx)

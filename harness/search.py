@@ -195,7 +195,9 @@ def sharded_search(
                     continue
                 if q.shape[0] == 0:
                     continue
-                d = torch.from_numpy(np.array(sh.embeddings)).to(dev).double()  # (n, dim), a copy of one shard
+                e = sh.embeddings  # a verified in-memory shard is used as it is; anything else is copied once
+                e = e if type(e) is np.ndarray and e.flags.writeable else np.array(e)
+                d = torch.from_numpy(e).to(dev).double()  # (n, dim)
                 if d.shape[1] != q.shape[1]:
                     raise ValueError(f"query dim {q.shape[1]} != document dim {d.shape[1]} (shard at {sh.offset})")
                 s = (q @ d.T).float()  # (cq, n): float64 accumulation, rounded once to float32

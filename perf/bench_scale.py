@@ -16,6 +16,13 @@ Then, at the largest size, it starts the same child on an empty cache, SIGKILLs 
 half the shards are committed, runs it again, and reports how many passages the resumed
 run encoded and whether its per-query scores equal those of the uninterrupted run.
 
+Then, on the largest size's index, it measures what verifying every read costs
+(:func:`harness.index.read_verified`: each shard hashed block by block as it is read):
+the same sharded search over the same queries, once over memory-mapped, unverified shards
+(the reader before issue 25) and once through ``DocIndex.iter_shards`` (verified), in
+alternation, ``--read-repeats`` times each; it prints the medians and their ratio, for the
+read alone and for read + search (files in the page cache, as after a build).
+
 Run through the machine lock, e.g. ``/work/tools/heavy python perf/bench_scale.py``
 (``--sizes 20000 200000`` for a quicker check; ``--threads`` torch threads, default 1).
 """
@@ -144,6 +151,59 @@ def run_child(
     return {"wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "killed": killed}
 
 
+def measure_reads(cache: Path, repeats: int, n_queries: int = N_QUERIES) -> None:
+    """Median seconds of reading (and searching) the index in ``cache``: unverified memory maps vs verified reads."""
+    import statistics
+
+    import numpy as np
+    import torch
+
+    from harness.index import DocIndex, _record_file
+    from harness.search import DocShard, sharded_search
+
+    idx = DocIndex(next(cache.glob("docindex/*/index.json")).parent)
+
+    def mapped():  # the reader before issue 25: memory maps, sizes checked at open, contents never
+        for r in idx.shards:
+            emb = np.load(idx.path / _record_file(r, "emb"), mmap_mode="r")
+            ids = np.asarray(np.load(idx.path / _record_file(r, "ids"), mmap_mode="r"))
+            yield DocShard(emb, ids, r.offset)
+
+    def read_all(shards) -> None:  # what search does with a shard before multiplying: have it in memory
+        for sh in shards():
+            if isinstance(sh.embeddings, np.memmap):
+                np.array(sh.embeddings)
+
+    g = np.random.default_rng(1)
+    q = torch.nn.functional.normalize(
+        torch.from_numpy(g.standard_normal((n_queries, idx.dim)).astype(np.float32)), dim=-1
+    )
+    times: dict[str, list[float]] = {
+        k: [] for k in ("read mapped", "read verified", "search mapped", "search verified")
+    }
+    results = {}
+    for _ in range(repeats):
+        for name, shards in (("mapped", mapped), ("verified", idx.iter_shards)):
+            t0 = time.perf_counter()
+            read_all(shards)
+            times[f"read {name}"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            results[name] = sharded_search(q, shards, 100)
+            times[f"search {name}"].append(time.perf_counter() - t0)
+    same = all(np.array_equal(a, b) for a, b in zip(results["mapped"], results["verified"]))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    size = sum(int(f["size"]) for r in idx.shards for f in r.files.values())
+    print(
+        f"verified reads, {idx.n_docs:,} passages, {len(idx.shards)} shards, {size / 2**20:.1f} MiB, median of "
+        f"{repeats}: read {med['read mapped']:.3f} s mapped vs {med['read verified']:.3f} s verified "
+        f"({med['read verified'] / med['read mapped']:.2f}x); read + search of {n_queries} queries "
+        f"{med['search mapped']:.3f} s vs {med['search verified']:.3f} s "
+        f"({med['search verified'] / med['search mapped']:.3f}x); identical results: {same}; "
+        f"load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -151,6 +211,7 @@ def main() -> None:
     ap.add_argument("--shard-size", type=int, default=65536)
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--no-kill", action="store_true", help="skip the SIGKILL/resume check")
+    ap.add_argument("--read-repeats", type=int, default=5, help="repeats of the verified-read measurement (0: skip)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--cache", help=argparse.SUPPRESS)
@@ -182,6 +243,8 @@ def main() -> None:
         f"ratio {n1:,} vs {n0:,}: peak RSS {m1 / m0:.3f}x (target <= 1.25), "
         f"time per passage {(s1 / n1) / (s0 / n0):.3f}x (target <= 1.3)"
     )
+    if args.read_repeats:
+        measure_reads(work / f"cache-{args.sizes[-1]}", args.read_repeats)
     if args.no_kill:
         return
     n = args.sizes[-1]

@@ -260,3 +260,52 @@ def test_build_directories_of_dead_processes_are_swept_when_an_engine_starts(tmp
     from harness.index import read_cache_log
 
     assert any(r["event"] == "swept" for r in read_cache_log(cache_root))
+
+
+# ----------------------------------------------------------------------------- index shards verified on every read
+def test_a_same_size_corrupted_shard_is_caught_on_read_and_rebuilt(tmp_path):
+    import numpy as np
+    import torch
+
+    from harness.benchmarks.base import LanguageData
+    from harness.cache import CacheCorruptWarning
+    from harness.errors import CacheCorruptError
+    from harness.index import DocIndex, dense_run
+
+    g = np.random.default_rng(0)
+    emb = torch.nn.functional.normalize(torch.from_numpy(g.standard_normal((300, 16)).astype(np.float32)), dim=-1)
+    corpus = {f"d{j:03d}": str(j) for j in range(300)}
+    queries = {f"q{j}": str(j * 7) for j in range(20)}
+
+    class Bench:
+        def language_data(self, language):
+            return LanguageData(language, "high", corpus, queries, {q: {"d000": 1} for q in queries})
+
+    class Enc:
+        encoded = 0
+
+        def document_identity(self, language):
+            return "enc-v1"
+
+        def encode_documents(self, texts, language):
+            Enc.encoded += len(texts)
+            return emb[[int(t) for t in texts]]
+
+        def encode_queries(self, texts, language):
+            return emb[[int(t) for t in texts]]
+
+    kw = {"root": tmp_path, "shard_size": 100, "dtype": "float32"}
+    (first,) = dense_run(Enc(), Bench(), "xx", [queries], 10, **kw)
+    assert Enc.encoded == 300
+    shard = next(tmp_path.glob("docindex/*/shard-00001.emb.npy"))
+    data = bytearray(shard.read_bytes())
+    data[-64:] = bytes(64)  # same size, the last document's vector zeroed
+    shard.write_bytes(bytes(data))
+    with pytest.raises(CacheCorruptError, match="shard-00001.emb.npy fails its sha256"):
+        list(DocIndex(shard.parent).iter_shards())
+    with pytest.warns(CacheCorruptWarning, match="fails its sha256 checksum"):
+        (again,) = dense_run(Enc(), Bench(), "xx", [queries], 10, **kw)
+    assert Enc.encoded == 600  # rebuilt
+    assert again == first
+    (third,) = dense_run(Enc(), Bench(), "xx", [queries], 10, **kw)  # the rebuilt index verifies
+    assert third == first and Enc.encoded == 600
