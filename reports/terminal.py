@@ -69,8 +69,6 @@ def print_summary(
 def _print_one(
     analysis: Mapping[str, Any] | None, *, report: Path | None = None, file: IO[str] | None = None, title: str = ""
 ) -> None:
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     from harness_reports.verdict import headline_rows, plain_rows, verdict_summary
@@ -92,16 +90,7 @@ def _print_one(
     q = analysis["question"]
     baseline = q["methods"].get("baseline")
     pm = analysis["design"]["primary_metric"]
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        show_edge=False,
-        padding=(0, 1),
-        collapse_padding=True,
-        title=f"{pm}, mean over seeds [{v.level}% CI]",
-        title_justify="left",
-        title_style="",
-    )
+    table = _table(f"{pm}, mean over seeds [{v.level}% CI]")
     rows = plain_rows(headline_rows(analysis))
     one_line = max(len(r[0]) for r in rows) + sum(max(len(r[i]) for r in rows) + 2 for i in range(1, 5))
     stacked = con.width < one_line  # narrow terminal: interval under the value
@@ -129,8 +118,6 @@ def print_comparison(c: Any, *, report: Path | None = None, file: IO[str] | None
     Runs that differ only in seeds get a table of the seed sets compared over seeds (Welch t)
     instead of query-paired significance.
     """
-    from rich import box
-    from rich.table import Table
     from rich.text import Text
 
     from harness_reports.compare import headline
@@ -151,16 +138,7 @@ def print_comparison(c: Any, *, report: Path | None = None, file: IO[str] | None
             con.print(f"note: {w}")
     for sentence in headline(c):
         con.print(sentence)
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        show_edge=False,
-        padding=(0, 1),
-        collapse_padding=True,
-        title=f"{pm}, macro over {len(c.languages)} languages, B - A [{level}% CI]",
-        title_justify="left",
-        title_style="",
-    )
+    table = _table(f"{pm}, macro over {len(c.languages)} languages, B - A [{level}% CI]")
     for name, justify in (("method", "left"), ("A", "right"), ("B", "right"), ("B - A", "right")):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     if c.relation == "seeds-only":
@@ -190,6 +168,23 @@ def print_comparison(c: Any, *, report: Path | None = None, file: IO[str] | None
     con.print(table)
     if report is not None:
         con.print(f"comparison report: {report}")
+
+
+def _table(title: str) -> Any:
+    """A borderless rich table with a left-aligned plain title (the summaries' one style)."""
+    from rich import box
+    from rich.table import Table
+
+    return Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+        title=title,
+        title_justify="left",
+        title_style="",
+    )
 
 
 def _diff(d: float, lo: float, hi: float) -> str:

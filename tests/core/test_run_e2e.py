@@ -51,6 +51,14 @@ def test_run_directory_layout(tiny_run):
     assert len(m["config_sha256"]) == 64 and m["seeds"] == [0, 1]
     assert set(m["dataset_fingerprints"]["languages"]) == {"en", "h1", "l1", "l2"}
     assert m["packages"]["torch"] and m["packages"]["ranx"] and m["python"] and m["platform"]
+    # the numerics environment: what makes floats depend on the machine
+    num = m["numerics"]
+    assert num["torch"]["cpu_capability"] in ("DEFAULT", "AVX2", "AVX512", "ZVECTOR", "VSX", "SVE256")
+    assert num["torch"]["blas"] and num["numpy"]["blas"] and "ATEN_CPU_CAPABILITY" in num["env"]
+    assert f"CPU capability {num['torch']['cpu_capability']}" in num["summary"]
+    if os.path.exists("/proc/cpuinfo"):
+        assert num["cpu"]["isa_flags"] and num["cpu"]["model"]
+    assert m["config_overrides"] == []
     assert {(c["method"], c["seed"]) for c in m["cells"]} == {(x, s) for x in ("zero-shot", "bm25") for s in (0, 1)}
     assert all(c["status"] == "done" and "retrieve" in c["timings"] for c in m["cells"])
     assert m["methods"]["bm25"]["version"] and m["methods"]["zero-shot"]["citation"].startswith("@")
@@ -113,6 +121,64 @@ def test_corrupt_cell_is_detected_and_recomputed(tiny_run, tiny_cfg, tmp_path):
     pd.testing.assert_frame_equal(
         pd.read_parquet(res.run_dir / "results.parquet"), pd.read_parquet(res2.run_dir / "results.parquet")
     )
+
+
+def _snapshot(d: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p.relative_to(d)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_rerunning_a_finished_run_writes_nothing_and_says_where_it_is(tiny_run, tiny_cfg, tmp_path, capsys):
+    from harness.cli import main
+
+    res, _ = tiny_run
+    before = _snapshot(res.run_dir)
+    empty = tmp_path / "empty-cache"
+    again = run_matrix(load_config(tiny_cfg), run_dir=res.run_dir, cache=Cache(empty), progress=False, log=print)
+    assert again.already_finished and again.status == "complete" and again.run_dir == res.run_dir
+    assert "already complete in" in capsys.readouterr().out
+    assert not empty.exists()  # nothing recomputed: not even the benchmark was loaded
+    assert main(["run", str(tiny_cfg), "--out", str(res.run_dir), "--cache-dir", str(empty), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"already finished: {res.run_dir} holds the complete run" in out and "nothing was recomputed" in out
+    assert _snapshot(res.run_dir) == before  # not a byte, not an mtime (manifest started/finished, report time)
+    assert not empty.exists()
+
+
+def test_a_run_directory_of_another_config_is_refused(tiny_run, tmp_path, capsys):
+    from harness.cli import EXIT_USAGE, main
+    from harness.errors import RunFinishedError
+
+    res, _ = tiny_run
+    before = _snapshot(res.run_dir)
+    cfg = tmp_path / "other.toml"
+    cfg.write_text(TINY.format(extra="").replace("[methods.bm25]", "[methods.bm25]\nk1 = 1.4"))
+    with pytest.raises(RunFinishedError, match="holds a run of another config"):
+        run_matrix(load_config(cfg), run_dir=res.run_dir, cache=Cache(tmp_path / "c"), progress=False)
+    assert main(["run", str(cfg), "--out", str(res.run_dir), "--cache-dir", str(tmp_path / "c")]) == EXIT_USAGE
+    assert "never rewritten with another config" in capsys.readouterr().err
+    assert _snapshot(res.run_dir) == before and not (tmp_path / "c").exists()
+
+
+def test_set_overrides_are_validated_recorded_and_hashed(tiny_run, tiny_cfg, tmp_path, capsys):
+    from harness.cli import EXIT_USAGE, main
+
+    _, cache = tiny_run
+    sets = ["methods.bm25.k1=1.1", "analysis.n_bootstrap=150"]
+    out = tmp_path / "r"
+    argv = ["run", str(tiny_cfg), "--out", str(out), "--cache-dir", str(cache.root), "--quiet"]
+    assert main([*argv, *(a for s in sets for a in ("--set", s))]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["config_overrides"] == sets
+    assert m["config"]["methods"]["bm25"]["k1"] == 1.1 and m["config"]["analysis"]["n_bootstrap"] == 150
+    want = load_config(tiny_cfg, sets=sets).sha256()
+    assert m["config_sha256"] == want != load_config(tiny_cfg).sha256()
+    assert load_config(out / "config.toml").sha256() == want  # the stored config carries the overrides
+    # an unknown key is refused before any work, naming the key path and the likely intent
+    bad = tmp_path / "bad"
+    assert main(["run", str(tiny_cfg), "--out", str(bad), "--set", "methods.bm25.k2=1"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "`methods.bm25.k2`" in err and "did you mean 'k1'" in err and "--set methods.bm25.k2=1" in err
+    assert not bad.exists()
 
 
 def test_locked_run_directory(tiny_cfg, tmp_path):
