@@ -19,11 +19,22 @@ writes them into its own node's cache.
 
 The encoder
 -----------
-The document side (the encoder and its token cache, a closure) is put in the object store
-once per index and shipped to each task; the task pins torch to the engine's CPU thread
-count and runs the same ``encode`` on the same shard texts with the same batch size as an
-in-process build, so on the same device kind the embeddings -- and the per-query scores --
-are identical to the local executor's (``tests/core/test_ray_shards.py``).
+The document side (the encoder and its token cache, a closure) is serialised once per index
+(:func:`dumps_encoder`), put in the object store and shipped to each task; the task pins
+torch to the engine's CPU thread count and runs the same ``encode`` on the same shard texts
+with the same batch size as an in-process build, so on the same device kind the embeddings
+-- and the per-query scores -- are identical to the local executor's
+(``tests/core/test_ray_shards.py``, ``tests/core/test_ray_trained.py``).
+
+A ``transformers`` model travels as what determines it, never as the live object: its
+class, its config, its weights (``state_dict``) and its modules' train/eval flags, rebuilt
+in the task (:func:`_rebuild_pretrained`).  The live object cannot travel: once a forward
+pass has asked for hidden states or attentions (OT distillation reads a middle layer),
+transformers installs output-capturing forward hooks on its layers, closures over a
+``contextvars.ContextVar``, which no pickler can serialise.  The rebuilt model has no such
+hooks (transformers installs them again when a forward pass needs them).  An encoder that
+still cannot be serialised (a plugin's own unpicklable state) is encoded by the cell itself,
+shard by shard, with a warning: slower, never a failed cell, the same embeddings.
 
 No deadlock on GPUs
 -------------------
@@ -37,7 +48,9 @@ shard simply wins the record (see the race rule of :func:`~harness.index.write_s
 
 from __future__ import annotations
 
+import io
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,20 +60,95 @@ import numpy as np
 
 from harness.index import ShardJob, ShardRecord, write_shard
 
-__all__ = ["RayShards", "encode_shard_task"]
+__all__ = ["RayShards", "dumps_encoder", "encode_shard_task", "loads_encoder"]
+
+
+def _rebuild_pretrained(
+    cls: type,
+    config: Any,
+    state: dict[str, Any],
+    training: dict[str, bool],
+    frozen: list[str],
+    device: str,
+) -> Any:
+    """A ``transformers`` model from its class, config and weights (see :func:`dumps_encoder`).
+
+    The model is constructed on the CPU (its random initialisation, under a forked torch
+    generator, is overwritten), the weights are assigned as they were saved (same dtype and
+    device), buffers that are not saved (position ids) follow them to ``device``, and each
+    module's train/eval flag and each parameter's ``requires_grad`` are restored.
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        model = cls(config)
+    model.load_state_dict(state, strict=True, assign=True)
+    model.to(torch.device(device))
+    for name, module in model.named_modules():
+        module.training = training.get(name, module.training)
+    for name, param in model.named_parameters():
+        param.requires_grad_(name not in frozen)
+    return model
+
+
+def _pretrained_class() -> type | None:
+    import sys
+
+    if "transformers" not in sys.modules:  # nothing of transformers can be in the object
+        return None
+    from transformers import PreTrainedModel
+
+    return PreTrainedModel
+
+
+def dumps_encoder(encode: Callable[[list[str]], Any]) -> bytes:
+    """Serialise a shard encoder (a closure over the document-side model) for the shard tasks.
+
+    cloudpickle (Ray's), except that every ``transformers.PreTrainedModel`` inside is reduced
+    to ``(class, config, state_dict, train/eval flags, frozen parameters, device)`` and
+    rebuilt by :func:`_rebuild_pretrained`: forward hooks that transformers installs on a
+    model's layers (closures over a ``ContextVar``) are not part of it.  Raises what the
+    pickler raises for anything else that cannot be serialised.
+    """
+    from ray import cloudpickle
+
+    pretrained = _pretrained_class()
+
+    class _Pickler(cloudpickle.CloudPickler):
+        def reducer_override(self, obj: Any) -> Any:
+            if pretrained is not None and isinstance(obj, pretrained):
+                state = {k: v.detach() for k, v in obj.state_dict().items()}
+                training = {name: m.training for name, m in obj.named_modules()}
+                frozen = [name for name, p in obj.named_parameters() if not p.requires_grad]
+                device = str(next(obj.parameters()).device) if any(True for _ in obj.parameters()) else "cpu"
+                return _rebuild_pretrained, (type(obj), obj.config, state, training, frozen, device)
+            return super().reducer_override(obj)
+
+    buf = io.BytesIO()
+    _Pickler(buf, protocol=5).dump(encode)
+    return buf.getvalue()
+
+
+def loads_encoder(payload: bytes) -> Callable[[list[str]], Any]:
+    """The shard encoder serialised by :func:`dumps_encoder`."""
+    from ray import cloudpickle
+
+    return cloudpickle.loads(payload)
 
 
 def encode_shard_task(
-    encode: Callable[[list[str]], Any], path: str, job: ShardJob, dtype: str, threads: int, write: bool
+    payload: bytes, path: str, job: ShardJob, dtype: str, threads: int, write: bool
 ) -> ShardRecord | np.ndarray:
     """Body of one shard task: encode ``job``'s texts; write the shard (``write``) or return them.
 
-    Returns the committed :class:`ShardRecord` when ``write`` (the cache is shared), else the
+    ``payload`` is the shard encoder serialised by :func:`dumps_encoder`.  Returns the
+    committed :class:`ShardRecord` when ``write`` (the cache is shared), else the
     ``(n, dim)`` float32 embeddings for the cell to write.
     """
     from harness.training import set_cpu_threads
 
     set_cpu_threads(threads)  # the engine's thread count: float sums as in an in-process build
+    encode = loads_encoder(payload)
     emb = np.asarray(encode(job.texts), dtype=np.float32)  # (n, dim)
     if not write:
         return emb
@@ -107,11 +195,26 @@ class RayShards:
         task = ray.remote(
             num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=self.max_retries, retry_exceptions=False
         )(encode_shard_task)
-        encode_ref = ray.put(encode)
         pending: dict[Any, ShardJob] = {}
 
         def local(job: ShardJob) -> ShardRecord:
             return write_shard(path, job, np.asarray(encode(job.texts), dtype=np.float32), dtype)
+
+        try:
+            payload = dumps_encoder(encode)
+        except Exception as e:  # noqa: BLE001 - a plugin's unpicklable state: encode here instead
+            warnings.warn(
+                f"the document encoder of index {path.name} cannot be sent to Ray shard tasks "
+                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else e!r}); this cell encodes its shards "
+                "itself (same embeddings, no shard parallelism): make the encoder picklable, or set "
+                "[executor] shard_tasks = false to silence this",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            for job in jobs:
+                yield local(job)
+            return
+        encode_ref = ray.put(payload)
 
         def collect(refs: list[Any]) -> Iterator[ShardRecord]:
             for ref in refs:
