@@ -57,18 +57,16 @@ Example
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import ConfigDict, field_validator, model_validator
 
 from harness.benchmarks._common import TIERS, parse_options
-from harness.benchmarks._filebased import FileBenchmark
-from harness.benchmarks.base import LanguageData, TrainPair, hash_json
+from harness.benchmarks._irds_base import IrdsBenchmark
 from harness.benchmarks.tuning import TuningOptions
-from harness.errors import ConfigError, DataUnavailableError, did_you_mean
+from harness.errors import ConfigError, did_you_mean
 
 __all__ = ["MiraclOptions", "MiraclBenchmark", "MIRACL_LANGUAGES", "DEFAULT_TIERS"]
 
@@ -295,7 +293,7 @@ def _how_to_get(dataset_id: str) -> str:
     )
 
 
-class MiraclBenchmark(FileBenchmark):
+class MiraclBenchmark(IrdsBenchmark):
     """MIRACL through ir_datasets (see the module docstring).
 
     Parameters
@@ -319,6 +317,9 @@ class MiraclBenchmark(FileBenchmark):
     name = "miracl"
     Config = MiraclOptions
     bitext_missing_reason = "MIRACL has no parallel text; "
+    data_label = "MIRACL data"
+    adapter_tag = f"miracl/{ADAPTER_VERSION}"
+    corpus_identity_names_dataset = True
 
     def __init__(
         self,
@@ -357,35 +358,14 @@ class MiraclBenchmark(FileBenchmark):
             return "holdout"  # the options allow this only with tuning_fallback = "holdout"
         return t
 
+    def _how_to_get(self, dataset_id: str) -> str:
+        return _how_to_get(dataset_id)
+
     def tuning_dataset_id(self, language: str) -> str | None:
         """The ir_datasets id of ``language``'s tuning topics (``tuning = "train"``), else None."""
         if self.tuning_scheme(language) != "train":
             return None
         return self._dataset_id.format(lang=language, split="train")
-
-    def _read_tuning_topics(self, language: str):
-        return self._read_topics(language, self._dataset_id.format(lang=language, split="train"))
-
-    def _tuning_identity(self, language: str) -> dict[str, object] | None:
-        """What selects ``language``'s dev and test queries beyond its evaluated files (None: no tuning)."""
-        scheme = self.tuning_scheme(language)
-        if scheme == "none":
-            return None
-        if scheme == "holdout":
-            return {"scheme": "holdout", **self.options.holdout_identity()}
-        ds_id = self._dataset_id.format(lang=language, split="train")
-        return {"scheme": "train", "dataset": ds_id, "files": self._files(ds_id)}
-
-    def evaluation_identity(self) -> dict[str, object]:
-        """The tuning split (none: ``{}``, so keys without tuning are unchanged)."""
-        o = self.options
-        if o.tuning == "none":
-            return {}
-        return {
-            "tuning": o.tuning,
-            "fallback": o.tuning_fallback,
-            "holdout": o.holdout_identity() if o.uses_holdout() else None,
-        }
 
     def split_statement(self) -> str | None:
         """The dev split in words (for the protocol summary and report), or None without one."""
@@ -405,257 +385,22 @@ class MiraclBenchmark(FileBenchmark):
             words += f"; {', '.join(fallback)} (no train split): {o.holdout_words()}"
         return words
 
-    def _open(self, dataset_id: str, entities: tuple[str, ...]) -> Any:
-        """Load a dataset; unless downloads are allowed, refuse when files are missing."""
-        from harness.benchmarks import _irds
-
-        loader = self._loader
-        if loader is None:
-            import ir_datasets
-
-            loader = ir_datasets.load
-        ds = _irds.load_dataset(dataset_id, loader)
-        if not self.options.allow_download:
-            missing = [s for s in _irds.source_files(ds, entities) if not s.present]
-            if missing:
-                raise DataUnavailableError(
-                    _irds.missing_message("MIRACL data", dataset_id, missing, _how_to_get(dataset_id))
-                )
-        return ds
-
-    # ------------------------------------------------------------------ Benchmark API
-    def _read_language(self, language: str) -> LanguageData:
-        from harness.benchmarks import _irds
-
-        ds_id = self.dataset_id(language)
-        ds = self._open(ds_id, _irds.ENTITIES)
-        hint = _how_to_get(ds_id)
-        got = _irds.collect_language(
-            language,
-            self.tiers[language],
-            _irds.iter_records(ds.docs_iter, source=f"{ds_id} docs", unavailable_hint=hint),
-            _irds.iter_records(ds.queries_iter, source=f"{ds_id} queries", unavailable_hint=hint),
-            _irds.iter_records(ds.qrels_iter, source=f"{ds_id} qrels", unavailable_hint=hint),
-            sources={e: f"{ds_id} {e}" for e in _irds.ENTITIES},
-            unknown_docs="keep",
-        )
-        self._stats[language] = got.stats()
-        return got.data
-
-    # ------------------------------------------------------------------ streamed access
-    def iter_corpus(self, language: str):
-        """``(doc_id, text)`` streamed from ir_datasets' ``docs_iter`` (nothing is kept)."""
-        from harness.benchmarks import _irds
-
-        self.check_language(language)
-        ds_id = self.dataset_id(language)
-        ds = self._open(ds_id, ("docs",))
-        for i, d in _irds.iter_records(ds.docs_iter, source=f"{ds_id} docs", unavailable_hint=_how_to_get(ds_id)):
-            yield (d.doc_id.removeprefix("\ufeff") if i == 0 else d.doc_id), _irds.doc_text(d)
-
-    def topics(self, language: str, split: str = "test"):
-        """Queries, qrels and tier of ``language``'s ``split`` without reading its corpus (memoised)."""
-        self.check_language(language)
-        self.check_split(split)
-        with self._lock:
-            return self._topics_view(language, split, self._whole_topics(language))
-
-    def _whole_topics(self, language: str):
-        """Topics of the whole evaluated ``split`` of ``language`` (memoised)."""
-
-        return self._memoised_topics(language, lambda: self._read_topics(language, self.dataset_id(language)))
-
-    def _read_topics(self, language: str, ds_id: str):
-        """Judged queries and qrels of the dataset ``ds_id`` (no corpus read)."""
-        from harness.benchmarks import _irds
-        from harness.corpus import Topics
-
-        ds = self._open(ds_id, ("queries", "qrels"))
-        hint = _how_to_get(ds_id)
-        got = _irds.collect_language(
-            language,
-            self.tiers[language],
-            iter(()),
-            _irds.iter_records(ds.queries_iter, source=f"{ds_id} queries", unavailable_hint=hint),
-            _irds.iter_records(ds.qrels_iter, source=f"{ds_id} qrels", unavailable_hint=hint),
-            sources={e: f"{ds_id} {e}" for e in _irds.ENTITIES},
-            unknown_docs="keep",
-        )
-        return Topics(language, got.data.tier, got.data.queries, got.data.qrels)
-
-    def corpus_fingerprint(self, language: str) -> str:
-        """From metadata: the dataset id and its docs files' pinned md5s (no corpus read)."""
-        import ir_datasets
-
-        ds_id = self.dataset_id(language)
-        docs = [f for f in self._files(ds_id) if f[0] == "docs"]
-        return hash_json({"dataset": ds_id, "docs": docs, "ir_datasets": ir_datasets.__version__})
-
-    def train_fingerprint(self) -> str:
-        """What the teacher's training pairs depend on: the pivot's train files (pinned md5s)
-        and the options that select pairs; not the evaluated languages."""
-        import ir_datasets
-
-        return hash_json(
-            {
-                "adapter": f"miracl/{ADAPTER_VERSION}",
-                "pivot": self.pivot,
-                "max_train_pairs": self.options.max_train_pairs,
-                "ir_datasets": ir_datasets.__version__,
-                "files": self._files(self.train_dataset_id()),
-            }
-        )
-
-    def language_fingerprints(self) -> dict[str, str]:
-        """Per language: its dataset's source files (pinned md5s), not the texts; with a tuning
-        split, also what selects its dev and test queries (run keys of each split follow it)."""
-        out = {}
-        for lang in self.languages:
-            files = self._files(self.dataset_id(lang))
-            ident = self._tuning_identity(lang)
-            out[lang] = hash_json(files) if ident is None else hash_json({"files": files, "tuning": ident})
-        return out
-
-    def train_pairs(self) -> Sequence[TrainPair]:
-        with self._lock:
-            if self._train is None:
-                self._train = self._read_train_pairs()
-            return self._train
-
-    def _read_train_pairs(self) -> list[TrainPair]:
-        from harness.benchmarks import _irds
-
-        ds_id = self.train_dataset_id()
-        hint = _how_to_get(ds_id)
-        ds = self._open(ds_id, ("queries", "qrels"))
-        queries: dict[str, str] = {}
-        for _, q in _irds.iter_records(ds.queries_iter, source=f"{ds_id} queries", unavailable_hint=hint):
-            queries.setdefault(q.query_id, q.text)
-        positives: dict[str, list[str]] = {}
-        for _, r in _irds.iter_records(ds.qrels_iter, source=f"{ds_id} qrels", unavailable_hint=hint):
-            if int(r.relevance) > 0:
-                positives.setdefault(r.query_id, []).append(r.doc_id)
-        chosen = [q for q in queries if q in positives]
-        limit = self.options.max_train_pairs
-        needed = {d for q in chosen for d in positives[q]}
-        texts = self._pivot_passages(ds, ds_id, needed, hint)
-        pairs: list[TrainPair] = []
-        skipped = 0
-        for q in chosen:
-            if limit is not None and len(pairs) >= limit:
-                break
-            doc = next((d for d in positives[q] if d in texts), None)
-            if doc is None:
-                skipped += 1
-                continue
-            pairs.append(TrainPair(query=queries[q], positive=texts[doc]))
-        if not pairs:
-            raise DataUnavailableError(
-                f"{ds_id}: no training pair could be formed ({len(queries)} queries, {len(positives)} with a "
-                f"positive judgment, {skipped} whose positives are missing from the corpus)"
-            )
-        if skipped:
-            warnings.warn(
-                f"{ds_id}: {skipped} training queries skipped because none of their positive passages is in the corpus",
-                stacklevel=2,
-            )
-        self._train_stats = {
-            "pairs": len(pairs),
-            "queries_with_positive": len(chosen),
-            "skipped_missing_passage": skipped,
-        }
-        return pairs
-
-    def _pivot_passages(self, ds: Any, ds_id: str, needed: set[str], hint: str) -> dict[str, str]:
-        """Texts of ``needed`` pivot passages: from memory if the pivot language is loaded,
-        else ir_datasets' docstore if built, else one streaming pass over the corpus."""
-        from harness.benchmarks import _irds
-
-        if self.pivot in self._data:
-            corpus = self._data[self.pivot].corpus
-            return {d: corpus[d] for d in needed if d in corpus}
-        if _irds.docstore_built(ds):
-            found = ds.docs_store().get_many(needed)
-            return {d: _irds.doc_text(doc) for d, doc in found.items()}
-        if not self.options.allow_download:
-            missing = [s for s in _irds.source_files(ds, ("docs",)) if not s.present]
-            if missing:
-                raise DataUnavailableError(_irds.missing_message("MIRACL pivot corpus", ds_id, missing, hint))
-        out: dict[str, str] = {}
-        for _, d in _irds.iter_records(ds.docs_iter, source=f"{ds_id} docs", unavailable_hint=hint):
-            if d.doc_id in needed:
-                out[d.doc_id] = _irds.doc_text(d)
-        return out
-
-    # ------------------------------------------------------------------ provenance
-    def check_available(self) -> None:
-        """Raise DataUnavailableError now if any evaluated language's files, the pivot
-        training data or a bitext file is missing (reads nothing large)."""
-        from harness.benchmarks import _irds
-
-        problems: list[str] = []
-        tuning_ids = [i for i in (self.tuning_dataset_id(lang) for lang in self.languages) if i is not None]
-        for dataset_id, entities in [
-            *((self.dataset_id(lang), _irds.ENTITIES) for lang in self.languages),
-            (self.train_dataset_id(), _irds.ENTITIES),
-            *((i, ("queries", "qrels")) for i in tuning_ids),
-        ]:
-            try:
-                self._open(dataset_id, entities)
-            except DataUnavailableError as e:
-                problems.append(str(e))
-        try:
-            self._check_bitext_files()
-        except DataUnavailableError as e:
-            problems.append(str(e))
-        if len(problems) == 1:
-            raise DataUnavailableError(problems[0])
-        if problems:  # every incomplete dataset in one error, not only the first
-            raise DataUnavailableError(
-                f"{len(problems)} datasets are incomplete:\n" + "\n".join(f"  - {p}" for p in problems)
-            )
-        if self.options.tuning != "none":  # too few queries for a holdout, overlapping ids: before any work
-            for lang in self.languages:  # (topics only: queries and qrels files, no corpus)
-                for split in self.splits:
-                    self.topics(lang, split)
-
     def _bitext_dir(self) -> Path | None:
         return self.options.bitext_dir
 
-    def _files(self, dataset_id: str) -> list[list[str]]:
-        from harness.benchmarks import _irds
+    def _fingerprint_payload(self) -> dict[str, object]:
+        """See the module docstring: content ids of ir_datasets' files, not their texts."""
+        import ir_datasets
 
-        loader = self._loader
-        if loader is None:
-            import ir_datasets
-
-            loader = ir_datasets.load
-        ds = _irds.load_dataset(dataset_id, loader)
-        return [[s.entity, Path(s.path).name, s.content_id()] for s in _irds.source_files(ds)]
-
-    def fingerprint(self) -> str:
-        """See the module docstring: pinned md5s of ir_datasets' files, not their contents."""
-        with self._lock:
-            if self._fingerprint is None:
-                import ir_datasets
-
-                tuning_ids = {i for i in (self.tuning_dataset_id(lang) for lang in self.languages) if i}
-                ids = sorted(
-                    {self.dataset_id(lang) for lang in self.languages} | {self.train_dataset_id()} | tuning_ids
-                )
-                exclude = {"allow_download", "bitext_dir"}
-                if self.options.tuning == "none":  # fingerprints of runs without tuning stay as they were
-                    exclude |= {"tuning", "tuning_fallback", "holdout_fraction", "holdout_seed"}
-                self._fingerprint = hash_json(
-                    {
-                        "adapter": f"miracl/{ADAPTER_VERSION}",
-                        "options": self.options.model_dump(mode="json", exclude=exclude),
-                        "ir_datasets": ir_datasets.__version__,
-                        "files": {i: self._files(i) for i in ids},
-                        "bitext": self._bitext_digests(),
-                    }
-                )
-            return self._fingerprint
+        return {
+            "adapter": self.adapter_tag,
+            "options": self._options_identity(
+                {"allow_download", "bitext_dir"}, {"tuning", "tuning_fallback", "holdout_fraction", "holdout_seed"}
+            ),
+            "ir_datasets": ir_datasets.__version__,
+            "files": {i: self._files(i) for i in self._dataset_ids()},
+            "bitext": self._bitext_digests(),
+        }
 
     def describe(self) -> dict[str, object]:
         """Summary; ``stats`` covers the languages loaded so far (all, after a run)."""
@@ -672,14 +417,5 @@ class MiraclBenchmark(FileBenchmark):
             }
         )
         if self.options.tuning != "none":
-            o = self.options
-            out["tuning"] = {
-                "scheme": o.tuning,
-                "fallback": o.tuning_fallback,
-                "statement": self.split_statement(),
-                "schemes": {lang: self.tuning_scheme(lang) for lang in self.languages},
-                "dataset_ids": {lang: i for lang in self.languages if (i := self.tuning_dataset_id(lang))},
-                "holdout": o.holdout_identity() if o.uses_holdout() else None,
-                "queries": self.tuning_counts(),
-            }
+            out["tuning"] = self._tuning_description()
         return out
