@@ -263,7 +263,8 @@ class Engine:
         return self._model_identity
 
     def preflight(self, sample: int = 200) -> dict[str, Any]:
-        """Check, before any work, what would otherwise fail every cell: data, model, tokenizer coverage.
+        """Check, before any work, what would otherwise fail every cell (or silently score a random model):
+        data, the model's weights against its declared architecture, tokenizer coverage.
 
         Returns facts for the manifest (model identity, unknown-token rate per language).
         """
@@ -285,6 +286,8 @@ class Engine:
                 f"model.base {self.config.model.base!r}: cannot load its tokenizer "
                 f"offline ({e}); the directory needs the tokenizer files"
             ) from None
+        # the weights must fill the architecture config.json declares (else parameters are random): load it once now
+        self.load_base()
         from harness import corpus
 
         rates = {}

@@ -134,7 +134,9 @@ class BiEncoder(nn.Module):
 
         Options saved by :meth:`save_pretrained` are defaults; explicit arguments win.
         ``local_files_only`` defaults to True because this harness never downloads at run
-        time: a hub name must already be in the Hugging Face cache.
+        time: a hub name must already be in the Hugging Face cache.  Weights that leave
+        parameters of the declared architecture random are refused
+        (:func:`harness.models.identity.check_loading`).
         """
         from transformers import AutoModel, AutoTokenizer
 
@@ -153,8 +155,8 @@ class BiEncoder(nn.Module):
             tokenizer = AutoTokenizer.from_pretrained(
                 str(p) if p.is_dir() else str(name_or_path), local_files_only=local_files_only
             )
-            model = AutoModel.from_pretrained(
-                str(p) if p.is_dir() else str(name_or_path), local_files_only=local_files_only
+            model, loading = AutoModel.from_pretrained(
+                str(p) if p.is_dir() else str(name_or_path), local_files_only=local_files_only, output_loading_info=True
             )
         except (OSError, ValueError) as e:
             raise DataUnavailableError(
@@ -163,6 +165,9 @@ class BiEncoder(nn.Module):
                 "download the model once on a connected machine (e.g. `huggingface-cli download "
                 f"{name_or_path}`) and copy the Hugging Face cache (HF_HOME) here."
             ) from e
+        from harness.models.identity import check_loading
+
+        check_loading(str(name_or_path), model, loading)  # no random parameters behind a "loaded" model
         enc = cls(
             model,
             tokenizer,

@@ -8,6 +8,8 @@
   ``<cache>/digests.json`` keyed by each file's state (path, size, mtime, ctime, inode,
   device: :func:`harness.corpus.file_stamp`), so an unchanged directory is hashed once and
   an edit that restores the mtime is still seen.
+* :func:`check_loading`: a checkpoint that leaves parameters of the declared architecture
+  random (missing or mismatched keys, from transformers' ``output_loading_info``) is refused.
 * :func:`check_tokenizer`: the share of ``[UNK]`` among the word pieces of sample texts;
   a warning above ``warn_rate``, an error when every text is unknown (a model directory
   without its vocabulary, a tokenizer for another script).
@@ -25,7 +27,7 @@ from typing import Any
 
 from harness.errors import DataUnavailableError
 
-__all__ = ["TokenizerCoverageWarning", "check_tokenizer", "model_fingerprint"]
+__all__ = ["TokenizerCoverageWarning", "WeightsMismatchError", "check_loading", "check_tokenizer", "model_fingerprint"]
 
 
 class TokenizerCoverageWarning(UserWarning):
@@ -91,6 +93,52 @@ def model_fingerprint(name_or_path: str | os.PathLike, memo_file: Path | None = 
             f"download {name_or_path}`) and copy the cache here, or give a local directory"
         ) from None
     return {"kind": "hub", "name": str(name_or_path), "revision": snap.name}
+
+
+#: Parameters an encoder may lack in its checkpoint: BERT's pooler (a dense layer over [CLS] trained for next-sentence
+#: prediction) is never used by mean or [CLS] pooling of the last hidden states, and MLM checkpoints omit it.
+UNUSED_PARAMETERS = ("pooler.",)
+
+
+class WeightsMismatchError(DataUnavailableError):
+    """A model's weights do not fit the architecture its config.json declares (parameters would be random)."""
+
+
+def check_loading(name: str, model: Any, info: dict[str, Any]) -> None:
+    """Refuse a model whose checkpoint left parameters of its declared architecture uninitialised.
+
+    ``info`` is transformers' ``output_loading_info`` (``missing_keys``, ``unexpected_keys``,
+    ``mismatched_keys``).  Missing parameters other than :data:`UNUSED_PARAMETERS` are drawn at
+    random by transformers with only a log line: a config.json saying ``llama`` over BERT
+    weights gives a randomly initialised Llama that runs to "complete".  Unexpected keys alone
+    (a checkpoint's MLM or NSP heads) are fine: every parameter was loaded.
+
+    Raises
+    ------
+    WeightsMismatchError
+        Naming the architecture, the number of parameters left random and of checkpoint
+        tensors not used, with examples of each.
+    """
+    missing = sorted(k for k in info.get("missing_keys", []) if not k.startswith(UNUSED_PARAMETERS))
+    mismatched = sorted(k[0] if isinstance(k, (tuple, list)) else k for k in info.get("mismatched_keys", []))
+    if not missing and not mismatched:
+        return
+    unexpected = sorted(info.get("unexpected_keys", []))
+    arch = getattr(getattr(model, "config", None), "model_type", "?")
+    total = sum(1 for _ in model.state_dict())
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} of its {total} parameters are missing from the weights (e.g. {missing[:4]})")
+    if mismatched:
+        parts.append(f"{len(mismatched)} have another shape in the weights (e.g. {mismatched[:4]})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} tensors of the weights fit no parameter (e.g. {unexpected[:4]})")
+    raise WeightsMismatchError(
+        f"model.base {name!r}: its weights do not load into the architecture config.json declares "
+        f"(model_type {arch!r}): {'; '.join(parts)}. Those parameters would be random and every score "
+        "meaningless. Check config.json's model_type and architectures against the checkpoint, or give the "
+        "directory the model was saved to with save_pretrained"
+    )
 
 
 def check_tokenizer(tokenizer: Any, texts: Sequence[str], *, where: str, warn_rate: float = 0.05) -> float:

@@ -97,3 +97,48 @@ def test_fingerprint_sees_a_same_size_weight_edit_with_the_mtime_restored(tmp_pa
     os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert weights.stat().st_mtime_ns == st.st_mtime_ns and weights.stat().st_size == st.st_size
     assert model_fingerprint(model, memo)["sha256"] != before
+
+
+def test_weights_that_do_not_fit_the_declared_architecture_are_refused_before_any_work(tmp_path, tiny_bert):
+    """config.json says llama over BERT weights: transformers would build a random Llama; refused, keys named."""
+    import json
+
+    from harness.cache import Cache
+    from harness.config import config_from_dict
+    from harness.engine import Engine
+    from harness.models.encoder import BiEncoder
+    from harness.models.identity import WeightsMismatchError
+
+    model = tiny_bert.save(tmp_path / "m", pooling="mean", max_length=32)
+    BiEncoder.from_pretrained(model)  # as saved: loads (an absent pooler is allowed)
+    cfg = json.loads((model / "config.json").read_text())
+    cfg.update(model_type="llama", architectures=["LlamaModel"])
+    (model / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(WeightsMismatchError) as e:
+        BiEncoder.from_pretrained(model)
+    msg = str(e.value)
+    assert "model_type 'llama'" in msg and "missing from the weights" in msg and "embed_tokens.weight" in msg
+    assert "fit no parameter" in msg and "'embeddings." in msg
+    config = config_from_dict(
+        {
+            "device": "cpu",
+            "seeds": [0],
+            "model": {"base": str(model), "max_length": 32},
+            "benchmark": {
+                "name": "synthetic",
+                "queries": 20,
+                "corpus_docs": 60,
+                "n_concepts": 80,
+                "n_topics": 4,
+                "train_pairs": 40,
+                "languages": {"en": "high", "h1": "high", "l1": "low", "l2": "low"},
+                "pretrain_sentences": {"high": 20, "low": 10},
+                "bitext_pairs": {"high": 10, "low": 10},
+            },
+            "methods": {"zero-shot": {}},
+        }
+    )
+    cache = Cache(tmp_path / "cache")
+    with pytest.raises(WeightsMismatchError, match="do not load into the architecture"):
+        Engine(config, cache).preflight()
+    assert not (tmp_path / "cache" / "teacher").exists()
