@@ -129,8 +129,8 @@ class OTDistill(Method):
     retrieval pools; a sharper plan (``epsilon = 0.01``) did not help.  Aligning the layer
     below lets the last layer keep mapping token states into the retrieval space.
 
-    Known limitation (measured, README "What the default run says about the alignment
-    methods"): the plan is computed from the models' own token vectors, so it needs some
+    Known limitation (measured, ``docs/results.md``, "How the defaults came to be"):
+    the plan is computed from the models' own token vectors, so it needs some
     initial cross-lingual alignment to find translations.  In the embedded world with
     ``anchor_fraction = 0.1`` the teacher had none for the low-resource languages (bitext
     retrieval at chance) and no budget tried lifted them by more than 0.01.  With

@@ -30,8 +30,8 @@ The world (everything deterministic from ``SyntheticOptions.seed``)
   (still far weaker than mBERT) while the zero-shot high-low gap stays ~0.29.  Both
   measurements are of the teacher alone (``perf/diag_alignment.py``).  The change was
   prompted by the diagnosis of ``ot-distill`` (its transport plan needs some initial
-  alignment to find translations; README, "What the default run says about the alignment
-  methods"); 0.2 was the first value tried and was kept, and its effect on both alignment
+  alignment to find translations; ``docs/results.md``, "How the defaults came to
+  be"); 0.2 was the first value tried and was kept, and its effect on both alignment
   methods is reported there, whichever way it went.
 * **Pre-training text** (tokenizer and MLM): ``pretrain_sentences[tier]`` topical
   sentences per language (one or two focus concepts with some of their associates, plus
