@@ -32,6 +32,10 @@ root_doc = "index"
 # Every page in `notes/` is listed by a glob toctree (index.md); `_incoming/` holds drafts that
 # are not part of the site until they are moved into `notes/` (or another page).
 exclude_patterns = ["_build", "_ext", "_incoming", "Thumbs.db", ".DS_Store"]
+# Type fields of numpy sections name attributes that several classes share (``n_queries``,
+# ``method``): Sphinx then warns that a cross-reference has more than one target. Such a link
+# is ambiguous, not broken; every other warning fails the build (-W).
+suppress_warnings = ["ref.python"]
 
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
@@ -47,4 +51,8 @@ autodoc_mock_imports: list[str] = []
 html_theme = "alabaster"
 html_title = f"xling-harness {release}"
 html_static_path = ["_static"]
-html_theme_options = {"description": "a statistical benchmarking harness for cross-lingual retrieval"}
+html_theme_options = {
+    "description": "a statistical benchmarking harness for cross-lingual retrieval",
+    "page_width": "1240px",
+    "sidebar_width": "240px",
+}

@@ -205,5 +205,7 @@ def test_sphinx_build_has_no_warnings(tmp_path):
     reference = (tmp_path / "configuration.html").read_text()
     assert "analysis.target_difference" in reference and "methods.ot-distill.epsilon" in reference
     api = (tmp_path / "api" / "harness.html").read_text()
-    assert "FitContext" in api and "register_method" in api
+    assert 'id="harness.plugin.FitContext"' in api and 'id="harness.registry.register_method"' in api
+    assert ".. py:" not in api  # autodoc's output was parsed as reST, not shown as text
+    assert "Parameters" in (tmp_path / "api" / "stats.html").read_text()  # napoleon read the numpy sections
     assert (tmp_path / "results.html").is_file() and (tmp_path / "notes" / "index.html").is_file()

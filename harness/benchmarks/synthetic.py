@@ -48,7 +48,7 @@ The world (everything deterministic from ``SyntheticOptions.seed``)
   2 or 3 of a target's key concepts with independently chosen synonyms (so lexical
   matching fails when a synonym differs).  Relevance is computed from content over the
   whole corpus: with Q the query's concepts and K_d the passage's key concepts,
-  ``rel(d) = 2`` if Q is a subset of K_d, ``1`` if |Q & K_d| >= 2, else unjudged.
+  ``rel(d) = 2`` if Q is a subset of K_d, ``1`` if ``|Q & K_d| >= 2``, else unjudged.
 
 The language bias then arises through the base encoder (:mod:`harness.models.mini`): its
 shared WordPiece vocabulary is trained on the imbalanced pre-training text, so
