@@ -5,7 +5,7 @@ The few names a plugin author needs::
     from harness import FitContext, Method, register_method
 
 Benchmarks and executors register the same way (``register_benchmark``,
-``register_executor``); see :mod:`harness.registry` and the README's architecture map.
+``register_executor``); see :mod:`harness.registry` and the architecture map in ``docs/plugins.md``.
 """
 
 from harness.benchmarks.base import Benchmark

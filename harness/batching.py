@@ -15,7 +15,7 @@ Within a chunk of 50 batches the lengths are a random sample, so each batch hold
 nearly the same length (little padding), while the chunking and the final shuffle keep the
 data order random from epoch to epoch and keep short and long batches interleaved (the
 sampler of fairseq / AllenNLP ``BucketBatchSampler``, with the random chunks of
-``torchnlp``).  Padding efficiency is
+``torchnlp``).  Padding efficiency is::
 
     eff = sum_i len_i / sum_batches (|batch| * max_{i in batch} len_i)          (in (0, 1])
 

@@ -65,8 +65,10 @@ class ModelSection(_Section):
     """The base encoder."""
 
     base: str = Field("mini", description="'mini' (embedded, synthetic benchmark) or a from_pretrained path / hub name")
-    pooling: Literal["mean", "cls"] = "mean"
-    normalize: bool = True
+    pooling: Literal["mean", "cls"] = Field(
+        "mean", description="text embedding: mean of the token vectors (padding excluded) or the [CLS] vector"
+    )
+    normalize: bool = Field(True, description="L2-normalise embeddings (scores are then cosine similarities)")
     max_length: int = Field(64, ge=8, le=8192, description="tokens per text, special tokens included")
 
 
@@ -83,19 +85,32 @@ class IndexSection(_Section):
     accumulates in float64 and rounds scores once to float32 (:mod:`harness.search`).
     """
 
-    dtype: Literal["float16", "float32"] = "float16"
-    shard_size: int = Field(65536, ge=1, le=1 << 24)
+    dtype: Literal["float16", "float32"] = Field(
+        "float16",
+        description="storage type of document embeddings on disk (float32: exactly what the encoder returned)",
+    )
+    shard_size: int = Field(
+        65536, ge=1, le=1 << 24, description="passages per index shard (the unit of memory, resume and Ray tasks)"
+    )
 
 
 class RawConfig(_Section):
     """Top-level shape; nested sections are validated by their own models."""
 
-    name: str = Field("run", min_length=1, max_length=100)
-    description: str = ""
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
-    metrics: list[str] = Field(default_factory=lambda: ["ndcg@10", "recall@100", "mrr@10"], min_length=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    top_k: int = Field(100, ge=1, le=10000)
+    name: str = Field(
+        "run", min_length=1, max_length=100, description="names the run directory (letters, digits, - _ .)"
+    )
+    description: str = Field("", description="one line shown by `harness run --help` and in the report")
+    seeds: list[int] = Field(
+        default_factory=lambda: [0, 1, 2], min_length=1, description="run seeds (each trains its own teacher and cells)"
+    )
+    metrics: list[str] = Field(
+        default_factory=lambda: ["ndcg@10", "recall@100", "mrr@10"],
+        min_length=1,
+        description="ranx metric names scored per query (cut-offs <= top_k)",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available, else CPU")
+    top_k: int = Field(100, ge=1, le=10000, description="documents kept per query in run files")
     index: IndexSection = IndexSection()
     benchmark: dict[str, Any] = Field(default_factory=lambda: {"name": "synthetic"})
     model: ModelSection = ModelSection()

@@ -103,12 +103,17 @@ class Teacher(Encoder, Protocol):
       ``token_embeddings(features, layer=-1)`` -> ``(B, L, H)``; ``pool(tokens, mask)``;
     * ``copy()`` -> an independent trainable copy; ``to(device)``, ``parameters()``,
       ``train()``/``eval()`` as for any ``torch.nn.Module``; ``tokenizer``,
-      ``max_length``, ``save_pretrained(path)``.
+      ``max_length``, ``save_pretrained(path)``;
+    * ``dim`` -> ``H``, the embedding width (e.g. to size a projection head:
+      ``torch.nn.Linear(ctx.teacher.dim, ctx.teacher.dim)``).
     """
 
     tokenizer: Any
     max_length: int
     encode_batch_size: int
+
+    @property
+    def dim(self) -> int: ...
 
     def copy(self) -> "Teacher": ...
 

@@ -46,6 +46,11 @@ def rank_items(scores: Mapping[str, float], k: int | None = None) -> list[tuple[
     """``(doc_id, score)`` pairs in the harness's (trec_eval's) order, the first ``k``.
 
     Order: score descending, then doc id descending.
+
+    Examples
+    --------
+    >>> rank_items({"d1": 0.5, "d2": 0.9, "d3": 0.5}, k=2)
+    [('d2', 0.9), ('d3', 0.5)]
     """
     ranked = sorted(scores.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
     return ranked if k is None else ranked[:k]

@@ -17,14 +17,14 @@ depends on ``PYTHONHASHSEED``, the process or the thread count.
 
 Stage identities used by the harness (``seed`` is the run seed unless said otherwise):
 
-=====================================  ==========================================
-``("world", part)``                    generator seed ``benchmark.seed``
-``("mini", "init" | "mlm" | ...)``     ``mini.seed``
-``("teacher",)``                       teacher fine-tuning of a run seed
-``("method", name, "data")``           a method's ``ctx.rng``
-``("method", name, "train")``          a method's dropout stream (``ctx.train``)
+======================================  ==========================================
+``("world", part)``                     generator seed ``benchmark.seed``
+``("mini", "init" | "mlm" | ...)``      ``mini.seed``
+``("teacher",)``                        teacher fine-tuning of a run seed
+``("method", name, "data")``            a method's ``ctx.rng``
+``("method", name, "train")``           a method's dropout stream (``ctx.train``)
 statistics: ``(purpose, metric, ...)``  ``analysis.seed`` (``harness.stats.streams``)
-=====================================  ==========================================
+======================================  ==========================================
 """
 
 from __future__ import annotations

@@ -491,15 +491,15 @@ class TeacherOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    lr: float = Field(5e-4, gt=0, le=1.0)
+    lr: float = Field(5e-4, gt=0, le=1.0, description="AdamW peak learning rate")
     epochs: float = Field(3.0, gt=0, le=1000, description="passes over the training pairs")
     steps: int | None = Field(None, ge=1, description="optimizer steps (overrides epochs)")
-    batch_size: int = Field(64, ge=2, le=65536)
-    temperature: float = Field(0.05, gt=0, le=10)
+    batch_size: int = Field(64, ge=2, le=65536, description="(query, positive) pairs per step (in-batch negatives)")
+    temperature: float = Field(0.05, gt=0, le=10, description="InfoNCE temperature tau (= 1 / scale)")
     max_length: int = Field(64, ge=4, le=4096, description="tokens per text")
-    weight_decay: float = Field(0.01, ge=0)
-    grad_clip: float | None = Field(1.0, gt=0)
-    warmup: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
+    grad_clip: float | None = Field(1.0, gt=0, description="global gradient-norm clip (None: no clipping)")
+    warmup: float = Field(0.1, ge=0, lt=1, description="share of steps with linear warm-up (then linear decay)")
 
     @classmethod
     def from_mapping(

@@ -16,9 +16,9 @@ Everything else lives here and is used by both:
 Default budget: two passes over the bitext (``epochs = 2``: 438 steps of 32 pairs on the
 embedded benchmark), for both methods.  At one pass the contrastive InfoNCE was still far
 from its plateau and left the low tier at or below the zero-shot teacher; with three passes
-at lr 5e-4 ``ot-distill`` lowered the low tier while ``contrastive`` lifted it.  The README
-("What the default run says about the alignment methods") gives both methods at every budget
-tried; read the default run's verdict together with that table.
+at lr 5e-4 ``ot-distill`` lowered the low tier while ``contrastive`` lifted it.  ``docs/results.md``
+("How the defaults came to be") gives both methods at every budget tried; read the default
+run's verdict together with that table.
 
 The student trains without dropout by default (``student_dropout = False``): with dropout
 on, matching the frozen teacher's dropout-free outputs shifts the student's eval-mode
@@ -96,7 +96,7 @@ class AlignmentConfig(BaseModel):
         False,
         description="keep the student's dropout on while training (off: it matches the dropout-free teacher exactly)",
     )
-    weight_decay: float = Field(0.01, ge=0.0)
+    weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay")
     warmup: float = Field(0.1, ge=0.0, lt=1.0, description="share of steps with linear warm-up")
     eval_at: tuple[float, ...] = Field(
         (), description="budget curve: epochs (each below the final budget) at which the checkpoint is evaluated"

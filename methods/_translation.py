@@ -45,12 +45,12 @@ class TranslatorOptions(BaseModel):
     models: dict[str, str] = Field(default_factory=dict, description="language -> local seq2seq model directory")
     default_model: str | None = Field(None, description="model directory for languages not in `models`")
     model_languages: dict[str, str] = Field(default_factory=dict, description="language -> the model's language token")
-    translate_batch_size: int = Field(16, ge=1, le=4096)
+    translate_batch_size: int = Field(16, ge=1, le=4096, description="sentences per seq2seq generation batch")
     num_beams: int = Field(
         1, ge=1, le=64, description="1: greedy decoding; > 1: beam search (deterministic either way)"
     )
-    max_input_tokens: int = Field(512, ge=1, le=65536)
-    max_new_tokens: int = Field(256, ge=1, le=65536)
+    max_input_tokens: int = Field(512, ge=1, le=65536, description="seq2seq input truncation, in tokens")
+    max_new_tokens: int = Field(256, ge=1, le=65536, description="seq2seq output limit, in tokens")
 
     @model_validator(mode="after")
     def _check(self) -> "TranslatorOptions":

@@ -118,8 +118,8 @@ class OTDistill(Method):
     lower low tier at ``-1`` than at ``-2``; the sensitivity map (``harness run
     sensitivity``) shows the answer at both.
 
-    Known limitation (measured, README "What the default run says about the alignment
-    methods"): the plan is computed from the models' own token vectors, so it needs some
+    Known limitation (measured, ``docs/results.md``, "How the defaults came to be"):
+    the plan is computed from the models' own token vectors, so it needs some
     initial cross-lingual alignment to find translations.  In the embedded world with
     ``anchor_fraction = 0.1`` the teacher had none for the low-resource languages (bitext
     retrieval at chance) and no budget tried lifted them by more than 0.01.  With

@@ -22,14 +22,14 @@ class TranslateTrainConfig(TranslatorOptions):
     pairs_per_language: int | None = Field(
         1000, ge=1, description="pivot training pairs translated into each language (None: all); a seeded sample"
     )
-    lr: float = Field(5e-5, gt=0, le=1.0)
+    lr: float = Field(5e-5, gt=0, le=1.0, description="AdamW peak learning rate")
     epochs: float = Field(1.0, gt=0, le=1000, description="passes over the mixture")
     steps: int | None = Field(None, ge=1, description="optimizer steps (overrides epochs)")
     batch_size: int = Field(32, ge=2, le=65536, description="(query, passage) pairs per step, one language per batch")
     temperature: float = Field(0.05, gt=0, le=10.0, description="InfoNCE temperature (the teacher's)")
-    max_length: int = Field(64, ge=4, le=4096)
-    weight_decay: float = Field(0.01, ge=0.0)
-    warmup: float = Field(0.1, ge=0.0, lt=1.0)
+    max_length: int = Field(64, ge=4, le=4096, description="tokens per text")
+    weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay")
+    warmup: float = Field(0.1, ge=0.0, lt=1.0, description="share of steps with linear warm-up")
 
 
 @register_method("translate-train")

@@ -18,7 +18,7 @@ class ZeroShot(Method):
     Example
     -------
     >>> encoder = ZeroShot().fit(ctx)          # doctest: +SKIP
-    >>> encoder is ctx.teacher
+    >>> encoder is ctx.teacher                 # doctest: +SKIP
     True
     """
 

@@ -13,7 +13,7 @@ are what the generator's parameters are checked against.  One parameter was chan
 looking at an alignment method: ``anchor_fraction`` (0.1 -> 0.2, 2026-11-25), because the
 diagnosis of ``ot-distill`` showed the teacher had no initial cross-lingual alignment at all
 for low-resource languages, unlike mBERT; the change, its measured effect on the teacher and
-on both alignment methods are documented in :mod:`harness.benchmarks.synthetic` and the README.
+on both alignment methods are documented in :mod:`harness.benchmarks.synthetic` and ``docs/results.md``.
 
 Run:  ``python perf/bench_gap.py [--seeds 0 1 2] [--cache DIR] [--set section.key=value ...]``
 (sections: benchmark, mini, teacher; values are JSON, e.g. ``--set mini.mlm_epochs=6``).

@@ -26,7 +26,7 @@ Run (reuses the world, base encoder and teacher of a finished default run in the
     HARNESS_CACHE=~/.cache/harness python perf/diag_alignment.py \\
         'ot:{"epochs": 3, "lr": 5e-4}' 'ct:{"epochs": 3, "lr": 5e-4}' 'oracle:{"layer": -1}'
 
-Findings are recorded in the README ("What the default run says about the alignment methods").
+Findings are recorded in ``docs/results.md`` ("How the defaults came to be").
 """
 
 from __future__ import annotations

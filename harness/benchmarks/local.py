@@ -48,7 +48,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, Tuple  # noqa: UP035 - ir_datasets needs typing.Tuple (see _LocalDoc)
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.benchmarks._common import TIERS, DataFormatError, check_language_code, iter_tsv, parse_options
 from harness.benchmarks._filebased import FileBenchmark
@@ -66,12 +66,12 @@ class LocalLanguageOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    corpus: Path
-    queries: Path
-    qrels: Path
-    tier: str
-    dev_queries: Path | None = None
-    dev_qrels: Path | None = None
+    corpus: Path = Field(description="TSV of doc_id<TAB>text, one passage per line")
+    queries: Path = Field(description="TSV of query_id<TAB>text (the reported queries)")
+    qrels: Path = Field(description="TREC qrels of the queries (query_id 0 doc_id relevance)")
+    tier: str = Field(description="resource tier: high, mid or low")
+    dev_queries: Path | None = Field(None, description="TSV of dev queries (tuning only; with dev_qrels)")
+    dev_qrels: Path | None = Field(None, description="TREC qrels of the dev queries")
 
     @field_validator("tier", mode="before")
     @classmethod

@@ -30,8 +30,8 @@ The world (everything deterministic from ``SyntheticOptions.seed``)
   (still far weaker than mBERT) while the zero-shot high-low gap stays ~0.29.  Both
   measurements are of the teacher alone (``perf/diag_alignment.py``).  The change was
   prompted by the diagnosis of ``ot-distill`` (its transport plan needs some initial
-  alignment to find translations; README, "What the default run says about the alignment
-  methods"); 0.2 was the first value tried and was kept, and its effect on both alignment
+  alignment to find translations; ``docs/results.md``, "How the defaults came to
+  be"); 0.2 was the first value tried and was kept, and its effect on both alignment
   methods is reported there, whichever way it went.
 * **Pre-training text** (tokenizer and MLM): ``pretrain_sentences[tier]`` topical
   sentences per language (one or two focus concepts with some of their associates, plus
@@ -48,7 +48,7 @@ The world (everything deterministic from ``SyntheticOptions.seed``)
   2 or 3 of a target's key concepts with independently chosen synonyms (so lexical
   matching fails when a synonym differs).  Relevance is computed from content over the
   whole corpus: with Q the query's concepts and K_d the passage's key concepts,
-  ``rel(d) = 2`` if Q is a subset of K_d, ``1`` if |Q & K_d| >= 2, else unjudged.
+  ``rel(d) = 2`` if Q is a subset of K_d, ``1`` if ``|Q & K_d| >= 2``, else unjudged.
 
 The language bias then arises through the base encoder (:mod:`harness.models.mini`): its
 shared WordPiece vocabulary is trained on the imbalanced pre-training text, so

@@ -60,16 +60,16 @@ class SyntheticOptions(BaseModel):
         default_factory=lambda: {"en": "high", "h1": "high", "l1": "low", "l2": "low", "l3": "low", "l4": "low"},
         description="language code -> resource tier (high, mid or low)",
     )
-    n_topics: int = Field(50, ge=2, le=10_000)
-    n_concepts: int = Field(1500, ge=20, le=200_000)
+    n_topics: int = Field(50, ge=2, le=10_000, description="topics the concepts are grouped into")
+    n_concepts: int = Field(1500, ge=20, le=200_000, description="concepts in the world's inventory (>= 4 * n_topics)")
     synonyms: int = Field(2, ge=1, le=5, description="surface forms per non-anchor concept and language")
     synonym_weights: tuple[float, ...] = Field(
         (0.6, 0.4), description="probability of each synonym (length = synonyms; normalised)"
     )
     anchor_fraction: float = Field(0.2, ge=0.0, le=0.5, description="share of concepts written alike everywhere")
-    function_words: int = Field(20, ge=1, le=200)
+    function_words: int = Field(20, ge=1, le=200, description="function words per language")
     function_word_rate: float = Field(0.35, ge=0.0, le=2.0, description="function words per content word")
-    zipf_exponent: float = Field(0.8, ge=0.0, le=2.0)
+    zipf_exponent: float = Field(0.8, ge=0.0, le=2.0, description="concept frequency ~ rank ** -zipf_exponent")
     background_concepts: int = Field(4, ge=0, le=50, description="once-mentioned topical concepts per passage")
     associates: int = Field(4, ge=0, le=50, description="concepts that co-occur specifically with each concept")
     pretrain_sentences: dict[str, int] = Field(
@@ -100,7 +100,9 @@ class SyntheticOptions(BaseModel):
         description="judged dev queries per language (tuning only; disjoint from the test queries); default: "
         "queries // 4, or fewer if the corpus has no room for more",
     )
-    confusers_per_query: int = Field(1, ge=0, le=20)
+    confusers_per_query: int = Field(
+        1, ge=0, le=20, description="same-topic passages sharing 1-2 key concepts with each relevant passage"
+    )
     corpus_docs: int = Field(2000, ge=1, le=10_000_000, description="passages per language")
 
     @model_validator(mode="after")

@@ -48,12 +48,14 @@ class RayOptions(Options):
     """``[executor]`` options of ``kind = "ray"``."""
 
     address: str | None = Field(None, description="Ray cluster address; None starts a local instance")
-    num_cpus_per_cell: float = Field(1.0, gt=0)
-    num_gpus_per_cell: float = Field(0.0, ge=0)
-    max_retries: int = Field(2, ge=0, le=10)
+    num_cpus_per_cell: float = Field(1.0, gt=0, description="CPUs each cell task asks Ray for")
+    num_gpus_per_cell: float = Field(
+        0.0, ge=0, description="GPUs each dense cell asks for (> 0: cells run on CUDA; BM25 cells ask for none)"
+    )
+    max_retries: int = Field(2, ge=0, le=10, description="Ray retries of a task whose worker was lost")
     shard_tasks: bool = Field(True, description="encode each document-index shard as its own Ray task")
     num_gpus_per_shard: float | None = Field(None, ge=0, description="None: 1 if num_gpus_per_cell > 0, else 0")
-    num_cpus_per_shard: float = Field(1.0, gt=0)
+    num_cpus_per_shard: float = Field(1.0, gt=0, description="CPUs each shard-encoding task asks for")
     max_shards_in_flight: int = Field(4, ge=1, le=1024, description="per index being built")
     max_cells_in_flight: int | None = Field(
         None,

@@ -198,6 +198,7 @@ class BiEncoder(nn.Module):
 
     @property
     def dim(self) -> int:
+        """``H``: the width of every embedding this encoder returns (the model's hidden size)."""
         return int(self.model.config.hidden_size)
 
     # ------------------------------------------------------------------ forward

@@ -58,11 +58,11 @@ class MiniOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     vocab_size: int = Field(8000, ge=100, le=500_000, description="WordPiece vocabulary size")
-    layers: int = Field(2, ge=1, le=48)
-    hidden: int = Field(128, ge=16, le=8192)
-    heads: int = Field(2, ge=1, le=128)
+    layers: int = Field(2, ge=1, le=48, description="transformer layers")
+    hidden: int = Field(128, ge=16, le=8192, description="hidden width (a multiple of heads)")
+    heads: int = Field(2, ge=1, le=128, description="attention heads")
     intermediate: int | None = Field(None, ge=16, description="feed-forward width (default 2 * hidden)")
-    dropout: float = Field(0.1, ge=0, lt=1)
+    dropout: float = Field(0.1, ge=0, lt=1, description="dropout probability (hidden and attention)")
     tie_embeddings: bool = Field(
         False, description="share the MLM output matrix with the input embeddings (BERT does; see the module docstring)"
     )
@@ -70,11 +70,11 @@ class MiniOptions(BaseModel):
     pretrain: bool = Field(True, description="False: random initialisation (the no-pre-training control)")
     mlm_epochs: float = Field(4.0, gt=0, le=1000, description="passes over the pre-training text")
     mlm_steps: int | None = Field(None, ge=1, description="MLM optimizer steps (overrides mlm_epochs)")
-    mask_prob: float = Field(0.15, gt=0, lt=1)
-    lr: float = Field(1e-3, gt=0, le=1)
-    batch_size: int = Field(128, ge=2, le=65536)
-    warmup: float = Field(0.06, ge=0, lt=1)
-    weight_decay: float = Field(0.01, ge=0)
+    mask_prob: float = Field(0.15, gt=0, lt=1, description="share of tokens masked for MLM")
+    lr: float = Field(1e-3, gt=0, le=1, description="AdamW peak learning rate")
+    batch_size: int = Field(128, ge=2, le=65536, description="sentences per MLM step")
+    warmup: float = Field(0.06, ge=0, lt=1, description="share of steps with linear warm-up")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     seed: int = Field(0, ge=0, description="initialisation and masking seed")
     threads: int | None = Field(
         None,

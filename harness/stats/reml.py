@@ -40,7 +40,7 @@ import numpy as np
 from scipy import linalg as sla
 from scipy import optimize as sopt
 
-#: Relative gradient tolerance of the KKT check (gradient x theta scale / |criterion scale|).
+#: Relative gradient tolerance of the KKT check (``gradient x theta scale / |criterion scale|``).
 KKT_TOL = 1e-4
 #: Components of the run-level model, in order.
 COMPONENTS = ("method", "language", "method_x_language", "seed", "seed_x_language")

@@ -17,7 +17,7 @@ thousands of queries).
   per-(method, seed, language) means ``Y[m,s,l]`` of a balanced design (every method the
   same number of seeds ``S``; methods with fewer seeds are left out of the decomposition,
   methods with more contribute their first ``S``).  Sources and expected mean squares
-      (``M`` methods, ``L`` languages in ``T`` tiers, ``n0 = (L - sum_t n_t^2 / L)/(T - 1)``)::
+  (``M`` methods, ``L`` languages in ``T`` tiers, ``n0 = (L - sum_t n_t^2 / L)/(T - 1)``)::
 
       seed x language (residual)  E = e
       seed within method          E = e + L s

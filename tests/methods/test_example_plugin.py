@@ -60,7 +60,7 @@ def test_example_plugin_is_visible_to_a_subprocess(example_plugin):
 
 
 def test_example_plugin_fits_in_40_lines():
-    """The complete third-party plugin (its Python) fits in 40 lines, as the README promises."""
+    """The complete third-party plugin (its Python) fits in 40 lines, as docs/plugins.md says."""
     from example_plugin import EXAMPLE_DIR
 
     lines = (EXAMPLE_DIR / "src" / "harness_lang_center" / "__init__.py").read_text().splitlines()

@@ -1,4 +1,4 @@
-"""README.md's default-run figures are the ones perf/readme_figures.py writes from a stored run."""
+"""docs/results.md's run figures are the ones perf/doc_figures.py writes from the stored runs."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def script():
-    spec = importlib.util.spec_from_file_location("readme_figures", ROOT / "perf" / "readme_figures.py")
+    spec = importlib.util.spec_from_file_location("doc_figures", ROOT / "perf" / "doc_figures.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-def test_readme_block_matches_the_stored_run():
+def test_default_block_matches_the_stored_run():
     mod = script()
     stored = json.loads(mod.STORED.read_text())
-    block = mod.readme_block(mod.README.read_text())
-    assert block == mod.render(stored), "README.md drifted: run `python perf/readme_figures.py RUN_DIR`"
+    block = mod.doc_block(mod.DOC.read_text())
+    assert block == mod.render(stored), "docs/results.md drifted: run `python perf/doc_figures.py RUN_DIR`"
     # the block quotes the stored D and its interval, and every method's tier means
     d = stored["question"]["difference"][stored["question"]["endpoint"]]
     assert f"D = {d['estimate']:+.4f}, 95% CI [{d['ci'][0]:.4f}, {d['ci'][1]:.4f}]" in block
@@ -33,11 +33,11 @@ def test_terminal_example_quotes_the_stored_run():
 
     mod = script()
     stored = json.loads(mod.STORED.read_text())
-    text = mod.README.read_text()
+    text = mod.STATS_DOC.read_text()
     start = text.index("At the end of `harness run` and `harness report DIR`")
     example = text[text.index("```", start) : text.index("```", text.index("```", start) + 3)]
     numbers = re.findall(r"[+-]?\d\.\d{3}(?!\d)", example)
-    assert numbers, "the README's terminal example shows no figures"
+    assert numbers, "the terminal example of docs/statistics.md shows no figures"
     assert set(numbers) <= mod.quoted_numbers(stored), set(numbers) - mod.quoted_numbers(stored)
 
 
@@ -49,11 +49,11 @@ def test_stored_run_used_the_current_default_config():
     assert stored["run"]["config_sha256"] == load_config("default").sha256()
 
 
-def test_readme_full_block_matches_the_stored_full_run():
+def test_full_block_matches_the_stored_full_run():
     mod = script()
     stored = json.loads(mod.FULL.read_text())
-    block = mod.readme_block(mod.README.read_text(), mod.FULL_BEGIN, mod.FULL_END)
-    assert block == mod.render(stored, "full"), "run `python perf/readme_figures.py --full RUN_DIR`"
+    block = mod.doc_block(mod.DOC.read_text(), mod.FULL_BEGIN, mod.FULL_END)
+    assert block == mod.render(stored, "full"), "run `python perf/doc_figures.py --full RUN_DIR`"
     assert "`harness run full`" in block and "--full RUN_DIR" in block
     for t in stored["tier_means"]:
         assert mod._f(t["mean"]) in block
@@ -82,14 +82,14 @@ def test_full_config_is_the_one_the_stored_full_run_used():
 
 
 def test_check_passes_on_the_repository():
-    assert script().check(script().README.read_text()) == 0
+    assert script().check(script().DOC.read_text()) == 0
 
 
 def test_a_changed_figure_is_caught(tmp_path):
     mod = script()
     stored = json.loads(mod.STORED.read_text())
     stored["tier_means"][0]["mean"] += 0.01
-    assert mod.render(stored) != mod.readme_block(mod.README.read_text())
+    assert mod.render(stored) != mod.doc_block(mod.DOC.read_text())
 
 
 def test_extract_reads_a_run_directory(tmp_path, make_results, make_run):
@@ -107,11 +107,11 @@ def test_extract_reads_a_run_directory(tmp_path, make_results, make_run):
     assert "Low-tier means per seed (seeds 0, 1)" in block
 
 
-def test_readme_science_block_matches_the_stored_science_run():
+def test_science_block_matches_the_stored_science_run():
     mod = script()
     stored = json.loads(mod.SCIENCE.read_text())
-    block = mod.readme_block(mod.README.read_text(), mod.SCI_BEGIN, mod.SCI_END)
-    assert block == mod.render_science(stored), "run `python perf/readme_figures.py --science RUN_DIR`"
+    block = mod.doc_block(mod.DOC.read_text(), mod.SCI_BEGIN, mod.SCI_END)
+    assert block == mod.render_science(stored), "run `python perf/doc_figures.py --science RUN_DIR`"
     assert [m["mode"] for m in stored["modes"]] == ["monolingual", "cross-lingual"]
     for m in stored["modes"]:
         assert f"**{m['mode']}**" in block

@@ -1,13 +1,13 @@
-"""The README's default-run figures, regenerated from a run directory (so they cannot drift by hand).
+"""The documentation's run figures, regenerated from a run directory (so they cannot drift by hand).
 
-    python perf/readme_figures.py RUN_DIR     # RUN_DIR: a finished default `harness run`
-    python perf/readme_figures.py --full RUN_DIR      # RUN_DIR: a finished `harness run full`
-    python perf/readme_figures.py --science RUN_DIR   # RUN_DIR: a finished `harness run science`
-    python perf/readme_figures.py --check     # exit 1 if README.md differs from the stored figures
+    python perf/doc_figures.py RUN_DIR                # RUN_DIR: a finished default `harness run`
+    python perf/doc_figures.py --full RUN_DIR         # RUN_DIR: a finished `harness run full`
+    python perf/doc_figures.py --science RUN_DIR      # RUN_DIR: a finished `harness run science`
+    python perf/doc_figures.py --check                # exit 1 if docs/results.md differs from the stored figures
 
 From ``RUN_DIR/analysis.json`` and ``manifest.json`` it writes ``perf/results/default_run.json``
-(the few numbers the README quotes: tier means per method, per-seed tier means of the question's
-methods, their gaps and gap reductions, D with its interval and the verdict) and rewrites the block of ``README.md`` between
+(the few numbers the docs quote: tier means per method, per-seed tier means of the question's
+methods, their gaps and gap reductions, D with its interval and the verdict) and rewrites the block of ``docs/results.md`` between
 ``<!-- default-run:begin -->`` and ``<!-- default-run:end -->``.  The verdict sentence is the
 one the report and the terminal show (:func:`reports.verdict.verdict_summary`).  With ``--full`` it
 does the same for the full-size study (``perf/results/full_run.json``, the ``full-run``
@@ -21,7 +21,9 @@ method's and control's tier means, its low-tier difference from the zero-shot te
 chosen on dev, the verdict, and one computed sentence per alignment method putting its low-tier
 gain beside its controls' (same plugin with shuffled bitext, with alignment weight 0, and the
 per-language centring of the teacher).
-``tests/reports/test_readme_figures.py`` fails when a README block and its stored figures differ.
+``tests/reports/test_doc_figures.py`` fails when a block of ``docs/results.md`` and its stored figures
+differ, and when the terminal example of ``docs/statistics.md`` quotes a number the stored default run
+does not hold.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+DOC = ROOT / "docs" / "results.md"
+#: The page with the terminal summary example (its numbers must be the stored default run's).
+STATS_DOC = ROOT / "docs" / "statistics.md"
 STORED = ROOT / "perf" / "results" / "default_run.json"
 BEGIN, END = "<!-- default-run:begin -->", "<!-- default-run:end -->"
 FULL = ROOT / "perf" / "results" / "full_run.json"
 FULL_BEGIN, FULL_END = "<!-- full-run:begin -->", "<!-- full-run:end -->"
-#: kind -> (stored figures, README markers, how the README names the run)
+#: kind -> (stored figures, block markers, how the page names the run)
 RUNS = {
     "default": (STORED, (BEGIN, END), "the default run"),
     "full": (FULL, (FULL_BEGIN, FULL_END), "the full run, `harness run full`"),
@@ -47,7 +51,7 @@ SCIENCE = ROOT / "perf" / "results" / "science_run.json"
 SCI_BEGIN, SCI_END = "<!-- science-run:begin -->", "<!-- science-run:end -->"
 
 
-#: The fields of ``analysis["question"]`` the README blocks quote.
+#: The fields of ``analysis["question"]`` the blocks quote.
 QUESTION_KEYS = ("metric", "endpoint", "methods", "verdict", "degenerate", "reason", "difference", "per_method")
 
 
@@ -69,7 +73,7 @@ def primary_tier_means(a: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def extract(run_dir: Path) -> dict[str, Any]:
-    """The README's figures from a run directory (plain JSON data)."""
+    """The page's figures from a run directory (plain JSON data)."""
     analysis, manifest = finished_run(run_dir)
     pm = analysis["design"]["primary_metric"]
     q = analysis["question"]
@@ -106,7 +110,7 @@ def extract(run_dir: Path) -> dict[str, Any]:
 
 
 def _f(x: float) -> str:
-    """README style: three decimals without the leading zero (.653, -.007)."""
+    """The pages' style: three decimals without the leading zero (.653, -.007)."""
     s = f"{x:.3f}"
     return s.replace("0.", ".", 1) if abs(x) < 1 else s
 
@@ -117,7 +121,7 @@ def _flag(kind: str) -> str:
 
 
 def render(fig: dict[str, Any], kind: str = "default") -> str:
-    """The README block (markdown) for the stored figures of the ``default`` or ``full`` run."""
+    """The block (markdown) for the stored figures of the ``default`` or ``full`` run."""
     sys.path.insert(0, str(ROOT))
     from harness_reports.verdict import verdict_summary
 
@@ -135,7 +139,7 @@ def render(fig: dict[str, Any], kind: str = "default") -> str:
         begin,
         f"Tier means of {pm} in {what} ({len(fig['run']['seeds'])} seeds, {queries} queries per "
         f"language; config sha256 `{fig['run']['config_sha256'][:8]}`{renamed}, finished {fig['run']['finished'][:10]}; "
-        f"regenerated by `python perf/readme_figures.py {flag}RUN_DIR`):",
+        f"regenerated by `python perf/doc_figures.py {flag}RUN_DIR`):",
         "",
         "| | " + " | ".join(methods) + " |",
         "|---|" + "---|" * len(methods),
@@ -192,9 +196,9 @@ def quoted_numbers(fig: dict[str, Any]) -> set[str]:
     return {f"{v:.3f}" for v in values} | {f"{v:+.3f}" for v in values}
 
 
-def readme_block(text: str, begin: str = BEGIN, end: str = END) -> str:
+def doc_block(text: str, begin: str = BEGIN, end: str = END) -> str:
     if begin not in text or end not in text:
-        raise SystemExit(f"{README}: markers {begin} / {end} not found")
+        raise SystemExit(f"{DOC}: markers {begin} / {end} not found")
     return text[text.index(begin) : text.index(end) + len(end)]
 
 
@@ -269,7 +273,7 @@ def _controls(fig: dict[str, Any], method: str) -> dict[str, str]:
 
 
 def render_science(fig: dict[str, Any]) -> str:
-    """The README block for the science run."""
+    """The block for the science run."""
     sys.path.insert(0, str(ROOT))
     from harness_reports.verdict import verdict_summary
 
@@ -278,7 +282,7 @@ def render_science(fig: dict[str, Any]) -> str:
         SCI_BEGIN,
         f"`harness run science` ({len(run['seeds'])} seeds; config sha256 `{run['config_sha256'][:8]}`, finished "
         f"{run['finished'][:10]}, {run['seconds']:.0f} s; regenerated by "
-        "`python perf/readme_figures.py --science RUN_DIR`). Test queries; budgets chosen on dev.",
+        "`python perf/doc_figures.py --science RUN_DIR`). Test queries; budgets chosen on dev.",
     ]
     for m in fig["modes"]:
         pm, opts, q = m["primary_metric"], m["options"], m["question"]
@@ -358,45 +362,45 @@ def config_sha(kind: str, stored: dict[str, Any]) -> str:
 
 
 def check(text: str) -> int:
-    """0 if every README block equals its stored figures and each stored run used today's config."""
-    if SCIENCE.exists() and readme_block(text, SCI_BEGIN, SCI_END) != render_science(json.loads(SCIENCE.read_text())):
-        print(f"README.md's science block differs from {SCIENCE.relative_to(ROOT)}", file=sys.stderr)
+    """0 if every block of ``docs/results.md`` equals its stored figures and each stored run used today's config."""
+    if SCIENCE.exists() and doc_block(text, SCI_BEGIN, SCI_END) != render_science(json.loads(SCIENCE.read_text())):
+        print(f"{DOC.relative_to(ROOT)}: the science block differs from {SCIENCE.relative_to(ROOT)}", file=sys.stderr)
         return 1
     for kind, (path, (begin, end), _) in RUNS.items():
         stored = json.loads(path.read_text())
-        if readme_block(text, begin, end) != render(stored, kind):
+        if doc_block(text, begin, end) != render(stored, kind):
             print(
-                f"README.md's {kind}-run block differs from {path.relative_to(ROOT)}; run "
-                f"`python perf/readme_figures.py {_flag(kind)}RUN_DIR` on a fresh `harness run {kind}`",
+                f"{DOC.relative_to(ROOT)}: the {kind}-run block differs from {path.relative_to(ROOT)}; run "
+                f"`python perf/doc_figures.py {_flag(kind)}RUN_DIR` on a fresh `harness run {kind}`",
                 file=sys.stderr,
             )
             return 1
         current, used = config_sha(kind, stored), stored["run"]["config_sha256"]
         if used != current:
             print(
-                f"README.md's {kind}-run figures match the stored run, but it used config {used[:8]} and the "
+                f"{DOC.relative_to(ROOT)}: the {kind}-run figures match the stored run, but it used config {used[:8]} and the "
                 f"{kind} config is now {current[:8]}: regenerate from a fresh `harness run {kind}`",
                 file=sys.stderr,
             )
             return 1
-    print("README.md's default-run and full-run figures match the stored runs")
+    print(f"{DOC.relative_to(ROOT)}: the default-run, full-run and science-run figures match the stored runs")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", nargs="?", type=Path, help="a finished default run directory")
-    ap.add_argument("--check", action="store_true", help="only compare README.md with the stored figures")
+    ap.add_argument("--check", action="store_true", help="only compare docs/results.md with the stored figures")
     ap.add_argument("--full", type=Path, metavar="RUN_DIR", help="a finished `harness run full` directory")
     ap.add_argument("--science", type=Path, metavar="RUN_DIR", help="a finished `harness run science` directory")
     args = ap.parse_args(argv)
-    text = README.read_text()
+    text = DOC.read_text()
     if args.science:
         sci = extract_science(args.science)
         SCIENCE.parent.mkdir(parents=True, exist_ok=True)
         SCIENCE.write_text(json.dumps(sci, indent=1) + "\n")
-        README.write_text(text.replace(readme_block(text, SCI_BEGIN, SCI_END), render_science(sci)))
-        print(f"wrote {SCIENCE.relative_to(ROOT)} and the README science block from {args.science}")
+        DOC.write_text(text.replace(doc_block(text, SCI_BEGIN, SCI_END), render_science(sci)))
+        print(f"wrote {SCIENCE.relative_to(ROOT)} and the science block of {DOC.relative_to(ROOT)} from {args.science}")
         return 0
     if args.check:
         return check(text)
@@ -407,8 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     fig = extract(run_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(fig, indent=1) + "\n")
-    README.write_text(text.replace(readme_block(text, begin, end), render(fig, kind)))
-    print(f"wrote {path.relative_to(ROOT)} and the README {kind}-run block from {run_dir}")
+    DOC.write_text(text.replace(doc_block(text, begin, end), render(fig, kind)))
+    print(f"wrote {path.relative_to(ROOT)} and the {kind}-run block of {DOC.relative_to(ROOT)} from {run_dir}")
     return 0
 
 
