@@ -12,13 +12,14 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from irds_fixtures import CLIR_DOCS, register_clirmatrix_fixture, write_clirmatrix_home
+from irds_fixtures import CLIR_DOCS, MRTYDI_SW, register_clirmatrix_fixture, write_clirmatrix_home, write_mrtydi_home
 
 from harness.benchmarks._common import DataFormatError
 from harness.benchmarks.bitext_sources import BitextSource, sample_indices
@@ -416,7 +417,8 @@ _SCRIPT = textwrap.dedent(
         b.check_available()
         out["mode"] = b.modes
         out["sw"] = {k: dict(v) for k, v in vars(b.language_data("sw")).items() if k in ("corpus", "queries", "qrels")}
-        out["shared"] = b.corpus_fingerprint("sw") == b.corpus_fingerprint("yo")
+        out["shared"] = "yo" in b.languages and b.corpus_fingerprint("sw") == b.corpus_fingerprint("yo")
+        out["dev"] = {lang: sorted(b.topics(lang, "dev").queries) for lang in b.languages if "dev" in b.splits}
         out["fingerprint"] = b.fingerprint()
     except (DataUnavailableError, ConfigError) as e:
         out["error"] = type(e).__name__ + ": " + str(e)
@@ -471,3 +473,26 @@ def test_clirmatrix_ids_in_the_wrong_order_are_refused_with_the_right_id(tmp_pat
     assert out["attempts"] == []
     assert out["error"].startswith("ConfigError") and "benchmark.datasets.sw" in out["error"]
     assert "use 'clirmatrix/en/bi139-base/sw/test1'" in out["error"]
+
+
+def test_real_mr_tydi_ids_read_an_unpacked_release_offline_and_tune_on_its_train_split(tmp_path):
+    home = write_mrtydi_home(tmp_path / "home")
+    opts = {
+        "datasets": {"sw": "mr-tydi/sw/test"},
+        "teacher_pairs": "mr-tydi/sw/train",
+        "pivot": "sw",
+        "tuning": "train",
+    }
+    out = _run_real(home, opts)
+    assert "error" not in out, out["error"]
+    assert out["attempts"] == [] and out["mode"] == ["monolingual"]
+    assert out["sw"]["corpus"] == dict(MRTYDI_SW["docs"])
+    assert out["sw"]["queries"] == dict(MRTYDI_SW["test"][0]) and out["sw"]["qrels"] == {
+        "t1": {"1#0": 1},
+        "t2": {"2#0": 1},
+    }
+    # the unpacked release is what ir_datasets reads: without it, the archive is named as missing
+    shutil.rmtree(home / "mr-tydi" / "sw.data")
+    out = _run_real(home, opts)
+    assert out["attempts"] == [] and out["error"].startswith("DataUnavailableError")
+    assert "mr-tydi/sw/test" in out["error"] and "~/.ir_datasets/mr-tydi" in out["error"]
