@@ -84,6 +84,7 @@ def test_tiers_not_given_come_from_the_documented_wikipedia_table():
         ({"datasets": {"sw": "miracl/sw/deve"}}, "benchmark.datasets.sw", "did you mean 'miracl/sw/dev'"),
         ({"datasets": {"yo": "miracl/yo/train"}}, "benchmark.datasets.yo", "miracl/yo has: dev"),
         ({"datasets": {"sw": "mr-tydi/sw/tset"}}, "benchmark.datasets.sw", "mr-tydi/sw has: dev, test, train"),
+        ({"datasets": {"sw": "clirmatrix/en/bi139-base/sw/tset1"}}, "benchmark.datasets.sw", "{train|dev|test1|test2}"),
         ({"teacher_pairs": "miracl/en/trian"}, "benchmark.teacher_pairs", "did you mean 'miracl/en/train'"),
         ({"datasets": {}}, "benchmark.datasets", "non-empty"),
         ({"tiers": {"hihg": ["sw"]}}, "benchmark.tiers.hihg", "did you mean 'high'"),
