@@ -376,6 +376,39 @@ def test_hf_bitext_from_a_saved_dataset_and_a_clear_error_when_the_cache_lacks_o
     assert "datasets.load_dataset('harness-test/no-such-opus', 'en-sw', split='train')" in msg and "hf_disk" in msg
 
 
+def _hf_cache_entry(cache: Path, name: str, config: str, rows: list[dict], work: Path) -> None:
+    """Put ``rows`` in a datasets cache as ``load_dataset(name, config)`` leaves them (built through the json
+    builder, then filed under ``<ns>___<name>/<config>/<version>/<hash>``, the layout it reads offline)."""
+    import glob
+
+    import datasets
+
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    datasets.load_dataset("json", data_files=str(work / "rows.jsonl"), split="train", cache_dir=str(work / "c"))
+    src = Path(next(p for p in glob.glob(str(work / "c" / "json" / "*" / "*" / "*")) if os.path.isdir(p)))
+    ns, short = name.split("/")
+    dst = cache / f"{ns}___{short}" / config / src.parts[-2] / src.parts[-1]
+    shutil.copytree(src, dst)
+    (dst / "json-train.arrow").rename(dst / f"{short}-train.arrow")
+    info = json.loads((dst / "dataset_info.json").read_text())
+    info.update(config_name=config, builder_name=short, dataset_name=short)
+    (dst / "dataset_info.json").write_text(json.dumps(info))
+
+
+def test_hf_bitext_by_name_is_read_offline_from_the_local_datasets_cache(tmp_path, monkeypatch):
+    import datasets
+
+    cache = tmp_path / "hf-cache"
+    rows = [{"translation": {"en": "the water", "sw": "maji"}}, {"translation": {"en": "the lion", "sw": "simba"}}]
+    _hf_cache_entry(cache, "harness-test/tiny-opus", "en-sw", rows, tmp_path / "work")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    online = datasets.config.HF_HUB_OFFLINE
+    got = BitextSource.parse({"hf": "harness-test/tiny-opus", "hf_config": "en-sw"}, "x").read("en", "sw")
+    assert [(p.pivot, p.other) for p in got.pairs] == [("the water", "maji"), ("the lion", "simba")]
+    assert datasets.config.HF_HUB_OFFLINE == online  # forced offline only while reading
+
+
 def test_bitext_is_fingerprinted_by_content_not_path(ids, tmp_path):
     a = _moses(tmp_path / "a")
     b = _moses(tmp_path / "b")
