@@ -111,6 +111,10 @@ def source_files(ds: Any, entities: tuple[str, ...] = ENTITIES) -> list[SourceFi
         if h is None or (entity == "docs" and docstore_built(ds)):
             continue
         for dl in _downloads(h, Download, LocalDownload):
+            if _is_extracted(dl):  # an archive ir_datasets already unpacked (Mr. TyDi): its tree is the source
+                md5 = getattr(getattr(dl, "_streamer", None), "expected_md5", None)
+                out.append(SourceFile(entity, str(dl._extract_path), True, None, md5))
+                continue
             if isinstance(dl, LocalDownload):
                 p = Path(getattr(dl, "_path", ""))
                 out.append(SourceFile(entity, str(p), p.is_file()))
@@ -125,6 +129,14 @@ def source_files(ds: Any, entities: tuple[str, ...] = ENTITIES) -> list[SourceFi
     return out
 
 
+def _is_extracted(obj: Any) -> bool:
+    """Whether ``obj`` is an ir_datasets ``TarExtractAll`` whose extraction directory exists (then the
+    archive it would extract from is not needed; ir_datasets reads the extracted files)."""
+    from ir_datasets.util import TarExtractAll
+
+    return isinstance(obj, TarExtractAll) and os.path.isdir(getattr(obj, "_extract_path", ""))
+
+
 def _downloads(obj: Any, download_t: type, local_t: type) -> Iterator[Any]:
     """Download / LocalDownload objects reachable from an ir_datasets handler."""
     seen: set[int] = set()
@@ -134,7 +146,7 @@ def _downloads(obj: Any, download_t: type, local_t: type) -> Iterator[Any]:
         if id(o) in seen:
             continue
         seen.add(id(o))
-        if isinstance(o, (download_t, local_t)):
+        if isinstance(o, (download_t, local_t)) or _is_extracted(o):
             yield o
         elif isinstance(o, (list, tuple)):
             stack.extend(reversed(o))

@@ -132,6 +132,11 @@ def _unknown_id_hint(dataset_id: str) -> str:
     hint = f"ir_datasets does not know this id{did_you_mean(dataset_id, ids)}"
     if siblings:
         hint += f"; {parent} has: {', '.join(siblings)}"
+    if dataset_id.startswith("clirmatrix/"):
+        hint += (
+            "; CLIRMatrix ids are clirmatrix/<document lang>/{bi139-base|bi139-full}/<query lang>/"
+            "{train|dev|test1|test2} (multi8: ar de en es fr ja ru zh only)"
+        )
     return hint + " (`ir_datasets list` shows every id; ir_datasets.com documents each collection)"
 
 

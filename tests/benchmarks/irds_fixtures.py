@@ -132,3 +132,30 @@ def register_clirmatrix_fixture(home: Path) -> str:
             Dataset(docs[d], CLIRMatrixQueries(dl, q), CLIRMatrixQrels(dl, QRELS_DEFS)),
         )
     return prefix
+
+
+#: Mr. TyDi Swahili (``mr-tydi/sw/<split>``): passages, and per split its topics and qrels.
+MRTYDI_SW = {
+    "docs": [
+        ("1#0", "Mto Nile ni mto mrefu zaidi"),
+        ("2#0", "Simba ni mnyama wa porini"),
+        ("3#0", "Mlima Kilimanjaro"),
+    ],
+    "test": ([("t1", "mto mrefu"), ("t2", "simba")], [("t1", "1#0", 1), ("t2", "2#0", 1)]),
+    "train": ([("r1", "mlima mrefu")], [("r1", "3#0", 1)]),
+}
+
+
+def write_mrtydi_home(home: Path) -> Path:
+    """Mr. TyDi Swahili as ir_datasets keeps it once unpacked: ``<home>/mr-tydi/sw.data/mrtydi-v1.0-swahili/``
+    with ``collection/docs.jsonl.gz`` (``{"id", "contents"}``), ``topic.<split>.tsv`` and ``qrels.<split>.txt``
+    (ir_datasets/datasets/mr_tydi.py: a ``TarExtractAll`` of the release tarball into ``<lang>.data``)."""
+    root = home / "mr-tydi" / "sw.data" / "mrtydi-v1.0-swahili"
+    (root / "collection").mkdir(parents=True, exist_ok=True)
+    docs = "".join(json.dumps({"id": d, "contents": t}) + "\n" for d, t in MRTYDI_SW["docs"])
+    (root / "collection" / "docs.jsonl.gz").write_bytes(_gz(docs.encode()))
+    for split in ("test", "train", "dev"):
+        topics, qrels = MRTYDI_SW.get(split, ([], []))
+        (root / f"topic.{split}.tsv").write_text("".join(f"{q}\t{t}\n" for q, t in topics))
+        (root / f"qrels.{split}.txt").write_text("".join(f"{q} Q0 {d} {r}\n" for q, d, r in qrels))
+    return home

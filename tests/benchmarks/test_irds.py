@@ -12,13 +12,14 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from irds_fixtures import CLIR_DOCS, register_clirmatrix_fixture, write_clirmatrix_home
+from irds_fixtures import CLIR_DOCS, MRTYDI_SW, register_clirmatrix_fixture, write_clirmatrix_home, write_mrtydi_home
 
 from harness.benchmarks._common import DataFormatError
 from harness.benchmarks.bitext_sources import BitextSource, sample_indices
@@ -83,6 +84,7 @@ def test_tiers_not_given_come_from_the_documented_wikipedia_table():
         ({"datasets": {"sw": "miracl/sw/deve"}}, "benchmark.datasets.sw", "did you mean 'miracl/sw/dev'"),
         ({"datasets": {"yo": "miracl/yo/train"}}, "benchmark.datasets.yo", "miracl/yo has: dev"),
         ({"datasets": {"sw": "mr-tydi/sw/tset"}}, "benchmark.datasets.sw", "mr-tydi/sw has: dev, test, train"),
+        ({"datasets": {"sw": "clirmatrix/en/bi139-base/sw/tset1"}}, "benchmark.datasets.sw", "{train|dev|test1|test2}"),
         ({"teacher_pairs": "miracl/en/trian"}, "benchmark.teacher_pairs", "did you mean 'miracl/en/train'"),
         ({"datasets": {}}, "benchmark.datasets", "non-empty"),
         ({"tiers": {"hihg": ["sw"]}}, "benchmark.tiers.hihg", "did you mean 'high'"),
@@ -374,6 +376,39 @@ def test_hf_bitext_from_a_saved_dataset_and_a_clear_error_when_the_cache_lacks_o
     assert "datasets.load_dataset('harness-test/no-such-opus', 'en-sw', split='train')" in msg and "hf_disk" in msg
 
 
+def _hf_cache_entry(cache: Path, name: str, config: str, rows: list[dict], work: Path) -> None:
+    """Put ``rows`` in a datasets cache as ``load_dataset(name, config)`` leaves them (built through the json
+    builder, then filed under ``<ns>___<name>/<config>/<version>/<hash>``, the layout it reads offline)."""
+    import glob
+
+    import datasets
+
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    datasets.load_dataset("json", data_files=str(work / "rows.jsonl"), split="train", cache_dir=str(work / "c"))
+    src = Path(next(p for p in glob.glob(str(work / "c" / "json" / "*" / "*" / "*")) if os.path.isdir(p)))
+    ns, short = name.split("/")
+    dst = cache / f"{ns}___{short}" / config / src.parts[-2] / src.parts[-1]
+    shutil.copytree(src, dst)
+    (dst / "json-train.arrow").rename(dst / f"{short}-train.arrow")
+    info = json.loads((dst / "dataset_info.json").read_text())
+    info.update(config_name=config, builder_name=short, dataset_name=short)
+    (dst / "dataset_info.json").write_text(json.dumps(info))
+
+
+def test_hf_bitext_by_name_is_read_offline_from_the_local_datasets_cache(tmp_path, monkeypatch):
+    import datasets
+
+    cache = tmp_path / "hf-cache"
+    rows = [{"translation": {"en": "the water", "sw": "maji"}}, {"translation": {"en": "the lion", "sw": "simba"}}]
+    _hf_cache_entry(cache, "harness-test/tiny-opus", "en-sw", rows, tmp_path / "work")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    online = datasets.config.HF_HUB_OFFLINE
+    got = BitextSource.parse({"hf": "harness-test/tiny-opus", "hf_config": "en-sw"}, "x").read("en", "sw")
+    assert [(p.pivot, p.other) for p in got.pairs] == [("the water", "maji"), ("the lion", "simba")]
+    assert datasets.config.HF_HUB_OFFLINE == online  # forced offline only while reading
+
+
 def test_bitext_is_fingerprinted_by_content_not_path(ids, tmp_path):
     a = _moses(tmp_path / "a")
     b = _moses(tmp_path / "b")
@@ -416,7 +451,8 @@ _SCRIPT = textwrap.dedent(
         b.check_available()
         out["mode"] = b.modes
         out["sw"] = {k: dict(v) for k, v in vars(b.language_data("sw")).items() if k in ("corpus", "queries", "qrels")}
-        out["shared"] = b.corpus_fingerprint("sw") == b.corpus_fingerprint("yo")
+        out["shared"] = "yo" in b.languages and b.corpus_fingerprint("sw") == b.corpus_fingerprint("yo")
+        out["dev"] = {lang: sorted(b.topics(lang, "dev").queries) for lang in b.languages if "dev" in b.splits}
         out["fingerprint"] = b.fingerprint()
     except (DataUnavailableError, ConfigError) as e:
         out["error"] = type(e).__name__ + ": " + str(e)
@@ -471,3 +507,26 @@ def test_clirmatrix_ids_in_the_wrong_order_are_refused_with_the_right_id(tmp_pat
     assert out["attempts"] == []
     assert out["error"].startswith("ConfigError") and "benchmark.datasets.sw" in out["error"]
     assert "use 'clirmatrix/en/bi139-base/sw/test1'" in out["error"]
+
+
+def test_real_mr_tydi_ids_read_an_unpacked_release_offline_and_tune_on_its_train_split(tmp_path):
+    home = write_mrtydi_home(tmp_path / "home")
+    opts = {
+        "datasets": {"sw": "mr-tydi/sw/test"},
+        "teacher_pairs": "mr-tydi/sw/train",
+        "pivot": "sw",
+        "tuning": "train",
+    }
+    out = _run_real(home, opts)
+    assert "error" not in out, out["error"]
+    assert out["attempts"] == [] and out["mode"] == ["monolingual"]
+    assert out["sw"]["corpus"] == dict(MRTYDI_SW["docs"])
+    assert out["sw"]["queries"] == dict(MRTYDI_SW["test"][0]) and out["sw"]["qrels"] == {
+        "t1": {"1#0": 1},
+        "t2": {"2#0": 1},
+    }
+    # the unpacked release is what ir_datasets reads: without it, the archive is named as missing
+    shutil.rmtree(home / "mr-tydi" / "sw.data")
+    out = _run_real(home, opts)
+    assert out["attempts"] == [] and out["error"].startswith("DataUnavailableError")
+    assert "mr-tydi/sw/test" in out["error"] and "~/.ir_datasets/mr-tydi" in out["error"]
