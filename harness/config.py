@@ -21,6 +21,7 @@ Layout (see ``harness/configs/default.toml``)::
     [methods.zero-shot]             # one table per method, holding its options
     [methods.ot-distill]
     epsilon = 0.05
+    [question]                      # the headline question's roles (treatment, comparator, baseline)
     [analysis]                      # statistics options
     [output]
     dir = "harness-runs"
@@ -33,6 +34,7 @@ import importlib.resources
 import itertools
 import re
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +47,7 @@ from harness.hashing import hash_json
 from harness.models.mini import MiniOptions
 from harness.options import validate_section
 from harness.registry import BENCHMARKS, EXECUTORS, METHODS
-from harness.stats.options import AnalysisOptions
+from harness.stats.options import LEGACY_ROLES, ROLE_KEYS, AnalysisOptions, ConfigNote, QuestionOptions, legacy_roles
 from harness.training import TeacherOptions, TrainingOptions
 
 if sys.version_info >= (3, 11):
@@ -118,6 +120,7 @@ class RawConfig(_Section):
     teacher: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)
     methods: dict[str, dict[str, Any]] = Field(min_length=1)
+    question: dict[str, Any] = Field(default_factory=dict)
     analysis: dict[str, Any] = Field(default_factory=dict)
     executor: dict[str, Any] = Field(default_factory=lambda: {"kind": "local"})
     output: OutputSection = OutputSection()
@@ -219,6 +222,13 @@ class HarnessConfig:
     text: str = ""
     #: ``--set KEY=VALUE`` overrides applied over ``text`` (in order); the normalised config includes them
     overrides: tuple[str, ...] = ()
+    question: QuestionOptions = field(default_factory=QuestionOptions)
+
+    def analysis_for(self, mode: str | None) -> AnalysisOptions:
+        """The analysis options of one evaluation mode: the question's roles in that mode
+        (``[question.<mode>]`` over ``[question]``), ``exclude_pivot`` resolved (true in
+        cross-lingual mode unless set)."""
+        return self.analysis.model_copy(update=self.question.roles(mode))
 
     # convenient views
     @property
@@ -278,7 +288,8 @@ class HarnessConfig:
         d["teacher"] = self.teacher.model_dump(mode="json")
         d["training"] = self.training.model_dump(mode="json")
         d["methods"] = {m.name: m.table for m in self.methods}
-        d["analysis"] = self.analysis.model_dump(mode="json")
+        d["question"] = self.question.table()
+        d["analysis"] = self.analysis.model_dump(mode="json", exclude=set(ROLE_KEYS))
         d["executor"] = {
             "kind": self.executor_name,
             **(self.executor.model_dump(mode="json") if self.executor is not None else {}),
@@ -611,19 +622,13 @@ def config_from_dict(
 
     methods = _method_entries(raw.methods, source)
 
-    analysis = validate_section(AnalysisOptions, raw.analysis, "analysis", source)
-    for key in ("ot_method", "contrastive_method", "baseline"):
-        val = getattr(analysis, key, None)
-        default = AnalysisOptions.model_fields[key].default
-        names = [m.name for m in methods]
-        if val is not None and val not in names and key in raw.analysis and val != default:
-            raise ConfigError(
-                f"analysis.{key}",
-                val,
-                f"one of the configured methods: {', '.join(names)}",
-                hint=f"{did_you_mean(val, names).strip()} add it under [methods] or change this key".strip(),
-                source=source,
-            )
+    question, analysis_table = _question_section(raw, bopts, methods, source)
+    analysis = validate_section(
+        AnalysisOptions,
+        {**analysis_table, **{k: v for k, v in question.roles(None).items() if k != "exclude_pivot"}},
+        "analysis",
+        source,
+    )
     return HarnessConfig(
         raw=raw,
         benchmark_name=bname,
@@ -638,7 +643,98 @@ def config_from_dict(
         source=source,
         text=text,
         overrides=tuple(overrides),
+        question=question,
     )
+
+
+def _question_section(
+    raw: RawConfig, bopts: BaseModel, methods: list[MethodEntry], source: str
+) -> tuple[QuestionOptions, dict[str, Any]]:
+    """The ``[question]`` table, validated, and the ``[analysis]`` table without role keys.
+
+    The old ``[analysis] ot_method / contrastive_method / baseline`` are moved into the
+    question with a one-line :class:`~harness.stats.options.ConfigNote`; a role given in
+    both places, or a new role name under ``[analysis]``, is a :class:`ConfigError`.  Every
+    role given explicitly must name a configured method (or method group), and each mode
+    table must name a mode of the benchmark.
+    """
+    analysis = dict(raw.analysis)
+    for key in ("treatment", "comparator", "exclude_pivot"):
+        if key in analysis:
+            raise ConfigError(
+                f"analysis.{key}",
+                analysis[key],
+                "a key of [question]",
+                hint=f"move it: [question] {key} = ...",
+                source=source,
+            )
+    moved = {k: analysis.pop(k) for k in ("ot_method", "contrastive_method", "baseline") if k in analysis}
+    if moved:
+        for k in moved:
+            new_key = LEGACY_ROLES.get(k, k)
+            if new_key in raw.question:
+                raise ConfigError(
+                    f"analysis.{k}",
+                    moved[k],
+                    f"the role given once, as question.{new_key}",
+                    hint=f"remove analysis.{k} (question.{new_key} = {raw.question[new_key]!r} is also set)",
+                    source=source,
+                )
+        warnings.warn(
+            f"{source or 'config'}: [analysis] {', '.join(moved)} read as [question] "
+            f"{', '.join(LEGACY_ROLES.get(k, k) for k in moved)} (the question's roles); rename them to silence this note",
+            ConfigNote,
+            stacklevel=3,
+        )
+        moved = legacy_roles(moved, "analysis", note=False)
+    question = validate_section(QuestionOptions, {**moved, **raw.question}, "question", source)
+    known_modes = tuple(getattr(bopts, "evaluation_modes", None) or ("monolingual", "cross-lingual"))
+    for mode in question.modes:
+        if mode not in known_modes:
+            raise ConfigError(
+                f"question.{mode}",
+                mode,
+                f"a table of role overrides for a mode of the benchmark: {', '.join(known_modes)}",
+                hint=f"unknown mode{did_you_mean(mode, known_modes)}; [question.<mode>] takes treatment, comparator, "
+                "baseline and exclude_pivot",
+                source=source,
+            )
+    names = [m.name for m in methods]
+    groups = list(dict.fromkeys([*(m.group or m.name for m in methods), *names]))
+    given = [("", {**moved, **{k: v for k, v in raw.question.items() if not isinstance(v, Mapping)}})]
+    given += [(f"{m}.", dict(raw.question[m])) for m in question.modes if isinstance(raw.question.get(m), Mapping)]
+    for prefix, table in given:
+        for key in ("treatment", "comparator", "baseline"):
+            val = table.get(key)
+            if isinstance(val, str) and val not in groups and val != QuestionOptions.model_fields[key].default:
+                old = {"treatment": "ot_method", "comparator": "contrastive_method"}.get(key, key)
+                path = f"question.{prefix}{key}" if key in raw.question or prefix else f"analysis.{old}"
+                raise ConfigError(
+                    path,
+                    val,
+                    f"one of the configured methods: {', '.join(groups)}",
+                    hint=f"{did_you_mean(val, groups).strip()} add it under [methods] or change this key".strip(),
+                    source=source,
+                )
+    for mode in (None, *question.modes):
+        r = question.roles(mode)
+        if r["treatment"] == r["comparator"]:
+            where = f"question.{mode}" if mode else "question"
+            raise ConfigError(
+                f"{where}.comparator",
+                r["comparator"],
+                f"a method different from the treatment ({r['treatment']!r})",
+                source=source,
+            )
+    if question.untrained_candidate and not any(m.plugin == "zero-shot" for m in methods):
+        raise ConfigError(
+            "question.untrained_candidate",
+            True,
+            "true only with a zero-shot method configured (its results are the untrained teacher's)",
+            hint="add [methods.zero-shot] or set untrained_candidate = false",
+            source=source,
+        )
+    return question, analysis
 
 
 def make_benchmark(config: HarnessConfig, cache: Any) -> Any:

@@ -18,6 +18,12 @@ Your Work": equal tuning effort per method, tuned on held-out data):
 Each method's grid size (number of candidates) is reported; when the methods the question
 compares had grids of different sizes, a warning says that their tuning effort differed.
 Without a dev split every method keeps its configured options and final budget.
+
+**No training as a candidate** (``[question] untrained_candidate = true``): every method
+with checkpoint budgets also gets the candidate "0 steps", the untrained teacher (the
+results of the config's ``zero-shot`` method, which applies the seed's teacher unchanged;
+a student starts from it).  It joins every such grid alike, so the dev rule may choose
+"no training" for any method, and the grids stay equal in size.
 """
 
 from __future__ import annotations
@@ -34,8 +40,8 @@ BUDGET_COLUMNS = ("split", "budget_steps", "budget_examples", "budget_seconds")
 
 @dataclass(frozen=True)
 class Candidate:
-    method: str  # the variant's name (results.parquet)
-    steps: int | None  # checkpoint budget, or None for the variant's final result
+    method: str  # the variant's name (results.parquet); the teacher's method for the untrained candidate
+    steps: int | None  # checkpoint budget (0: untrained, the teacher), or None for the variant's final result
     dev_score: float | None
 
 
@@ -67,12 +73,23 @@ def _score(df: pd.DataFrame, metric: str) -> float | None:
 def select_on_dev(config: Any, dev: pd.DataFrame | None, budgets: pd.DataFrame | None) -> dict[str, Selection]:
     """Choose one candidate per method group on dev (see the module docstring)."""
     metric = config.analysis.primary_metric
+    question = getattr(config, "question", None)
+    teacher = (
+        next((e.name for e in config.methods if e.plugin == "zero-shot"), None)
+        if question is not None and question.untrained_candidate
+        else None
+    )
     groups: dict[str, list[Any]] = {}
     for entry in config.methods:
         groups.setdefault(entry.group or entry.name, []).append(entry)
     out: dict[str, Selection] = {}
     for group, entries in groups.items():
         cands: list[Candidate] = []
+        has_checkpoints = (
+            budgets is not None and "split" in budgets and bool(budgets.method.isin([e.name for e in entries]).any())
+        )
+        if teacher is not None and has_checkpoints:  # budget 0: the untrained teacher, first in grid order
+            cands.append(Candidate(teacher, 0, _score(dev[dev.method == teacher], metric) if dev is not None else None))
         for e in entries:
             if budgets is not None and "split" in budgets:
                 ck = budgets[(budgets.method == e.name) & (budgets.split == "dev")]
@@ -85,8 +102,8 @@ def select_on_dev(config: Any, dev: pd.DataFrame | None, budgets: pd.DataFrame |
             )
         scored = [c for c in cands if c.dev_score is not None]
         chosen = max(scored, key=lambda c: c.dev_score or 0.0) if scored else cands[-1]  # max keeps the first of ties
-        entry = next(e for e in entries if e.name == chosen.method)
-        out[group] = Selection(group, chosen, tuple(cands), dict(entry.swept))
+        entry = next((e for e in entries if e.name == chosen.method), None)
+        out[group] = Selection(group, chosen, tuple(cands), dict(entry.swept) if entry is not None else {})
     return out
 
 
@@ -97,7 +114,7 @@ def tuned_results(
     frames = []
     for group, sel in selections.items():
         c = sel.chosen
-        if c.steps is None:
+        if c.steps is None or c.steps == 0:  # the final result, or the untrained teacher's results
             rows = results[results.method == c.method]
         else:
             assert budgets is not None

@@ -527,20 +527,24 @@ def analyze_modes(
     for mode in modes:
         r, d, b = res[mode], devs[mode], buds[mode]
         assert r is not None  # results is a table, so every mode has one (maybe empty)
+        opts = config.analysis_for(mode)  # the question's roles in this mode ([question.<mode>])
         selections = select_on_dev(config, d, b) if any_done else {}
         headline = tuned_results(r, b, selections) if selections else r
-        a = analyze_results(headline, config, bench)
+        a = analyze_results(headline, config, bench, opts)
         a["protocol"] = protocol_summary(
-            config, selections, d is not None, getattr(bench, "split_statement", lambda: None)()
+            config, selections, d is not None, getattr(bench, "split_statement", lambda: None)(), opts
         )
         if b is not None and "error" not in a:
-            a["budget_curves"] = budget_curves(b[b.split == "test"], headline, config, bench)
+            a["budget_curves"] = budget_curves(b[b.split == "test"], headline, config, bench, opts)
         per_mode[mode] = a
     return combine(per_mode)
 
 
-def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench) -> dict[str, Any]:
-    """The statistics package's analysis as JSON data (``{"error": ...}`` if it cannot run)."""
+def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench, options: Any = None) -> dict[str, Any]:
+    """The statistics package's analysis as JSON data (``{"error": ...}`` if it cannot run).
+
+    ``options``: the mode's analysis options (:meth:`HarnessConfig.analysis_for`); default the config's.
+    """
     from harness.errors import StatisticsError
     from harness.stats import analyze
 
@@ -548,7 +552,7 @@ def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench) -> dict
         return {"error": "no finished cells: nothing to analyse"}
     tiers = {lang: bench.tier(lang) for lang in bench.languages}
     try:
-        return analyze(results, config.analysis, tiers=tiers).to_dict()
+        return analyze(results, options or config.analysis, tiers=tiers, pivot=getattr(bench, "pivot", None)).to_dict()
     except StatisticsError as e:  # degenerate tables (e.g. one method) are reported, not hidden
         return {"error": str(e)}
 
@@ -573,14 +577,19 @@ def qrels_problems(data: Any) -> dict[str, Any]:
 
 
 def protocol_summary(
-    config: HarnessConfig, selections: dict[str, Any], has_dev: bool, dev_split: str | None = None
+    config: HarnessConfig,
+    selections: dict[str, Any],
+    has_dev: bool,
+    dev_split: str | None = None,
+    options: Any = None,
 ) -> dict[str, Any]:
     """What the dev rule chose for each method, and whether the compared methods had equal tuning effort.
 
     ``dev_split`` says in words what the dev queries are (``Benchmark.split_statement()``).
     """
     sel = {g: s.to_dict() for g, s in selections.items()}
-    ot, con = config.analysis.ot_method, config.analysis.contrastive_method
+    opts = options or config.analysis
+    ot, con = opts.treatment, opts.comparator
     grids = {m: sel[m]["grid_size"] for m in (ot, con) if m in sel}
     warnings = []
     if len(set(grids.values())) > 1:
@@ -605,7 +614,9 @@ def protocol_summary(
     }
 
 
-def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessConfig, bench) -> dict[str, Any]:
+def budget_curves(
+    budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessConfig, bench, options: Any = None
+) -> dict[str, Any]:
     """The question and the tier means at every budget of the budget curves (``budgets.parquet``).
 
     At each budget step count ``b`` shared by the question's OT and contrastive methods, their
@@ -618,8 +629,8 @@ def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessC
     from harness.errors import StatisticsError
     from harness.stats.analysis import analyze_question
 
-    opts = config.analysis
-    ot, con = opts.ot_method, opts.contrastive_method
+    opts = options or config.analysis
+    ot, con = opts.treatment, opts.comparator
     have = set(budgets.method.unique())
     if not {ot, con} <= have:
         return {"note": f"budget curves need checkpoints of both {ot!r} and {con!r} (eval_at)", "points": []}
@@ -631,7 +642,7 @@ def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessC
         at_b = budgets[(budgets.budget_steps == b) & budgets.method.isin([ot, con])]
         table = pd.concat([results[~results.method.isin([ot, con])], at_b[cols]], ignore_index=True)
         try:
-            a = analyze_question(table, opts, tiers=tiers)  # = analyze(...).to_dict()'s parts used here
+            a = analyze_question(table, opts, tiers=tiers, pivot=getattr(bench, "pivot", None))  # = analyze()'s parts
         except StatisticsError as e:
             points.append({"steps": int(b), "error": str(e)})
             continue
@@ -661,8 +672,8 @@ def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessC
     crossovers = [{"between_steps": [a_s, b_s]} for (a_s, a_d), (b_s, b_d) in zip(ds, ds[1:]) if (a_d > 0) != (b_d > 0)]
     verdicts = sorted({str(p.get("verdict")) for p in points if "verdict" in p})
     return {
-        "ot_method": ot,
-        "contrastive_method": con,
+        "treatment": ot,
+        "comparator": con,
         "primary_metric": opts.primary_metric,
         "points": points,
         "crossovers": crossovers,

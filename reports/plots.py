@@ -396,10 +396,16 @@ def budget_curves(
     crossovers: Sequence[tuple[int, int]],
     alt: str,
     caption: str,
+    treatment: str = "OT",
+    comparator: str = "contrastive",
 ) -> Plot:
     """Left: the question's D vs budget with its CI band and the ``[-delta, delta]`` band; right:
-    each method's tier means vs budget (``tier_curves[label] = [(steps, mean), ...]``)."""
-    fig = _figure(7.4, 2.6)
+    each method's tier means vs budget (``tier_curves["<method> · <tier>"] = [(steps, mean), ...]``).
+
+    On the right a method keeps one colour and a tier one line style and marker (high: solid,
+    circles; low: dashed, squares; others: dotted, triangles), so both are told apart.
+    """
+    fig = _figure(7.4, 3.0)
     ax, bx = fig.subplots(1, 2)
     x = np.asarray(steps, dtype=float)
     ax.axhspan(-delta, delta, color="#e8e8e8", zorder=0, linewidth=0)
@@ -411,12 +417,24 @@ def budget_curves(
     for a, b in crossovers:
         ax.axvspan(a, b, color="#f3d9a4", alpha=0.5, zorder=0, linewidth=0)
     ax.set_xlabel("training steps")
-    ax.set_ylabel("D (gap OT − gap contrastive)")
-    for i, (label, pts) in enumerate(tier_curves.items()):
+    ax.set_ylabel(f"D = gap({treatment})\n− gap({comparator})", fontsize=8)
+    methods = list(dict.fromkeys(label.split(" · ")[0] for label in tier_curves))
+    styles = {"high": ("o", "-"), "low": ("s", "--")}
+    for label, pts in tier_curves.items():
         if pts:
+            method, _, tier = label.partition(" · ")
+            marker, line = styles.get(tier, ("^", ":"))
             xs, ys = zip(*pts)
-            bx.plot(xs, ys, "o-" if "high" in label else "s--", color=_color(i // 2), markersize=3, label=label)
+            bx.plot(
+                xs,
+                ys,
+                marker=marker,
+                linestyle=line,
+                color=_color(methods.index(method)),
+                markersize=3.5,
+                label=label,
+            )
     bx.set_xlabel("training steps")
-    bx.set_ylabel(f"mean {metric}")
+    bx.set_ylabel(f"mean {metric}", fontsize=8)
     bx.legend(fontsize=6, frameon=False)
     return _encode(fig, alt, caption)

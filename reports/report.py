@@ -106,7 +106,7 @@ def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[st
             if d and d["estimate"] is not None:
                 rows.append(
                     plots.Interval(
-                        f"{q['methods']['ot']} − {q['methods']['contrastive']} · {stat}",
+                        f"{q['methods']['treatment']} − {q['methods']['comparator']} · {stat}",
                         d["estimate"],
                         *(d["ci"] or (None, None)),
                         group="difference",
@@ -118,12 +118,12 @@ def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[st
                 xlabel=f"{pm}",
                 reference=0.0,
                 alt=f"Dot plot of the high-minus-low gap and the cross-language dispersion of {pm} per method, and "
-                f"their differences between {q['methods']['ot']} and {q['methods']['contrastive']}, with "
+                f"their differences between {q['methods']['treatment']} and {q['methods']['comparator']}, with "
                 f"{level}% intervals: " + "; ".join(f"{i.label} {i.estimate:.4f}" for i in rows),
                 caption=f"The question's statistics with {level}% hierarchical-bootstrap intervals: per method the "
                 "high-minus-low gap and the dispersion (SD of per-language means), and the differences "
-                f"{q['methods']['ot']} minus {q['methods']['contrastive']} (negative: smaller for "
-                f"{q['methods']['ot']}). The dashed line marks 0.",
+                f"{q['methods']['treatment']} minus {q['methods']['comparator']} (negative: smaller for "
+                f"{q['methods']['treatment']}). The dashed line marks 0.",
             )
 
     vd = v.variance[0] if v.variance else None
@@ -185,11 +185,11 @@ def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[st
             vs.high,
             delta=vs.delta,
             label=f"D ({what})",
-            better=f"{vs.ot} reduces the {what} more",
-            worse=f"{vs.contrastive} reduces it more",
-            alt=f"The difference D = {what}({vs.ot}) − {what}({vs.contrastive}) = {vs.d:+.4f} with its {level}% "
+            better=f"{vs.treatment} reduces the {what} more",
+            worse=f"{vs.comparator} reduces it more",
+            alt=f"The difference D = {what}({vs.treatment}) − {what}({vs.comparator}) = {vs.d:+.4f} with its {level}% "
             f"interval {fmt_ci((vs.low, vs.high), 4)}, drawn against the band from −δ to +δ (δ = {vs.delta:g}).",
-            caption=f"D = {what}({vs.ot}) − {what}({vs.contrastive}) with its {level}% hierarchical-bootstrap interval. "
+            caption=f"D = {what}({vs.treatment}) − {what}({vs.comparator}) with its {level}% hierarchical-bootstrap interval. "
             f"Grey band: ±δ (analysis.target_difference = {vs.delta:g}). An interval entirely left of −δ "
             "shows an extra reduction of δ or more; an interval whose lower end lies right of −δ rules such a "
             "reduction out.",
@@ -223,7 +223,10 @@ def protocol_context(analysis: Mapping[str, Any] | None, manifest: Mapping[str, 
         tier_curves: dict[str, list[tuple[int, float]]] = {}
         for p in points:
             for t in p.get("tier_means") or []:
-                if t.get("method") in (curves.get("ot_method"), curves.get("contrastive_method")):
+                if t.get("method") in (
+                    curves.get("treatment") or curves.get("ot_method"),
+                    curves.get("comparator") or curves.get("contrastive_method"),
+                ):
                     tier_curves.setdefault(f"{t['method']} · {t['tier']}", []).append((p["steps"], t["mean"]))
         fig = plots.budget_curves(
             [p["steps"] for p in points],
@@ -234,11 +237,14 @@ def protocol_context(analysis: Mapping[str, Any] | None, manifest: Mapping[str, 
             delta=delta,
             metric=metric,
             crossovers=[tuple(c["between_steps"]) for c in curves.get("crossovers", [])],
+            treatment=str(curves.get("treatment") or curves.get("ot_method") or "treatment"),
+            comparator=str(curves.get("comparator") or curves.get("contrastive_method") or "comparator"),
             alt=f"D against the training budget at {len(points)} budgets, with its confidence band and the ±{delta:g} "
             "band; beside it each compared method's tier means against the budget.",
-            caption="Left: the question's D (gap of OT minus gap of contrastive) at each shared budget, computed as the "
-            "headline is (test queries), with its CI; shaded orange: budgets between which D changes sign. "
-            "Right: high- and low-tier means of both methods at each budget.",
+            caption="Left: the question's D (gap of the treatment minus gap of the comparator) at each shared budget, "
+            "computed as the headline is (test queries), with its CI; shaded orange: budgets between which D changes "
+            "sign. Right: high- and low-tier means of both methods at each budget (colour: method; line style and "
+            "marker: tier).",
         )
     return {
         "rule": protocol.get("rule"),
@@ -276,12 +282,14 @@ def mode_headlines(analysis: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     out = []
     for mode, a in parts:
         v = build_view(a)
+        vs = verdict_summary(a) if v.available and a is not None else None
         out.append(
             {
                 "mode": mode,
                 "words": MODE_WORDS.get(str(mode), ""),
                 "v": v,
-                "verdict": verdict_summary(a) if v.available and a is not None else None,
+                "figs": figures(v, vs),  # the mode's detailed sections (leaderboard, variance, pairwise, ...)
+                "verdict": vs,
                 "headline": headline_rows(a) if v.available and a is not None else [],
                 "protocol": protocol_context(a, {}),
             }
@@ -294,8 +302,9 @@ def build_context(
 ) -> dict[str, Any]:
     """Everything ``report.html.j2`` renders.  ``results`` is not needed (every number is in the analysis).
 
-    With several evaluation modes the detailed sections show the first mode (the top level of
-    ``analysis.json``) and ``modes`` holds every mode's headline.
+    With several evaluation modes ``modes`` holds every mode's headline, view and figures: each
+    mode gets its own detailed sections (leaderboard, tiers, variance, pairwise, seeds, power;
+    the first mode's with the plain ids, the others' ids suffixed ``-<mode>``).
     """
     manifest = dict(manifest)
     view = build_view(analysis)
@@ -425,12 +434,16 @@ def analyze_stored(results: pd.DataFrame, manifest: Mapping[str, Any]) -> dict[s
 
     if results.empty:
         return {"error": "no finished cells: nothing to analyse"}
-    options = ((manifest.get("config") or {}).get("analysis")) or {}
+    from harness.stats.options import resolve_for_mode
+
+    config = manifest.get("config") or {}
     tiers = (manifest.get("benchmark") or {}).get("tiers") or None
+    pivot = (manifest.get("benchmark") or {}).get("pivot")
 
     def one(mode: str, rows: pd.DataFrame) -> dict[str, Any]:
+        options = resolve_for_mode(config.get("analysis") or {}, config.get("question"), mode or None)
         try:
-            return analyze(rows, options, tiers=tiers).to_dict()
+            return analyze(rows, options, tiers=tiers, pivot=pivot).to_dict()
         except StatisticsError as e:
             return {"error": str(e)}
 

@@ -1,7 +1,9 @@
 """The short summary ``harness run`` and ``harness report`` print at the end.
 
-The question, the verdict sentence (:func:`reports.verdict.verdict_summary`) and a table of
-tier means per method (:func:`reports.verdict.headline_rows`), drawn with ``rich``.  On a
+The question, the verdict sentence (:func:`reports.verdict.verdict_summary`: with the verdict
+at each shared budget when it depends on the budget), the co-primary endpoint (the low
+tier's gain over the baseline), a warning when there are too few seeds for an interval, and
+a table of tier means per method (:func:`reports.verdict.headline_rows`), drawn with ``rich``.  On a
 terminal the verdict is coloured; in a pipe or a log file the same text comes out plain, at
 a width that keeps the table on one line per method.
 """
@@ -85,6 +87,10 @@ def _print_one(
     v = verdict_summary(analysis)
     con.print(Text.assemble(("Question: ", "bold"), v.question))
     con.print(Text.assemble(("Verdict: ", "bold"), (v.lead, FINDING_STYLE[v.finding]), ": ", v.body))
+    if v.gain:
+        con.print(Text.assemble(("Co-primary: ", "bold"), v.gain))
+    for w in v.warnings:
+        con.print(Text.assemble(("warning: ", "bold yellow"), w))
     opts = analysis["options"]
     hi, lo = opts["high_tier"], opts["low_tier"]
     q = analysis["question"]

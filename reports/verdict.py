@@ -6,9 +6,18 @@ This module is the single place where the verdict is phrased; the HTML headline
 ``analysis["question"]`` and ``analysis["options"]``:
 
 * ``verdict`` (``yes`` / ``no`` / ``inconclusive``, decided by :mod:`harness.stats.question`),
-* ``difference[endpoint]``: ``D = E(ot) - E(contrastive)`` with its interval ``[lo, hi]``,
+* ``difference[endpoint]``: ``D = E(treatment) - E(comparator)`` with its interval ``[lo, hi]``,
   ``p_value_seed`` and ``p_value_query``,
-* ``options.target_difference`` (delta), ``options.alpha``, ``options.ci_level``.
+* ``low_tier_gain``: the co-primary endpoint, each compared method's low-tier gain over the
+  baseline (shown beside D, never instead of it),
+* ``options.target_difference`` (delta), ``options.alpha``, ``options.ci_level``,
+* ``budget_curves`` (beside the question): when the verdict differs between the budgets
+  the compared methods share, the sentence starts with the verdict at each budget ("yes at
+  219 steps, no at 438 and 657") and then gives the answer at the budgets chosen on dev:
+  the dev-chosen answer is never shown alone.
+
+Analyses written before the roles were generic (``methods: {ot, contrastive}``) read the
+same (:func:`question_of`).
 
 The sentence never changes the verdict; it says *which* "no" (or "yes") it is:
 
@@ -53,10 +62,10 @@ class VerdictSummary:
     verdict: str  # the analysis's verdict, unchanged
     finding: str  # a key of FINDINGS
     question: str
-    lead: str  # "Yes", "No", "Yes, but by less than delta", "Inconclusive", "Not answered"
+    lead: str  # "Yes", "No", "Yes, but by less than delta", "Inconclusive", "Not answered", "Depends on the budget"
     body: str  # the rest of the sentence (what was found, with D and its interval)
-    ot: str
-    contrastive: str
+    treatment: str
+    comparator: str
     metric: str
     endpoint: str
     d: float | None
@@ -64,6 +73,9 @@ class VerdictSummary:
     high: float | None
     delta: float
     level: int
+    gain: str = ""  # the co-primary endpoint in words ("" without a baseline)
+    budgets: str = ""  # the verdict per shared budget, when it differs between budgets ("" otherwise)
+    warnings: tuple[str, ...] = ()  # what the reader must know beside the verdict (too few seeds)
 
     @property
     def label(self) -> str:
@@ -80,16 +92,93 @@ def _f(x: float | None, digits: int = 4, signed: bool = True) -> str:
     return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
+#: role names of analyses written before the roles were generic
+_OLD_ROLES = {"ot": "treatment", "contrastive": "comparator"}
+
+
+def question_of(analysis: Mapping[str, Any]) -> dict[str, Any]:
+    """``analysis["question"]`` with the generic role names (``treatment``, ``comparator``, ``baseline``).
+
+    Analyses of schema 2 named the roles ``ot`` and ``contrastive``; they are renamed here, so
+    every reader sees one shape.
+    """
+    q = dict(analysis["question"])
+    q["methods"] = {_OLD_ROLES.get(k, k): v for k, v in (q.get("methods") or {}).items()}
+    q["per_method"] = [{**s, "role": _OLD_ROLES.get(s["role"], s["role"])} for s in q.get("per_method") or ()]
+    if isinstance(q.get("interaction"), Mapping):
+        q["interaction"] = {"note": None, **q["interaction"]}
+    q.setdefault("low_tier_gain", {})
+    q.setdefault("excluded_languages", [])
+    return q
+
+
 def question_text(q: Mapping[str, Any], options: Mapping[str, Any]) -> str:
-    ot, con = q["methods"]["ot"], q["methods"]["contrastive"]
+    ot, con = q["methods"]["treatment"], q["methods"]["comparator"]
     hi, lo = options["high_tier"], options["low_tier"]
-    return f"Does {ot} reduce the {q['metric']} gap between {hi}- and {lo}-resource languages more than {con}?"
+    text = f"Does {ot} reduce the {q['metric']} gap between {hi}- and {lo}-resource languages more than {con}?"
+    if q.get("excluded_languages"):
+        text += f" (pivot {', '.join(q['excluded_languages'])} left out of the tiers)"
+    return text
+
+
+def _steps_list(steps: Sequence[int]) -> str:
+    """``[438, 657]`` -> ``"438 and 657"``."""
+    words = [str(s) for s in steps]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def budget_sentence(analysis: Mapping[str, Any]) -> str:
+    """``"yes at 219 steps, no at 438 and 657"`` when the verdict differs between shared budgets, else ``""``."""
+    curves = analysis.get("budget_curves") or {}
+    points = [p for p in curves.get("points") or () if p.get("verdict")]
+    if len({p["verdict"] for p in points}) < 2:
+        return ""
+    by: dict[str, list[int]] = {}
+    for p in sorted(points, key=lambda p: p["steps"]):
+        by.setdefault(p["verdict"], []).append(int(p["steps"]))
+    return ", ".join(f"{v} at {_steps_list(s)} step{'s' if len(s) > 1 or s[0] != 1 else ''}" for v, s in by.items())
+
+
+def dev_choices(analysis: Mapping[str, Any], methods: Sequence[str]) -> str:
+    """The budgets the dev rule chose for ``methods`` (``"ot-distill: 219 steps, contrastive: final (657 steps)"``)."""
+    sel = ((analysis.get("protocol") or {}).get("selections")) or {}
+    steps = [int(p["steps"]) for p in ((analysis.get("budget_curves") or {}).get("points") or ()) if "steps" in p]
+    final = f"final ({max(steps)} steps)" if steps else "final"
+    parts = []
+    for m in methods:
+        c = (sel.get(m) or {}).get("chosen") or {}
+        if not c:
+            continue
+        st = c.get("steps")
+        parts.append(f"{m}: {final if st is None else ('untrained, 0 steps' if st == 0 else f'{st} steps')}")
+    return ", ".join(parts)
+
+
+def gain_sentence(q: Mapping[str, Any], low: str = "low", level: int = 95, digits: int = 3) -> str:
+    """The co-primary endpoint in words: each compared method's low-tier gain over the baseline."""
+    base, gains = q["methods"].get("baseline"), q.get("low_tier_gain") or {}
+    parts = []
+    for m in (q["methods"]["treatment"], q["methods"]["comparator"]):
+        g = gains.get(m) or {}
+        if g.get("estimate") is None:
+            continue
+        ci = g.get("ci")
+        iv = (
+            f"{level}% CI [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+            if ci and None not in ci
+            else (g.get("reason") or "no interval").split(";")[0]
+        )
+        parts.append(f"{m} {g['estimate']:+.{digits}f} ({iv})")
+    if not base or not parts:
+        return ""
+    return f"Gain of the {low} tier over {base} (co-primary endpoint): {'; '.join(parts)}."
 
 
 def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
     """The verdict sentence for ``analysis`` (an ``analysis.json`` mapping with a ``question``)."""
-    q, opts = analysis["question"], analysis["options"]
-    ot, con = q["methods"]["ot"], q["methods"]["contrastive"]
+    opts = analysis["options"]
+    q = question_of(analysis)
+    ot, con = q["methods"]["treatment"], q["methods"]["comparator"]
     endpoint = q["endpoint"]
     what = ENDPOINT_WORDS.get(endpoint, endpoint)
     delta = float(opts["target_difference"])
@@ -101,8 +190,8 @@ def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
     common = dict(
         verdict=verdict,
         question=question_text(q, opts),
-        ot=ot,
-        contrastive=con,
+        treatment=ot,
+        comparator=con,
         metric=q["metric"],
         endpoint=endpoint,
         d=d,
@@ -116,10 +205,11 @@ def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
         return VerdictSummary(
             finding="unanswered", lead="Not answered", body=f"the question could not be answered: {why}.", **common
         )
+    few = lo is None and "too few seeds" in str(diff.get("reason") or "")
     numbers = (
         f"D = {_f(d)}, {level}% CI [{_f(lo, signed=False)}, {_f(hi, signed=False)}]"
         if lo is not None
-        else f"D = {_f(d)}, no interval"
+        else f"D = {_f(d)}, {'too few seeds for an interval' if few else 'no interval'}"
     )
     by = _f(abs(d), signed=False)
     ruled_out = f"an extra reduction of delta = {delta:g} or more is ruled out"
@@ -146,7 +236,12 @@ def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
             body = f"{ot} does not reduce the {what} detectably more than {con}, and {ruled_out} ({numbers})."
     else:
         finding, lead = "inconclusive", "Inconclusive"
-        if hi is not None and hi < 0:
+        if few:
+            body = (
+                f"too few seeds for an interval: {ot} minus {con} in the {what} is {_f(d)}, with fewer than 3 seeds "
+                "per method no interval is given and nothing is decided; run at least 3 seeds."
+            )
+        elif hi is not None and hi < 0:
             from harness_reports._render import fmt_p_rel
 
             body = (
@@ -162,7 +257,25 @@ def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
     context = baseline_context(q, what, level)
     if context:
         body = f"{body} {context}"
-    return VerdictSummary(finding=finding, lead=lead, body=body, **common)
+    budgets = budget_sentence(analysis)
+    if budgets:  # the dev-chosen answer is never shown alone
+        chosen = dev_choices(analysis, (ot, con))
+        body = (
+            f"{budgets} (budgets shared by {ot} and {con}). At the budgets chosen on dev"
+            f"{f' ({chosen})' if chosen else ''}: {lead.lower() if lead != 'Yes, but by less than delta' else lead}, "
+            f"{body}"
+        )
+        lead = "Depends on the budget"
+    warn = tuple(w for w in analysis.get("warnings") or () if w.startswith("too few seeds"))
+    return VerdictSummary(
+        finding=finding,
+        lead=lead,
+        body=body,
+        gain=gain_sentence(q, str(opts.get("low_tier", "low")), level),
+        budgets=budgets,
+        warnings=warn,
+        **common,
+    )
 
 
 def baseline_context(q: Mapping[str, Any], what: str = "gap", level: int = 95) -> str:
@@ -177,15 +290,22 @@ def baseline_context(q: Mapping[str, Any], what: str = "gap", level: int = 95) -
         return ""
     red = {s["method"]: s.get("gap_reduction_vs_baseline") for s in q.get("per_method") or ()}
     widened = []
-    for m in (q["methods"]["ot"], q["methods"]["contrastive"]):
+    for m in (q["methods"]["treatment"], q["methods"]["comparator"]):
         r = red.get(m) or {}
         ci = r.get("ci")
         if r.get("estimate") is not None and ci and ci[1] is not None and ci[1] < 0:
-            widened.append(f"{m} by {abs(r['estimate']):.4f} ({level}% CI [{-ci[1]:.4f}, {-ci[0]:.4f}])")
+            widened.append((m, f"by {abs(r['estimate']):.3f} [{-ci[1]:.3f}, {-ci[0]:.3f}]"))
     if not widened:
         return ""
-    verb = "widens" if len(widened) == 1 else "widen"
-    return f"Relative to {base}, {' and '.join(widened)} {verb} the {what}: the comparison is between the two methods."
+    if len(widened) == 1:
+        (m, by), verb = widened[0], "widens"
+        said = f"{m} {verb} the {what} {by}"
+    else:
+        said = f"{widened[0][0]} widens the {what} {widened[0][1]} and {widened[1][0]} {widened[1][1]}"
+    return (
+        f"Relative to {base}, {said} ({level}% CI); the verdict compares the two methods with each other, "
+        f"not with {base}."
+    )
 
 
 # --------------------------------------------------------------------------- the compact table
@@ -211,7 +331,7 @@ class HeadlineRow:
     """
 
     method: str
-    role: str  # "ot" | "contrastive" | "baseline" | ""
+    role: str  # "treatment" | "comparator" | "baseline" | ""
     high: Cell
     low: Cell
     gap: Cell
@@ -226,13 +346,13 @@ def _stat(s: Mapping[str, Any] | None) -> Cell:
 
 
 def headline_rows(analysis: Mapping[str, Any]) -> list[HeadlineRow]:
-    """Rows of the headline table: the question's methods first (ot, contrastive, baseline), then the others."""
-    q, opts = analysis["question"], analysis["options"]
+    """Rows of the headline table: the question's methods first (treatment, comparator, baseline), then the others."""
+    q, opts = question_of(analysis), analysis["options"]
     pm = analysis["design"]["primary_metric"]
     hi_t, lo_t = opts["high_tier"], opts["low_tier"]
     rows: list[HeadlineRow] = []
     seen: set[str] = set()
-    order = {"ot": 0, "contrastive": 1, "baseline": 2}
+    order = {"treatment": 0, "comparator": 1, "baseline": 2}
     for s in sorted(q.get("per_method") or (), key=lambda s: order.get(s["role"], 3)):
         rows.append(
             HeadlineRow(

@@ -270,7 +270,9 @@ def _build(a: Mapping[str, Any]) -> AnalysisView:
             }
         )
     variance = tuple(sorted(a["variance_components"], key=lambda v: v["metric"] != pm))
-    question = dict(a["question"])
+    from harness_reports.verdict import question_of
+
+    question = question_of(a)
     question["by_role"] = {s["role"]: s for s in question["per_method"]}
     return AnalysisView(
         available=True,

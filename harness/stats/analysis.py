@@ -23,8 +23,9 @@ from harness.stats.streams import stream
 from harness.stats.variance import VarianceDecomposition, decompose
 
 #: 2: pairwise ``test_label``/``claim``, the ``seed`` test, hierarchical df of the seed part, ``reml_check``
-#: (was ``mixedlm``) in variance components.  ``harness report`` recomputes an analysis.json of another version.
-SCHEMA_VERSION = 2
+#: (was ``mixedlm``) in variance components.  3: the question's roles ``treatment / comparator / baseline``
+#: (were ``ot / contrastive``), ``low_tier_gain`` (co-primary), ``excluded_languages`` (the pivot).  ``harness report`` recomputes an analysis.json of another version.
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,8 @@ def _cells(data: MetricScores, boot: BootstrapReplicates, level: float) -> list[
                     lang,
                     data.tiers[lang],
                     float(iv.estimate[j]),
-                    (float(iv.lo[j]), float(iv.hi[j])),
-                    (float(qiv.lo[j]), float(qiv.hi[j])),
+                    _clip(float(iv.lo[j]), float(iv.hi[j])),
+                    _clip(float(qiv.lo[j]), float(qiv.hi[j])),
                     float(iv.se[j]),
                     None if sd is None else float(sd[j]),
                     obs.shape[0],
@@ -221,8 +222,8 @@ def _group_means(
                 tier,
                 tuple(members),
                 float(per_seed.mean()),
-                (float(iv.lo[0]), float(iv.hi[0])),
-                (float(qiv.lo[0]), float(qiv.hi[0])),
+                _clip(float(iv.lo[0]), float(iv.hi[0])),
+                _clip(float(qiv.lo[0]), float(qiv.hi[0])),
                 float(iv.se[0]),
                 float(per_seed.std(ddof=1)) if len(per_seed) > 1 else None,
                 len(per_seed),
@@ -350,14 +351,16 @@ def _prepared(results: pd.DataFrame, opts: AnalysisOptions, tiers, metrics) -> A
     )
 
 
-def _question(primary: MetricScores, boot: BootstrapReplicates, groups, opts: AnalysisOptions) -> Question:
+def _question(
+    primary: MetricScores, boot: BootstrapReplicates, groups, opts: AnalysisOptions, exclude: tuple[str, ...] = ()
+) -> Question:
     """The question's answer on the primary metric (:func:`harness.stats.question.answer`) with the options."""
     return answer(
         primary,
         boot,
         groups,
-        ot=opts.ot_method,
-        con=opts.contrastive_method,
+        treatment=opts.treatment,
+        comparator=opts.comparator,
         baseline=opts.baseline,
         high=opts.high_tier,
         low=opts.low_tier,
@@ -368,7 +371,45 @@ def _question(primary: MetricScores, boot: BootstrapReplicates, groups, opts: An
         power=opts.power,
         max_seeds=opts.max_seeds,
         fit_mixedlm=opts.fit_mixedlm,
+        exclude=exclude,
     )
+
+
+#: The range of every metric the harness computes (nDCG, recall, MRR, MAP, precision): means lie in it.
+METRIC_RANGE = (0.0, 1.0)
+#: The tier under which an excluded pivot's cells are listed (``analysis.exclude_pivot``).
+PIVOT_TIER = "pivot"
+
+
+def _excluded(data: MetricScores, opts: AnalysisOptions, pivot: str | None) -> tuple[str, ...]:
+    """Languages that leave the tier means: the pivot when ``exclude_pivot`` is true (None reads as false)."""
+    return (pivot,) if opts.exclude_pivot and pivot is not None and pivot in data.languages else ()
+
+
+def _without(data: MetricScores, excluded: tuple[str, ...]) -> MetricScores:
+    """``data`` with the excluded languages listed under the tier :data:`PIVOT_TIER` (their own group)."""
+    if not excluded:
+        return data
+    return dataclasses.replace(data, tiers={k: (PIVOT_TIER if k in excluded else t) for k, t in data.tiers.items()})
+
+
+def _clip(lo: float, hi: float) -> tuple[float, float]:
+    """An interval of a mean intersected with :data:`METRIC_RANGE` (coverage unchanged: the mean lies in it)."""
+    a, b = METRIC_RANGE
+    return (min(max(lo, a), b), max(min(hi, b), a))
+
+
+def _few_seeds_warning(data: MetricScores) -> list[str]:
+    from harness.stats.question import MIN_UNITS, TOO_FEW
+
+    few = {m: len(s) for m, s in data.seeds.items() if len(s) < MIN_UNITS}
+    if not few:
+        return []
+    return [
+        f"{TOO_FEW}: {', '.join(f'{m} has {n}' for m, n in few.items())} (fewer than {MIN_UNITS}); the question's "
+        "intervals are omitted and its verdict is inconclusive; intervals of means are t intervals with "
+        f"{min(few.values()) - 1 if min(few.values()) > 1 else 0} df, cut to the metric's range [0, 1]"
+    ]
 
 
 def analyze_question(
@@ -376,6 +417,7 @@ def analyze_question(
     options: AnalysisOptions | Mapping[str, Any] | None = None,
     *,
     tiers: Mapping[str, str] | None = None,
+    pivot: str | None = None,
 ) -> dict[str, Any]:
     """The question and the primary metric's tier means, as :func:`analyze` computes them.
 
@@ -389,8 +431,9 @@ def analyze_question(
     primary = _prepared(results, opts, tiers, [opts.primary_metric]).metrics[opts.primary_metric]
     groups = seed_groups(primary, opts.seed_pairing)
     boot = hierarchical_bootstrap(primary, groups, opts.n_bootstrap, opts.seed)
-    _, tier_means = _group_means(primary, boot, opts.ci_level)
-    question = _question(primary, boot, groups, opts)
+    excluded = _excluded(primary, opts, pivot)
+    _, tier_means = _group_means(_without(primary, excluded), boot, opts.ci_level)
+    question = _question(primary, boot, groups, opts, excluded)
     problems: list[str] = []
     return jsonable({"question": question, "tier_means": tuple(tier_means)}, "", problems)
 
@@ -401,6 +444,7 @@ def analyze(
     *,
     tiers: Mapping[str, str] | None = None,
     worlds_kind: str | None = None,
+    pivot: str | None = None,
 ) -> Analysis:
     """Analyse a long results table (schema in the package docstring).
 
@@ -411,6 +455,8 @@ def analyze(
     tiers : ``language -> tier`` from the benchmark; checked against the table's ``tier``.
     worlds_kind : ``"drawn"`` (the worlds are seeded draws of a generator: a sample) or ``"fixed"`` (one
         given benchmark); default: drawn when the table has two or more worlds, else fixed.
+    pivot : the benchmark's pivot language.  With ``options.exclude_pivot`` it leaves the tier
+        means and the question (its cells are listed under the tier ``"pivot"``).
 
     Raises
     ------
@@ -436,8 +482,9 @@ def analyze(
         groups_by_metric[metric] = groups
         boot = hierarchical_bootstrap(data, groups, opts.n_bootstrap, opts.seed)
         boots[metric] = boot
-        cells += _cells(data, boot, opts.ci_level)
-        o, t = _group_means(data, boot, opts.ci_level)
+        excluded = _excluded(data, opts, pivot)
+        cells += _cells(_without(data, excluded), boot, opts.ci_level)
+        o, t = _group_means(_without(data, excluded), boot, opts.ci_level)
         overall += o
         tier_means += t
         seed_scores += _seed_scores(data, boot)
@@ -470,9 +517,11 @@ def analyze(
     )
     warnings += pairwise.notes
 
-    question = _question(primary, boots[opts.primary_metric], groups_by_metric[opts.primary_metric], opts)
+    excluded = _excluded(primary, opts, pivot)
+    question = _question(primary, boots[opts.primary_metric], groups_by_metric[opts.primary_metric], opts, excluded)
     if question.degenerate and question.reason:
         warnings.append(f"question not answered: {question.reason}")
+    warnings += _few_seeds_warning(primary)
 
     vd_primary = next(v for v in decomps if v.metric == opts.primary_metric)
     power = _power(primary, groups_by_metric[opts.primary_metric], pairwise.comparisons, question, vd_primary, opts)
@@ -482,7 +531,7 @@ def analyze(
     design = {
         "methods": list(primary.methods),
         "languages": list(primary.languages),
-        "tiers": dict(primary.tiers),
+        "tiers": dict(_without(primary, excluded).tiers),  # an excluded pivot is listed under the tier "pivot"
         "metrics": list(prepared.metrics),
         "primary_metric": opts.primary_metric,
         "seeds": {m: list(s) for m, s in primary.seeds.items()},
@@ -493,6 +542,8 @@ def analyze(
         "dropped_queries": {metric: dict(d.dropped_queries) for metric, d in prepared.metrics.items()},
         "n_rows": int(len(results)),
         "worlds": list(primary.worlds),
+        "pivot": pivot,
+        "excluded_from_tiers": list(excluded),
     }
     return Analysis(
         design,

@@ -1,12 +1,33 @@
-"""Options of the statistical analysis (the ``[analysis]`` table of a config).
+"""Options of the statistical analysis (the ``[analysis]`` table of a config) and of the
+question (the ``[question]`` table).
 
 Every field is validated once, at construction: unknown keys and out-of-range values raise
-:class:`~harness.errors.ConfigError` with the key path ``analysis.<field>``, the value
-received and what is allowed.
+:class:`~harness.errors.ConfigError` with the key path ``analysis.<field>`` (or
+``question.<field>``), the value received and what is allowed.
+
+The question's roles
+--------------------
+The headline question compares a *treatment* with a *comparator*, relative to a
+*baseline*::
+
+    [question]
+    treatment = "ot-distill"      # the method whose gap reduction is asked about
+    comparator = "contrastive"    # the method it is compared with
+    baseline = "zero-shot"        # the reference of "gap reduction" and of the low tier's gain
+    exclude_pivot = true          # default: true in cross-lingual mode, false otherwise
+    [question.monolingual]        # per-mode overrides (any of the four keys)
+    treatment = "ot-distill-both"
+
+Any registered method (a third-party plugin included) may take a role.  The names used
+before roles were generic, ``[analysis] ot_method / contrastive_method / baseline``, are
+still accepted: a one-line note (a :class:`ConfigNote`, a ``FutureWarning``) says they
+were read as ``treatment / comparator / baseline``.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -31,9 +52,10 @@ ALLOWED: dict[str, str] = {
     "seed": "a non-negative integer",
     "seed_pairing": "'auto', 'paired' or 'independent'",
     "nan_policy": "'raise' or 'drop_queries'",
-    "ot_method": "a method name",
-    "contrastive_method": "a method name different from ot_method",
+    "treatment": "a method name (set it as question.treatment)",
+    "comparator": "a method name different from treatment (set it as question.comparator)",
     "baseline": "a method name, or omit it (no baseline)",
+    "exclude_pivot": "true, false, or omit it (true in cross-lingual mode, false otherwise)",
     "high_tier": "a tier name",
     "low_tier": "a tier name different from high_tier",
     "question_endpoint": "'gap' or 'dispersion'",
@@ -92,10 +114,20 @@ class AnalysisOptions(BaseModel):
         NaN scores or queries missing for some (method, seed): raise a
         :class:`~harness.errors.StatisticsError` (default), or drop those queries of that
         language and metric for every method and seed (reported in ``warnings``).
-    ot_method, contrastive_method, baseline : str
+    treatment, comparator, baseline : str
         Methods of the question (defaults ``ot-distill``, ``contrastive``, ``zero-shot``;
         ``baseline`` may be ``None``).  Absent methods make the question degenerate (with a
-        reason); the rest of the analysis still runs.
+        reason); the rest of the analysis still runs.  In a config they are set in the
+        ``[question]`` table (:class:`QuestionOptions`); ``ot_method`` and
+        ``contrastive_method`` are accepted as the old names of ``treatment`` and
+        ``comparator`` with a :class:`ConfigNote`.
+    exclude_pivot : bool or None
+        Take the pivot language out of the tier means of the question and of ``tier_means``
+        (its cells are listed under the tier ``"pivot"``).  In cross-lingual mode the pivot's
+        own "cross-lingual" score is monolingual retrieval, so it would inflate the high tier
+        and any gap reduction.  ``None`` (default): the runner sets it per mode, true in
+        cross-lingual mode (:func:`resolve_for_mode`); :func:`~harness.stats.analyze` reads
+        ``None`` as false.  Needs the pivot's name (``analyze(..., pivot=...)``).
     high_tier, low_tier : str
         Tier names compared by the question's high-minus-low gap.
     question_endpoint : {"gap", "dispersion"}
@@ -133,9 +165,10 @@ class AnalysisOptions(BaseModel):
     seed: int = Field(default=0, ge=0)
     seed_pairing: Literal["auto", "paired", "independent"] = "auto"
     nan_policy: Literal["raise", "drop_queries"] = "raise"
-    ot_method: str = Field(default="ot-distill", min_length=1)
-    contrastive_method: str = Field(default="contrastive", min_length=1)
+    treatment: str = Field(default="ot-distill", min_length=1)
+    comparator: str = Field(default="contrastive", min_length=1)
     baseline: str | None = Field(default="zero-shot", min_length=1)
+    exclude_pivot: bool | None = None
     high_tier: str = Field(default="high", min_length=1)
     low_tier: str = Field(default="low", min_length=1)
     question_endpoint: Literal["gap", "dispersion"] = "gap"
@@ -149,6 +182,7 @@ class AnalysisOptions(BaseModel):
         if "mixedlm_variance_check" in data:  # the former name (configs stored before schema 2 carry it)
             legacy = data.pop("mixedlm_variance_check")
             data.setdefault("reml_variance_check", legacy)
+        data = legacy_roles(data, "analysis")
         try:
             super().__init__(**data)
         except ValidationError as e:
@@ -157,7 +191,7 @@ class AnalysisOptions(BaseModel):
             key = (
                 err.path.split(".", 1)[1]
                 if "." in err.path
-                else next((k for k in ("contrastive_method", "low_tier") if k in err.hint), "")
+                else next((k for k in ("comparator", "low_tier") if k in err.hint), "")
             )  # model-level checks name it
             if key in ALLOWED:
                 err = ConfigError(f"analysis.{key}", data.get(key, err.value), ALLOWED[key], hint=err.hint)
@@ -180,6 +214,163 @@ class AnalysisOptions(BaseModel):
     def _distinct(self) -> AnalysisOptions:
         if self.high_tier == self.low_tier:
             raise ValueError(f"low_tier must differ from high_tier ({self.high_tier!r})")
-        if self.ot_method == self.contrastive_method:
-            raise ValueError(f"contrastive_method must differ from ot_method ({self.ot_method!r})")
+        if self.treatment == self.comparator:
+            raise ValueError(f"comparator must differ from treatment ({self.treatment!r})")
         return self
+
+    # the names before the roles were generic (read-only aliases, for code written against them)
+    @property
+    def ot_method(self) -> str:
+        """The old name of :attr:`treatment`."""
+        return self.treatment
+
+    @property
+    def contrastive_method(self) -> str:
+        """The old name of :attr:`comparator`."""
+        return self.comparator
+
+
+class ConfigNote(FutureWarning):
+    """A config was read with an old spelling (one line; the run goes on)."""
+
+
+#: old ``[analysis]`` key -> role of ``[question]``
+LEGACY_ROLES = {"ot_method": "treatment", "contrastive_method": "comparator"}
+#: the keys of a role table (``[question]`` and each ``[question.<mode>]``)
+ROLE_KEYS = ("treatment", "comparator", "baseline", "exclude_pivot")
+
+
+def legacy_roles(data: Mapping[str, Any], section: str = "analysis", *, note: bool = True) -> dict[str, Any]:
+    """``data`` with ``ot_method`` / ``contrastive_method`` renamed to ``treatment`` / ``comparator``.
+
+    Emits one :class:`ConfigNote` naming what was renamed (unless ``note`` is false).  Giving
+    an old name and its new name together is a :class:`~harness.errors.ConfigError`.
+    """
+    out = dict(data)
+    renamed = []
+    for old, new in LEGACY_ROLES.items():
+        if old not in out:
+            continue
+        if new in out:
+            raise ConfigError(
+                f"{section}.{old}",
+                out[old],
+                f"either {section}.{old} (the old name) or {new}, not both",
+                hint=f"remove {old}; the question's roles are set in [question] ({new} = ...)",
+            )
+        out[new] = out.pop(old)
+        renamed.append(f"{old} -> {new}")
+    if renamed and note:
+        warnings.warn(
+            f"[{section}] {', '.join(renamed)}: read with the question's role names; write them as "
+            f"[question] {', '.join(r.split(' -> ')[1] for r in renamed)} to silence this note",
+            ConfigNote,
+            stacklevel=3,
+        )
+    return out
+
+
+class QuestionRoles(BaseModel):
+    """One mode's overrides of the question's roles (``[question.<mode>]``); ``None``: inherited."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    treatment: str | None = Field(
+        default=None, min_length=1, description="the method whose gap reduction is asked about"
+    )
+    comparator: str | None = Field(default=None, min_length=1, description="the method the treatment is compared with")
+    baseline: str | None = Field(
+        default=None, min_length=1, description="the reference of gap reduction and low-tier gain"
+    )
+    exclude_pivot: bool | None = Field(default=None, description="take the pivot out of the tier means")
+
+
+class QuestionOptions(BaseModel):
+    """The headline question's roles (the ``[question]`` table of a config).
+
+    Attributes
+    ----------
+    treatment : str
+        The method whose reduction of the high-minus-low gap is asked about (default
+        ``ot-distill``).  Any registered method, a third-party plugin included: it gets the
+        verdict and the gap-reduction column.
+    comparator : str
+        The method it is compared with (default ``contrastive``).
+    baseline : str
+        The reference of "gap reduction" and of the low tier's gain (default ``zero-shot``).
+    exclude_pivot : bool or None
+        Take the pivot out of the tier means; ``None`` (default): true in cross-lingual mode.
+    untrained_candidate : bool
+        Add the untrained teacher (budget 0 steps, the results of the config's ``zero-shot``
+        method) to the dev grid of every method with checkpoint budgets, so the dev rule may
+        choose "no training" (default false).  The same candidate joins every grid.
+    modes : dict[str, QuestionRoles]
+        Per-mode overrides, written as ``[question.<mode>]`` tables (e.g. students on both
+        sides for ``monolingual``, query-side students for ``cross-lingual``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    treatment: str = Field(
+        default="ot-distill", min_length=1, description="the method whose gap reduction is asked about"
+    )
+    comparator: str = Field(
+        default="contrastive", min_length=1, description="the method the treatment is compared with"
+    )
+    baseline: str | None = Field(
+        default="zero-shot", min_length=1, description="the reference of gap reduction and low-tier gain"
+    )
+    exclude_pivot: bool | None = Field(
+        default=None, description="take the pivot out of the tier means (default: in cross-lingual mode)"
+    )
+    untrained_candidate: bool = Field(
+        default=False, description="add the untrained teacher (budget 0) to every trained method's dev grid"
+    )
+    modes: dict[str, QuestionRoles] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_tables(cls, data: Any) -> Any:
+        """``[question.<mode>]`` tables arrive as keys holding tables: gather them under ``modes``."""
+        if not isinstance(data, Mapping):
+            return data
+        out = {k: v for k, v in data.items() if not isinstance(v, Mapping) or k == "modes"}
+        tables = {k: v for k, v in data.items() if isinstance(v, Mapping) and k != "modes"}
+        if tables:
+            out["modes"] = {**dict(out.get("modes") or {}), **tables}
+        return out
+
+    def roles(self, mode: str | None) -> dict[str, Any]:
+        """The roles in ``mode`` (its overrides over the defaults), ``exclude_pivot`` resolved."""
+        base = {k: getattr(self, k) for k in ROLE_KEYS}
+        over = self.modes.get(mode or "") if mode else None
+        if over is not None:
+            base.update({k: v for k, v in over.model_dump().items() if v is not None})
+        if base["exclude_pivot"] is None:
+            base["exclude_pivot"] = mode == "cross-lingual"
+        return base
+
+    def table(self) -> dict[str, Any]:
+        """The TOML form: the defaults, then one ``[question.<mode>]`` table per mode."""
+        d = self.model_dump(mode="json", exclude={"modes"})
+        for m, r in self.modes.items():
+            d[m] = r.model_dump(mode="json", exclude_none=True)
+        return d
+
+
+def resolve_for_mode(
+    analysis: Mapping[str, Any], question: Mapping[str, Any] | None, mode: str | None
+) -> dict[str, Any]:
+    """The analysis options of one mode, as a mapping for :class:`AnalysisOptions`.
+
+    ``analysis``: the ``[analysis]`` table (old role names accepted); ``question``: the
+    ``[question]`` table or ``None``.  The question's roles in ``mode`` (its overrides
+    included) replace the analysis table's; ``exclude_pivot`` left unset becomes true in
+    cross-lingual mode.  Used by the runner and by ``harness report`` on a stored run.
+    """
+    opts = legacy_roles(analysis, "analysis", note=False)
+    if question is None:
+        q = QuestionOptions(**{k: opts[k] for k in ROLE_KEYS if k in opts})
+    else:
+        q = QuestionOptions(**dict(question))
+    return {**opts, **q.roles(mode)}

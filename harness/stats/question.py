@@ -1,13 +1,14 @@
-"""The question: does OT distillation reduce the high/low-resource performance gap more
-than contrastive alignment?
+"""The question: does the *treatment* reduce the high/low-resource performance gap more than
+the *comparator*?  (Default roles: ``ot-distill`` and ``contrastive``, relative to the
+baseline ``zero-shot``; any method may take a role, see :class:`harness.stats.options.QuestionOptions`.)
 
 Per method ``m`` and seed ``s`` (``mean_l``: the per-language mean of seed ``s``)::
 
     gap_s(m)        = mean_{l in high} mean_l - mean_{l in low} mean_l
     dispersion_s(m) = SD over all languages of mean_l     (population SD, ddof 0)
 
-and per method the mean over seeds.  The comparison is ``D = stat(ot) - stat(contrastive)``
-for both statistics (negative: OT distillation leaves a smaller gap / spread), with
+and per method the mean over seeds.  The comparison is ``D = stat(treatment) - stat(comparator)``
+for both statistics (negative: the treatment leaves a smaller gap / spread), with
 
 * a 95% hierarchical bootstrap interval (seeds and queries resampled;
   :mod:`harness.stats.bootstrap`),
@@ -29,12 +30,26 @@ delta = ``analysis.target_difference``:
 * ``yes``: D_E < 0, the interval of D_E lies entirely below 0, and the seed-level p < alpha
   and (gap only) the query-level p < alpha;
 * ``no``: otherwise, if the interval's lower bound is above -delta (an extra reduction of
-  delta or more by OT distillation is ruled out; this includes OT distillation reducing
-  the gap less than contrastive alignment).  "No" is about reductions of at least delta:
-  when the whole interval lies inside (-delta, 0) OT distillation does reduce the gap
+  delta or more by the treatment is ruled out; this includes the treatment reducing
+  the gap less than the comparator).  "No" is about reductions of at least delta:
+  when the whole interval lies inside (-delta, 0) the treatment does reduce the gap
   more, by less than delta, and a qualifier (and the reason) says so;
 * ``inconclusive``: otherwise, and always when a method has a single seed (seed variance
-  not estimable) or a tier has no language.
+  not estimable), fewer than three (too few seeds for an interval), or a tier has no language.
+
+Co-primary endpoint: the low tier's gain over the baseline,
+``gain(m) = mean_{l in low} mean_l(m) - mean_{l in low} mean_l(baseline)`` for the treatment
+and the comparator (``Question.low_tier_gain``, each with its interval and tests): a smaller
+gap is progress only where the low tier rises.  It is reported beside D; it does not enter
+the verdict rule.
+
+Excluded languages (``exclude``, the pivot in cross-lingual mode by default) leave the tiers
+and the dispersion: the pivot's own score in cross-lingual mode is monolingual retrieval.
+
+Too few seeds: with fewer than :data:`MIN_UNITS` seeds (the units the interval resamples) of
+a method, the question's intervals of statistics involving it are omitted (``ci = None``,
+reason ``"too few seeds for an interval"``; a t interval with one or two degrees of freedom
+leaves the metric's range), and the verdict is inconclusive.
 
 Qualifiers (they do not change the verdict) flag: an effect smaller than delta (for
 "yes"), a real reduction smaller than delta behind a "no" (interval inside (-delta, 0)), the other
@@ -47,7 +62,7 @@ from __future__ import annotations
 
 import warnings as _warnings
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import stats as sps
@@ -56,6 +71,10 @@ from harness.stats.bootstrap import BootstrapReplicates, calibrated_interval
 from harness.stats.common import PowerEstimate, Stat, finite, power_from, stat_from
 from harness.stats.data import MetricScores
 from harness.stats.inference import contrast_inference, t_test_from
+
+#: Fewest seeds (units of replication) for which the question states intervals.
+MIN_UNITS = 3
+TOO_FEW = "too few seeds for an interval"
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,23 @@ class Interaction:
     model: str
     messages: tuple[str, ...] = ()
     reason: str | None = None
+    #: one line when the fit is not usable (see :func:`interaction_note`); the headline shows it, not ``messages``
+    note: str | None = None
+
+
+def interaction_note(i: Interaction) -> str | None:
+    """One line when the MixedLM fit is not usable (did not converge, failed, singular), naming what is used instead.
+
+    statsmodels' optimiser messages stay in ``Interaction.messages`` (the report lists them
+    under the detailed sections); the headline shows only this line.
+    """
+    if i.model == "not fitted" or (i.converged is not False and i.se is not None) or i.estimate == 0.0 and i.se is None:
+        return None
+    what = "did not converge" if i.converged is False else "gave no usable fit" + (f" ({i.reason})" if i.reason else "")
+    return (
+        f"The mixed model (MixedLM, languages as random effects) {what}; its method x tier interaction is not used: "
+        "the verdict rests on the hierarchical bootstrap interval and the seed- and query-level tests."
+    )
 
 
 @dataclass(frozen=True)
@@ -111,11 +147,16 @@ class Question:
     difference: Mapping[str, Stat] = field(default_factory=dict)
     interaction: Interaction | None = None
     power: PowerEstimate | None = None
+    #: co-primary endpoint: ``method -> gain of its low-tier mean over the baseline's`` (treatment, comparator)
+    low_tier_gain: Mapping[str, Stat] = field(default_factory=dict)
+    #: languages left out of the tiers and the dispersion (the pivot in cross-lingual mode)
+    excluded_languages: tuple[str, ...] = ()
 
 
 def rule_text(
     metric: str, endpoint: str, ot: str, con: str, high: str, low: str, alpha: float, delta: float, level: float
 ) -> str:
+    """``ot``: the treatment, ``con``: the comparator."""
     """The verdict rule as a sentence, with the configured names and numbers."""
     what = (
         f"the gap G = mean over {high!r}-tier languages minus mean over {low!r}-tier languages of per-language {metric}"
@@ -135,14 +176,16 @@ def rule_text(
         f"(alpha = {alpha}); 'no' otherwise if the CI's lower bound is above -delta = -{delta} (an extra "
         f"reduction of {delta} or more by {ot} is ruled out, including when it reduces the {endpoint} less; a "
         f"smaller reduction may remain: when the CI lies inside (-{delta}, 0) and a test does not reject, the "
-        "verdict is 'no' with a qualifier saying so); 'inconclusive' otherwise, and whenever a method has a single seed or a tier has "
-        "no language."
+        "verdict is 'no' with a qualifier saying so); 'inconclusive' otherwise, and whenever a method has fewer than "
+        f"{MIN_UNITS} seeds (too few for an interval) or a tier has no language."
     )
 
 
-def _per_seed(obs: np.ndarray, hi_idx: np.ndarray, lo_idx: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-seed statistics from (..., S, L) per-language means."""
-    out = {"dispersion": obs.std(axis=-1)}
+def _per_seed(
+    obs: np.ndarray, hi_idx: np.ndarray, lo_idx: np.ndarray, keep_idx: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Per-seed statistics from (..., S, L) per-language means (dispersion over ``keep_idx``, default all)."""
+    out = {"dispersion": (obs if keep_idx is None else obs[..., keep_idx]).std(axis=-1)}
     if len(hi_idx) and len(lo_idx):
         out["high"] = obs[..., hi_idx].mean(axis=-1)
         out["low"] = obs[..., lo_idx].mean(axis=-1)
@@ -180,8 +223,8 @@ def answer(
     boot: BootstrapReplicates,
     groups: Mapping[str, Hashable],
     *,
-    ot: str,
-    con: str,
+    treatment: str,
+    comparator: str,
     baseline: str | None,
     high: str,
     low: str,
@@ -192,42 +235,66 @@ def answer(
     power: float,
     max_seeds: int,
     fit_mixedlm: bool,
+    exclude: tuple[str, ...] = (),
 ) -> Question:
-    """Answer the question on one metric (see the module docstring)."""
+    """Answer the question on one metric (see the module docstring).
+
+    ``exclude``: languages left out of the tiers and of the dispersion (the pivot in
+    cross-lingual mode); their cells stay in every other table.
+    """
+    ot, con = treatment, comparator
     rule = rule_text(data.metric, endpoint, ot, con, high, low, alpha, delta, level)
     langs = list(data.languages)
-    hi_langs, lo_langs = data.tier_languages(high), data.tier_languages(low)
-    methods_cfg = {"ot": ot, "contrastive": con, "baseline": baseline}
+    excluded = tuple(x for x in langs if x in exclude)
+    if excluded:
+        rule += f" Left out of the tiers and the dispersion: {', '.join(excluded)} (the pivot: analysis.exclude_pivot)."
+    hi_langs = tuple(x for x in data.tier_languages(high) if x not in excluded)
+    lo_langs = tuple(x for x in data.tier_languages(low) if x not in excluded)
+    methods_cfg = {"treatment": ot, "comparator": con, "baseline": baseline}
     tiers = {high: hi_langs, low: lo_langs}
 
     def degenerate(reason: str) -> Question:
-        return Question(data.metric, endpoint, methods_cfg, tiers, "inconclusive", rule, (reason,), (), True, reason)
+        return Question(
+            data.metric,
+            endpoint,
+            methods_cfg,
+            tiers,
+            "inconclusive",
+            rule,
+            (reason,),
+            (),
+            True,
+            reason,
+            excluded_languages=excluded,
+        )
 
     absent = [m for m in (ot, con) if m not in data.methods]
     if absent:
         return degenerate(
             f"method(s) {absent} of the question are not in the results table (available: "
-            f"{', '.join(data.methods)}); set analysis.ot_method / analysis.contrastive_method"
+            f"{', '.join(data.methods)}); set question.treatment / question.comparator"
         )
     if not hi_langs or not lo_langs:
         present = sorted(set(data.tiers.values()))
         return degenerate(
             f"tier {high if not hi_langs else low!r} has no language (tiers present: "
             f"{', '.join(present)}); set analysis.high_tier / analysis.low_tier"
+            + (f" (left out: {', '.join(excluded)}; analysis.exclude_pivot)" if excluded else "")
         )
     notes_baseline = None
     if baseline is not None and baseline not in data.methods:
         notes_baseline = f"baseline {baseline!r} is not in the results table; reductions vs baseline are omitted"
         baseline = None
-    roles = {ot: "ot", con: "contrastive", **({baseline: "baseline"} if baseline else {})}
+    roles = {ot: "treatment", con: "comparator", **({baseline: "baseline"} if baseline else {})}
     hi_idx = np.array([langs.index(x) for x in hi_langs])
     lo_idx = np.array([langs.index(x) for x in lo_langs])
+    keep_idx = np.array([j for j, x in enumerate(langs) if x not in excluded]) if excluded else None
 
     # per-seed values and per-method summaries
     per_seed: list[SeedValues] = []
-    obs_stats = {m: _per_seed(boot.observed[m], hi_idx, lo_idx) for m in roles}
-    h_stats = {m: _per_seed(boot.hierarchical[m], hi_idx, lo_idx) for m in roles}
-    q_stats = {m: _per_seed(boot.queries_only[m], hi_idx, lo_idx) for m in roles}
+    obs_stats = {m: _per_seed(boot.observed[m], hi_idx, lo_idx, keep_idx) for m in roles}
+    h_stats = {m: _per_seed(boot.hierarchical[m], hi_idx, lo_idx, keep_idx) for m in roles}
+    q_stats = {m: _per_seed(boot.queries_only[m], hi_idx, lo_idx, keep_idx) for m in roles}
     for m in roles:
         for i, s in enumerate(data.seeds[m]):
             st = obs_stats[m]
@@ -236,7 +303,17 @@ def answer(
                     m, s, float(st["gap"][i]), float(st["dispersion"][i]), float(st["high"][i]), float(st["low"][i])
                 )
             )
-    dq = boot.df_query(langs)
+    dq = boot.df_query([x for x in langs if x not in excluded])
+
+    def too_few(members: Mapping[str, float]) -> bool:
+        """Fewer than MIN_UNITS seeds behind a statistic of ``members``: its interval is omitted."""
+        return boot.df_seed(list(members)) + 1 < MIN_UNITS
+
+    def bounded(stat: Stat, members: Mapping[str, float]) -> Stat:
+        if not too_few(members):
+            return stat
+        why = "; ".join(r for r in (TOO_FEW, stat.reason) if r)
+        return replace(stat, ci=None, ci_queries=None, reason=why)
 
     def gap_coefs(m: str, sign: float = 1.0, which: str = "gap") -> dict[tuple[str, str], float]:
         c: dict[tuple[str, str], float] = {}
@@ -252,7 +329,7 @@ def answer(
         h = sum(w * h_stats[m][key].mean(axis=1) for m, w in members.items())
         q = sum(w * q_stats[m][key].mean(axis=1) for m, w in members.items())
         ci, ci_q, se = _interval(est, h, q, boot.df_seed(list(members)), dq, level, inf.noise_overcount)
-        return stat_from(inf if tests else None, est, ci, ci_q, se)
+        return bounded(stat_from(inf if tests else None, est, ci, ci_q, se), members)
 
     def dispersion_stat(members: dict[str, float]) -> Stat:
         est = sum(w * obs_stats[m]["dispersion"].mean() for m, w in members.items())
@@ -270,7 +347,7 @@ def answer(
             )
             if p is None:
                 reason += "; one seed: no seed-level test"
-        return Stat(finite(est), ci, ci_q, finite(se), p, name, df, reason=reason)
+        return bounded(Stat(finite(est), ci, ci_q, finite(se), p, name, df, reason=reason), members)
 
     summaries = []
     for m, role in roles.items():
@@ -296,6 +373,12 @@ def answer(
         "high_tier": linear_stat({**gap_coefs(ot, which="high"), **gap_coefs(con, -1.0, "high")}, "high", pair),
         "low_tier": linear_stat({**gap_coefs(ot, which="low"), **gap_coefs(con, -1.0, "low")}, "low", pair),
     }
+    gains: dict[str, Stat] = {}
+    if baseline:
+        for m in (ot, con):
+            gains[m] = linear_stat(
+                {**gap_coefs(m, which="low"), **gap_coefs(baseline, -1.0, "low")}, "low", {m: 1.0, baseline: -1.0}
+            )
     gap_inf = contrast_inference(data, {**gap_coefs(ot), **gap_coefs(con, -1.0)}, groups)
     pw = power_from(f"difference in the high-minus-low gap ({ot} - {con})", gap_inf, alpha, power, delta, max_seeds)
     interaction = (
@@ -303,8 +386,11 @@ def answer(
         if fit_mixedlm
         else Interaction(None, None, None, None, None, "not fitted", reason="analysis.fit_mixedlm = false")
     )
+    interaction = replace(interaction, note=interaction_note(interaction))
 
     verdict, reasons = decide(diff, endpoint, alpha, delta, ot, con, data.seeds)
+    if too_few(pair) and all(len(data.seeds[m]) > 1 for m in (ot, con)):
+        verdict, reasons = "inconclusive", [*reasons[:1], f"{TOO_FEW} (fewer than {MIN_UNITS} seeds): inconclusive"]
     qualifiers = qualify(diff, summaries, interaction, endpoint, verdict, alpha, delta, ot, con, high, low)
     if notes_baseline:
         qualifiers.append(notes_baseline)
@@ -324,6 +410,8 @@ def answer(
         diff,
         interaction,
         pw,
+        gains,
+        excluded,
     )
 
 
@@ -437,7 +525,7 @@ def qualify(
                 f"{s.method} reverses the gap ({low!r} above {high!r}); the signed gap difference then "
                 "overstates a reduction of the disparity"
             )
-    if verdict == "yes" and interaction.p_value is not None and interaction.p_value >= alpha:
+    if verdict == "yes" and interaction.converged and interaction.p_value is not None and interaction.p_value >= alpha:
         out.append(
             f"with languages as random effects (MixedLM), the method x tier interaction is not significant "
             f"(p = {_fmt(interaction.p_value)}): the result may not generalise to other languages of the tiers"

@@ -119,7 +119,7 @@ def test_headline_rows_put_the_question_methods_first(make_results, make_manifes
     a = analyze(results, manifest["config"]["analysis"], tiers=manifest["benchmark"]["tiers"]).to_dict()
     rows = headline_rows(a)
     assert [r.method for r in rows] == ["ot-distill", "contrastive", "zero-shot", "bm25"]
-    assert [r.role for r in rows] == ["ot", "contrastive", "baseline", ""]
+    assert [r.role for r in rows] == ["treatment", "comparator", "baseline", ""]
     bm25 = rows[-1]
     means = {r["tier"]: r for r in a["tier_means"] if r["method"] == "bm25" and r["metric"] == "ndcg@10"}
     assert bm25.high.value == means["high"]["mean"] and bm25.low.ci == tuple(means["low"]["ci"])
@@ -147,13 +147,13 @@ def test_a_yes_where_both_methods_widen_the_gap_says_so():
     v = verdict_summary(a)
     assert v.lead == "Yes"
     assert (
-        "Relative to zero-shot, ot-distill by 0.0250 (95% CI [0.0070, 0.0450]) and contrastive by 0.1130 "
-        "(95% CI [0.1010, 0.1250]) widen the high-minus-low gap" in v.body
+        "Relative to zero-shot, ot-distill widens the high-minus-low gap by 0.025 [0.007, 0.045] and contrastive "
+        "by 0.113 [0.101, 0.125] (95% CI)" in v.body
     )
-    # one widening method only; and none when the interval reaches 0
+    # one widening method only (the sentence reads as English: subject, verb, object, amount, interval)
     a["question"]["per_method"][0]["gap_reduction_vs_baseline"] = {"estimate": -0.01, "ci": [-0.03, 0.01]}
     body = verdict_summary(a).body
-    assert "Relative to zero-shot, contrastive by 0.1130" in body and "widens the high-minus-low gap" in body
-    assert "ot-distill by" not in body
+    assert "Relative to zero-shot, contrastive widens the high-minus-low gap by 0.113 [0.101, 0.125] (95% CI)" in body
+    assert "ot-distill widens" not in body
     a["question"]["per_method"][1]["gap_reduction_vs_baseline"] = {"estimate": 0.02, "ci": [0.01, 0.03]}
     assert "Relative to" not in verdict_summary(a).body

@@ -36,7 +36,7 @@ table = simulate_results(WORLD, np.random.default_rng(1)).results
 analysis = [analyze(table, AnalysisOptions(**FAST), tiers=TIERS).to_dict()]
 design = default_run_design(seed_scale=1.0, effect=0.02, n_queries=500)
 big = simulate_results(design, np.random.default_rng(2)).results
-analysis.append(analyze(big, AnalysisOptions(**FAST, ot_method="m1", contrastive_method="m2", baseline="m0",
+analysis.append(analyze(big, AnalysisOptions(**FAST, treatment="m1", comparator="m2", baseline="m0",
                                              reml_variance_check=True), tiers=dict(design.tiers)).to_dict())
 digest = hashlib.sha256(json.dumps(analysis, sort_keys=True).encode()).hexdigest()
 print(json.dumps({"exceed": res.exceed.tolist(), "pooled": res.pooled_exceed.tolist(),

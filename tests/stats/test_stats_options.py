@@ -18,7 +18,7 @@ def test_defaults_are_the_documented_ones():
         10_000,
         2_000,
     )
-    assert (o.correction, o.seed, o.ot_method, o.contrastive_method, o.baseline) == (
+    assert (o.correction, o.seed, o.treatment, o.comparator, o.baseline) == (
         "holm",
         0,
         "ot-distill",
@@ -60,8 +60,8 @@ def test_cross_field_checks_name_the_field():
         AnalysisOptions(high_tier="x", low_tier="x")
     assert e.value.path == "analysis.low_tier"
     with pytest.raises(ConfigError) as e:
-        AnalysisOptions(ot_method="m", contrastive_method="m")
-    assert e.value.path == "analysis.contrastive_method"
+        AnalysisOptions(treatment="m", comparator="m")
+    assert e.value.path == "analysis.comparator"
 
 
 def test_frozen_and_serialisable():

@@ -54,8 +54,10 @@ def test_yes_when_ot_lifts_the_low_tier_more(world_analysis):
     assert all(abs(s["gap"] - (s["high_mean"] - s["low_mean"])) < 1e-9 for s in q["per_seed"])
     by_role = {m["role"]: m for m in q["per_method"]}
     assert by_role["baseline"]["gap"]["estimate"] > 0.1
-    red = by_role["ot"]["gap_reduction_vs_baseline"]
-    assert red["estimate"] == pytest.approx(by_role["baseline"]["gap"]["estimate"] - by_role["ot"]["gap"]["estimate"])
+    red = by_role["treatment"]["gap_reduction_vs_baseline"]
+    assert red["estimate"] == pytest.approx(
+        by_role["baseline"]["gap"]["estimate"] - by_role["treatment"]["gap"]["estimate"]
+    )
     # the mixed model's interaction is the same difference of gaps (balanced design)
     assert q["interaction"]["estimate"] == pytest.approx(d["estimate"], abs=1e-6)
     assert q["interaction"]["ci"][1] < 0
