@@ -423,6 +423,13 @@ class MiraclBenchmark(FileBenchmark):
                 )
         return ds
 
+    def data_source(self, language: str, entity: str) -> str:
+        """The dataset id and its files (:func:`harness.benchmarks._irds.dataset_source`)."""
+        from harness.benchmarks import _irds
+
+        ds_id = self.dataset_id(language)
+        return _irds.dataset_source(self._open(ds_id, (entity,)), ds_id, entity)
+
     # ------------------------------------------------------------------ Benchmark API
     def _read_language(self, language: str) -> LanguageData:
         from harness.benchmarks import _irds
@@ -450,7 +457,9 @@ class MiraclBenchmark(FileBenchmark):
         self.check_language(language)
         ds_id = self.dataset_id(language)
         ds = self._open(ds_id, ("docs",))
-        for i, d in _irds.iter_records(ds.docs_iter, source=f"{ds_id} docs", unavailable_hint=_how_to_get(ds_id)):
+        files = lambda: [s.path for s in _irds.source_files(ds, ("docs",))]  # noqa: E731 - names a damaged file
+        hint = _how_to_get(ds_id)
+        for i, d in _irds.iter_records(ds.docs_iter, source=f"{ds_id} docs", unavailable_hint=hint, files=files):
             yield (d.doc_id.removeprefix("\ufeff") if i == 0 else d.doc_id), _irds.doc_text(d)
 
     def topics(self, language: str, split: str = "test"):
