@@ -49,6 +49,11 @@ class Topics:
     queries: Mapping[str, str]
     qrels: Mapping[str, Mapping[str, int]]
 
+    def __post_init__(self) -> None:
+        from harness.benchmarks.base import check_query_texts
+
+        check_query_texts(self.queries, source=f"queries of language {self.language!r}")
+
 
 def iter_documents(bench: Any, language: str) -> Iterator[tuple[str, str]]:
     """``(doc_id, text)`` of ``language``'s corpus, streamed when the adapter can."""

@@ -269,7 +269,18 @@ class Engine:
         Returns facts for the manifest (model identity, unknown-token rate per language).
         """
         bench = self.benchmark
-        facts: dict[str, Any] = {}
+        from harness.validation import validate_benchmark
+
+        # bad data (a truncated corpus, empty queries, duplicate doc ids) stops the run here, before any training
+        facts: dict[str, Any] = {
+            "data": validate_benchmark(
+                bench,
+                bench.languages,
+                self._splits(),
+                [self.view(m) for m in self.modes],
+                memo_dir=self.cache.root / "validated",
+            )
+        }
         if self.config.model.base == "mini" or not any(m.cls.needs_teacher for m in self.config.methods):
             return facts
         from transformers import AutoTokenizer

@@ -7,6 +7,7 @@ how to fix it.  They subclass built-ins so callers can catch them generically.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 
 
@@ -90,6 +91,30 @@ class UnknownLanguageError(HarnessError, LookupError):
 
 class PluginError(HarnessError, TypeError):
     """A method plugin is malformed (raised at registration)."""
+
+
+class DataFormatError(HarnessError, ValueError):
+    """A data file is malformed or inconsistent.
+
+    Parameters
+    ----------
+    source : str or Path
+        The file (or ir_datasets dataset id) that is wrong.
+    problem : str
+        What is wrong, including what was expected.
+    line : int, optional
+        1-based line number in ``source``.
+    hint : str, optional
+        How to fix it.
+    """
+
+    def __init__(self, source: str | os.PathLike, problem: str, line: int | None = None, hint: str = ""):
+        self.source, self.problem, self.line, self.hint = str(source), problem, line, hint
+        where = f"{source}, line {line}" if line is not None else f"{source}"
+        msg = f"{where}: {problem}"
+        if hint:
+            msg += f". {hint}"
+        super().__init__(msg)
 
 
 class DataUnavailableError(HarnessError, FileNotFoundError):

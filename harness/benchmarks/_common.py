@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from harness.benchmarks.base import TIERS
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, DataFormatError
 from harness.options import validate_section
 
 __all__ = ["TIERS", "DataFormatError", "check_language_code", "iter_tsv", "parse_options", "sha256_file", "write_tsv"]
@@ -32,30 +32,6 @@ __all__ = ["TIERS", "DataFormatError", "check_language_code", "iter_tsv", "parse
 LANGUAGE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class DataFormatError(HarnessError, ValueError):
-    """A data file is malformed or inconsistent.
-
-    Parameters
-    ----------
-    source : str or Path
-        The file (or ir_datasets dataset id) that is wrong.
-    problem : str
-        What is wrong, including what was expected.
-    line : int, optional
-        1-based line number in ``source``.
-    hint : str, optional
-        How to fix it.
-    """
-
-    def __init__(self, source: str | os.PathLike, problem: str, line: int | None = None, hint: str = ""):
-        self.source, self.problem, self.line, self.hint = str(source), problem, line, hint
-        where = f"{source}, line {line}" if line is not None else f"{source}"
-        msg = f"{where}: {problem}"
-        if hint:
-            msg += f". {hint}"
-        super().__init__(msg)
 
 
 # --------------------------------------------------------------------------- options

@@ -17,7 +17,7 @@ to catching the failed download (which then may take ir_datasets' network time-o
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,11 +201,14 @@ def iter_records(
     path: Path | None = None,
     blank: Callable[[str], bool] = tsv_blank,
     unavailable_hint: str = "",
+    files: Callable[[], Sequence[str]] | None = None,
 ) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, record)``; reading errors become actionable errors.
 
     ``source`` names the data in messages (a file or ``dataset id, entity``); with ``path``
     (a single plain-text file) a malformed record is reported with its line number.
+    ``files``: the source files behind ``source``; when a compressed one is truncated or
+    damaged, the message names it (:func:`damaged_file`).
     """
     i = 0
     try:
@@ -218,12 +221,55 @@ def iter_records(
         except StopIteration:
             return
         except Exception as e:  # noqa: BLE001 - converted below
+            if files is not None and path is None and _damaged_data(e):
+                bad = damaged_file(files())
+                source = f"{source} ({bad})" if bad else source
             raise _convert(e, i, source, path, blank, unavailable_hint) from e
         yield i, rec
         i += 1
 
 
+def dataset_source(ds: Any, dataset_id: str, entity: str) -> str:
+    """``"<dataset id> <entity> (<its files>)"``: where an entity's records are read from, for messages."""
+    try:
+        files = [s.path for s in source_files(ds, (entity,))]
+    except Exception:  # noqa: BLE001 - a handler we cannot inspect: the id alone
+        files = []
+    return f"{dataset_id} {entity}" + (f" ({', '.join(files)})" if files else "")
+
+
+def _damaged_data(e: Exception) -> bool:
+    """Whether ``e`` is what reading a truncated or damaged compressed file raises."""
+    import gzip
+    import zlib
+
+    return isinstance(e, (EOFError, zlib.error, gzip.BadGzipFile))
+
+
+def damaged_file(paths: Sequence[str]) -> str | None:
+    """The first of ``paths`` (gzip files; others are skipped) that cannot be decompressed to its end."""
+    import gzip
+    import zlib
+
+    for p in paths:
+        if not str(p).endswith(".gz") or not os.path.isfile(p):
+            continue
+        try:
+            with gzip.open(p, "rb") as f:
+                while f.read(1 << 22):
+                    pass
+        except (EOFError, zlib.error, OSError):
+            return str(p)
+    return None
+
+
 def _convert(e: Exception, index: int, source: str, path: Path | None, blank, hint: str) -> Exception:
+    if _damaged_data(e):  # a truncated or damaged (compressed) file
+        return DataFormatError(
+            str(path) if path is not None else source,
+            f"the data ends early or is corrupt after {index} records ({type(e).__name__}: {e})",
+            hint="the file is truncated or damaged: download or write it again",
+        )
     if isinstance(e, OSError) or (isinstance(e, RuntimeError) and e.args[:1] == ("All download sources failed",)):
         return DataUnavailableError(f"{source}: cannot read the data ({type(e).__name__}: {e}). {hint}".rstrip())
     if isinstance(e, (RuntimeError, ValueError, KeyError, TypeError, IndexError)):
@@ -312,11 +358,13 @@ def collect_topics(
 ) -> Collected:
     """:func:`collect_language` over a corpus already read (e.g. a second set of topics of it)."""
     texts: dict[str, str] = {}
+    index: dict[str, int] = {}
     for i, q in queries:
         qid = q.query_id.removeprefix("\ufeff") if i == 0 else q.query_id
         if qid in texts:
             raise DataFormatError(sources["queries"], f"duplicate query id {qid!r}", line_of("queries", i))
         texts[qid] = q.text
+        index[qid] = i
     judged: dict[str, dict[str, int]] = {}
     n = 0
     for i, r in qrels:
@@ -352,5 +400,15 @@ def collect_topics(
             hint="the qrels and the corpus must use the same doc ids",
         )
     kept = {q: t for q, t in texts.items() if q in judged}
+    empty = [q for q, t in kept.items() if not (t or "").strip()]
+    if empty:  # scored 0 by dense methods, an error inside BM25: refused here with its line (or record)
+        line = line_of("queries", index[empty[0]])
+        raise DataFormatError(
+            sources["queries"],
+            f"judged query {empty[0]!r}{'' if line else f' (record {index[empty[0]] + 1})'} has an empty text"
+            + (f" ({len(empty)} such queries, e.g. {empty[:5]})" if len(empty) > 1 else ""),
+            line,
+            "give each query its text, or remove the query and its judgments",
+        )
     data = LanguageData(language=language, tier=tier, corpus=corpus, queries=kept, qrels=judged)
     return Collected(data, len(texts), len(texts) - len(kept), n, n_unknown)

@@ -105,6 +105,13 @@ class IrdsBenchmark(FileBenchmark):
                 )
         return ds
 
+    def data_source(self, language: str, entity: str) -> str:
+        """The dataset id and its files (:func:`harness.benchmarks._irds.dataset_source`)."""
+        from harness.benchmarks import _irds
+
+        ds_id = self.dataset_id(language)
+        return _irds.dataset_source(self._open(ds_id, (entity,)), ds_id, entity)
+
     def _files(self, dataset_id: str) -> list[list[str]]:
         from harness.benchmarks import _irds
 
@@ -188,8 +195,9 @@ class IrdsBenchmark(FileBenchmark):
         self.check_language(language)
         ds_id = self.dataset_id(language)
         ds = self._open(ds_id, ("docs",))
+        files = lambda: [s.path for s in _irds.source_files(ds, ("docs",))]  # noqa: E731 - names a damaged file
         hint = self._how_to_get(ds_id)
-        for i, d in _irds.iter_records(ds.docs_iter, source=f"{ds_id} docs", unavailable_hint=hint):
+        for i, d in _irds.iter_records(ds.docs_iter, source=f"{ds_id} docs", unavailable_hint=hint, files=files):
             yield (d.doc_id.removeprefix("\ufeff") if i == 0 else d.doc_id), _irds.doc_text(d)
 
     def topics(self, language: str, split: str = "test"):

@@ -15,13 +15,25 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from harness.errors import UnknownLanguageError
+from harness.errors import DataFormatError, UnknownLanguageError
 from harness.hashing import hash_json
 
-__all__ = ["TIERS", "Benchmark", "BitextPair", "LanguageData", "TrainPair", "hash_json"]
+__all__ = ["TIERS", "Benchmark", "BitextPair", "LanguageData", "TrainPair", "check_query_texts", "hash_json"]
 
 #: Resource tiers a benchmark may assign to a language, from most to least resourced.
 TIERS = ("high", "mid", "low")
+
+
+def check_query_texts(queries: Mapping[str, str], *, source: str) -> None:
+    """Raise :class:`~harness.errors.DataFormatError` (naming ``source`` and the query ids) if a query's text is
+    empty or blank: dense methods would score it 0 and BM25 fail with its own message."""
+    empty = sorted(q for q, t in queries.items() if not isinstance(t, str) or not t.strip())
+    if empty:
+        raise DataFormatError(
+            source,
+            f"{len(empty)} judged quer{'y has' if len(empty) == 1 else 'ies have'} an empty text: {empty[:5]}",
+            hint="give each query its text, or remove the query and its judgments",
+        )
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ class LanguageData:
                 f"({len(lacking)} queries lack one, e.g. {lacking[:3]}; {len(extra)} are not queries, "
                 f"e.g. {extra[:3]}); give exactly the query ids, or None"
             )
+        check_query_texts(self.queries, source=f"queries of language {self.language!r}")
 
     def fingerprint(self) -> str:
         """sha256 over corpus, queries and qrels (order-independent), and ``query_translations``
@@ -185,6 +198,11 @@ class Benchmark(abc.ABC):
         dataset (e.g. monolingual or cross-lingual) names them here.  Never paths.
         """
         return {}
+
+    def data_source(self, language: str, entity: str) -> str:
+        """Where ``language``'s ``entity`` (``"docs"``, ``"queries"``, ``"qrels"``) comes from, for messages about
+        bad data (:mod:`harness.validation`): a file path or a dataset id.  Default: the adapter and the language."""
+        return f"{self.name} benchmark, {entity} of language {language!r}"
 
     def split_statement(self) -> str | None:
         """Where the dev split's queries come from, in words, for the protocol summary and the

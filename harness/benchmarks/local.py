@@ -229,6 +229,10 @@ class LocalBenchmark(FileBenchmark):
         o = self.options.languages[language]
         return {"corpus": self._path(o.corpus), "queries": self._path(o.queries), "qrels": self._path(o.qrels)}
 
+    def data_source(self, language: str, entity: str) -> str:
+        """The file of ``language``'s ``entity`` (``docs``: the corpus)."""
+        return str(self.files(language)["corpus" if entity == "docs" else entity])
+
     def dev_files(self, language: str) -> dict[str, Path]:
         """Resolved ``dev_queries`` and ``dev_qrels`` paths of ``language`` (empty without dev files)."""
         self.check_language(language)

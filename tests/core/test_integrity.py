@@ -309,3 +309,90 @@ def test_a_same_size_corrupted_shard_is_caught_on_read_and_rebuilt(tmp_path):
     assert again == first
     (third,) = dense_run(Enc(), Bench(), "xx", [queries], 10, **kw)  # the rebuilt index verifies
     assert third == first and Enc.encoded == 600
+
+
+# ----------------------------------------------------------------------------- bad data stopped at the door
+@pytest.fixture
+def flawed_benchmark():
+    """A streamed third-party adapter whose data has one flaw (``flaw`` option)."""
+    from harness import Benchmark, Options, register_benchmark
+    from harness.benchmarks.base import LanguageData
+    from harness.registry import BENCHMARKS
+
+    class FlawedOptions(Options):
+        flaw: str = "none"
+
+    class Flawed(Benchmark):
+        """Two languages of six passages, streamed, with one flaw."""
+
+        Config = FlawedOptions
+        pivot = "aa"
+
+        def __init__(self, options, cache=None, *, base_dir=None):
+            self.options = options
+            self.languages = ("aa", "bb")
+            self.tiers = {"aa": "high", "bb": "low"}
+
+        def _docs(self, language):
+            return [(f"{language}-d{i}", f"word{i} word{i + 1}") for i in range(6)]
+
+        def iter_corpus(self, language):
+            for i, (did, text) in enumerate(self._docs(language)):
+                if self.options.flaw == "truncated" and language == "bb" and i == 3:
+                    raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+                yield did, text
+            if self.options.flaw == "duplicate" and language == "bb":
+                yield "bb-d2", "another text under the same id"
+
+        def data_source(self, language, entity):
+            return f"/data/{language}/{entity}.jsonl.gz"
+
+        def language_data(self, language):
+            corpus = dict(self._docs(language))
+            queries = {f"{language}-q{j}": f"word{j}" for j in range(4)}
+            if self.options.flaw == "empty-query" and language == "bb":
+                queries["bb-q3"] = " "
+            return LanguageData(
+                language, self.tiers[language], corpus, queries, {q: {f"{language}-d0": 1} for q in queries}
+            )
+
+        def train_pairs(self):
+            return ()
+
+        def bitext(self, language):
+            return ()
+
+        def fingerprint(self):
+            return f"flawed-{self.options.flaw}"
+
+    register_benchmark("flawed")(Flawed)
+    yield
+    BENCHMARKS.unregister("flawed")
+
+
+@pytest.mark.parametrize(
+    ("flaw", "needles"),
+    [
+        (
+            "truncated",
+            ["/data/bb/docs.jsonl.gz", "reading stopped after 3 documents", "EOFError", "truncated or corrupt"],
+        ),
+        ("duplicate", ["/data/bb/docs.jsonl.gz", "duplicate doc id 'bb-d2' (documents 3 and 7"]),
+        ("empty-query", ["queries of language 'bb'", "empty text: ['bb-q3']"]),
+    ],
+)
+def test_bad_data_is_refused_before_any_work_and_leaves_no_run_directory(
+    flawed_benchmark, tmp_path, capsys, flaw, needles
+):
+    from harness.cli import EXIT_USAGE, main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'name = "flawed"\nseeds = [0]\ndevice = "cpu"\nmetrics = ["ndcg@10"]\ntop_k = 10\n'
+        f'[benchmark]\nname = "flawed"\nflaw = "{flaw}"\n[model]\nbase = "unused-lexical-only"\n[methods.bm25]\n'
+    )
+    out = tmp_path / "run"
+    assert main(["run", str(cfg), "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and all(n in err[0] for n in needles), err
+    assert not out.exists()  # nothing that looks finished, nor "running"

@@ -41,17 +41,11 @@ def test_unknown_token_rate_warns_and_all_unknown_is_an_error(tiny_bert):
         check_tokenizer(tok, ["zzzq qqqx", "xxyyq"], where="model.base on 'sw' queries")
 
 
-def test_engine_preflight_stops_a_model_without_tokenizer_files_before_any_work(tmp_path, tiny_bert):
-    """A directory holding weights but no tokenizer: refused by preflight, not run to 'complete' with [UNK]s."""
-    from harness.cache import Cache
+def _config_over(model):
+    """A tiny synthetic config whose base model is the directory ``model`` (zero-shot only)."""
     from harness.config import config_from_dict
-    from harness.engine import Engine
 
-    model = tiny_bert.save(tmp_path / "m", pooling="mean", max_length=32)
-    for p in list(model.iterdir()):
-        if "token" in p.name or p.name in ("vocab.txt", "special_tokens_map.json"):
-            p.unlink()
-    cfg = config_from_dict(
+    return config_from_dict(
         {
             "device": "cpu",
             "seeds": [0],
@@ -70,6 +64,18 @@ def test_engine_preflight_stops_a_model_without_tokenizer_files_before_any_work(
             "methods": {"zero-shot": {}},
         }
     )
+
+
+def test_engine_preflight_stops_a_model_without_tokenizer_files_before_any_work(tmp_path, tiny_bert):
+    """A directory holding weights but no tokenizer: refused by preflight, not run to 'complete' with [UNK]s."""
+    from harness.cache import Cache
+    from harness.engine import Engine
+
+    model = tiny_bert.save(tmp_path / "m", pooling="mean", max_length=32)
+    for p in list(model.iterdir()):
+        if "token" in p.name or p.name in ("vocab.txt", "special_tokens_map.json"):
+            p.unlink()
+    cfg = _config_over(model)
     engine = Engine(cfg, Cache(tmp_path / "cache"))
     with pytest.raises(DataUnavailableError, match="tokenizer"):
         engine.preflight()
@@ -104,7 +110,6 @@ def test_weights_that_do_not_fit_the_declared_architecture_are_refused_before_an
     import json
 
     from harness.cache import Cache
-    from harness.config import config_from_dict
     from harness.engine import Engine
     from harness.models.encoder import BiEncoder
     from harness.models.identity import WeightsMismatchError
@@ -119,25 +124,7 @@ def test_weights_that_do_not_fit_the_declared_architecture_are_refused_before_an
     msg = str(e.value)
     assert "model_type 'llama'" in msg and "missing from the weights" in msg and "embed_tokens.weight" in msg
     assert "fit no parameter" in msg and "'embeddings." in msg
-    config = config_from_dict(
-        {
-            "device": "cpu",
-            "seeds": [0],
-            "model": {"base": str(model), "max_length": 32},
-            "benchmark": {
-                "name": "synthetic",
-                "queries": 20,
-                "corpus_docs": 60,
-                "n_concepts": 80,
-                "n_topics": 4,
-                "train_pairs": 40,
-                "languages": {"en": "high", "h1": "high", "l1": "low", "l2": "low"},
-                "pretrain_sentences": {"high": 20, "low": 10},
-                "bitext_pairs": {"high": 10, "low": 10},
-            },
-            "methods": {"zero-shot": {}},
-        }
-    )
+    config = _config_over(model)
     cache = Cache(tmp_path / "cache")
     with pytest.raises(WeightsMismatchError, match="do not load into the architecture"):
         Engine(config, cache).preflight()
