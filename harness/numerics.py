@@ -105,14 +105,14 @@ def _numpy_build() -> dict[str, Any]:
 
     out: dict[str, Any] = {"version": np.__version__}
     try:
-        cfg = np.show_config(mode="dicts")  # numpy >= 1.25
+        cfg: dict[str, Any] = dict(np.show_config(mode="dicts") or {})  # numpy >= 1.25
     except TypeError:  # pragma: no cover - older numpy prints only
         return out
-    deps = cfg.get("Build Dependencies") or {}
+    deps: dict[str, Any] = cfg.get("Build Dependencies") or {}
     for lib in ("blas", "lapack"):
-        d = deps.get(lib) or {}
+        d: dict[str, Any] = deps.get(lib) or {}
         out[lib] = " ".join(str(d[k]) for k in ("name", "version") if d.get(k)) or None
-    simd = cfg.get("SIMD Extensions") or {}
+    simd: dict[str, Any] = cfg.get("SIMD Extensions") or {}
     out["simd_baseline"] = list(simd.get("baseline") or [])
     out["simd_found"] = list(simd.get("found") or [])
     return out
@@ -233,10 +233,8 @@ def numerics_differences(a: Mapping[str, Any] | None, b: Mapping[str, Any] | Non
     text) are skipped; ``torch.build_sha256`` stands for the build.
     """
     if not a or not b:
-        return (
-            []
-            if not a and not b
-            else [("numerics", "not recorded" if not a else "recorded", "recorded" if not b else "not recorded")]
-        )
+        if not a and not b:
+            return []
+        return [("numerics", "recorded" if a else "not recorded", "recorded" if b else "not recorded")]
     fa, fb = _flatten(a), _flatten(b)
     return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
