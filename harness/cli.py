@@ -55,6 +55,13 @@ def _add_set_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _wrap(text: str) -> str:
+    """A description wrapped for a parser whose formatter keeps text as given (so the epilog's table stays)."""
+    import textwrap
+
+    return textwrap.fill(text, width=88)
+
+
 def _shipped_epilog() -> str:
     """The shipped configs with their descriptions (``harness run --help``, ``harness config show --help``)."""
     import textwrap
@@ -142,9 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run",
         help="run a matrix (methods x seeds, per language) and write a run directory",
-        description="Run the matrix described by CONFIG (a TOML file, or the name of a shipped config). "
-        "With no CONFIG, runs the embedded default matrix. A finished run directory is never rewritten: "
-        "running a config whose run is complete prints where it is and does nothing.",
+        description=_wrap(
+            "Run the matrix described by CONFIG (a TOML file, or the name of a shipped config). "
+            "With no CONFIG, runs the embedded default matrix. A finished run directory is never rewritten: "
+            "running a config whose run is complete prints where it is and does nothing."
+        ),
         epilog=_shipped_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -161,8 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     q = csub.add_parser(
         "show",
         help="print a config",
-        description="Print a shipped config (by name) or a TOML file as written; with --defaults, the normalised "
-        "config: validated, every default filled in (what a run records in config.toml and hashes).",
+        description=_wrap(
+            "Print a shipped config (by name) or a TOML file as written; with --defaults, the normalised "
+            "config: validated, every default filled in (what a run records in config.toml and hashes)."
+        ),
         epilog=_shipped_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -233,10 +233,8 @@ def numerics_differences(a: Mapping[str, Any] | None, b: Mapping[str, Any] | Non
     text) are skipped; ``torch.build_sha256`` stands for the build.
     """
     if not a or not b:
-        return (
-            []
-            if not a and not b
-            else [("numerics", "not recorded" if not a else "recorded", "recorded" if not b else "not recorded")]
-        )
+        if not a and not b:
+            return []
+        return [("numerics", "recorded" if a else "not recorded", "recorded" if b else "not recorded")]
     fa, fb = _flatten(a), _flatten(b)
     return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]

@@ -72,6 +72,15 @@ def primary_tier_means(a: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: t[k] for k in ("method", "tier", "mean", "ci")} for t in a["tier_means"] if t["metric"] == pm]
 
 
+def environment(manifest: dict[str, Any]) -> str | None:
+    """The one-line numerics environment a figure came from (``manifest["numerics"]["summary"]``).
+
+    None for a run made before manifests recorded it; a README block quoting a figure names it,
+    e.g. "measured on: CPU AMD EPYC (avx512), torch 2.13.0+cpu CPU capability AVX512, ...".
+    """
+    return (manifest.get("numerics") or {}).get("summary")
+
+
 def extract(run_dir: Path) -> dict[str, Any]:
     """The page's figures from a run directory (plain JSON data)."""
     analysis, manifest = finished_run(run_dir)
@@ -84,6 +93,7 @@ def extract(run_dir: Path) -> dict[str, Any]:
             "finished": manifest.get("finished") or manifest["started"],
             "seeds": manifest["seeds"],
             "harness_version": manifest.get("harness_version"),
+            "environment": environment(manifest),
         },
         "design": {
             "primary_metric": pm,
@@ -247,6 +257,7 @@ def extract_science(run_dir: Path) -> dict[str, Any]:
             "finished": manifest.get("finished") or manifest["started"],
             "seeds": manifest["seeds"],
             "seconds": manifest.get("seconds"),
+            "environment": environment(manifest),
         },
         "methods": methods,
         "modes": modes,

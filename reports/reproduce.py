@@ -14,6 +14,12 @@ recomputed.  Then every row of the two ``results.parquet`` tables is matched on
 A row present in only one table is a difference too.  Differences are grouped by cell
 ``(method, seed, language)`` and reported with their number and the largest absolute
 difference, so a user sees at once which cells did not reproduce and by how much.
+
+When scores differ, the result also names the two numerics environments (the manifests'
+``numerics``: CPU ISA, torch's CPU capability, BLAS/oneDNN builds, kernel-selecting
+environment variables, GPU/driver/CUDA; :mod:`harness.numerics`), lists the fields in which
+they differ, and says whether the verdict holds: per evaluation mode, the question's verdict
+and its estimate ``D`` in the original's ``analysis.json`` against the reproduction's.
 """
 
 from __future__ import annotations
@@ -102,10 +108,22 @@ class ReproduceResult:
     comparison: ScoreComparison
     failed_cells: tuple[str, ...] = field(default_factory=tuple)
     config_changes: tuple[str, ...] = field(default_factory=tuple)
+    #: one-line numerics environments (:func:`harness.numerics.numerics_summary`) of the two runs
+    numerics_original: str = "not recorded"
+    numerics_new: str = "not recorded"
+    #: ``(field, original, reproduction)`` for every numerics field that differs
+    numerics_changes: tuple[tuple[str, Any, Any], ...] = ()
+    #: per mode: the question's verdict and D in both runs (:class:`VerdictCheck`)
+    verdicts: tuple["VerdictCheck", ...] = ()
 
     @property
     def identical(self) -> bool:
         return self.comparison.identical and not self.failed_cells
+
+    @property
+    def verdict_holds(self) -> bool | None:
+        """Every mode's verdict is the same in both runs (None when neither run has one)."""
+        return all(v.holds for v in self.verdicts) if self.verdicts else None
 
     def summary(self) -> str:
         c = self.comparison
@@ -133,6 +151,19 @@ class ReproduceResult:
         )
         lines.extend(f"  {d.describe()}" for d in c.cells)
         lines.extend(f"  failed in the reproduction: {f}" for f in self.failed_cells)
+        lines.append("numerics environment (what makes floating-point results depend on the machine):")
+        lines.append(f"  original:     {self.numerics_original}")
+        lines.append(f"  reproduction: {self.numerics_new}")
+        if self.numerics_changes:
+            lines.append("  fields that differ (original -> reproduction):")
+            lines.extend(f"    {k}: {_show(a)} -> {_show(b)}" for k, a, b in self.numerics_changes)
+        else:
+            lines.append(
+                "  no recorded field differs: look at the thread counts, a GPU's non-deterministic kernels, or the "
+                "cells above"
+            )
+        for v in self.verdicts:
+            lines.append(v.describe())
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,8 +180,70 @@ class ReproduceResult:
             "max_abs_diff": _json_float(c.max_abs_diff),
             "failed_cells": list(self.failed_cells),
             "config_changes": list(self.config_changes),
+            "numerics_original": self.numerics_original,
+            "numerics_new": self.numerics_new,
+            "numerics_changes": [{"field": k, "original": a, "new": b} for k, a, b in self.numerics_changes],
+            "verdict_holds": self.verdict_holds,
+            "verdicts": [asdict(v) for v in self.verdicts],
             "cells": [{**asdict(d), "max_abs_diff": _json_float(d.max_abs_diff)} for d in c.cells],
         }
+
+
+@dataclass(frozen=True)
+class VerdictCheck:
+    """The question's verdict and estimate ``D`` (its endpoint's difference) in the original and the reproduction."""
+
+    mode: str | None
+    verdict_original: str | None
+    verdict_new: str | None
+    d_original: float | None
+    d_new: float | None
+
+    @property
+    def holds(self) -> bool:
+        return self.verdict_original == self.verdict_new
+
+    def describe(self) -> str:
+        where = f" ({self.mode})" if self.mode else ""
+        d = f"D {_signed(self.d_original)} -> {_signed(self.d_new)}"
+        if self.holds:
+            return f"verdict{where} holds: {self.verdict_original!r} in both runs ({d})"
+        return f"verdict{where} CHANGED: {self.verdict_original!r} -> {self.verdict_new!r} ({d})"
+
+
+def _signed(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.4f}"
+
+
+def _show(v: Any) -> str:
+    return "unset" if v is None else json.dumps(v)
+
+
+def verdict_checks(original: dict[str, Any] | None, new: dict[str, Any] | None) -> tuple[VerdictCheck, ...]:
+    """Per mode, the question's verdict and ``D`` in two ``analysis.json`` documents."""
+    from harness.modes import analyses
+
+    def per_mode(a: dict[str, Any] | None) -> dict[str | None, tuple[str | None, float | None]]:
+        out: dict[str | None, tuple[str | None, float | None]] = {}
+        for mode, part in analyses(a):
+            q = (part or {}).get("question") or {}
+            diff = ((q.get("difference") or {}).get(q.get("endpoint", "gap")) or {}).get("estimate")
+            out[mode] = (q.get("verdict"), float(diff) if isinstance(diff, (int, float)) else None)
+        return out
+
+    a, b = per_mode(original), per_mode(new)
+    checks = []
+    for mode in dict.fromkeys([*a, *b]):
+        (va, da), (vb, db) = a.get(mode, (None, None)), b.get(mode, (None, None))
+        if va is None and vb is None:
+            continue
+        checks.append(VerdictCheck(mode, va, vb, da, db))
+    return tuple(checks)
+
+
+def _analysis(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / "analysis.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _json_float(x: float) -> float | str:
@@ -284,6 +377,7 @@ def reproduce_run(
     """
     from harness.cache import Cache, atomic_write_text
     from harness.config import load_config
+    from harness.numerics import numerics_differences
     from harness.runner import run_matrix
     from harness_reports.report import render_report
 
@@ -299,6 +393,11 @@ def reproduce_run(
     new_dir = Path(out_dir) if out_dir is not None else run_dir.with_name(run_dir.name + "-reproduce")
     if new_dir.resolve() == run_dir.resolve():
         raise RunDirectoryError(f"--out {new_dir} is the run directory itself; choose a new directory")
+    if new_dir.exists() and any(new_dir.iterdir()):
+        raise RunDirectoryError(
+            f"--out {new_dir} already exists and is not empty (an earlier reproduction?); a finished run is never "
+            "rewritten: remove it or choose a new directory with --out"
+        )
 
     with tempfile.TemporaryDirectory(prefix="harness-reproduce-cache-") as tmp:
         cache = Cache(cache_dir) if cache_dir is not None else Cache(tmp)
@@ -309,6 +408,7 @@ def reproduce_run(
     tol = default_tolerance(dev_a, dev_b) if tolerance is None else float(tolerance)
     comparison = compare_scores(original, new, tol)
     failed = tuple(f"{c.method} seed={c.seed}: {c.error}" for c in res.failed)
+    num_a, num_b = manifest.get("numerics"), new_manifest.get("numerics")
     result = ReproduceResult(
         original_dir=run_dir,
         new_dir=new_dir,
@@ -318,6 +418,10 @@ def reproduce_run(
         comparison=comparison,
         failed_cells=failed,
         config_changes=changed,
+        numerics_original=str((num_a or {}).get("summary") or "not recorded (a manifest older than numerics records)"),
+        numerics_new=str((num_b or {}).get("summary") or "not recorded"),
+        numerics_changes=tuple(numerics_differences(num_a, num_b)),
+        verdicts=verdict_checks(_analysis(run_dir), _analysis(new_dir)),
     )
     atomic_write_text(new_dir / "reproduce.json", json.dumps(result.to_dict(), indent=2, allow_nan=False))
     return result

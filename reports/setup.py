@@ -231,6 +231,7 @@ def hardware(manifest: dict[str, Any]) -> dict[str, Any]:
         "python": _text(manifest.get("python")),
         "platform": _text(manifest.get("platform")),
         "accelerator": ", ".join(f"{k}: {v}" for k, v in acc.items()),
+        "numerics": _text((manifest.get("numerics") or {}).get("summary") or "not recorded"),
         "started": _text(manifest.get("started")),
         "finished": _text(manifest.get("finished")),
         "seconds": manifest.get("seconds"),

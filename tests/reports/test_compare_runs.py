@@ -175,6 +175,8 @@ def test_runs_differing_only_in_seeds_are_flagged_and_seed_noise_is_not_signific
     assert ot["p_value"] == pytest.approx(stats.ttest_ind(per_seed[1], per_seed[0], equal_var=False).pvalue)
     assert ot["difference"] == pytest.approx(per_seed[1].mean() - per_seed[0].mean())
     assert json.loads(json.dumps(c.to_dict()))["relation"] == "seeds-only"
+    html = compare_runs(run_a, run_b).read_text()
+    assert 'id="seed-sets"' in html and f"{ot['p_value']:.3g}" in html and 'class="sig"' not in html
 
 
 def test_seed_set_test_is_calibrated_under_pure_seed_noise():

@@ -142,3 +142,18 @@ def test_science_controls_are_found_from_the_runs_methods():
         "per-language centring": "language-centring",
     }
     assert mod._controls(fig, "contrastive") == {"per-language centring": "language-centring"}
+
+
+def test_figures_name_the_numerics_environment_they_came_from(tmp_path, make_results, make_run):
+    from harness.numerics import numerics_environment
+    from harness_reports import rerender
+
+    mod = script()
+    env = numerics_environment()
+    run = make_run(tmp_path / "run", make_results(seed=2), numerics=env)
+    rerender(run, force=True)
+    assert mod.extract(run)["run"]["environment"] == env["summary"]
+    old = make_run(tmp_path / "old", make_results(seed=2))  # a manifest from before numerics were recorded
+    rerender(old, force=True)
+    assert mod.extract(old)["run"]["environment"] is None
+    assert f'id="numerics">{env["summary"]}' in (run / "report.html").read_text().replace("&#43;", "+")

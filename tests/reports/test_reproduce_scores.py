@@ -122,3 +122,79 @@ def test_thread_counts_of_the_original_machine_are_checked_before_rerunning():
     _check_threads({"torch_threads": 1, "base_threads": 2}, pinned)  # pinned: the same on any machine
     with pytest.raises(RunDirectoryError, match="training.num_threads = 0"):
         _check_threads({"torch_threads": here + 1}, SimpleNamespace(training=SimpleNamespace(num_threads=0), mini=None))
+
+
+# ------------------------------------------------------------- the numerics environment of a reproduction
+def _numerics(capability: str, **env: str) -> dict:
+    from harness.numerics import KERNEL_ENV, numerics_summary
+
+    rec = {
+        "cpu": {"machine": "x86_64", "model": "AMD EPYC", "vendor": "AuthenticAMD", "isa_flags": ["avx2", "avx512f"]},
+        "torch": {"version": "2.13.0", "cpu_capability": capability, "blas": "mkl", "mkl": "2024.2", "threads": 2},
+        "numpy": {"version": "2.0", "blas": "scipy-openblas 0.3.31"},
+        "env": {k: env.get(k) for k in KERNEL_ENV},
+        "gpu": None,
+    }
+    return {**rec, "summary": numerics_summary(rec)}
+
+
+def _analysis(verdict: str, d: float) -> dict:
+    return {"question": {"verdict": verdict, "endpoint": "gap", "difference": {"gap": {"estimate": d}}}}
+
+
+def test_reproduce_names_the_numerics_environment_and_whether_the_verdict_holds(
+    sim_results, tmp_path, make_run, monkeypatch
+):
+    """The re-run (stubbed: its scores and environment are given) ran with torch's kernels capped at AVX2."""
+    import harness.runner
+    from harness.config import load_config
+
+    run = make_run(tmp_path / "run", sim_results, numerics=_numerics("AVX512"))
+    (run / "config.toml").write_text(load_config("smoke").to_toml())
+    (run / "analysis.json").write_text(json.dumps(_analysis("yes", 0.0223)))
+
+    def rerun(config, *, run_dir, cache, render):
+        new = sim_results.copy()
+        new.loc[new.index[new.method == "ot-distill"], "value"] += 1e-7
+        make_run(run_dir, new, numerics=_numerics("AVX2", ATEN_CPU_CAPABILITY="avx2", MKL_CBWR="AVX2"))
+        (run_dir / "analysis.json").write_text(json.dumps(_analysis(verdict, 0.0212)))
+        return SimpleNamespace(failed=[])
+
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(harness.runner, "run_matrix", rerun)
+    verdict = "yes"
+    res = reproduce_run(run, out_dir=tmp_path / "again", cache_dir=tmp_path / "cache")
+    text = res.summary()
+    assert not res.identical and "NOT REPRODUCED" in text
+    assert "CPU capability AVX512" in res.numerics_original and "CPU capability AVX2" in res.numerics_new
+    fields = {k: (a, b) for k, a, b in res.numerics_changes}
+    assert fields == {
+        "torch.cpu_capability": ("AVX512", "AVX2"),
+        "env.ATEN_CPU_CAPABILITY": (None, "avx2"),
+        "env.MKL_CBWR": (None, "AVX2"),
+    }
+    assert 'torch.cpu_capability: "AVX512" -> "AVX2"' in text and "env.ATEN_CPU_CAPABILITY: unset -> " in text
+    assert res.verdict_holds is True and "verdict holds: 'yes' in both runs (D +0.0223 -> +0.0212)" in text
+    saved = json.loads((tmp_path / "again" / "reproduce.json").read_text())
+    assert saved["verdict_holds"] is True and len(saved["numerics_changes"]) == 3
+    # the verdict changes: said so
+    verdict = "inconclusive"
+    res = reproduce_run(run, out_dir=tmp_path / "again2", cache_dir=tmp_path / "cache")
+    assert res.verdict_holds is False and "verdict CHANGED: 'yes' -> 'inconclusive'" in res.summary()
+    # an earlier reproduction is never overwritten
+    with pytest.raises(RunDirectoryError, match="already exists and is not empty"):
+        reproduce_run(run, out_dir=tmp_path / "again", cache_dir=tmp_path / "cache")
+
+
+def test_numerics_record_of_this_process():
+    from harness.numerics import numerics_differences, numerics_environment
+
+    env = numerics_environment()
+    import torch
+
+    assert env["torch"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert env["summary"].startswith("CPU ") and env["torch"]["cpu_capability"] in env["summary"]
+    assert numerics_differences(env, env) == []
+    assert numerics_differences(None, env) == [("numerics", "not recorded", "recorded")]
+    json.dumps(env)  # plain JSON data for the manifest
