@@ -2,7 +2,8 @@
 
 A benchmark gives, per evaluated language, a corpus, queries, qrels and a resource tier;
 pivot-language retrieval training pairs; and bitext between the pivot and each language.
-Adapters: ``synthetic`` (embedded default), ``miracl`` (ir_datasets), ``local`` (files).
+Adapters: ``synthetic`` (embedded default), ``miracl`` (ir_datasets), ``ir_datasets`` (any ir_datasets
+collection, monolingual or cross-lingual), ``local`` (files).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 A benchmark's ``bitext_dir`` holds one file per language, ``<language>.tsv``.  Blank
 lines are skipped; any other line must have exactly two non-empty tab-separated fields.
+Moses-style file pairs, TMX and Hugging Face datasets: :mod:`harness.benchmarks.bitext_sources`.
 
 Example
 -------
