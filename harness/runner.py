@@ -360,6 +360,12 @@ def run_matrix(
                     )
         manifest["data_problems"] = data_problems
         manifest["benchmark"] = bench.describe()  # after loading: data sizes and statistics filled in
+        # the teacher's initial cross-lingual alignment (bitext top-1, alignment F1; cached stage world-measures)
+        t_measures = time.perf_counter()
+        world_measures = engine.world_measures() if done else None
+        if world_measures is not None:
+            manifest["world_measures"] = world_measures
+            log(f"teacher-level alignment measures ready in {time.perf_counter() - t_measures:.1f} s")
         for out in done:
             for name, text in out.runs.items():  # name: language, or mode/language
                 store.write_text(f"runs/{out.method}/{out.seed}/{name}.trec", text)
@@ -385,6 +391,8 @@ def run_matrix(
             if out.info:
                 cells[(out.method, out.seed)]["info"] = out.info
         analysis = analyze_modes(results, dev, budgets, config, bench, modes, any_done=bool(done))
+        if world_measures is not None:
+            analysis["world_measures"] = world_measures
         store.write_json("analysis.json", analysis)
         manifest["status"] = "complete" if not failed else "partial"
         manifest["finished"] = now()
