@@ -142,3 +142,17 @@ def test_defaults_are_what_the_calibration_rule_chose_from_the_recorded_figures(
     defaults = SyntheticOptions()
     for key, value in calibrate_world.candidate(chosen["candidate"]).items():
         assert getattr(defaults, key) == value, key
+
+
+def test_shared_syllables_give_common_pieces_without_common_words():
+    def overlap(shared: float) -> tuple[float, int]:
+        opt = SyntheticOptions(**{**TINY, **NO_SHARING, "shared_syllables": {"high": shared, "mid": 0.0, "low": 0.0}})
+        lex = _make_lexicon(opt)
+        words = {lang: {w for forms in lex.forms[lang] for w in forms} for lang in ("en", "h1")}
+        anchors = {w for c, forms in enumerate(lex.forms["en"]) if lex.is_anchor[c] for w in forms}
+        grams = {lang: {w[i : i + 4] for w in ws - anchors for i in range(len(w) - 3)} for lang, ws in words.items()}
+        return len(grams["en"] & grams["h1"]) / len(grams["h1"]), len((words["en"] & words["h1"]) - anchors)
+
+    none, full = overlap(0.0), overlap(0.9)
+    assert full[0] > 2 * none[0]  # more than twice the letter 4-grams in common with the pivot
+    assert none[1] == full[1] == 0  # but no word in common besides the anchors
