@@ -394,6 +394,59 @@ class Engine:
         self._teachers = {seed: t}  # keep one: teachers are per seed, cells run seed by seed
         return t
 
+    def world_measures(self, n: int = 1000, layer: int = -1) -> dict[str, Any] | None:
+        """Teacher-level alignment measures per language (:mod:`harness.world_measures`), cached.
+
+        Measured on the first seed's teacher: the benchmark's held-out measurement bitext where it
+        has one (``measurement_bitext(language, n)``, the synthetic world), else its first ``n``
+        bitext pairs.  Stage ``world-measures``, keyed by the teacher's key and the pairs' digest.
+        None when no method uses a teacher or no language has bitext (a language whose bitext is
+        unavailable is left out).
+        """
+        import json
+
+        from harness import world_measures as wm
+
+        if not any(m.cls.needs_teacher for m in self.config.methods):
+            return None
+        from harness.benchmarks.base import BitextPair
+        from harness.errors import DataUnavailableError
+
+        bench = self.benchmark
+        held_out = getattr(bench, "measurement_bitext", None)
+        bitext: dict[str, Sequence[BitextPair]] = {}
+        for lang in bench.languages:
+            if lang == bench.pivot:
+                continue
+            try:
+                pairs = tuple(held_out(lang, n) if held_out is not None else tuple(bench.bitext(lang))[:n])
+            except DataUnavailableError:  # no bitext for this language (e.g. no bitext_dir): nothing to measure
+                continue
+            if pairs:
+                bitext[lang] = pairs
+        if not bitext:
+            return None
+        seed = self.config.seeds[0]
+        key = {
+            "version": wm.MEASURES_VERSION,
+            "teacher": self.teacher_key(seed),
+            "bitext": {lang: wm.bitext_digest(pairs) for lang, pairs in bitext.items()},
+            "layer": layer,
+        }
+
+        def build(tmp: Path) -> None:
+            rows = wm.measure(self.teacher(seed), bitext, dict(bench.tiers), layer)
+            (tmp / "measures.json").write_text(json.dumps([r.to_dict() for r in rows]), encoding="utf-8")
+
+        entry = self.cache.get_or_build("world-measures", key, build)
+        rows = json.loads((entry / "measures.json").read_text(encoding="utf-8"))
+        return {
+            "teacher_seed": seed,
+            "source": "held-out measurement bitext" if held_out is not None else f"first {n} bitext pairs",
+            "layer": layer,
+            "languages": rows,
+        }
+
     # ----------------------------------------------------------------- cells
     def cell_key(self, method: str, seed: int) -> str:
         entry = self.config.method(method)

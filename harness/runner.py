@@ -446,6 +446,12 @@ def run_matrix(
                     )
         manifest["data_problems"] = data_problems
         manifest["benchmark"] = bench.describe()  # after loading: data sizes and statistics filled in
+        # the teacher's initial cross-lingual alignment (bitext top-1, alignment F1; cached stage world-measures)
+        t_measures = time.perf_counter()
+        world_measures = engine.world_measures() if done else None
+        if world_measures is not None:
+            manifest["world_measures"] = world_measures
+            log(f"teacher-level alignment measures ready in {time.perf_counter() - t_measures:.1f} s")
         for out in done:
             top = f"runs/{out.world}" if multi else "runs"
             for name, text in out.runs.items():  # name: language, or mode/language
@@ -472,6 +478,8 @@ def run_matrix(
             if out.info:
                 cells[(out.world, out.method, out.seed)]["info"] = out.info
         analysis = analyze_modes(results, dev, budgets, config, bench, modes, any_done=bool(done))
+        if world_measures is not None:
+            analysis["world_measures"] = world_measures
         store.write_json("analysis.json", analysis)
         manifest["status"] = "complete" if not failed else "partial"
         manifest["finished"] = now()

@@ -187,7 +187,36 @@ def benchmark_info(manifest: dict[str, Any]) -> dict[str, Any]:
         "parameters": json.dumps(params, sort_keys=True) if params else "",
         "train_pairs": b.get("train_pairs"),
         "is_miracl": str(b.get("name", "")).lower() == "miracl",
+        "alignment": alignment_rows(manifest),
     }
+
+
+def alignment_rows(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """The teacher-level alignment measures (``manifest["world_measures"]``) as table rows, or None."""
+    wm = manifest.get("world_measures")
+    if not wm:
+        return None
+
+    def pct(x: Any) -> str:
+        return "n/a" if x is None else f"{100 * float(x):.1f} %"
+
+    def num(x: Any) -> str:
+        return "n/a" if x is None else f"{float(x):.3f}"
+
+    rows = [
+        {
+            "language": _text(m.get("language")),
+            "tier": _text(m.get("tier")),
+            "pairs": int(m.get("pairs", 0)),
+            "top1": pct(m.get("bitext_top1")),
+            "chance": pct(m.get("chance")),
+            "f1": num(m.get("alignment_f1")),
+            "precision": num(m.get("alignment_precision")),
+            "recall": num(m.get("alignment_recall")),
+        }
+        for m in wm.get("languages") or []
+    ]
+    return {"rows": rows, "seed": wm.get("teacher_seed"), "source": _text(wm.get("source"))}
 
 
 def config_toml(run_dir: Path, manifest: dict[str, Any]) -> str:

@@ -29,8 +29,9 @@ __all__ = ["GENERATOR_VERSION", "MODES", "SyntheticOptions", "TIERS"]
 
 _LANG_RE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 #: Version of the generator algorithm; part of every fingerprint and cache key.
-# 2: streams from harness.seeding (2026-12-02); 3: bitext word alignments and query translations (2026-12-07)
-GENERATOR_VERSION = "3"
+# 2: streams from harness.seeding (2026-12-02); 3: bitext word alignments and query translations; 4: loanwords,
+# cognates, shared syllables, code-switched pre-training text, inflections, paraphrases (2026-12-07)
+GENERATOR_VERSION = "4"
 #: Evaluation modes of the embedded world (see ``SyntheticOptions.modes``).
 MODES = ("monolingual", "cross-lingual")
 Mode = Literal["monolingual", "cross-lingual"]
@@ -40,7 +41,11 @@ class SyntheticOptions(BaseModel):
     """Generator parameters of the embedded benchmark (config section ``[benchmark]``).
 
     Counts are per language unless stated otherwise.  ``pretrain_sentences`` and
-    ``bitext_pairs`` are given per resource tier.
+    ``bitext_pairs`` are given per resource tier, as are the initial-alignment rates
+    (``loanword_rate``, ``cognate_rate``, ``shared_syllables``, ``code_switch``), whose
+    defaults, with ``inflection_rate`` and ``paraphrase_rate``, were chosen by
+    ``perf/calibrate_world.py`` from teacher-level measures only (figures in
+    :mod:`harness.benchmarks.synthetic`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -66,8 +71,45 @@ class SyntheticOptions(BaseModel):
     synonym_weights: tuple[float, ...] = Field(
         (0.6, 0.4), description="probability of each synonym (length = synonyms; normalised)"
     )
-    anchor_fraction: float = Field(0.2, ge=0.0, le=0.5, description="share of concepts written alike everywhere")
-    function_words: int = Field(20, ge=1, le=200, description="function words per language")
+    anchor_fraction: float = Field(
+        0.2, ge=0.0, le=0.5, description="share of concepts that are names or numbers, written alike everywhere"
+    )
+    loanword_rate: dict[str, float] = Field(
+        default_factory=lambda: {"high": 0.3, "mid": 0.15, "low": 0.06},
+        description="by tier: share of a non-pivot language's other concepts whose first form is the pivot's "
+        "(a loanword, spelled alike)",
+    )
+    cognate_rate: dict[str, float] = Field(
+        default_factory=lambda: {"high": 0.6, "mid": 0.3, "low": 0.15},
+        description="by tier: share of a non-pivot language's other concepts whose first form is a cognate of the "
+        "pivot's (its syllables but the last, then one of the language's own)",
+    )
+    code_switch: dict[str, float] = Field(
+        default_factory=lambda: {"high": 0.6, "mid": 0.36, "low": 0.24},
+        description="by tier: share of a non-pivot language's pre-training sentences that switch to the pivot "
+        "at a concept boundary",
+    )
+    shared_syllables: dict[str, float] = Field(
+        default_factory=lambda: {"high": 0.9, "mid": 0.45, "low": 0.15},
+        description="by tier: share of a non-pivot language's syllable inventory taken from the pivot's (a shared "
+        "script and orthography: sub-word pieces in common, without shared meaning)",
+    )
+    inflection_rate: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="probability that a content word carries one of its language's inflection suffixes (in every "
+        "text, drawn independently: BM25 on whole words misses an inflected match, sub-words keep the stem)",
+    )
+    inflections: int = Field(3, ge=1, le=20, description="inflection suffixes per language")
+    paraphrase_rate: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="probability that a query, bitext or pre-training sentence renders a concept by its paraphrase "
+        "(a form passages never use: relevance BM25 cannot see)",
+    )
+    function_words: int = Field(20, ge=1, le=200)
     function_word_rate: float = Field(0.35, ge=0.0, le=2.0, description="function words per content word")
     zipf_exponent: float = Field(0.8, ge=0.0, le=2.0, description="concept frequency ~ rank ** -zipf_exponent")
     background_concepts: int = Field(4, ge=0, le=50, description="once-mentioned topical concepts per passage")
@@ -145,6 +187,27 @@ class SyntheticOptions(BaseModel):
                     raise ConfigError(
                         f"benchmark.{field}", dict(counts), f"a count for every tier in use, including {tier!r}"
                     )
+        for field in ("loanword_rate", "cognate_rate", "code_switch", "shared_syllables"):
+            rates = getattr(self, field)
+            for tier, r in rates.items():
+                if tier not in TIERS:
+                    raise ConfigError(f"benchmark.{field}.{tier}", r, f"keys among {TIERS}")
+                if not 0.0 <= r <= 1.0:
+                    raise ConfigError(f"benchmark.{field}.{tier}", r, "a share in [0, 1]")
+            for tier in set(tiers):
+                if tier not in rates:
+                    raise ConfigError(
+                        f"benchmark.{field}", dict(rates), f"a share for every tier in use, including {tier!r}"
+                    )
+        for tier in set(tiers):
+            total = self.loanword_rate[tier] + self.cognate_rate[tier]
+            if total > 1.0:
+                raise ConfigError(
+                    f"benchmark.cognate_rate.{tier}",
+                    self.cognate_rate[tier],
+                    f"<= 1 - loanword_rate.{tier} = {1.0 - self.loanword_rate[tier]:g} (a concept is a loanword, "
+                    "a cognate or neither)",
+                )
         if len(self.synonym_weights) != self.synonyms or any(w <= 0 for w in self.synonym_weights):
             raise ConfigError(
                 "benchmark.synonym_weights", self.synonym_weights, f"{self.synonyms} positive numbers (one per synonym)"

@@ -19,7 +19,7 @@ from harness import seeding
 from harness.benchmarks.base import BitextPair, LanguageData, TrainPair
 from harness.benchmarks.synthetic_options import GENERATOR_VERSION, SyntheticOptions
 
-__all__ = ["SyntheticWorld", "generate_world", "world_from_json", "world_to_json"]
+__all__ = ["SyntheticWorld", "generate_world", "measurement_bitext", "world_from_json", "world_to_json"]
 
 _ONSETS = list("bcdfghjklmnprstvwz") + [
     "tr",
@@ -40,6 +40,7 @@ _ONSETS = list("bcdfghjklmnprstvwz") + [
 _VOWELS = ["a", "e", "i", "o", "u", "y", "ai", "ou", "ea", "io"]
 _CODAS = ["", "n", "r", "s", "l", "m", "k", "x"]
 _SYLLABLES_P = (0.1, 0.6, 0.3)  # probability of 1, 2, 3 syllables in a content word
+_SYLLABLES_CDF = np.cumsum(_SYLLABLES_P)[:-1]  # searchsorted(cdf, u) + 1: 1, 2 or 3 syllables
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,9 @@ class _Lexicon:
     """Surface forms.  ``forms[lang][c][s]``: synonym ``s`` of concept ``c`` in ``lang``."""
 
     forms: dict[str, list[list[str]]]
+    paraphrase: dict[str, list[str]]  # paraphrase[lang][c]: the form passages never use (anchors: the anchor)
     function_words: dict[str, list[str]]
+    suffixes: dict[str, list[str]]  # inflection suffixes per language
     reverse: dict[str, bool]
     topic_of: np.ndarray  # (n_concepts,) int
     weight: np.ndarray  # (n_concepts,) float, Zipf popularity
@@ -65,6 +68,11 @@ def _make_lexicon(opt: SyntheticOptions) -> _Lexicon:
     n_inv = len(langs) + 1  # one inventory per language, one for names
     per = len(syllables) // n_inv
     inventories = {name: syllables[i * per : (i + 1) * per] for i, name in enumerate(langs + ["@names"])}
+    for lang in langs:  # a shared script: part of each language's syllables are the pivot's
+        if lang != opt.pivot:
+            k = int(round(opt.shared_syllables[opt.languages[lang]] * per))
+            take = rng.choice(per, size=k, replace=False)
+            inventories[lang] = [inventories[opt.pivot][j] for j in take.tolist()] + inventories[lang][k:]
 
     n = opt.n_concepts
     topic_of = rng.permutation(np.arange(n) % opt.n_topics)
@@ -74,13 +82,20 @@ def _make_lexicon(opt: SyntheticOptions) -> _Lexicon:
     is_anchor[rng.choice(n, size=int(round(opt.anchor_fraction * n)), replace=False)] = True
 
     used: set[str] = set()
+    syllables_of: dict[str, list[str]] = {}
 
     def new_word(inventory: list[str], n_syll: int) -> str:
+        tries = 0
         while True:
-            w = "".join(inventory[i] for i in rng.integers(len(inventory), size=n_syll))
+            syl = [inventory[i] for i in rng.integers(len(inventory), size=n_syll)]
+            w = "".join(syl)
             if w not in used:
                 used.add(w)
+                syllables_of[w] = syl
                 return w
+            tries += 1
+            if tries % 50 == 0:  # short words of this inventory are (nearly) all taken: one syllable more
+                n_syll += 1
 
     anchor_forms: dict[int, str] = {}
     for ci in np.flatnonzero(is_anchor):
@@ -95,19 +110,55 @@ def _make_lexicon(opt: SyntheticOptions) -> _Lexicon:
         anchor_forms[int(ci)] = w
 
     forms: dict[str, list[list[str]]] = {}
+    paraphrase: dict[str, list[str]] = {}
     function_words: dict[str, list[str]] = {}
+    suffixes: dict[str, list[str]] = {}
     reverse: dict[str, bool] = {}
     for i, lang in enumerate(langs):
         inv = inventories[lang]
         function_words[lang] = [new_word(inv, 1) for _ in range(opt.function_words)]
+        suffixes[lang] = [new_word(inv, 1) for _ in range(opt.inflections)]
         table = []
+        para = []
+        # syllables per form (1-3, _SYLLABLES_P), drawn at once; paraphrases (a longer, descriptive form) only if used
+        n_syll = np.searchsorted(_SYLLABLES_CDF, rng.random((n, opt.synonyms + 1)), side="right") + 1
+        with_paraphrase = opt.paraphrase_rate > 0
         for c in range(n):
             if is_anchor[c]:
                 table.append([anchor_forms[c]] * opt.synonyms)
+                para.append(anchor_forms[c])
             else:
-                table.append([new_word(inv, int(rng.choice(3, p=_SYLLABLES_P)) + 1) for _ in range(opt.synonyms)])
+                row = n_syll[c].tolist()
+                table.append([new_word(inv, row[s]) for s in range(opt.synonyms)])
+                para.append(new_word(inv, row[-1] + 1) if with_paraphrase else table[-1][0])
         forms[lang] = table
+        paraphrase[lang] = para
         reverse[lang] = lang != opt.pivot and bool(i % 2)
+
+    # Shared subwords besides the anchors: loanwords (the pivot's first form, spelled alike) and cognates (the
+    # pivot's first form with its last syllable replaced by one of the language's own), at rates by tier.
+    for lang in langs:
+        if lang == opt.pivot:
+            continue
+        tier = opt.languages[lang]
+        loan, cog = opt.loanword_rate[tier], opt.cognate_rate[tier]
+        r = seeding.rng(opt.seed, "world", "shared-forms", lang)
+        u = r.random(n)
+        for c in np.flatnonzero(~is_anchor & (u < loan + cog)).tolist():
+            source = forms[opt.pivot][c][0]
+            if u[c] < loan:
+                forms[lang][c][0] = source
+                continue
+            stem = "".join(syllables_of[source][:-1] if len(syllables_of[source]) > 1 else syllables_of[source])
+            own = inventories[lang]
+            while True:
+                w = stem + own[int(r.integers(len(own)))]
+                if w in used:  # rare: a second syllable of the language's own
+                    w += own[int(r.integers(len(own)))]
+                if w not in used:
+                    used.add(w)
+                    forms[lang][c][0] = w
+                    break
     members = [np.flatnonzero(topic_of == t) for t in range(opt.n_topics)]
     probs = [weight[m] / weight[m].sum() for m in members]
     assoc = np.zeros((n, opt.associates), dtype=np.int64)
@@ -117,7 +168,9 @@ def _make_lexicon(opt: SyntheticOptions) -> _Lexicon:
         k = min(opt.associates, int(keep.sum()))
         chosen = rng.choice(m[keep], size=k, replace=False, p=p[keep] / p[keep].sum())
         assoc[c] = np.resize(chosen, opt.associates) if k else c
-    return _Lexicon(forms, function_words, reverse, topic_of, weight, is_anchor, members, probs, assoc)
+    return _Lexicon(
+        forms, paraphrase, function_words, suffixes, reverse, topic_of, weight, is_anchor, members, probs, assoc
+    )
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -133,6 +186,7 @@ class _Writer:
     def __init__(self, lex: _Lexicon, opt: SyntheticOptions, lang: str, rng: np.random.Generator):
         self.lex, self.opt, self.lang, self.rng = lex, opt, lang, rng
         self.forms = lex.forms[lang]
+        self.paraphrase = lex.paraphrase[lang]
         self.fw = lex.function_words[lang]
         fw_w = np.arange(1, len(self.fw) + 1, dtype=float) ** -1.0  # Zipfian function words
         self.fw_cdf = np.cumsum(fw_w / fw_w.sum())
@@ -140,21 +194,37 @@ class _Writer:
         self.syn_cdf = np.cumsum(w / w.sum())
         self.reverse = lex.reverse[lang]
 
-    def synonyms(self, k: int) -> list[int]:
-        idx = np.searchsorted(self.syn_cdf, self.rng.random(k), side="right")
-        return np.minimum(idx, len(self.syn_cdf) - 1).tolist()
+    def synonyms(self, k: int, paraphrase: bool = False) -> list[int]:
+        """``k`` synonym indices; with ``paraphrase``, each is -1 (the paraphrase) with probability
+        ``paraphrase_rate``.  Passages draw without: they never use a paraphrase."""
+        idx = np.minimum(np.searchsorted(self.syn_cdf, self.rng.random(k), side="right"), len(self.syn_cdf) - 1)
+        if paraphrase and self.opt.paraphrase_rate > 0:
+            idx = np.where(self.rng.random(k) < self.opt.paraphrase_rate, -1, idx)
+        return idx.tolist()
 
     def render(self, concepts: Sequence[int], syn: Sequence[int] | None = None) -> str:
-        """Words of ``concepts`` (synonym ``syn[i]``, random if None) with function words."""
-        return " ".join(self.render_words(concepts, syn)[0])
+        """Words of ``concepts`` (synonym ``syn[i]``, -1 the paraphrase; drawn with paraphrases if None)
+        with function words."""
+        return " ".join(self.render_words(concepts, syn, sources=False)[0])
 
-    def render_words(self, concepts: Sequence[int], syn: Sequence[int] | None = None) -> tuple[list[str], list[int]]:
-        """:meth:`render` as whitespace tokens, and for each token the position in ``concepts``
-        of the concept it renders (-1: a function word).  Draws exactly what :meth:`render` draws."""
+    def render_words(
+        self, concepts: Sequence[int], syn: Sequence[int] | None = None, sources: bool = True
+    ) -> tuple[list[str], list[int]]:
+        """:meth:`render` as whitespace tokens, and (``sources``) for each token the position in
+        ``concepts`` of the concept it renders (-1: a function word; without ``sources`` an empty
+        list).  Draws exactly what :meth:`render` draws."""
         k = len(concepts)
         if syn is None:
-            syn = self.synonyms(k)
-        content = [self.forms[c][s] for c, s in zip(concepts, syn)]
+            syn = self.synonyms(k, paraphrase=True)
+        content = [self.forms[c][s] if s >= 0 else self.paraphrase[c] for c, s in zip(concepts, syn)]
+        if self.opt.inflection_rate > 0:  # an inflection suffix on some non-anchor words
+            suffixes = self.lex.suffixes[self.lang]
+            inflect = self.rng.random(k) < self.opt.inflection_rate
+            which = self.rng.integers(len(suffixes), size=k)
+            content = [
+                w + suffixes[int(x)] if f and not self.lex.is_anchor[c] else w
+                for w, c, f, x in zip(content, concepts, inflect.tolist(), which.tolist())
+            ]
         source = list(range(k))
         if self.reverse:
             content.reverse()
@@ -172,12 +242,14 @@ class _Writer:
         for i, w in enumerate(content):
             extra = inserts.get(i, ())
             words.extend(extra)
-            src.extend([-1] * len(extra))
             words.append(w)
-            src.append(source[i])
+            if sources:
+                src.extend([-1] * len(extra))
+                src.append(source[i])
         extra = inserts.get(k, ())
         words.extend(extra)
-        src.extend([-1] * len(extra))
+        if sources:
+            src.extend([-1] * len(extra))
         return words, src
 
     def passage_text(self, p: _Passage) -> str:
@@ -403,18 +475,23 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
         rng = rng_for(f"bitext/{lang}")
         sampler = _Sampler(lex, opt, rng)
         src, tgt = _Writer(lex, opt, opt.pivot, rng), _Writer(lex, opt, lang, rng)
-        bt = []
-        for _ in range(opt.bitext_pairs[tier]):
-            seq = sampler.sentence(5, 9)
-            (a, src_a), (b, src_b) = src.render_words(seq), tgt.render_words(seq)
-            bt.append(BitextPair(" ".join(a), " ".join(b), _alignment(src_a, src_b)))
-        bitext[lang] = tuple(bt)
+        bitext[lang] = _parallel(sampler, src, tgt, opt.bitext_pairs[tier])
 
     pretrain: dict[str, tuple[str, ...]] = {}
     for lang, tier in opt.languages.items():
         rng = rng_for(f"pretrain/{lang}")
         sampler, writer = _Sampler(lex, opt, rng), _Writer(lex, opt, lang, rng)
-        pretrain[lang] = tuple(writer.render(sampler.sentence(7, 12)) for _ in range(opt.pretrain_sentences[tier]))
+        switch = 0.0 if lang == opt.pivot else opt.code_switch[tier]
+        to_pivot = _Writer(lex, opt, opt.pivot, rng)
+        sentences = []
+        for _ in range(opt.pretrain_sentences[tier]):
+            seq = sampler.sentence(7, 12)
+            if switch and rng.random() < switch:  # code-switched: the language, then the pivot from a concept on
+                cut = int(rng.integers(2, len(seq) - 1))
+                sentences.append(writer.render(seq[:cut]) + " " + to_pivot.render(seq[cut:]))
+            else:
+                sentences.append(writer.render(seq))
+        pretrain[lang] = tuple(sentences)
 
     h = hashlib.sha256(f"synthetic-v{GENERATOR_VERSION}\n".encode())
     for lang in opt.languages:
@@ -431,6 +508,36 @@ def generate_world(opt: SyntheticOptions) -> SyntheticWorld:
     for tp in pairs:
         h.update(f"{tp.query}\t{tp.positive}\n".encode())
     return SyntheticWorld(data, tuple(pairs), bitext, pretrain, h.hexdigest(), dev, cross)
+
+
+def measurement_bitext(opt: SyntheticOptions, n: int = 1000) -> dict[str, tuple[BitextPair, ...]]:
+    """``language -> n`` held-out parallel sentences pivot <-> language with their true word alignment
+    (every language but the pivot).
+
+    Drawn like the training bitext (:func:`generate_world`) but from their own streams
+    (``"measure-bitext/<language>"``), so no method trains on them: the test set of the
+    teacher-level alignment measures (:mod:`harness.world_measures`), as Tatoeba is for mBERT.
+    Generated on demand (not stored in the world) and deterministic from ``opt``.
+    """
+    lex = _make_lexicon(opt)
+    out = {}
+    for language in opt.languages:
+        if language == opt.pivot:
+            continue
+        rng = seeding.rng(opt.seed, "world", f"measure-bitext/{language}")
+        src, tgt = _Writer(lex, opt, opt.pivot, rng), _Writer(lex, opt, language, rng)
+        out[language] = _parallel(_Sampler(lex, opt, rng), src, tgt, n)
+    return out
+
+
+def _parallel(sampler: _Sampler, src: _Writer, tgt: _Writer, n: int) -> tuple[BitextPair, ...]:
+    """``n`` sentences of 5-9 concepts rendered by ``src`` (pivot) and ``tgt``, with their true alignment."""
+    out = []
+    for _ in range(n):
+        seq = sampler.sentence(5, 9)
+        (a, src_a), (b, src_b) = src.render_words(seq), tgt.render_words(seq)
+        out.append(BitextPair(" ".join(a), " ".join(b), _alignment(src_a, src_b)))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------- storage

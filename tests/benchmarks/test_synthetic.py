@@ -74,10 +74,20 @@ def test_shapes_tiers_and_judgements(world):
         assert len(world.pretrain[lang]) == opt.pretrain_sentences[tier]
 
 
-def test_languages_use_disjoint_words_except_anchors(world):
+#: every sharing mechanism but the anchors off (tests/benchmarks/test_synthetic_truth.py tests them)
+NO_SHARING = {
+    "loanword_rate": {"high": 0.0, "mid": 0.0, "low": 0.0},
+    "cognate_rate": {"high": 0.0, "mid": 0.0, "low": 0.0},
+    "code_switch": {"high": 0.0, "mid": 0.0, "low": 0.0},
+    "shared_syllables": {"high": 0.0, "mid": 0.0, "low": 0.0},
+}
+
+
+def test_languages_use_disjoint_words_except_anchors():
+    world = generate_world(SyntheticOptions(**TINY, **NO_SHARING))
     vocab = {lang: {w for s in world.pretrain[lang] for w in s.split()} for lang in world.pretrain}
     shared = vocab["en"] & vocab["l1"]
-    # only anchors (numbers and capitalised names) are written alike across languages
+    # without loanwords, cognates and code-switching, only anchors (numbers and names) are written alike
     assert shared and all(w.isdigit() or w[0].isupper() for w in shared)
 
 
@@ -195,8 +205,9 @@ def test_cross_lingual_mode_asks_the_pivots_needs_in_each_language(tmp_path):
         assert d.corpus == piv.corpus and d.doc_language == "en" and d.tier == bench.tiers[lang]
         assert sorted(map(dict, d.qrels.values()), key=str) == sorted(map(dict, piv.qrels.values()), key=str)
         assert len(d.queries) == len(piv.queries)
-        if lang != "en":  # the same needs, in another language's words
-            assert set(d.queries.values()).isdisjoint(piv.queries.values())
+        if lang != "en":  # the same needs, in another language's words (a loanword-only query may coincide)
+            same = len(set(d.queries.values()) & set(piv.queries.values()))
+            assert same <= 0.1 * len(d.queries), (lang, same)
     dev = bench.language_data("l1", "dev")
     assert set(dev.queries).isdisjoint(bench.language_data("l1").queries)
     assert bench.describe()["mode"] == "cross-lingual" and mono.describe()["mode"] == "monolingual"
