@@ -487,7 +487,7 @@ def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench) -> dict
         return {"error": "no finished cells: nothing to analyse"}
     tiers = {lang: bench.tier(lang) for lang in bench.languages}
     try:
-        return analyze(results, config.analysis, tiers=tiers).to_dict()
+        return analyze(results, config.analysis, tiers=tiers, worlds_kind=config.worlds_kind).to_dict()
     except StatisticsError as e:  # degenerate tables (e.g. one method) are reported, not hidden
         return {"error": str(e)}
 
@@ -570,7 +570,9 @@ def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessC
         at_b = budgets[(budgets.budget_steps == b) & budgets.method.isin([ot, con])]
         table = pd.concat([results[~results.method.isin([ot, con])], at_b[cols]], ignore_index=True)
         try:
-            a = analyze_question(table, opts, tiers=tiers)  # = analyze(...).to_dict()'s parts used here
+            a = analyze_question(
+                table, opts, tiers=tiers, worlds_kind=config.worlds_kind
+            )  # = analyze(...).to_dict()'s parts used here
         except StatisticsError as e:
             points.append({"steps": int(b), "error": str(e)})
             continue
@@ -593,6 +595,8 @@ def budget_curves(budgets: pd.DataFrame, results: pd.DataFrame, config: HarnessC
                 "D": diff.get("estimate"),
                 "ci": diff.get("ci"),
                 "p_value_seed": diff.get("p_value_seed"),
+                # the interval the verdict was decided on (worlds / languages like these / these languages)
+                "decisive_interval": q.get("decisive_interval"),
                 "tier_means": means,
             }
         )

@@ -20,7 +20,8 @@ from harness.stats.options import AnalysisOptions
 from harness.stats.pairwise import Comparison, Pairwise, assemble, compare_metric
 from harness.stats.question import Question, answer
 from harness.stats.streams import stream
-from harness.stats.variance import VarianceDecomposition, decompose
+from harness.stats.variance import VarianceDecomposition, WorldComponents, decompose, world_components
+from harness.stats.worlds import WorldPower, generalise, language_sample, world_level
 
 #: 2: pairwise ``test_label``/``claim``, the ``seed`` test, hierarchical df of the seed part, ``reml_check``
 #: (was ``mixedlm``) in variance components.  ``harness report`` recomputes an analysis.json of another version.
@@ -42,6 +43,8 @@ class CellSummary:
     seed_sd: float | None
     n_seeds: int
     n_queries: int
+    #: the calibrated interval reached beyond the metric's range [0, 1] (few seeds or worlds) and was clipped
+    ci_clipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,25 @@ class GroupMean:
     se: float
     seed_sd: float | None
     n_seeds: int
+    #: the calibrated interval reached beyond the metric's range [0, 1] (few seeds or worlds) and was clipped
+    ci_clipped: bool = False
+
+
+#: Every metric of the harness (nDCG, recall, MRR, MAP, precision, ...) is a mean of per-query values in [0, 1].
+METRIC_RANGE = (0.0, 1.0)
+
+
+def clip_to_range(lo: float, hi: float) -> tuple[tuple[float, float], bool]:
+    """A per-method mean's interval within the metric's range :data:`METRIC_RANGE`, and whether it was clipped.
+
+    With 2 seeds (or worlds) the calibrated interval uses t with 1 df (t_{1, .975} = 12.7) and can
+    reach far beyond [0, 1] ("0.132 [-0.263, 0.591]").  The true mean lies in [0, 1], so clipping
+    never removes it: the clipped interval covers at least as often as the unclipped one.  It is
+    flagged (``ci_clipped``) and the analysis warns, since such an interval says little.
+    """
+    a, b = METRIC_RANGE
+    clipped = lo < a or hi > b
+    return (max(lo, a), min(hi, b)), clipped
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,8 @@ class Power:
     pairwise: tuple[PairPower, ...]
     typical_pair: PowerEstimate | None
     notes: tuple[str, ...]
+    #: worlds (and seeds per world) the question's D needs (two or more worlds; else None)
+    worlds: WorldPower | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +126,8 @@ class Analysis:
     tier_means: tuple[GroupMean, ...]
     seed_scores: tuple[SeedScore, ...]
     variance_components: tuple[VarianceDecomposition, ...]
+    #: per metric: world, method x world, seed within world and residual components of run means
+    world_components: tuple[WorldComponents, ...]
     pairwise: Pairwise
     question: Question
     power: Power
@@ -113,6 +139,11 @@ class Analysis:
         problems: list[str] = []
         body = {
             "schema_version": SCHEMA_VERSION,
+            "worlds": {
+                "n": len(self.design.get("worlds") or ()) or 1,
+                "kind": self.design.get("worlds_kind"),
+                "labels": list(self.design.get("worlds") or ()),
+            },
             "design": self.design,
             "options": self.options.model_dump(mode="json"),
             "per_method_language": self.per_method_language,
@@ -120,6 +151,7 @@ class Analysis:
             "tier_means": self.tier_means,
             "seed_scores": self.seed_scores,
             "variance_components": self.variance_components,
+            "world_components": self.world_components,
             "pairwise": self.pairwise,
             "question": self.question,
             "power": self.power,
@@ -175,6 +207,7 @@ def _cells(data: MetricScores, boot: BootstrapReplicates, level: float) -> list[
         )
         sd = obs.std(axis=0, ddof=1) if obs.shape[0] > 1 else None
         for j, lang in enumerate(data.languages):
+            ci, clipped = clip_to_range(float(iv.lo[j]), float(iv.hi[j]))
             out.append(
                 CellSummary(
                     data.metric,
@@ -182,12 +215,13 @@ def _cells(data: MetricScores, boot: BootstrapReplicates, level: float) -> list[
                     lang,
                     data.tiers[lang],
                     float(iv.estimate[j]),
-                    (float(iv.lo[j]), float(iv.hi[j])),
-                    (float(qiv.lo[j]), float(qiv.hi[j])),
+                    ci,
+                    clip_to_range(float(qiv.lo[j]), float(qiv.hi[j]))[0],
                     float(iv.se[j]),
                     None if sd is None else float(sd[j]),
                     obs.shape[0],
                     data.n_queries(lang),
+                    clipped,
                 )
             )
     return out
@@ -215,17 +249,19 @@ def _group_means(
                 np.array([per_seed.mean()]), h[:, None], q[:, None], len(per_seed) - 1, dq, level, overcount=noise
             )
             qiv = calibrated_interval(np.array([per_seed.mean()]), q[:, None], q[:, None], 0, dq, level)
+            ci, clipped = clip_to_range(float(iv.lo[0]), float(iv.hi[0]))
             rec = GroupMean(
                 data.metric,
                 m,
                 tier,
                 tuple(members),
                 float(per_seed.mean()),
-                (float(iv.lo[0]), float(iv.hi[0])),
-                (float(qiv.lo[0]), float(qiv.hi[0])),
+                ci,
+                clip_to_range(float(qiv.lo[0]), float(qiv.hi[0]))[0],
                 float(iv.se[0]),
                 float(per_seed.std(ddof=1)) if len(per_seed) > 1 else None,
                 len(per_seed),
+                clipped,
             )
             (overall if tier is None else tiers).append(rec)
     return overall, tiers
@@ -334,6 +370,7 @@ def _power(
             "minimum detectable difference = (t_{1-alpha/2} + t_{power}) x SE, two-sided, SE from the seed and "
             "query variance of each comparison; seeds_needed: per method",
         ),
+        question.world_level.power if question.world_level is not None else None,  # type: ignore[attr-defined]
     )
 
 
@@ -350,12 +387,13 @@ def _prepared(results: pd.DataFrame, opts: AnalysisOptions, tiers, metrics) -> A
     )
 
 
-def _question(primary: MetricScores, boot: BootstrapReplicates, groups, opts: AnalysisOptions) -> Question:
-    """The question's answer on the primary metric (:func:`harness.stats.question.answer`) with the options."""
-    return answer(
-        primary,
-        boot,
-        groups,
+def _question(
+    primary: MetricScores, boot: BootstrapReplicates, groups, opts: AnalysisOptions, worlds_kind: str | None = None
+) -> Question:
+    """The question's answer on the primary metric (:func:`harness.stats.question.answer`) with the options,
+    generalised over worlds and languages (:func:`harness.stats.worlds.generalise`: D per world, "languages
+    like these", and the interval that decides)."""
+    kw: dict[str, Any] = dict(
         ot=opts.ot_method,
         con=opts.contrastive_method,
         baseline=opts.baseline,
@@ -369,6 +407,49 @@ def _question(primary: MetricScores, boot: BootstrapReplicates, groups, opts: An
         max_seeds=opts.max_seeds,
         fit_mixedlm=opts.fit_mixedlm,
     )
+    q = answer(primary, boot, groups, **kw)
+    if q.degenerate:
+        return q
+    treatment, comparator = opts.ot_method, opts.contrastive_method
+    wl = (
+        world_level(
+            primary,
+            groups,
+            kw,
+            treatment=treatment,
+            comparator=comparator,
+            endpoint=q.endpoint,
+            kind=worlds_kind or "drawn",
+            n_bootstrap=opts.n_bootstrap,
+            seed=opts.seed,
+            alpha=opts.alpha,
+            level=opts.ci_level,
+            delta=opts.target_difference,
+            power=opts.power,
+            max_seeds=opts.max_seeds,
+        )
+        if primary.n_worlds > 1
+        else None
+    )
+    ls = language_sample(
+        boot,
+        q,
+        treatment=treatment,
+        comparator=comparator,
+        high=opts.high_tier,
+        low=opts.low_tier,
+        level=opts.ci_level,
+        seed=opts.seed,
+    )
+    return generalise(
+        q,
+        worlds=wl,
+        languages=ls,
+        alpha=opts.alpha,
+        delta=opts.target_difference,
+        treatment=treatment,
+        comparator=comparator,
+    )
 
 
 def analyze_question(
@@ -376,6 +457,7 @@ def analyze_question(
     options: AnalysisOptions | Mapping[str, Any] | None = None,
     *,
     tiers: Mapping[str, str] | None = None,
+    worlds_kind: str | None = None,
 ) -> dict[str, Any]:
     """The question and the primary metric's tier means, as :func:`analyze` computes them.
 
@@ -390,7 +472,8 @@ def analyze_question(
     groups = seed_groups(primary, opts.seed_pairing)
     boot = hierarchical_bootstrap(primary, groups, opts.n_bootstrap, opts.seed)
     _, tier_means = _group_means(primary, boot, opts.ci_level)
-    question = _question(primary, boot, groups, opts)
+    kind = worlds_kind or ("drawn" if primary.n_worlds > 1 else "fixed")
+    question = _question(primary, boot, groups, opts, kind)
     problems: list[str] = []
     return jsonable({"question": question, "tier_means": tuple(tier_means)}, "", problems)
 
@@ -470,12 +553,28 @@ def analyze(
     )
     warnings += pairwise.notes
 
-    question = _question(primary, boots[opts.primary_metric], groups_by_metric[opts.primary_metric], opts)
+    kind = worlds_kind or ("drawn" if primary.n_worlds > 1 else "fixed")
+    n_clipped = sum(c.ci_clipped for c in cells) + sum(g.ci_clipped for g in (*overall, *tier_means))
+    if n_clipped:
+        few = min(min(len(s) for s in d.seeds.values()) for d in prepared.metrics.values())
+        unit = f"{primary.n_worlds} worlds" if primary.n_worlds > 1 else f"{few} seed(s)"
+        warnings.append(
+            f"too few {'worlds' if primary.n_worlds > 1 else 'seeds'} for informative intervals: {n_clipped} "
+            f"interval(s) of per-method means reached beyond the metric's range [0, 1] with {unit} (t with "
+            f"{(primary.n_worlds if primary.n_worlds > 1 else few) - 1} df) and were clipped to it (ci_clipped); "
+            "run at least 3 seeds (or worlds)"
+        )
+    question = _question(primary, boots[opts.primary_metric], groups_by_metric[opts.primary_metric], opts, kind)
     if question.degenerate and question.reason:
         warnings.append(f"question not answered: {question.reason}")
 
     vd_primary = next(v for v in decomps if v.metric == opts.primary_metric)
     power = _power(primary, groups_by_metric[opts.primary_metric], pairwise.comparisons, question, vd_primary, opts)
+    wcomps = [
+        world_components(d, stream(opts.seed, "world-variance", m), opts.n_bootstrap, opts.ci_level)
+        for m, d in prepared.metrics.items()
+        if d.n_worlds > 1
+    ]
     for vd in decomps:
         if vd.degenerate and vd.reason:
             warnings.append(f"variance decomposition of {vd.metric}: {vd.reason}")
@@ -493,6 +592,7 @@ def analyze(
         "dropped_queries": {metric: dict(d.dropped_queries) for metric, d in prepared.metrics.items()},
         "n_rows": int(len(results)),
         "worlds": list(primary.worlds),
+        "worlds_kind": kind,
     }
     return Analysis(
         design,
@@ -502,6 +602,7 @@ def analyze(
         tuple(tier_means),
         tuple(seed_scores),
         tuple(decomps),
+        tuple(wcomps),
         pairwise,
         question,
         power,

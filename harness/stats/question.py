@@ -111,6 +111,13 @@ class Question:
     difference: Mapping[str, Stat] = field(default_factory=dict)
     interaction: Interaction | None = None
     power: PowerEstimate | None = None
+    #: the interval (and tests) that decided ``verdict``: worlds / languages like these / these languages
+    #: (:class:`harness.stats.worlds.DecisiveInterval`; set by :func:`harness.stats.worlds.generalise`)
+    decisive_interval: object | None = None
+    #: D per world and over worlds (:class:`harness.stats.worlds.WorldLevel`; two or more worlds)
+    world_level: object | None = None
+    #: D with languages as a sample of their tiers (:class:`harness.stats.worlds.LanguageSample`)
+    language_sample: object | None = None
 
 
 def rule_text(
