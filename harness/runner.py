@@ -560,7 +560,13 @@ def analyze_results(results: pd.DataFrame, config: HarnessConfig, bench, options
         return {"error": "no finished cells: nothing to analyse"}
     tiers = {lang: bench.tier(lang) for lang in bench.languages}
     try:
-        return analyze(results, options or config.analysis, tiers=tiers, pivot=getattr(bench, "pivot", None)).to_dict()
+        return analyze(
+            results,
+            options or config.analysis,
+            tiers=tiers,
+            pivot=getattr(bench, "pivot", None),
+            worlds_kind=config.worlds_kind,
+        ).to_dict()
     except StatisticsError as e:  # degenerate tables (e.g. one method) are reported, not hidden
         return {"error": str(e)}
 
@@ -650,7 +656,9 @@ def budget_curves(
         at_b = budgets[(budgets.budget_steps == b) & budgets.method.isin([ot, con])]
         table = pd.concat([results[~results.method.isin([ot, con])], at_b[cols]], ignore_index=True)
         try:
-            a = analyze_question(table, opts, tiers=tiers, pivot=getattr(bench, "pivot", None))  # = analyze()'s parts
+            a = analyze_question(  # = analyze()'s parts
+                table, opts, tiers=tiers, pivot=getattr(bench, "pivot", None), worlds_kind=config.worlds_kind
+            )
         except StatisticsError as e:
             points.append({"steps": int(b), "error": str(e)})
             continue
@@ -673,6 +681,8 @@ def budget_curves(
                 "D": diff.get("estimate"),
                 "ci": diff.get("ci"),
                 "p_value_seed": diff.get("p_value_seed"),
+                # the interval the verdict was decided on (worlds / languages like these / these languages)
+                "decisive_interval": q.get("decisive_interval"),
                 "tier_means": means,
             }
         )

@@ -20,7 +20,8 @@ from harness.stats.options import AnalysisOptions
 from harness.stats.pairwise import Comparison, Pairwise, assemble, compare_metric
 from harness.stats.question import Question, answer
 from harness.stats.streams import stream
-from harness.stats.variance import VarianceDecomposition, decompose
+from harness.stats.variance import VarianceDecomposition, WorldComponents, decompose, world_components
+from harness.stats.worlds import WorldPower, generalise, language_sample, world_level
 
 #: 2: pairwise ``test_label``/``claim``, the ``seed`` test, hierarchical df of the seed part, ``reml_check``
 #: (was ``mixedlm``) in variance components.  3: the question's roles ``treatment / comparator / baseline``
@@ -43,6 +44,8 @@ class CellSummary:
     seed_sd: float | None
     n_seeds: int
     n_queries: int
+    #: the calibrated interval reached beyond the metric's range [0, 1] (few seeds or worlds) and was clipped
+    ci_clipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,25 @@ class GroupMean:
     se: float
     seed_sd: float | None
     n_seeds: int
+    #: the calibrated interval reached beyond the metric's range [0, 1] (few seeds or worlds) and was clipped
+    ci_clipped: bool = False
+
+
+#: Every metric of the harness (nDCG, recall, MRR, MAP, precision, ...) is a mean of per-query values in [0, 1].
+METRIC_RANGE = (0.0, 1.0)
+
+
+def clip_to_range(lo: float, hi: float) -> tuple[tuple[float, float], bool]:
+    """A per-method mean's interval within the metric's range :data:`METRIC_RANGE`, and whether it was clipped.
+
+    With 2 seeds (or worlds) the calibrated interval uses t with 1 df (t_{1, .975} = 12.7) and can
+    reach far beyond [0, 1] ("0.132 [-0.263, 0.591]").  The true mean lies in [0, 1], so clipping
+    never removes it: the clipped interval covers at least as often as the unclipped one.  It is
+    flagged (``ci_clipped``) and the analysis warns, since such an interval says little.
+    """
+    a, b = METRIC_RANGE
+    clipped = lo < a or hi > b
+    return (max(lo, a), min(hi, b)), clipped
 
 
 @dataclass(frozen=True)
@@ -90,6 +112,8 @@ class Power:
     pairwise: tuple[PairPower, ...]
     typical_pair: PowerEstimate | None
     notes: tuple[str, ...]
+    #: worlds (and seeds per world) the question's D needs (two or more worlds; else None)
+    worlds: WorldPower | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +127,8 @@ class Analysis:
     tier_means: tuple[GroupMean, ...]
     seed_scores: tuple[SeedScore, ...]
     variance_components: tuple[VarianceDecomposition, ...]
+    #: per metric: world, method x world, seed within world and residual components of run means
+    world_components: tuple[WorldComponents, ...]
     pairwise: Pairwise
     question: Question
     power: Power
@@ -114,6 +140,11 @@ class Analysis:
         problems: list[str] = []
         body = {
             "schema_version": SCHEMA_VERSION,
+            "worlds": {
+                "n": len(self.design.get("worlds") or ()) or 1,
+                "kind": self.design.get("worlds_kind"),
+                "labels": list(self.design.get("worlds") or ()),
+            },
             "design": self.design,
             "options": self.options.model_dump(mode="json"),
             "per_method_language": self.per_method_language,
@@ -121,6 +152,7 @@ class Analysis:
             "tier_means": self.tier_means,
             "seed_scores": self.seed_scores,
             "variance_components": self.variance_components,
+            "world_components": self.world_components,
             "pairwise": self.pairwise,
             "question": self.question,
             "power": self.power,
@@ -176,6 +208,7 @@ def _cells(data: MetricScores, boot: BootstrapReplicates, level: float) -> list[
         )
         sd = obs.std(axis=0, ddof=1) if obs.shape[0] > 1 else None
         for j, lang in enumerate(data.languages):
+            ci, clipped = clip_to_range(float(iv.lo[j]), float(iv.hi[j]))
             out.append(
                 CellSummary(
                     data.metric,
@@ -183,12 +216,13 @@ def _cells(data: MetricScores, boot: BootstrapReplicates, level: float) -> list[
                     lang,
                     data.tiers[lang],
                     float(iv.estimate[j]),
-                    _clip(float(iv.lo[j]), float(iv.hi[j])),
-                    _clip(float(qiv.lo[j]), float(qiv.hi[j])),
+                    ci,
+                    clip_to_range(float(qiv.lo[j]), float(qiv.hi[j]))[0],
                     float(iv.se[j]),
                     None if sd is None else float(sd[j]),
                     obs.shape[0],
                     data.n_queries(lang),
+                    clipped,
                 )
             )
     return out
@@ -216,17 +250,19 @@ def _group_means(
                 np.array([per_seed.mean()]), h[:, None], q[:, None], len(per_seed) - 1, dq, level, overcount=noise
             )
             qiv = calibrated_interval(np.array([per_seed.mean()]), q[:, None], q[:, None], 0, dq, level)
+            ci, clipped = clip_to_range(float(iv.lo[0]), float(iv.hi[0]))
             rec = GroupMean(
                 data.metric,
                 m,
                 tier,
                 tuple(members),
                 float(per_seed.mean()),
-                _clip(float(iv.lo[0]), float(iv.hi[0])),
-                _clip(float(qiv.lo[0]), float(qiv.hi[0])),
+                ci,
+                clip_to_range(float(qiv.lo[0]), float(qiv.hi[0]))[0],
                 float(iv.se[0]),
                 float(per_seed.std(ddof=1)) if len(per_seed) > 1 else None,
                 len(per_seed),
+                clipped,
             )
             (overall if tier is None else tiers).append(rec)
     return overall, tiers
@@ -335,6 +371,7 @@ def _power(
             "minimum detectable difference = (t_{1-alpha/2} + t_{power}) x SE, two-sided, SE from the seed and "
             "query variance of each comparison; seeds_needed: per method",
         ),
+        question.world_level.power if question.world_level is not None else None,  # type: ignore[attr-defined]
     )
 
 
@@ -352,13 +389,17 @@ def _prepared(results: pd.DataFrame, opts: AnalysisOptions, tiers, metrics) -> A
 
 
 def _question(
-    primary: MetricScores, boot: BootstrapReplicates, groups, opts: AnalysisOptions, exclude: tuple[str, ...] = ()
+    primary: MetricScores,
+    boot: BootstrapReplicates,
+    groups,
+    opts: AnalysisOptions,
+    exclude: tuple[str, ...] = (),
+    worlds_kind: str | None = None,
 ) -> Question:
-    """The question's answer on the primary metric (:func:`harness.stats.question.answer`) with the options."""
-    return answer(
-        primary,
-        boot,
-        groups,
+    """The question's answer on the primary metric (:func:`harness.stats.question.answer`) with the options,
+    generalised over worlds and languages (:func:`harness.stats.worlds.generalise`: D per world, "languages
+    like these", and the interval that decides)."""
+    kw: dict[str, Any] = dict(
         treatment=opts.treatment,
         comparator=opts.comparator,
         baseline=opts.baseline,
@@ -373,10 +414,51 @@ def _question(
         fit_mixedlm=opts.fit_mixedlm,
         exclude=exclude,
     )
+    q = answer(primary, boot, groups, **kw)
+    if q.degenerate:
+        return q
+    treatment, comparator = opts.treatment, opts.comparator
+    wl = (
+        world_level(
+            primary,
+            groups,
+            kw,
+            treatment=treatment,
+            comparator=comparator,
+            endpoint=q.endpoint,
+            kind=worlds_kind or "drawn",
+            n_bootstrap=opts.n_bootstrap,
+            seed=opts.seed,
+            alpha=opts.alpha,
+            level=opts.ci_level,
+            delta=opts.target_difference,
+            power=opts.power,
+            max_seeds=opts.max_seeds,
+        )
+        if primary.n_worlds > 1
+        else None
+    )
+    ls = language_sample(
+        boot,
+        q,
+        treatment=treatment,
+        comparator=comparator,
+        high=opts.high_tier,
+        low=opts.low_tier,
+        level=opts.ci_level,
+        seed=opts.seed,
+    )
+    return generalise(
+        q,
+        worlds=wl,
+        languages=ls,
+        alpha=opts.alpha,
+        delta=opts.target_difference,
+        treatment=treatment,
+        comparator=comparator,
+    )
 
 
-#: The range of every metric the harness computes (nDCG, recall, MRR, MAP, precision): means lie in it.
-METRIC_RANGE = (0.0, 1.0)
 #: The tier under which an excluded pivot's cells are listed (``analysis.exclude_pivot``).
 PIVOT_TIER = "pivot"
 
@@ -391,12 +473,6 @@ def _without(data: MetricScores, excluded: tuple[str, ...]) -> MetricScores:
     if not excluded:
         return data
     return dataclasses.replace(data, tiers={k: (PIVOT_TIER if k in excluded else t) for k, t in data.tiers.items()})
-
-
-def _clip(lo: float, hi: float) -> tuple[float, float]:
-    """An interval of a mean intersected with :data:`METRIC_RANGE` (coverage unchanged: the mean lies in it)."""
-    a, b = METRIC_RANGE
-    return (min(max(lo, a), b), max(min(hi, b), a))
 
 
 def _few_seeds_warning(data: MetricScores) -> list[str]:
@@ -418,6 +494,7 @@ def analyze_question(
     *,
     tiers: Mapping[str, str] | None = None,
     pivot: str | None = None,
+    worlds_kind: str | None = None,
 ) -> dict[str, Any]:
     """The question and the primary metric's tier means, as :func:`analyze` computes them.
 
@@ -433,7 +510,8 @@ def analyze_question(
     boot = hierarchical_bootstrap(primary, groups, opts.n_bootstrap, opts.seed)
     excluded = _excluded(primary, opts, pivot)
     _, tier_means = _group_means(_without(primary, excluded), boot, opts.ci_level)
-    question = _question(primary, boot, groups, opts, excluded)
+    kind = worlds_kind or ("drawn" if primary.n_worlds > 1 else "fixed")
+    question = _question(primary, boot, groups, opts, excluded, kind)
     problems: list[str] = []
     return jsonable({"question": question, "tier_means": tuple(tier_means)}, "", problems)
 
@@ -517,14 +595,32 @@ def analyze(
     )
     warnings += pairwise.notes
 
+    kind = worlds_kind or ("drawn" if primary.n_worlds > 1 else "fixed")
+    n_clipped = sum(c.ci_clipped for c in cells) + sum(g.ci_clipped for g in (*overall, *tier_means))
+    if n_clipped:
+        few = min(min(len(s) for s in d.seeds.values()) for d in prepared.metrics.values())
+        unit = f"{primary.n_worlds} worlds" if primary.n_worlds > 1 else f"{few} seed(s)"
+        warnings.append(
+            f"too few {'worlds' if primary.n_worlds > 1 else 'seeds'} for informative intervals: {n_clipped} "
+            f"interval(s) of per-method means reached beyond the metric's range [0, 1] with {unit} (t with "
+            f"{(primary.n_worlds if primary.n_worlds > 1 else few) - 1} df) and were clipped to it (ci_clipped); "
+            "run at least 3 seeds (or worlds)"
+        )
     excluded = _excluded(primary, opts, pivot)
-    question = _question(primary, boots[opts.primary_metric], groups_by_metric[opts.primary_metric], opts, excluded)
+    question = _question(
+        primary, boots[opts.primary_metric], groups_by_metric[opts.primary_metric], opts, excluded, kind
+    )
     if question.degenerate and question.reason:
         warnings.append(f"question not answered: {question.reason}")
     warnings += _few_seeds_warning(primary)
 
     vd_primary = next(v for v in decomps if v.metric == opts.primary_metric)
     power = _power(primary, groups_by_metric[opts.primary_metric], pairwise.comparisons, question, vd_primary, opts)
+    wcomps = [
+        world_components(d, stream(opts.seed, "world-variance", m), opts.n_bootstrap, opts.ci_level)
+        for m, d in prepared.metrics.items()
+        if d.n_worlds > 1
+    ]
     for vd in decomps:
         if vd.degenerate and vd.reason:
             warnings.append(f"variance decomposition of {vd.metric}: {vd.reason}")
@@ -544,6 +640,7 @@ def analyze(
         "worlds": list(primary.worlds),
         "pivot": pivot,
         "excluded_from_tiers": list(excluded),
+        "worlds_kind": kind,
     }
     return Analysis(
         design,
@@ -553,6 +650,7 @@ def analyze(
         tuple(tier_means),
         tuple(seed_scores),
         tuple(decomps),
+        tuple(wcomps),
         pairwise,
         question,
         power,

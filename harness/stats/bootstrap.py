@@ -33,6 +33,22 @@ percentile interval then covers ~85-90% instead of 95% when seed variance domina
 seeds), the calibrated one ~95% (tests/stats).  Crossing also makes the bootstrap count the
 seed x query noise three times; for linear statistics the excess is removed (``overcount``
 of :func:`calibrated_interval`).
+
+Worlds.  With two or more benchmark instances (``MetricScores.worlds``: drawn synthetic worlds,
+each with its own base encoder, teachers and queries), seeds and queries are nested in worlds and
+a replicate resamples the worlds first::
+
+    0. world counts c_w ~ Multinomial(K, 1/K), shared by every method, seed and language;
+    1. within each world, its queries (per language) and its seeds, as above (own streams);
+    2. M*[m, s, l] = sum_w c_w Q_lw M*_w[m, s, l] / sum_w c_w Q_lw   (Q_lw: world w's queries of l),
+       rescaled around the world-fixed mean C_w by sqrt(K / (K - 1)) as the seeds are.
+
+``queries_only`` keeps the worlds fixed (c_w = 1): the hierarchical minus the query-only variance
+is then the world and seed part, whose degrees of freedom are those of the worlds, K - 1
+(:meth:`BootstrapReplicates.df_seed`; seeds within worlds have K (S - 1) >= K - 1).  A world
+effect (every score of a world moved, or one method's scores in a world) thus widens every
+interval built on these replicates (tested on a planted world effect).  One world: the streams
+and replicates are exactly those of a table without worlds.
 """
 
 from __future__ import annotations
@@ -73,10 +89,15 @@ class BootstrapReplicates:
     queries_only: Mapping[str, np.ndarray]
     hierarchical: Mapping[str, np.ndarray]
     n_queries: Mapping[str, int]
+    #: benchmark instances resampled first (1: no world level)
+    n_worlds: int = 1
 
     def df_seed(self, methods: Sequence[str]) -> int:
         """Seed degrees of freedom of a statistic of ``methods``: min(S_m) - 1 over the methods with
-        several seeds (conservative); 0 when every method has a single seed."""
+        several seeds (conservative); 0 when every method has a single seed.  With K >= 2 worlds the
+        replicates' between-run part is the worlds' (and their seeds'): K - 1."""
+        if self.n_worlds > 1:
+            return self.n_worlds - 1
         counts = [self.observed[m].shape[0] for m in methods if self.observed[m].shape[0] > 1]
         return min(counts) - 1 if counts else 0
 
@@ -137,6 +158,8 @@ def hierarchical_bootstrap(
     ``("bootstrap-queries", metric, language)`` and ``("bootstrap-seeds", metric, group)``.
     """
     methods, langs = data.methods, data.languages
+    if data.n_worlds > 1:
+        return _world_bootstrap(data, seed_groups, n_bootstrap, seed)
     n_l = len(langs)
     q_only = {m: np.empty((n_bootstrap, len(data.seeds[m]), n_l)) for m in methods}
     offsets = np.cumsum([0] + [len(data.seeds[m]) for m in methods])
@@ -158,6 +181,69 @@ def hierarchical_bootstrap(
     observed = {m: data.run_means(m) for m in methods}
     return BootstrapReplicates(
         data.metric, methods, langs, observed, q_only, hier, {lang: data.n_queries(lang) for lang in langs}
+    )
+
+
+def _world_bootstrap(
+    data: MetricScores, seed_groups: Mapping[Hashable, Hashable], n_bootstrap: int, seed: int
+) -> BootstrapReplicates:
+    """:func:`hierarchical_bootstrap` with worlds resampled first (see the module docstring).
+
+    Streams: ``("bootstrap-worlds", metric)``, ``("bootstrap-queries", metric, language, world)`` and
+    ``("bootstrap-seeds", metric, group, world)``.
+    """
+    methods, langs, worlds = data.methods, data.languages, data.worlds
+    n_l, n_w = len(langs), len(worlds)
+    offsets = np.cumsum([0] + [len(data.seeds[m]) for m in methods])
+    # per world: (B, S_m, L) query-resampled means, and each world's query counts (W, L)
+    q_w = {m: np.empty((n_w, n_bootstrap, len(data.seeds[m]), n_l)) for m in methods}
+    n_q = np.zeros((n_w, n_l))
+    for j, lang in enumerate(langs):
+        x = np.concatenate([data.scores[(m, lang)] for m in methods], axis=0)
+        for k, w in enumerate(worlds):
+            cols = data.world_columns(lang, w)
+            n_q[k, j] = len(cols)
+            reps = resample_matrix_means(
+                x[:, cols], stream(seed, "bootstrap-queries", data.metric, lang, w), n_bootstrap
+            )
+            for i, m in enumerate(methods):
+                q_w[m][k, :, :, j] = reps[:, offsets[i] : offsets[i + 1]]
+    h_w: dict[str, np.ndarray] = {}
+    indices: dict[tuple[Hashable, str], np.ndarray] = {}
+    for m in methods:
+        n_s = len(data.seeds[m])
+        g = seed_groups[m]
+        out = np.empty_like(q_w[m])
+        for k, w in enumerate(worlds):
+            if (g, w) not in indices:
+                indices[(g, w)] = stream(seed, "bootstrap-seeds", data.metric, str(g), w).integers(
+                    0, n_s, size=(n_bootstrap, n_s)
+                )
+            if indices[(g, w)].shape[1] != n_s:
+                raise ValueError(f"seed group {g!r} mixes methods with different seed counts")
+            out[k] = resample_seeds(q_w[m][k], indices[(g, w)])
+        h_w[m] = out
+    counts = query_counts(stream(seed, "bootstrap-worlds", data.metric), n_bootstrap, n_w).astype(np.float64)
+    scale = np.sqrt(n_w / (n_w - 1))
+    fixed_w = n_q / n_q.sum(axis=0, keepdims=True)  # (W, L): each world's share of a language's queries
+    drawn = counts[:, :, None] * n_q[None]  # (B, W, L)
+    drawn_w = drawn / drawn.sum(axis=1, keepdims=True)
+    q_only, hier = {}, {}
+    for m in methods:
+        q_only[m] = np.einsum("wl,wbsl->bsl", fixed_w, q_w[m])
+        centre = np.einsum("wl,wbsl->bsl", fixed_w, h_w[m])
+        resampled = np.einsum("bwl,wbsl->bsl", drawn_w, h_w[m])
+        hier[m] = centre + scale * (resampled - centre)
+    observed = {m: data.run_means(m) for m in methods}
+    return BootstrapReplicates(
+        data.metric,
+        methods,
+        langs,
+        observed,
+        q_only,
+        hier,
+        {lang: data.n_queries(lang) for lang in langs},
+        n_w,
     )
 
 

@@ -151,6 +151,13 @@ class Question:
     low_tier_gain: Mapping[str, Stat] = field(default_factory=dict)
     #: languages left out of the tiers and the dispersion (the pivot in cross-lingual mode)
     excluded_languages: tuple[str, ...] = ()
+    #: the interval (and tests) that decided ``verdict``: worlds / languages like these / these languages
+    #: (:class:`harness.stats.worlds.DecisiveInterval`; set by :func:`harness.stats.worlds.generalise`)
+    decisive_interval: object | None = None
+    #: D per world and over worlds (:class:`harness.stats.worlds.WorldLevel`; two or more worlds)
+    world_level: object | None = None
+    #: D with languages as a sample of their tiers (:class:`harness.stats.worlds.LanguageSample`)
+    language_sample: object | None = None
 
 
 def rule_text(

@@ -309,3 +309,64 @@ def nominal_components(design: SimulationDesign) -> dict[str, float]:
         out[k] = sd2[k]
     out["residual"] = sd2["method_x_query"] + sd2["seed_x_query"]
     return out
+
+
+# --------------------------------------------------------------------------- worlds
+#: World-level random terms of :func:`simulate_worlds`.
+WORLD_TERMS = ("world", "method_x_world", "method_x_tier_x_world")
+
+
+@dataclass(frozen=True)
+class WorldSimulation:
+    """A simulated results table over several worlds and the realised world effects.
+
+    ``world[w]``: the world's offset (every score of the world); ``method_x_world[w]``: ``(M,)``
+    offsets of each method in that world; ``method_x_tier_x_world[w]``: ``{(method, tier): offset}``
+    (it moves a method's high-low gap from world to world, i.e. the question's D); ``worlds``: the
+    per-world :class:`Simulation` before them.
+    """
+
+    results: pd.DataFrame
+    world: Mapping[str, float]
+    method_x_world: Mapping[str, np.ndarray]
+    method_x_tier_x_world: Mapping[str, Mapping[tuple[str, str], float]]
+    worlds: Mapping[str, Simulation]
+
+
+def simulate_worlds(
+    design: SimulationDesign, n_worlds: int, world_sd: Mapping[str, float], rng: np.random.Generator
+) -> WorldSimulation:
+    """Draw ``n_worlds`` worlds, each a whole experiment of ``design`` (every random term of
+    :data:`RANDOM_TERMS` drawn anew: its languages, seeds and queries), plus world terms::
+
+        y[w,m,s,l,q] = y_w[m,s,l,q] + world_w + (method x world)_mw + (method x tier x world)_mtw
+
+    with ``world_sd`` giving the SDs of :data:`WORLD_TERMS` (absent: 0).  The table has a first
+    column ``world`` (``"0"``, ``"1"``, ...); query ids repeat across worlds, as a drawn world's do.
+    """
+    unknown = set(world_sd) - set(WORLD_TERMS)
+    if unknown:
+        raise ValueError(f"unknown world terms {sorted(unknown)}; allowed: {', '.join(WORLD_TERMS)}")
+    if design.clip or design.grid:
+        raise ValueError("simulate_worlds adds world terms after drawing: use a design without clip/grid")
+    methods = list(design.methods)
+    frames, w_eff, mw_eff, mtw_eff, sims = [], {}, {}, {}, {}
+    tiers = sorted(set(design.tiers.values()))
+    for k in range(n_worlds):
+        label = str(k)
+        sim = simulate_results(design, rng)
+        w_eff[label] = float(rng.normal(0, world_sd.get("world", 0.0)))
+        mw_eff[label] = rng.normal(0, world_sd.get("method_x_world", 0.0), len(methods))
+        mtw = rng.normal(0, world_sd.get("method_x_tier_x_world", 0.0), (len(methods), len(tiers)))
+        mtw_eff[label] = {(m, t): float(mtw[i, j]) for i, m in enumerate(methods) for j, t in enumerate(tiers)}
+        r = sim.results
+        shift = (
+            r["method"].map(dict(zip(methods, mw_eff[label]))).to_numpy()
+            + w_eff[label]
+            + np.array([mtw_eff[label][(m, t)] for m, t in zip(r["method"], r["tier"])])
+        )
+        df = sim.results.assign(value=sim.results["value"].to_numpy() + shift)
+        df.insert(0, "world", pd.Series([label] * len(df), dtype="string"))
+        frames.append(df)
+        sims[label] = sim
+    return WorldSimulation(pd.concat(frames, ignore_index=True), w_eff, mw_eff, mtw_eff, sims)

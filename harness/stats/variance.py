@@ -48,6 +48,7 @@ thousands of queries).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -440,3 +441,138 @@ def reml_check(y: np.ndarray, run_ms: Mapping[str, float], run_df: Mapping[str, 
             (),
             error=f"{type(err).__name__}: {err}",
         )
+
+
+# --------------------------------------------------------------------------- worlds
+#: World-level sources of per-run means, bottom-up: (component, {component: coefficient}).
+WORLD_DESCRIPTIONS = {
+    "world": "benchmark instance (drawn world, with its base encoder and languages), shared by every method",
+    "method_x_world": "method effects that differ by world",
+    "seed_within_world": "training seed within a world (its teacher), shared by every method",
+    "residual": "method x seed within world, with the run mean's query noise",
+}
+
+
+@dataclass(frozen=True)
+class WorldComponents:
+    """Variance components of the per-(world, method, seed) overall means (mean over languages and queries).
+
+    Balanced mixed ANOVA with ``M`` methods (fixed), ``K`` worlds (random), ``S`` seeds within
+    each world (random, crossed with methods: a seed's teacher serves every method)::
+
+        Y[w,m,s] = mu + method_m + world_w + (method x world)_mw + seed_s(w) + e_wms
+
+        residual            E = e                              df (M-1) K (S-1)
+        seed within world   E = e + M seed                     df K (S-1)
+        method x world      E = e + S mw                       df (M-1)(K-1)
+        world               E = e + M seed + S mw + M S world  df K-1
+
+    solved bottom-up, negative estimates truncated at 0 (``truncated``); intervals: parametric
+    bootstrap of the mean squares (``MS* = MS chi2_df / df``), percentiles.  The components are
+    variances of one run's mean score; ``seed_share_within_world`` is what seeds add within a world
+    relative to the world component (the measurement behind the default config's sizes).
+    """
+
+    metric: str
+    methods: tuple[str, ...]
+    n_worlds: int
+    n_seeds: int
+    components: tuple[Component, ...]
+    mean_squares: Mapping[str, float]
+    dfs: Mapping[str, int]
+    seed_to_world_ratio: float | None
+    degenerate: bool
+    reason: str | None
+
+
+def world_mean_squares(y: np.ndarray) -> tuple[dict[str, float], dict[str, int]]:
+    """Mean squares of a balanced ``(K, M, S)`` table of run means (see :class:`WorldComponents`)."""
+    k, m, s = y.shape
+    g = y.mean()
+    w = y.mean(axis=(1, 2))  # (K,)
+    mt = y.mean(axis=(0, 2))  # (M,)
+    wm = y.mean(axis=2)  # (K, M)
+    ws = y.mean(axis=1)  # (K, S)
+    ss = {
+        "world": m * s * ((w - g) ** 2).sum(),
+        "method_x_world": s * ((wm - w[:, None] - mt[None, :] + g) ** 2).sum(),
+        "seed_within_world": m * ((ws - w[:, None]) ** 2).sum(),
+        "residual": ((y - wm[:, :, None] - ws[:, None, :] + w[:, None, None]) ** 2).sum(),
+    }
+    df = {
+        "world": k - 1,
+        "method_x_world": (m - 1) * (k - 1),
+        "seed_within_world": k * (s - 1),
+        "residual": (m - 1) * k * (s - 1),
+    }
+    ms = {key: float(ss[key] / df[key]) if df[key] > 0 else float("nan") for key in ss}
+    return ms, df
+
+
+def _world_solve(ms: Mapping[str, np.ndarray], m: int, s: int) -> dict[str, np.ndarray]:
+    e = ms["residual"] if s > 1 else np.zeros_like(ms["world"])
+    seed = (ms["seed_within_world"] - e) / m if s > 1 else np.zeros_like(e)
+    mw = (ms["method_x_world"] - e) / s
+    world = (ms["world"] - ms["method_x_world"] - (ms["seed_within_world"] if s > 1 else 0.0) + e) / (m * s)
+    return {"world": world, "method_x_world": mw, "seed_within_world": seed, "residual": e}
+
+
+def world_components(data: MetricScores, rng: np.random.Generator, n_boot: int, level: float) -> WorldComponents:
+    """:class:`WorldComponents` of ``data`` (two or more worlds; methods with the most common seed count)."""
+    methods, n_s, _, _ = balanced_design(data)
+    k = data.n_worlds
+    empty = WorldComponents(data.metric, tuple(methods), k, n_s, (), {}, {}, None, True, None)
+    if k < 2 or len(methods) < 2:
+        return dataclasses.replace(empty, reason="needs >= 2 worlds and >= 2 methods")
+    y = np.empty((k, len(methods), n_s))
+    for i, w in enumerate(data.worlds):
+        for j, m in enumerate(methods):
+            per_lang = [
+                data.scores[(m, lang)][:n_s, data.world_columns(lang, w)].mean(axis=1) for lang in data.languages
+            ]
+            y[i, j] = np.mean(per_lang, axis=0)
+    ms, df = world_mean_squares(y)
+    est = {
+        key: float(v) for key, v in _world_solve({k_: np.array(v) for k_, v in ms.items()}, len(methods), n_s).items()
+    }
+    a = (1 - level) / 2
+    draws = {
+        key: (ms[key] * rng.chisquare(df[key], n_boot) / df[key]) if df[key] > 0 else np.zeros(n_boot) for key in ms
+    }
+    boot = _world_solve(draws, len(methods), n_s)
+    total = sum(max(v, 0.0) for v in est.values())
+    btotal = sum(np.maximum(v, 0.0) for v in boot.values())
+    comps = []
+    for key, desc in WORLD_DESCRIPTIONS.items():
+        v = est[key]
+        b = np.maximum(boot[key], 0.0)
+        estimable = df[key] > 0 or key == "world"
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = np.where(btotal > 0, b / np.where(btotal > 0, btotal, 1.0), 0.0)
+        comps.append(
+            Component(
+                key,
+                desc,
+                max(v, 0.0) if estimable else None,
+                (max(v, 0.0) / total if total > 0 else 0.0) if estimable else None,
+                (float(np.quantile(b, a)), float(np.quantile(b, 1 - a))) if estimable else None,
+                (float(np.quantile(shares, a)), float(np.quantile(shares, 1 - a))) if estimable else None,
+                int(df[key]),
+                v < 0,
+                None if estimable else "residual",
+            )
+        )
+    seed_v, world_v = max(est["seed_within_world"], 0.0), max(est["world"], 0.0)
+    ratio = seed_v / world_v if world_v > 0 else None
+    return WorldComponents(
+        data.metric,
+        tuple(methods),
+        k,
+        n_s,
+        tuple(comps),
+        {key: float(v) for key, v in ms.items()},
+        df,
+        ratio,
+        False,
+        None if n_s > 1 else "one seed per world: seed within world is not separable from the residual (both 0 here)",
+    )

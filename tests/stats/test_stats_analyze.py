@@ -13,6 +13,8 @@ from harness.stats import AnalysisOptions, analyze
 
 TOP_LEVEL = {
     "schema_version",
+    "worlds",
+    "world_components",
     "design",
     "options",
     "per_method_language",
