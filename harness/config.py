@@ -326,8 +326,8 @@ class HarnessConfig:
             "kind": self.executor_name,
             **(self.executor.model_dump(mode="json") if self.executor is not None else {}),
         }
-        if kind is not None and kind != self.executor_name:
-            table = {"kind": kind}
+        if kind is not None and kind != self.executor_name:  # options of another kind do not apply; the limit does
+            table = {"kind": kind, **({"cell_timeout": table["cell_timeout"]} if table.get("cell_timeout") else {})}
         if address is not None:
             table["address"] = address
         data = self.normalized()

@@ -1041,6 +1041,37 @@ def _worker_engine(config_text: str, config_source: str, cache_root: str | None,
     return engine
 
 
+def run_cell_timed(engine: "Engine", spec: CellSpec, timeout: float | None) -> CellOutput:
+    """``engine.run_cell(spec)`` stopped after ``timeout`` seconds (``[executor] cell_timeout``; None: no limit).
+
+    The shared stages the cell needs (base encoder, the seed's teacher) are built or loaded
+    first, outside the limit: the timeout measures the cell's own work (fit, encoding,
+    retrieval, evaluation).  A cell past its limit is stopped (:func:`harness.interrupts.cell_deadline`:
+    it unwinds, its temporary files are removed) and returned as failed, naming the cell and the limit.
+    """
+    from harness.interrupts import CellTimeout, cell_deadline
+
+    if timeout is not None and engine.config.method(spec.method).cls.needs_teacher:
+        try:
+            engine.teacher(spec.seed)
+        except Exception:  # noqa: BLE001 - the cell itself reports the error, with its traceback
+            pass
+    t0 = time.perf_counter()
+    try:
+        with cell_deadline(timeout, spec.label):
+            return engine.run_cell(spec)
+    except CellTimeout as e:
+        return CellOutput(
+            spec.method,
+            spec.seed,
+            spec.key,
+            "failed",
+            timings={"timeout": round(time.perf_counter() - t0, 3)},
+            error=f"CellTimeout: {e}",
+            traceback=traceback.format_exc(),
+        )
+
+
 def execute_cell_remote(
     config_text: str,
     config_source: str,
@@ -1048,22 +1079,27 @@ def execute_cell_remote(
     cache_root: str | None,
     device: str | None = None,
     shard_runner: Any = None,
+    timeout: float | None = None,
 ) -> CellOutput:
     """Run one cell in a worker process (e.g. a Ray worker) from the config's TOML text.
 
     Uses the worker's own cache (``cache_root`` or the default); returns outputs to the driver,
     which writes them: no shared file system is assumed.  ``shard_runner`` encodes the
-    document-index shards (e.g. one Ray task per shard; None: in this process).
+    document-index shards (e.g. one Ray task per shard; None: in this process).  ``timeout``:
+    seconds the cell may run (:func:`run_cell_timed`).
     """
-    engine = _worker_engine(config_text, config_source, cache_root, device)
-    engine.shard_runner = shard_runner  # per cell: the runner holds no state
-    cached = engine.load_cached_cell(spec)
-    if cached is not None:
-        return cached
-    out = engine.run_cell(spec)
-    if out.status == "done":
-        engine.store_cell(out)
-    return out
+    from harness.interrupts import working
+
+    with working():  # SIGTERM from the driver unwinds the cell, then the worker exits
+        engine = _worker_engine(config_text, config_source, cache_root, device)
+        engine.shard_runner = shard_runner  # per cell: the runner holds no state
+        cached = engine.load_cached_cell(spec)
+        if cached is not None:
+            return cached
+        out = run_cell_timed(engine, spec, timeout)
+        if out.status == "done":
+            engine.store_cell(out)
+        return out
 
 
 def build_stage_remote(
@@ -1075,14 +1111,17 @@ def build_stage_remote(
     the cells that need it find it; a worker that needs a stage another is building waits on the
     cache's lock.
     """
-    engine = _worker_engine(config_text, config_source, cache_root, device)
-    if stage == "teacher" and engine.config.model.base == "mini":
-        engine.base_dir()  # waits while another worker builds it: not part of the teacher's time
-    t0 = time.perf_counter()
-    if stage == "base":
-        engine.base_dir()
-    elif stage == "teacher" and seed is not None:
-        engine.teacher(seed)
-    else:
-        raise ValueError(f"unknown stage {stage!r}")
-    return time.perf_counter() - t0
+    from harness.interrupts import working
+
+    with working():  # SIGTERM from the driver unwinds the build, then the worker exits
+        engine = _worker_engine(config_text, config_source, cache_root, device)
+        if stage == "teacher" and engine.config.model.base == "mini":
+            engine.base_dir()  # waits while another worker builds it: not part of the teacher's time
+        t0 = time.perf_counter()
+        if stage == "base":
+            engine.base_dir()
+        elif stage == "teacher" and seed is not None:
+            engine.teacher(seed)
+        else:
+            raise ValueError(f"unknown stage {stage!r}")
+        return time.perf_counter() - t0

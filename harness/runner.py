@@ -17,7 +17,8 @@ results (and dev / budget tables) carry it in their first column ``world``.
 
 Reliability: a file lock stops two runs from writing the same directory; every file is
 written to a temporary name and renamed; ``manifest.json`` says ``"status": "running"``
-until the end, so an interrupted run never looks finished.  Cells are cached as they
+until the end, so an interrupted run never looks finished; a run stopped by Ctrl-C or
+SIGTERM says ``"status": "interrupted"`` (with the time and the signal).  Cells are cached as they
 finish, so re-running an interrupted config resumes where it stopped and produces the same
 per-query scores.
 """
@@ -151,6 +152,7 @@ class RunStore:
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir)
         self._lock: FileLock | None = None
+        self._manifest: dict[str, Any] | None = None  # the manifest last written
 
     def __enter__(self) -> "RunStore":
         self._created = not self.dir.exists()
@@ -167,6 +169,13 @@ class RunStore:
         return self
 
     def __exit__(self, *exc) -> None:
+        if exc[0] is not None and issubclass(exc[0], KeyboardInterrupt) and self._manifest is not None:
+            # Ctrl-C / SIGTERM: the record says so (never "running" with nobody running it, never finished)
+            self._manifest.update(status="interrupted", finished=None, interrupted=now(), signal=_signal_name(exc[1]))
+            try:
+                self.write_json("manifest.json", self._manifest)
+            except OSError:  # e.g. the disk is full: the manifest keeps saying "running", never finished
+                pass
         if self._lock is not None:
             self._lock.release()
         if exc[0] is not None:
@@ -186,6 +195,8 @@ class RunStore:
                 pass  # another process wrote into it meanwhile: leave it
 
     def write_json(self, rel: str, obj: Any) -> None:
+        if rel == "manifest.json":
+            self._manifest = obj  # marked "interrupted" if the run is stopped (__exit__)
         atomic_write_text(self.dir / rel, json.dumps(obj, indent=2, sort_keys=False, default=str, allow_nan=False))
 
     def write_text(self, rel: str, text: str) -> None:
@@ -200,6 +211,11 @@ class RunStore:
         buf = io.BytesIO()
         df.to_parquet(buf, index=False)
         atomic_write_bytes(self.dir / rel, buf.getvalue())
+
+
+def _signal_name(exc: BaseException | None) -> str:
+    """``SIGTERM`` for the command line's SIGTERM exception (``harness.cli.Terminated``), else ``SIGINT``."""
+    return "SIGTERM" if type(exc).__name__ == "Terminated" else "SIGINT"
 
 
 class Renderer(Protocol):

@@ -27,19 +27,19 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from harness.engine import CellOutput, CellSpec, execute_cell_remote
-from harness.options import Options
+from harness.engine import CellOutput, CellSpec, execute_cell_remote, run_cell_timed
+from harness.executors import CellOptions
 from harness.plugin import Executor
 
 if TYPE_CHECKING:
     from harness.engine import Engine
 
 
-class LocalOptions(Options):
+class LocalOptions(CellOptions):
     """``[executor]`` options of ``kind = "local"``."""
 
     workers: int = Field(1, ge=1, le=256, description="cells computed side by side in worker processes (1: in-process)")
@@ -102,7 +102,7 @@ class LocalExecutor(Executor):
                     bar.set_postfix_str(spec.label)
                     if not progress:
                         self.log(f"cell {spec.label}: running")
-                    yield engine.run_cell(spec)
+                    yield run_cell_timed(engine, spec, self.options.cell_timeout)
                     bar.update(1)
             else:
                 self.log(
@@ -143,10 +143,12 @@ class LocalExecutor(Executor):
         texts = {w: engine.for_world(w).config.to_toml() for w in engine.worlds}  # each world's config travels
         source = engine.config.source
         root, device = str(engine.cache.root), engine.device
+        timeout = self.options.cell_timeout
         ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
         order = self.schedule(cells)
         n_free = sum(1 for c in order if not engine.config.method(c.method).cls.needs_teacher)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+        try:
             stage_futs: dict[Future, str] = {}
             pending: dict[Future, CellSpec] = {}
 
@@ -163,7 +165,7 @@ class LocalExecutor(Executor):
 
             def submit_cell(spec: CellSpec) -> None:
                 text = texts[spec.world or engine.world]
-                pending[pool.submit(execute_cell_remote, text, source, spec, root, device)] = spec
+                pending[pool.submit(execute_cell_remote, text, source, spec, root, device, None, timeout)] = spec
 
             # The base first (one worker builds it) with teacher-free cells beside it, then the teachers,
             # then the other cells: a worker that reaches a stage another builds waits on the cache's lock.
@@ -201,6 +203,33 @@ class LocalExecutor(Executor):
                             traceback=repr(e),
                             world=spec.world,
                         )
+        except BaseException:  # SIGTERM, Ctrl-C, or the driver stopped reading: abandon the cells in flight
+            _abandon(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+
+def _abandon(pool: Any, grace: float = 10.0) -> None:
+    """Stop a worker pool now: cells not started are cancelled, cells in flight are abandoned.
+
+    Each worker process gets SIGTERM, which in a worker raises
+    :class:`~harness.interrupts.WorkerTerminated` (:func:`_init_worker`): the cell it runs
+    unwinds (its temporary cache entries and shards are removed, nothing is cached) and the
+    worker exits; an idle worker exits at once.  A worker still alive after ``grace`` seconds
+    is killed.  (``ProcessPoolExecutor.shutdown`` alone would wait for every queued cell.)
+    """
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # the pool's worker processes
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            p.kill()
 
 
 def _world_order(engine: "Engine") -> Callable[[str], int]:
@@ -215,7 +244,8 @@ def _named(stage: str, world: str, engine: "Engine") -> str:
 
 
 def _init_worker() -> None:
-    """In a worker process: warnings print as the driver's do (one ``warning: ...`` line), and
+    """In a worker process: warnings print as the driver's do (one ``warning: ...`` line), SIGTERM
+    unwinds the running cell and exits (:func:`harness.interrupts.terminate_on_sigterm`), and
     the cyclic garbage collector runs less often.
 
     Training steps allocate many short-lived autograd objects, and the collector's first
@@ -227,7 +257,9 @@ def _init_worker() -> None:
     import gc
     import warnings
 
+    from harness.interrupts import terminate_on_sigterm
     from harness.runner import show_warning_line
 
     warnings.showwarning = show_warning_line
+    terminate_on_sigterm()
     gc.set_threshold(20_000)  # generations 1 and 2 keep their defaults (every 10 collections of the one below)

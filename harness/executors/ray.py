@@ -33,18 +33,21 @@ result.  If every retry is lost, the cell is reported as failed and retried on t
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 
 from pydantic import Field, model_validator
 
 from harness.engine import CellOutput, CellSpec, Engine, execute_cell_remote
-from harness.options import Options
+from harness.executors import CellOptions
 from harness.plugin import Executor
 
 
-class RayOptions(Options):
+class RayOptions(CellOptions):
     """``[executor]`` options of ``kind = "ray"``."""
 
     address: str | None = Field(None, description="Ray cluster address; None starts a local instance")
@@ -112,26 +115,32 @@ class RayExecutor(Executor):
         self.address = address
         self._started = False
         if not ray.is_initialized():
-            if self.address:
-                ray.init(address=self.address, log_to_driver=False)
-            else:
-                # A local instance: workers inherit the driver's import path (plugins, tests).
-                from harness.training import usable_cpus
-
-                path = os.pathsep.join(p for p in sys.path if p)
-                ray.init(
-                    num_cpus=usable_cpus(),  # as training.num_threads = 0 counts them
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    runtime_env={
-                        "env_vars": {
-                            "PYTHONPATH": path,
-                            "HARNESS_CACHE": str(engine.cache.root),
-                            "TOKENIZERS_PARALLELISM": "false",
-                        }
-                    },
-                )
+            with _keep_sigterm_handler():  # ray.init installs its own (sys.exit): the driver's must stay
+                self._init(engine)
             self._started = True
+
+    def _init(self, engine: Engine) -> None:
+        """``ray.init``: connect to ``address``, or start a local instance."""
+        ray = self.ray
+        if self.address:
+            ray.init(address=self.address, log_to_driver=False)
+        else:
+            # A local instance: workers inherit the driver's import path (plugins, tests).
+            from harness.training import usable_cpus
+
+            path = os.pathsep.join(p for p in sys.path if p)
+            ray.init(
+                num_cpus=usable_cpus(),  # as training.num_threads = 0 counts them
+                include_dashboard=False,
+                log_to_driver=False,
+                runtime_env={
+                    "env_vars": {
+                        "PYTHONPATH": path,
+                        "HARNESS_CACHE": str(engine.cache.root),
+                        "TOKENIZERS_PARALLELISM": "false",
+                    }
+                },
+            )
 
     def run(self, cells: Sequence[CellSpec], progress: bool = False) -> Iterator[CellOutput]:
         from tqdm.auto import tqdm
@@ -160,7 +169,7 @@ class RayExecutor(Executor):
             t = task if gpu else task.options(num_gpus=0)
             device = self.engine.device if gpu else "cpu"  # cells without a GPU: keys say device "any"
             text = texts[spec.world or self.engine.world]
-            pending[t.remote(text, source, spec, cache_root, device, shards)] = spec
+            pending[t.remote(text, source, spec, cache_root, device, shards, ex.cell_timeout)] = spec
 
         while queue and len(pending) < limit:
             submit()
@@ -190,8 +199,34 @@ class RayExecutor(Executor):
                     yield out
         finally:
             bar.close()
+            if pending:  # SIGTERM, Ctrl-C, or the driver stopped reading: cells are still in flight
+                self._abandon(list(pending))
             if self._started:
                 ray.shutdown()
+
+    def _abandon(self, refs: list, grace: float = 15.0) -> None:
+        """Cancel the cells in flight (and their shard tasks) and give them ``grace`` seconds to unwind.
+
+        A cancelled task gets a ``KeyboardInterrupt`` (``ray.cancel(force=False)``): it unwinds
+        like Ctrl-C, removing its temporary cache entries and shards, before ``ray.shutdown``
+        stops its worker.  Cells not started are dropped.  Their errors are collected here, so
+        Ray prints no "unhandled error" for them.
+        """
+        ray = self.ray
+        for ref in refs:
+            try:
+                ray.cancel(ref, force=False, recursive=True)
+            except Exception:  # noqa: BLE001 - already finished, or Ray is going away
+                pass
+        try:
+            done, _ = ray.wait(refs, num_returns=len(refs), timeout=grace)
+        except Exception:  # noqa: BLE001
+            return
+        for ref in done:
+            try:
+                ray.get(ref, timeout=0)
+            except Exception:  # noqa: BLE001 - cancelled: TaskCancelledError
+                pass
 
     def cells_in_flight(self) -> int:
         """How many cells are submitted to Ray at once (``max_cells_in_flight``).
@@ -234,6 +269,22 @@ class RayExecutor(Executor):
             max_retries=ex.max_retries,
             shared=shared,
         )
+
+
+@contextlib.contextmanager
+def _keep_sigterm_handler() -> Iterator[None]:
+    """Restore this process's SIGTERM handler after the block (``ray.init`` replaces it with ``sys.exit``).
+
+    The command line's handler turns SIGTERM into an exception that unwinds the run (cells in
+    flight cancelled, manifest marked interrupted, exit status 143, one line saying so).
+    """
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _first_lines(e: BaseException, n: int = 3) -> str:

@@ -91,6 +91,15 @@ def _rebuild_pretrained(
     return model
 
 
+def _reduce_pretrained(model: Any) -> tuple[Any, tuple[Any, ...]]:
+    """``model`` as what determines it, for :func:`_rebuild_pretrained` (a pickle reduce value)."""
+    state = {k: v.detach() for k, v in model.state_dict().items()}
+    training = {name: m.training for name, m in model.named_modules()}
+    frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
+    device = str(next(model.parameters()).device) if any(True for _ in model.parameters()) else "cpu"
+    return _rebuild_pretrained, (type(model), model.config, state, training, frozen, device)
+
+
 def _pretrained_class() -> type | None:
     import sys
 
@@ -117,11 +126,7 @@ def dumps_encoder(encode: Callable[[list[str]], Any]) -> bytes:
     class _Pickler(cloudpickle.CloudPickler):
         def reducer_override(self, obj: Any) -> Any:
             if pretrained is not None and isinstance(obj, pretrained):
-                state = {k: v.detach() for k, v in obj.state_dict().items()}
-                training = {name: m.training for name, m in obj.named_modules()}
-                frozen = [name for name, p in obj.named_parameters() if not p.requires_grad]
-                device = str(next(obj.parameters()).device) if any(True for _ in obj.parameters()) else "cpu"
-                return _rebuild_pretrained, (type(obj), obj.config, state, training, frozen, device)
+                return _reduce_pretrained(obj)
             return super().reducer_override(obj)
 
     buf = io.BytesIO()

@@ -143,7 +143,7 @@ def test_sigterm_is_handled_like_ctrl_c(table_plugins, tmp_path):
     assert "terminated (SIGTERM)" in err and "Traceback" not in err
     assert not list(cache.rglob(".tmp-*"))
     m = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert m["status"] == "running"
+    assert m["status"] == "interrupted" and m["signal"] == "SIGTERM" and m["finished"] is None
     # the lock was released: another run of the directory is not refused as locked
     assert "locked" not in json.dumps(m)
 
