@@ -113,6 +113,8 @@ def test_the_budget_flip_is_in_the_headline_and_the_terminal(flipping_run, tmp_p
     html = render_report(run, manifest=json.loads((run / "manifest.json").read_text()), analysis=a).read_text()
     sentence = re.search(r'id="verdict-sentence">(.*?)</span>', html, re.S).group(1)
     assert " ".join(sentence.split()).startswith(flip)
+    badge = re.search(r'id="verdict">(.*?)</span>', html, re.S).group(1)
+    assert badge == "yes at the dev budgets; depends on the budget"  # the badge never says "yes" alone
 
 
 def test_a_verdict_that_holds_across_budgets_is_stated_alone(flipping_run):
