@@ -668,7 +668,9 @@ def _question_section(
                 hint=f"move it: [question] {key} = ...",
                 source=source,
             )
-    moved = {k: analysis.pop(k) for k in ("ot_method", "contrastive_method", "baseline") if k in analysis}
+    moved: dict[str, Any] = {
+        k: analysis.pop(k) for k in ("ot_method", "contrastive_method", "baseline") if k in analysis
+    }
     if moved:
         for k in moved:
             new_key = LEGACY_ROLES.get(k, k)
@@ -701,7 +703,9 @@ def _question_section(
             )
     names = [m.name for m in methods]
     groups = list(dict.fromkeys([*(m.group or m.name for m in methods), *names]))
-    given = [("", {**moved, **{k: v for k, v in raw.question.items() if not isinstance(v, Mapping)}})]
+    given: list[tuple[str, dict[str, Any]]] = [
+        ("", {**moved, **{k: v for k, v in raw.question.items() if not isinstance(v, Mapping)}})
+    ]
     given += [(f"{m}.", dict(raw.question[m])) for m in question.modes if isinstance(raw.question.get(m), Mapping)]
     for prefix, table in given:
         for key in ("treatment", "comparator", "baseline"):
@@ -716,10 +720,10 @@ def _question_section(
                     hint=f"{did_you_mean(val, groups).strip()} add it under [methods] or change this key".strip(),
                     source=source,
                 )
-    for mode in (None, *question.modes):
-        r = question.roles(mode)
+    for which in (None, *question.modes):
+        r = question.roles(which)
         if r["treatment"] == r["comparator"]:
-            where = f"question.{mode}" if mode else "question"
+            where = f"question.{which}" if which else "question"
             raise ConfigError(
                 f"{where}.comparator",
                 r["comparator"],

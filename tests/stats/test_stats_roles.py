@@ -140,7 +140,9 @@ def test_the_pivot_leaves_the_tiers_in_cross_lingual_mode():
     # the pivot's own score is monolingual retrieval: far above the others, more so for contrastive
     en = df.language == "en"
     df.loc[en, "value"] = np.minimum(1.0, df.loc[en, "value"] + 0.3)
-    df.loc[en & (df.method == "contrastive"), "value"] = np.minimum(1.0, df.loc[en & (df.method == "contrastive"), "value"] + 0.2)
+    df.loc[en & (df.method == "contrastive"), "value"] = np.minimum(
+        1.0, df.loc[en & (df.method == "contrastive"), "value"] + 0.2
+    )
     opts = {**FAST, "exclude_pivot": resolve_for_mode({}, None, "cross-lingual")["exclude_pivot"]}
     assert opts["exclude_pivot"] is True and resolve_for_mode({}, None, "monolingual")["exclude_pivot"] is False
     out = analyze(df, opts, tiers=TIERS, pivot="en").to_dict()
@@ -154,7 +156,9 @@ def test_the_pivot_leaves_the_tiers_in_cross_lingual_mode():
     assert d == pytest.approx(without["question"]["difference"]["gap"]["estimate"], abs=1e-12)
     assert abs(d - kept["question"]["difference"]["gap"]["estimate"]) > 0.05
     high = {r["method"]: r["mean"] for r in out["tier_means"] if r["tier"] == "high" and r["metric"] == "ndcg@10"}
-    high_wo = {r["method"]: r["mean"] for r in without["tier_means"] if r["tier"] == "high" and r["metric"] == "ndcg@10"}
+    high_wo = {
+        r["method"]: r["mean"] for r in without["tier_means"] if r["tier"] == "high" and r["metric"] == "ndcg@10"
+    }
     assert high == pytest.approx(high_wo, abs=1e-12)
     # the pivot's cells are still reported, under their own tier
     assert {r["tier"] for r in out["per_method_language"] if r["language"] == "en"} == {"pivot"}
