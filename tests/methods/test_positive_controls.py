@@ -57,13 +57,13 @@ num_threads = 1
 [analysis]
 n_permutations = 999
 n_bootstrap = 300
-{analysis}
+{question}
 """
 
 
-def _run(tmp_path, world: int, methods: str, analysis: str = ""):
+def _run(tmp_path, world: int, methods: str, question: str = ""):
     cfg_path = tmp_path / f"w{world}.toml"
-    cfg_path.write_text(WORLD.format(world=world, methods=methods, analysis=analysis))
+    cfg_path.write_text(WORLD.format(world=world, methods=methods, question=question))
     cache = Cache(tmp_path / "cache")
     return run_matrix(
         load_config(cfg_path), run_dir=tmp_path / f"run-{world}", cache=cache, progress=False, log=lambda s: None
@@ -96,7 +96,7 @@ def test_planted_effect_is_detected_and_its_absence_is_not(tmp_path, world):
     import json
 
     methods = '[methods.planted-effect]\nshare = 0.2\n[methods.planted-null]\nuses = "planted-effect"\nshare = 0.0\n'
-    roles = 'ot_method = "planted-effect"\ncontrastive_method = "planted-null"\nbaseline = "zero-shot"\n'
+    roles = '[question]\ntreatment = "planted-effect"\ncomparator = "planted-null"\nbaseline = "zero-shot"\n'
     res = _run(tmp_path, world, methods, roles)
     assert res.status == "complete", res.failed
     analysis = json.loads((res.run_dir / "analysis.json").read_text())
