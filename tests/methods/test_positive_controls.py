@@ -21,7 +21,7 @@ from harness_reports import run_and_report as run_matrix
 
 WORLD = """
 name = "controls"
-seeds = [0, 1]
+seeds = [0, 1, 2]
 metrics = ["ndcg@10"]
 device = "cpu"
 [benchmark]
