@@ -449,6 +449,7 @@ def _question(
         delta=opts.target_difference,
         treatment=treatment,
         comparator=comparator,
+        language_scope=opts.language_scope,
     )
 
 
