@@ -106,7 +106,7 @@ class CellSpec:
 
     @property
     def label(self) -> str:
-        return f"{self.method}/seed={self.seed}" + (f"/world={self.world}" if self.world else "")
+        return f"{self.method}/seed={self.seed}"
 
 
 @dataclass

@@ -36,7 +36,7 @@ from harness_reports.view import AnalysisView, _tier_order, build_view
 def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[str, plots.Plot | None]:
     """The report's figures (None where the analysis lacks the data)."""
     figs: dict[str, plots.Plot | None] = {
-        k: None for k in ("verdict", "leaderboard", "tiers", "dispersion", "variance", "pairwise", "seeds")
+        k: None for k in ("verdict", "worlds", "leaderboard", "tiers", "dispersion", "variance", "pairwise", "seeds")
     }
     if not v.available:
         return figs
@@ -176,6 +176,7 @@ def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[st
             reference=0.0,
         )
 
+    figs["worlds"] = generalisation_figure(v.question, level, pm)
     vs = verdict
     if vs is not None and vs.d is not None:
         what = vs.endpoint if vs.endpoint != "gap" else "gap"
@@ -195,6 +196,45 @@ def figures(v: AnalysisView, verdict: "VerdictSummary | None" = None) -> dict[st
             "reduction out.",
         )
     return figs
+
+
+def generalisation_figure(q: Mapping[str, Any], level: Any, metric: str) -> plots.Plot | None:
+    """Forest plot of D per world beside the pooled D (over worlds, and for these / languages like these)."""
+    if q.get("degenerate"):
+        return None
+    wl, ls = q.get("world_level"), q.get("language_sample") or {}
+    rows: list[plots.Interval] = []
+    if wl:
+        for w in wl["per_world"]:
+            if w["estimate"] is not None:
+                rows.append(
+                    plots.Interval(f"world {w['world']}", w["estimate"], *(w["ci"] or (None, None)), "per world")
+                )
+        if wl["estimate"] is not None:
+            rows.append(
+                plots.Interval(
+                    f"all {wl['n']} worlds (t, {wl['df']} df)", wl["estimate"], *(wl["ci"] or (None, None)), "pooled"
+                )
+            )
+    d = (q.get("difference") or {}).get(q.get("endpoint", "gap")) or {}
+    if d.get("estimate") is not None and (wl or ls.get("ci_languages_like_these")):
+        rows.append(
+            plots.Interval("these languages (bootstrap)", d["estimate"], *(d.get("ci") or (None, None)), "pooled")
+        )
+    if ls.get("ci_languages_like_these"):
+        rows.append(plots.Interval("languages like these", ls["estimate"], *ls["ci_languages_like_these"], "pooled"))
+    if not rows:
+        return None
+    decisive = (q.get("decisive_interval") or {}).get("scope", "")
+    return plots.forest(
+        rows,
+        xlabel=f"D ({metric})",
+        reference=0.0,
+        alt="Forest plot of D: " + "; ".join(f"{r.label} {r.estimate:+.4f}" for r in rows),
+        caption=f"D per world (each world analysed alone, {level}% hierarchical-bootstrap intervals) beside the pooled "
+        "D: over worlds (t over the per-world D), for these languages (hierarchical bootstrap) and for languages "
+        f"like these (languages resampled within their tier). The verdict is decided on: {decisive or 'n/a'}.",
+    )
 
 
 def protocol_context(analysis: Mapping[str, Any] | None, manifest: Mapping[str, Any]) -> dict[str, Any]:

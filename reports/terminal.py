@@ -113,6 +113,9 @@ def _print_one(
     for row in rows:
         table.add_row(*row)
     con.print(table)
+    for w in analysis.get("warnings") or []:  # intervals clipped to the metric's range (few seeds or worlds)
+        if w.startswith("too few"):
+            con.print(Text.assemble(("warning: ", "bold yellow"), w))
     if report is not None:
         con.print(f"report: {report}")
 

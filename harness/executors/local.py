@@ -99,9 +99,10 @@ class LocalExecutor(Executor):
                             functools.partial(engine.for_world(spec.world).teacher, spec.seed),
                         )
                         bar.unpause()  # the ETA counts cells: leave the one-off teacher out of the rate
-                    bar.set_postfix_str(spec.label)
+                    label = _named(spec.label, spec.world, engine)
+                    bar.set_postfix_str(label)
                     if not progress:
-                        self.log(f"cell {spec.label}: running")
+                        self.log(f"cell {label}: running")
                     yield run_cell_timed(engine, spec, self.options.cell_timeout)
                     bar.update(1)
             else:

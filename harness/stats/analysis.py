@@ -456,6 +456,7 @@ def _question(
         delta=opts.target_difference,
         treatment=treatment,
         comparator=comparator,
+        language_scope=opts.language_scope,
     )
 
 

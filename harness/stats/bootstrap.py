@@ -185,7 +185,7 @@ def hierarchical_bootstrap(
 
 
 def _world_bootstrap(
-    data: MetricScores, seed_groups: Mapping[Hashable, Hashable], n_bootstrap: int, seed: int
+    data: MetricScores, seed_groups: Mapping[str, Hashable], n_bootstrap: int, seed: int
 ) -> BootstrapReplicates:
     """:func:`hierarchical_bootstrap` with worlds resampled first (see the module docstring).
 

@@ -140,6 +140,11 @@ class AnalysisOptions(BaseModel):
         Target power 1 - beta of the power analysis (default 0.8).
     max_seeds : int
         Upper bound of the search for the number of seeds needed (default 200).
+    language_scope : {"sample", "fixed"}
+        ``"sample"`` (default): with one world and >= 3 languages in each tier of the question, the
+        verdict is decided on the "languages like these" interval (languages resampled within their
+        tier); ``"fixed"``: on the "for these languages" interval (both are reported either way; with
+        two or more worlds the world-level interval decides).  See :mod:`harness.stats.worlds`.
     fit_mixedlm : bool
         Fit the statsmodels MixedLM of the question's method x tier interaction (default true).
     reml_variance_check : bool
@@ -177,6 +182,7 @@ class AnalysisOptions(BaseModel):
     max_seeds: int = Field(default=200, ge=2, le=100_000)
     fit_mixedlm: bool = True
     reml_variance_check: bool = False
+    language_scope: Literal["sample", "fixed"] = "sample"
 
     def __init__(self, **data: Any) -> None:
         if "mixedlm_variance_check" in data:  # the former name (configs stored before schema 2 carry it)

@@ -40,7 +40,8 @@ Languages (one world, or a fixed benchmark)
 Which interval decides (:class:`DecisiveInterval`, ``question.decisive_interval``)
     1. two or more drawn worlds: the world-level t interval and its p-value (languages are
        redrawn with each world, so it also covers "languages like these" of the generator);
-    2. else, when every tier of the question has >= 3 languages: "languages like these";
+    2. else, when every tier of the question has >= 3 languages: "languages like these"
+       (``analysis.language_scope = "sample"``, the default; ``"fixed"`` skips this step);
     3. else "these languages" (the hierarchical interval), and the verdict says so.
 
     The verdict is :func:`harness.stats.question.decide` applied to the deciding interval
@@ -353,6 +354,7 @@ def generalise(
     delta: float,
     treatment: str,
     comparator: str,
+    language_scope: str = "sample",
 ) -> Question:
     """``question`` with ``world_level``, ``language_sample`` and ``decisive_interval`` set, and its verdict
     decided on the deciding interval (module docstring)."""
@@ -373,7 +375,7 @@ def generalise(
         )
         stat = dataclasses.replace(d, estimate=worlds.estimate, ci=worlds.ci, p_value_seed=worlds.p_value)
         replicates: Mapping[str, tuple[int, ...]] = {m: tuple(range(worlds.n)) for m in (treatment, comparator)}
-    elif languages.ci_languages_like_these is not None:
+    elif languages.ci_languages_like_these is not None and language_scope == "sample":
         decisive = DecisiveInterval(
             "languages like these",
             languages.estimate,
@@ -391,7 +393,12 @@ def generalise(
             d.ci,
             d.p_value_seed,
             "hierarchical bootstrap (seeds and queries) of this world, these languages",
-            (languages.reason or "no wider interval is available") + "; one world: the answer is for this world",
+            (
+                (languages.reason or "no wider interval is available")
+                if languages.ci_languages_like_these is None
+                else "analysis.language_scope = 'fixed': the question is about these languages"
+            )
+            + "; one world: the answer is for this world",
         )
         return dataclasses.replace(
             q,
@@ -401,7 +408,7 @@ def generalise(
     verdict, reasons = decide(
         {**question.difference, endpoint: stat}, endpoint, alpha, delta, treatment, comparator, replicates
     )
-    reasons = [f"decided on the {decisive.scope} interval ({decisive.test})", *reasons]
+    reasons.insert(1, f"decided on the {decisive.scope} interval ({decisive.test})")
     quals = list(q.qualifiers)
     if verdict != question.verdict:
         quals.append(

@@ -14,9 +14,11 @@ from harness.cache import Cache
 from harness.config import config_from_dict, load_config
 from harness.engine import RESULT_COLUMNS, Engine
 from harness.errors import ConfigError
-from harness.runner import run_matrix
+from harness_reports import run_and_report as run_matrix
 
 TWO_WORLDS = TINY.replace("seed = 5\n", "worlds = [5, 6]\n")
+#: the question's two methods, a few steps each (the analysis answers the question per world)
+QUESTION_METHODS = "[methods.ot-distill]\nsteps = 4\n[methods.contrastive]\nsteps = 4\n"
 
 
 def _cfg(text: str):
@@ -65,7 +67,7 @@ def test_one_world_keeps_its_cache_key(tmp_path):
 @pytest.fixture(scope="module")
 def two_world_run(tmp_path_factory):
     cfg_path = tmp_path_factory.mktemp("cfg") / "two.toml"
-    cfg_path.write_text(TWO_WORLDS.format(extra=""))
+    cfg_path.write_text(TWO_WORLDS.format(extra=QUESTION_METHODS))
     cache = Cache(tmp_path_factory.mktemp("cache"))
     out = tmp_path_factory.mktemp("runs") / "two"
     res = run_matrix(load_config(cfg_path), run_dir=out, cache=cache, progress=False, log=lambda s: None)
@@ -80,8 +82,9 @@ def test_two_world_run_has_a_world_column_and_per_world_files(two_world_run):
     assert list(results.columns) == RESULT_COLUMNS and results.columns[0] == "world"
     assert str(results["world"].dtype) == "string"
     assert sorted(results.world.unique()) == ["5", "6"]
+    methods = ("bm25", "zero-shot", "ot-distill", "contrastive")
     for w in ("5", "6"):
-        for m in ("bm25", "zero-shot"):
+        for m in methods:
             for s in (0, 1):
                 assert (d / "runs" / w / m / str(s) / "l1.trec").is_file()
         assert (d / "qrels" / w / "l1.qrels").is_file()
@@ -94,8 +97,20 @@ def test_two_world_run_has_a_world_column_and_per_world_files(two_world_run):
     fps = man["dataset_fingerprints"]["by_world"]
     assert fps["5"]["benchmark"] != fps["6"]["benchmark"]
     assert {(c["world"], c["method"], c["seed"]) for c in man["cells"]} == {
-        (w, m, s) for w in ("5", "6") for m in ("bm25", "zero-shot") for s in (0, 1)
+        (w, m, s) for w in ("5", "6") for m in methods for s in (0, 1)
     }
+    # the analysis: two drawn worlds, a world variance component, D per world and over worlds
+    a = json.loads((d / "analysis.json").read_text())
+    assert a["worlds"] == {"n": 2, "kind": "drawn", "labels": ["5", "6"]}
+    comps = {c["name"]: c for c in a["world_components"][0]["components"]}
+    assert comps["world"]["variance"] is not None and "method_x_world" in comps
+    wl = a["question"]["world_level"]
+    assert [w["world"] for w in wl["per_world"]] == ["5", "6"] and wl["df"] == 1
+    assert a["question"]["decisive_interval"]["scope"] == "worlds"
+    assert all(0.0 <= g["ci"][0] <= g["ci"][1] <= 1.0 for g in a["tier_means"])
+    # the report draws D per world beside the pooled D and says which interval decides
+    html = (d / "report.html").read_text()
+    assert 'id="fig-worlds"' in html and 'id="decisive-interval"' in html and "world 6" in html
 
 
 def test_two_world_rerun_recomputes_nothing(two_world_run, tmp_path):

@@ -30,4 +30,5 @@ WORLD = SimulationDesign(
 )
 
 #: Fast options for end-to-end tests.
-FAST = {"n_permutations": 999, "n_bootstrap": 400}
+#: the verdict tests check the rule on the fixed-language interval (languages as a sample: test_stats_worlds.py)
+FAST = {"n_permutations": 999, "n_bootstrap": 400, "language_scope": "fixed"}
