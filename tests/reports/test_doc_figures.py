@@ -59,23 +59,23 @@ def test_full_block_matches_the_stored_full_run():
         assert mod._f(t["mean"]) in block
 
 
-def test_full_config_is_the_one_the_stored_full_run_used():
-    """The stored full run was made when full.toml was named "default": every other option must still match."""
-    from harness.config import load_config
-
+def test_full_config_is_the_one_the_stored_full_run_used(tmp_path):
+    """The stored full run predates this round's changes (world generator 4, the question's roles, OT's layer):
+    it is marked superseded, its block says so, and without the mark ``--check`` refuses the stale figures."""
     mod = script()
     stored = json.loads(mod.FULL.read_text())
-    assert stored["run"]["renamed_from"]["name"] == "default"
-    assert mod.config_sha("full", stored) == stored["run"]["config_sha256"]
-    assert load_config("full").sha256() != stored["run"]["config_sha256"]  # the name is part of the config
-    changed = json.loads(json.dumps(stored))
-    changed["run"]["renamed_from"]["description"] = "something else"
-    assert mod.config_sha("full", changed) != stored["run"]["config_sha256"]
-    # options added since the run (mini.threads) are left out of the hash only at the value the run used
-    assert stored["run"]["predates"] == {"mini.threads": None}
-    unlisted = json.loads(json.dumps(stored))
-    del unlisted["run"]["predates"]
-    assert mod.config_sha("full", unlisted) != stored["run"]["config_sha256"]  # today's config hashes the field
+    sup = stored["run"]["superseded"]
+    assert mod.config_sha("full", stored) != stored["run"]["config_sha256"]  # the config moved on since the run
+    block = mod.doc_block(mod.DOC.read_text(), *mod.RUNS["full"][1])
+    assert f"**Superseded (since {sup['since']}):**" in block and sup["by"] in block
+    unmarked = json.loads(json.dumps(stored))
+    del unmarked["run"]["superseded"]
+    path = tmp_path / "full_run.json"
+    path.write_text(json.dumps(unmarked))
+    mod.RUNS["full"] = (path, *mod.RUNS["full"][1:])
+    text = mod.DOC.read_text().replace(block, mod.render(unmarked, "full"))
+    assert mod.check(text) == 1
+    # options added since a run are left out of the hash only at the value the run used
     other = json.loads(json.dumps(stored))
     other["run"]["predates"] = {"mini.threads": 2}  # the run did not use 2 threads: today's null cannot match
     assert "mini.threads = None now" in mod.config_sha("full", other)
