@@ -477,8 +477,18 @@ def _without(data: MetricScores, excluded: tuple[str, ...]) -> MetricScores:
 
 
 def _few_seeds_warning(data: MetricScores) -> list[str]:
+    """The warning for fewer than ``MIN_UNITS`` units of replication: seeds, or worlds when there are
+    several (then the world is the unit the question's interval resamples: ``BootstrapReplicates.df_seed``)."""
     from harness.stats.question import MIN_UNITS, TOO_FEW
 
+    if data.n_worlds > 1:
+        if data.n_worlds >= MIN_UNITS:
+            return []
+        return [
+            f"too few worlds for an interval: {data.n_worlds} (fewer than {MIN_UNITS}); the question's intervals "
+            f"are omitted and its verdict is inconclusive; intervals of means are t intervals with "
+            f"{data.n_worlds - 1} df, cut to the metric's range [0, 1]"
+        ]
     few = {m: len(s) for m, s in data.seeds.items() if len(s) < MIN_UNITS}
     if not few:
         return []

@@ -153,3 +153,16 @@ def test_analysis_options_accept_worlds_kind():
     table = simulate_worlds(design(), 2, {}, np.random.default_rng(1)).results
     a = analyze(table, AnalysisOptions(**OPTS), worlds_kind="drawn").to_dict()
     assert a["worlds"]["n"] == 2 and a["question"]["world_level"]["n"] == 2
+
+
+@pytest.mark.parametrize("n_worlds, warned", [(3, False), (2, True)])
+def test_worlds_are_the_units_the_too_few_warning_counts(n_worlds, warned):
+    """One seed in each of 3 worlds is 3 units of replication (no "too few" warning, the question has
+    intervals); in 2 worlds it is too few, and the warning names worlds, not seeds."""
+    table = simulate_worlds(design(n_seeds=1), n_worlds, {"world": 0.02}, np.random.default_rng(5)).results
+    a = analyze(table, OPTS).to_dict()
+    few = [w for w in a["warnings"] if w.startswith("too few")]
+    assert bool(few) is warned
+    assert not any("too few seeds" in w for w in few)
+    if warned:
+        assert "too few worlds for an interval: 2" in few[0]
