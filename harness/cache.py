@@ -70,7 +70,7 @@ def writing(path: str | os.PathLike) -> Iterator[None]:
     try:
         yield
     except OSError as e:
-        if disk_full(e) and not e.filename and e.errno is not None:
+        if e.errno is not None and disk_full(e) and not e.filename:
             raise OSError(e.errno, os.strerror(e.errno), str(path)) from e
         raise
 
