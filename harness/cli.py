@@ -24,6 +24,9 @@ class Terminated(KeyboardInterrupt):
 
 
 def _on_sigterm(signum, frame):  # pragma: no cover - exercised in a subprocess test
+    from harness.interrupts import note_sigterm
+
+    note_sigterm()  # Ray's blocking calls re-raise Terminated as a plain KeyboardInterrupt: the flag stays
     raise Terminated()
 
 
@@ -250,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     import signal
 
     from harness.errors import HarnessError
+    from harness.interrupts import note_sigterm
 
+    note_sigterm(False)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     show_warning = warnings.showwarning
     warnings.showwarning = _show_warning
@@ -281,16 +286,20 @@ def main(argv: list[str] | None = None) -> int:
             )
             return EXIT_ENVIRONMENT
         raise
-    except Terminated:
+    except KeyboardInterrupt as e:
+        from harness.interrupts import sigterm_received
+
+        if not (isinstance(e, Terminated) or sigterm_received()):
+            print(
+                f"harness {args.command}: interrupted; finished cells are cached and a re-run resumes", file=sys.stderr
+            )
+            return EXIT_INTERRUPTED
         print(
             f"harness {args.command}: terminated (SIGTERM); finished cells are cached, temporary files were "
             "removed, and a re-run resumes",
             file=sys.stderr,
         )
         return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        print(f"harness {args.command}: interrupted; finished cells are cached and a re-run resumes", file=sys.stderr)
-        return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
         warnings.showwarning = show_warning

@@ -27,7 +27,15 @@ import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["CellTimeout", "WorkerTerminated", "cell_deadline", "terminate_on_sigterm", "working"]
+__all__ = [
+    "CellTimeout",
+    "WorkerTerminated",
+    "cell_deadline",
+    "note_sigterm",
+    "sigterm_received",
+    "terminate_on_sigterm",
+    "working",
+]
 
 
 class CellTimeout(BaseException):
@@ -115,6 +123,27 @@ def _async_timer(seconds: float, label: str) -> Iterator[None]:
         with lock:
             active[0] = False
         timer.cancel()
+
+
+#: Whether this process has received SIGTERM (:func:`note_sigterm`).
+_sigterm = False
+
+
+def note_sigterm(received: bool = True) -> None:
+    """Record that SIGTERM arrived (the command line's handler calls it before raising).
+
+    The exception the handler raises does not always reach the top as it was raised: a
+    blocking Ray call (``ray.wait``, ``ray.get``) catches any ``KeyboardInterrupt`` raised by
+    a signal handler inside it and raises a plain ``KeyboardInterrupt`` instead.  The flag
+    still says which signal stopped the run (:func:`sigterm_received`).
+    """
+    global _sigterm
+    _sigterm = received
+
+
+def sigterm_received() -> bool:
+    """Whether SIGTERM arrived since the last ``note_sigterm(False)``."""
+    return _sigterm
 
 
 #: Whether this worker process is running a cell or stage now (:func:`working`).

@@ -215,7 +215,9 @@ class RunStore:
 
 def _signal_name(exc: BaseException | None) -> str:
     """``SIGTERM`` for the command line's SIGTERM exception (``harness.cli.Terminated``), else ``SIGINT``."""
-    return "SIGTERM" if type(exc).__name__ == "Terminated" else "SIGINT"
+    from harness.interrupts import sigterm_received
+
+    return "SIGTERM" if type(exc).__name__ == "Terminated" or sigterm_received() else "SIGINT"
 
 
 class Renderer(Protocol):

@@ -9,6 +9,7 @@ directory with a partly written file is in flight, which is what must not surviv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -105,19 +106,20 @@ def test_cell_timeout_is_recorded_not_hashed_and_kept_across_executors():
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_hanging_fit_fails_its_cell_and_the_run_goes_on(stall_plugin, tmp_path, workers):
-    config = load_config(_config(tmp_path, f"cell_timeout = 1.5\nworkers = {workers}"))
+    # 5 s: enough for a bm25 cell on a loaded machine (it must finish), while the stall cells hang for ever
+    config = load_config(_config(tmp_path, f"cell_timeout = 5\nworkers = {workers}"))
     cache = tmp_path / "cache"
     t0 = time.monotonic()
     res = run_matrix(config, run_dir=tmp_path / "run", cache=Cache(cache), progress=False, log=lambda s: None)
     assert time.monotonic() - t0 < 90
     assert res.status == "partial"
     failed = {(f.method, f.seed): f.error for f in res.failed}
-    assert set(failed) == {("stall", 0), ("stall", 1)}
+    assert set(failed) == {("stall", 0), ("stall", 1)}, failed
     for seed in (0, 1):
-        assert f"cell stall/seed={seed} exceeded executor.cell_timeout = 1.5 s" in failed[("stall", seed)]
+        assert f"cell stall/seed={seed} exceeded executor.cell_timeout = 5 s" in failed[("stall", seed)]
         assert Path(f"{tmp_path / 'marker'}.{seed}").exists()  # it did hang inside the build
     m = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert m["status"] == "partial" and m["config"]["executor"]["cell_timeout"] == 1.5
+    assert m["status"] == "partial" and m["config"]["executor"]["cell_timeout"] == 5.0
     assert {c["method"]: c["status"] for c in m["cells"]}["bm25"] == "done"
     _no_temporaries(cache)
 
@@ -127,20 +129,25 @@ def test_a_hanging_fit_fails_its_cell_and_the_run_goes_on(stall_plugin, tmp_path
 @pytest.mark.timeout(300)
 def test_a_hanging_fit_fails_its_cell_on_ray(stall_plugin, tmp_path):
     pytest.importorskip("ray")
-    config = load_config(_config(tmp_path, 'kind = "ray"\ncell_timeout = 2\nshard_tasks = false'))
+    config = load_config(_config(tmp_path, 'kind = "ray"\ncell_timeout = 5\nshard_tasks = false'))
     cache = tmp_path / "cache"
     res = run_matrix(config, run_dir=tmp_path / "run", cache=Cache(cache), progress=False, log=lambda s: None)
     assert res.status == "partial"
     assert {(f.method, f.seed) for f in res.failed} == {("stall", 0), ("stall", 1)}
-    assert all("exceeded executor.cell_timeout = 2 s" in f.error for f in res.failed), [f.error for f in res.failed]
+    assert all("exceeded executor.cell_timeout = 5 s" in f.error for f in res.failed), [f.error for f in res.failed]
     _no_temporaries(cache)
 
 
 # ------------------------------------------------------------------ SIGTERM
 
 
-def _terminate(stall_plugin: str, tmp_path: Path, executor: str, within: float) -> tuple[str, float]:
-    """``harness run`` in a subprocess; SIGTERM once a stall cell hangs. Returns (stderr, seconds to exit)."""
+def _terminate(
+    stall_plugin: str, tmp_path: Path, executor: str, within: float, group_gone: bool = False
+) -> tuple[str, float]:
+    """``harness run`` in a subprocess; SIGTERM once a stall cell hangs. Returns (stderr, seconds to exit).
+
+    ``group_gone``: also check that every process the run started has exited within 5 s.
+    """
     cfg = _config(tmp_path, executor)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([stall_plugin, os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "harness.cli", "run", str(cfg), "--out", str(tmp_path / "run")]
@@ -153,10 +160,28 @@ def _terminate(stall_plugin: str, tmp_path: Path, executor: str, within: float) 
         start_new_session=True,  # its own process group: the test can see (and end) every worker it started
     )
     try:
-        return _signal_and_check(proc, tmp_path, within)
+        out = _signal_and_check(proc, tmp_path, within)
+        if group_gone:
+            deadline = time.time() + 5
+            while time.time() < deadline and _alive(proc.pid):
+                time.sleep(0.2)
+            assert not _alive(proc.pid), "worker processes outlived the run"
+        return out
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # nothing of a failed attempt outlives the test
+
+
+def _alive(pgid: int) -> bool:
+    """Whether a process of the process group ``pgid`` is still running (zombies waiting to be reaped do not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, IndexError, ValueError):
+            continue
+        if int(group) == pgid and state != "Z":
+            return True
+    return False
 
 
 def _signal_and_check(proc: subprocess.Popen, tmp_path: Path, within: float) -> tuple[str, float]:
@@ -189,8 +214,9 @@ def _signal_and_check(proc: subprocess.Popen, tmp_path: Path, within: float) -> 
 
 @pytest.mark.slow
 def test_sigterm_with_local_workers_abandons_the_cells_in_flight(stall_plugin, tmp_path):
-    # two workers, both hanging in a stall cell: the pool must not wait for them (or the queued bm25 cells)
-    _terminate(stall_plugin, tmp_path, "workers = 2", within=15)
+    # two workers, both hanging in a stall cell: the pool must not wait for them (or the queued bm25 cells),
+    # and no worker process outlives the run (an orphaned worker would hang in its cell forever)
+    _terminate(stall_plugin, tmp_path, "workers = 2", within=15, group_gone=True)
 
 
 @pytest.mark.ray
