@@ -187,6 +187,14 @@ def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
     diff = (q.get("difference") or {}).get(endpoint) or {}
     d = diff.get("estimate")
     lo, hi = diff.get("ci") or (None, None)
+    # the sentence quotes the interval that decided the verdict (worlds, languages like these, these languages)
+    dec = q.get("decisive_interval") or {}
+    scope = ""
+    if dec.get("estimate") is not None and dec.get("ci") and None not in dec["ci"]:
+        d, (lo, hi) = dec["estimate"], dec["ci"]
+        scope = {"worlds": " over worlds", "languages like these": " for languages like these"}.get(
+            str(dec.get("scope")), ""
+        )
     common = dict(
         verdict=verdict,
         question=question_text(q, opts),
@@ -207,7 +215,7 @@ def verdict_summary(analysis: Mapping[str, Any]) -> VerdictSummary:
         )
     few = lo is None and "too few seeds" in str(diff.get("reason") or "")
     numbers = (
-        f"D = {_f(d)}, {level}% CI [{_f(lo, signed=False)}, {_f(hi, signed=False)}]"
+        f"D = {_f(d)}, {level}% CI [{_f(lo, signed=False)}, {_f(hi, signed=False)}]{scope}"
         if lo is not None
         else f"D = {_f(d)}, {'too few seeds for an interval' if few else 'no interval'}"
     )

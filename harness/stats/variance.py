@@ -570,7 +570,7 @@ def world_components(data: MetricScores, rng: np.random.Generator, n_boot: int, 
         k,
         n_s,
         tuple(comps),
-        {key: float(v) for key, v in ms.items()},
+        {key: float(v) for key, v in ms.items() if df[key] > 0},  # a mean square without df is not estimable
         df,
         ratio,
         False,

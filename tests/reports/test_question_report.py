@@ -219,7 +219,7 @@ def test_two_seeds_warn_in_the_terminal_and_the_report(tmp_path, make_results, m
     from harness_reports.terminal import print_summary
 
     run = make_run(tmp_path / "run", make_results(seed=1, n_seeds=2))
-    html = rerender(run).read_text()
+    html = rerender(run, force=True).read_text()
     a = json.loads((run / "analysis.json").read_text())
     out = io.StringIO()
     print_summary(a, file=out)

@@ -23,7 +23,7 @@ def test_headline_only_hides_every_other_section(tmp_path, make_results, make_ru
 
     mod = script()
     run = make_run(tmp_path / "run", make_results(seed=1))
-    rerender(run)
+    rerender(run, force=True)
     html = (run / "report.html").read_text()
     shown = mod.headline_only(html)
     assert shown.count(mod.HEADLINE_ONLY) == 1 and shown.replace(mod.HEADLINE_ONLY, "") == html  # nothing else changes
@@ -42,7 +42,7 @@ def test_screenshot_of_a_report(tmp_path, make_results, make_run):
         pytest.skip("no chromium binary on PATH (install Debian's `chromium` package)")
     mod = script()
     run = make_run(tmp_path / "run", make_results(seed=1))
-    rerender(run)
+    rerender(run, force=True)
     out = mod.screenshot(run / "report.html", tmp_path / "shot.png", width=900, height=2400)
     with Image.open(out) as img:
         assert img.format == "PNG" and img.width <= 900
