@@ -56,7 +56,7 @@ The world (everything deterministic from ``SyntheticOptions.seed``)
   word-alignment F1 .35 and .29-.32, the zero-shot high-minus-low gap .157 nDCG@10.  BM25 and
   dense are *not* of comparable strength (.768 vs .544 mean nDCG@10): inflections narrow it but
   cost the alignment targets.  ``anchor_fraction`` (0.2) was not varied.  All figures:
-  ``docs/_incoming/world.md``.
+  ``docs/notes/world.md``.
 * **Pre-training text** (tokenizer and MLM): ``pretrain_sentences[tier]`` topical
   sentences per language (one or two focus concepts with some of their associates, plus
   topical mentions): high-resource languages get far more than low-resource ones.
