@@ -8,12 +8,12 @@ Run directory layout::
     results.parquet                world, method, seed, mode, language, tier, query_id, metric, value
     qrels/<language>.qrels         TREC qrels used (several modes: qrels/<mode>/<language>.qrels)
     runs/<method>/<seed>/<language>.trec   TREC runs (top k; several modes: .../<seed>/<mode>/<language>.trec)
+    analysis.json                  every number the report shows
+    report.html                    self-contained report
 
 With several worlds (``[benchmark] worlds``) every world has its own data, so the qrels and runs
 sit under the world's label: ``qrels/<world>/...`` and ``runs/<world>/<method>/<seed>/...``; the
 results (and dev / budget tables) carry it in their first column ``world``.
-    analysis.json                  every number the report shows
-    report.html                    self-contained report
 
 Reliability: a file lock stops two runs from writing the same directory; every file is
 written to a temporary name and renamed; ``manifest.json`` says ``"status": "running"``

@@ -130,6 +130,13 @@ def _flag(kind: str) -> str:
     return "" if kind == "default" else f"--{kind} "
 
 
+def _generic_roles(q: dict[str, Any]) -> dict[str, Any]:
+    """``q`` with the question's generic role names (stored runs of schema 2 say ``ot`` / ``contrastive``)."""
+    from harness_reports.verdict import question_of
+
+    return question_of({"question": q})
+
+
 def superseded_note(fig: dict[str, Any], kind: str) -> list[str]:
     """The warning a block carries when its stored run predates changes that move its numbers.
 
@@ -177,7 +184,8 @@ def render(fig: dict[str, Any], kind: str = "default") -> str:
         out.append(f"| {tier} tier | " + " | ".join(_f(means[(m, tier)]) for m in methods) + " |")
     out.append(f"| {hi} - {lo} gap | " + " | ".join(_f(means[(m, hi)] - means[(m, lo)]) for m in methods) + " |")
     out.append("")
-    roles = [r for r in ("ot", "contrastive", "baseline") if q["methods"].get(r)]
+    q = _generic_roles(q)
+    roles = [r for r in ("treatment", "comparator", "baseline") if q["methods"].get(r)]
     per_seed = {}
     for s in q["per_seed"]:
         per_seed.setdefault(s["method"], []).append(s)
@@ -190,7 +198,7 @@ def render(fig: dict[str, Any], kind: str = "default") -> str:
     lifts = []
     if base:
         base_low = {s["seed"]: s["low_mean"] for s in per_seed.get(base, [])}
-        for r in ("ot", "contrastive"):
+        for r in ("treatment", "comparator"):
             m = q["methods"][r]
             rows = [s for s in per_seed.get(m, []) if s["seed"] in base_low]
             above = sum(s["low_mean"] > base_low[s["seed"]] for s in rows)
@@ -316,7 +324,7 @@ def render_science(fig: dict[str, Any]) -> str:
         *superseded_note(fig, "science"),
     ]
     for m in fig["modes"]:
-        pm, opts, q = m["primary_metric"], m["options"], m["question"]
+        pm, opts, q = m["primary_metric"], m["options"], _generic_roles(m["question"])
         hi, lo = opts["high_tier"], opts["low_tier"]
         means = {(t["method"], t["tier"]): t["mean"] for t in m["tier_means"]}
         base = q["methods"].get("baseline")
@@ -340,7 +348,7 @@ def render_science(fig: dict[str, Any]) -> str:
             )
         out.append("")
         if base and (base, lo) in means:
-            for role in ("ot", "contrastive"):
+            for role in ("treatment", "comparator"):
                 name = q["methods"].get(role)
                 if not name or (name, lo) not in means:
                     continue

@@ -34,10 +34,16 @@ PLUGIN_SECTIONS = {"benchmark": ("benchmark", "name"), "executor": ("executor", 
 
 def _fixed_sections() -> dict[str, type]:
     from harness.models.mini import MiniOptions
-    from harness.stats.options import AnalysisOptions
+    from harness.stats.options import AnalysisOptions, QuestionOptions
     from harness.training import TeacherOptions, TrainingOptions
 
-    return {"mini": MiniOptions, "teacher": TeacherOptions, "training": TrainingOptions, "analysis": AnalysisOptions}
+    return {
+        "mini": MiniOptions,
+        "teacher": TeacherOptions,
+        "training": TrainingOptions,
+        "analysis": AnalysisOptions,
+        "question": QuestionOptions,
+    }
 
 
 @dataclass(frozen=True)

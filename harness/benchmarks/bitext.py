@@ -11,7 +11,7 @@ Example
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "sw.tsv"
 >>> write_bitext_tsv(p, [BitextPair("the water", "maji")])
 >>> read_bitext_tsv(p)
-[BitextPair(pivot='the water', other='maji')]
+[BitextPair(pivot='the water', other='maji', alignment=None)]
 """
 
 from __future__ import annotations

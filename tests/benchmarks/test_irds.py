@@ -29,10 +29,28 @@ from harness.benchmarks.wikipedia_sizes import MBERT_WIKIPEDIA_TOKENS, wikipedia
 from harness.errors import ConfigError, DataUnavailableError
 
 
+def _fixtures_module():
+    """``tests/benchmarks/conftest.py`` by path: ``from conftest import`` can reach another directory's
+    conftest when the whole suite runs (pytest puts each test directory on sys.path)."""
+    import importlib.util
+    import sys
+
+    name = "_benchmarks_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("conftest.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
 @pytest.fixture
 def ids(tmp_path: Path) -> dict:
     """MIRACL and CLIRMatrix fixtures in one home, registered in-process: ``{"home", "m", "c"}`` (id prefixes)."""
-    from conftest import build_miracl_home, register_miracl_fixture
+    build_miracl_home, register_miracl_fixture = (
+        _fixtures_module().build_miracl_home,
+        _fixtures_module().register_miracl_fixture,
+    )
 
     home = write_clirmatrix_home(tmp_path / "home")
     build_miracl_home(home)
@@ -467,7 +485,7 @@ _REAL = {
 
 
 def _real_home(tmp_path: Path, manifest: bool = True) -> Path:
-    from conftest import build_miracl_home
+    build_miracl_home = _fixtures_module().build_miracl_home
 
     return build_miracl_home(write_clirmatrix_home(tmp_path / "home", manifest=manifest))
 

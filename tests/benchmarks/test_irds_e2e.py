@@ -16,11 +16,28 @@ CLIRMatrix fixture (with its downloads manifest), with a tiny BERT saved by ``sa
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from irds_fixtures import CLIR_DOCS, CLIR_TOPICS, write_clirmatrix_home
 from test_miracl_e2e import _harness_run, _tiny_bert
+
+
+def _fixtures_module():
+    """``tests/benchmarks/conftest.py`` by path: ``from conftest import`` can reach another directory's
+    conftest when the whole suite runs (pytest puts each test directory on sys.path)."""
+    import importlib.util
+    import sys
+
+    name = "_benchmarks_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("conftest.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
 
 COMMON = """
 name = "{run}"
@@ -88,7 +105,7 @@ KEY = ["method", "seed", "language", "query_id", "metric"]
 
 @pytest.mark.slow
 def test_monolingual_ir_datasets_run_equals_the_miracl_adapter(tmp_path):
-    from conftest import build_miracl_home
+    build_miracl_home = _fixtures_module().build_miracl_home
 
     home = build_miracl_home(tmp_path / "home")
     model = _tiny_bert(tmp_path / "tiny-bert")
@@ -120,7 +137,8 @@ def test_monolingual_ir_datasets_run_equals_the_miracl_adapter(tmp_path):
 @pytest.mark.slow
 def test_cross_lingual_ir_datasets_run_on_clirmatrix(tmp_path):
     import datasets
-    from conftest import build_miracl_home
+
+    build_miracl_home = _fixtures_module().build_miracl_home
 
     from harness.index import read_cache_log
 

@@ -129,7 +129,7 @@ def test_defaults_are_what_the_calibration_rule_chose_from_the_recorded_figures(
     import sys
     from pathlib import Path
 
-    bench_dir = Path(__file__).resolve().parents[2] / "benchmarks"
+    bench_dir = Path(__file__).resolve().parents[2] / "perf"
     sys.path.insert(0, str(bench_dir))
     try:
         import calibrate_world

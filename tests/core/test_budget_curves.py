@@ -68,7 +68,8 @@ def test_checkpoint_equals_a_separate_run_and_curves_are_analysed(tmp_path):
     analysis = json.loads((tmp_path / "run" / "analysis.json").read_text())
     curves = analysis["budget_curves"]
     assert [p["steps"] for p in curves["points"]] == [int(s) for s in steps]
-    assert all(isinstance(p["D"], float) and len(p["ci"]) == 2 for p in curves["points"])
+    # two seeds: D at every budget, but too few seeds for an interval (the question's rule)
+    assert all(isinstance(p["D"], float) and p["ci"] is None for p in curves["points"])
     assert isinstance(curves["verdict_holds_across_budgets"], bool)
     assert {m["method"] for m in curves["points"][0]["tier_means"]} >= {"ot-distill", "contrastive", "zero-shot"}
 

@@ -192,12 +192,15 @@ def test_cell_keys_name_the_modes(tmp_path):
     assert keys["two"] != keys["one"]
 
 
-def test_compare_and_reproduce_keep_modes_apart(two_mode_run):
+def test_compare_and_reproduce_keep_modes_apart(two_mode_run, tmp_path):
+    import shutil
+
     from harness_reports.compare import build_comparison
     from harness_reports.reproduce import compare_scores
 
     res, _, _ = two_mode_run
-    cmp = build_comparison(res.run_dir, res.run_dir)
+    twin = shutil.copytree(res.run_dir, tmp_path / "twin")  # compare refuses a run compared with itself
+    cmp = build_comparison(res.run_dir, twin)
     assert {"monolingual/l1", "cross-lingual/l1"} <= set(cmp.languages)
     df = pd.read_parquet(res.run_dir / "results.parquet")
     assert compare_scores(df, df).identical
