@@ -109,7 +109,7 @@ class SyntheticOptions(BaseModel):
         description="probability that a query, bitext or pre-training sentence renders a concept by its paraphrase "
         "(a form passages never use: relevance BM25 cannot see)",
     )
-    function_words: int = Field(20, ge=1, le=200)
+    function_words: int = Field(20, ge=1, le=200, description="function words per language")
     function_word_rate: float = Field(0.35, ge=0.0, le=2.0, description="function words per content word")
     zipf_exponent: float = Field(0.8, ge=0.0, le=2.0, description="concept frequency ~ rank ** -zipf_exponent")
     background_concepts: int = Field(4, ge=0, le=50, description="once-mentioned topical concepts per passage")
