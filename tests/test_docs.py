@@ -65,7 +65,7 @@ def test_one_runtime_claim():
         return claim.findall(" ".join(path.read_text().split()))
 
     (readme,) = claims(README)
-    assert readme == "4-6"
+    assert readme == "3-5"
     for page in [*ROOT.glob("docs/*.md"), ROOT / "harness" / "configs" / "default.toml"]:
         assert set(claims(page)) <= {readme}, page
 

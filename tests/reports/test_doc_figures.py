@@ -21,8 +21,9 @@ def test_default_block_matches_the_stored_run():
     stored = json.loads(mod.STORED.read_text())
     block = mod.doc_block(mod.DOC.read_text())
     assert block == mod.render(stored), "docs/results.md drifted: run `python perf/doc_figures.py RUN_DIR`"
-    # the block quotes the stored D and its interval, and every method's tier means
-    d = stored["question"]["difference"][stored["question"]["endpoint"]]
+    # the block quotes the stored D and the interval that decided the verdict, and every method's tier means
+    q = stored["question"]
+    d = q.get("decisive_interval") or q["difference"][q["endpoint"]]
     assert f"D = {d['estimate']:+.4f}, 95% CI [{d['ci'][0]:.4f}, {d['ci'][1]:.4f}]" in block
     for t in stored["tier_means"]:
         assert mod._f(t["mean"]) in block
@@ -104,7 +105,7 @@ def test_extract_reads_a_run_directory(tmp_path, make_results, make_run):
     full = mod.render(fig, "full")
     assert full.startswith(mod.FULL_BEGIN) and full.endswith(mod.FULL_END) and "in the full run" in full
     assert "| high tier |" in block and "| low tier |" in block and "Verdict (" in block
-    assert "Low-tier means per seed (seeds 0, 1)" in block
+    assert "Low-tier means per seed (seeds 0, 1, 2)" in block
 
 
 def test_science_block_matches_the_stored_science_run():
