@@ -23,6 +23,7 @@ Subclasses name the datasets and say how to obtain them.
 
 from __future__ import annotations
 
+import abc
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -56,9 +57,11 @@ class IrdsBenchmark(FileBenchmark):
     _train_stats: dict[str, int]
 
     # ------------------------------------------------------------------ to implement
+    @abc.abstractmethod
     def dataset_id(self, language: str) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @abc.abstractmethod
     def train_dataset_id(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -389,6 +392,7 @@ class IrdsBenchmark(FileBenchmark):
                 for split in self.splits:
                     self.topics(lang, split)
 
+    @abc.abstractmethod
     def _fingerprint_payload(self) -> dict[str, Any]:
         """What :meth:`fingerprint` hashes (subclasses name their options)."""
         raise NotImplementedError
