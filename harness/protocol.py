@@ -124,3 +124,41 @@ def tuned_results(
     if not frames:
         return results.iloc[:0]
     return pd.concat(frames, ignore_index=True)[list(results.columns)]
+
+
+def protocol_summary(
+    config: Any,
+    selections: dict[str, Any],
+    has_dev: bool,
+    dev_split: str | None = None,
+    options: Any = None,
+) -> dict[str, Any]:
+    """What the dev rule chose for each method, and whether the compared methods had equal tuning effort.
+
+    ``dev_split`` says in words what the dev queries are (``Benchmark.split_statement()``).
+    """
+    sel = {g: s.to_dict() for g, s in selections.items()}
+    opts = options or config.analysis
+    ot, con = opts.treatment, opts.comparator
+    grids = {m: sel[m]["grid_size"] for m in (ot, con) if m in sel}
+    warnings = []
+    if len(set(grids.values())) > 1:
+        warnings.append(
+            f"unequal tuning effort: {', '.join(f'{m} had {n} candidates' for m, n in grids.items())}; "
+            "give both the same sweep and eval_at grid"
+        )
+    return {
+        "rule": (
+            "each method's options (sweep) and budget (eval_at checkpoints) chosen by the highest mean primary "
+            "metric on the dev queries (mean over queries, languages, then seeds); every headline number "
+            "computed on the test queries only" + (f". Dev queries: {dev_split}" if dev_split else "")
+            if has_dev
+            else "no dev split: every method keeps its configured options and final budget"
+            + ("; set benchmark.tuning to tune on dev" if hasattr(config.benchmark, "tuning") else "")
+        ),
+        "tuned_on": "dev" if has_dev else None,
+        "dev_split": dev_split if has_dev else None,
+        "reported_on": "test",
+        "selections": sel,
+        "warnings": warnings,
+    }

@@ -145,3 +145,22 @@ def validate_benchmark(
                 except OSError:
                     pass  # the memo saves time only
     return facts
+
+
+def qrels_problems(data: Any) -> dict[str, Any]:
+    """Judgements naming documents missing from the corpus, counted (kept: trec_eval scores them as misses)."""
+    corpus = data.corpus
+    unknown = [(q, d) for q, rels in data.qrels.items() for d in rels if d not in corpus]
+    if not unknown:
+        return {}
+    judged_only_missing = [
+        q
+        for q, rels in data.qrels.items()
+        if any(r > 0 for r in rels.values()) and all(d not in corpus for d, r in rels.items() if r > 0)
+    ]
+    return {
+        "unknown_documents": len(unknown),
+        "examples": [f"{q}:{d}" for q, d in unknown[:5]],
+        "queries_judged_only_on_missing": len(judged_only_missing),
+        "query_examples": judged_only_missing[:5],
+    }

@@ -54,8 +54,8 @@ def flipping_run(tmp_path_factory):
     The dev rule chose 219 steps for ot-distill and the final budget (657) for contrastive:
     alone, its answer would be "yes".
     """
+    from harness.analysis import budget_curves
     from harness.config import load_config
-    from harness.runner import budget_curves
     from harness.stats import analyze
 
     tmp = tmp_path_factory.mktemp("flip")
