@@ -13,7 +13,9 @@ A method writes its diagnostics (loss curves, solver statistics; JSON data) into
 ``ctx.diagnostics``; they are stored with the cell and shown in the manifest and report.
 It trains with :meth:`FitContext.train`, which applies the harness's shared settings
 (device, seed stream, progress, gradient clipping, non-finite checks), so a plugin passes
-only what is its own (model, batches, loss, steps, learning rate).
+only what is its own: model, batches, loss, a :class:`~harness.training.Schedule` (steps,
+learning rate, warm-up, weight decay) and optionally a :class:`~harness.training.Budget`
+(checkpoints evaluated for the budget curve).
 
 An **executor** plugin is a subclass of :class:`Executor`; a **benchmark** adapter a
 subclass of :class:`harness.benchmarks.base.Benchmark`.  All three register the same way
@@ -37,12 +39,24 @@ import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Protocol,
+    TypeVar,
+    cast,
+    get_args,
+    get_origin,
+    runtime_checkable,
+)
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from harness.training import TrainingOptions
+from harness.progress import WorkEta
+from harness.training import Budget, Schedule, TrainingOptions
 
 if TYPE_CHECKING:  # heavy imports stay lazy
     import torch
@@ -53,6 +67,8 @@ if TYPE_CHECKING:  # heavy imports stay lazy
     from harness.training import TrainStats
 
 B = TypeVar("B")
+#: A method's config model: ``class MyMethod(Method[MyConfig])`` types ``self.config`` as ``MyConfig``.
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 __all__ = ["EmptyConfig", "Encoder", "Executor", "FitContext", "Method", "Searcher", "Teacher"]
 
@@ -186,55 +202,56 @@ class FitContext:
         model: "torch.nn.Module",
         batches: Iterable[B],
         loss_fn: Callable[[B], "torch.Tensor"],
+        schedule: Schedule,
         *,
-        steps: int,
-        lr: float,
+        budget: Budget | None = None,
         params: Iterable["torch.nn.Parameter"] | None = None,
-        weight_decay: float = 0.01,
-        warmup: float = 0.1,
         hint: str = "",
-        schedule_steps: int | None = None,
-        eval_at: Sequence[int] = (),
-        examples_per_step: int | None = None,
-        encoder: Any = None,
     ) -> "TrainStats":
-        """Minimise ``loss_fn(batch)`` for ``steps`` AdamW steps with the harness's shared settings.
+        """Minimise ``loss_fn(batch)`` for ``schedule.steps`` AdamW steps with the harness's shared settings.
 
-        See :func:`harness.training.train` for the schedule (linear warm-up for
-        ``warmup * steps`` steps, then linear decay to 0 at ``steps``).  The harness
-        supplies the device, the dropout seed (``train_seed``), progress display,
-        ``training.grad_clip`` and the method name for error messages; ``hint`` is added
-        to the error raised on a non-finite loss (default: lower ``methods.<name>.lr``).
-        The model is left in eval mode with gradients off (ready to encode).
+        ``schedule`` (:class:`~harness.training.Schedule`): steps, peak learning rate,
+        warm-up share, weight decay and the learning-rate schedule's horizon (linear warm-up
+        for ``warmup * T`` steps, then linear decay to 0 at ``T``).  The harness supplies the
+        device, the dropout seed (``train_seed``), progress display, ``training.grad_clip``
+        and the method name for error messages; ``hint`` is added to the error raised on a
+        non-finite loss (default: lower ``methods.<name>.lr``).  The model is left in eval
+        mode with gradients off (ready to encode).
 
-        Budget curves: ``eval_at`` lists step counts (each < ``steps``) after which the
-        harness evaluates ``model`` (an Encoder) exactly as it evaluates a final result, on
-        every language, and records it with its budget (steps, examples seen =
-        ``steps * examples_per_step``, training seconds).  ``schedule_steps`` is the
-        learning-rate schedule's horizon (default ``steps``).  A checkpoint at step ``b`` of a
-        run is identical to a separate run with ``steps = b`` and the same ``schedule_steps``.
-        ``encoder`` is what a checkpoint evaluates (default ``model``; e.g. a wrapper that
-        encodes queries with ``model`` and documents with the teacher).
+        Budget curves (``budget``, a :class:`~harness.training.Budget`): after each step count
+        in ``budget.eval_at`` (each < ``schedule.steps``) the harness evaluates ``budget.encoder``
+        (default ``model``) exactly as it evaluates a final result, on every language, and
+        records it with its budget (steps, examples seen = ``steps * examples_per_step``,
+        training seconds).  A checkpoint at step ``b`` of a run is identical to a separate run
+        with ``steps = b`` and the same ``horizon``.
+
+        Example
+        -------
+        ``ctx.train(layer, batches, loss, Schedule(steps=cfg.steps, lr=cfg.lr))``
         """
         from harness.training import train
 
-        budgets = sorted({int(b) for b in eval_at})
+        steps = schedule.steps
+        budget = budget or Budget()
+        budgets = sorted({int(b) for b in budget.eval_at})
         if budgets and (budgets[0] < 1 or budgets[-1] >= steps):
             raise ValueError(f"method {self.method!r}: eval_at steps {budgets} must lie in 1 .. {steps - 1}")
-        if budgets and self.checkpoint is None:
+        checkpoint = self.checkpoint
+        if budgets and checkpoint is None:
             raise ValueError(f"method {self.method!r}: checkpoints asked for, but this context cannot evaluate them")
         todo = set(budgets)
+        per_step = budget.examples_per_step
 
         def on_step(done: int, seconds: float) -> None:
-            if done in todo:
+            if done in todo and checkpoint is not None:
                 model.eval()
                 with _no_grad():
-                    self.checkpoint(
-                        model if encoder is None else encoder,
+                    checkpoint(
+                        model if budget.encoder is None else budget.encoder,
                         {
                             "steps": done,
-                            "seconds": round(seconds, 3),  # type: ignore[misc]
-                            "examples": done * examples_per_step if examples_per_step else None,
+                            "seconds": round(seconds, 3),
+                            "examples": done * per_step if per_step else None,
                         },
                     )
 
@@ -242,27 +259,23 @@ class FitContext:
             model,
             batches,
             loss_fn,
-            steps=steps,
-            lr=lr,
+            schedule,
             method=self.method,
             seed=self.seed,
             torch_seed=self.train_seed,
             device=self.device,
             params=params,
-            weight_decay=weight_decay,
             grad_clip=self.training.grad_clip,
-            warmup=warmup,
             progress=self.progress,
             hint=hint or f"lower methods.{self.method}.lr",
-            schedule_steps=schedule_steps,
             on_step=on_step if todo else None,
         )
         self.diagnostics.setdefault(
             "budget",
             {
                 "steps": steps,
-                "schedule_steps": schedule_steps or steps,
-                "examples": steps * examples_per_step if examples_per_step else None,
+                "schedule_steps": schedule.total,
+                "examples": steps * per_step if per_step else None,
                 "seconds": round(stats.seconds, 3),
             },
         )
@@ -278,13 +291,20 @@ def _no_grad() -> Any:
     return torch.no_grad()
 
 
-class Method(abc.ABC):
-    """Base class of method plugins.  See the module docstring."""
+class Method(abc.ABC, Generic[ConfigT]):
+    """Base class of method plugins, generic in its config model.  See the module docstring.
+
+    ``class MyMethod(Method[MyConfig])`` sets ``Config = MyConfig`` (unless the class sets it
+    itself, to the same model or a subclass) and types ``self.config`` as ``MyConfig``; a
+    method without options subclasses ``Method[EmptyConfig]`` (or plain ``Method``).
+    """
 
     name: ClassVar[str] = ""
     version: ClassVar[str] = ""
     citation: ClassVar[str] = ""
     Config: ClassVar[type[BaseModel]] = EmptyConfig
+    #: The validated options of ``[methods.<name>]`` (an instance of ``Config``).
+    config: ConfigT
     #: ``"dense"`` methods return an Encoder, ``"lexical"`` ones a Searcher.
     kind: ClassVar[str] = "dense"
     #: Whether the method needs the seed's teacher (lets lexical methods skip training it).
@@ -301,10 +321,24 @@ class Method(abc.ABC):
     #: on any result).  Trained methods should say so (e.g. 10 for bitext alignment).
     cost: ClassVar[float] = 1.0
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = _config_argument(cls)
+        if declared is None:
+            return
+        if "Config" not in cls.__dict__:
+            cls.Config = declared
+        elif not (isinstance(cls.Config, type) and issubclass(cls.Config, declared)):
+            raise TypeError(
+                f"method class {cls.__qualname__}: Config = {getattr(cls.Config, '__name__', cls.Config)!r} is not "
+                f"the model it is generic in (Method[{declared.__name__}]); drop the Config line, or make them agree"
+            )
+
     def __init__(self, config: BaseModel | Mapping[str, Any] | None = None):
         from harness.options import validate_section
 
-        self.config = validate_section(self.Config, config, f"methods.{self.name or type(self).__name__}")
+        where = f"methods.{self.name or type(self).__name__}"
+        self.config = cast(ConfigT, validate_section(self.Config, config, where))
 
     @classmethod
     def description(cls) -> str:
@@ -315,6 +349,15 @@ class Method(abc.ABC):
     @abc.abstractmethod
     def fit(self, ctx: FitContext) -> Encoder | Searcher:
         """Train (or not) and return a retriever for every language of the benchmark."""
+
+
+def _config_argument(cls: type) -> type[BaseModel] | None:
+    """``X`` when ``cls`` subclasses ``Method[X]`` directly with a concrete model ``X``, else None."""
+    for base in getattr(cls, "__orig_bases__", ()):
+        if get_origin(base) is Method:
+            (arg,) = get_args(base)
+            return arg if isinstance(arg, type) and issubclass(arg, BaseModel) else None
+    return None
 
 
 class Executor(abc.ABC):
@@ -337,6 +380,11 @@ class Executor(abc.ABC):
         #: The driver's line logger (set by ``harness.runner`` before :meth:`run`); executors may
         #: name the stages they run with it (lines go above any progress bar, or to a log file).
         self.log: Callable[[str], None] = lambda line: None
+        #: The planned work of the cells to run and of the shared stages they need (set by the
+        #: driver before :meth:`run`; None when it could not be estimated): executors mark pieces
+        #: finished (``work.finish((world, method, seed))``, ``work.finish(("teacher", world, seed))``)
+        #: and show its ETA (:mod:`harness.progress`).
+        self.work: WorkEta | None = None
 
     @classmethod
     def device(cls, options: BaseModel) -> str | None:

@@ -38,6 +38,7 @@ from harness.cache import Cache
 from harness.config import HarnessConfig
 from harness.engine import RESULT_COLUMNS, CellOutput, CellSpec, Engine
 from harness.manifest import build_manifest, now
+from harness.progress import WorkEta
 from harness.run_store import RunStore, finished_run
 
 Key = tuple[str, str, int]  # (world, method, seed): one cell of the matrix
@@ -219,6 +220,7 @@ def execute(p: Plan, engine: Engine, store: RunStore, progress: bool, log: Calla
     multi = len(config.worlds) > 1
     ex = make_executor(config, engine)
     ex.log = log  # stage lines of the executor (Executor.log)
+    ex.work = planned_work(engine, p, log) if p.todo else None  # the ETA's work units (Executor.work)
     if p.todo:
         log(f"{len(p.todo)} cells to compute ({config.executor_name} executor)")
     for out in ex.run(p.todo, progress=progress):
@@ -238,6 +240,23 @@ def execute(p: Plan, engine: Engine, store: RunStore, progress: bool, log: Calla
     stages = getattr(ex, "stage_seconds", None)  # LocalExecutor: stages built outside cells (seconds)
     if stages:
         p.manifest["shared_stages"] = dict(stages)
+
+
+def planned_work(engine: Engine, p: Plan, log: Callable[[str], None]) -> WorkEta | None:
+    """The work units of the cells to compute and of the shared stages they need (:mod:`harness.progress`).
+
+    Documents per language come from the preflight's counts.  An estimate that cannot be made
+    (e.g. an adapter without pre-training text) leaves the bar without an ETA, never the run.
+    """
+    from harness.progress import plan_units
+
+    data = (p.manifest.get("preflight") or {}).get("data") or {}
+    documents = {lang: int(v["documents"]) for lang, v in data.items() if isinstance(v, dict) and "documents" in v}
+    try:
+        return WorkEta(plan_units(engine, p.todo, documents or None))
+    except Exception as e:  # noqa: BLE001 - the ETA is a convenience: the run goes on without it
+        log(f"progress: no ETA for this run (its work could not be estimated: {type(e).__name__}: {e})")
+        return None
 
 
 @dataclass

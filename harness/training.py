@@ -286,44 +286,101 @@ class TrainStats:
     device: str
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """How long and how fast a training loop optimises: AdamW with linear warm-up, then linear decay.
+
+    Learning rate at step ``t`` of the horizon ``T`` (``horizon``, default ``steps``):
+    ``lr_t = lr * min((t+1) / w, (T - t) / (T - w))`` with ``w = max(1, round(warmup * T))``
+    warm-up steps (``warmup = 0``: no warm-up).  Training stops after ``steps <= T`` steps: a
+    run with ``steps = b, horizon = T`` is exactly the first ``b`` steps of the run with
+    ``steps = T`` (same seed, same data order).  AdamW's ``weight_decay`` applies to matrices
+    only (not to biases and LayerNorm weights).
+
+    Example
+    -------
+    >>> Schedule(steps=200, lr=1e-3)
+    Schedule(steps=200, lr=0.001, warmup=0.1, weight_decay=0.01, horizon=None)
+    >>> Schedule(steps=0, lr=1e-3)
+    Traceback (most recent call last):
+    ...
+    ValueError: steps must be >= 1, got 0
+    """
+
+    steps: int
+    lr: float
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    horizon: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup must be a share of the steps in [0, 1), got {self.warmup}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.horizon is not None and self.horizon < self.steps:
+            raise ValueError(f"horizon (schedule steps, {self.horizon}) must be >= steps ({self.steps})")
+
+    @property
+    def total(self) -> int:
+        """``T``: the schedule's horizon in steps (``horizon``, default ``steps``)."""
+        return self.steps if self.horizon is None else int(self.horizon)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Checkpoints of a training run evaluated as budget-curve points (:meth:`harness.plugin.FitContext.train`).
+
+    ``eval_at``: step counts (each in ``1 .. steps - 1``) after which the model is evaluated
+    exactly as a final result is; ``examples_per_step``: training examples per step, so a point
+    records ``examples = steps * examples_per_step``; ``encoder``: what a checkpoint evaluates
+    (default: the model trained; e.g. a wrapper that encodes queries with the student and
+    documents with the teacher).
+    """
+
+    eval_at: Sequence[int] = ()
+    examples_per_step: int | None = None
+    encoder: Any = None
+
+
 def train(
     model: "torch.nn.Module",
     batches: Iterable[B],
     loss_fn: Callable[[B], "torch.Tensor"],
+    schedule: Schedule,
     *,
-    steps: int,
-    lr: float,
     method: str,
     seed: int,
     device: str = "cpu",
     params: Iterable["torch.nn.Parameter"] | None = None,
-    weight_decay: float = 0.01,
     grad_clip: float | None = 1.0,
-    warmup: float = 0.1,
     progress: bool = False,
     hint: str = "",
     torch_seed: int | None = None,
-    schedule_steps: int | None = None,
     on_step: Callable[[int, float], None] | None = None,
     desc: str = "",
 ) -> TrainStats:
-    """Minimise ``loss_fn(batch)`` for ``steps`` optimizer steps.
+    """Minimise ``loss_fn(batch)`` for ``schedule.steps`` optimizer steps.
 
-    Schedule: learning rate ``lr * min((t+1) / w, (T - t) / (T - w))`` for step ``t`` of
-    ``T = steps`` with ``w = max(1, round(warmup * T))`` warm-up steps (linear warm-up,
-    then linear decay).  Optimizer: AdamW with ``weight_decay`` on matrices only (not on
-    biases and LayerNorm weights), fused on CUDA.  On CUDA the forward pass runs under
-    bf16 autocast.  Gradients are clipped to global norm ``grad_clip`` (None: no clipping).
+    Schedule: see :class:`Schedule` (AdamW, linear warm-up then linear decay, weight decay on
+    matrices only), fused on CUDA.  On CUDA the forward pass runs under bf16 autocast.
+    Gradients are clipped to global norm ``grad_clip`` (None: no clipping).
 
     Parameters
     ----------
     model : torch.nn.Module
         Put in train mode for the loop (its previous mode is restored afterwards).
     batches : iterable
-        Yields at least ``steps`` batches (e.g. :func:`shuffled_batches`, which is endless);
-        the caller draws their order from its seeded generator.
+        Yields at least ``schedule.steps`` batches (e.g. :func:`shuffled_batches`, which is
+        endless); the caller draws their order from its seeded generator.
     loss_fn : callable
         ``loss_fn(batch) -> scalar tensor``.  It runs under the autocast context.
+    schedule : Schedule
+        Steps, peak learning rate, warm-up, weight decay and the schedule's horizon.
     params : iterable of parameters, optional
         What to optimise (default: every parameter of ``model`` with ``requires_grad``).
     method, seed : str, int
@@ -333,10 +390,6 @@ def train(
         stream from :func:`harness.seeding.torch_seed` (default: ``seed``).
     hint : str
         Appended to the :class:`NonFiniteLossError` message (which knob to turn).
-    schedule_steps : int, optional
-        Horizon ``T`` of the learning-rate schedule (default ``steps``).  Training stops
-        after ``steps <= T`` steps: a run with ``steps = b, schedule_steps = T`` is exactly
-        the first ``b`` steps of the run with ``steps = T`` (same seed, same data order).
     on_step : callable, optional
         ``on_step(done, train_seconds)`` after every optimizer step (``done`` steps so far,
         seconds of training so far); e.g. to evaluate checkpoints.  It must leave the
@@ -353,10 +406,7 @@ def train(
     """
     import torch
 
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    if lr <= 0 or not math.isfinite(lr):
-        raise ValueError(f"lr must be a positive number, got {lr}")
+    steps, lr, warmup, weight_decay = schedule.steps, schedule.lr, schedule.warmup, schedule.weight_decay
     dev = torch.device(device)
     cuda = dev.type == "cuda"
     params = [p for p in (model.parameters() if params is None else params) if p.requires_grad]
@@ -370,9 +420,7 @@ def train(
         if g["params"]
     ]
     optimizer = torch.optim.AdamW(groups, lr=lr, fused=cuda or None)
-    horizon = steps if schedule_steps is None else int(schedule_steps)
-    if horizon < steps:
-        raise ValueError(f"schedule_steps ({horizon}) must be >= steps ({steps})")
+    horizon = schedule.total
     warm = max(1, round(warmup * horizon)) if warmup > 0 else 0
 
     def factor(t: int) -> float:
@@ -556,15 +604,17 @@ def train_teacher(
         model,
         order,
         loss_fn,
-        steps=options.total_steps(len(pairs)),
-        lr=options.lr,
+        Schedule(
+            steps=options.total_steps(len(pairs)),
+            lr=options.lr,
+            warmup=options.warmup,
+            weight_decay=options.weight_decay,
+        ),
         method="teacher",
         seed=seed,
         device=device,
         torch_seed=torch_seed(seed, "teacher", "train"),
-        weight_decay=options.weight_decay,
         grad_clip=options.grad_clip,
-        warmup=options.warmup,
         progress=progress,
         hint="lower teacher.lr or raise teacher.temperature",
     )

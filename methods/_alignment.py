@@ -424,7 +424,7 @@ def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective)
     """
     import torch
 
-    from harness.training import balanced_bitext_batches, info_nce, shuffled_batches
+    from harness.training import Budget, Schedule, balanced_bitext_batches, info_nce, shuffled_batches
 
     method = ctx.method
     teacher: "BiEncoder" = ctx.teacher
@@ -523,14 +523,12 @@ def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective)
         student,
         batches(),
         loss_fn,
-        steps=steps,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        warmup=cfg.warmup,
-        schedule_steps=schedule,
-        examples_per_step=cfg.batch_size,
-        eval_at=[cfg.epoch_steps(e, n_pairs) for e in cfg.eval_at],
-        encoder=encoder,
+        Schedule(steps=steps, lr=cfg.lr, warmup=cfg.warmup, weight_decay=cfg.weight_decay, horizon=schedule),
+        budget=Budget(
+            eval_at=[cfg.epoch_steps(e, n_pairs) for e in cfg.eval_at],
+            examples_per_step=cfg.batch_size,
+            encoder=encoder,
+        ),
     )
     for m, p_drop in zip(dropouts, saved_p):
         m.p = p_drop

@@ -76,7 +76,7 @@ class BM25Searcher:
 
 
 @register_method("bm25")
-class BM25(Method):
+class BM25(Method[BM25Config]):
     """Okapi BM25 lexical retrieval (``bm25s``), no training and no teacher.
 
     ``score(q, d) = sum_{t in q} idf(t) * tf(t, d) / (tf(t, d) + k1 * (1 - b + b * |d| / avgdl))``
@@ -102,7 +102,6 @@ class BM25(Method):
   pages = {333--389},
   year = {2009}
 }"""
-    Config = BM25Config
     kind = "lexical"
     needs_teacher = False
     seed_invariant = True

@@ -122,7 +122,7 @@ class _ContrastiveObjective:
 
 
 @register_method("contrastive")
-class Contrastive(Method):
+class Contrastive(Method[ContrastiveConfig]):
     """Sentence-level contrastive alignment over bitext, student initialised from the teacher.
 
     Hu et al. (Findings of ACL 2023)'s semantic contrastive loss: for a batch of ``B``
@@ -170,12 +170,11 @@ class Contrastive(Method):
   eprint = {2210.06633},
   archivePrefix = {arXiv}
 }"""
-    Config = ContrastiveConfig
     kind = "dense"
     cost = 10
 
     def fit(self, ctx: FitContext) -> Encoder:
-        cfg: ContrastiveConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         student, stats = fit_alignment(ctx, cfg, _ContrastiveObjective(cfg))
         ctx.diagnostics.update(stats.info())
         return student

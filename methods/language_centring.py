@@ -38,7 +38,7 @@ def estimation_texts(benchmark: Any, language: str) -> list[str]:
 
 
 @register_method("language-centring")
-class LanguageCentring(Method):
+class LanguageCentring(Method[LanguageCentringConfig]):
     """The seed's teacher with each language's mean embedding subtracted (no training; a control).
 
     Encoder, for a text x of language l (queries in their language, documents in theirs, which is
@@ -85,11 +85,10 @@ class LanguageCentring(Method):
   pages = {1663--1674},
   year = {2020}
 }"""
-    Config = LanguageCentringConfig
     kind = "dense"
 
     def fit(self, ctx: FitContext) -> "CentredEncoder":
-        cfg: LanguageCentringConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         bench = ctx.benchmark
         means: dict[str, torch.Tensor] = {}
         sizes: dict[str, int] = {}

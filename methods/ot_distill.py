@@ -69,7 +69,7 @@ class _OTObjective:
 
 
 @register_method("ot-distill")
-class OTDistill(Method):
+class OTDistill(Method[OTDistillConfig]):
     """Token-level OT distillation from the frozen pivot teacher to a student (OPTICAL-style).
 
     The harness's documented reading of OPTICAL (Huang, Yu & Allan, WSDM 2023; the paper
@@ -149,12 +149,11 @@ class OTDistill(Method):
   eprint = {2301.12566},
   archivePrefix = {arXiv}
 }"""
-    Config = OTDistillConfig
     kind = "dense"
     cost = 10
 
     def fit(self, ctx: FitContext) -> Encoder:
-        cfg: OTDistillConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         prefix = f"methods.{ctx.method}."
         objective = _OTObjective(cfg, prefix)
         student, stats = fit_alignment(ctx, cfg, objective)

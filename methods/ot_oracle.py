@@ -57,7 +57,7 @@ class _OracleObjective:
 
 
 @register_method("ot-oracle")
-class OTOracle(Method):
+class OTOracle(Method[OTOracleConfig]):
     """OT distillation with the true word alignment as its transport plan (a positive control).
 
     The same student, teacher, cost, layer, anchor and training loop as ``ot-distill``; only
@@ -92,12 +92,11 @@ class OTOracle(Method):
   archivePrefix = {arXiv},
   note = {ot-oracle: the harness's positive control, the true alignment in place of OPTICAL's plan}
 }"""
-    Config = OTOracleConfig
     kind = "dense"
     cost = 10
 
     def fit(self, ctx: FitContext) -> Encoder:
-        cfg: OTOracleConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         if cfg.shuffle_bitext:
             raise ConfigError(
                 f"methods.{ctx.method}.shuffle_bitext",

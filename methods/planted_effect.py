@@ -54,7 +54,7 @@ def query_translations(benchmark: Any, languages: Sequence[str]) -> dict[str, di
 
 
 @register_method("planted-effect")
-class PlantedEffect(Method):
+class PlantedEffect(Method[PlantedEffectConfig]):
     """The seed's teacher with a planted, known-size improvement of the chosen tiers (no training; a control).
 
     For a query ``q`` of a language in ``tiers`` with true pivot translation ``tr(q)`` (known by
@@ -85,11 +85,10 @@ class PlantedEffect(Method):
     citation = (
         "@misc{harness_planted, title={Planted-effect positive control of the xling-harness}, note={no publication}}"
     )
-    Config = PlantedEffectConfig
     kind = "dense"
 
     def fit(self, ctx: FitContext) -> "PlantedEncoder":
-        cfg: PlantedEffectConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         bench = ctx.benchmark
         unknown = [t for t in cfg.tiers if t not in set(bench.tiers.values())]
         if unknown:

@@ -99,7 +99,7 @@ class _Objective:
 
 
 @register_method("token-contrastive")
-class TokenContrastive(Method):
+class TokenContrastive(Method[TokenContrastiveConfig]):
     """Token-level contrastive word alignment from the frozen pivot teacher to a student (AMBER-style).
 
     The token-granularity counterpart of ``contrastive`` and the contrastive counterpart of
@@ -133,12 +133,11 @@ class TokenContrastive(Method):
   eprint = {2010.07972},
   archivePrefix = {arXiv}
 }"""
-    Config = TokenContrastiveConfig
     kind = "dense"
     cost = 10
 
     def fit(self, ctx: FitContext) -> Encoder:
-        cfg: TokenContrastiveConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         student, stats = fit_alignment(ctx, cfg, _Objective(cfg))
         ctx.diagnostics.update(stats.info())
         return student

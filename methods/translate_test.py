@@ -60,7 +60,7 @@ class TranslateTestEncoder:
 
 
 @register_method("translate-test")
-class TranslateTest(Method):
+class TranslateTest(Method[TranslateTestConfig]):
     """Translate queries and passages into the pivot language, then retrieve with the teacher.
 
     ``score(q, d) = cos(f_T(tr(q)), f_T(tr(d)))`` where ``tr`` translates language ``l``
@@ -78,7 +78,6 @@ class TranslateTest(Method):
 
     version = "1.0"
     citation = XNLI_CITATION
-    Config = TranslateTestConfig
     fit_uses_languages = False
     kind = "dense"
 

@@ -33,7 +33,7 @@ class TranslateTrainConfig(TranslatorOptions):
 
 
 @register_method("translate-train")
-class TranslateTrain(Method):
+class TranslateTrain(Method[TranslateTrainConfig]):
     """Fine-tune the teacher on its pivot training pairs plus their translations into each language.
 
     For every non-pivot language ``l`` a sample of ``pairs_per_language`` pivot
@@ -55,14 +55,13 @@ class TranslateTrain(Method):
     version = "1.0"
     cost = 4
     citation = XNLI_CITATION
-    Config = TranslateTrainConfig
     kind = "dense"
 
     def fit(self, ctx: FitContext) -> Encoder:
-        from harness.training import info_nce, total_steps
+        from harness.training import Schedule, info_nce, total_steps
         from harness_methods.translation import translate_cached
 
-        cfg: TranslateTrainConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         bench = ctx.benchmark
         pairs = list(bench.train_pairs())
         if not pairs:
@@ -111,10 +110,7 @@ class TranslateTrain(Method):
             student,
             batches(),
             loss_fn,
-            steps=steps,
-            lr=cfg.lr,
-            weight_decay=cfg.weight_decay,
-            warmup=cfg.warmup,
+            Schedule(steps=steps, lr=cfg.lr, warmup=cfg.warmup, weight_decay=cfg.weight_decay),
             hint=f"lower methods.{ctx.method}.lr or raise methods.{ctx.method}.temperature",
         )
         ctx.diagnostics.update(stats_info(stats, translators=translators, pairs_per_language=n))

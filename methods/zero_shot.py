@@ -7,7 +7,7 @@ from harness.registry import register_method
 
 
 @register_method("zero-shot")
-class ZeroShot(Method):
+class ZeroShot(Method[EmptyConfig]):
     """The seed's pivot-fine-tuned teacher, used as is in every language (no training).
 
     Objective: none.  Retrieval scores are ``score(q, d) = cos(f_T(q), f_T(d))`` with
@@ -30,7 +30,6 @@ class ZeroShot(Method):
   pages = {6769--6781},
   year = {2020}
 }"""
-    Config = EmptyConfig
     fit_uses_languages = False
     kind = "dense"
 

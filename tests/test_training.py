@@ -13,6 +13,7 @@ from harness.benchmarks.base import BitextPair, TrainPair
 from harness.errors import ConfigError, NonFiniteLossError
 from harness.training import (
     BitextBatch,
+    Schedule,
     TeacherOptions,
     balanced_bitext_batches,
     bucketed_batches,
@@ -81,11 +82,9 @@ def test_train_reduces_loss_and_reports_stats():
         model,
         shuffled_batches(64, 16, np.random.default_rng(0)),
         loss_fn,
-        steps=200,
-        lr=0.05,
+        Schedule(steps=200, lr=0.05, warmup=0.05),
         method="toy",
         seed=3,
-        warmup=0.05,
     )
     assert stats.steps == 200 and stats.method == "toy" and stats.seed == 3 and stats.device == "cpu"
     assert stats.final_loss < 0.1 * stats.first_loss
@@ -104,7 +103,8 @@ def test_train_is_deterministic_and_leaves_global_rng_alone():
             return loss_fn(idx) + (drop(model.weight).sum() ** 2) * 1e-3
 
         state = torch.get_rng_state()
-        train(model, shuffled_batches(64, 16, np.random.default_rng(1)), noisy, steps=20, lr=0.01, method="toy", seed=5)
+        batches = shuffled_batches(64, 16, np.random.default_rng(1))
+        train(model, batches, noisy, Schedule(steps=20, lr=0.01), method="toy", seed=5)
         assert torch.equal(torch.get_rng_state(), state)  # the caller's global generator is untouched
         weights.append(model.weight.detach().clone())
     assert torch.equal(weights[0], weights[1])
@@ -124,8 +124,7 @@ def test_nan_loss_raises_before_the_optimizer_step():
             model,
             shuffled_batches(64, 16, np.random.default_rng(0)),
             nan_at_3,
-            steps=10,
-            lr=0.01,
+            Schedule(steps=10, lr=0.01),
             method="my-method",
             seed=7,
             hint="lower methods.my-method.lr",
@@ -145,7 +144,9 @@ def test_nan_loss_takes_no_optimizer_step():
         return model.weight.sum() * float("nan")
 
     with pytest.raises(NonFiniteLossError) as e:
-        train(model, iter([np.arange(4)] * 3), nan_loss, steps=3, lr=1.0, method="m", seed=0, weight_decay=0.5)
+        train(
+            model, iter([np.arange(4)] * 3), nan_loss, Schedule(steps=3, lr=1.0, weight_decay=0.5), method="m", seed=0
+        )
     assert e.value.step == 0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert all(p.grad is None for p in model.parameters())
@@ -164,8 +165,7 @@ def test_infinite_gradient_raises():
                 model,
                 iter([np.arange(4)] * 3),
                 finite_loss_infinite_grad,
-                steps=3,
-                lr=0.1,
+                Schedule(steps=3, lr=0.1),
                 method="m",
                 seed=0,
                 grad_clip=clip,
@@ -176,11 +176,15 @@ def test_infinite_gradient_raises():
 def test_train_errors_on_short_iterator_and_bad_args():
     model, loss_fn = _regression()
     with pytest.raises(ValueError, match="ran out after 2 of 5 steps"):
-        train(model, iter([np.arange(4)] * 2), loss_fn, steps=5, lr=0.1, method="m", seed=0)
+        train(model, iter([np.arange(4)] * 2), loss_fn, Schedule(steps=5, lr=0.1), method="m", seed=0)
     with pytest.raises(ValueError, match="steps"):
-        train(model, iter([]), loss_fn, steps=0, lr=0.1, method="m", seed=0)
+        Schedule(steps=0, lr=0.1)
     with pytest.raises(ValueError, match="lr"):
-        train(model, iter([]), loss_fn, steps=1, lr=-1.0, method="m", seed=0)
+        Schedule(steps=1, lr=-1.0)
+    with pytest.raises(ValueError, match="horizon"):
+        Schedule(steps=10, lr=0.1, horizon=5)
+    with pytest.raises(ValueError, match="warmup"):
+        Schedule(steps=10, lr=0.1, warmup=1.0)
 
 
 def test_total_steps():

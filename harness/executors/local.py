@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 from harness.engine import CellOutput, CellSpec, execute_cell_remote, run_cell_timed
 from harness.executors import CellOptions
 from harness.plugin import Executor
+from harness.progress import cells_bar
 
 if TYPE_CHECKING:
     from harness.engine import Engine
@@ -55,27 +56,36 @@ class LocalExecutor(Executor):
         super().__init__(options, engine)
         self.stage_seconds: dict[str, float] = {}  # shared stages built outside cells: name -> seconds
 
-    def _stage(self, name: str, what: str, build: Callable[[], object]) -> None:
-        """Build a shared stage with a start and an end line; a failure is left to the cells that need it."""
-        self.log(f"{what} ...")
+    def _stage(self, name: str, what: str, build: Callable[[], object], piece: tuple = ()) -> None:
+        """Build a shared stage with a start and an end line; a failure is left to the cells that need it.
+
+        ``piece``: the stage's key in :attr:`work` (marked finished when it is built)."""
+        self.log(f"{what}: started")
         t0 = time.perf_counter()
         try:
             build()
         except Exception as e:  # noqa: BLE001 - the cells that need this stage fail with the full traceback
             self.log(f"{what}: failed ({type(e).__name__}); the cells that need it will report the error")
             return
+        finally:
+            if self.work is not None and piece:
+                self.work.finish(piece)
         self.stage_seconds[name] = round(time.perf_counter() - t0, 3)
         self.log(f"{what}: ready in {self.stage_seconds[name]:.1f} s")
 
-    def run(self, cells: Sequence[CellSpec], progress: bool = False) -> Iterator[CellOutput]:
-        from tqdm.auto import tqdm
+    def _show(self, bar: Any, label: str, t0: float) -> None:
+        """The bar's postfix: what runs now, and the ETA from work units (:mod:`harness.progress`)."""
+        eta = self.work.postfix(time.perf_counter() - t0) if self.work is not None else ""
+        bar.set_postfix_str(f"{label}; {eta}" if eta and label else label or eta)
 
+    def run(self, cells: Sequence[CellSpec], progress: bool = False) -> Iterator[CellOutput]:
         engine = self.engine
         workers = min(self.options.workers, len(cells)) if cells else 1
         # shared stages are per world: (world, seed) teachers, each world's base encoder
         teacher_seeds = {(s.world, s.seed) for s in cells if engine.config.method(s.method).cls.needs_teacher}
         needs_base = bool(teacher_seeds) and engine.config.model.base == "mini"
         base_worlds = sorted({w for w, _ in teacher_seeds}, key=_world_order(engine)) if needs_base else []
+        t0 = time.perf_counter()
         if workers <= 1:
             for w in base_worlds:
                 self._stage(
@@ -83,28 +93,35 @@ class LocalExecutor(Executor):
                     _named("base encoder", w, engine)
                     + " (tokenizer + MLM pre-training, shared by all seeds; from the cache when built before)",
                     engine.for_world(w).base_dir,
+                    ("base", w or engine.world),
                 )
-        bar = tqdm(total=len(cells), desc="cells", unit="cell", disable=not progress or not cells)
+        # The bar counts cells; its ETA comes from work units (harness.progress), not from the cell rate.
+        bar = cells_bar(len(cells), "cells", progress)
         try:
             if workers <= 1:
                 for spec in cells:
+                    world = spec.world or engine.world
                     if (spec.world, spec.seed) in teacher_seeds:
                         teacher_seeds.discard((spec.world, spec.seed))
                         name = _named(f"teacher seed={spec.seed}", spec.world, engine)
-                        bar.set_postfix_str(name)
+                        self._show(bar, name, t0)
                         self._stage(
                             name,
                             _named(f"teacher for seed {spec.seed}", spec.world, engine) + " (the base encoder "
                             "fine-tuned on pivot pairs; from the cache when built before)",
                             functools.partial(engine.for_world(spec.world).teacher, spec.seed),
+                            ("teacher", world, spec.seed),
                         )
-                        bar.unpause()  # the ETA counts cells: leave the one-off teacher out of the rate
                     label = _named(spec.label, spec.world, engine)
-                    bar.set_postfix_str(label)
+                    self._show(bar, label, t0)
                     if not progress:
                         self.log(f"cell {label}: running")
-                    yield run_cell_timed(engine, spec, self.options.cell_timeout)
+                    out = run_cell_timed(engine, spec, self.options.cell_timeout)
+                    if self.work is not None:
+                        self.work.finish((world, spec.method, spec.seed))
+                    self._show(bar, "", t0)
                     bar.update(1)
+                    yield out
             else:
                 self.log(
                     f"{len(cells)} cells on {workers} worker processes (shared stages first: the base encoder, "
@@ -114,7 +131,10 @@ class LocalExecutor(Executor):
                     ("teacher", w, seed)
                     for w, seed in sorted(teacher_seeds, key=lambda t: (_world_order(engine)(t[0]), t[1]))
                 ]
-                for out in self._pool(cells, workers, stages):
+                for out in self._pool(cells, workers, stages, bar=bar, t0=t0):
+                    if self.work is not None:
+                        self.work.finish((out.world or engine.world, out.method, out.seed))
+                    self._show(bar, "", t0)
                     bar.update(1)
                     yield out
         finally:
@@ -133,7 +153,12 @@ class LocalExecutor(Executor):
         return free + rest
 
     def _pool(
-        self, cells: Sequence[CellSpec], workers: int, stages: Sequence[tuple[str, str, int | None]] = ()
+        self,
+        cells: Sequence[CellSpec],
+        workers: int,
+        stages: Sequence[tuple[str, str, int | None]] = (),
+        bar: Any = None,
+        t0: float = 0.0,
     ) -> Iterator[CellOutput]:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -151,6 +176,8 @@ class LocalExecutor(Executor):
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
         try:
             stage_futs: dict[Future, str] = {}
+            stage_pieces: dict[Future, tuple] = {}
+            started: set[Future] = set()
             pending: dict[Future, CellSpec] = {}
 
             def submit_stage(stage: str, world: str, seed: int | None) -> None:
@@ -162,7 +189,17 @@ class LocalExecutor(Executor):
                     what = _named(f"teacher for seed {seed}", world, engine) + " (the base fine-tuned on pivot pairs)"
                 self.log(f"{what}: queued (built once, or loaded from the cache)")
                 text = texts[world or engine.world]
-                stage_futs[pool.submit(build_stage_remote, text, source, stage, seed, root, device)] = name
+                fut = pool.submit(build_stage_remote, text, source, stage, seed, root, device)
+                stage_futs[fut] = name
+                stage_pieces[fut] = (
+                    ("base", world or engine.world)
+                    if stage == "base"
+                    else (
+                        "teacher",
+                        world or engine.world,
+                        seed,
+                    )
+                )
 
             def submit_cell(spec: CellSpec) -> None:
                 text = texts[spec.world or engine.world]
@@ -181,10 +218,21 @@ class LocalExecutor(Executor):
             for spec in order[n_free:]:
                 submit_cell(spec)
             while pending or stage_futs:
-                done, _ = wait(list(pending) + list(stage_futs), return_when=FIRST_COMPLETED)
+                # a bounded wait: the bar's clock and ETA move, and a stage that starts says so
+                done, _ = wait(list(pending) + list(stage_futs), timeout=1.0, return_when=FIRST_COMPLETED)
+                for fut, name in stage_futs.items():
+                    if fut not in started and fut.running():
+                        started.add(fut)
+                        self.log(f"{name}: handed to a worker process (started)")
+                if bar is not None:
+                    running = [stage_futs[f] for f in started if f in stage_futs]
+                    self._show(bar, ", ".join(running), t0)
+                    bar.refresh()
                 for fut in done:
                     if fut in stage_futs:
                         name = stage_futs.pop(fut)
+                        if self.work is not None:
+                            self.work.finish(stage_pieces[fut])
                         try:
                             self.stage_seconds[name] = round(fut.result(), 3)
                             self.log(f"{name}: ready in {self.stage_seconds[name]:.1f} s")

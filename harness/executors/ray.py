@@ -38,6 +38,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 
 from pydantic import Field, model_validator
@@ -45,6 +46,7 @@ from pydantic import Field, model_validator
 from harness.engine import CellOutput, CellSpec, Engine, execute_cell_remote
 from harness.executors import CellOptions
 from harness.plugin import Executor
+from harness.progress import cells_bar
 
 
 class RayOptions(CellOptions):
@@ -143,8 +145,6 @@ class RayExecutor(Executor):
             )
 
     def run(self, cells: Sequence[CellSpec], progress: bool = False) -> Iterator[CellOutput]:
-        from tqdm.auto import tqdm
-
         ray = self.ray
         ex = self.options
         task = ray.remote(
@@ -173,11 +173,17 @@ class RayExecutor(Executor):
 
         while queue and len(pending) < limit:
             submit()
-        bar = tqdm(total=len(cells), desc="cells (ray)", unit="cell", disable=not progress or not cells)
+        # The bar counts cells; its ETA comes from work units (harness.progress), not from the cell rate.
+        bar = cells_bar(len(cells), "cells (ray)", progress)
+        t0 = time.perf_counter()
+        work = self.work
         try:
             while pending:
                 # a bounded wait: the driver's signal handlers (Ctrl-C, a test's timeout) run between waits
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+                if work is not None:
+                    bar.set_postfix_str(work.postfix(time.perf_counter() - t0))
+                bar.refresh()  # the clock moves while cells run
                 for ref in done:
                     spec = pending.pop(ref)
                     try:
@@ -195,6 +201,12 @@ class RayExecutor(Executor):
                         )
                     if queue:
                         submit()
+                    if work is not None:
+                        world = spec.world or self.engine.world
+                        # a cell builds the shared stages it needs (base, its seed's teacher) inside its task
+                        for piece in (("base", world), ("teacher", world, spec.seed), (world, spec.method, spec.seed)):
+                            work.finish(piece)
+                        bar.set_postfix_str(work.postfix(time.perf_counter() - t0))
                     bar.update(1)
                     yield out
         finally:

@@ -211,7 +211,7 @@ def pretrain_mlm(
     import torch
     from transformers import BertForMaskedLM
 
-    from harness.training import bucketed_batches, train
+    from harness.training import Schedule, bucketed_batches, train
 
     config = bert_config(options, len(tokenizer))
     with torch.random.fork_rng(devices=[]):
@@ -258,14 +258,13 @@ def pretrain_mlm(
         model,
         batches(),
         loss_fn,
-        steps=options.total_steps(len(enc)),
-        lr=options.lr,
+        Schedule(
+            steps=options.total_steps(len(enc)), lr=options.lr, warmup=options.warmup, weight_decay=options.weight_decay
+        ),
         method="mlm-pretraining",
         seed=options.seed,
         torch_seed=seeding.torch_seed(options.seed, "mini", "mlm-train"),
         device=device,
-        weight_decay=options.weight_decay,
-        warmup=options.warmup,
         progress=progress,
         hint="lower mini.lr",
         desc="base encoder: MLM pre-training (shared by all seeds)",
@@ -324,6 +323,19 @@ def mlm_threads(options: MiniOptions | None, default: int | None) -> int | None:
     return options.threads or usable_cpus()
 
 
+def mini_key(benchmark: Any, options: "MiniOptions", device: str, threads: int | None = None) -> dict[str, Any]:
+    """The cache key (stage ``base-mini``) of the ``mini`` base encoder :func:`cached_mini` builds."""
+    key: dict[str, Any] = {
+        "world": benchmark.fingerprint(),
+        "options": options.model_dump(mode="json"),
+        "device": "cuda" if str(device).startswith("cuda") else "cpu",
+    }
+    threads = mlm_threads(options, threads)
+    if threads is not None:  # torch's CPU reductions depend on the thread count (harness.training.TrainingOptions)
+        key["threads"] = int(threads)
+    return key
+
+
 def cached_mini(
     benchmark: Any,
     options: "MiniOptions | Mapping[str, Any] | None",
@@ -347,15 +359,8 @@ def cached_mini(
     from harness.training import set_cpu_threads
 
     options = validate_section(MiniOptions, options, "mini")
-    device_type = "cuda" if str(device).startswith("cuda") else "cpu"
-    key: dict[str, Any] = {
-        "world": benchmark.fingerprint(),
-        "options": options.model_dump(mode="json"),
-        "device": device_type,
-    }
+    key = mini_key(benchmark, options, device, threads)
     threads = mlm_threads(options, threads)
-    if threads is not None:  # torch's CPU reductions depend on the thread count (harness.training.TrainingOptions)
-        key["threads"] = int(threads)
 
     def build(tmp: Path) -> None:
         import torch

@@ -60,7 +60,7 @@ def test_base_then_each_seeds_teacher_before_its_first_cell():
         "cell bm25/seed=1",
         "cell zero-shot/seed=1",
     ]
-    starts = [line for line in lines if line.endswith("...") or line.endswith(": running")]
+    starts = [line for line in lines if line.endswith(": started") or line.endswith(": running")]
     assert [s.split(" (")[0] for s in starts] == [
         "base encoder",
         "teacher for seed 0",
@@ -72,6 +72,25 @@ def test_base_then_each_seeds_teacher_before_its_first_cell():
     ]
     assert set(ex.stage_seconds) == {"base encoder", "teacher seed=0", "teacher seed=1"}
     assert sum(": ready in " in line for line in lines) == 3
+    # every shared stage has a start line and, after it, an end line
+    for stage in ("base encoder", "teacher for seed 0", "teacher for seed 1"):
+        mine = [i for i, line in enumerate(lines) if line.startswith(stage + " (")]
+        assert len(mine) == 2 and lines[mine[0]].endswith(": started") and ": ready in " in lines[mine[1]]
+
+
+def test_the_executor_marks_planned_work_done():
+    from harness.progress import WorkEta
+
+    engine = StubEngine({"zero-shot": True, "bm25": False})
+    cells = [CellSpec(m, 0, f"k{m}") for m in ("bm25", "zero-shot")]
+    ex = LocalExecutor(None, engine)
+    plan = {("base", "13"): 50.0, ("teacher", "13", 0): 30.0, ("13", "bm25", 0): 1.0, ("13", "zero-shot", 0): 19.0}
+    ex.work = WorkEta(dict(plan))
+    shares = []
+    for _ in ex.run(cells, progress=False):
+        shares.append(ex.work.share())
+    # bm25 comes after the base (50) and the teacher (30): 81 of 100 units; then everything
+    assert shares == [0.81, 1.0]
 
 
 def test_no_teacher_no_shared_stage():

@@ -119,3 +119,47 @@ def test_bad_name_and_duplicates():
             registry.register_method("dup-check")(other)
     finally:
         registry.unregister_method("dup-check")
+
+
+class _Opts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    k: int = 3
+
+
+class _MoreOpts(_Opts):
+    j: int = 1
+
+
+def test_method_generic_in_its_config_sets_config_and_types_it():
+    class Generic(Method[_Opts]):
+        """A generic method."""
+
+        def fit(self, ctx):
+            return ctx.teacher
+
+    assert Generic.Config is _Opts  # the type argument is the Config
+    m = Generic({"k": 5})
+    assert isinstance(m.config, _Opts) and m.config.k == 5
+
+    class Narrower(Method[_Opts]):  # an explicit Config may narrow the type argument
+        """A method whose Config subclasses its type argument."""
+
+        Config = _MoreOpts
+
+        def fit(self, ctx):
+            return ctx.teacher
+
+    assert Narrower().config.j == 1
+
+    with pytest.raises(
+        TypeError, match=r"Config = 'EmptyConfig' is not the model it is generic in \(Method\[_Opts\]\)"
+    ):
+        from harness.plugin import EmptyConfig
+
+        class Mismatch(Method[_Opts]):
+            """Config and type argument disagree."""
+
+            Config = EmptyConfig
+
+            def fit(self, ctx):
+                return ctx.teacher

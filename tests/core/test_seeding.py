@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness import seeding
+from harness import Schedule, seeding
 from harness.engine import method_data_rng, method_train_seed
 
 
@@ -58,7 +58,7 @@ def _train_once(train_seed: int, data_rng: np.random.Generator) -> torch.Tensor:
         train_seed=train_seed,
     )
     batches = (x[i * 8 : (i + 1) * 8] for i in range(8))
-    ctx.train(model, batches, lambda b: model(b).pow(2).mean(), steps=8, lr=0.05, warmup=0.0)
+    ctx.train(model, batches, lambda b: model(b).pow(2).mean(), Schedule(steps=8, lr=0.05, warmup=0.0))
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 

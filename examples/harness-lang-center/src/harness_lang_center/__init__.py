@@ -6,7 +6,13 @@ from pydantic import Field
 from harness import FitContext, Method, Options
 
 
-class LanguageCentering(Method):
+class LanguageCenteringConfig(Options):
+    """``[methods.lang-center]`` options."""
+
+    sample_size: int = Field(1000, ge=1, description="passages per language used to estimate the mean")
+
+
+class LanguageCentering(Method[LanguageCenteringConfig]):
     """Teacher embeddings centred per language: ``f(x) = normalize(f_T(x) - mu_l)`` (no training).
 
     ``mu_l``: mean teacher embedding of a seeded sample of at most ``sample_size`` passages of ``l``.
@@ -14,9 +20,6 @@ class LanguageCentering(Method):
 
     version = "0.2.0"
     citation = "@inproceedings{libovicky2020language, author = {Libovicky, Jindrich and others}, year = {2020}}"
-
-    class Config(Options):
-        sample_size: int = Field(1000, ge=1, description="passages per language used to estimate the mean")
 
     def fit(self, ctx: FitContext) -> "Centered":
         means = {}
