@@ -197,6 +197,15 @@ class FitContext:
     def cache_dir(self) -> Path:
         return Path(self.cache.root)
 
+    def require_teacher(self) -> Teacher:
+        """The seed's teacher; a :class:`ValueError` when the context has none (``needs_teacher = False``)."""
+        if self.teacher is None:
+            raise ValueError(
+                f"method {self.method!r} needs the seed's teacher, but the context has none "
+                "(a method that uses ctx.teacher must keep needs_teacher = True)"
+            )
+        return self.teacher
+
     def train(
         self,
         model: "torch.nn.Module",

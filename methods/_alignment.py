@@ -55,7 +55,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -197,7 +197,8 @@ class TextTable:
         self.encoder, self.max_length, self.batch_size = encoder, max_length, batch_size
         distinct = list(dict.fromkeys(texts))
         self.row = {t: i for i, t in enumerate(distinct)}
-        chunks, lengths = [], []  # token ids packed flat (int32): no Python int per token
+        chunks: list[np.ndarray] = []
+        lengths: list[int] = []  # token ids packed flat (int32): no Python int per token
         for start in range(0, len(distinct), 8192):
             part = encoder.tokenizer(
                 distinct[start : start + 8192],
@@ -378,7 +379,7 @@ def bitext_languages(ctx: "FitContext", cfg: AlignmentConfig, method: str) -> di
         from harness import seeding
         from harness.benchmarks.base import BitextPair
 
-        shuffled = {}
+        shuffled: dict[str, Sequence[BitextPair]] = {}
         for lang, pairs in bitext.items():
             perm = seeding.rng(ctx.seed, "method", method, "shuffle-bitext", lang).permutation(len(pairs))
             shuffled[lang] = [BitextPair(p.pivot, pairs[int(j)].other) for p, j in zip(pairs, perm)]
@@ -427,9 +428,7 @@ def fit_alignment(ctx: "FitContext", cfg: AlignmentConfig, objective: Objective)
     from harness.training import Budget, Schedule, balanced_bitext_batches, info_nce, shuffled_batches
 
     method = ctx.method
-    teacher: "BiEncoder" = ctx.teacher
-    if teacher is None:
-        raise ValueError(f"method {method!r} needs the seed's teacher, but the context has none")
+    teacher = cast("BiEncoder", ctx.require_teacher())  # the Teacher protocol's implementation
     teacher.eval()
     student = teacher.copy().to(ctx.device)
     for p in student.parameters():

@@ -124,6 +124,6 @@ def oracle_plans(
             continue
         for a, c in kept:
             rows, cols = p_tok[a], o_tok[c]
-            w = 1.0 / (len(kept) * len(rows) * len(cols))
-            plans[b, torch.tensor(rows)[:, None], torch.tensor(cols)[None, :]] += w
+            share = 1.0 / (len(kept) * len(rows) * len(cols))
+            plans[b, torch.tensor(rows)[:, None], torch.tensor(cols)[None, :]] += share
     return plans, empty

@@ -89,7 +89,7 @@ class LanguageCentring(Method[LanguageCentringConfig]):
 
     def fit(self, ctx: FitContext) -> "CentredEncoder":
         cfg = self.config
-        bench = ctx.benchmark
+        bench, teacher = ctx.benchmark, ctx.require_teacher()
         means: dict[str, torch.Tensor] = {}
         sizes: dict[str, int] = {}
         for lang in dict.fromkeys([bench.pivot, *bench.languages]):
@@ -101,7 +101,7 @@ class LanguageCentring(Method[LanguageCentringConfig]):
                 )
             n = min(cfg.sample_size, len(texts))
             pick = sorted(ctx.rng.choice(len(texts), size=n, replace=False).tolist())
-            emb = ctx.teacher.encode_documents([texts[i] for i in pick], lang)  # (n, H)
+            emb = teacher.encode_documents([texts[i] for i in pick], lang)  # (n, H)
             means[lang] = emb.float().mean(0).cpu()  # (H,)
             sizes[lang] = n
         ctx.diagnostics["centring"] = {

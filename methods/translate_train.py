@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from pydantic import Field
@@ -14,6 +14,8 @@ from harness_methods._translation import XNLI_CITATION, TranslatorOptions, make_
 
 if TYPE_CHECKING:
     import torch
+
+    from harness.models.encoder import BiEncoder
 
 
 class TranslateTrainConfig(TranslatorOptions):
@@ -95,7 +97,7 @@ class TranslateTrain(Method[TranslateTrainConfig]):
                     k = min(cfg.batch_size, len(data[lang][0]))
                     yield lang, [next(orders[lang]) for _ in range(k)]
 
-        student = ctx.teacher.copy().to(ctx.device)
+        student = cast("BiEncoder", ctx.require_teacher()).copy().to(ctx.device)  # Teacher: a BiEncoder
         for p in student.parameters():
             p.requires_grad_(True)
 

@@ -403,13 +403,13 @@ class Seq2SeqTranslator(Translator):
         self._forced_bos = None
         if self.target_lang is not None:
             tid = tokenizer.convert_tokens_to_ids(self.target_lang)
-            if tid is None or tid == tokenizer.unk_token_id:
+            if not isinstance(tid, int) or tid == tokenizer.unk_token_id:  # None: not in the vocabulary
                 raise ConfigError(
                     "translator.target_lang",
                     self.target_lang,
                     "a language token in the model's vocabulary (e.g. 'eng_Latn' for NLLB)",
                 )
-            self._forced_bos = int(tid)
+            self._forced_bos = tid
         model.eval().to(self.device)
         self._model, self._tokenizer = model, tokenizer
 

@@ -34,4 +34,4 @@ class ZeroShot(Method[EmptyConfig]):
     kind = "dense"
 
     def fit(self, ctx: FitContext) -> Encoder:
-        return ctx.teacher
+        return ctx.require_teacher()

@@ -251,7 +251,9 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
         per_lang: list[tuple[str, str, Any]] = []  # (method, language, PairedDifference)
         macro: list[tuple[str, Any]] = []
         for method in methods:
-            pairs, langs_done, changes = [], [], []
+            pairs: list[Any] = []
+            langs_done: list[str] = []
+            changes: list[Any] = []
             for lang in languages:
                 joined = _paired_queries(sa, sb, method, lang, metric, warnings)
                 if joined is None:

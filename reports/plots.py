@@ -14,12 +14,16 @@ import base64
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 # Okabe-Ito colour-blind-safe palette
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-RC = {
+RC: "dict[RcKeyType, Any]" = {  # keys checked by mypy against matplotlib's rc names
     "svg.fonttype": "none",  # text stays text: smaller files, selectable, scales when printed
     "svg.hashsalt": "harness-report",
     "font.family": "sans-serif",

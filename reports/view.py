@@ -256,7 +256,7 @@ def _build(a: Mapping[str, Any]) -> AnalysisView:
             raise KeyError(f"pairwise.{key}")
     comparisons = tuple(c for c in pw["comparisons"])
     summaries = tuple(s for s in pw["summaries"])
-    tier_means = tuple(_by(a["tier_means"], metric=pm))
+    tier_means = tuple(dict(r) for r in _by(a["tier_means"], metric=pm))
     seed_rows = []
     for m in d["methods"]:
         scores = _by(a["seed_scores"], metric=pm, method=m)
