@@ -1115,13 +1115,17 @@ def build_stage_remote(
 
     with working():  # SIGTERM from the driver unwinds the build, then the worker exits
         engine = _worker_engine(config_text, config_source, cache_root, device)
-        if stage == "teacher" and engine.config.model.base == "mini":
-            engine.base_dir()  # waits while another worker builds it: not part of the teacher's time
-        t0 = time.perf_counter()
-        if stage == "base":
-            engine.base_dir()
-        elif stage == "teacher" and seed is not None:
-            engine.teacher(seed)
-        else:
-            raise ValueError(f"unknown stage {stage!r}")
-        return time.perf_counter() - t0
+        engine.progress = True  # a stage's training reports its steps (as lines in a worker: harness.training)
+        try:
+            if stage == "teacher" and engine.config.model.base == "mini":
+                engine.base_dir()  # waits while another worker builds it: not part of the teacher's time
+            t0 = time.perf_counter()
+            if stage == "base":
+                engine.base_dir()
+            elif stage == "teacher" and seed is not None:
+                engine.teacher(seed)
+            else:
+                raise ValueError(f"unknown stage {stage!r}")
+            return time.perf_counter() - t0
+        finally:
+            engine.progress = False  # the worker's cells stay quiet (the driver's bar counts them)

@@ -429,12 +429,16 @@ def train(
         return max(0.0, (horizon - t) / max(1, horizon - warm))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    show = progress and sys.stderr.isatty()
+    label = desc or f"{method} (seed {seed})"
+    # A bar on the driver's terminal; in a worker process (whose bar would fight the driver's) or
+    # without a terminal, a line at each quarter of the steps instead.
+    show = progress and sys.stderr.isatty() and not _in_worker_process()
+    quarters = {math.ceil(steps * q / 4) for q in (1, 2, 3)} if progress and not show else set()
     bar = None
     if show:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=steps, desc=desc or f"{method} (seed {seed})", leave=False)
+        bar = tqdm(total=steps, desc=label, leave=False)
     every = max(1, math.ceil(steps / 50))
     curve: list[float] = []
     window: list[float] = []
@@ -486,6 +490,12 @@ def train(
                     bar.update(1)
                     if step % 10 == 0:
                         bar.set_postfix(loss=f"{value:.4f}")
+                elif step + 1 in quarters:
+                    done = step + 1
+                    _progress_line(
+                        f"{label}: step {done}/{steps} ({100 * done // steps}%), loss {value:.4f}, "
+                        f"{time.perf_counter() - t0 - paused:.1f} s"
+                    )
                 if on_step is not None:
                     t_cb = time.perf_counter()
                     on_step(step + 1, t_cb - t0 - paused)
@@ -504,6 +514,20 @@ def train(
 
 
 _DEFAULT_HINT = "lower the learning rate, raise the temperature, or lower grad_clip"
+
+
+def _in_worker_process() -> bool:
+    """Whether this is a child process (a local worker of the pool), whose stderr is the driver's terminal."""
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
+
+
+def _progress_line(line: str) -> None:
+    """A progress line on stderr; on a terminal it first clears the line (the driver's bar, redrawn after it)."""
+    clear = "\r\x1b[K" if sys.stderr.isatty() else ""
+    sys.stderr.write(f"{clear}{line}\n")
+    sys.stderr.flush()
 
 
 # ------------------------------------------------------------------------- options

@@ -9,9 +9,13 @@ base encoder, is built by one while the other waits on the cache's lock).  Plugi
 then be installed (found through entry points), not only registered in the driver process.
 
 Stage lines (``Executor.log``): the base encoder, shared by all seeds, and each seed's
-teacher get a line when they start (in-process) or are queued (pool) and one when they are
-ready, so that a cold run says which stage is running (on a terminal and in a log file alike)
-and the progress bar's rate (hence its ETA) counts cells, not one-off work.
+teacher get a line when they start (in-process), are queued and handed to a worker (pool), and
+one when they are ready, so that a cold run says which stage is running (on a terminal and in a
+log file alike); in between, their training reports its steps (a bar in-process, a line per
+quarter in a worker: :func:`harness.training.train`).  The bar counts cells, but its ETA comes
+from the planned work units of the cells and stages (:attr:`Executor.work`,
+:mod:`harness.progress`), so neither a one-off stage nor a cheap cell distorts it; in the pool
+the bar is redrawn every second, so its clock moves while a stage runs.
 
 Scheduling of the pool (:meth:`LocalExecutor.schedule`): the base encoder is the first task
 (one worker builds it) and cells that need no teacher (BM25) run beside it; then each seed's
