@@ -25,8 +25,9 @@ cache (a stage built by an earlier run) is left out of ``U``.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,11 +151,18 @@ def plan_units(engine: Any, cells: Sequence[Any], documents: Mapping[str, int] |
     units: dict[Hashable, float] = {}
     texts = texts_per_language(engine, documents)
     teachers = sorted({(c.world or engine.world, c.seed) for c in cells if config.method(c.method).cls.needs_teacher})
+    bitext: dict[str, int] = {}  # bitext pairs of each world's non-pivot languages (counted once)
+
+    def n_bitext(world: str) -> int:
+        if world not in bitext:
+            bench = engine.for_world(world).benchmark
+            bitext[world] = sum(len(bench.bitext(lang)) for lang in bench.languages if lang != bench.pivot)
+        return bitext[world]
+
     for spec in cells:
         entry = config.method(spec.method)
         opts = entry.options
-        bench = engine.for_world(spec.world or engine.world).benchmark
-        steps, batch = _training_steps(opts, bench)
+        steps, batch = _training_steps(opts, functools.partial(n_bitext, spec.world or engine.world))
         encode = texts * (LEXICAL_FACTOR if entry.cls.kind == "lexical" else 1.0)
         checkpoints = len(getattr(opts, "eval_at", ()) or ())
         units[(spec.world or engine.world, spec.method, spec.seed)] = (
@@ -178,16 +186,18 @@ def plan_units(engine: Any, cells: Sequence[Any], documents: Mapping[str, int] |
     return units
 
 
-def _training_steps(options: Any, bench: Any) -> tuple[int, int]:
-    """(optimizer steps, examples per step) a method's options plan, (0, 0) for an untrained method."""
+def _training_steps(options: Any, n_bitext: Callable[[], int]) -> tuple[int, int]:
+    """(optimizer steps, examples per step) a method's options plan, (0, 0) for an untrained method.
+
+    Options with ``total_steps(n_pairs)`` (epochs over the bitext) are asked with the world's
+    bitext size; others are read from ``steps`` and ``batch_size``."""
     batch = int(getattr(options, "batch_size", 0) or 0)
     if not batch:
         return 0, 0
     total = getattr(options, "total_steps", None)
     if callable(total):
-        n = sum(len(bench.bitext(lang)) for lang in bench.languages if lang != bench.pivot)
         try:
-            return int(total(n)), batch
+            return int(total(n_bitext())), batch
         except TypeError:  # another signature: fall back to the steps option
             pass
     steps = getattr(options, "steps", None)
