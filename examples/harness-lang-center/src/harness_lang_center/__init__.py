@@ -6,9 +6,7 @@ from pydantic import Field
 from harness import FitContext, Method, Options
 
 
-class LanguageCenteringConfig(Options):
-    """``[methods.lang-center]`` options."""
-
+class LanguageCenteringConfig(Options):  # the [methods.lang-center] table
     sample_size: int = Field(1000, ge=1, description="passages per language used to estimate the mean")
 
 
