@@ -203,8 +203,9 @@ class RayExecutor(Executor):
                         submit()
                     if work is not None:
                         world = spec.world or self.engine.world
-                        # a cell builds the shared stages it needs (base, its seed's teacher) inside its task
-                        for piece in (("base", world), ("teacher", world, spec.seed), (world, spec.method, spec.seed)):
+                        # a cell that needs the teacher built the shared stages (base, its seed's teacher) in its task
+                        stages = [("base", world), ("teacher", world, spec.seed)] if self.needs_teacher(spec) else []
+                        for piece in (*stages, (world, spec.method, spec.seed)):
                             work.finish(piece)
                         bar.set_postfix_str(work.postfix(time.perf_counter() - t0))
                     bar.update(1)
@@ -258,6 +259,9 @@ class RayExecutor(Executor):
     def shared_cache(self) -> bool:
         """Whether every worker uses the driver's cache root (a local instance, or declared shared)."""
         return not self.address or self.options.shared_cache or os.environ.get("HARNESS_SHARED_CACHE") == "1"
+
+    def needs_teacher(self, spec: CellSpec) -> bool:
+        return bool(self.config.method(spec.method).cls.needs_teacher)
 
     def needs_gpu(self, method: str) -> bool:
         """A cell asks for GPUs if its method encodes (dense) or trains on the teacher."""
