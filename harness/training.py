@@ -439,6 +439,8 @@ def train(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, desc=label, leave=False)
+    elif quarters:
+        _progress_line(f"{label}: started ({steps} steps)")
     every = max(1, math.ceil(steps / 50))
     curve: list[float] = []
     window: list[float] = []

@@ -313,11 +313,12 @@ def test_train_pair_type():
 
 
 def test_progress_without_a_terminal_is_a_line_per_quarter(capsys):
-    """No terminal (a log file) or a worker process: three progress lines, no bar."""
+    """No terminal (a log file) or a worker process: a start line and three progress lines, no bar."""
     model, loss_fn = _regression()
     batches = shuffled_batches(64, 16, np.random.default_rng(0))
     train(model, batches, loss_fn, Schedule(steps=8, lr=0.01), method="toy", seed=0, progress=True, desc="stage X")
-    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    first, *lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert first == "stage X: started (8 steps)"
     assert [line.split(",")[0] for line in lines] == [
         "stage X: step 2/8 (25%)",
         "stage X: step 4/8 (50%)",

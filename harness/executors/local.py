@@ -9,8 +9,8 @@ base encoder, is built by one while the other waits on the cache's lock).  Plugi
 then be installed (found through entry points), not only registered in the driver process.
 
 Stage lines (``Executor.log``): the base encoder, shared by all seeds, and each seed's
-teacher get a line when they start (in-process), are queued and handed to a worker (pool), and
-one when they are ready, so that a cold run says which stage is running (on a terminal and in a
+teacher get a line when they start (in-process; in the pool: when queued, and from the worker
+when its training starts) and one when they are ready, so that a cold run says which stage is running (on a terminal and in a
 log file alike); in between, their training reports its steps (a bar in-process, a line per
 quarter in a worker: :func:`harness.training.train`).  The bar counts cells, but its ETA comes
 from the planned work units of the cells and stages (:attr:`Executor.work`,
@@ -181,7 +181,6 @@ class LocalExecutor(Executor):
         try:
             stage_futs: dict[Future, str] = {}
             stage_pieces: dict[Future, tuple] = {}
-            started: set[Future] = set()
             pending: dict[Future, CellSpec] = {}
 
             def submit_stage(stage: str, world: str, seed: int | None) -> None:
@@ -222,15 +221,11 @@ class LocalExecutor(Executor):
             for spec in order[n_free:]:
                 submit_cell(spec)
             while pending or stage_futs:
-                # a bounded wait: the bar's clock and ETA move, and a stage that starts says so
+                # a bounded wait: the bar's clock and ETA move while a worker builds a stage (which
+                # reports its own start and steps: harness.training)
                 done, _ = wait(list(pending) + list(stage_futs), timeout=1.0, return_when=FIRST_COMPLETED)
-                for fut, name in stage_futs.items():
-                    if fut not in started and fut.running():
-                        started.add(fut)
-                        self.log(f"{name}: handed to a worker process (started)")
                 if bar is not None:
-                    running = [stage_futs[f] for f in started if f in stage_futs]
-                    self._show(bar, ", ".join(running), t0)
+                    self._show(bar, "", t0)
                     bar.refresh()
                 for fut in done:
                     if fut in stage_futs:
