@@ -148,8 +148,9 @@ def print_comparison(c: Any, *, report: Path | None = None, file: IO[str] | None
     for sentence in headline(c):
         con.print(sentence)
     table = _table(f"{pm}, macro over {len(c.languages)} languages, B - A [{level}% CI]")
-    for name, justify in (("method", "left"), ("A", "right"), ("B", "right"), ("B - A", "right")):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column("method", justify="left", no_wrap=True)
+    for name in ("A", "B", "B - A"):
+        table.add_column(name, justify="right", no_wrap=True)
     if c.relation == "seeds-only":
         table.add_column("over seeds (Welch p)", justify="right", no_wrap=True)
         for s in c.seed_sets:
