@@ -106,7 +106,7 @@ def cells_bar(total: int, desc: str, show: bool) -> Any:
         total=total,
         desc=desc,
         unit="cell",
-        bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {elapsed} [{postfix}]",
+        bar_format="{desc}: {n_fmt}/{total_fmt} |{bar}| {elapsed}{postfix}",  # tqdm's postfix starts with ", "
         disable=not show or not total,
     )
 
