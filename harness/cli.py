@@ -537,11 +537,25 @@ def cmd_report(args) -> int:
         from harness_reports.rundir import RunDirectoryError
 
         raise RunDirectoryError("--force writes inside the run directory and --out elsewhere: give one of them")
+    if _is_sweep_dir(args.run_dir):  # a sweep directory: its robustness map again
+        from harness_reports.sensitivity import rerender_sensitivity
+
+        print(f"robustness map: {rerender_sensitivity(args.run_dir, args.out, force=args.force)}")
+        return EXIT_OK
     path = rerender(args.run_dir, args.out, force=args.force)
     # the analysis shown: the one recomputed beside the run if it was stale, else the run's own
     _summary(path.parent if (path.parent / "analysis.json").is_file() else args.run_dir)
     print(f"report: {path}")
     return EXIT_OK
+
+
+def _is_sweep_dir(path: Path) -> bool:
+    import json
+
+    try:
+        return json.loads((Path(path) / "manifest.json").read_text()).get("kind") == "sweep"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def cmd_compare(args) -> int:

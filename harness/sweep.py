@@ -313,6 +313,8 @@ def _base_value(base: HarnessConfig, data: Mapping[str, Any], parts: tuple[str, 
             return node
     head = {"benchmark": base.benchmark, "mini": base.mini, "teacher": base.teacher, "training": base.training}
     model = base.method(parts[1]).options if parts[0] == "methods" else head.get(parts[0])
+    if model is None:  # pragma: no cover - _axes accepted the key, so its section exists
+        raise ConfigError(f"sweep.axes.{_dotted(parts)}", _dotted(parts), "an option of the base config")
     return type(model).model_fields[parts[-1]].default
 
 

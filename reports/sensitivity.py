@@ -106,12 +106,18 @@ def headline(sensitivity: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def render_sensitivity(run_dir: str | Path, *, sensitivity: Mapping[str, Any]) -> Path:
-    """Write ``sensitivity.html`` into ``run_dir`` and return its path."""
+def render_sensitivity(
+    run_dir: str | Path, *, sensitivity: Mapping[str, Any], out_dir: str | Path | None = None
+) -> Path:
+    """Write ``sensitivity.html`` into ``out_dir`` (default ``run_dir``, the sweep directory) and return its path;
+    the links to the points' reports are relative to it."""
+    import os
+
     from harness import __version__
     from harness.cache import atomic_write_text
 
-    run_dir = Path(run_dir)
+    out = Path(out_dir) if out_dir is not None else Path(run_dir)
+    prefix = os.path.relpath(Path(run_dir).resolve(), out.resolve())
     html = render_html(
         "sensitivity.html.j2",
         s=sensitivity,
@@ -119,8 +125,31 @@ def render_sensitivity(run_dir: str | Path, *, sensitivity: Mapping[str, Any]) -
         headline=headline(sensitivity),
         axes_keys=[a["key"] for a in sensitivity["axes"]],
         fmt_value=_value_text,
+        href=lambda rel: rel if prefix == "." else f"{prefix}/{rel}",
         harness_version=__version__,
     )
-    path = run_dir / "sensitivity.html"
+    path = out / "sensitivity.html"
     atomic_write_text(path, html)
     return path
+
+
+def rerender_sensitivity(sweep_dir: str | Path, out_dir: str | Path | None = None, *, force: bool = False) -> Path:
+    """``harness report SWEEP_DIR``: the robustness map again from ``sensitivity.json``, beside the sweep
+    directory (default ``<SWEEP_DIR>-report``; ``force``: inside it, replacing its ``sensitivity.html``)."""
+    import json
+
+    from harness_reports.report import report_dir
+    from harness_reports.rundir import RunDirectoryError, require_file
+
+    sweep_dir = Path(sweep_dir)
+    sensitivity = json.loads(require_file(sweep_dir, "sensitivity.json", "the sweep's per-point summary").read_text())
+    out = sweep_dir if force else Path(out_dir) if out_dir is not None else report_dir(sweep_dir)
+    if not force:
+        r, o = sweep_dir.resolve(), out.resolve()
+        if o == r or r in o.parents:
+            raise RunDirectoryError(
+                f"--out {out} lies inside the sweep directory {sweep_dir}, which is never modified; choose a "
+                "directory outside it, or pass --force to overwrite its sensitivity.html"
+            )
+        out.mkdir(parents=True, exist_ok=True)
+    return render_sensitivity(sweep_dir, sensitivity=sensitivity, out_dir=out)
