@@ -503,5 +503,5 @@ def robustness_map(
         Line2D([], [], color=VERDICT_COLORS[v], marker="o", linestyle="-", label=v) for v in VERDICT_COLORS if v in seen
     ]
     if handles:
-        axes[0].legend(handles=handles, loc="upper right", fontsize=7, frameon=False, title="verdict")
+        axes[0].legend(handles=handles, loc="best", fontsize=7, frameon=False, title="verdict")
     return _encode(fig, alt, caption)

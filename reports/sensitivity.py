@@ -69,11 +69,12 @@ def figure(sensitivity: Mapping[str, Any]) -> plots.Plot | None:
     return plots.robustness_map(
         panels,
         delta=float(sensitivity["target_difference"]),
-        xlabel=f"D = gap({q['treatment']}) - gap({q['comparator']})  (negative: {q['treatment']} closes the gap more)",
+        xlabel=f"D = gap({q['treatment']}) - gap({q['comparator']})",
         alt=f"Robustness map: D and its interval per sweep point, one panel per axis, coloured by verdict "
         f"({', '.join(sensitivity['verdicts'])})",
         caption=f"D per point with the interval that decided its verdict (over {n_worlds} worlds per point); "
-        "the diamond is the default point; dashed line: 0, dotted: -delta, the verdict rule's margin.",
+        f"negative D: {q['treatment']} leaves a smaller high-low gap than {q['comparator']}. The diamond is the "
+        "default point; dashed line: 0, dotted: -delta, the verdict rule's margin.",
     )
 
 
