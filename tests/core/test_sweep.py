@@ -268,3 +268,23 @@ def test_robustness_map_renders_from_a_summary(tmp_path):
     assert 'id="fig-robustness-map"' in html and 'id="point-x=0.5,y=4"' in html
     assert "The verdict differs from the default&#39;s at: x=0.5, y=4." in html
     assert "+0.0010" in html and "[-0.0600, -0.0400]" in html
+
+
+@pytest.mark.slow
+def test_harness_run_of_a_sweep_config_from_the_cache(tiny_sweep, capsys):
+    """`harness run` recognises the [sweep] table: every point from the shared cache, one line per point."""
+    from harness.cli import main
+
+    sweep, res, cache, tmp = tiny_sweep
+    out = tmp / "cli"
+    assert main(["run", str(tmp / "sweep.toml"), "--out", str(out), "--cache-dir", str(cache.root), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    stored = json.loads((res.run_dir / "sensitivity.json").read_text())
+    for p in stored["points"]:
+        assert f"  {p['id']}: complete, verdict {p['verdict']}, D {p['D']:+.4f}" in printed
+    assert f"robustness map: {out / 'sensitivity.html'}" in printed
+    for pid in ("default", "layer=-2"):
+        cells = json.loads((out / "points" / pid / "manifest.json").read_text())["cells"]
+        assert all(c["from_cache"] for c in cells)
+    assert main(["run", str(tmp / "sweep.toml"), "--out", str(out), "--cache-dir", str(cache.root)]) == 0
+    assert "already finished" in capsys.readouterr().out
