@@ -288,3 +288,22 @@ def test_harness_run_of_a_sweep_config_from_the_cache(tiny_sweep, capsys):
         assert all(c["from_cache"] for c in cells)
     assert main(["run", str(tmp / "sweep.toml"), "--out", str(out), "--cache-dir", str(cache.root)]) == 0
     assert "already finished" in capsys.readouterr().out
+
+
+def test_alignment_scale_scales_and_caps_the_shared_form_rates():
+    base = load_config("default").benchmark
+    two = load_config("default", sets=["benchmark.alignment_scale=2"]).benchmark
+    for t in ("high", "low"):
+        assert two.code_switch[t] == pytest.approx(min(1.0, 2 * base.code_switch[t]))
+        assert two.shared_syllables[t] == pytest.approx(min(1.0, 2 * base.shared_syllables[t]))
+        total = 2 * (base.loanword_rate[t] + base.cognate_rate[t])
+        assert two.loanword_rate[t] + two.cognate_rate[t] == pytest.approx(min(1.0, total))
+        assert two.loanword_rate[t] / two.cognate_rate[t] == pytest.approx(base.loanword_rate[t] / base.cognate_rate[t])
+    # resolved once: the normalised config re-loads to the same rates, and scale 1 is the config itself
+    cfg = load_config("default", sets=["benchmark.alignment_scale=2"])
+    assert load_config("default", sets=["benchmark.alignment_scale=1"]).sha256() == load_config("default").sha256()
+    from harness.config import config_from_dict
+
+    assert config_from_dict(cfg.normalized()).sha256() == cfg.sha256() != load_config("default").sha256()
+    with pytest.raises(ConfigError, match="alignment_scale"):
+        load_config("default", sets=["benchmark.alignment_scale=-1"])
