@@ -359,8 +359,12 @@ def cmd_run(args) -> int:
     from harness.cache import Cache
     from harness.config import load_config
     from harness.runner import run_matrix
+    from harness.sweep import load_sweep
     from harness_reports import render_report
 
+    sweep = load_sweep(args.config, sets=args.sets)  # a config with a [sweep] table: one run per point
+    if sweep is not None:
+        return _run_sweep(args, sweep)
     config = load_config(args.config, sets=args.sets)
     cache = Cache(args.cache_dir) if args.cache_dir else Cache.default()
     log = (lambda s: None) if args.quiet else None
@@ -388,6 +392,44 @@ def cmd_run(args) -> int:
     for f in res.failed:
         print(f"  failed: {f.method} seed={f.seed}: {f.error}")
     return EXIT_OK if not res.failed else EXIT_FAILED_CELLS
+
+
+def _run_sweep(args, sweep) -> int:
+    """``harness run`` of a sweep config (:mod:`harness.sweep`): every point, then the robustness map."""
+    from harness.cache import Cache
+    from harness.sweep import run_sweep
+    from harness_reports import render_report
+    from harness_reports.sensitivity import render_sensitivity
+
+    res = run_sweep(
+        sweep,
+        run_dir=Path(args.out) if args.out else None,
+        cache=Cache(args.cache_dir) if args.cache_dir else Cache.default(),
+        executor=args.executor,
+        address=args.address,
+        progress=False if args.quiet else None,
+        log=(lambda s: None) if args.quiet else None,
+        render=render_report,
+        render_map=render_sensitivity,
+    )
+    if res.already_finished:
+        print(
+            f"already finished: {res.run_dir} holds the complete sweep of this config (sha256 "
+            f"{sweep.sha256()[:12]}); nothing was recomputed or written. Its map: {res.run_dir / 'sensitivity.html'}"
+        )
+        return EXIT_OK
+    print(f"sweep directory: {res.run_dir}")
+    print(f"robustness map: {res.run_dir / 'sensitivity.html'}")
+    print(f"status: {res.status} ({len(res.points)} points, {res.seconds:.1f} s)")
+    for p in (res.sensitivity or {}).get("points", []):
+        ci = p.get("ci") or (None, None)
+        d = (
+            "-"
+            if p.get("D") is None
+            else f"{p['D']:+.4f}" + ("" if ci[0] is None else f" [{ci[0]:+.4f}, {ci[1]:+.4f}]")
+        )
+        print(f"  {p['id']}: {p['status']}, verdict {p.get('verdict') or '-'}, D {d}, {p['seconds']:.1f} s")
+    return EXIT_OK if res.status == "complete" else EXIT_FAILED_CELLS
 
 
 def _summary(run_dir: Path) -> None:
@@ -445,7 +487,17 @@ def cmd_config(args) -> int:
     import tomli_w
 
     from harness.config import config_table, config_text, load_config
+    from harness.sweep import load_sweep
 
+    sweep = load_sweep(args.name, sets=args.sets) if args.defaults else None
+    if sweep is not None:  # a sweep: its base config normalised, then its [sweep] table and points
+        print(f"# {sweep.name}: {sweep.source}; a sweep of {len(sweep.points)} points, sha256 {sweep.sha256()}")
+        print(f"# base config normalised (every default filled in); sha256 {sweep.base.sha256()}")
+        print(sweep.base.to_toml(), end="")
+        print(tomli_w.dumps({"sweep": _drop_empty(sweep.sweep_table())}), end="")
+        for p in sweep.points:
+            print(f"# point {p.id}: {' '.join('--set ' + s for s in p.sets) or '(the base config)'}")
+        return EXIT_OK
     if args.defaults or args.sets:
         config = load_config(args.name, sets=args.sets)
         head = f"# {config.name}: {config.source}" + "".join(f" --set {s}" for s in config.overrides)
@@ -459,6 +511,10 @@ def cmd_config(args) -> int:
     text, _ = config_text(args.name)
     print(text, end="" if text.endswith("\n") else "\n")
     return EXIT_OK
+
+
+def _drop_empty(table: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in table.items() if v not in ([], {})}
 
 
 def cmd_methods(args) -> int:
@@ -481,11 +537,25 @@ def cmd_report(args) -> int:
         from harness_reports.rundir import RunDirectoryError
 
         raise RunDirectoryError("--force writes inside the run directory and --out elsewhere: give one of them")
+    if _is_sweep_dir(args.run_dir):  # a sweep directory: its robustness map again
+        from harness_reports.sensitivity import rerender_sensitivity
+
+        print(f"robustness map: {rerender_sensitivity(args.run_dir, args.out, force=args.force)}")
+        return EXIT_OK
     path = rerender(args.run_dir, args.out, force=args.force)
     # the analysis shown: the one recomputed beside the run if it was stale, else the run's own
     _summary(path.parent if (path.parent / "analysis.json").is_file() else args.run_dir)
     print(f"report: {path}")
     return EXIT_OK
+
+
+def _is_sweep_dir(path: Path) -> bool:
+    import json
+
+    try:
+        return json.loads((Path(path) / "manifest.json").read_text()).get("kind") == "sweep"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def cmd_compare(args) -> int:

@@ -400,6 +400,15 @@ def load_config(
     """
     text, source = config_text(path)
     data = config_table(path, sets, overrides=overrides)
+    if "sweep" in data:
+        raise ConfigError(
+            "sweep",
+            data["sweep"],
+            "no [sweep] table in a single run's config",
+            hint="this config is a sweep: `harness run` expands it into one run per point (harness.sweep.load_sweep "
+            "reads it)",
+            source=source,
+        )
     try:
         return config_from_dict(data, source=source, text=text, overrides=tuple(sets))
     except ConfigError as e:

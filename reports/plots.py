@@ -442,3 +442,70 @@ def budget_curves(
     bx.set_ylabel(f"mean {metric}", fontsize=8)
     bx.legend(fontsize=6, frameon=False)
     return _encode(fig, alt, caption)
+
+
+#: Fixed verdict colours of the robustness map (Okabe-Ito): the same verdict has the same colour in every panel.
+VERDICT_COLORS = {"yes": "#009E73", "no": "#D55E00", "inconclusive": "#777777"}
+
+
+@dataclass(frozen=True)
+class MapRow:
+    """One point of a robustness-map panel: ``label``, D ``estimate`` with ``[low, high]``, its ``verdict``,
+    and whether it is the ``default`` (base) point."""
+
+    label: str
+    estimate: float | None
+    low: float | None
+    high: float | None
+    verdict: str
+    default: bool = False
+
+
+@_style
+def robustness_map(
+    panels: Sequence[tuple[str, Sequence[MapRow]]], *, delta: float, xlabel: str, alt: str, caption: str
+) -> Plot:
+    """One dot-and-interval panel per axis (rows: the axis's values), coloured by verdict.
+
+    The default point is drawn as a diamond with its label marked; dashed line at 0, dotted at
+    ``-delta`` (the margin of the verdict rule).  All panels share the x axis.
+    """
+    from matplotlib.lines import Line2D
+
+    n_rows = [max(1, len(rows)) for _, rows in panels]
+    fig = _figure(6.4, 0.9 + sum(0.26 * n + 0.45 for n in n_rows))
+    axes = fig.subplots(len(panels), 1, sharex=True, gridspec_kw={"height_ratios": n_rows}, squeeze=False)[:, 0]
+    seen: set[str] = set()
+    for ax, (title, rows) in zip(axes, panels):
+        y = np.arange(len(rows))[::-1]
+        for yi, r in zip(y, rows):
+            color = VERDICT_COLORS.get(r.verdict, "#000000")
+            if r.estimate is None:
+                continue
+            lo = r.estimate if r.low is None else r.low
+            hi = r.estimate if r.high is None else r.high
+            ax.plot([lo, hi], [yi, yi], color=color, linewidth=1.4, solid_capstyle="butt")
+            ax.plot(
+                [r.estimate],
+                [yi],
+                marker="D" if r.default else "o",
+                markersize=6 if r.default else 4.5,
+                color=color,
+                markeredgecolor="#000000" if r.default else color,
+                linestyle="none",
+                label=None if r.verdict in seen else r.verdict,
+            )
+            seen.add(r.verdict)
+        ax.axvline(0.0, color="#777777", linewidth=0.8, linestyle="--")
+        ax.axvline(-delta, color="#aaaaaa", linewidth=0.8, linestyle=":")
+        ax.set_yticks(y, labels=[f"{r.label} (default)" if r.default else r.label for r in rows])
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        ax.set_title(title, loc="left")
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    axes[-1].set_xlabel(xlabel)
+    handles = [
+        Line2D([], [], color=VERDICT_COLORS[v], marker="o", linestyle="-", label=v) for v in VERDICT_COLORS if v in seen
+    ]
+    if handles:
+        axes[0].legend(handles=handles, loc="best", fontsize=7, frameon=False, title="verdict")
+    return _encode(fig, alt, caption)

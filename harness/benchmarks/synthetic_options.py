@@ -45,7 +45,9 @@ class SyntheticOptions(BaseModel):
     (``loanword_rate``, ``cognate_rate``, ``shared_syllables``, ``code_switch``), whose
     defaults, with ``inflection_rate`` and ``paraphrase_rate``, were chosen by
     ``perf/calibrate_world.py`` from teacher-level measures only (figures in
-    :mod:`harness.benchmarks.synthetic`).
+    :mod:`harness.benchmarks.synthetic`).  ``alignment_scale`` moves those four rates
+    together, as one knob of initial alignment (the sensitivity map's axis,
+    ``harness run sensitivity``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -93,6 +95,15 @@ class SyntheticOptions(BaseModel):
         default_factory=lambda: {"high": 0.9, "mid": 0.45, "low": 0.15},
         description="by tier: share of a non-pivot language's syllable inventory taken from the pivot's (a shared "
         "script and orthography: sub-word pieces in common, without shared meaning)",
+    )
+    alignment_scale: float = Field(
+        1.0,
+        ge=0.0,
+        le=10.0,
+        description="initial-alignment level: scales loanword_rate, cognate_rate, code_switch and shared_syllables "
+        "of every tier (0: only the anchors are shared; 1: the rates as given; each rate capped at 1, loanword and "
+        "cognate together at 1, keeping their ratio); resolved into the four rates at validation, which then "
+        "read 1 (the normalised config shows the rates used)",
     )
     inflection_rate: float = Field(
         0.0,
@@ -199,6 +210,7 @@ class SyntheticOptions(BaseModel):
                     raise ConfigError(
                         f"benchmark.{field}", dict(rates), f"a share for every tier in use, including {tier!r}"
                     )
+        self._resolve_alignment_scale()  # the given rates are checked above, the scaled ones below
         for tier in set(tiers):
             total = self.loanword_rate[tier] + self.cognate_rate[tier]
             if total > 1.0:
@@ -237,7 +249,43 @@ class SyntheticOptions(BaseModel):
         if self.modes is None:
             data.pop("modes", None)
         data.pop("seed", None)
+        data.pop("alignment_scale", None)  # resolved into the four rates (always 1 after validation)
         return data
+
+    def _resolve_alignment_scale(self) -> None:
+        """``alignment_scale`` s applied to the shared-form rates of every tier t, then reset to 1.
+
+        The rates are the config's (or the defaults); with ``l, c, w, y`` = loanword, cognate,
+        code-switch and shared-syllable rates::
+
+            w'_t = min(1, s * w_t),   y'_t = min(1, s * y_t),
+            (l'_t, c'_t) = s * (l_t, c_t) * min(1, 1 / (s * (l_t + c_t)))
+
+        (a concept is a loanword, a cognate or neither, so their sum is capped at 1 with their
+        ratio kept).  ``s = 0`` leaves the anchors (``anchor_fraction``) as the only shared forms.
+        The resolved rates replace the given ones and ``alignment_scale`` reads 1, so the
+        normalised config (and the world's cache key) names the rates used and re-loads as is.
+        A rate table missing a tier is left for :meth:`_check` to report.
+        """
+        s = self.alignment_scale
+        if s == 1.0:
+            return
+        capped = {
+            field: {t: min(1.0, s * r) for t, r in getattr(self, field).items()}
+            for field in ("code_switch", "shared_syllables")
+        }
+        loan, cog = dict(self.loanword_rate), dict(self.cognate_rate)
+        for t in set(loan) & set(cog):
+            total = s * (loan[t] + cog[t])
+            shrink = 1.0 / total if total > 1.0 else 1.0
+            loan[t], cog[t] = s * loan[t] * shrink, s * cog[t] * shrink
+        for t in set(loan) - set(cog):
+            loan[t] = min(1.0, s * loan[t])
+        for t in set(cog) - set(loan):
+            cog[t] = min(1.0, s * cog[t])
+        for field, value in (*capped.items(), ("loanword_rate", loan), ("cognate_rate", cog)):
+            object.__setattr__(self, field, value)
+        object.__setattr__(self, "alignment_scale", 1.0)
 
     def _resolve_worlds(self) -> None:
         """``seed`` and ``worlds`` resolved to ``worlds`` (``seed`` = its first); both given is an error."""

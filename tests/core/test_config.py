@@ -178,8 +178,11 @@ def test_run_help_lists_every_shipped_config_with_its_description(capsys):
         p.name[:-5] for p in (importlib.resources.files("harness") / "configs").iterdir() if p.name.endswith(".toml")
     ]
     assert len(shipped) >= 4
+    from harness.sweep import load_sweep
+
     for name in shipped:
-        desc = " ".join(load_config(name).raw.description.split())
+        sweep = load_sweep(name)  # a sweep config (sensitivity): its base config holds the description
+        desc = " ".join((sweep.base if sweep is not None else load_config(name)).raw.description.split())
         assert desc and f"{name} {desc}" in out, name
     assert "--set KEY=VALUE" in out
 
