@@ -530,7 +530,9 @@ def run_sweep(
     ``render_map(run_dir, sensitivity=...)`` writes the robustness map.  Points already complete
     are kept as they are; a point with failed cells makes the sweep ``partial`` (a re-run retries it).
     """
-    from harness.runner import RunStore, now, package_versions, run_matrix, stderr_log
+    from harness.manifest import now, package_versions
+    from harness.run_store import RunStore
+    from harness.runner import run_matrix, stderr_log
 
     log = log or stderr_log
     run_dir = Path(run_dir) if run_dir else sweep.run_dir()
