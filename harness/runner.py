@@ -182,7 +182,7 @@ class Plan:
 
 def plan(engine: Engine, run_dir: Path, store: RunStore, preflight: Any, log: Callable[[str], None]) -> Plan:
     """Write the starting manifest and ``config.toml``; load every cached cell; the rest is to do."""
-    config, cache = engine.config, engine.cache
+    config, cache = engine.matrix_config, engine.cache
     multi = len(config.worlds) > 1
     manifest = build_manifest(config, engine, run_dir, cache, preflight)
     store.write_text("config.toml", config.to_toml())
@@ -216,7 +216,7 @@ def execute(p: Plan, engine: Engine, store: RunStore, progress: bool, log: Calla
     """Compute the cells still to do with the configured executor; cache each and record it as it finishes."""
     from harness.executors import make_executor
 
-    config = engine.config
+    config = engine.matrix_config
     multi = len(config.worlds) > 1
     ex = make_executor(config, engine)
     ex.log = log  # stage lines of the executor (Executor.log)
@@ -280,7 +280,7 @@ def collect(p: Plan, engine: Engine, log: Callable[[str], None]) -> Collected:
     from harness.engine import run_name
     from harness.validation import qrels_problems
 
-    config, bench = engine.config, engine.benchmark
+    config, bench = engine.matrix_config, engine.benchmark
     worlds, modes = config.worlds, engine.modes
     multi = len(worlds) > 1
     keys = [(s.world, s.method, s.seed) for s in p.specs]
@@ -336,7 +336,7 @@ def write(p: Plan, c: Collected, engine: Engine, store: RunStore, render: Render
     from harness.analysis import analyze_modes
     from harness.retrieval import write_trec_qrels
 
-    config, bench = engine.config, engine.benchmark
+    config, bench = engine.matrix_config, engine.benchmark
     multi = len(config.worlds) > 1
     manifest = p.manifest
     for name, qrels in c.qrels.items():
