@@ -206,9 +206,7 @@ class Engine:
     def benchmark(self):
         if self._benchmark is None:
             self._benchmark = make_benchmark(self.config, self.cache)
-            check = getattr(self._benchmark, "check_available", None)
-            if check is not None:  # fail in seconds on missing data, not after training teachers
-                check()
+            self._benchmark.check_available()  # fail in seconds on missing data, not after training teachers
             for lang in self._benchmark.languages:
                 self._benchmark.check_language(lang)
         return self._benchmark
@@ -216,13 +214,12 @@ class Engine:
     @property
     def modes(self) -> tuple[str, ...]:
         """The benchmark's evaluation modes (each cell is evaluated in every one; it trains once)."""
-        return tuple(getattr(self.benchmark, "modes", ("monolingual",)))
+        return tuple(self.benchmark.modes)
 
     def view(self, mode: str):
         """The benchmark serving ``mode``'s evaluation data (:meth:`Benchmark.with_mode`), memoised."""
         if mode not in self._views:
-            fn = getattr(self.benchmark, "with_mode", None)
-            self._views[mode] = fn(mode) if fn is not None else self.benchmark
+            self._views[mode] = self.benchmark.with_mode(mode)
         return self._views[mode]
 
     def base_key(self) -> dict[str, Any]:
@@ -345,11 +342,10 @@ class Engine:
         }
 
     def train_fingerprint(self) -> str:
-        """Identity of the teacher's training data: the adapter's ``train_fingerprint()``
-        (MIRACL: the pivot's train files, not the evaluated languages), else the whole
-        benchmark's fingerprint."""
-        fn = getattr(self.benchmark, "train_fingerprint", None)
-        return fn() if fn is not None else self.benchmark.fingerprint()
+        """Identity of the teacher's training data: the adapter's
+        :meth:`~harness.benchmarks.base.Benchmark.train_fingerprint` (MIRACL, local: the pivot's
+        train files, not the evaluated languages; default: the whole benchmark's fingerprint)."""
+        return self.benchmark.train_fingerprint()
 
     def _language_fingerprint(self, language: str, mode: str) -> str:
         if not hasattr(self, "_lang_fps"):
@@ -413,13 +409,15 @@ class Engine:
         from harness.errors import DataUnavailableError
 
         bench = self.benchmark
-        held_out = getattr(bench, "measurement_bitext", None)
         bitext: dict[str, Sequence[BitextPair]] = {}
+        held_out = False
         for lang in bench.languages:
             if lang == bench.pivot:
                 continue
             try:
-                pairs = tuple(held_out(lang, n) if held_out is not None else tuple(bench.bitext(lang))[:n])
+                measured = bench.measurement_bitext(lang, n)
+                held_out = held_out or measured is not None
+                pairs = tuple(measured if measured is not None else tuple(bench.bitext(lang))[:n])
             except DataUnavailableError:  # no bitext for this language (e.g. no bitext_dir): nothing to measure
                 continue
             if pairs:
@@ -442,14 +440,58 @@ class Engine:
         rows = json.loads((entry / "measures.json").read_text(encoding="utf-8"))
         return {
             "teacher_seed": seed,
-            "source": "held-out measurement bitext" if held_out is not None else f"first {n} bitext pairs",
+            "source": "held-out measurement bitext" if held_out else f"first {n} bitext pairs",
             "layer": layer,
             "languages": rows,
         }
 
     # ----------------------------------------------------------------- cells
-    def cell_key(self, method: str, seed: int) -> str:
+    def fit_key(self, method: str, seed: int) -> str:
+        """Content key of one (method, seed)'s fit: its training inputs only.
+
+        The plugin, its version and options, the seed, the seed's teacher (:meth:`teacher_key`),
+        the shared training settings, threads and device, the pivot, languages and tiers, and the
+        benchmark's :meth:`~harness.benchmarks.base.Benchmark.training_fingerprints` (bitext,
+        training pairs): never the evaluated corpus, queries or qrels.  Stage ``fit`` stores a
+        fit-cached method's fit (:meth:`harness.plugin.Method.save`) under it, and its cells and
+        runs are keyed by it plus the evaluation data (:meth:`cell_key`, :meth:`run_key`).  Two
+        worlds share a fit only if their training data are identical.
+        """
         entry = self.config.method(method)
+        bench = self.benchmark
+        return hash_json(
+            {
+                "stage": "fit",
+                "plugin": entry.plugin,
+                "version": entry.cls.version,
+                "options": entry.options.model_dump(mode="json"),
+                "seed": seed,
+                "training_data": bench.training_fingerprints(),
+                "pivot": bench.pivot,
+                "languages": list(bench.languages),
+                "tiers": dict(bench.tiers),
+                "training": self.config.training.model_dump(mode="json", exclude={"num_threads"}),
+                "threads": self.threads if entry.cls.kind == "dense" else "any",
+                "teacher": self.teacher_key(seed) if entry.cls.needs_teacher else None,
+                "device": self.device if entry.cls.kind == "dense" else "any",
+            }
+        )
+
+    def cell_key(self, method: str, seed: int) -> str:
+        """Content key of one cell's results.  A fit-cached method's: its :meth:`fit_key` and the
+        evaluation data and settings; any other method's: everything that can change its scores."""
+        entry = self.config.method(method)
+        if entry.cls.fit_cached():
+            return hash_json(
+                {
+                    "fit": self.fit_key(method, seed),
+                    "method": method,
+                    "data": self.benchmark.fingerprint(),
+                    "served": self.benchmark.evaluation_identity(),
+                    "metrics": self.config.metrics,
+                    "top_k": self.config.raw.top_k,
+                }
+            )
         key = {
             "method": method,
             "plugin": entry.plugin,
@@ -549,9 +591,19 @@ class Engine:
         seed in it: its run is computed once per language and reused by every seed.
         """
         entry = self.config.method(method)
-        invariant = bool(getattr(entry.cls, "seed_invariant", False))
+        invariant = entry.cls.seed_invariant
         dense = entry.cls.kind == "dense"
         mode = mode or self.modes[0]
+        if entry.cls.fit_cached():  # the fit, and this language's data as the mode serves it
+            return {
+                "fit": self.fit_key(method, seed),
+                "language_data": self._language_fingerprint(language, mode),
+                "served": self.view(mode).evaluation_identity(),
+                "language": language,
+                "split": split,
+                "top_k": self.config.raw.top_k,
+                "index_dtype": self.config.raw.index.dtype if dense else None,
+            }
         return {
             "method": method,
             "plugin": entry.plugin,
@@ -579,7 +631,7 @@ class Engine:
         }
 
     def _splits(self) -> tuple[str, ...]:
-        return tuple(getattr(self.benchmark, "splits", ("test",)))
+        return tuple(self.benchmark.splits)
 
     def _log_run(self, event: str, spec: CellSpec, mode: str, language: str, split: str) -> None:
         from harness.index import cache_log
@@ -718,9 +770,80 @@ class Engine:
             results[sp] = r
         return {"results": results, "runs": runs, "retrieve": t_ret, "evaluate": t_eval, "left_out": left_out}
 
+    def _fitted(self, spec: CellSpec, method: Any, ctx: Any, checkpoints: list[pd.DataFrame]) -> tuple[Any, str]:
+        """``method``'s fitted retriever for ``spec``, and how it was obtained: ``"computed"`` (fitted now and
+        stored in stage ``fit``), ``"loaded"`` (from stage ``fit``: no training) or ``"off: <reason>"``
+        (fitted now, not stored: the method implements no :meth:`~harness.plugin.Method.save`/``load``, or
+        its retriever could not be saved).
+
+        Budget-curve checkpoints (``ctx.train(eval_at=...)``) are evaluated as they come during a fit and,
+        for a fit-cached method, saved with the fit (``checkpoints/<i>/`` and their budgets in ``fit.json``);
+        a loaded fit evaluates its stored checkpoints the same way, so a curve never needs a re-fit.
+        ``checkpoints`` receives each checkpoint's results (:func:`_with_budget`); ``ctx.diagnostics``
+        the fit's diagnostics (stored with the fit, restored on load).  The stage is written atomically
+        (:meth:`harness.cache.Cache.get_or_build`: a temporary directory renamed into place).
+        """
+        from harness.index import cache_log
+
+        entry = self.config.method(spec.method)
+        unsaved: list[str] = []
+
+        def fit(save_to: Path | None) -> Any:
+            saved: list[dict[str, Any]] = []
+
+            def checkpoint(encoder: Any, budget: dict[str, Any]) -> None:
+                ev = self.evaluate(encoder, spec, label=f"checkpoint at {budget['steps']} steps")
+                checkpoints.append(_with_budget(ev["results"], budget))
+                if save_to is not None and not unsaved:
+                    try:
+                        method.save(encoder, save_to / "checkpoints" / str(len(saved)))
+                        saved.append(dict(budget))
+                    except (NotImplementedError, TypeError) as e:
+                        unsaved.append(f"checkpoint not saved ({type(e).__name__}: {e})")
+
+            ctx.checkpoint = checkpoint
+            # torch's global generator is forked and seeded from the method's own stream, so
+            # draws outside ctx.train (e.g. initialising a new layer) are reproducible too.
+            with seeded_torch(seeding.torch_seed(spec.seed, "method", entry.plugin, "fit")):
+                retriever = method.fit(ctx)
+            _check_retriever(retriever, spec.method)
+            if save_to is not None:
+                try:
+                    if unsaved:
+                        raise TypeError(unsaved[0])
+                    method.save(retriever, save_to / "retriever")
+                except (NotImplementedError, TypeError) as e:
+                    raise _Unsaved(retriever, f"{type(e).__name__}: {e}") from e
+                meta = {"method": spec.method, "diagnostics": _jsonable(ctx.diagnostics), "checkpoints": saved}
+                (save_to / "fit.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+            return retriever
+
+        if not entry.cls.fit_cached():
+            return fit(None), "off: the method implements no save/load (harness.plugin.Method.save)"
+        key = {"key": self.fit_key(spec.method, spec.seed)}
+        built: list[Any] = []
+        try:
+            d = self.cache.get_or_build("fit", key, lambda tmp: built.append(fit(tmp)))
+        except _Unsaved as e:  # fitted, but its retriever cannot be saved: used as it is, nothing stored
+            cache_log(self.cache.root, "unsaved", "fit", method=spec.method, seed=spec.seed, reason=e.reason)
+            return e.retriever, f"off: {e.reason}"
+        if built:
+            cache_log(self.cache.root, "computed", "fit", method=spec.method, seed=spec.seed)
+            return built[0], "computed"
+        meta = json.loads((d / "fit.json").read_text(encoding="utf-8"))
+        ctx.diagnostics.update(meta["diagnostics"])
+        for i, budget in enumerate(meta["checkpoints"]):
+            encoder = method.load(d / "checkpoints" / str(i), ctx)
+            ev = self.evaluate(encoder, spec, label=f"checkpoint at {budget['steps']} steps")
+            checkpoints.append(_with_budget(ev["results"], budget))
+        retriever = method.load(d / "retriever", ctx)
+        _check_retriever(retriever, spec.method)
+        cache_log(self.cache.root, "hit", "fit", method=spec.method, seed=spec.seed)
+        return retriever, "loaded"
+
     def run_cell(self, spec: CellSpec) -> CellOutput:
         """Compute one cell (no cache lookup); failures are returned, not raised."""
-        from harness.plugin import Encoder, FitContext, Searcher
+        from harness.plugin import FitContext
 
         if spec.world not in ("", self.world):
             return self.for_world(spec.world).run_cell(spec)
@@ -754,23 +877,9 @@ class Engine:
                 base_model=self.base_dir() if entry.cls.needs_teacher else None,
             )
             checkpoints: list[pd.DataFrame] = []
-
-            def checkpoint(encoder: Any, budget: dict[str, Any]) -> None:
-                ev = self.evaluate(encoder, spec, label=f"checkpoint at {budget['steps']} steps")
-                checkpoints.append(_with_budget(ev["results"], budget))
-
-            ctx.checkpoint = checkpoint
             t0 = time.perf_counter()
-            # torch's global generator is forked and seeded from the method's own stream, so
-            # draws outside ctx.train (e.g. initialising a new layer) are reproducible too.
-            with seeded_torch(seeding.torch_seed(spec.seed, "method", entry.plugin, "fit")):
-                retriever = method.fit(ctx)
+            retriever, fit_cache = self._fitted(spec, method, ctx, checkpoints)
             timings["fit"] = time.perf_counter() - t0
-            if not isinstance(retriever, (Encoder, Searcher)):
-                raise TypeError(
-                    f"method {spec.method!r}: fit() returned {type(retriever).__name__}, which is neither "
-                    "an Encoder (encode_queries/encode_documents) nor a Searcher (search)"
-                )
             ev = self.evaluate(retriever, spec, stored=stored)
             timings["retrieve"] = ev["retrieve"]
             timings["evaluate"] = ev["evaluate"]
@@ -778,7 +887,9 @@ class Engine:
             if checkpoints:  # the curve ends with the final result at the final budget
                 final = _with_budget(ev["results"], ctx.diagnostics.get("budget") or {})
                 budgets = pd.concat([*checkpoints, final], ignore_index=True)
-            return _done(spec, entry, ev, timings, dict(ctx.diagnostics), budgets, world=self.world)
+            return _done(
+                spec, entry, ev, timings, {**ctx.diagnostics, "fit_cache": fit_cache}, budgets, world=self.world
+            )
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the environment failed, not the cell: stop the run
                 raise
@@ -833,6 +944,25 @@ def _done(
         dev_results=ev["results"].get("dev"),
         world=world,
     )
+
+
+class _Unsaved(Exception):
+    """A fit whose retriever could not be saved (raised out of the ``fit`` stage's build, so nothing is stored)."""
+
+    def __init__(self, retriever: Any, reason: str):
+        super().__init__(reason)
+        self.retriever, self.reason = retriever, reason
+
+
+def _check_retriever(retriever: Any, method: str) -> None:
+    """``retriever`` is an Encoder or a Searcher, else a TypeError naming the method."""
+    from harness.plugin import Encoder, Searcher
+
+    if not isinstance(retriever, (Encoder, Searcher)):
+        raise TypeError(
+            f"method {method!r}: fit() returned {type(retriever).__name__}, which is neither "
+            "an Encoder (encode_queries/encode_documents) nor a Searcher (search)"
+        )
 
 
 def _with_budget(results: dict[str, pd.DataFrame], budget: dict[str, Any]) -> pd.DataFrame:

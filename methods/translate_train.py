@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import Field
 
+from harness.fitted import SavesFittedRetriever
 from harness.plugin import Encoder, FitContext, Method
 from harness.registry import register_method
 from harness_methods._alignment import stats_info
@@ -33,7 +34,7 @@ class TranslateTrainConfig(TranslatorOptions):
 
 
 @register_method("translate-train")
-class TranslateTrain(Method):
+class TranslateTrain(SavesFittedRetriever, Method):
     """Fine-tune the teacher on its pivot training pairs plus their translations into each language.
 
     For every non-pivot language ``l`` a sample of ``pairs_per_language`` pivot

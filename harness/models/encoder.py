@@ -12,6 +12,7 @@ import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -187,6 +188,20 @@ class BiEncoder(nn.Module):
         (path / _META).write_text(
             json.dumps({"pooling": self.pooling, "normalize": self.normalize, "max_length": self.max_length})
         )
+
+    def save_fitted(self, directory: str | Path) -> None:
+        """Fit-cache hook (:mod:`harness.fitted`): a trained student is saved as by :meth:`save_pretrained`."""
+        self.save_pretrained(directory)
+
+    @classmethod
+    def load_fitted(cls, directory: str | Path, ctx: Any) -> "BiEncoder":
+        """Fit-cache hook: the student :meth:`save_fitted` wrote, on ``ctx.device``, in eval mode with gradients off,
+        encoding ``ctx.training.encode_batch_size`` texts per pass (as the teacher it was copied from)."""
+        enc = cls.from_pretrained(directory, device=ctx.device, encode_batch_size=int(ctx.training.encode_batch_size))
+        enc.eval()
+        for p in enc.parameters():
+            p.requires_grad_(False)
+        return enc
 
     def copy(self) -> "BiEncoder":
         """A deep copy (e.g. to initialise a student from the teacher)."""
