@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # heavy imports stay lazy
 
     from harness.benchmarks.base import Benchmark, LanguageData
     from harness.cache import Cache
-    from harness.engine import CellOutput, CellSpec, Engine
+    from harness.cells import CellOutput, CellSpec
     from harness.training import TrainStats
 
 B = TypeVar("B")
@@ -350,7 +350,8 @@ class Executor(abc.ABC):
     """Base class of executors: they run cells and yield each one's output as it finishes.
 
     An executor never writes results itself: the driver (``harness.runner``) caches each
-    :class:`~harness.engine.CellOutput` and writes the run directory.  Subclasses set a
+    :data:`~harness.cells.CellOutput` and writes the run directory.  ``engine`` is the driver's
+    :class:`harness.engine.Engine` (typed loosely: this module sits below the engine).  Subclasses set a
     closed ``Config`` (the ``[executor]`` table's keys besides ``kind``) and implement
     :meth:`run`; :meth:`device` may fix the device cells run on (e.g. CUDA on GPU workers).
     """
@@ -358,7 +359,7 @@ class Executor(abc.ABC):
     name: ClassVar[str] = ""
     Config: ClassVar[type[BaseModel]] = EmptyConfig
 
-    def __init__(self, options: BaseModel | None, engine: "Engine"):
+    def __init__(self, options: BaseModel | None, engine: Any):
         from harness.options import validate_section
 
         self.options = validate_section(self.Config, options, "executor")

@@ -41,8 +41,9 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from harness.cache import Cache, atomic_write_bytes, atomic_write_text
+from harness.cells import RESULT_COLUMNS, CellDone, CellFailed, CellOutput, CellSpec
 from harness.config import HarnessConfig
-from harness.engine import RESULT_COLUMNS, CellOutput, CellSpec, Engine
+from harness.engine import Engine
 from harness.errors import RunLockedError
 
 PACKAGES = (
@@ -105,7 +106,7 @@ def default_run_dir(config: HarnessConfig) -> Path:
 class RunResult:
     run_dir: Path
     status: str  # "complete" | "partial"
-    failed: list[CellOutput] = field(default_factory=list)
+    failed: list[CellFailed] = field(default_factory=list)
     cells: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     #: the run directory already held this config's complete run: nothing was computed or written
@@ -439,10 +440,10 @@ def run_matrix(
 
         # ---------------------------------------------------------------- assemble
         keys = [(s.world, s.method, s.seed) for s in specs]
-        done = [outputs[k] for k in keys if outputs[k].status == "done"]
-        failed = [outputs[k] for k in keys if outputs[k].status != "done"]
+        done = [o for o in (outputs[k] for k in keys) if isinstance(o, CellDone)]
+        failed = [o for o in (outputs[k] for k in keys) if isinstance(o, CellFailed)]
         from harness import corpus
-        from harness.engine import run_name
+        from harness.cells import run_name
         from harness.retrieval import write_trec_qrels
 
         data_problems: dict[str, Any] = {}

@@ -190,14 +190,17 @@ class BiEncoder(nn.Module):
         )
 
     def save_fitted(self, directory: str | Path) -> None:
-        """Fit-cache hook (:mod:`harness.fitted`): a trained student is saved as by :meth:`save_pretrained`."""
+        """Fit-cache hook (:mod:`harness.fitted`): a trained student, saved as by :meth:`save_pretrained`, and its
+        ``encode_batch_size`` (batch shapes can change float rounding)."""
         self.save_pretrained(directory)
+        (Path(directory) / "fitted_encoder.json").write_text(json.dumps({"encode_batch_size": self.encode_batch_size}))
 
     @classmethod
     def load_fitted(cls, directory: str | Path, ctx: Any) -> "BiEncoder":
-        """Fit-cache hook: the student :meth:`save_fitted` wrote, on ``ctx.device``, in eval mode with gradients off,
-        encoding ``ctx.training.encode_batch_size`` texts per pass (as the teacher it was copied from)."""
-        enc = cls.from_pretrained(directory, device=ctx.device, encode_batch_size=int(ctx.training.encode_batch_size))
+        """Fit-cache hook: the student :meth:`save_fitted` wrote, on ``ctx.device``, in eval mode with gradients
+        off: it encodes exactly as the saved one."""
+        meta = json.loads((Path(directory) / "fitted_encoder.json").read_text())
+        enc = cls.from_pretrained(directory, device=ctx.device, encode_batch_size=int(meta["encode_batch_size"]))
         enc.eval()
         for p in enc.parameters():
             p.requires_grad_(False)

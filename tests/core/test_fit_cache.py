@@ -16,32 +16,17 @@ import pandas as pd
 import pytest
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "local"
-VOCAB = (
-    "[PAD] [UNK] [CLS] [SEP] [MASK] the a is in of and to water river lion mountain africa long longest live "
-    "lives savanna nile highest tanzania maji mto ni mrefu simba mlima zaidi anaishi wapi where do"
-).split()
 
 
 def _tiny_bert(path: Path) -> Path:
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    """The tiny BERT of ``tests/models/conftest.py`` (loaded by path: another directory's conftest)."""
+    import importlib.util
 
-    from harness.models.encoder import BiEncoder
-
-    tok = BertTokenizerFast(vocab={w: i for i, w in enumerate(VOCAB)})
-    cfg = BertConfig(
-        vocab_size=len(VOCAB),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = BertModel(cfg).eval()
-    BiEncoder(model, tok, pooling="mean", max_length=32).save_pretrained(path)
-    return path
+    spec = importlib.util.spec_from_file_location("models_conftest", FIXTURE.parents[1] / "models" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.save_tiny_biencoder(path, pooling="mean", max_length=32)
 
 
 @pytest.fixture(scope="module")
