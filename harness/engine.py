@@ -576,7 +576,7 @@ class Engine:
         Budget-curve checkpoints (``ctx.train(eval_at=...)``) are evaluated as they come during a fit and,
         for a fit-cached method, saved with the fit (``checkpoints/<i>/`` and their budgets in ``fit.json``);
         a loaded fit evaluates its stored checkpoints the same way, so a curve never needs a re-fit.
-        ``checkpoints`` receives each checkpoint's results (:func:`_with_budget`); ``ctx.diagnostics``
+        ``checkpoints`` receives each checkpoint's results (:func:`~harness.cell_evaluation.with_budget`); ``ctx.diagnostics``
         the fit's diagnostics (stored with the fit, restored on load).  The stage is written atomically
         (:meth:`harness.cache.Cache.get_or_build`: a temporary directory renamed into place).
         """
