@@ -14,57 +14,80 @@ A cell's key hashes everything that can change its scores (data fingerprint, bas
 teacher options, the method's name, version and options, the seed, metrics, device), so
 re-running a finished config recomputes nothing and changing one method's options re-runs
 only that method's cells.  A failed cell is returned as such, never cached.
+
+A fit-cached method (:meth:`harness.plugin.Method.save`/``load``) has one more stage, ``fit``,
+keyed by its training inputs only (:meth:`Engine.fit_key`): an edit of the evaluated corpus,
+queries or qrels re-evaluates the stored fit without re-training.
+
+The engine is one of several modules: :mod:`harness.cells` (cell records, the bottom floor),
+:mod:`harness.keys` (cache keys from their compute, data and method parts),
+:mod:`harness.cell_store` (stored cells and runs), :mod:`harness.cell_evaluation` (retrieval,
+output checks, per-query scores) and :mod:`harness.worker` (worker-process glue).  For plugins
+and scripts written against the former single module, this module re-exports the names that
+lived here and now live in the modules below it (``RESULT_COLUMNS``, ``CellSpec``,
+``CellOutput``, ``run_name``, ``with_mode_column``, ``with_world_column``, ``retrieve_splits``,
+``left_out_queries``, ``UNIT_NORM_TOL`` and the output-check errors); the worker functions
+(``execute_cell_remote``, ``run_cell_timed``, ``build_stage_remote``) are in
+:mod:`harness.worker` only, since that module imports this one.
 """
 
 from __future__ import annotations
 
 import errno
-import functools
 import json
 import time
-import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from harness import seeding
+from harness import cell_evaluation, cell_store, keys, seeding
 from harness.cache import Cache
+from harness.cell_evaluation import (  # re-exported (the names of the former single module)
+    UNIT_NORM_TOL,
+    NonFiniteOutputError,
+    SearcherOutputError,
+    UnnormalisedEmbeddingError,
+    left_out_queries,
+    retrieve_splits,
+    with_budget,
+)
+from harness.cells import (  # re-exported (the names of the former single module)
+    RESULT_COLUMNS,
+    CellDone,
+    CellFailed,
+    CellOutput,
+    CellSpec,
+    run_name,
+    with_mode_column,
+    with_world_column,
+)
 from harness.config import HarnessConfig, make_benchmark
-from harness.hashing import hash_json
 
-RESULT_COLUMNS = ["world", "method", "seed", "mode", "language", "tier", "query_id", "metric", "value"]
-
-
-def run_name(mode: str, language: str, modes: Sequence[str]) -> str:
-    """A cell's name for the run of ``(mode, language)``: ``language`` in a one-mode run, else ``mode/language``
-    (``runs/<method>/<seed>/<name>.trec``)."""
-    return language if len(modes) == 1 else f"{mode}/{language}"
-
-
-def with_mode_column(results: pd.DataFrame, mode: str) -> pd.DataFrame:
-    """``results`` with a ``mode`` column (results of cells cached before modes existed lack it; their key
-    names their one mode)."""
-    if "mode" in results.columns:
-        return results
-    out = results.copy()
-    out.insert(out.columns.get_loc("language") if "language" in out.columns else 0, "mode", mode)
-    return out
-
-
-def with_world_column(frame: pd.DataFrame, world: str) -> pd.DataFrame:
-    """``frame`` with a first column ``world`` (string) set to ``world``.
-
-    A cell's stored results hold no world label (its key names the world's data); the label is
-    the run's (``HarnessConfig.worlds``), set whenever a cell is loaded or computed.
-    """
-    out = frame.drop(columns="world") if "world" in frame.columns else frame.copy()
-    out.insert(0, "world", pd.Series([world] * len(out), index=out.index, dtype="string"))
-    return out
+__all__ = [
+    "RESULT_COLUMNS",
+    "UNIT_NORM_TOL",
+    "CellDone",
+    "CellFailed",
+    "CellOutput",
+    "CellSpec",
+    "Engine",
+    "NonFiniteOutputError",
+    "SearcherOutputError",
+    "UnnormalisedEmbeddingError",
+    "left_out_queries",
+    "method_data_rng",
+    "method_train_seed",
+    "retrieve_splits",
+    "run_name",
+    "seeded_torch",
+    "with_mode_column",
+    "with_world_column",
+]
 
 
 def method_data_rng(seed: int, method: str) -> np.random.Generator:
@@ -89,47 +112,6 @@ def seeded_torch(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_available() else []):
         torch.manual_seed(seed)
         yield
-
-
-@dataclass(frozen=True)
-class CellSpec:
-    """One (world, method, seed) of the matrix, with the content key of its results.
-
-    ``world`` is one of ``HarnessConfig.worlds`` (``""`` in a spec made by hand: the engine's
-    first world).
-    """
-
-    method: str
-    seed: int
-    key: str
-    world: str = ""
-
-    @property
-    def label(self) -> str:
-        return f"{self.method}/seed={self.seed}"
-
-
-@dataclass
-class CellOutput:
-    """What running (or loading) a cell produced."""
-
-    method: str
-    seed: int
-    key: str
-    status: str  # "done" | "failed"
-    results: pd.DataFrame | None = None
-    runs: dict[str, str] = field(default_factory=dict)  # language -> TREC run text
-    timings: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-    traceback: str | None = None
-    from_cache: bool = False
-    info: dict[str, Any] = field(default_factory=dict)
-    #: checkpoint results (budget curves): RESULT_COLUMNS + split, budget_steps, budget_examples, budget_seconds
-    budgets: pd.DataFrame | None = None
-    #: per-query results on the benchmark's dev split (tuning only), RESULT_COLUMNS
-    dev_results: pd.DataFrame | None = None
-    #: the cell's world (``CellSpec.world``)
-    world: str = ""
 
 
 class Engine:
@@ -206,9 +188,7 @@ class Engine:
     def benchmark(self):
         if self._benchmark is None:
             self._benchmark = make_benchmark(self.config, self.cache)
-            check = getattr(self._benchmark, "check_available", None)
-            if check is not None:  # fail in seconds on missing data, not after training teachers
-                check()
+            self._benchmark.check_available()  # fail in seconds on missing data, not after training teachers
             for lang in self._benchmark.languages:
                 self._benchmark.check_language(lang)
         return self._benchmark
@@ -216,13 +196,12 @@ class Engine:
     @property
     def modes(self) -> tuple[str, ...]:
         """The benchmark's evaluation modes (each cell is evaluated in every one; it trains once)."""
-        return tuple(getattr(self.benchmark, "modes", ("monolingual",)))
+        return tuple(self.benchmark.modes)
 
     def view(self, mode: str):
         """The benchmark serving ``mode``'s evaluation data (:meth:`Benchmark.with_mode`), memoised."""
         if mode not in self._views:
-            fn = getattr(self.benchmark, "with_mode", None)
-            self._views[mode] = fn(mode) if fn is not None else self.benchmark
+            self._views[mode] = self.benchmark.with_mode(mode)
         return self._views[mode]
 
     def base_key(self) -> dict[str, Any]:
@@ -276,7 +255,7 @@ class Engine:
             "data": validate_benchmark(
                 bench,
                 bench.languages,
-                self._splits(),
+                self.splits,
                 [self.view(m) for m in self.modes],
                 memo_dir=self.cache.root / "validated",
             )
@@ -345,11 +324,10 @@ class Engine:
         }
 
     def train_fingerprint(self) -> str:
-        """Identity of the teacher's training data: the adapter's ``train_fingerprint()``
-        (MIRACL: the pivot's train files, not the evaluated languages), else the whole
-        benchmark's fingerprint."""
-        fn = getattr(self.benchmark, "train_fingerprint", None)
-        return fn() if fn is not None else self.benchmark.fingerprint()
+        """Identity of the teacher's training data: the adapter's
+        :meth:`~harness.benchmarks.base.Benchmark.train_fingerprint` (MIRACL, local: the pivot's
+        train files, not the evaluated languages; default: the whole benchmark's fingerprint)."""
+        return self.benchmark.train_fingerprint()
 
     def _language_fingerprint(self, language: str, mode: str) -> str:
         if not hasattr(self, "_lang_fps"):
@@ -413,13 +391,15 @@ class Engine:
         from harness.errors import DataUnavailableError
 
         bench = self.benchmark
-        held_out = getattr(bench, "measurement_bitext", None)
         bitext: dict[str, Sequence[BitextPair]] = {}
+        held_out = False
         for lang in bench.languages:
             if lang == bench.pivot:
                 continue
             try:
-                pairs = tuple(held_out(lang, n) if held_out is not None else tuple(bench.bitext(lang))[:n])
+                measured = bench.measurement_bitext(lang, n)
+                held_out = held_out or measured is not None
+                pairs = tuple(measured if measured is not None else tuple(bench.bitext(lang))[:n])
             except DataUnavailableError:  # no bitext for this language (e.g. no bitext_dir): nothing to measure
                 continue
             if pairs:
@@ -442,36 +422,48 @@ class Engine:
         rows = json.loads((entry / "measures.json").read_text(encoding="utf-8"))
         return {
             "teacher_seed": seed,
-            "source": "held-out measurement bitext" if held_out is not None else f"first {n} bitext pairs",
+            "source": "held-out measurement bitext" if held_out else f"first {n} bitext pairs",
             "layer": layer,
             "languages": rows,
         }
 
     # ----------------------------------------------------------------- cells
-    def cell_key(self, method: str, seed: int) -> str:
+    def _compute(self, method: str) -> dict[str, Any]:
+        return keys.compute_part(
+            self.config.training, self.threads, self.device, self.config.method(method).cls.kind == "dense"
+        )
+
+    def _teacher_part(self, method: str, seed: int) -> dict[str, Any] | None:
+        return self.teacher_key(seed) if self.config.method(method).cls.needs_teacher else None
+
+    def fit_key(self, method: str, seed: int) -> str:
+        """Content key of one (method, seed)'s fit: its training inputs only (:func:`harness.keys.fit_key`).
+
+        The plugin, its version and options, the seed, the seed's teacher (:meth:`teacher_key`),
+        the shared training settings, threads and device, the pivot, languages and tiers, and the
+        benchmark's :meth:`~harness.benchmarks.base.Benchmark.training_fingerprints` (bitext,
+        training pairs): never the evaluated corpus, queries or qrels.  Stage ``fit`` stores a
+        fit-cached method's fit (:meth:`harness.plugin.Method.save`) under it, and its cells and
+        runs are keyed by it plus the evaluation data (:meth:`cell_key`, :meth:`run_key`).  Two
+        worlds share a fit only if their training data are identical.
+        """
         entry = self.config.method(method)
-        key = {
-            "method": method,
-            "plugin": entry.plugin,
-            "version": entry.cls.version,
-            "options": entry.options.model_dump(mode="json"),
-            "seed": seed,
-            "data": self.benchmark.fingerprint(),
-            # what the adapter serves from that data beyond its fingerprint (e.g. the synthetic world's mode);
-            # not its options wholesale, which hold file paths
-            "served": self.benchmark.evaluation_identity(),
-            "languages": list(self.benchmark.languages),
-            "tiers": dict(self.benchmark.tiers),
-            "metrics": self.config.metrics,
-            "top_k": self.config.raw.top_k,
-            # encode_batch_size stays in the key: batch shapes can change float rounding (and so ties);
-            # the thread count is the resolved one (0 = all cores means this machine's count).
-            "training": self.config.training.model_dump(mode="json", exclude={"num_threads"}),
-            "threads": self.threads if entry.cls.kind == "dense" else "any",
-            "teacher": self.teacher_key(seed) if entry.cls.needs_teacher else None,
-            "device": self.device if entry.cls.kind == "dense" else "any",
-        }
-        return hash_json(key)
+        return keys.fit_key(entry, seed, self.benchmark, self._compute(method), self._teacher_part(method, seed))
+
+    def cell_key(self, method: str, seed: int) -> str:
+        """Content key of one cell's results (:func:`harness.keys.cell_key`).  A fit-cached method's: its
+        :meth:`fit_key` and the evaluated data; any other method's: everything that can change its scores."""
+        entry = self.config.method(method)
+        return keys.cell_key(
+            method,
+            entry,
+            seed,
+            self.benchmark,
+            {"metrics": self.config.metrics, "top_k": self.config.raw.top_k},
+            self._compute(method),
+            self._teacher_part(method, seed),
+            self.fit_key(method, seed) if entry.cls.fit_cached() else None,
+        )
 
     def plan(self) -> list[CellSpec]:
         """Cells of every world, world by world, each in a seed-major order (so one teacher is in memory at
@@ -485,36 +477,12 @@ class Engine:
             for m in self.config.methods
         ]
 
-    def load_cached_cell(self, spec: CellSpec) -> CellOutput | None:
+    def load_cached_cell(self, spec: CellSpec) -> CellDone | None:
+        """The stored cell of ``spec`` (:func:`harness.cell_store.load_cell`), or None."""
         if spec.world not in ("", self.world):
             return self.for_world(spec.world).load_cached_cell(spec)
-        d = self.cache.lookup("cell", {"key": spec.key})
-        if d is None:
-            return None
-        meta = json.loads((d / "cell.json").read_text())
-        runs = {
-            p.relative_to(d / "runs").with_suffix("").as_posix(): p.read_text()
-            for p in sorted((d / "runs").rglob("*.trec"))
-        }
-        mode = self.modes[0]  # a cell stored before results carried the mode was evaluated in its one mode
-        budgets = pd.read_parquet(d / "budgets.parquet") if (d / "budgets.parquet").is_file() else None
-        dev = pd.read_parquet(d / "dev_results.parquet") if (d / "dev_results.parquet").is_file() else None
-        budgets = None if budgets is None else with_world_column(with_mode_column(budgets, mode), self.world)
-        dev = None if dev is None else with_world_column(with_mode_column(dev, mode), self.world)
-        return CellOutput(
-            method=spec.method,
-            seed=spec.seed,
-            key=spec.key,
-            status="done",
-            results=with_world_column(with_mode_column(pd.read_parquet(d / "results.parquet"), mode), self.world),
-            runs=runs,
-            timings=meta.get("timings", {}),
-            from_cache=True,
-            info=meta.get("info", {}),
-            budgets=budgets,
-            dev_results=dev,
-            world=self.world,
-        )
+        # a cell stored before results carried the mode was evaluated in its one mode
+        return cell_store.load_cell(self.cache, spec, self.modes[0], self.world)
 
     def store_cell(self, out: CellOutput) -> None:
         """Put a finished cell into the cache (driver side; failed cells are never stored)."""
@@ -523,65 +491,52 @@ class Engine:
         if out.world not in ("", self.world):
             self.for_world(out.world).store_cell(out)
             return
-
-        def build(tmp: Path) -> None:
-            assert out.results is not None  # a "done" cell always has results
-            out.results.to_parquet(tmp / "results.parquet", index=False)
-            if out.budgets is not None:
-                out.budgets.to_parquet(tmp / "budgets.parquet", index=False)
-            if out.dev_results is not None:
-                out.dev_results.to_parquet(tmp / "dev_results.parquet", index=False)
-            (tmp / "runs").mkdir()
-            for name, text in out.runs.items():  # name: language, or mode/language
-                (tmp / "runs" / f"{name}.trec").parent.mkdir(parents=True, exist_ok=True)
-                (tmp / "runs" / f"{name}.trec").write_text(text)
-            (tmp / "cell.json").write_text(
-                json.dumps({"method": out.method, "seed": out.seed, "timings": out.timings, "info": out.info}, indent=1)
-            )
-
-        self.cache.get_or_build("cell", {"key": out.key}, build)
+        cell_store.store_cell(self.cache, out)
 
     def run_key(self, method: str, seed: int, language: str, split: str, mode: str | None = None) -> dict[str, Any]:
-        """What determines one (mode, language, split)'s stored run (top-``k`` with scores), nothing more.
+        """What determines one (mode, language, split)'s stored run (top-``k`` with scores), nothing more
+        (:func:`harness.keys.run_key`).
 
         Unlike :meth:`cell_key` it holds neither the metrics nor the tiers (evaluation
         re-scores stored runs), and a method declared ``seed_invariant`` (BM25) has no
-        seed in it: its run is computed once per language and reused by every seed.
+        seed in it: its run is computed once per language and reused by every seed.  A
+        fit-cached method's run is keyed by its fit and this language's data only, so an edit of
+        another language's data reuses it.
         """
         entry = self.config.method(method)
-        invariant = bool(getattr(entry.cls, "seed_invariant", False))
-        dense = entry.cls.kind == "dense"
         mode = mode or self.modes[0]
-        return {
-            "method": method,
-            "plugin": entry.plugin,
-            "version": entry.cls.version,
-            "options": entry.options.model_dump(mode="json"),
-            "seed": None if invariant else seed,
-            # a method whose fit ignores the language set depends on this language's data only
-            "data": (
-                self.benchmark.fingerprint()
-                if entry.cls.fit_uses_languages
-                else {"language": self._language_fingerprint(language, mode), "train": self.train_fingerprint()}
-            ),
-            # the view of the data (e.g. cross-lingual queries over the pivot's corpus): the fingerprint above
-            # covers the whole data and is the same in every mode
-            "served": self.view(mode).evaluation_identity(),
-            "languages": list(self.benchmark.languages) if entry.cls.fit_uses_languages else None,
-            "language": language,
-            "split": split,
-            "top_k": self.config.raw.top_k,
-            "training": self.config.training.model_dump(mode="json", exclude={"num_threads"}),
-            "threads": self.threads if dense else "any",
-            "teacher": self.teacher_key(seed) if entry.cls.needs_teacher else None,
-            "device": self.device if dense else "any",
-            "index_dtype": self.config.raw.index.dtype if dense else None,
-        }
+        fit = self.fit_key(method, seed) if entry.cls.fit_cached() else None
+        by_language = fit is not None or not entry.cls.fit_uses_languages
+        data: Any = (
+            self._language_fingerprint(language, mode)
+            if fit is not None
+            else {"language": self._language_fingerprint(language, mode), "train": self.train_fingerprint()}
+            if by_language
+            else self.benchmark.fingerprint()
+        )
+        return keys.run_key(
+            method,
+            entry,
+            seed,
+            language=language,
+            split=split,
+            # the view of the data (e.g. cross-lingual queries over the pivot's corpus)
+            served=self.view(mode).evaluation_identity(),
+            data=data,
+            languages=None if by_language else list(self.benchmark.languages),
+            top_k=self.config.raw.top_k,
+            index_dtype=self.config.raw.index.dtype if entry.cls.kind == "dense" else None,
+            compute=self._compute(method),
+            teacher=self._teacher_part(method, seed),
+            fit=fit,
+        )
 
-    def _splits(self) -> tuple[str, ...]:
-        return tuple(getattr(self.benchmark, "splits", ("test",)))
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The benchmark's query splits (``"test"``, and ``"dev"`` where it has a tuning split)."""
+        return tuple(self.benchmark.splits)
 
-    def _log_run(self, event: str, spec: CellSpec, mode: str, language: str, split: str) -> None:
+    def log_run(self, event: str, spec: CellSpec, mode: str, language: str, split: str) -> None:
         from harness.index import cache_log
 
         cache_log(
@@ -595,11 +550,11 @@ class Engine:
         out = {}
         for mode in self.modes:
             for lang in self.benchmark.languages:
-                for sp in self._splits():
+                for sp in self.splits:
                     d = self.cache.lookup("run", self.run_key(spec.method, spec.seed, lang, sp, mode))
                     if d is not None:
                         out[(mode, lang, sp)] = read_trec_run(d / "run.trec")
-                        self._log_run("hit", spec, mode, lang, sp)
+                        self.log_run("hit", spec, mode, lang, sp)
         return out
 
     def evaluate(
@@ -609,118 +564,83 @@ class Engine:
         label: str = "",
         stored: dict[tuple[str, str, str], dict[str, dict[str, float]]] | None = None,
     ) -> dict[str, Any]:
-        """Retrieve and score every language on every split of the benchmark, in every mode.
+        """Retrieve and score every language on every split, in every mode (:func:`harness.cell_evaluation.evaluate`)."""
+        return cell_evaluation.evaluate(self, retriever, spec, label, stored)
 
-        Returns ``{"results": {split: per-query DataFrame}, "runs": {name: TREC text of the
-        test split}, "retrieve": s, "evaluate": s, "left_out": {"<name>:<split>": {"n", "of",
-        "examples"}}}`` (``name``: :func:`run_name`; ``left_out``: queries a run ranks nothing
-        for, which every metric scores 0).  The
-        results carry the ``mode``; the encoder is the same in every mode (a cell trains once).
-        A corpus's documents are encoded once for all splits, languages and modes that search
-        it (one document index, :mod:`harness.index`: in cross-lingual mode every language
-        searches the pivot's corpus; a checkpoint's private indexes are shared the same way
-        within this call and removed at its end).  ``stored`` runs (from :meth:`cached_runs`)
-        are evaluated as they are; the final evaluation of a cell (no ``label``) stores every
-        run it computes in the ``run`` stage.
+    def _fitted(self, spec: CellSpec, method: Any, ctx: Any, checkpoints: list[pd.DataFrame]) -> tuple[Any, str]:
+        """``method``'s fitted retriever for ``spec``, and how it was obtained: ``"computed"`` (fitted now and
+        stored in stage ``fit``), ``"loaded"`` (from stage ``fit``: no training) or ``"off: <reason>"``
+        (fitted now, not stored: the method implements no :meth:`~harness.plugin.Method.save`/``load``, or
+        its retriever could not be saved).
+
+        Budget-curve checkpoints (``ctx.train(eval_at=...)``) are evaluated as they come during a fit and,
+        for a fit-cached method, saved with the fit (``checkpoints/<i>/`` and their budgets in ``fit.json``);
+        a loaded fit evaluates its stored checkpoints the same way, so a curve never needs a re-fit.
+        ``checkpoints`` receives each checkpoint's results (:func:`~harness.cell_evaluation.with_budget`); ``ctx.diagnostics``
+        the fit's diagnostics (stored with the fit, restored on load).  The stage is written atomically
+        (:meth:`harness.cache.Cache.get_or_build`: a temporary directory renamed into place).
         """
-        from harness import corpus
-        from harness.evaluation import evaluate_per_query
-        from harness.index import discard_index
-        from harness.retrieval import trec_run_text
+        from harness.index import cache_log
 
-        stored = stored or {}
-        splits = self._splits()
-        modes = self.modes
-        frames: dict[str, list[pd.DataFrame]] = {sp: [] for sp in splits}
-        runs: dict[str, str] = {}
-        t_ret = t_eval = 0.0
-        k = self.config.raw.top_k
-        tag = f"{spec.method}.{spec.seed}"
-        private: dict[Any, Any] = {}  # (corpus, document language) -> a checkpoint's index, shared within this call
-        left_out: dict[str, dict[str, Any]] = {}  # "<run name>:<split>" -> queries the run ranks nothing for
+        entry = self.config.method(spec.method)
+        unsaved: list[str] = []
+
+        def fit(save_to: Path | None) -> Any:
+            saved: list[dict[str, Any]] = []
+
+            def checkpoint(encoder: Any, budget: dict[str, Any]) -> None:
+                ev = self.evaluate(encoder, spec, label=f"checkpoint at {budget['steps']} steps")
+                checkpoints.append(with_budget(ev["results"], budget))
+                if save_to is not None and not unsaved:
+                    try:
+                        method.save(encoder, save_to / "checkpoints" / str(len(saved)))
+                        saved.append(dict(budget))
+                    except (NotImplementedError, TypeError) as e:
+                        unsaved.append(f"checkpoint not saved ({type(e).__name__}: {e})")
+
+            ctx.checkpoint = checkpoint
+            # torch's global generator is forked and seeded from the method's own stream, so
+            # draws outside ctx.train (e.g. initialising a new layer) are reproducible too.
+            with seeded_torch(seeding.torch_seed(spec.seed, "method", entry.plugin, "fit")):
+                retriever = method.fit(ctx)
+            _check_retriever(retriever, spec.method)
+            if save_to is not None:
+                try:
+                    if unsaved:
+                        raise TypeError(unsaved[0])
+                    method.save(retriever, save_to / "retriever")
+                except (NotImplementedError, TypeError) as e:
+                    raise _Unsaved(retriever, f"{type(e).__name__}: {e}") from e
+                meta = {"method": spec.method, "diagnostics": _jsonable(ctx.diagnostics), "checkpoints": saved}
+                (save_to / "fit.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+            return retriever
+
+        if not entry.cls.fit_cached():
+            return fit(None), "off: the method implements no save/load (harness.plugin.Method.save)"
+        key = {"key": self.fit_key(spec.method, spec.seed)}
+        built: list[Any] = []
         try:
-            for mode in modes:
-                view = self.view(mode)
-                for lang in self.benchmark.languages:
-                    tops = [corpus.topics(view, lang, sp) for sp in splits]
-                    todo = [i for i, sp in enumerate(splits) if (mode, lang, sp) not in stored]
-                    split_runs = {
-                        i: stored[(mode, lang, sp)] for i, sp in enumerate(splits) if (mode, lang, sp) in stored
-                    }
-                    if todo:
-                        t0 = time.perf_counter()
-                        where = (
-                            f"{spec.label} language={lang}"
-                            + (f" mode={mode}" if len(modes) > 1 else "")
-                            + (f" ({label})" if label else "")
-                        )
-                        got = retrieve_splits(
-                            retriever,
-                            view,
-                            lang,
-                            [tops[i].queries for i in todo],
-                            k,
-                            self.device,
-                            root=self.cache.root,
-                            index=self.config.raw.index,
-                            label=where,
-                            cache=not label,  # checkpoints: private indexes, not kept
-                            private=private,
-                            runner=self.shard_runner,
-                            unit_norm=self.config.model.normalize,
-                        )
-                        t_ret += time.perf_counter() - t0
-                        for i, run in zip(todo, got):
-                            split_runs[i] = run
-                            if not label:
-                                text = trec_run_text(run, tag=tag, k=k)
-                                if splits[i] == "test":
-                                    runs[run_name(mode, lang, modes)] = text
-                                self.cache.get_or_build(
-                                    "run",
-                                    self.run_key(spec.method, spec.seed, lang, splits[i], mode),
-                                    functools.partial(_write_run, text=text),
-                                )
-                                self._log_run("computed", spec, mode, lang, splits[i])
-                    for i, (sp, top) in enumerate(zip(splits, tops)):
-                        run = split_runs[i]
-                        left = left_out_queries(top.queries, run)
-                        if left:  # scored 0 by every metric (trec_eval -c): counted, so a reader can see it
-                            left_out[f"{run_name(mode, lang, modes)}:{sp}"] = {
-                                "n": len(left),
-                                "of": len(top.queries),
-                                "examples": left[:5],
-                            }
-                        t0 = time.perf_counter()
-                        df = evaluate_per_query(top.qrels, run, self.config.metrics)
-                        t_eval += time.perf_counter() - t0
-                        df.insert(0, "tier", top.tier)
-                        df.insert(0, "language", lang)
-                        df.insert(0, "mode", mode)
-                        df.insert(0, "seed", spec.seed)
-                        df.insert(0, "method", spec.method)
-                        df.insert(0, "world", self.world)
-                        frames[sp].append(df)
-                        name = run_name(mode, lang, modes)
-                        if sp == "test" and not label and name not in runs:  # checkpoints keep no runs
-                            runs[name] = trec_run_text(run, tag=tag, k=k)
-        finally:
-            for idx in private.values():
-                discard_index(idx)
-        results = {}
-        for sp, fs in frames.items():
-            r = pd.concat(fs, ignore_index=True)[RESULT_COLUMNS]
-            r["seed"] = r["seed"].astype("int64")
-            r["world"] = r["world"].astype("string")
-            bad = r["value"].isna()
-            if bad.any():
-                raise FloatingPointError(f"{int(bad.sum())} NaN metric values for {spec.label} {label}".strip())
-            results[sp] = r
-        return {"results": results, "runs": runs, "retrieve": t_ret, "evaluate": t_eval, "left_out": left_out}
+            d = self.cache.get_or_build("fit", key, lambda tmp: built.append(fit(tmp)))
+        except _Unsaved as e:  # fitted, but its retriever cannot be saved: used as it is, nothing stored
+            cache_log(self.cache.root, "unsaved", "fit", method=spec.method, seed=spec.seed, reason=e.reason)
+            return e.retriever, f"off: {e.reason}"
+        if built:
+            cache_log(self.cache.root, "computed", "fit", method=spec.method, seed=spec.seed)
+            return built[0], "computed"
+        meta = json.loads((d / "fit.json").read_text(encoding="utf-8"))
+        ctx.diagnostics.update(meta["diagnostics"])
+        for i, budget in enumerate(meta["checkpoints"]):
+            encoder = method.load(d / "checkpoints" / str(i), ctx)
+            ev = self.evaluate(encoder, spec, label=f"checkpoint at {budget['steps']} steps")
+            checkpoints.append(with_budget(ev["results"], budget))
+        retriever = method.load(d / "retriever", ctx)
+        _check_retriever(retriever, spec.method)
+        cache_log(self.cache.root, "hit", "fit", method=spec.method, seed=spec.seed)
+        return retriever, "loaded"
 
     def run_cell(self, spec: CellSpec) -> CellOutput:
         """Compute one cell (no cache lookup); failures are returned, not raised."""
-        from harness.plugin import Encoder, FitContext, Searcher
+        from harness.plugin import FitContext
 
         if spec.world not in ("", self.world):
             return self.for_world(spec.world).run_cell(spec)
@@ -729,7 +649,7 @@ class Engine:
         try:
             stored = self.cached_runs(spec)
             wants_curve = bool(getattr(entry.options, "eval_at", None))
-            if not wants_curve and len(stored) == len(self.modes) * len(self.benchmark.languages) * len(self._splits()):
+            if not wants_curve and len(stored) == len(self.modes) * len(self.benchmark.languages) * len(self.splits):
                 # every run is stored: re-score them (e.g. a metric was added); no teacher, no fit, no encoding
                 ev = self.evaluate(None, spec, stored=stored)
                 timings.update(retrieve=0.0, evaluate=ev["evaluate"])
@@ -754,55 +674,25 @@ class Engine:
                 base_model=self.base_dir() if entry.cls.needs_teacher else None,
             )
             checkpoints: list[pd.DataFrame] = []
-
-            def checkpoint(encoder: Any, budget: dict[str, Any]) -> None:
-                ev = self.evaluate(encoder, spec, label=f"checkpoint at {budget['steps']} steps")
-                checkpoints.append(_with_budget(ev["results"], budget))
-
-            ctx.checkpoint = checkpoint
             t0 = time.perf_counter()
-            # torch's global generator is forked and seeded from the method's own stream, so
-            # draws outside ctx.train (e.g. initialising a new layer) are reproducible too.
-            with seeded_torch(seeding.torch_seed(spec.seed, "method", entry.plugin, "fit")):
-                retriever = method.fit(ctx)
+            retriever, fit_cache = self._fitted(spec, method, ctx, checkpoints)
             timings["fit"] = time.perf_counter() - t0
-            if not isinstance(retriever, (Encoder, Searcher)):
-                raise TypeError(
-                    f"method {spec.method!r}: fit() returned {type(retriever).__name__}, which is neither "
-                    "an Encoder (encode_queries/encode_documents) nor a Searcher (search)"
-                )
             ev = self.evaluate(retriever, spec, stored=stored)
             timings["retrieve"] = ev["retrieve"]
             timings["evaluate"] = ev["evaluate"]
             budgets = None
             if checkpoints:  # the curve ends with the final result at the final budget
-                final = _with_budget(ev["results"], ctx.diagnostics.get("budget") or {})
+                final = with_budget(ev["results"], ctx.diagnostics.get("budget") or {})
                 budgets = pd.concat([*checkpoints, final], ignore_index=True)
-            return _done(spec, entry, ev, timings, dict(ctx.diagnostics), budgets, world=self.world)
+            return _done(
+                spec, entry, ev, timings, {**ctx.diagnostics, "fit_cache": fit_cache}, budgets, world=self.world
+            )
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):  # the environment failed, not the cell: stop the run
                 raise
-            return CellOutput(
-                spec.method,
-                spec.seed,
-                spec.key,
-                "failed",
-                timings=timings,
-                error=f"{type(e).__name__}: {e}",
-                traceback=traceback.format_exc(),
-                world=self.world,
-            )
+            return CellFailed.of(replace(spec, world=self.world), e, timings)
         except Exception as e:  # noqa: BLE001 - a failed cell must not stop the matrix
-            return CellOutput(
-                spec.method,
-                spec.seed,
-                spec.key,
-                "failed",
-                timings=timings,
-                error=f"{type(e).__name__}: {e}",
-                traceback=traceback.format_exc(),
-                world=self.world,
-            )
+            return CellFailed.of(replace(spec, world=self.world), e, timings)
 
 
 def _done(
@@ -820,11 +710,10 @@ def _done(
         info["seed_invariant"] = True
     if ev.get("left_out"):  # queries the retriever returned nothing for (scored 0): in the manifest's cell info
         info["queries_left_out"] = ev["left_out"]
-    return CellOutput(
+    return CellDone(
         spec.method,
         spec.seed,
         spec.key,
-        "done",
         ev["results"]["test"],
         ev["runs"],
         timings,
@@ -835,20 +724,23 @@ def _done(
     )
 
 
-def _with_budget(results: dict[str, pd.DataFrame], budget: dict[str, Any]) -> pd.DataFrame:
-    """Per-split results of one checkpoint as budget-curve rows (``split`` and ``budget_*`` columns)."""
-    frames = []
-    for split, df in results.items():
-        df = df.copy()
-        df["split"] = split
-        for k in ("steps", "examples", "seconds"):
-            df[f"budget_{k}"] = budget.get(k)
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
+class _Unsaved(Exception):
+    """A fit whose retriever could not be saved (raised out of the ``fit`` stage's build, so nothing is stored)."""
+
+    def __init__(self, retriever: Any, reason: str):
+        super().__init__(reason)
+        self.retriever, self.reason = retriever, reason
 
 
-def _write_run(tmp: Path, text: str) -> None:
-    (tmp / "run.trec").write_text(text)
+def _check_retriever(retriever: Any, method: str) -> None:
+    """``retriever`` is an Encoder or a Searcher, else a TypeError naming the method."""
+    from harness.plugin import Encoder, Searcher
+
+    if not isinstance(retriever, (Encoder, Searcher)):
+        raise TypeError(
+            f"method {method!r}: fit() returned {type(retriever).__name__}, which is neither "
+            "an Encoder (encode_queries/encode_documents) nor a Searcher (search)"
+        )
 
 
 def _jsonable(obj: Any) -> Any:
@@ -857,275 +749,3 @@ def _jsonable(obj: Any) -> Any:
         return obj
     except TypeError:
         return json.loads(json.dumps(obj, default=str))
-
-
-class NonFiniteOutputError(FloatingPointError):
-    """An encoder or searcher returned NaN or infinite values (a broken model, not a ranking)."""
-
-
-def _check_finite(x: Any, what: str, label: str) -> None:
-    import torch
-
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
-    bad = ~torch.isfinite(t)
-    if bool(bad.any()):
-        rows = int(bad.reshape(len(t), -1).any(-1).sum()) if t.ndim else 1
-        raise NonFiniteOutputError(
-            f"{label}: {what} contain NaN or infinite values ({rows} of {len(t) if t.ndim else 1} rows); "
-            "the model's weights are probably broken (diverged training): lower the method's learning rate, "
-            "or check the model directory"
-        )
-
-
-#: Tolerance of the unit-norm contract: every embedding row must satisfy ``| ||e||_2 - 1 | <= UNIT_NORM_TOL``.
-#: Float32 normalisation leaves ~1e-7; a half-precision model normalised in float32 stays under 1e-6;
-#: 1e-3 leaves a wide margin while still catching any real rescaling (a row scaled by 1.001 is caught).
-UNIT_NORM_TOL = 1e-3
-
-
-class UnnormalisedEmbeddingError(ValueError):
-    """An encoder returned rows that are not L2-normalised (``model.normalize = true``): scores would not be cosines."""
-
-
-def _check_unit_norm(x: Any, what: str, label: str) -> None:
-    """Raise :class:`UnnormalisedEmbeddingError` if a row of ``x`` (``(n, dim)``) has an L2 norm off 1 by more than
-    :data:`UNIT_NORM_TOL`; the message names ``label`` (method, seed, language), the side and the norms seen."""
-    import torch
-
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    if t.ndim != 2 or t.shape[0] == 0:
-        return
-    norms = torch.linalg.vector_norm(t.detach().double(), dim=1)  # (n,)
-    off = (norms - 1.0).abs() > UNIT_NORM_TOL
-    if bool(off.any()):
-        side = "query" if what.startswith("query") else "document"
-        lo, hi = float(norms.min()), float(norms.max())
-        sample = ", ".join(f"{v:.4g}" for v in norms[off][:5].tolist())
-        raise UnnormalisedEmbeddingError(
-            f"{label}: {side}-side embeddings are not L2-normalised: {int(off.sum())} of {len(norms)} rows have "
-            f"norms off 1 by more than {UNIT_NORM_TOL:g} (norms seen {lo:.4g} to {hi:.4g}; e.g. {sample}). "
-            "Scores are inner products of unit vectors (cosines): return "
-            "torch.nn.functional.normalize(x, dim=-1) from encode_queries/encode_documents, "
-            "or set model.normalize = false to search by raw inner product"
-        )
-
-
-def _check_embeddings(x: Any, what: str, label: str, unit_norm: bool) -> None:
-    """Finite values (:func:`_check_finite`), then unit norms where the config promises them."""
-    _check_finite(x, what, label)
-    if unit_norm:
-        _check_unit_norm(x, what, label)
-
-
-class SearcherOutputError(ValueError):
-    """A searcher returned doc ids that are not in the corpus, or queries it was not asked."""
-
-
-def _check_searcher_run(run: Mapping[str, Mapping[str, float]], queries: Mapping[str, str], corpus: Any, label: str):
-    """Every ranked doc id is in ``corpus`` and every query id was asked; else :class:`SearcherOutputError`."""
-    strange = [q for q in run if q not in queries]
-    if strange:
-        raise SearcherOutputError(
-            f"{label}: the searcher returned {len(strange)} query ids it was not given (e.g. {strange[:3]}); "
-            "search() must key its result by the ids of the queries it receives"
-        )
-    unknown: list[str] = []
-    n_unknown = 0
-    for docs in run.values():
-        for d in docs:
-            if d not in corpus:
-                n_unknown += 1
-                if len(unknown) < 5 and d not in unknown:
-                    unknown.append(d)
-    if n_unknown:
-        raise SearcherOutputError(
-            f"{label}: the searcher ranked {n_unknown} doc ids that are not in the corpus (e.g. {unknown}); "
-            "search() must return ids of the documents in data.corpus"
-        )
-
-
-def left_out_queries(queries: Mapping[str, Any], run: Mapping[str, Mapping[str, float]]) -> list[str]:
-    """Ids of ``queries`` the run ranks nothing for (absent or empty): scored 0 by every metric."""
-    return [q for q in sorted(queries) if not run.get(q)]
-
-
-def retrieve_splits(
-    retriever,
-    bench,
-    language: str,
-    query_sets: Sequence[Mapping[str, str]],
-    k: int,
-    device: str,
-    *,
-    root: Path,
-    index=None,
-    label: str = "",
-    cache: bool = True,
-    runner: Any = None,
-    private: dict | None = None,
-    unit_norm: bool = False,
-) -> list[dict[str, dict[str, float]]]:
-    """Top-``k`` runs of several query sets over ``language``'s corpus, ranked by the
-    harness's tie rule (:mod:`harness.search`).
-
-    ``private`` (with ``cache=False``): the caller's memo of uncached indexes, shared by the
-    languages and modes that search one corpus; the caller removes them
-    (:func:`harness.index.dense_run`).
-
-    A dense retriever goes through the cached document index (encoded once for every query
-    set, its shards by ``runner``) and sharded exact search (:func:`harness.index.dense_run`); a searcher ranks the
-    corpus itself.  Non-finite embeddings or scores fail the cell
-    (:class:`NonFiniteOutputError`, naming ``label``): a NaN ranking is arbitrary and must
-    never be scored as a result.  With ``unit_norm`` (``model.normalize = true``, the default)
-    every query and document embedding must have L2 norm 1 within :data:`UNIT_NORM_TOL`
-    (:class:`UnnormalisedEmbeddingError`): unnormalised rows turn cosine search into a
-    norm-weighted one and silently change the ranking; an encoder whose scores are meant as
-    raw inner products says so with an attribute ``unit_norm = False``.  A searcher's run may name only
-    documents of the corpus and only the queries it was given (:class:`SearcherOutputError`);
-    queries it leaves out score 0 and are counted by the caller (:func:`left_out_queries`).
-    """
-    from harness.index import dense_run
-    from harness.plugin import Encoder
-    from harness.search import rank_run
-
-    label = label or f"language={language}"
-    if isinstance(retriever, Encoder):
-        kw = {} if index is None else {"dtype": index.dtype, "shard_size": index.shard_size}
-        return dense_run(
-            retriever,
-            bench,
-            language,
-            query_sets,
-            k,
-            root=root,
-            device=device,
-            # an encoder declaring unit_norm = False (e.g. language-centring without renormalize) opts out
-            check=functools.partial(
-                _check_embeddings, label=label, unit_norm=unit_norm and getattr(retriever, "unit_norm", True)
-            ),
-            cache=cache,
-            runner=runner,
-            private=private,
-            **kw,
-        )
-    data = bench.language_data(language)
-    out = []
-    for queries in query_sets:
-        qids = sorted(queries)
-        run = retriever.search({q: queries[q] for q in qids}, data, k)
-        _check_finite([s for r in run.values() for s in r.values()] or [0.0], "search scores", label)
-        _check_searcher_run(run, queries, data.corpus, label)
-        out.append(rank_run(run, k))
-    return out
-
-
-#: Engines of this process by (config text, cache root, device): a worker process (local pool
-#: or Ray) builds one per config and reuses its memoised benchmark, base encoder and teachers
-#: across the cells it runs.  Engines hold no per-cell state, so reuse changes no result.
-_WORKER_ENGINES: dict[tuple[str, str, str | None, str | None], "Engine"] = {}
-
-
-def _worker_engine(config_text: str, config_source: str, cache_root: str | None, device: str | None) -> "Engine":
-    key = (config_text, config_source, cache_root, device)
-    engine = _WORKER_ENGINES.get(key)
-    if engine is None:
-        import tomllib
-
-        from harness.config import config_from_dict
-
-        config = config_from_dict(tomllib.loads(config_text), source=config_source, text=config_text)
-        cache = Cache(cache_root) if cache_root else Cache.default()
-        engine = Engine(config, cache, progress=False, device=device)
-        _WORKER_ENGINES.clear()  # one config at a time: do not hold another run's teachers
-        _WORKER_ENGINES[key] = engine
-    return engine
-
-
-def run_cell_timed(engine: "Engine", spec: CellSpec, timeout: float | None) -> CellOutput:
-    """``engine.run_cell(spec)`` stopped after ``timeout`` seconds (``[executor] cell_timeout``; None: no limit).
-
-    The shared stages the cell needs (base encoder, the seed's teacher) are built or loaded
-    first, outside the limit: the timeout measures the cell's own work (fit, encoding,
-    retrieval, evaluation).  A cell past its limit is stopped (:func:`harness.interrupts.cell_deadline`:
-    it unwinds, its temporary files are removed) and returned as failed, naming the cell and the limit.
-    """
-    from harness.interrupts import CellTimeout, cell_deadline
-
-    if timeout is not None and engine.config.method(spec.method).cls.needs_teacher:
-        try:
-            engine.teacher(spec.seed)
-        except Exception:  # noqa: BLE001 - the cell itself reports the error, with its traceback
-            pass
-    t0 = time.perf_counter()
-    try:
-        with cell_deadline(timeout, spec.label):
-            return engine.run_cell(spec)
-    except CellTimeout as e:
-        return CellOutput(
-            spec.method,
-            spec.seed,
-            spec.key,
-            "failed",
-            timings={"timeout": round(time.perf_counter() - t0, 3)},
-            error=f"CellTimeout: {e}",
-            traceback=traceback.format_exc(),
-        )
-
-
-def execute_cell_remote(
-    config_text: str,
-    config_source: str,
-    spec: CellSpec,
-    cache_root: str | None,
-    device: str | None = None,
-    shard_runner: Any = None,
-    timeout: float | None = None,
-) -> CellOutput:
-    """Run one cell in a worker process (e.g. a Ray worker) from the config's TOML text.
-
-    Uses the worker's own cache (``cache_root`` or the default); returns outputs to the driver,
-    which writes them: no shared file system is assumed.  ``shard_runner`` encodes the
-    document-index shards (e.g. one Ray task per shard; None: in this process).  ``timeout``:
-    seconds the cell may run (:func:`run_cell_timed`).
-    """
-    from harness.interrupts import working
-
-    with working():  # SIGTERM from the driver unwinds the cell, then the worker exits
-        engine = _worker_engine(config_text, config_source, cache_root, device)
-        engine.shard_runner = shard_runner  # per cell: the runner holds no state
-        cached = engine.load_cached_cell(spec)
-        if cached is not None:
-            return cached
-        out = run_cell_timed(engine, spec, timeout)
-        if out.status == "done":
-            engine.store_cell(out)
-        return out
-
-
-def build_stage_remote(
-    config_text: str, config_source: str, stage: str, seed: int | None, cache_root: str | None, device: str | None
-) -> float:
-    """Build (or load) a shared stage in a worker process: ``"base"`` or ``"teacher"`` (of ``seed``).
-
-    Returns the seconds it took.  The stage lands in the cache (keyed by its own identity), where
-    the cells that need it find it; a worker that needs a stage another is building waits on the
-    cache's lock.
-    """
-    from harness.interrupts import working
-
-    with working():  # SIGTERM from the driver unwinds the build, then the worker exits
-        engine = _worker_engine(config_text, config_source, cache_root, device)
-        engine.progress = True  # a stage's training reports its steps (as lines in a worker: harness.training)
-        try:
-            if stage == "teacher" and engine.config.model.base == "mini":
-                engine.base_dir()  # waits while another worker builds it: not part of the teacher's time
-            t0 = time.perf_counter()
-            if stage == "base":
-                engine.base_dir()
-            elif stage == "teacher" and seed is not None:
-                engine.teacher(seed)
-            else:
-                raise ValueError(f"unknown stage {stage!r}")
-            return time.perf_counter() - t0
-        finally:
-            engine.progress = False  # the worker's cells stay quiet (the driver's bar counts them)

@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # heavy imports stay lazy
 
     from harness.benchmarks.base import Benchmark, LanguageData
     from harness.cache import Cache
-    from harness.engine import CellOutput, CellSpec, Engine
+    from harness.cells import CellOutput, CellSpec
     from harness.training import TrainStats
 
 B = TypeVar("B")
@@ -359,6 +359,35 @@ class Method(abc.ABC, Generic[ConfigT]):
     def fit(self, ctx: FitContext) -> Encoder | Searcher:
         """Train (or not) and return a retriever for every language of the benchmark."""
 
+    # ------------------------------------------------------------------ fit cache (optional)
+    def save(self, retriever: Encoder | Searcher, directory: Path) -> None:
+        """Write a fitted ``retriever`` (what :meth:`fit` returned, or an encoder a budget-curve
+        checkpoint evaluated) into ``directory``, so that :meth:`load` rebuilds it.
+
+        Optional.  A method implementing both ``save`` and ``load`` is *fit-cached*: its fit is
+        stored in the cache's ``fit`` stage, keyed by its training inputs only (plugin, version,
+        options, seed, teacher, training settings and the benchmark's
+        :meth:`~harness.benchmarks.base.Benchmark.training_fingerprints`), and a corpus or qrels
+        edit re-evaluates the stored fit instead of re-training.  Implement it only if ``fit``
+        reads nothing of the evaluated data (corpus, queries, qrels).  The default raises
+        NotImplementedError: the method is fitted every time its cell is computed.
+        :class:`harness.fitted.SavesFittedRetriever` implements both for retrievers with
+        ``save_fitted``/``load_fitted`` (the built-in students do).
+        """
+        raise NotImplementedError(f"method {self.name or type(self).__name__!r} does not save its fits")
+
+    def load(self, directory: Path, ctx: FitContext) -> Encoder | Searcher:
+        """The retriever :meth:`save` wrote into ``directory``, rebuilt with ``ctx`` (its teacher, device).
+
+        Must encode (or search) exactly as the saved one did.  See :meth:`save`.
+        """
+        raise NotImplementedError(f"method {self.name or type(self).__name__!r} does not load fits")
+
+    @classmethod
+    def fit_cached(cls) -> bool:
+        """Whether the method implements :meth:`save` and :meth:`load` (its fits are cached by their training inputs)."""
+        return cls.save is not Method.save and cls.load is not Method.load
+
 
 def _config_argument(cls: type) -> type[BaseModel] | None:
     """``X`` when ``cls`` subclasses ``Method[X]`` directly with a concrete model ``X``, else None."""
@@ -373,7 +402,8 @@ class Executor(abc.ABC):
     """Base class of executors: they run cells and yield each one's output as it finishes.
 
     An executor never writes results itself: the driver (``harness.runner``) caches each
-    :class:`~harness.engine.CellOutput` and writes the run directory.  Subclasses set a
+    :data:`~harness.cells.CellOutput` and writes the run directory.  ``engine`` is the driver's
+    :class:`harness.engine.Engine` (typed loosely: this module sits below the engine).  Subclasses set a
     closed ``Config`` (the ``[executor]`` table's keys besides ``kind``) and implement
     :meth:`run`; :meth:`device` may fix the device cells run on (e.g. CUDA on GPU workers).
     """
@@ -381,7 +411,7 @@ class Executor(abc.ABC):
     name: ClassVar[str] = ""
     Config: ClassVar[type[BaseModel]] = EmptyConfig
 
-    def __init__(self, options: BaseModel | None, engine: "Engine"):
+    def __init__(self, options: BaseModel | None, engine: Any):
         from harness.options import validate_section
 
         self.options = validate_section(self.Config, options, "executor")

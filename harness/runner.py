@@ -36,7 +36,8 @@ import pandas as pd
 
 from harness.cache import Cache
 from harness.config import HarnessConfig
-from harness.engine import RESULT_COLUMNS, CellOutput, CellSpec, Engine
+from harness.cells import RESULT_COLUMNS, CellDone, CellFailed, CellOutput, CellSpec
+from harness.engine import Engine
 from harness.manifest import build_manifest, now
 from harness.progress import WorkEta
 from harness.run_store import RunStore, finished_run
@@ -52,7 +53,7 @@ def default_run_dir(config: HarnessConfig) -> Path:
 class RunResult:
     run_dir: Path
     status: str  # "complete" | "partial"
-    failed: list[CellOutput] = field(default_factory=list)
+    failed: list[CellFailed] = field(default_factory=list)
     cells: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     #: the run directory already held this config's complete run: nothing was computed or written
@@ -229,7 +230,7 @@ def execute(p: Plan, engine: Engine, store: RunStore, progress: bool, log: Calla
         c = p.cells[(out.world, out.method, out.seed)]
         c.update(status=out.status, from_cache=out.from_cache, timings=out.timings)
         where = f"{out.method}/seed={out.seed}" + (f"/world={out.world}" if multi else "")
-        if out.status == "done":
+        if isinstance(out, CellDone):
             engine.store_cell(out)
             total = sum(out.timings.values())
             log(f"cell {where}: done in {total:.1f} s")
@@ -263,8 +264,8 @@ def planned_work(engine: Engine, p: Plan, log: Callable[[str], None]) -> WorkEta
 class Collected:
     """What the run directory is written from: the finished and failed cells and their tables."""
 
-    done: list[CellOutput]
-    failed: list[CellOutput]
+    done: list[CellDone]
+    failed: list[CellFailed]
     qrels: dict[str, Any]  # run name (world/mode/language) -> qrels
     data_problems: dict[str, Any]
     results: pd.DataFrame
@@ -277,15 +278,15 @@ def collect(p: Plan, engine: Engine, log: Callable[[str], None]) -> Collected:
     """The outputs in matrix order, each language's judged qrels (checked against its corpus), the
     per-query tables and the teacher-level world measures."""
     from harness import corpus
-    from harness.engine import run_name
+    from harness.cells import run_name
     from harness.validation import qrels_problems
 
     config, bench = engine.matrix_config, engine.benchmark
     worlds, modes = config.worlds, engine.modes
     multi = len(worlds) > 1
     keys = [(s.world, s.method, s.seed) for s in p.specs]
-    done = [p.outputs[k] for k in keys if p.outputs[k].status == "done"]
-    failed = [p.outputs[k] for k in keys if p.outputs[k].status != "done"]
+    done = [o for o in (p.outputs[k] for k in keys) if isinstance(o, CellDone)]
+    failed = [o for o in (p.outputs[k] for k in keys) if isinstance(o, CellFailed)]
     qrels: dict[str, Any] = {}
     data_problems: dict[str, Any] = {}
     for world, mode in ((w, m) for w in worlds for m in modes):

@@ -55,6 +55,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -552,6 +553,21 @@ class QuerySideEncoder:
 
     def encode_documents(self, texts: Sequence[str], language: str) -> "torch.Tensor":
         return self.document_encoder.encode_documents(texts, language)
+
+    def save_fitted(self, directory: Any) -> None:
+        """Fit-cache hook (:mod:`harness.fitted`): the student only (documents go through ``ctx.teacher`` on load)."""
+        from harness.fitted import save_retriever
+
+        save_retriever(self.student, Path(directory) / "student")
+
+    @classmethod
+    def load_fitted(cls, directory: Any, ctx: "FitContext") -> "QuerySideEncoder":
+        """Fit-cache hook: the saved student over the seed's teacher (``ctx.teacher``)."""
+        from harness.fitted import load_retriever
+
+        if ctx.teacher is None:
+            raise ValueError(f"method {ctx.method!r}: a query-side student needs the seed's teacher to load")
+        return cls(load_retriever(Path(directory) / "student", ctx), ctx.teacher)
 
 
 def stats_info(stats: "TrainStats", **extra: Any) -> dict[str, Any]:

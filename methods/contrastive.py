@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
+from harness.fitted import SavesFittedRetriever
 from harness.plugin import Encoder, FitContext, Method
 from harness.registry import register_method
 from harness_methods._alignment import AlignmentConfig, AlignmentStep, fit_alignment
@@ -122,7 +123,7 @@ class _ContrastiveObjective:
 
 
 @register_method("contrastive")
-class Contrastive(Method[ContrastiveConfig]):
+class Contrastive(SavesFittedRetriever, Method[ContrastiveConfig]):
     """Sentence-level contrastive alignment over bitext, student initialised from the teacher.
 
     Hu et al. (Findings of ACL 2023)'s semantic contrastive loss: for a batch of ``B``

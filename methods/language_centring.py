@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from harness.fitted import SavesFittedRetriever
 from harness.options import Options
 from harness.plugin import FitContext, Method
 from harness.registry import register_method
@@ -38,7 +41,7 @@ def estimation_texts(benchmark: Any, language: str) -> list[str]:
 
 
 @register_method("language-centring")
-class LanguageCentring(Method[LanguageCentringConfig]):
+class LanguageCentring(SavesFittedRetriever, Method[LanguageCentringConfig]):
     """The seed's teacher with each language's mean embedding subtracted (no training; a control).
 
     Encoder, for a text x of language l (queries in their language, documents in theirs, which is
@@ -142,6 +145,24 @@ class CentredEncoder:
 
     def encode_documents(self, texts: Sequence[str], language: str) -> "torch.Tensor":
         return self.center(self.teacher.encode_documents(texts, language), language)
+
+    def save_fitted(self, directory: Any) -> None:
+        """Fit-cache hook (:mod:`harness.fitted`): the means (safetensors) and ``renormalize``; the teacher is the seed's."""
+        from safetensors.torch import save_file
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        save_file({lang: m.contiguous() for lang, m in self.means.items()}, str(d / "means.safetensors"))
+        (d / "centring.json").write_text(json.dumps({"renormalize": self.renormalize}), encoding="utf-8")
+
+    @classmethod
+    def load_fitted(cls, directory: Any, ctx: FitContext) -> "CentredEncoder":
+        """Fit-cache hook: the saved means over the seed's teacher (``ctx.teacher``)."""
+        from safetensors.torch import load_file
+
+        d = Path(directory)
+        meta = json.loads((d / "centring.json").read_text(encoding="utf-8"))
+        return cls(ctx.teacher, load_file(str(d / "means.safetensors")), renormalize=bool(meta["renormalize"]))
 
     def document_identity(self, language: str) -> str | None:
         from harness.index import document_identity

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from harness.fitted import SavesFittedRetriever
 from harness.plugin import Encoder, FitContext, Method
 from harness.registry import register_method
 from harness_methods._alignment import AlignmentConfig, AlignmentStep, fit_alignment
@@ -69,7 +70,7 @@ class _OTObjective:
 
 
 @register_method("ot-distill")
-class OTDistill(Method[OTDistillConfig]):
+class OTDistill(SavesFittedRetriever, Method[OTDistillConfig]):
     """Token-level OT distillation from the frozen pivot teacher to a student (OPTICAL-style).
 
     The harness's documented reading of OPTICAL (Huang, Yu & Allan, WSDM 2023; the paper

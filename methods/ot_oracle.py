@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from harness.errors import ConfigError
+from harness.fitted import SavesFittedRetriever
 from harness.plugin import Encoder, FitContext, Method
 from harness.registry import register_method
 from harness_methods._alignment import AlignmentConfig, AlignmentStep, bitext_languages, fit_alignment
@@ -57,7 +58,7 @@ class _OracleObjective:
 
 
 @register_method("ot-oracle")
-class OTOracle(Method[OTOracleConfig]):
+class OTOracle(SavesFittedRetriever, Method[OTOracleConfig]):
     """OT distillation with the true word alignment as its transport plan (a positive control).
 
     The same student, teacher, cost, layer, anchor and training loop as ``ot-distill``; only

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from harness.fitted import SavesFittedRetriever
 from harness.plugin import Encoder, FitContext, Method
 from harness.registry import register_method
 from harness_methods._alignment import AlignmentConfig, AlignmentStep, fit_alignment
@@ -99,7 +100,7 @@ class _Objective:
 
 
 @register_method("token-contrastive")
-class TokenContrastive(Method[TokenContrastiveConfig]):
+class TokenContrastive(SavesFittedRetriever, Method[TokenContrastiveConfig]):
     """Token-level contrastive word alignment from the frozen pivot teacher to a student (AMBER-style).
 
     The token-granularity counterpart of ``contrastive`` and the contrastive counterpart of

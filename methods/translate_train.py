@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 from pydantic import Field
 
+from harness.fitted import SavesFittedRetriever
 from harness.plugin import Encoder, FitContext, Method
 from harness.registry import register_method
 from harness_methods._alignment import stats_info
@@ -35,7 +36,7 @@ class TranslateTrainConfig(TranslatorOptions):
 
 
 @register_method("translate-train")
-class TranslateTrain(Method[TranslateTrainConfig]):
+class TranslateTrain(SavesFittedRetriever, Method[TranslateTrainConfig]):
     """Fine-tune the teacher on its pivot training pairs plus their translations into each language.
 
     For every non-pivot language ``l`` a sample of ``pairs_per_language`` pivot

@@ -265,6 +265,44 @@ class Benchmark(abc.ABC):
         """Per-language data fingerprints, for the manifest."""
         return {lang: self.language_data(lang).fingerprint() for lang in self.languages}
 
+    # -------------------------------------------------------------- per-part fingerprints (training inputs)
+    def train_fingerprint(self) -> str:
+        """Identity of :meth:`train_pairs` (the teacher's training data, and a method's pivot anchor).
+
+        Default: the whole :meth:`fingerprint` (any edit of the data counts as a change of the
+        training pairs).  An adapter that can name the files its training pairs come from
+        overrides it, so that an edit of the evaluated data does not re-train the teacher.
+        """
+        return self.fingerprint()
+
+    def bitext_fingerprint(self) -> str:
+        """Identity of :meth:`bitext` over every language (the alignment methods' training data).
+
+        Default: the whole :meth:`fingerprint`; adapters that read bitext from their own files
+        override it (see :meth:`train_fingerprint`).
+        """
+        return self.fingerprint()
+
+    def training_fingerprints(self) -> dict[str, str]:
+        """Fingerprints of every part a method's fit may read: ``{"train_pairs": ..., "bitext": ...}``.
+
+        Part of a fit's cache key (:meth:`harness.engine.Engine.fit_key`) together with the
+        pivot, languages and tiers; the evaluated corpus, queries and qrels are not in it (a
+        fit-cached method reads none of them while fitting).  An adapter with other training
+        inputs (e.g. held-out alignment data a method trains on) adds them here.
+        """
+        return {"train_pairs": self.train_fingerprint(), "bitext": self.bitext_fingerprint()}
+
+    def check_available(self) -> None:
+        """Raise :class:`harness.errors.DataUnavailableError` now if data the run needs is missing (reads
+        nothing large): the engine calls it before any training.  Default: nothing to check."""
+        return None
+
+    def measurement_bitext(self, language: str, n: int = 1000) -> Sequence[BitextPair] | None:
+        """Held-out bitext (never trained on) for teacher-level alignment measures
+        (:mod:`harness.world_measures`), or None (default): the first ``n`` pairs of :meth:`bitext` are used."""
+        return None
+
     def describe(self) -> dict[str, object]:
         """JSON-serialisable summary for manifests and reports."""
         return {

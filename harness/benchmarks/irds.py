@@ -661,6 +661,13 @@ class IrDatasetsBenchmark(IrdsBenchmark):
         return out
 
     # ------------------------------------------------------------------ provenance
+    def bitext_fingerprint(self) -> str:
+        """The bitext's identity only (its sources' content), not the evaluated collections: an edit of those
+        leaves a fit-cached method's stored fit valid (:meth:`~harness.benchmarks.base.Benchmark.training_fingerprints`)."""
+        from harness.hashing import hash_json
+
+        return hash_json({"adapter": self.adapter_tag, "pivot": self.pivot, "bitext": self._bitext_identity()})
+
     def _fingerprint_payload(self) -> dict[str, Any]:
         import ir_datasets
 

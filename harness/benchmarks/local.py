@@ -533,6 +533,16 @@ class LocalBenchmark(FileBenchmark):
                 self._fingerprint = hash_json(content)
             return self._fingerprint
 
+    def train_fingerprint(self) -> str:
+        """The training-pairs file's sha256 (not the evaluated files): an edit of a corpus, queries or qrels
+        file leaves the teacher's and the fitted methods' cache entries valid."""
+        train = self._digest(self._path(self.options.train_pairs)) if self.options.train_pairs else None
+        return hash_json({"adapter": f"local/{ADAPTER_VERSION}", "pivot": self.pivot, "train": train})
+
+    def bitext_fingerprint(self) -> str:
+        """The sha256 of every language's bitext file (``bitext_dir/<language>.tsv``)."""
+        return hash_json({"adapter": f"local/{ADAPTER_VERSION}", "pivot": self.pivot, "bitext": self._bitext_digests()})
+
     def describe(self) -> dict[str, object]:
         """Summary with per-language counts (streams every language's corpus ids once), including
         ``dropped_unjudged_queries``: queries in the file that had no judgments."""

@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from harness.engine import CellOutput, CellSpec, execute_cell_remote, run_cell_timed
+from harness.cells import CellFailed, CellOutput, CellSpec
 from harness.executors import CellOptions
 from harness.plugin import Executor
 from harness.progress import cells_bar
+from harness.worker import execute_cell_remote, run_cell_timed
 
 if TYPE_CHECKING:
     from harness.engine import Engine
@@ -167,7 +168,7 @@ class LocalExecutor(Executor):
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-        from harness.engine import build_stage_remote
+        from harness.worker import build_stage_remote
 
         engine = self.engine
         texts = {w: engine.for_world(w).config.to_toml() for w in engine.worlds}  # each world's config travels
@@ -242,11 +243,10 @@ class LocalExecutor(Executor):
                     try:
                         yield fut.result()
                     except Exception as e:  # noqa: BLE001 - a worker process died: report the cell as failed
-                        yield CellOutput(
+                        yield CellFailed(
                             spec.method,
                             spec.seed,
                             spec.key,
-                            "failed",
                             error=f"{type(e).__name__} in a local worker process: {e}",
                             traceback=repr(e),
                             world=spec.world,

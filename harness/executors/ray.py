@@ -43,10 +43,12 @@ from collections.abc import Iterator, Sequence
 
 from pydantic import Field, model_validator
 
-from harness.engine import CellOutput, CellSpec, Engine, execute_cell_remote
+from harness.cells import CellFailed, CellOutput, CellSpec
+from harness.engine import Engine
 from harness.executors import CellOptions
 from harness.plugin import Executor
 from harness.progress import cells_bar
+from harness.worker import execute_cell_remote
 
 
 class RayOptions(CellOptions):
@@ -189,11 +191,10 @@ class RayExecutor(Executor):
                     try:
                         out = ray.get(ref)
                     except Exception as e:  # noqa: BLE001 - worker lost after all retries, or a Ray error
-                        out = CellOutput(
+                        out = CellFailed(
                             spec.method,
                             spec.seed,
                             spec.key,
-                            "failed",
                             error=f"{type(e).__name__} on the Ray worker (retries allowed for lost "
                             f"workers: {ex.max_retries}): {_first_lines(e)}",
                             traceback=str(e),

@@ -12,6 +12,7 @@ import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -187,6 +188,23 @@ class BiEncoder(nn.Module):
         (path / _META).write_text(
             json.dumps({"pooling": self.pooling, "normalize": self.normalize, "max_length": self.max_length})
         )
+
+    def save_fitted(self, directory: str | Path) -> None:
+        """Fit-cache hook (:mod:`harness.fitted`): a trained student, saved as by :meth:`save_pretrained`, and its
+        ``encode_batch_size`` (batch shapes can change float rounding)."""
+        self.save_pretrained(directory)
+        (Path(directory) / "fitted_encoder.json").write_text(json.dumps({"encode_batch_size": self.encode_batch_size}))
+
+    @classmethod
+    def load_fitted(cls, directory: str | Path, ctx: Any) -> "BiEncoder":
+        """Fit-cache hook: the student :meth:`save_fitted` wrote, on ``ctx.device``, in eval mode with gradients
+        off: it encodes exactly as the saved one."""
+        meta = json.loads((Path(directory) / "fitted_encoder.json").read_text())
+        enc = cls.from_pretrained(directory, device=ctx.device, encode_batch_size=int(meta["encode_batch_size"]))
+        enc.eval()
+        for p in enc.parameters():
+            p.requires_grad_(False)
+        return enc
 
     def copy(self) -> "BiEncoder":
         """A deep copy (e.g. to initialise a student from the teacher)."""

@@ -1,14 +1,16 @@
 """The import graph of ``harness``, ``methods`` and ``reports`` has no cycle, and the engine does not climb.
 
-Every ``import``/``from ... import`` statement is counted, function-level (lazy) imports
-included, so a circle that only closes at run time still fails here.  Only the bodies of
-``if TYPE_CHECKING:`` blocks are left out: they never run (annotations only).  Edges are
-between modules of the repository; third-party imports are ignored.
+Every ``import``/``from ... import`` statement is counted: function-level (lazy) imports, so a
+circle that only closes at run time still fails here, and the bodies of ``if TYPE_CHECKING:``
+blocks, so not even a type-only circle is allowed (a module that needs a type from above it takes
+a structural Protocol or ``Any`` instead).  Edges are between modules of the repository;
+third-party imports are ignored.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,32 +41,13 @@ def _resolve(name: str, mods: dict[str, Path]) -> str | None:
     return None
 
 
-def _is_type_checking(node: ast.AST) -> bool:
-    test = getattr(node, "test", None)
-    return isinstance(node, ast.If) and (
-        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
-        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-    )
-
-
-def _walk(node: ast.AST):
-    """``ast.walk`` that does not enter the body of ``if TYPE_CHECKING:``."""
-    yield node
-    for child in ast.iter_child_nodes(node):
-        if _is_type_checking(child):
-            for sub in child.orelse:  # type: ignore[attr-defined]
-                yield from _walk(sub)
-            continue
-        yield from _walk(child)
-
-
 def import_graph() -> dict[str, set[str]]:
     mods = _modules()
     graph: dict[str, set[str]] = {m: set() for m in mods}
     for mod, path in mods.items():
         is_pkg = path.name == "__init__.py"
         tree = ast.parse(path.read_text(), filename=str(path))
-        for node in _walk(tree):
+        for node in ast.walk(tree):
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
@@ -134,10 +117,22 @@ def test_no_import_cycle():
     )
 
 
-def test_type_checking_imports_are_skipped_but_lazy_ones_count():
-    tree = ast.parse("if TYPE_CHECKING:\n    import a\nelse:\n    import b\ndef f():\n    import c\n")
-    names = [n.names[0].name for n in _walk(tree) if isinstance(n, ast.Import)]
-    assert names == ["b", "c"]
+def test_type_checking_and_lazy_imports_count(tmp_path, monkeypatch):
+    """A type-only import and a function-level one are edges like any other."""
+    pkg = tmp_path / "harness"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from harness import b\n")
+    (pkg / "b.py").write_text("def f():\n    import harness.a\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGES", {"harness": "harness"})
+    g = import_graph()
+    assert g["harness.a"] == {"harness.b"} and g["harness.b"] == {"harness.a"}
+    assert _cycles(g) == [["harness.a", "harness.b"]]
+
+
+def test_cells_are_the_bottom_floor():
+    """``harness.cells`` (CellSpec, CellDone, CellFailed) imports nothing of the repository."""
+    assert import_graph()["harness.cells"] == set()
 
 
 def test_cycle_detector_finds_a_planted_cycle():

@@ -145,7 +145,7 @@ def test_unnormalised_embeddings_fail_the_cell_naming_method_side_language_and_n
 def test_unit_norm_tolerance_and_opt_out():
     import torch
 
-    from harness.engine import UNIT_NORM_TOL, UnnormalisedEmbeddingError, _check_embeddings
+    from harness.cell_evaluation import UNIT_NORM_TOL, UnnormalisedEmbeddingError, _check_embeddings
 
     x = torch.nn.functional.normalize(torch.randn(6, 4), dim=-1)
     _check_embeddings(x, "query embeddings", "m/seed=0 language=xx", True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from harness.engine import CellOutput, CellSpec
+import pandas as pd
+
+from harness.cells import CellDone, CellOutput, CellSpec
 from harness.executors.local import LocalExecutor
 
 
@@ -35,7 +37,7 @@ class StubEngine:
 
     def run_cell(self, spec: CellSpec) -> CellOutput:
         self.calls.append(f"cell {spec.label}")
-        return CellOutput(spec.method, spec.seed, spec.key, "done")
+        return CellDone(spec.method, spec.seed, spec.key, results=pd.DataFrame())
 
 
 def run(engine: StubEngine, cells: list[CellSpec]) -> tuple[list[str], LocalExecutor]:

@@ -54,6 +54,21 @@ def _check_contract(cls: type[Method], world) -> None:
             assert any(run.values())
             assert again.search({i: data.queries[i] for i in qids}, data, 10) == run
 
+    # ---- a fit-cached method's saved fit loads back and encodes exactly as the fitted one (harness.fitted)
+    if cls.fit_cached():
+        import tempfile
+        from pathlib import Path
+
+        method = cls(cfg)
+        with tempfile.TemporaryDirectory() as tmp:
+            method.save(first, Path(tmp) / "fit")
+            loaded = method.load(Path(tmp) / "fit", world.ctx(cls.name, 0, needs_teacher=cls.needs_teacher))
+            for lang in bench.languages:
+                data = bench.language_data(lang)
+                qs, ds = [data.queries[i] for i in sorted(data.queries)], [data.corpus[i] for i in sorted(data.corpus)]
+                assert torch.equal(loaded.encode_queries(qs, lang), first.encode_queries(qs, lang)), lang
+                assert torch.equal(loaded.encode_documents(ds, lang), first.encode_documents(ds, lang)), lang
+
 
 @pytest.mark.parametrize("name", METHODS)
 def test_method_contract(name, tiny_world):
