@@ -446,6 +446,14 @@ def _paired_queries(
     return joined
 
 
+def _csv_row(r: LanguageDiff) -> dict[str, Any]:
+    """A row of ``compare_languages.csv``: the test over worlds flattened (``per_world``: ``world:B-A;...``)."""
+    row = asdict(r)
+    w = row.pop("worlds")
+    row["per_world"] = ";".join(f"{x['world']}:{x['mean_diff']:.6g}" for x in w["per_world"]) if w else ""
+    return row
+
+
 def _n_worlds(res: pd.DataFrame) -> int:
     return int(res["world"].nunique()) if "world" in res.columns else 1
 
@@ -665,7 +673,7 @@ def write_comparison(
         )
     c = build_comparison(run_a, run_b)
     data = c.to_dict()
-    lang_df = pd.DataFrame([asdict(r) for r in c.rows])
+    lang_df = pd.DataFrame([_csv_row(r) for r in c.rows])
     query_df = pd.DataFrame(
         [asdict(q) for q in c.queries],
         columns=["method", "metric", "language", "query_id", "score_a", "score_b", "difference"],
