@@ -249,7 +249,9 @@ def compare_metric(
         ]
         infs = [contrast_inference(data, c, groups) for c in coefs]
         over = [
-            _over_worlds(worlds, c, groups, level=level, alpha=alpha, rng=stream(seed, "worlds", data.metric, a, b, s))
+            contrast_over_worlds(
+                worlds, c, groups, level=level, alpha=alpha, rng=stream(seed, "worlds", data.metric, a, b, s)
+            )
             if worlds
             else None
             for c, s in zip(coefs, scopes)
@@ -352,7 +354,7 @@ def compare_metric(
     return out
 
 
-def _over_worlds(
+def contrast_over_worlds(
     worlds: Sequence[tuple[str, MetricScores]],
     coefs: Mapping[tuple[str, str], float],
     groups: Mapping[str, Hashable],

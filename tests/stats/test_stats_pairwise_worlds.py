@@ -127,3 +127,14 @@ def test_over_worlds_matches_scipy_and_exact_enumeration():
     assert r.p_min_sign_flip == pytest.approx(2.0**-5)
     with pytest.raises(ValueError, match="at least 2 worlds"):
         over_worlds([WorldDiff("0", 0.1, 10, None)], level=0.95, alpha=0.05)
+
+
+def test_world_rates_pooled_tests_over_reject_a_method_x_world_null_the_world_test_does_not():
+    """harness.stats.calibration.world_pairwise_rates (perf/bench_pairwise_type1.py --worlds): methods that differ
+    world by world but not on average; the pooled query tests reject most tables, the test over worlds ~alpha."""
+    from harness.stats.calibration import default_run_design, world_pairwise_rates
+
+    design = default_run_design(seed_scale=1.0, n_queries=40, n_seeds=2, n_methods=3, n_languages=2)
+    r = world_pairwise_rates(design, 5, 0.05, 30, np.random.default_rng(7))
+    assert r.fwer["t"] > 0.6 and r.raw_null["t"] > 0.4
+    assert r.fwer["worlds"] <= 0.2 and r.raw_null["worlds"] <= 0.15
