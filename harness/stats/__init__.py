@@ -83,7 +83,7 @@ df_hierarchical, reason}``.
     p_min_sign_flip, same_sign, query_level_positive, query_level_negative, method, reason}``
     (:mod:`harness.stats.replication`).
     ``summaries``: per metric and pair ``{metric, method_a, method_b, test, n_languages,
-    significant_languages (k of N), a_better, b_better, pooled_significant,
+    significant_languages (k of N; null when not tested: two worlds), a_better, b_better, pooled_significant,
     pooled_mean_diff}``.  Details in :mod:`harness.stats.pairwise`.
 ``question``
     ``{metric, endpoint, methods: {ot, contrastive, baseline}, tiers: {high: [...],

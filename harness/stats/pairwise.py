@@ -185,9 +185,10 @@ class PairSummary:
     method_b: str
     test: str
     n_languages: int
-    significant_languages: int
-    a_better: int
-    b_better: int
+    #: None when no per-language comparison was tested (two worlds)
+    significant_languages: int | None
+    a_better: int | None
+    b_better: int | None
     pooled_significant: bool | None
     pooled_mean_diff: float
 
@@ -418,6 +419,7 @@ def summarise(comps: Sequence[Comparison], test: str) -> list[PairSummary]:
         per_lang = [c for c in group if c.language != ALL]
         pooled = next(c for c in group if c.language == ALL)
         sig = [c for c in per_lang if c.significant]
+        tested = any(c.significant is not None for c in per_lang)
         out.append(
             PairSummary(
                 metric,
@@ -425,9 +427,9 @@ def summarise(comps: Sequence[Comparison], test: str) -> list[PairSummary]:
                 b,
                 test,
                 len(per_lang),
-                len(sig),
-                sum(c.mean_diff > 0 for c in sig),
-                sum(c.mean_diff < 0 for c in sig),
+                len(sig) if tested else None,
+                sum(c.mean_diff > 0 for c in sig) if tested else None,
+                sum(c.mean_diff < 0 for c in sig) if tested else None,
                 pooled.significant,
                 pooled.mean_diff,
             )

@@ -98,7 +98,7 @@ def test_two_worlds_give_no_test_over_worlds():
         assert w["p_value_sign_flip"] is None and "too few" in w["reason"]
         assert c["p_adjusted"] is None and c["significant"] is None
         assert c["p_value"] is not None  # the pooled query-level test is still reported (for these worlds)
-    assert all(s["pooled_significant"] is None for s in pw["summaries"])
+    assert all(s["pooled_significant"] is None and s["significant_languages"] is None for s in pw["summaries"])
 
 
 def test_one_world_is_unchanged_and_labelled_for_this_world():
