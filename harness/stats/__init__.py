@@ -76,7 +76,7 @@ df_hierarchical, reason}``.
     p_value_hierarchical, df_t, df_hierarchical, seed_level: {test, mean_diff, p_value, df,
     prob_superiority (P(seed of a beats seed of b)), n_seeds_a, n_seeds_b, reason}, mdd,
     p_adjusted (of ``test``, over its family), significant, p_adjusted_by_test: {t,
-    randomization, hierarchical, seed, worlds}, significant_by_test, degenerate, reason, worlds}``;
+    randomization, hierarchical, seed, and worlds with two or more worlds}, significant_by_test, degenerate, reason, worlds}``;
     ``worlds`` (two or more worlds, else null): ``{n_worlds, per_world: [{world, mean_diff, n_queries,
     p_value (query level, that world), p_value_hierarchical (that world)}], estimate (mean over worlds),
     sd_between_worlds, se, df (K - 1), ci, p_value (t over worlds; null with 2 worlds), p_value_sign_flip,

@@ -392,15 +392,17 @@ def adjust_comparisons(
         "seed": [c.seed_level.p_value for c in comps],
         WORLDS_TEST: [c.worlds.p_value if c.worlds is not None else None for c in comps],
     }
-    adjusted = {k: np.full(len(comps), np.nan) for k in TESTS}
+    # the test over worlds exists with two or more worlds only (one world: the four tests, as before)
+    tests = TESTS if any(c.worlds is not None for c in comps) else tuple(t for t in TESTS if t != WORLDS_TEST)
+    adjusted = {k: np.full(len(comps), np.nan) for k in tests}
     for key in dict.fromkeys(keys):
         idx = [i for i, k in enumerate(keys) if k == key]
-        for name in TESTS:
+        for name in tests:
             vals = np.array([np.nan if raw[name][i] is None else raw[name][i] for i in idx], dtype=np.float64)
             adjusted[name][idx] = adjust(vals, correction)
     out = []
     for i, c in enumerate(comps):
-        by_test = {k: finite(adjusted[k][i]) for k in TESTS}
+        by_test = {k: finite(adjusted[k][i]) for k in tests}
         sig = {k: (None if v is None else bool(v < alpha)) for k, v in by_test.items()}
         out.append(
             replace(
