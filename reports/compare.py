@@ -72,8 +72,12 @@ class LanguageDiff:
     p_randomization: float
     p_adjusted: float
     effect_size: float
-    significant: bool
+    #: None: not tested (two worlds: too few for a test over worlds)
+    significant: bool | None
     degenerate: str
+    #: both runs with the same K >= 2 worlds: the test over worlds (OverWorlds as a dict) that decides, and its p
+    worlds: dict[str, Any] | None = None
+    p_worlds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -244,16 +248,30 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
         )
     tiers = dict(zip(res_b["language"].astype(str), res_b["tier"].astype(str)))
 
+    k_a, k_b = _n_worlds(res_a), _n_worlds(res_b)
+    by_worlds = k_a >= 2 and k_b >= 2
+    if by_worlds:
+        warnings.append(
+            f"both runs drew several worlds (A: {k_a}, B: {k_b}): significance is decided over the worlds they share "
+            "(t over per-world differences, K - 1 df; the world is the unit of replication); the query-level p-values "
+            "pool the queries of all worlds and hold them fixed"
+        )
+    elif max(k_a, k_b) >= 2:
+        warnings.append(
+            f"run {'A' if k_a >= 2 else 'B'} has several worlds and the other one: queries of different worlds cannot "
+            "be paired"
+        )
     sa, sb = _seed_means(res_a), _seed_means(res_b)
     rows: list[LanguageDiff] = []
     queries: list[QueryChange] = []
     for metric in metrics:
-        per_lang: list[tuple[str, str, Any]] = []  # (method, language, PairedDifference)
-        macro: list[tuple[str, Any]] = []
+        per_lang: list[tuple[str, str, Any, Any]] = []  # (method, language, PairedDifference, OverWorlds | None)
+        macro: list[tuple[str, Any, Any]] = []
         for method in methods:
             pairs: list[Any] = []
             langs_done: list[str] = []
             changes: list[Any] = []
+            worlds_of: list[Any] = []
             for lang in languages:
                 joined = _paired_queries(sa, sb, method, lang, metric, warnings)
                 if joined is None:
@@ -261,6 +279,7 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
                 a, b = joined["a"].to_numpy(), joined["b"].to_numpy()  # (n_queries,)
                 pairs.append((a, b))
                 langs_done.append(lang)
+                worlds_of.append([str(q).split(":", 1)[0] for q in joined.index])
                 if metric == opts["primary_metric"]:
                     changes.extend(
                         QueryChange(method, metric, lang, str(q), float(x), float(y), float(y - x))
@@ -271,18 +290,24 @@ def build_comparison(run_a: Path, run_b: Path, *, top_queries: int = TOP_QUERIES
                 per, mac = paired_differences(
                     pairs, rngs, n_permutations=opts["n_permutations"], ci_level=opts["ci_level"]
                 )
-                per_lang.extend((method, lang, r) for lang, r in zip(langs_done, per))
-                macro.append((method, mac))
+                ow_per, ow_mac = (
+                    _over_worlds(pairs, worlds_of, opts, metric, method, warnings) if by_worlds else (None, None)
+                )
+                per_lang.extend(
+                    (method, lang, r, None if ow_per is None else ow_per[j])
+                    for j, (lang, r) in enumerate(zip(langs_done, per))
+                )
+                macro.append((method, mac, ow_mac))
             changes.sort(key=lambda c: (-abs(c.difference), c.language, c.query_id))
             queries.extend(changes[:top_queries])
         # seeds-only: the query-paired tests measure seed noise; they are shown, never called significant
         alpha = 0.0 if seeds_only else opts["alpha"]
-        adj = adjust_pvalues([r.p_randomization for _, _, r in per_lang], opts["correction"])
-        for (method, lang, r), p_adj in zip(per_lang, adj):
-            rows.append(_row(method, metric, lang, tiers.get(lang, ""), r, float(p_adj), alpha))
-        adj_m = adjust_pvalues([r.p_randomization for _, r in macro], opts["correction"])
-        for (method, r), p_adj in zip(macro, adj_m):
-            rows.append(_row(method, metric, "macro", "all", r, float(p_adj), alpha))
+        adj = adjust_pvalues([_deciding_p(r, ow, by_worlds) for _, _, r, ow in per_lang], opts["correction"])
+        for (method, lang, r, ow), p_adj in zip(per_lang, adj):
+            rows.append(_row(method, metric, lang, tiers.get(lang, ""), r, float(p_adj), alpha, ow, by_worlds))
+        adj_m = adjust_pvalues([_deciding_p(r, ow, by_worlds) for _, r, ow in macro], opts["correction"])
+        for (method, r, ow), p_adj in zip(macro, adj_m):
+            rows.append(_row(method, metric, "macro", "all", r, float(p_adj), alpha, ow, by_worlds))
 
     order = {m: i for i, m in enumerate(metrics)}
     rows.sort(key=lambda r: (order[r.metric], r.method, r.language == "macro", r.language))
@@ -424,7 +449,62 @@ def _paired_queries(
     return joined
 
 
-def _row(method: str, metric: str, lang: str, tier: str, r: Any, p_adj: float, alpha: float) -> LanguageDiff:
+def _csv_row(r: LanguageDiff) -> dict[str, Any]:
+    """A row of ``compare_languages.csv``: the test over worlds flattened (``per_world``: ``world:B-A;...``)."""
+    row = asdict(r)
+    w = row.pop("worlds")
+    row["per_world"] = ";".join(f"{x['world']}:{x['mean_diff']:.6g}" for x in w["per_world"]) if w else ""
+    return row
+
+
+def _n_worlds(res: pd.DataFrame) -> int:
+    return int(res["world"].nunique()) if "world" in res.columns else 1
+
+
+def _over_worlds(
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+    worlds_of: list[list[str]],
+    opts: dict[str, Any],
+    metric: str,
+    method: str,
+    warnings: list[str],
+) -> tuple[list[Any], Any] | tuple[None, None]:
+    """Per-language and macro tests over the worlds both runs share (None, with a warning, when < 2 do)."""
+    from harness.stats.streams import stream
+    from harness.stats.two_runs import world_differences
+
+    try:
+        return world_differences(
+            pairs,
+            worlds_of,
+            ci_level=opts["ci_level"],
+            alpha=opts["alpha"],
+            rng=stream(opts["seed"], "compare-worlds", metric, method),
+        )
+    except ValueError as e:
+        warnings.append(f"{method} / {metric}: no test over worlds ({e}); decided on queries")
+        return None, None
+
+
+def _deciding_p(r: Any, ow: Any, by_worlds: bool) -> float:
+    """The p-value that decides: over worlds (NaN when too few worlds) or the randomization test over queries."""
+    if by_worlds and ow is not None:
+        return float("nan") if ow.p_value is None else ow.p_value
+    return r.p_randomization
+
+
+def _row(
+    method: str,
+    metric: str,
+    lang: str,
+    tier: str,
+    r: Any,
+    p_adj: float,
+    alpha: float,
+    ow: Any = None,
+    by_worlds: bool = False,
+) -> LanguageDiff:
+    worlds = asdict(ow) if by_worlds and ow is not None else None
     return LanguageDiff(
         method=method,
         metric=metric,
@@ -440,8 +520,10 @@ def _row(method: str, metric: str, lang: str, tier: str, r: Any, p_adj: float, a
         p_randomization=r.p_randomization,
         p_adjusted=p_adj,
         effect_size=r.effect_size,
-        significant=bool(p_adj < alpha),
+        significant=None if math.isnan(p_adj) else bool(p_adj < alpha),
         degenerate=r.degenerate,
+        worlds=worlds,
+        p_worlds=None if worlds is None else worlds["p_value"],
     )
 
 
@@ -469,6 +551,9 @@ def headline(c: Comparison) -> list[str]:
         down = sum(1 for x in langs if x.significant and x.difference < 0)
         direction = "higher" if r.difference > 0 else "lower" if r.difference < 0 else "unchanged"
         verdict = "a significant" if r.significant else "no significant"
+        if r.worlds is not None:
+            out.append(_worlds_headline(name, m, pm, r, up, down, len(langs), o))
+            continue
         out.append(
             f"{name} (version {m['version_a']} in A, {m['version_b']} in B): run B is {direction} on {pm} averaged over "
             f"{len(langs)} languages by {r.difference:+.4f} ({int(round(100 * o['ci_level']))}% CI "
@@ -477,6 +562,33 @@ def headline(c: Comparison) -> list[str]:
             f"Significantly higher in {up} and lower in {down} of {len(langs)} languages ({o['correction']}-adjusted)."
         )
     return out
+
+
+def _worlds_headline(
+    name: str, m: dict[str, Any], pm: str, r: LanguageDiff, up: int, down: int, n_langs: int, o: dict[str, Any]
+) -> str:
+    """The headline of one method when both runs drew the same worlds: decided over worlds."""
+    w = r.worlds or {}
+    per = "; ".join(
+        f"{x['world']}: {x['mean_diff']:+.4f}"
+        + ("" if x["p_value"] is None else f" (p = {x['p_value']:.3g} in that world)")
+        for x in w["per_world"]
+    )
+    start = (
+        f"{name} (version {m['version_a']} in A, {m['version_b']} in B): B - A on {pm} averaged over {n_langs} "
+        f"languages, per world: {per}."
+    )
+    if w["p_value"] is None:
+        return f"{start} {w['reason']}."
+    lo, hi = w["ci"]
+    verdict = "a significant" if r.significant else "no significant"
+    return (
+        f"{start} Over {w['n_worlds']} worlds: {w['estimate']:+.4f} ({int(round(100 * o['ci_level']))}% CI "
+        f"[{lo:+.4f}, {hi:+.4f}], t over worlds p = {w['p_value']:.4g}, {o['correction']}-adjusted p = "
+        f"{r.p_adjusted:.4g}): {verdict} difference at alpha = {o['alpha']:g}, the world being the unit of "
+        f"replication. Significantly higher in {up} and lower in {down} of {n_langs} languages (over worlds, "
+        f"{o['correction']}-adjusted)."
+    )
 
 
 def _seed_headline(c: Comparison) -> list[str]:
@@ -564,7 +676,7 @@ def write_comparison(
         )
     c = build_comparison(run_a, run_b)
     data = c.to_dict()
-    lang_df = pd.DataFrame([asdict(r) for r in c.rows])
+    lang_df = pd.DataFrame([_csv_row(r) for r in c.rows])
     query_df = pd.DataFrame(
         [asdict(q) for q in c.queries],
         columns=["method", "metric", "language", "query_id", "score_a", "score_b", "difference"],

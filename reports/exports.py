@@ -61,6 +61,14 @@ PAIRWISE_COLUMNS = [
     "mdd",
     "degenerate",
     "reason",
+    "unit",
+    "n_worlds",
+    "diff_over_worlds",
+    "ci_worlds_low",
+    "ci_worlds_high",
+    "p_worlds",
+    "p_worlds_sign_flip",
+    "per_world",
 ]
 
 
@@ -125,9 +133,31 @@ def pairwise_frame(analysis: Mapping[str, Any]) -> pd.DataFrame:
                 "mdd": c["mdd"],
                 "degenerate": c["degenerate"],
                 "reason": c["reason"] or "",
+                **_worlds_columns(pw, c.get("worlds")),
             }
         )
     return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS)
+
+
+def _worlds_columns(pw: Mapping[str, Any], w: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The test over worlds of one comparison (empty cells with one world); ``per_world``: ``world:diff:p``
+    (``p``: that world's query-level test) joined by ``;``."""
+    lo, hi = _lohi(w["ci"]) if w else (None, None)
+    return {
+        "unit": pw.get("unit", ""),
+        "n_worlds": w["n_worlds"] if w else 1,
+        "diff_over_worlds": w["estimate"] if w else None,
+        "ci_worlds_low": lo,
+        "ci_worlds_high": hi,
+        "p_worlds": w["p_value"] if w else None,
+        "p_worlds_sign_flip": w["p_value_sign_flip"] if w else None,
+        "per_world": ";".join(
+            f"{x['world']}:{x['mean_diff']:.6g}:{'' if x['p_value'] is None else format(x['p_value'], '.3g')}"
+            for x in w["per_world"]
+        )
+        if w
+        else "",
+    }
 
 
 def write_exports(run_dir: Path, analysis: Mapping[str, Any], view: AnalysisView, run_name: str) -> list[Path]:

@@ -167,13 +167,15 @@ def print_comparison(c: Any, *, report: Path | None = None, file: IO[str] | None
         table.add_column("significant", no_wrap=True)
         for r in c.rows:
             if r.metric == pm and r.language == "macro":
+                w = r.worlds  # several worlds: the mean and interval over worlds decide (none with 2 worlds)
+                lo, hi = (w["ci"] or (float("nan"),) * 2) if w else (r.ci_low, r.ci_high)
                 table.add_row(
                     r.method,
                     f"{r.mean_a:.4f}",
                     f"{r.mean_b:.4f}",
-                    _diff(r.difference, r.ci_low, r.ci_high),
-                    f"{r.p_adjusted:.3g}",
-                    "yes" if r.significant else "no",
+                    _diff(w["estimate"] if w else r.difference, lo, hi),
+                    "not tested" if r.p_adjusted != r.p_adjusted else f"{r.p_adjusted:.3g}",
+                    "not tested" if r.significant is None else "yes" if r.significant else "no",
                 )
     con.print(table)
     if report is not None:

@@ -210,10 +210,11 @@ def pair_matrix(a: Mapping[str, Any], metric: str) -> PairMatrix:
                 row.append(None)
                 continue
             sign = -1.0 if mirrored else 1.0
-            lo, hi = _ci(c["ci"])
+            # several worlds: the interval over worlds (the unit that decides; none with 2 worlds)
+            lo, hi = _ci(c["worlds"]["ci"] if c.get("worlds") else c["ci"])
             if mirrored and lo is not None and hi is not None:
                 lo, hi = -hi, -lo
-            diff = c["mean_diff"]
+            diff = c["worlds"]["estimate"] if c.get("worlds") else c["mean_diff"]
             eff = c["effect"]["value"]
             row.append(
                 PairCell(

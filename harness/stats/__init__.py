@@ -62,10 +62,12 @@ df_hierarchical, reason}``.
     and estimator in :mod:`harness.stats.variance`.
 ``pairwise``
     ``{test, test_label, claim, correction, family, alpha, n_permutations, comparisons, summaries,
-    notes}``: ``test`` decides ``significant`` (default ``hierarchical``, a claim about the
-    methods); ``test_label`` is "method-level", "method-level, for these queries" or "for these
-    trained checkpoints" (``t``, ``randomization``: conditional on the trained seeds) and
-    ``claim`` says it in a sentence.
+    notes, unit, decided_by, n_worlds}``: ``test`` decides ``significant`` (default ``hierarchical``, a
+    claim about the methods; ``"worlds"`` whenever there are two or more worlds); ``test_label`` is
+    "method-level", "method-level, for these queries", "for these trained checkpoints" (``t``,
+    ``randomization``: conditional on the trained seeds) or "method-level, over worlds", and
+    ``claim`` says it in a sentence.  ``unit``: ``"worlds"`` (the world is the unit of replication)
+    or ``"for this world"`` (one benchmark instance); ``decided_by``: the deciding test in words.
     ``comparisons``: every pair of methods (``method_a`` before ``method_b`` in design
     order) per language and pooled (``language = "all"``: mean over languages of per-language
     means), per metric: ``{metric, method_a, method_b, language, n_languages, n_queries,
@@ -74,9 +76,14 @@ df_hierarchical, reason}``.
     p_value_hierarchical, df_t, df_hierarchical, seed_level: {test, mean_diff, p_value, df,
     prob_superiority (P(seed of a beats seed of b)), n_seeds_a, n_seeds_b, reason}, mdd,
     p_adjusted (of ``test``, over its family), significant, p_adjusted_by_test: {t,
-    randomization, hierarchical, seed}, significant_by_test, degenerate, reason}``.
+    randomization, hierarchical, seed, and worlds with two or more worlds}, significant_by_test, degenerate, reason, worlds}``;
+    ``worlds`` (two or more worlds, else null): ``{n_worlds, per_world: [{world, mean_diff, n_queries,
+    p_value (query level, that world), p_value_hierarchical (that world)}], estimate (mean over worlds),
+    sd_between_worlds, se, df (K - 1), ci, p_value (t over worlds; null with 2 worlds), p_value_sign_flip,
+    p_min_sign_flip, same_sign, query_level_positive, query_level_negative, method, reason}``
+    (:mod:`harness.stats.replication`).
     ``summaries``: per metric and pair ``{metric, method_a, method_b, test, n_languages,
-    significant_languages (k of N), a_better, b_better, pooled_significant,
+    significant_languages (k of N; null when not tested: two worlds), a_better, b_better, pooled_significant,
     pooled_mean_diff}``.  Details in :mod:`harness.stats.pairwise`.
 ``question``
     ``{metric, endpoint, methods: {ot, contrastive, baseline}, tiers: {high: [...],

@@ -25,8 +25,10 @@ from harness.stats.worlds import WorldPower, generalise, language_sample, world_
 
 #: 2: pairwise ``test_label``/``claim``, the ``seed`` test, hierarchical df of the seed part, ``reml_check``
 #: (was ``mixedlm``) in variance components.  3: the question's roles ``treatment / comparator / baseline``
-#: (were ``ot / contrastive``), ``low_tier_gain`` (co-primary), ``excluded_languages`` (the pivot).  ``harness report`` recomputes an analysis.json of another version.
-SCHEMA_VERSION = 3
+#: (were ``ot / contrastive``), ``low_tier_gain`` (co-primary), ``excluded_languages`` (the pivot).  4: pairwise
+#: ``unit``, ``decided_by``, ``n_worlds`` and ``comparisons[].worlds`` (with two or more worlds the test over worlds
+#: decides).  ``harness report`` recomputes an analysis.json of another version.
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,13 @@ conditional on the trained seeds) plus the hierarchical statistic referred to St
 Welch-Satterthwaite df that the harness used before and with ``S - 1`` df (for comparison), and Holm-adjusts each over its family (the
 15 pooled comparisons; the 90 per-language comparisons), as ``analysis.correction_family =
 "metric-scope"`` does.
+
+Worlds (:func:`world_pairwise_rates`).  K drawn worlds of the same design, each method moved by
+a method x world effect of SD ``method_x_world_sd`` and no method difference on average (the
+null over worlds; within each world the methods do differ): the pooled tests, which hold the
+worlds fixed (hierarchical, paired t over queries), against the test over worlds that decides
+pairwise comparisons with K >= 2 worlds (:func:`harness.stats.pairwise.contrast_over_worlds`:
+t over per-world differences, K - 1 df), each Holm-adjusted over the pooled pairs.
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ from itertools import combinations
 
 import numpy as np
 
+from harness.stats.data import prepare
 from harness.stats.inference import adjust, contrast_inference, two_sided_t_p
-from harness.stats.simulate import SimulationDesign, simulate_metric
+from harness.stats.simulate import SimulationDesign, simulate_metric, simulate_worlds
 
 #: Variance components of nDCG@10 in the default run (ANOVA estimator, see the module docstring).
 DEFAULT_RUN_COMPONENTS = {
@@ -171,3 +179,62 @@ def _share(records: list[dict], test: str) -> float:
     """Mean of the booleans recorded for ``test`` over replicates (NaN when there are none)."""
     vals = np.concatenate([np.atleast_1d(r[test]) for r in records]) if records else np.array([])
     return float(vals.mean()) if vals.size else float("nan")
+
+
+#: Tests compared by :func:`world_pairwise_rates`.
+WORLD_TESTS = ("hierarchical", "t", "worlds")
+WORLD_LABELS = {
+    "hierarchical": "hierarchical over the pooled queries (worlds held fixed)",
+    "t": "paired t over the pooled queries (worlds and checkpoints held fixed)",
+    "worlds": "t over per-world differences, K - 1 df (the decision test with K >= 2 worlds)",
+}
+
+
+def world_pairwise_rates(
+    design: SimulationDesign,
+    n_worlds: int,
+    method_x_world_sd: float,
+    n_rep: int,
+    rng: np.random.Generator,
+    alpha: float = 0.05,
+) -> Rates:
+    """Rejection rates of :data:`WORLD_TESTS` for the pooled pairs of ``n_worlds`` worlds (module docstring).
+
+    The last method is better by ``design.method_effects`` (if any) in every world; the other pairs are
+    null over worlds.  With ``n_worlds = 2`` the test over worlds gives no p-value and never rejects.
+    """
+    from harness.stats.pairwise import contrast_over_worlds
+
+    methods = design.methods
+    pairs = list(combinations(methods, 2))
+    groups = {m: "g" for m in methods}
+    effect_on = methods[-1] if design.method_effects.get(methods[-1], 0.0) else None
+    is_alt = np.array([effect_on in pair for pair in pairs])
+    acc: dict[str, list] = {"null": [], "alt": [], "any": [], "hit": []}
+    for _ in range(n_rep):
+        table = simulate_worlds(design, n_worlds, {"method_x_world": method_x_world_sd}, rng).results
+        data = prepare(table).metrics["ndcg@10"]
+        langs = data.languages
+        worlds = [(w, data.for_world(w)) for w in data.worlds]
+        raw: dict[str, list[float]] = {k: [] for k in WORLD_TESTS}
+        for a, b in pairs:
+            c = {(m, x): s / len(langs) for x in langs for m, s in ((a, 1.0), (b, -1.0))}
+            inf = contrast_inference(data, c, groups)
+            ow = contrast_over_worlds(worlds, c, groups, level=1 - alpha, alpha=alpha, rng=rng)
+            raw["hierarchical"].append(float(inf.hierarchical.p[0]))
+            raw["t"].append(float(inf.query.p[0]))
+            raw["worlds"].append(np.nan if ow.p_value is None else ow.p_value)
+        arr = {k: np.array(v) for k, v in raw.items()}
+        adj = {k: adjust(v, "holm") for k, v in arr.items()}
+        acc["null"].append({k: (np.nan_to_num(arr[k][~is_alt], nan=1.0) < alpha) for k in WORLD_TESTS})
+        acc["alt"].append({k: (np.nan_to_num(arr[k][is_alt], nan=1.0) < alpha) for k in WORLD_TESTS})
+        acc["any"].append({k: bool((np.nan_to_num(adj[k][~is_alt], nan=1.0) < alpha).any()) for k in WORLD_TESTS})
+        acc["hit"].append({k: (np.nan_to_num(adj[k][is_alt], nan=1.0) < alpha) for k in WORLD_TESTS})
+    return Rates(
+        f"pooled, {n_worlds} worlds",
+        n_rep,
+        {k: _share(acc["null"], k) for k in WORLD_TESTS},
+        {k: _share(acc["alt"], k) for k in WORLD_TESTS},
+        {k: _share(acc["any"], k) for k in WORLD_TESTS},
+        {k: _share(acc["hit"], k) for k in WORLD_TESTS},
+    )

@@ -22,6 +22,20 @@ language, or ``"all"``: the mean over languages of per-language means):
 
 Pair summaries give "significant in k of N languages" (and in which direction).
 
+Worlds (``MetricScores.worlds``, K >= 2 drawn benchmark instances).  Every test above pools
+the queries of all worlds and holds the worlds fixed, so a method better in some worlds and
+worse in others can look "significant" on strong within-world query effects.  With K >= 2 the
+**world is the unit of replication** and decides (``Pairwise.unit = "worlds"``,
+``pairwise.test = "worlds"`` whatever ``analysis.pairwise_test`` says): each comparison gets
+``worlds`` (:class:`harness.stats.replication.OverWorlds`): per world ``w`` the difference
+``d_w`` of the contrast on that world's data alone, with that world's query-level and
+hierarchical p-values, and over worlds ``t = mean_w d_w / (sd_w(d_w) / sqrt(K))`` on ``K - 1``
+df (its interval, and the exact sign-flip test over worlds as a check).  The world-level
+p-values are adjusted over the same families (Holm by default) and decide ``significant``.
+With K = 2 no test over worlds is meaningful: ``p_adjusted`` and ``significant`` are ``None``
+and the per-world differences are given.  With one world nothing changes, and every claim is
+labelled :data:`THIS_WORLD` (``Pairwise.unit``).
+
 Which claim a "significant" makes depends on the decision test (:data:`TEST_CLAIMS`, written
 to ``analysis.json`` as ``pairwise.claim`` and ``pairwise.test_label``):
 
@@ -57,10 +71,13 @@ from harness.stats.inference import (
     sign_flip_test,
     welch_contrast,
 )
+from harness.stats.replication import OverWorlds, WorldDiff, over_worlds
 from harness.stats.streams import stream
 
 ALL = "all"
-TESTS = ("t", "randomization", "hierarchical", "seed")
+TESTS = ("t", "randomization", "hierarchical", "seed", "worlds")
+#: The decision test with two or more worlds (not a user option: the worlds decide whenever there are several).
+WORLDS_TEST = "worlds"
 #: Decision test -> (short label of the claim, the test and its claim in words).
 TEST_CLAIMS: dict[str, tuple[str, str]] = {
     "hierarchical": (
@@ -95,7 +112,17 @@ TEST_CLAIMS: dict[str, tuple[str, str]] = {
             "the methods"
         ),
     ),
+    WORLDS_TEST: (
+        "method-level, over worlds",
+        (
+            "t-test over the per-world differences (K - 1 df; the world is the unit of replication, each "
+            "world's difference containing its own seed and query noise): a difference between the methods "
+            "in worlds like these"
+        ),
+    ),
 }
+#: ``Pairwise.unit`` with one world: every test holds the benchmark instance fixed.
+THIS_WORLD = "for this world"
 
 
 @dataclass(frozen=True)
@@ -147,6 +174,8 @@ class Comparison:
     significant_by_test: Mapping[str, bool | None] = field(default_factory=dict)
     degenerate: bool = False
     reason: str | None = None
+    #: two or more worlds: the difference per world (with each world's own tests) and the test over worlds
+    worlds: OverWorlds | None = None
 
 
 @dataclass(frozen=True)
@@ -156,9 +185,10 @@ class PairSummary:
     method_b: str
     test: str
     n_languages: int
-    significant_languages: int
-    a_better: int
-    b_better: int
+    #: None when no per-language comparison was tested (two worlds)
+    significant_languages: int | None
+    a_better: int | None
+    b_better: int | None
     pooled_significant: bool | None
     pooled_mean_diff: float
 
@@ -175,6 +205,11 @@ class Pairwise:
     comparisons: tuple[Comparison, ...]
     summaries: tuple[PairSummary, ...]
     notes: tuple[str, ...]
+    #: the unit of replication that decided ``significant``: ``"worlds"`` (K >= 2) or :data:`THIS_WORLD`
+    unit: str = THIS_WORLD
+    #: the test that decided, in words (with K = 2: that none could)
+    decided_by: str = ""
+    n_worlds: int = 1
 
 
 def compare_metric(
@@ -203,18 +238,24 @@ def compare_metric(
     means = np.stack([x.mean(axis=0) for x in u])  # (L, P)
     variances = np.stack([x.var(axis=0, ddof=1) for x in u])  # (L, P)
     pooled_t = welch_contrast(means, variances, n_q, np.full(n_l, 1.0 / n_l))
+    worlds = [(w, data.for_world(w)) for w in data.worlds] if data.n_worlds >= 2 else []
     out: list[Comparison] = []
     for p, (a, b) in enumerate(pairs):
         scopes = [*langs, ALL]
-        infs = [
-            contrast_inference(
-                data,
-                {(m, lang): c / n_l for lang in langs for m, c in ((a, 1.0), (b, -1.0))}
-                if scope == ALL
-                else {(a, scope): 1.0, (b, scope): -1.0},
-                groups,
-            )
+        coefs = [
+            {(m, lang): c / n_l for lang in langs for m, c in ((a, 1.0), (b, -1.0))}
+            if scope == ALL
+            else {(a, scope): 1.0, (b, scope): -1.0}
             for scope in scopes
+        ]
+        infs = [contrast_inference(data, c, groups) for c in coefs]
+        over = [
+            contrast_over_worlds(
+                worlds, c, groups, level=level, alpha=alpha, rng=stream(seed, "worlds", data.metric, a, b, s)
+            )
+            if worlds
+            else None
+            for c, s in zip(coefs, scopes)
         ]
         # bootstrap replicates of the difference: per language (B, L) and pooled (B,)
         h = boot.hierarchical[a].mean(axis=1) - boot.hierarchical[b].mean(axis=1)
@@ -308,9 +349,28 @@ def compare_metric(
                     mdd=finite(mdd(v_now, df_now, alpha, power)[0]),
                     degenerate=bool(reasons),
                     reason="; ".join(dict.fromkeys(reasons)) or None,
+                    worlds=over[j],
                 )
             )
     return out
+
+
+def contrast_over_worlds(
+    worlds: Sequence[tuple[str, MetricScores]],
+    coefs: Mapping[tuple[str, str], float],
+    groups: Mapping[str, Hashable],
+    *,
+    level: float,
+    alpha: float,
+    rng: np.random.Generator,
+) -> OverWorlds:
+    """The contrast in each world alone (its query-level and hierarchical tests) and the test over worlds."""
+    per = []
+    for w, d in worlds:
+        inf = contrast_inference(d, coefs, groups)
+        n_q = sum(d.n_queries(lang) for lang in {k[1] for k in coefs})
+        per.append(WorldDiff(w, float(inf.estimate), n_q, finite(inf.query.p[0]), finite(inf.hierarchical.p[0])))
+    return over_worlds(per, level=level, alpha=alpha, rng=rng)
 
 
 def family_key(c: Comparison, family: str) -> tuple[str, ...]:
@@ -330,16 +390,19 @@ def adjust_comparisons(
         "randomization": [c.p_value_randomization for c in comps],
         "hierarchical": [c.p_value_hierarchical for c in comps],
         "seed": [c.seed_level.p_value for c in comps],
+        WORLDS_TEST: [c.worlds.p_value if c.worlds is not None else None for c in comps],
     }
-    adjusted = {k: np.full(len(comps), np.nan) for k in TESTS}
+    # the test over worlds exists with two or more worlds only (one world: the four tests, as before)
+    tests = TESTS if any(c.worlds is not None for c in comps) else tuple(t for t in TESTS if t != WORLDS_TEST)
+    adjusted = {k: np.full(len(comps), np.nan) for k in tests}
     for key in dict.fromkeys(keys):
         idx = [i for i, k in enumerate(keys) if k == key]
-        for name in TESTS:
+        for name in tests:
             vals = np.array([np.nan if raw[name][i] is None else raw[name][i] for i in idx], dtype=np.float64)
             adjusted[name][idx] = adjust(vals, correction)
     out = []
     for i, c in enumerate(comps):
-        by_test = {k: finite(adjusted[k][i]) for k in TESTS}
+        by_test = {k: finite(adjusted[k][i]) for k in tests}
         sig = {k: (None if v is None else bool(v < alpha)) for k, v in by_test.items()}
         out.append(
             replace(
@@ -358,6 +421,7 @@ def summarise(comps: Sequence[Comparison], test: str) -> list[PairSummary]:
         per_lang = [c for c in group if c.language != ALL]
         pooled = next(c for c in group if c.language == ALL)
         sig = [c for c in per_lang if c.significant]
+        tested = any(c.significant is not None for c in per_lang)
         out.append(
             PairSummary(
                 metric,
@@ -365,9 +429,9 @@ def summarise(comps: Sequence[Comparison], test: str) -> list[PairSummary]:
                 b,
                 test,
                 len(per_lang),
-                len(sig),
-                sum(c.mean_diff > 0 for c in sig),
-                sum(c.mean_diff < 0 for c in sig),
+                len(sig) if tested else None,
+                sum(c.mean_diff > 0 for c in sig) if tested else None,
+                sum(c.mean_diff < 0 for c in sig) if tested else None,
                 pooled.significant,
                 pooled.mean_diff,
             )
@@ -385,7 +449,15 @@ FAMILIES = {
 def assemble(
     comps: Sequence[Comparison], *, test: str, correction: str, family: str, alpha: float, n_permutations: int
 ) -> Pairwise:
-    """Adjust over the declared families, summarise per pair, and note p-values too coarse for the family."""
+    """Adjust over the declared families, summarise per pair, and note p-values too coarse for the family.
+
+    With two or more worlds the test over worlds (:data:`WORLDS_TEST`) decides whatever ``test`` says;
+    ``test``'s p-values stay in ``p_adjusted_by_test``, for these worlds.
+    """
+    n_worlds = max((c.worlds.n_worlds for c in comps if c.worlds is not None), default=1)
+    configured = test
+    if n_worlds >= 2:
+        test = WORLDS_TEST
     adjusted = adjust_comparisons(comps, test=test, correction=correction, family=family, alpha=alpha)
     notes = []
     sizes: dict[tuple[str, ...], int] = {}
@@ -400,6 +472,13 @@ def assemble(
             "Increase analysis.n_permutations"
         )
     label, claim = TEST_CLAIMS[test]
+    if n_worlds >= 2:
+        unit = "worlds"
+        worlds_note, decided_by = _worlds_decision(n_worlds, configured, alpha)
+        notes.append(worlds_note)
+    else:
+        unit = THIS_WORLD
+        decided_by = f"{TEST_CLAIMS[test][1]}; {THIS_WORLD} (one benchmark instance: the world is held fixed)"
     if label == "for these trained checkpoints":
         notes.append(
             f"analysis.pairwise_test = {test!r}: every 'significant' flag and 'k of N languages' count is a "
@@ -417,4 +496,35 @@ def assemble(
         tuple(adjusted),
         tuple(summarise(adjusted, test)),
         tuple(notes),
+        unit,
+        decided_by,
+        n_worlds,
+    )
+
+
+def _worlds_decision(n_worlds: int, configured: str, alpha: float) -> tuple[str, str]:
+    """The note and the ``decided_by`` sentence of a run with ``n_worlds >= 2`` worlds."""
+    from harness.stats.replication import MIN_WORLDS
+
+    held = (
+        f"the configured test ({configured!r}) pools queries over the worlds and holds them fixed; its p-values "
+        "are reported for these worlds, and each world's own query-level and hierarchical tests per comparison"
+    )
+    if n_worlds < MIN_WORLDS:
+        return (
+            f"{n_worlds} worlds: too few for a test over worlds (needs >= {MIN_WORLDS}); no pairwise difference "
+            f"is called significant or not; the per-world differences are given ({held})",
+            f"no test: {n_worlds} worlds are too few for a test with the world as the unit of replication",
+        )
+    p_min = 2.0 ** (1 - n_worlds)
+    flip = (
+        f"; the sign-flip test over {n_worlds} worlds cannot give p below {p_min:.3g} >= alpha = {alpha}, so it "
+        "is shown as a check only"
+        if p_min >= alpha
+        else ""
+    )
+    return (
+        f"{n_worlds} worlds: pairwise significance is decided over worlds (t over per-world differences, "
+        f"{n_worlds - 1} df); {held}{flip}",
+        TEST_CLAIMS[WORLDS_TEST][1],
     )

@@ -19,6 +19,12 @@ the independent languages (``welch_contrast`` with weights ``1/L``) and the pool
 statistic of the same flips.  Its effect size divides by the root mean within-language
 variance of ``d``.
 
+Worlds.  When both runs drew the same K >= 2 benchmark instances (worlds),
+:func:`world_differences` tests each difference with the world as the unit of replication
+(:mod:`harness.stats.replication`): per world ``w``, ``d_lw`` = the mean of ``d_l`` over ``w``'s
+queries (macro: ``mean_l d_lw``), with that world's own paired t-test (macro: Welch over
+languages); over worlds, t on ``K - 1`` df and the exact sign-flip test; with K = 2 no test.
+
 These query-paired tests hold each run's trained checkpoints fixed.  When two runs differ
 only in their seeds, the checkpoints are the only thing that differs, so a query-paired
 "difference" is seed noise measured very precisely.  :func:`seed_set_difference` tests what
@@ -34,6 +40,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from harness.stats.replication import OverWorlds
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,53 @@ def seed_set_difference(
         p_value=p,
         note=note,
     )
+
+
+def world_differences(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    worlds_of: Sequence[Sequence[str]],
+    *,
+    ci_level: float,
+    alpha: float,
+    rng: np.random.Generator,
+) -> tuple[list[OverWorlds], OverWorlds]:
+    """Per-stratum and macro differences ``b - a`` tested over worlds (module docstring).
+
+    Parameters
+    ----------
+    pairs : per stratum ``(a_l, b_l)``, each ``(Q_l,)``, queries of every world.
+    worlds_of : per stratum, the world of each of its queries ``(Q_l,)``.  Worlds are those with at
+        least 2 queries in every stratum (in order of first appearance); at least 2 are needed.
+    """
+    from harness.stats.common import finite
+    from harness.stats.inference import paired_t, welch_contrast
+    from harness.stats.replication import WorldDiff, over_worlds
+
+    labels = [np.asarray(w).astype(str) for w in worlds_of]
+    d_s = [np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64) for a, b in pairs]
+    if not d_s or any(d.shape != w.shape for d, w in zip(d_s, labels)):
+        raise ValueError("one world label per paired query is needed in every stratum")
+    worlds = [
+        w
+        for w in dict.fromkeys(x for lab in labels for x in lab.tolist())
+        if all(int(np.sum(lab == w)) >= 2 for lab in labels)
+    ]
+    if len(worlds) < 2:
+        raise ValueError(f"a test over worlds needs >= 2 worlds with >= 2 queries in every stratum, got {worlds}")
+    per: list[list[WorldDiff]] = [[] for _ in d_s]
+    macro: list[WorldDiff] = []
+    for w in worlds:
+        parts = [d[lab == w] for d, lab in zip(d_s, labels)]
+        for j, x in enumerate(parts):
+            t = paired_t(x)
+            per[j].append(WorldDiff(w, float(x.mean()), x.size, finite(float(t.p[0]))))
+        means = np.array([[x.mean()] for x in parts])
+        variances = np.array([[x.var(ddof=1)] for x in parts])
+        counts = np.array([x.size for x in parts])
+        wt = welch_contrast(means, variances, counts, np.full(len(parts), 1.0 / len(parts)))
+        macro.append(WorldDiff(w, float(wt.estimate[0]), int(counts.sum()), finite(float(wt.p[0]))))
+    out = [over_worlds(p, level=ci_level, alpha=alpha, rng=rng) for p in per]
+    return out, over_worlds(macro, level=ci_level, alpha=alpha, rng=rng)
 
 
 def adjust_pvalues(pvalues: Sequence[float], method: str = "holm") -> np.ndarray:

@@ -218,3 +218,53 @@ def test_compare_summary_flags_seed_only_runs(tmp_path, make_results, make_run, 
     out = capsys.readouterr().out
     assert "SEEDS ONLY: run A and run B differ only in their seeds" in " ".join(out.split())
     assert "over seeds (Welch p)" in out and "significant" not in out.split("over seeds (Welch p)")[1]
+
+
+def _world_runs(tmp_path, make_results, make_run, offsets: list[float]):
+    """Two runs over the same len(offsets) worlds; B = A + small noise, ot-distill moved by offsets[w] in world w."""
+    a = pd.concat(
+        [make_results(seed=10 + w, metrics=("ndcg@10",)).assign(world=str(w)) for w in range(len(offsets))],
+        ignore_index=True,
+    )
+    b = a.copy()
+    b["value"] = b["value"] + np.random.default_rng(2).normal(0, 0.01, len(b))
+    for w, o in enumerate(offsets):
+        b.loc[(b["world"] == str(w)) & (b["method"] == "ot-distill"), "value"] += o
+    return make_run(tmp_path / "a", a), make_run(tmp_path / "b", b)
+
+
+def _macro(c, method="ot-distill"):
+    return next(r for r in c.rows if r.method == method and r.language == "macro")
+
+
+def test_compare_over_worlds_does_not_call_a_world_by_method_interaction_significant(tmp_path, make_results, make_run):
+    c = build_comparison(*_world_runs(tmp_path, make_results, make_run, [0.06, -0.05, 0.05]))
+    r = _macro(c)
+    assert r.p_randomization < 0.01  # queries pooled over worlds: "significant"
+    w = r.worlds
+    assert [round(x["mean_diff"], 2) for x in w["per_world"]] == [0.06, -0.05, 0.05]
+    assert all(x["p_value"] < 1e-3 for x in w["per_world"])  # each world's own paired t-test
+    assert w["df"] == 2 and r.p_worlds == w["p_value"] > 0.3 and r.significant is False
+    assert any("decided over the worlds" in x for x in c.warnings)
+    assert "Over 3 worlds" in " ".join(headline(c))
+
+
+def test_compare_over_worlds_finds_a_consistent_shift_and_gives_no_test_with_two(tmp_path, make_results, make_run):
+    c = build_comparison(*_world_runs(tmp_path / "3", make_results, make_run, [0.05, 0.05, 0.05]))
+    assert _macro(c).significant is True and _macro(c).p_worlds < 0.01
+    assert not any(r.significant for r in c.rows if r.method != "ot-distill")
+    two = build_comparison(*_world_runs(tmp_path / "2", make_results, make_run, [0.05, 0.05]))
+    r = _macro(two)
+    assert r.worlds is not None and r.p_worlds is None and r.significant is None
+    assert "too few for a test over worlds" in " ".join(headline(two))
+
+
+def test_compare_page_and_csv_show_the_test_over_worlds(tmp_path, make_results, make_run):
+    path = compare_runs(*_world_runs(tmp_path, make_results, make_run, [0.06, -0.05, 0.05]))
+    html = path.read_text()
+    assert "p (worlds)" in html and "t over worlds" in html and "decided over the worlds" in html
+    langs = pd.read_csv(path.parent / "compare_languages.csv")
+    macro = langs[(langs.method == "ot-distill") & (langs.language == "macro")].iloc[0]
+    per = [x.split(":") for x in macro["per_world"].split(";")]
+    assert [w for w, _ in per] == ["0", "1", "2"] and [round(float(d), 2) for _, d in per] == [0.06, -0.05, 0.05]
+    assert macro["p_worlds"] > 0.3 and not macro["significant"]

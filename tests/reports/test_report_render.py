@@ -374,3 +374,20 @@ def test_edge_designs_render(tmp_path, make_results, make_manifest, design):
         assert "single seed" in head
     else:
         assert "could not be answered" in head and 'id="fig-pairwise"' not in html
+
+
+def test_report_shows_pairwise_over_worlds_and_for_this_world(tmp_path, make_results, make_manifest, rendered):
+    results = pd.concat(
+        [make_results(seed=20 + w, metrics=("ndcg@10",)).assign(world=str(w)) for w in range(3)], ignore_index=True
+    )
+    manifest = make_manifest(results)
+    analysis = _analysis(results, manifest)
+    html = render_report(tmp_path, manifest=manifest, analysis=analysis, results=results).read_text()
+    pw = _section(html, "pairwise")
+    assert 'id="pairwise-worlds"' in pw and "Unit of replication: the world" in pw and "(3 drawn worlds)" in pw
+    assert "method-level, over worlds" in pw
+    csv = pd.read_csv(tmp_path / "pairwise.csv")
+    assert set(csv["unit"]) == {"worlds"} and (csv["n_worlds"] == 3).all() and csv["p_worlds"].notna().all()
+    assert csv["per_world"].str.count(";").eq(2).all()
+    one = _section(rendered[3], "pairwise")  # the one-world report says whose claim it is
+    assert 'id="pairwise-unit"' in one and "for this world" in one and 'id="pairwise-worlds"' not in one
