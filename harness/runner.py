@@ -35,8 +35,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 from harness.cache import Cache
-from harness.config import HarnessConfig
 from harness.cells import RESULT_COLUMNS, CellDone, CellFailed, CellOutput, CellSpec
+from harness.config import HarnessConfig
 from harness.engine import Engine
 from harness.manifest import build_manifest, now
 from harness.progress import WorkEta
