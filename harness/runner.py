@@ -369,6 +369,8 @@ def run_matrix(
                     "description": m.cls.description(),
                     "citation": m.cls.citation,
                     "options": m.options.model_dump(mode="json"),
+                    # non-empty: a control, not a method under study (the report marks it beside the name)
+                    "control": m.cls.control_role(m.options),
                 }
                 for m in config.methods
             },
@@ -466,7 +468,7 @@ def run_matrix(
         manifest["benchmark"] = bench.describe()  # after loading: data sizes and statistics filled in
         # the teacher's initial cross-lingual alignment (bitext top-1, alignment F1; cached stage world-measures)
         t_measures = time.perf_counter()
-        world_measures = engine.world_measures() if done else None
+        world_measures = engine.matrix_world_measures() if done else None  # every world's
         if world_measures is not None:
             manifest["world_measures"] = world_measures
             log(f"teacher-level alignment measures ready in {time.perf_counter() - t_measures:.1f} s")

@@ -87,6 +87,7 @@ class LanguageCentring(Method):
 }"""
     Config = LanguageCentringConfig
     kind = "dense"
+    control = "control: training-free per-language centring"
 
     def fit(self, ctx: FitContext) -> "CentredEncoder":
         cfg: LanguageCentringConfig = self.config  # type: ignore[assignment]

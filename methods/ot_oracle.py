@@ -94,6 +94,7 @@ class OTOracle(Method):
 }"""
     Config = OTOracleConfig
     kind = "dense"
+    control = "positive control: the true word alignment as the transport plan"
     cost = 10
 
     def fit(self, ctx: FitContext) -> Encoder:

@@ -87,6 +87,7 @@ class PlantedEffect(Method):
     )
     Config = PlantedEffectConfig
     kind = "dense"
+    control = "positive control: a planted gap reduction of known size"
 
     def fit(self, ctx: FitContext) -> "PlantedEncoder":
         cfg: PlantedEffectConfig = self.config  # type: ignore[assignment]
