@@ -45,6 +45,12 @@ invocation each), and ``a3i0p0c4`` itself re-measured: the default run's sizes c
 first grid (a quarter of the pre-training text, three worlds), so rule 5 reads only rows with
 ``"grid": 2`` (first-grid rows carry no ``grid`` key).
 
+Third grid (diagnostic, never read by ``--choose``; added after the second grid found BM25 ahead
+of the dense teacher in the pivot itself): ``t<k>`` sets ``train_pairs`` to k thousand (the
+default run has 1,000, the full study 4,000), to tell whether a stronger teacher closes the
+BM25-dense distance that no world-alignment setting closed.  Rows tagged ``"grid": 3``
+(``--grid 3``): ``a3i0p0c4t4``, ``a3i0p0c4s3t4``.
+
 Each candidate is one invocation (a few minutes on 2 cores: world, MLM, teacher, two cells);
 figures are appended to ``--out`` (JSON lines) and the stages are cached by content, so a
 re-run of a measured candidate costs seconds.  Run through the machine lock::
@@ -52,7 +58,7 @@ re-run of a measured candidate costs seconds.  Run through the machine lock::
     HARNESS_CACHE=/tmp/cal-cache /work/bin/heavy python perf/calibrate_world.py --candidate a1p3
     python perf/calibrate_world.py --choose          # applies the rule to perf/results/...
 
-Candidates are named ``a<level>i<inflection tenths>p<paraphrase tenths>[c<factor>][s<synonyms>]``: level
+Candidates are named ``a<level>i<inflection tenths>p<paraphrase tenths>[c<factor>][s<synonyms>][t<thousands>]``: level
 scales the base rates
 ``loanword {high .10, mid .05, low .02}``, ``cognate {high .20, mid .10, low .05}``,
 ``code_switch {high .05, mid .03, low .02}``, ``shared_syllables {high .30, mid .15, low .05}``
@@ -84,7 +90,9 @@ BASE_RATES = {
 GRID = 2
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "calibrate_world.jsonl"
 SYNONYM_WEIGHTS = {2: (0.6, 0.4), 3: (0.5, 0.3, 0.2), 4: (0.4, 0.3, 0.2, 0.1)}  # 2: the option's default
-_NAME = re.compile(r"^a(?P<level>\d+(?:\.\d+)?)i(?P<infl>\d+)p(?P<para>\d+)(?:c(?P<cs>\d+))?(?:s(?P<syn>[234]))?$")
+_NAME = re.compile(
+    r"^a(?P<level>\d+(?:\.\d+)?)i(?P<infl>\d+)p(?P<para>\d+)(?:c(?P<cs>\d+))?(?:s(?P<syn>[234]))?(?:t(?P<train>\d+))?$"
+)
 
 
 def candidate(name: str) -> dict[str, object]:
@@ -102,13 +110,15 @@ def candidate(name: str) -> dict[str, object]:
         }
     out["paraphrase_rate"] = para
     out["inflection_rate"] = infl
+    if m["train"]:  # a stronger (or weaker) teacher: train_pairs in thousands (grid 3, a diagnostic)
+        out["train_pairs"] = int(m["train"]) * 1000
     if m["syn"]:
         out["synonyms"] = int(m["syn"])
         out["synonym_weights"] = list(SYNONYM_WEIGHTS[int(m["syn"])])
     return out
 
 
-def measure(name: str, world_seed: int) -> dict[str, object]:
+def measure(name: str, world_seed: int, grid: int = 2) -> dict[str, object]:
     import numpy as np
     import tomllib
 
@@ -149,7 +159,7 @@ def measure(name: str, world_seed: int) -> dict[str, object]:
     f1 = {m["language"]: m["alignment_f1"] for m in measures["languages"]}
     return {
         "candidate": name,
-        "grid": GRID,
+        "grid": grid,
         "world_seed": world_seed,
         "overrides": candidate(name),
         "top1": top1,
@@ -223,11 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidate", action="append", default=[], help="candidate name(s) to measure, e.g. a1p3")
     ap.add_argument("--world-seed", type=int, default=13)
+    ap.add_argument("--grid", type=int, default=GRID, help="the grid the rows are tagged with (rule 5 reads grid 2)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--choose", action="store_true", help="apply the rule to the measured candidates")
     args = ap.parse_args(argv)
     for name in args.candidate:
-        row = measure(name, args.world_seed)
+        row = measure(name, args.world_seed, args.grid)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with args.out.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row, sort_keys=True) + "\n")
