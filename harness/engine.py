@@ -427,6 +427,28 @@ class Engine:
             "languages": rows,
         }
 
+    def matrix_world_measures(self, n: int = 1000, layer: int = -1) -> dict[str, Any] | None:
+        """:meth:`world_measures` of every world of the matrix (``benchmark.worlds``), for the manifest.
+
+        One world: :meth:`world_measures` itself.  Several: the same record with every world's rows,
+        each row carrying its ``"world"``, and ``"worlds"``, the worlds measured (in the matrix's
+        order; a world whose measures are None is left out).  None when no world has measures.
+        """
+        if len(self.worlds) == 1:
+            return self.world_measures(n, layer)
+        per = {w: self.for_world(w).world_measures(n, layer) for w in self.worlds}
+        present = {w: m for w, m in per.items() if m is not None}
+        if not present:
+            return None
+        first = next(iter(present.values()))
+        return {
+            "teacher_seed": first["teacher_seed"],
+            "source": first["source"],
+            "layer": layer,
+            "worlds": list(present),
+            "languages": [{"world": w, **row} for w, m in present.items() for row in m["languages"]],
+        }
+
     # ----------------------------------------------------------------- cells
     def _compute(self, method: str) -> dict[str, Any]:
         return keys.compute_part(

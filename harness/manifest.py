@@ -134,6 +134,8 @@ def build_manifest(
                 "description": m.cls.description(),
                 "citation": m.cls.citation,
                 "options": m.options.model_dump(mode="json"),
+                # non-empty: a control, not a method under study (the report marks it beside the name)
+                "control": m.cls.control_role(m.options),
             }
             for m in config.methods
         },

@@ -329,6 +329,9 @@ class Method(abc.ABC, Generic[ConfigT]):
     #: a local worker pool starts costly cells first, so cheap ones fill the tail; no effect
     #: on any result).  Trained methods should say so (e.g. 10 for bitext alignment).
     cost: ClassVar[float] = 1.0
+    #: Non-empty for a *control*, not a method under study: what it controls for, shown beside its
+    #: name in the report's tables (e.g. ``"positive control: true alignment as the plan"``).
+    control: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -354,6 +357,17 @@ class Method(abc.ABC, Generic[ConfigT]):
         """First line of the class docstring."""
         doc = (cls.__doc__ or "").strip()
         return doc.splitlines()[0].strip() if doc else ""
+
+    @classmethod
+    def control_role(cls, options: BaseModel) -> str:
+        """The control role of an entry of this plugin with ``options`` ("": a method under study).
+
+        The options' own ``control_role()`` where they define one and it is non-empty (an option
+        can make an entry a control, e.g. shuffled bitext), else :attr:`control`.
+        """
+        own = getattr(options, "control_role", None)
+        role = own() if callable(own) else ""
+        return str(role or cls.control)
 
     @abc.abstractmethod
     def fit(self, ctx: FitContext) -> Encoder | Searcher:

@@ -252,6 +252,8 @@ def _check_method(name: str, cls: Any) -> None:
         )
     if cls.kind not in ("dense", "lexical"):
         raise PluginError(f"`kind` must be 'dense' or 'lexical', got {cls.kind!r}")
+    if not isinstance(cls.control, str):
+        raise PluginError(f"`control` must be a string (empty: not a control), got {cls.control!r:.60}")
     try:
         cls.Config()
     except Exception as e:  # noqa: BLE001 - any failure here is the plugin's fault

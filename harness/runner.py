@@ -306,7 +306,7 @@ def collect(p: Plan, engine: Engine, log: Callable[[str], None]) -> Collected:
                 )
     # the teacher's initial cross-lingual alignment (bitext top-1, alignment F1; cached stage world-measures)
     t_measures = time.perf_counter()
-    world_measures = engine.world_measures() if done else None
+    world_measures = engine.matrix_world_measures() if done else None  # every world's
     if world_measures is not None:
         log(f"teacher-level alignment measures ready in {time.perf_counter() - t_measures:.1f} s")
     if done:

@@ -150,6 +150,15 @@ class AlignmentConfig(BaseModel):
 
         return total_steps(None, epochs, n_pairs, self.batch_size)
 
+    def control_role(self) -> str:
+        """The negative control these options make of an entry ("" for none): shuffled bitext (no
+        translation signal), or alignment weight 0 (the pivot anchor alone)."""
+        if self.shuffle_bitext:
+            return "negative control: shuffled bitext"
+        if self.align_weight == 0.0:
+            return "negative control: anchor only"
+        return ""
+
 
 #: The fields of :class:`AlignmentConfig`: what the two alignment methods must share.
 SHARED_FIELDS = tuple(AlignmentConfig.model_fields)

@@ -89,6 +89,7 @@ class LanguageCentring(SavesFittedRetriever, Method[LanguageCentringConfig]):
   year = {2020}
 }"""
     kind = "dense"
+    control = "control: training-free per-language centring"
 
     def fit(self, ctx: FitContext) -> "CentredEncoder":
         cfg = self.config

@@ -94,6 +94,7 @@ class OTOracle(SavesFittedRetriever, Method[OTOracleConfig]):
   note = {ot-oracle: the harness's positive control, the true alignment in place of OPTICAL's plan}
 }"""
     kind = "dense"
+    control = "positive control: the true word alignment as the transport plan"
     cost = 10
 
     def fit(self, ctx: FitContext) -> Encoder:

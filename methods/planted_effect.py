@@ -86,6 +86,7 @@ class PlantedEffect(Method[PlantedEffectConfig]):
         "@misc{harness_planted, title={Planted-effect positive control of the xling-harness}, note={no publication}}"
     )
     kind = "dense"
+    control = "positive control: a planted gap reduction of known size"
 
     def fit(self, ctx: FitContext) -> "PlantedEncoder":
         cfg = self.config

@@ -24,6 +24,33 @@ figures (``--choose``), is fixed here before any result is seen:
    candidates meeting the other conditions, the highest high-tier top-1 (initial alignment
    is what the OT question needs first), ties as in 3.
 
+Second grid (2026-12-07, issue #24 follow-up: BM25 and dense of comparable strength), written
+before any of its candidates was measured; it replaces rules 1-4 for ``--choose``.  Targets:
+
+* T1 alignment: high-tier mean top-1 in [0.10, 0.60]; low-tier mean top-1 >= 0.003 (3 x chance)
+  and <= half the high tier's;
+* T2 the phenomenon: zero-shot high-minus-low nDCG@10 gap >= 0.10;
+* T3 comparable strength: |mean BM25 nDCG@10 - mean zero-shot nDCG@10| <= 0.05 over all
+  languages, and BM25 leads in at least one language and not in all (MIRACL dev: .385 vs .421,
+  BM25 leads in 8 of 18).
+
+Priority: 5a. among candidates meeting T1, T2 and T3, the smallest |BM25 - zero-shot| (ties: the
+smaller alignment level, then the smaller non-lexical rates); 5b. none: among candidates meeting
+T1 and T2, the smallest |BM25 - zero-shot| (alignment is what the OT question needs first, so
+T3 is the target given up first); 5c. none: among candidates meeting T2 and the low-tier part of
+T1, the highest high-tier top-1 (rule 4).  T2 and the low-tier floor are never given up.  The
+second grid varies the non-lexical mechanisms around the first grid's choice ``a3i0p0c4``:
+``a3i1p0c4``, ``a3i2p0c4``, ``a3i0p1c4``, ``a3i0p0c4s3``, ``a3i1p0c4s3``, ``a3i1p1c4s3`` (one
+invocation each), and ``a3i0p0c4`` itself re-measured: the default run's sizes changed after the
+first grid (a quarter of the pre-training text, three worlds), so rule 5 reads only rows with
+``"grid": 2`` (first-grid rows carry no ``grid`` key).
+
+Third grid (diagnostic, never read by ``--choose``; added after the second grid found BM25 ahead
+of the dense teacher in the pivot itself): ``t<k>`` sets ``train_pairs`` to k thousand (the
+default run has 1,000, the full study 4,000), to tell whether a stronger teacher closes the
+BM25-dense distance that no world-alignment setting closed.  Rows tagged ``"grid": 3``
+(``--grid 3``): ``a3i0p0c4t4``, ``a3i0p0c4s3t4``.
+
 Each candidate is one invocation (a few minutes on 2 cores: world, MLM, teacher, two cells);
 figures are appended to ``--out`` (JSON lines) and the stages are cached by content, so a
 re-run of a measured candidate costs seconds.  Run through the machine lock::
@@ -31,12 +58,14 @@ re-run of a measured candidate costs seconds.  Run through the machine lock::
     HARNESS_CACHE=/tmp/cal-cache /work/bin/heavy python perf/calibrate_world.py --candidate a1p3
     python perf/calibrate_world.py --choose          # applies the rule to perf/results/...
 
-Candidates are named ``a<level>i<inflection tenths>p<paraphrase tenths>[c<factor>]``: level scales the
-base rates
+Candidates are named ``a<level>i<inflection tenths>p<paraphrase tenths>[c<factor>][s<synonyms>][t<thousands>]``: level
+scales the base rates
 ``loanword {high .10, mid .05, low .02}``, ``cognate {high .20, mid .10, low .05}``,
 ``code_switch {high .05, mid .03, low .02}``, ``shared_syllables {high .30, mid .15, low .05}``
 (level 0: no shared forms but the names and numbers, no code-switching); ``c<factor>`` scales
-code-switching by a further factor.
+code-switching by a further factor; ``s<n>`` sets ``synonyms`` to n with ``synonym_weights``
+``SYNONYM_WEIGHTS[n]`` (more forms per concept: a query and its passage pick the same form less often;
+the first form, the loanword or cognate, keeps the largest weight).
 """
 
 from __future__ import annotations
@@ -57,8 +86,13 @@ BASE_RATES = {
     "code_switch": {"high": 0.05, "mid": 0.03, "low": 0.02},
     "shared_syllables": {"high": 0.30, "mid": 0.15, "low": 0.05},
 }
+#: the grid rows are measured for (rule 5 reads only this grid's rows: the default run's sizes changed between)
+GRID = 2
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "calibrate_world.jsonl"
-_NAME = re.compile(r"^a(?P<level>\d+(?:\.\d+)?)i(?P<infl>\d+)p(?P<para>\d+)(?:c(?P<cs>\d+))?$")
+SYNONYM_WEIGHTS = {2: (0.6, 0.4), 3: (0.5, 0.3, 0.2), 4: (0.4, 0.3, 0.2, 0.1)}  # 2: the option's default
+_NAME = re.compile(
+    r"^a(?P<level>\d+(?:\.\d+)?)i(?P<infl>\d+)p(?P<para>\d+)(?:c(?P<cs>\d+))?(?:s(?P<syn>[234]))?(?:t(?P<train>\d+))?$"
+)
 
 
 def candidate(name: str) -> dict[str, object]:
@@ -76,10 +110,15 @@ def candidate(name: str) -> dict[str, object]:
         }
     out["paraphrase_rate"] = para
     out["inflection_rate"] = infl
+    if m["train"]:  # a stronger (or weaker) teacher: train_pairs in thousands (grid 3, a diagnostic)
+        out["train_pairs"] = int(m["train"]) * 1000
+    if m["syn"]:
+        out["synonyms"] = int(m["syn"])
+        out["synonym_weights"] = list(SYNONYM_WEIGHTS[int(m["syn"])])
     return out
 
 
-def measure(name: str, world_seed: int) -> dict[str, object]:
+def measure(name: str, world_seed: int, grid: int = 2) -> dict[str, object]:
     import numpy as np
     import tomllib
 
@@ -88,7 +127,8 @@ def measure(name: str, world_seed: int) -> dict[str, object]:
     from harness.engine import Engine
 
     data = tomllib.loads(default_config_text("default"))
-    data["benchmark"].update(candidate(name), seed=world_seed)
+    data["benchmark"].update(candidate(name), worlds=[world_seed])  # one world: the candidate's
+    data["benchmark"].pop("seed", None)
     data["seeds"] = [0]
     data["device"] = "cpu"  # the default run's device on the reference machine (results are per device)
     data["methods"] = {"zero-shot": {}, "bm25": {}}
@@ -119,6 +159,7 @@ def measure(name: str, world_seed: int) -> dict[str, object]:
     f1 = {m["language"]: m["alignment_f1"] for m in measures["languages"]}
     return {
         "candidate": name,
+        "grid": grid,
         "world_seed": world_seed,
         "overrides": candidate(name),
         "top1": top1,
@@ -142,31 +183,45 @@ def measure(name: str, world_seed: int) -> dict[str, object]:
     }
 
 
-def choose(rows: list[dict[str, object]]) -> dict[str, object] | None:
-    """The rule of the module docstring over measured candidates (one row per candidate: the last)."""
-    last = {str(r["candidate"]): r for r in rows}
-    feasible = [
-        r
-        for r in last.values()
-        if 0.10 <= float(r["top1_high"]) <= 0.60  # type: ignore[arg-type]
-        and 0.003 <= float(r["top1_low"]) <= 0.5 * float(r["top1_high"])  # type: ignore[arg-type]
-        and float(r["zero_shot_gap"]) >= 0.10  # type: ignore[arg-type]
-    ]
-    if not feasible:  # rule 4
-        rest = [
-            r
-            for r in last.values()
-            if 0.003 <= float(r["top1_low"]) <= 0.5 * float(r["top1_high"])  # type: ignore[arg-type]
-            and float(r["zero_shot_gap"]) >= 0.10  # type: ignore[arg-type]
-        ]
-        if not rest:
-            return None
-        return max(rest, key=lambda r: (float(r["top1_high"]), -_level(r)))  # type: ignore[arg-type]
+def _f(r: dict[str, object], key: str) -> float:
+    return float(r[key])  # type: ignore[arg-type]
 
-    return min(
-        feasible,
-        key=lambda r: (abs(float(r["bm25_mean"]) - float(r["zero_shot_mean"])), _level(r)),  # type: ignore[arg-type]
-    )
+
+def meets(r: dict[str, object]) -> dict[str, bool]:
+    """Which of the second grid's targets T1-T3 (module docstring) candidate row ``r`` meets."""
+    n_lang = len(r["bm25"])  # type: ignore[arg-type]
+    low_ok = 0.003 <= _f(r, "top1_low") <= 0.5 * _f(r, "top1_high")
+    return {
+        "low": low_ok,
+        "T1": low_ok and 0.10 <= _f(r, "top1_high") <= 0.60,
+        "T2": _f(r, "zero_shot_gap") >= 0.10,
+        "T3": abs(_f(r, "bm25_mean") - _f(r, "zero_shot_mean")) <= 0.05 and 1 <= int(r["bm25_leads_in"]) < n_lang,  # type: ignore[call-overload]
+    }
+
+
+def choose(rows: list[dict[str, object]]) -> tuple[dict[str, object] | None, str]:
+    """The second grid's rule 5 (module docstring) over measured candidates (one row per candidate:
+    the last); returns the chosen row and the sub-rule (5a, 5b, 5c) that chose it."""
+    last = list({str(r["candidate"]): r for r in rows}.values())
+
+    def distance(r: dict[str, object]) -> tuple[float, float, float]:
+        return (abs(_f(r, "bm25_mean") - _f(r, "zero_shot_mean")), _level(r), _nonlexical(r))
+
+    ok = {str(r["candidate"]): meets(r) for r in last}
+    for rule, need in (("5a", ("T1", "T2", "T3")), ("5b", ("T1", "T2"))):
+        pool = [r for r in last if all(ok[str(r["candidate"])][t] for t in need)]
+        if pool:
+            return min(pool, key=distance), rule
+    pool = [r for r in last if ok[str(r["candidate"])]["T2"] and ok[str(r["candidate"])]["low"]]
+    if not pool:
+        return None, "none"
+    return max(pool, key=lambda r: (_f(r, "top1_high"), -_level(r))), "5c"
+
+
+def _nonlexical(r: dict[str, object]) -> float:
+    o = r["overrides"]
+    assert isinstance(o, dict)
+    return float(o["inflection_rate"]) + float(o["paraphrase_rate"]) + 0.1 * (int(o.get("synonyms", 2)) - 2)
 
 
 def _level(r: dict[str, object]) -> float:
@@ -178,11 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidate", action="append", default=[], help="candidate name(s) to measure, e.g. a1p3")
     ap.add_argument("--world-seed", type=int, default=13)
+    ap.add_argument("--grid", type=int, default=GRID, help="the grid the rows are tagged with (rule 5 reads grid 2)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--choose", action="store_true", help="apply the rule to the measured candidates")
     args = ap.parse_args(argv)
     for name in args.candidate:
-        row = measure(name, args.world_seed)
+        row = measure(name, args.world_seed, args.grid)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with args.out.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row, sort_keys=True) + "\n")
@@ -195,14 +251,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.choose:
         rows = [json.loads(line) for line in args.out.read_text(encoding="utf-8").splitlines() if line.strip()]
-        rows = [r for r in rows if r["world_seed"] == args.world_seed]
-        best = choose(rows)
+        rows = [r for r in rows if r["world_seed"] == args.world_seed and r.get("grid") == GRID]
+        best, rule = choose(rows)
         for r in rows:
+            met = ",".join(t for t, v in meets(r).items() if v and t != "low") or "-"
             print(
                 f"{r['candidate']}: top1 {r['top1_high']:.3f}/{r['top1_low']:.3f} gap {r['zero_shot_gap']:.3f} "
-                f"bm25 {r['bm25_mean']:.3f} dense {r['zero_shot_mean']:.3f}"
+                f"bm25 {r['bm25_mean']:.3f} dense {r['zero_shot_mean']:.3f} leads {r['bm25_leads_in']} meets {met}"
             )
-        print("chosen:", None if best is None else best["candidate"], json.dumps(best and best["overrides"]))
+        print(
+            "chosen:",
+            None if best is None else best["candidate"],
+            f"(rule {rule})",
+            json.dumps(best and best["overrides"]),
+        )
     return 0
 
 

@@ -160,8 +160,17 @@ def _worlds_columns(pw: Mapping[str, Any], w: Mapping[str, Any] | None) -> dict[
     }
 
 
-def write_exports(run_dir: Path, analysis: Mapping[str, Any], view: AnalysisView, run_name: str) -> list[Path]:
+def write_exports(
+    run_dir: Path,
+    analysis: Mapping[str, Any],
+    view: AnalysisView,
+    run_name: str,
+    controls: Mapping[str, str] | None = None,
+) -> list[Path]:
     """Write the CSV and LaTeX exports into ``run_dir`` atomically; return their paths.
+
+    ``controls`` (method -> what it controls for, from the manifest) are marked in the LaTeX
+    leaderboard with a dagger and named in its caption.
 
     With no analysis (``view.available`` false) nothing is written and stale exports are removed.
     """
@@ -186,6 +195,7 @@ def write_exports(run_dir: Path, analysis: Mapping[str, Any], view: AnalysisView
         "name": run_name,
         "level": view.level,
         "primary": pm,
+        "controls": dict(controls or {}),
     }
     atomic_write_text(paths[0], leaderboard_frame(analysis).to_csv(index=False, float_format="%.6g"))
     atomic_write_text(paths[1], pairwise_frame(analysis).to_csv(index=False, float_format="%.6g"))

@@ -24,6 +24,7 @@ from harness_reports.setup import (
     SYNTHETIC_NOTE,
     benchmark_info,
     cells_table,
+    control_roles,
     failed_cells,
     hardware,
     methods_table,
@@ -363,6 +364,8 @@ def build_context(
         "bench": benchmark_info(manifest),
         "hw": hardware(manifest),
         "methods": methods_table(manifest),
+        # method -> what it controls for: tables mark these entries as controls beside the methods
+        "controls": control_roles(manifest),
         "cells": cells_table(manifest),
         "failed": failed_cells(manifest),
         "repro": reproducibility(run_dir, manifest),
@@ -398,7 +401,7 @@ def render_report(
     out = Path(out_dir) if out_dir is not None else run_dir
     ctx = build_context(run_dir, manifest, analysis, results)
     html = render_html("report.html.j2", **ctx)
-    write_exports(out, analysis or {}, ctx["v"], ctx["run"]["name"])
+    write_exports(out, analysis or {}, ctx["v"], ctx["run"]["name"], controls=ctx["controls"])
     atomic_write_text(out / "report.html", html)
     return out / "report.html"
 

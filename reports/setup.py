@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ class MethodRow:
     citation: str
     options: str  # JSON text
     description_parts: tuple[Segment, ...] = ()  # the description with its reST inline markup parsed
+    control: str = ""  # non-empty: what the entry controls for (a control, not a method under study)
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,20 @@ def methods_table(manifest: dict[str, Any]) -> list[MethodRow]:
                 citation=_text(m.get("citation")),
                 options=json.dumps(m.get("options") or {}, sort_keys=True, indent=None),
                 description_parts=rst_inline(_text(m.get("description"))),
+                control=_text(m.get("control")),
             )
         )
     return rows
+
+
+def control_roles(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """``{method: role}`` of the run's controls (``manifest["methods"][m]["control"]``, non-empty): the
+    report marks them beside their names.  A manifest written before controls were recorded has none."""
+    return {
+        str(name): str(m["control"])
+        for name, m in (manifest.get("methods") or {}).items()
+        if isinstance(m, Mapping) and m.get("control")
+    }
 
 
 def cells_table(manifest: dict[str, Any]) -> list[CellRow]:
@@ -192,7 +205,11 @@ def benchmark_info(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def alignment_rows(manifest: dict[str, Any]) -> dict[str, Any] | None:
-    """The teacher-level alignment measures (``manifest["world_measures"]``) as table rows, or None."""
+    """The teacher-level alignment measures (``manifest["world_measures"]``) as table rows, or None.
+
+    With several worlds (rows carrying ``"world"``), one row per world and language, and ``means``:
+    per language, the mean over its worlds of top-1 and F1 (a world without F1 is left out of F1's).
+    """
     wm = manifest.get("world_measures")
     if not wm:
         return None
@@ -203,8 +220,10 @@ def alignment_rows(manifest: dict[str, Any]) -> dict[str, Any] | None:
     def num(x: Any) -> str:
         return "n/a" if x is None else f"{float(x):.3f}"
 
+    measured = list(wm.get("languages") or [])
     rows = [
         {
+            "world": _text(m.get("world", "")),
             "language": _text(m.get("language")),
             "tier": _text(m.get("tier")),
             "pairs": int(m.get("pairs", 0)),
@@ -214,9 +233,33 @@ def alignment_rows(manifest: dict[str, Any]) -> dict[str, Any] | None:
             "precision": num(m.get("alignment_precision")),
             "recall": num(m.get("alignment_recall")),
         }
-        for m in wm.get("languages") or []
+        for m in measured
     ]
-    return {"rows": rows, "seed": wm.get("teacher_seed"), "source": _text(wm.get("source"))}
+    multi = any("world" in m for m in measured)
+    means: list[dict[str, Any]] = []
+    if multi:
+        by_lang: dict[str, list[dict[str, Any]]] = {}
+        for m in measured:
+            by_lang.setdefault(str(m.get("language")), []).append(m)
+        for lang, ms in by_lang.items():
+            top1 = [float(m["bitext_top1"]) for m in ms if m.get("bitext_top1") is not None]
+            f1 = [float(m["alignment_f1"]) for m in ms if m.get("alignment_f1") is not None]
+            means.append(
+                {
+                    "language": _text(lang),
+                    "tier": _text(ms[0].get("tier")),
+                    "worlds": len(ms),
+                    "top1": pct(sum(top1) / len(top1) if top1 else None),
+                    "f1": num(sum(f1) / len(f1) if f1 else None),
+                }
+            )
+    return {
+        "rows": rows,
+        "multi_world": multi,
+        "means": means,
+        "seed": wm.get("teacher_seed"),
+        "source": _text(wm.get("source")),
+    }
 
 
 def config_toml(run_dir: Path, manifest: dict[str, Any]) -> str:

@@ -94,6 +94,7 @@ def _cls(**attrs):
         ({"citation": "not bibtex"}, "citation"),
         ({"__doc__": None}, "docstring"),
         ({"kind": "other"}, "kind"),
+        ({"control": True}, "control"),
         ({"Config": dict}, "Config"),
         ({"Config": type("C", (BaseModel,), {"__annotations__": {"a": int}, "a": 1})}, "extra='forbid'"),
     ],

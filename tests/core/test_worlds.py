@@ -74,6 +74,36 @@ def two_world_run(tmp_path_factory):
     return res, cache, cfg_path
 
 
+def test_every_world_is_measured_stored_and_shown(two_world_run):
+    """Teacher-level alignment measures for each world: the manifest and analysis.json carry both worlds'
+    rows, each world's rows are that world's engine's measures, and the report shows a world column and
+    each language's mean over the worlds."""
+    res, cache, cfg_path = two_world_run
+    man = json.loads((res.run_dir / "manifest.json").read_text())
+    analysis = json.loads((res.run_dir / "analysis.json").read_text())
+    wm = man["world_measures"]
+    assert analysis["world_measures"] == wm
+    assert wm["worlds"] == ["5", "6"]
+    assert sorted((r["world"], r["language"]) for r in wm["languages"]) == [
+        (w, lang) for w in ("5", "6") for lang in ("h1", "l1", "l2")
+    ]
+    engine = Engine(load_config(cfg_path), cache)
+    for w in ("5", "6"):
+        own = engine.for_world(w).world_measures()  # cached stage: read back, not recomputed
+        assert own is not None
+        assert [{k: v for k, v in r.items() if k != "world"} for r in wm["languages"] if r["world"] == w] == own[
+            "languages"
+        ]
+    # two worlds, two teachers: their figures differ (one world's record copied to both would not)
+    by = {(r["world"], r["language"]): r for r in wm["languages"]}
+    assert any(by[("5", lang)]["alignment_f1"] != by[("6", lang)]["alignment_f1"] for lang in ("h1", "l1", "l2"))
+    html = (res.run_dir / "report.html").read_text()
+    table = html[html.index('id="alignment-table"') :]
+    table = table[: table.index("</table>")]
+    assert ">world</th>" in table and "mean of 2" in table
+    assert table.count("<tr>") == 1 + 6 + 3  # header, one row per world and language, one mean per language
+
+
 def test_two_world_run_has_a_world_column_and_per_world_files(two_world_run):
     res, _, _ = two_world_run
     d: Path = res.run_dir
