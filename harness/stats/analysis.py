@@ -616,8 +616,12 @@ def analyze(
         warnings.append(
             f"too few {'worlds' if primary.n_worlds > 1 else 'seeds'} for informative intervals: {n_clipped} "
             f"interval(s) of per-method means reached beyond the metric's range [0, 1] with {unit} (t with "
-            f"{(primary.n_worlds if primary.n_worlds > 1 else few) - 1} df) and were clipped to it (ci_clipped); "
-            "run at least 3 seeds (or worlds)"
+            f"{(primary.n_worlds if primary.n_worlds > 1 else few) - 1} df) and were clipped to it (ci_clipped)"
+            + (
+                f"; with {unit} already, only more of them (each adds a degree of freedom) narrows these intervals"
+                if (primary.n_worlds if primary.n_worlds > 1 else few) >= 3
+                else "; run at least 3 seeds (or worlds)"
+            )
         )
     excluded = _excluded(primary, opts, pivot)
     question = _question(
