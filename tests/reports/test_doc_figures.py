@@ -158,3 +158,26 @@ def test_figures_name_the_numerics_environment_they_came_from(tmp_path, make_res
     rerender(old, force=True)
     assert mod.extract(old)["run"]["environment"] is None
     assert f'id="numerics">{env["summary"]}' in (run / "report.html").read_text().replace("&#43;", "+")
+
+
+def test_sensitivity_block_matches_the_stored_sweep():
+    mod = script()
+    stored = json.loads(mod.SENSITIVITY.read_text())
+    block = mod.doc_block(mod.DOC.read_text(), mod.SENS_BEGIN, mod.SENS_END)
+    assert block == mod.render_sensitivity(stored), "run `python perf/doc_figures.py --sensitivity SWEEP_DIR`"
+    assert len(stored["points"]) >= 2 and len(stored["run"]["worlds"]) >= 2  # a map, >= 2 worlds per point
+    for p in stored["points"]:
+        assert f"| {p['id']} |" in block
+        if p.get("D") is not None:
+            assert f"{p['D']:+.4f}" in block
+
+
+def test_a_changed_sensitivity_figure_is_caught():
+    mod = script()
+    stored = json.loads(mod.SENSITIVITY.read_text())
+    text = mod.DOC.read_text()
+    assert mod.check(text) == 0
+    p = next(p for p in stored["points"] if p.get("D") is not None)
+    p["D"] += 0.01
+    changed = text.replace(mod.doc_block(text, mod.SENS_BEGIN, mod.SENS_END), mod.render_sensitivity(stored))
+    assert changed != text and mod.check(changed) == 1
