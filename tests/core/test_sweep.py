@@ -100,14 +100,14 @@ def test_shipped_sensitivity_config_is_a_valid_sweep():
 
 
 @pytest.fixture(scope="module")
-def tiny_sweep(tmp_path_factory, two_world_cache):
+def tiny_sweep(tmp_path_factory, tiny_cache):
     from harness_reports import render_report
     from harness_reports.sensitivity import render_sensitivity
 
     tmp = tmp_path_factory.mktemp("sweep")
     sweep = load_sweep(_write(tmp, _sweep_text()))
     assert sweep is not None
-    cache = two_world_cache  # the default point is test_worlds.py's two-world matrix (see conftest.py)
+    cache = tiny_cache  # shared: the default point is test_worlds.py's two-world matrix (see conftest.py)
     res = run_sweep(
         sweep,
         run_dir=tmp / "out",
