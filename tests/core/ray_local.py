@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -19,3 +21,8 @@ def start_local_ray(num_cpus: int, num_gpus: int = 0) -> Any:
         runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}},
     )
     return ray
+
+
+def shard_records(index_dir: Path) -> list[dict]:
+    """The shard records (``shard-NNNNN.json``) of a document index, in shard order."""
+    return [json.loads(p.read_text()) for p in sorted(index_dir.glob("shard-?????.json"))]

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from tiny_config import TINY
 
-from harness.cache import Cache
 from harness.config import load_config
 from harness_reports import run_and_report
 
@@ -36,11 +35,11 @@ eval_at = [0.5]
 
 
 @pytest.mark.slow
-def test_checkpoint_equals_a_separate_run_and_curves_are_analysed(tmp_path):
+def test_checkpoint_equals_a_separate_run_and_curves_are_analysed(tmp_path, tiny_cache):
     cfg = tmp_path / "b.toml"
     cfg.write_text(TINY.format(extra=EXTRA))
     res = run_and_report(
-        load_config(cfg), run_dir=tmp_path / "run", cache=Cache(tmp_path / "cache"), progress=False, log=lambda s: None
+        load_config(cfg), run_dir=tmp_path / "run", cache=tiny_cache, progress=False, log=lambda s: None
     )
     assert res.status == "complete", res.failed
     budgets = pd.read_parquet(tmp_path / "run" / "budgets.parquet")

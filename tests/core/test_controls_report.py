@@ -30,10 +30,9 @@ def test_control_roles_come_from_the_plugin_or_the_options():
     assert roles["contrastive-anchor"] == "negative control: anchor only"
 
 
-def test_a_run_marks_its_controls_in_manifest_leaderboard_tier_table_and_latex(tmp_path):
+def test_a_run_marks_its_controls_in_manifest_leaderboard_tier_table_and_latex(tmp_path, tiny_cache):
     from tiny_config import TINY
 
-    from harness.cache import Cache
     from harness.config import load_config
     from harness_reports import run_and_report
 
@@ -42,7 +41,7 @@ def test_a_run_marks_its_controls_in_manifest_leaderboard_tier_table_and_latex(t
     result = run_and_report(
         load_config(cfg_path),
         run_dir=tmp_path / "run",
-        cache=Cache(tmp_path / "cache"),
+        cache=tiny_cache,
         progress=False,
         log=lambda s: None,
     )

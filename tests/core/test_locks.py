@@ -47,8 +47,8 @@ def _ray_sleep(ray, seconds: float) -> None:
     ray.get(ray.remote(num_cpus=0)(_sleep).remote(seconds))
 
 
-def holder(root: str, kind: str) -> str:
-    """Task A: take the lock, let the waiter start, then wait on a nested 1-CPU task."""
+def holder(root: str, kind: str, wait_s: float) -> str:
+    """Task A: take the lock, let the waiter start, then wait up to ``wait_s`` seconds on a nested 1-CPU task."""
     import ray
 
     lock = cache_lock if kind == "cache_lock" else plain_lock
@@ -60,7 +60,7 @@ def holder(root: str, kind: str) -> str:
             _ray_sleep(ray, 0.2)
         _ray_sleep(ray, 1.0)  # B is now inside its lock wait
         child = ray.remote(num_cpus=1)(_child).remote()
-        ready, _ = ray.wait([child], timeout=20)  # a CPU for the child only if B lent its own
+        ready, _ = ray.wait([child], timeout=wait_s)  # a CPU for the child only if B lent its own
         if not ready:
             ray.cancel(child, force=True)
             return "deadlock"
@@ -88,7 +88,9 @@ def one_cpu_ray():
 def test_a_lock_waiter_lends_its_cpu_to_the_holders_nested_task(tmp_path, one_cpu_ray, kind):
     ray = one_cpu_ray
     root = str(tmp_path)
-    a = ray.remote(num_cpus=1, max_retries=0)(holder).remote(root, kind)
+    # The child is a trivial task on a worker Ray starts for it: a few seconds once it has a CPU.  The
+    # deadlock verdict needs only a wait well past that (10 s); the fixed lock gets 20 s, so load cannot fail it.
+    a = ray.remote(num_cpus=1, max_retries=0)(holder).remote(root, kind, 10.0 if kind == "plain" else 20.0)
     b = ray.remote(num_cpus=1, max_retries=0)(waiter).remote(root, kind)
     got_a = ray.get(a, timeout=150)
     if kind == "plain":

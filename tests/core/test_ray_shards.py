@@ -1,7 +1,9 @@
 """Document-index shards as Ray tasks (issue 12, item 8), on a local Ray instance.
 
 * a matrix on the Ray executor, with each corpus split into several shard tasks, gives the
-  same per-query scores and runs as the local executor;
+  same per-query scores and runs as the local executor: checked, with the shard layout, by
+  ``test_ray_trained.py::test_ray_runs_every_method_with_local_scores`` (the same tiny world,
+  seed and shard size, plus every trained method: one pair of runs serves both);
 * a shard task killed mid-build leaves the finished shards on disk, and the re-run encodes
   only the missing one, giving the same index as an uninterrupted in-process build;
 * cells without a dense encoder (BM25) ask Ray for no GPU; shard tasks ask for one GPU
@@ -10,71 +12,24 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 pytest.importorskip("ray")
 
-from ray_local import start_local_ray  # noqa: E402  (tests/core is on sys.path: rootdir-relative imports)
+from ray_local import shard_records, start_local_ray  # noqa: E402  (tests/core is on sys.path: rootdir-relative imports)
 from tiny_config import TINY  # noqa: E402
 
 from harness.cache import Cache  # noqa: E402
 from harness.config import load_config  # noqa: E402
 from harness.errors import ConfigError  # noqa: E402
 from harness.index import build_index, read_cache_log  # noqa: E402
-from harness.runner import run_matrix  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(600)]  # a hang fails, with stacks
-
-
-def _records(index_dir: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(index_dir.glob("shard-?????.json"))]
-
-
-def test_ray_shard_tasks_match_local_executor(tmp_path):
-    extra = '[executor]\nkind = "ray"\nmax_shards_in_flight = 2\n'
-    text = TINY.format(extra=extra).replace("seeds = [0, 1]", "seeds = [0]")
-    text = text.replace('device = "cpu"\n', 'device = "cpu"\n[index]\nshard_size = 32\n')
-    cfg = tmp_path / "tiny.toml"
-    cfg.write_text(text)
-    config = load_config(cfg)
-    quiet = dict(progress=False, log=lambda s: None)
-
-    ray_cache = Cache(tmp_path / "cache")
-    ray_res = run_matrix(config, run_dir=tmp_path / "ray", cache=ray_cache, executor="ray", **quiet)
-    assert ray_res.status == "complete", [f.error for f in ray_res.failed]
-    local_res = run_matrix(
-        config, run_dir=tmp_path / "local", cache=Cache(tmp_path / "cache2"), executor="local", **quiet
-    )
-    a = pd.read_parquet(ray_res.run_dir / "results.parquet")
-    b = pd.read_parquet(local_res.run_dir / "results.parquet")
-    pd.testing.assert_frame_equal(a, b)
-    for method in ("zero-shot", "bm25"):
-        for lang in ("en", "h1", "l1", "l2"):
-            assert (tmp_path / "ray" / "runs" / method / "0" / f"{lang}.trec").read_text() == (
-                tmp_path / "local" / "runs" / method / "0" / f"{lang}.trec"
-            ).read_text()
-
-    # every corpus (120 documents) was split into 4 shards, each written by a shard task (its
-    # files carry the task's tag); the in-process build wrote the same layout with plain names
-    indexes = [p for p in (tmp_path / "cache" / "docindex").iterdir() if (p / "index.json").is_file()]
-    assert len(indexes) == 4
-    for d in indexes:
-        recs = _records(d)
-        assert [r["n"] for r in recs] == [32, 32, 32, 24]
-        for r in recs:
-            names = sorted(r["files"])
-            assert all(n.startswith(f"shard-{r['index']:05d}-") for n in names), names  # a task's tag
-    local_idx = [p for p in (tmp_path / "cache2" / "docindex").iterdir() if (p / "index.json").is_file()]
-    assert {p.name for p in local_idx} == {p.name for p in indexes}  # same keys: same document sides
-    for d in local_idx:
-        assert all(sorted(r["files"])[0] == f"shard-{r['index']:05d}.emb.npy" for r in _records(d))
 
 
 # ----------------------------------------------------------------------------- a killed shard task
@@ -122,7 +77,7 @@ def test_killed_shard_task_resumes_only_missing_shards(tmp_path, local_ray):
         build_index(tmp_path, key, lambda: iter(docs), enc, shard_size=50, dtype="float32", runner=runner)
     assert (tmp_path / "killed").exists()
     [d] = [p for p in (tmp_path / "docindex").iterdir() if p.is_dir()]
-    assert [r["index"] for r in _records(d)] == [0, 1, 2]  # finished shards survived the failed build
+    assert [r["index"] for r in shard_records(d)] == [0, 1, 2]  # finished shards survived the failed build
     assert not (d / "index.json").exists()
     (tmp_path / "calls.txt").unlink()
 

@@ -4,8 +4,9 @@
   pickler can serialise (transformers' output capturing: closures over a ``ContextVar``);
   the shard tasks receive it as class + config + weights, rebuilt bit-identically;
 * a matrix of every built-in method (trained ones on a few steps) and the example plugin
-  (``examples/harness-lang-center``), with every corpus split into shard tasks, gives on
-  Ray the same per-query scores and TREC runs as the in-process executor.
+  (``examples/harness-lang-center``), with every corpus split into shard tasks (at most two
+  in flight), gives on Ray the same per-query scores and TREC runs as the in-process
+  executor, and the same index layout (the shard tasks' files tagged, the local ones plain).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import pytest
 
 pytest.importorskip("ray")
 
-from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path: rootdir-relative imports)
+from ray_local import shard_records  # noqa: E402  (tests/core is on sys.path: rootdir-relative imports)
+from tiny_config import TINY  # noqa: E402
 
 from harness.cache import Cache  # noqa: E402
 from harness.config import load_config  # noqa: E402
@@ -124,7 +126,9 @@ def test_an_unpicklable_encoder_is_encoded_by_the_cell_with_a_warning(tmp_path):
 @pytest.mark.timeout(600)
 def test_ray_runs_every_method_with_local_scores(tmp_path):
     text = TINY.format(extra=TRAINED).replace("seeds = [0, 1]", "seeds = [0]")
-    text = text.replace('device = "cpu"\n', 'device = "cpu"\n[index]\nshard_size = 32\n')  # 4 shard tasks per corpus
+    # 4 shard tasks per corpus (120 documents), at most 2 in flight
+    executor = '[executor]\nkind = "ray"\nmax_shards_in_flight = 2\n'
+    text = text.replace('device = "cpu"\n', f'device = "cpu"\n[index]\nshard_size = 32\n{executor}')
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(text)
     quiet = dict(progress=False, log=lambda s: None)
@@ -147,3 +151,18 @@ def test_ray_runs_every_method_with_local_scores(tmp_path):
         for lang in ("en", "h1", "l1", "l2"):
             rel = Path("runs") / method / "0" / f"{lang}.trec"
             assert (tmp_path / "ray" / rel).read_text() == (tmp_path / "local" / rel).read_text(), rel
+
+    # every corpus was split into 4 shards, each written by a shard task (its files carry the task's
+    # tag); the in-process build wrote the same layout, under the same keys, with plain names
+    indexes = [p for p in (tmp_path / "c1" / "docindex").iterdir() if (p / "index.json").is_file()]
+    assert len(indexes) >= 4  # at least the teacher's, one per language
+    for d in indexes:
+        recs = shard_records(d)
+        assert [r["n"] for r in recs] == [32, 32, 32, 24]
+        for r in recs:
+            names = sorted(r["files"])
+            assert all(n.startswith(f"shard-{r['index']:05d}-") for n in names), names  # a task's tag
+    local_idx = [p for p in (tmp_path / "c2" / "docindex").iterdir() if (p / "index.json").is_file()]
+    assert {p.name for p in local_idx} == {p.name for p in indexes}  # same keys: same document sides
+    for d in local_idx:
+        assert all(sorted(r["files"])[0] == f"shard-{r['index']:05d}.emb.npy" for r in shard_records(d))

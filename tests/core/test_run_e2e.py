@@ -27,19 +27,6 @@ def write_config(path: Path, extra: str = "") -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def tiny_cfg(tmp_path_factory) -> Path:
-    return write_config(tmp_path_factory.mktemp("cfg") / "tiny.toml")
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tiny_cfg, tmp_path_factory):
-    cache = Cache(tmp_path_factory.mktemp("cache-a"))
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    res = run_matrix(load_config(tiny_cfg), run_dir=out, cache=cache, progress=False, log=lambda s: None)
-    return res, cache
-
-
 def test_run_directory_layout(tiny_run):
     res, _ = tiny_run
     d = res.run_dir

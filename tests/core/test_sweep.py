@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from tiny_config import TINY  # noqa: E402  (tests/core is on sys.path)
 
-from harness.cache import Cache
 from harness.config import load_config
 from harness.errors import ConfigError, RunFinishedError
 from harness.sweep import load_sweep, point_summary, run_sweep
@@ -101,14 +100,14 @@ def test_shipped_sensitivity_config_is_a_valid_sweep():
 
 
 @pytest.fixture(scope="module")
-def tiny_sweep(tmp_path_factory):
+def tiny_sweep(tmp_path_factory, tiny_cache):
     from harness_reports import render_report
     from harness_reports.sensitivity import render_sensitivity
 
     tmp = tmp_path_factory.mktemp("sweep")
     sweep = load_sweep(_write(tmp, _sweep_text()))
     assert sweep is not None
-    cache = Cache(tmp / "cache")
+    cache = tiny_cache  # shared: the default point is test_worlds.py's two-world matrix (see conftest.py)
     res = run_sweep(
         sweep,
         run_dir=tmp / "out",

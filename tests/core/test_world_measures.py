@@ -102,21 +102,14 @@ def test_measure_rows_and_digest():
     assert bitext_digest(pairs) != bitext_digest(no_truth)
 
 
-def test_a_run_records_the_measures_in_manifest_analysis_and_report(tmp_path):
-    """A tiny end-to-end run: the manifest and analysis.json carry the measures; the report shows the table;
-    the stage is cached (a second computation reads it back)."""
-    from tiny_config import TINY
-
-    from harness.cache import Cache
+def test_a_run_records_the_measures_in_manifest_analysis_and_report(tiny_run, tiny_cfg):
+    """A tiny end-to-end run (conftest's ``tiny_run``): the manifest and analysis.json carry the measures;
+    the report shows the table; the stage is cached (a second computation reads it back)."""
     from harness.config import load_config
     from harness.engine import Engine
-    from harness_reports import run_and_report
 
-    cfg_path = tmp_path / "tiny.toml"
-    cfg_path.write_text(TINY.format(extra=""))
-    cfg = load_config(cfg_path)
-    cache = Cache(tmp_path / "cache")
-    result = run_and_report(cfg, run_dir=tmp_path / "run", cache=cache, progress=False, log=lambda s: None)
+    cfg = load_config(tiny_cfg)
+    result, cache = tiny_run
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     analysis = json.loads((result.run_dir / "analysis.json").read_text())
     wm = manifest["world_measures"]

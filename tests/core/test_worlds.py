@@ -65,10 +65,10 @@ def test_one_world_keeps_its_cache_key(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def two_world_run(tmp_path_factory):
+def two_world_run(tmp_path_factory, tiny_cache):
     cfg_path = tmp_path_factory.mktemp("cfg") / "two.toml"
     cfg_path.write_text(TWO_WORLDS.format(extra=QUESTION_METHODS))
-    cache = Cache(tmp_path_factory.mktemp("cache"))
+    cache = tiny_cache  # shared: test_sweep.py's default point is this matrix (see conftest.py)
     out = tmp_path_factory.mktemp("runs") / "two"
     res = run_matrix(load_config(cfg_path), run_dir=out, cache=cache, progress=False, log=lambda s: None)
     return res, cache, cfg_path

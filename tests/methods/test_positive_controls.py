@@ -61,10 +61,17 @@ n_bootstrap = 300
 """
 
 
-def _run(tmp_path, world: int, methods: str, question: str = ""):
+@pytest.fixture(scope="module")
+def controls_cache(tmp_path_factory) -> Cache:
+    """One cache for the module's runs: world 5's data, base encoder, teachers and zero-shot cells are built
+    once and serve both the ot-oracle run and the planted-effect run on world 5 (a cache hit is the same
+    artefact, so every score is what a cold cache gives)."""
+    return Cache(tmp_path_factory.mktemp("controls") / "cache")
+
+
+def _run(tmp_path, cache: Cache, world: int, methods: str, question: str = ""):
     cfg_path = tmp_path / f"w{world}.toml"
     cfg_path.write_text(WORLD.format(world=world, methods=methods, question=question))
-    cache = Cache(tmp_path / "cache")
     return run_matrix(
         load_config(cfg_path), run_dir=tmp_path / f"run-{world}", cache=cache, progress=False, log=lambda s: None
     )
@@ -77,9 +84,10 @@ def _low_tier_query_means(res, method: str) -> pd.Series:
 
 
 @pytest.mark.slow
-def test_ot_oracle_lifts_the_cross_lingual_low_tier(tmp_path):
+def test_ot_oracle_lifts_the_cross_lingual_low_tier(tmp_path, controls_cache):
     res = _run(
         tmp_path,
+        controls_cache,
         5,
         '[methods.ot-oracle]\nstudent_side = "query"\nsteps = 300\nlr = 5e-4\n',
     )
@@ -92,12 +100,12 @@ def test_ot_oracle_lifts_the_cross_lingual_low_tier(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("world", [5, 6, 7])
-def test_planted_effect_is_detected_and_its_absence_is_not(tmp_path, world):
+def test_planted_effect_is_detected_and_its_absence_is_not(tmp_path, controls_cache, world):
     import json
 
     methods = '[methods.planted-effect]\nshare = 0.2\n[methods.planted-null]\nuses = "planted-effect"\nshare = 0.0\n'
     roles = '[question]\ntreatment = "planted-effect"\ncomparator = "planted-null"\nbaseline = "zero-shot"\n'
-    res = _run(tmp_path, world, methods, roles)
+    res = _run(tmp_path, controls_cache, world, methods, roles)
     assert res.status == "complete", res.failed
     analysis = json.loads((res.run_dir / "analysis.json").read_text())
     q = analysis["question"]
