@@ -117,7 +117,8 @@ def test_science_block_matches_the_stored_science_run():
     for m in stored["modes"]:
         assert f"**{m['mode']}**" in block
         for t in m["tier_means"]:
-            assert mod._f(t["mean"]) in block
+            if t["tier"] in ("high", "low"):  # the pivot's own row (left out of the cross-lingual tiers) is not quoted
+                assert mod._f(t["mean"]) in block
 
 
 def test_science_controls_are_found_from_the_runs_methods():
