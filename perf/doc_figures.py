@@ -564,7 +564,7 @@ def check(text: str) -> int:
                 file=sys.stderr,
             )
             return 1
-    print(f"{DOC.relative_to(ROOT)}: the default-run, full-run and science-run figures match the stored runs")
+    print(f"{DOC.relative_to(ROOT)}: the default-run, full-run, science-run and sensitivity-run figures match the stored runs")
     return 0
 
 
@@ -579,20 +579,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     text = DOC.read_text()
-    if args.sensitivity:
-        fig = extract_sensitivity(args.sensitivity)
-        SENSITIVITY.parent.mkdir(parents=True, exist_ok=True)
-        SENSITIVITY.write_text(json.dumps(fig, indent=1) + "\n")
-        DOC.write_text(text.replace(doc_block(text, SENS_BEGIN, SENS_END), render_sensitivity(fig)))
-        print(f"wrote {SENSITIVITY.relative_to(ROOT)} and the sensitivity block of {DOC.relative_to(ROOT)}")
-        return 0
-    if args.science:
-        sci = extract_science(args.science)
-        SCIENCE.parent.mkdir(parents=True, exist_ok=True)
-        SCIENCE.write_text(json.dumps(sci, indent=1) + "\n")
-        DOC.write_text(text.replace(doc_block(text, SCI_BEGIN, SCI_END), render_science(sci)))
-        print(f"wrote {SCIENCE.relative_to(ROOT)} and the science block of {DOC.relative_to(ROOT)} from {args.science}")
-        return 0
+    for source, path, (begin, end), extract_fn, render_fn, what in (
+        (args.sensitivity, SENSITIVITY, (SENS_BEGIN, SENS_END), extract_sensitivity, render_sensitivity, "sensitivity"),
+        (args.science, SCIENCE, (SCI_BEGIN, SCI_END), extract_science, render_science, "science"),
+    ):
+        if source:
+            fig = extract_fn(source)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(fig, indent=1) + "\n")
+            DOC.write_text(text.replace(doc_block(text, begin, end), render_fn(fig)))
+            print(f"wrote {path.relative_to(ROOT)} and the {what} block of {DOC.relative_to(ROOT)} from {source}")
+            return 0
     if args.check:
         return check(text)
     kind, run_dir = ("full", args.full) if args.full else ("default", args.run_dir)
