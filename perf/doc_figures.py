@@ -564,7 +564,9 @@ def check(text: str) -> int:
                 file=sys.stderr,
             )
             return 1
-    print(f"{DOC.relative_to(ROOT)}: the default-run, full-run, science-run and sensitivity-run figures match the stored runs")
+    print(
+        f"{DOC.relative_to(ROOT)}: the default-run, full-run, science-run and sensitivity-run figures match the stored runs"
+    )
     return 0
 
 
